@@ -1,0 +1,162 @@
+#include "core/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tape_node {
+    silt_backward_fn fn;
+    void *data;
+} tape_node;
+
+struct silt_graph {
+    silt_arena *arena;
+    tape_node *nodes;
+    int n_nodes, cap_nodes;
+    bool grad_enabled;
+    silt_status status;
+};
+
+silt_graph *silt_graph_create(size_t arena_block_bytes) {
+    silt_graph *g = calloc(1, sizeof *g);
+    if (!g) { SILT_FAIL(SILT_ERR_OOM, "out of memory for graph"); return NULL; }
+    g->arena = silt_arena_create(arena_block_bytes);
+    if (!g->arena) { free(g); return NULL; }
+    g->grad_enabled = true;
+    return g;
+}
+
+void silt_graph_free(silt_graph *g) {
+    if (!g) return;
+    silt_arena_free(g->arena);
+    free(g->nodes);
+    free(g);
+}
+
+void silt_graph_reset(silt_graph *g) {
+    silt_arena_reset(g->arena);
+    g->n_nodes = 0;
+    g->status = SILT_OK;
+}
+
+void silt_graph_set_grad(silt_graph *g, bool enabled) { g->grad_enabled = enabled; }
+bool silt_graph_grad_enabled(const silt_graph *g) { return g->grad_enabled; }
+silt_arena *silt_graph_arena(silt_graph *g) { return g->arena; }
+silt_status silt_graph_status(const silt_graph *g) { return g->status; }
+int silt_graph_tape_length(const silt_graph *g) { return g->n_nodes; }
+
+silt_status silt_graph_fail(silt_graph *g, silt_status s) {
+    if (g->status == SILT_OK) g->status = s;
+    return s;
+}
+
+silt_tensor *silt_graph_tensor(silt_graph *g, silt_dtype dtype, int ndim, const int64_t *shape) {
+    silt_status s = silt_shape_check(ndim, shape);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    silt_tensor *t = silt_arena_calloc(g->arena, sizeof *t);
+    if (!t) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    t->dtype = dtype;
+    t->device = SILT_CPU;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->data = silt_arena_alloc(g->arena, silt_nbytes(t));
+    if (!t->data) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    return t;
+}
+
+silt_tensor *silt_graph_tensor_f32(silt_graph *g, int ndim, const int64_t *shape) {
+    return silt_graph_tensor(g, SILT_F32, ndim, shape);
+}
+
+silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    int64_t shape[4] = {d0, d1, d2, d3};
+    int ndim = d1 ? (d2 ? (d3 ? 4 : 3) : 2) : 1;
+    return silt_graph_tensor_f32(g, ndim, shape);
+}
+
+bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
+    if (!g->grad_enabled) return false;
+    return (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+}
+
+void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes) {
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 256;
+        tape_node *n = realloc(g->nodes, (size_t)cap * sizeof *n);
+        if (!n) { silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "out of memory growing the tape")); return NULL; }
+        g->nodes = n;
+        g->cap_nodes = cap;
+    }
+    void *data = silt_arena_calloc(g->arena, bytes);
+    if (!data) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    g->nodes[g->n_nodes].fn = fn;
+    g->nodes[g->n_nodes].data = data;
+    g->n_nodes++;
+    return data;
+}
+
+float *silt_graph_grad(silt_graph *g, silt_tensor *t) {
+    if (!t || !t->requires_grad) return NULL;
+    if (!t->grad) {
+        t->grad = silt_arena_calloc(g->arena, (size_t)silt_numel(t) * sizeof(float));
+        if (!t->grad) silt_graph_fail(g, SILT_ERR_OOM);
+    }
+    return t->grad;
+}
+
+// --- reshape: a view sharing data; its grad is added back to the source -----
+
+typedef struct { silt_tensor *src, *out; } reshape_node;
+
+static silt_status reshape_bwd(silt_graph *g, void *p) {
+    reshape_node *n = p;
+    if (!n->out->grad) return SILT_OK;
+    float *dsrc = silt_graph_grad(g, n->src);
+    if (!dsrc) return silt_graph_status(g);
+    int64_t len = silt_numel(n->src);
+    for (int64_t i = 0; i < len; i++) dsrc[i] += n->out->grad[i];
+    return SILT_OK;
+}
+
+silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t *shape) {
+    if (!t) return NULL;
+    silt_status s = silt_shape_check(ndim, shape);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (n != silt_numel(t)) {
+        char buf[64];
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "reshape of %s to %lld elements", silt_shape_str(t, buf, sizeof buf), (long long)n));
+        return NULL;
+    }
+    silt_tensor *v = silt_arena_calloc(g->arena, sizeof *v);
+    if (!v) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    *v = *t;
+    v->ndim = ndim;
+    for (int i = 0; i < SILT_MAX_DIMS; i++) v->shape[i] = i < ndim ? shape[i] : 0;
+    v->grad = NULL;
+    v->owns_data = false;
+    v->requires_grad = silt_graph_needs_grad(g, t, NULL, NULL);
+    if (v->requires_grad) {
+        reshape_node *node = silt_graph_record(g, reshape_bwd, sizeof *node);
+        if (!node) return NULL;
+        node->src = t;
+        node->out = v;
+    }
+    return v;
+}
+
+silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed) {
+    if (g->status != SILT_OK) return SILT_FAIL(g->status, "backward after a failed forward: %s", silt_last_error_message());
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "backward of a NULL tensor");
+    if (!out->requires_grad) return SILT_FAIL(SILT_ERR_ARG, "backward of a tensor that does not require grad");
+    int64_t n = silt_numel(out);
+    if (!seed && n != 1) return SILT_FAIL(SILT_ERR_ARG, "backward without a seed needs a scalar output (got %lld elements)", (long long)n);
+    float *d = silt_graph_grad(g, out);
+    if (!d) return silt_graph_status(g);
+    for (int64_t i = 0; i < n; i++) d[i] += seed ? seed[i] : 1.0f;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        silt_status s = g->nodes[i].fn(g, g->nodes[i].data);
+        if (s != SILT_OK) return silt_graph_fail(g, s);
+    }
+    return SILT_OK;
+}

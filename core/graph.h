@@ -1,0 +1,62 @@
+// The graph context: an activation arena plus an autograd tape.
+//
+// Models are written once as forward code over tensor-level ops (silt_gelu,
+// silt_linear, ...). Each op allocates its output from the context's arena,
+// runs the forward kernel, and - when gradients are on and an input requires
+// them - records a backward node on the tape. silt_backward() replays the tape
+// in reverse. silt_graph_reset() drops all activations and the tape (once per
+// step).
+//
+// Errors are sticky: an op that fails sets the context status and returns
+// NULL; every op given a NULL input returns NULL at once. So model code can
+// chain ops and check once:  h = silt_gelu(g, silt_linear(g, x, w, b));
+//                            if (!h) return silt_graph_status(g);
+#ifndef SILT_GRAPH_H
+#define SILT_GRAPH_H
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+typedef struct silt_graph silt_graph;
+
+// A backward node: reads the output's grad and accumulates (+=) into the
+// inputs' grads (obtained with silt_graph_grad). `node` points at the bytes
+// recorded with silt_graph_record.
+typedef silt_status (*silt_backward_fn)(silt_graph *g, void *node);
+
+silt_graph *silt_graph_create(size_t arena_block_bytes);  // 0: default block size
+void silt_graph_free(silt_graph *g);
+void silt_graph_reset(silt_graph *g);  // drop activations, tape and status
+void silt_graph_set_grad(silt_graph *g, bool enabled);  // default: enabled
+bool silt_graph_grad_enabled(const silt_graph *g);
+silt_arena *silt_graph_arena(silt_graph *g);
+silt_status silt_graph_status(const silt_graph *g);
+// Sets the sticky status (keeps the first failure) and returns it.
+silt_status silt_graph_fail(silt_graph *g, silt_status s);
+
+// New activation tensor in the arena (uninitialised; f32 unless stated).
+silt_tensor *silt_graph_tensor(silt_graph *g, silt_dtype dtype, int ndim, const int64_t *shape);
+silt_tensor *silt_graph_tensor_f32(silt_graph *g, int ndim, const int64_t *shape);
+// Convenience: an arena tensor with shape (d0[, d1[, d2[, d3]]]); pass 0 for unused dims.
+silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+// A view of t with another shape (same numel, shares data and grad storage is
+// separate: the view gets its own grad and a node that adds it back to t).
+silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t *shape);
+
+// True when an op with these inputs must record a backward node; the output
+// then has requires_grad set by the op.
+bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c);
+// Reserves `bytes` on the tape for a node run by fn; the op fills it in.
+void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes);
+// The grad buffer of t (f32, numel), zero-filled from the arena on first use
+// (parameters own theirs). NULL when t does not require grad.
+float *silt_graph_grad(silt_graph *g, silt_tensor *t);
+
+// Backward from `out`: its grad is seeded with `seed` (numel floats) or with
+// ones when seed is NULL (use that for a scalar loss). Runs every recorded node
+// in reverse order.
+silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed);
+
+int silt_graph_tape_length(const silt_graph *g);
+
+#endif
