@@ -65,7 +65,9 @@ const char *silt_cpu_features(void) {
 
 const char *silt_blas_best_coretype(void) {
     cpu_features f = detect();
-    // SkylakeX's sgemm kernel needs AVX-512 F/BW/VL/DQ; Haswell's needs AVX2+FMA.
+    // SkylakeX's sgemm kernel needs AVX-512 F/BW/VL/DQ (Cooperlake adds BF16);
+    // Haswell's needs AVX2+FMA.
+    if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512bf16) return "Cooperlake";
     if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq) return "SkylakeX";
     if (f.avx2 && f.fma) return "Haswell";
     return NULL;
