@@ -1,10 +1,48 @@
-// gen: the silt command line. Parses arguments, runs a subcommand, maps a
-// status to an exit code (0 ok, 1 runtime failure, 2 usage error).
+// gen: the silt command line. Dispatches to a subcommand and maps its status
+// to an exit code (0 ok, 1 runtime failure, 2 usage error).
 #include <stdio.h>
 #include <string.h>
 
+#include "core/status.h"
+#include "gen/commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info, "describe a checkpoint (tensors, parameters, architecture) or this system (--system)"},
+    {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof *commands);
+
+int gen_fail(const char *what) {
+    const char *msg = silt_last_error_message();
+    if (what && *what) fprintf(stderr, "gen: %s: %s\n", what, *msg ? msg : "failed");
+    else fprintf(stderr, "gen: %s\n", *msg ? msg : "failed");
+    return 1;
+}
+
+static void print_help(FILE *f) {
+    fprintf(f, "usage: gen COMMAND [options]\n\n"
+               "silt %s: diffusion and visual-autoregressive image generation research sandbox.\n\ncommands:\n",
+            SILT_VERSION);
+    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  gen COMMAND --help   options of a command, with their defaults\n"
+               "  gen --version        print the version\n\n"
+               "exit status: 0 ok, 1 runtime failure (one line on stderr), 2 usage error\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) { printf("gen (silt) %s\n", SILT_VERSION); return 0; }
-    fprintf(stderr, "gen: usage: gen --version\n");
+    if (argc < 2) { print_help(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) { printf("gen (silt) %s\n", SILT_VERSION); return 0; }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { print_help(stdout); return 0; }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 2, argv + 2);
+    if (cmd[0] == '-') fprintf(stderr, "gen: unknown flag '%s' before a command (see 'gen --help')\n", cmd);
+    else fprintf(stderr, "gen: unknown command '%s' (see 'gen --help')\n", cmd);
     return 2;
 }

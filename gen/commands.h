@@ -1,0 +1,12 @@
+// gen subcommands. Each takes the arguments after its name and returns the
+// process exit code: 0 ok, 1 runtime failure, 2 usage error.
+#ifndef GEN_COMMANDS_H
+#define GEN_COMMANDS_H
+
+int cmd_info(int argc, char **argv);
+int cmd_pattern(int argc, char **argv);
+
+// Prints "gen: <silt_last_error_message()>" and returns 1.
+int gen_fail(const char *what);
+
+#endif
