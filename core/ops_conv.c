@@ -16,76 +16,95 @@ static bool conv_is_direct(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64
     return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
 }
 
+// Output rows per im2col pass. A whole image's column matrix is Cin*kh*kw
+// times the output (for a VAE decoder at 512x512 that is over 1 GB), so the
+// image is done in bands of output rows whose columns fit CONV_SCRATCH_CAP
+// floats; a band still gives sgemm a wide enough N (>= a few hundred columns
+// for the usual channel counts) to run near peak.
+#define CONV_SCRATCH_CAP ((int64_t)1 << 21)
+static int64_t conv_band_rows(int64_t CKK, int64_t Ho, int64_t Wo) {
+    int64_t rows = CONV_SCRATCH_CAP / (CKK * Wo);
+    if (rows < 1) rows = 1;
+    return rows < Ho ? rows : Ho;
+}
+
 int64_t conv2d_scratch_floats(int64_t Cin, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                               int64_t ph, int64_t pw) {
     if (conv_is_direct(kh, kw, sh, sw, ph, pw)) return 0;
-    return Cin * kh * kw * conv2d_out_size(H, kh, sh, ph) * conv2d_out_size(W, kw, sw, pw);
+    int64_t Ho = conv2d_out_size(H, kh, sh, ph), Wo = conv2d_out_size(W, kw, sw, pw);
+    if (Ho < 1 || Wo < 1) return 0;
+    return Cin * kh * kw * conv_band_rows(Cin * kh * kw, Ho, Wo) * Wo;
 }
 
+typedef struct { int64_t Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo; } conv_geom;
+
 // Output columns ow in [*lo, *hi) whose input column ow*sw - pw + j lies in [0, W).
-static inline void valid_cols(int64_t j, int64_t W, int64_t Wo, int64_t sw, int64_t pw, int64_t *lo, int64_t *hi) {
-    int64_t first = pw - j;             // smallest ow*sw that lands on iw >= 0
-    int64_t last = W - 1 + pw - j;      // largest ow*sw that lands on iw <= W-1
-    int64_t l = first > 0 ? (first + sw - 1) / sw : 0;
-    int64_t h = last < 0 ? 0 : last / sw + 1;
-    if (h > Wo) h = Wo;
+static inline void valid_cols(const conv_geom *q, int64_t j, int64_t *lo, int64_t *hi) {
+    int64_t first = q->pw - j;             // smallest ow*sw that lands on iw >= 0
+    int64_t last = q->W - 1 + q->pw - j;   // largest ow*sw that lands on iw <= W-1
+    int64_t l = first > 0 ? (first + q->sw - 1) / q->sw : 0;
+    int64_t h = last < 0 ? 0 : last / q->sw + 1;
+    if (h > q->Wo) h = q->Wo;
     if (l > h) l = h;
     *lo = l;
     *hi = h;
 }
 
-// col: (Cin*kh*kw, Ho*Wo), row (c, i, j) holds x[c, oh*sh - ph + i, ow*sw - pw + j] (0 outside).
+// col: (Cin*kh*kw, nr*Wo) for output rows [oh0, oh0+nr) of one image x (Cin, H, W):
+// row (c, i, j), column (oh-oh0)*Wo + ow holds x[c, oh*sh - ph + i, ow*sw - pw + j] (0 outside).
 // Rows are independent, so they are split across threads.
-static void im2col(float *col, const float *x, int64_t Cin, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
-                   int64_t sw, int64_t ph, int64_t pw, int64_t Ho, int64_t Wo) {
-    int64_t rows = Cin * kh * kw, P = Ho * Wo;
-#pragma omp parallel for if (rows * P > PAR_MIN_WORK)
+static void im2col(float *col, const float *x, const conv_geom *q, int64_t oh0, int64_t nr) {
+    int64_t rows = q->Cin * q->kh * q->kw, Wo = q->Wo, cols = nr * Wo;
+#pragma omp parallel for if (rows * cols > PAR_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
-        int64_t c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
-        int64_t lo, hi;
-        valid_cols(j, W, Wo, sw, pw, &lo, &hi);
-        const float *xc = x + c * H * W;
-        for (int64_t oh = 0; oh < Ho; oh++) {
-            float *dst = col + r * P + oh * Wo;
-            int64_t ih = oh * sh - ph + i;
-            if (ih < 0 || ih >= H) { memset(dst, 0, (size_t)Wo * sizeof(float)); continue; }
-            const float *src = xc + ih * W;  // input column of ow is ow*sw + off
-            int64_t off = j - pw;
+        int64_t c = r / (q->kh * q->kw), i = (r / q->kw) % q->kh, j = r % q->kw;
+        int64_t lo, hi, off = j - q->pw;  // input column of ow is ow*sw + off
+        valid_cols(q, j, &lo, &hi);
+        const float *xc = x + c * q->H * q->W;
+        for (int64_t oh = oh0; oh < oh0 + nr; oh++) {
+            float *dst = col + r * cols + (oh - oh0) * Wo;
+            int64_t ih = oh * q->sh - q->ph + i;
+            if (ih < 0 || ih >= q->H) { memset(dst, 0, (size_t)Wo * sizeof(float)); continue; }
+            const float *src = xc + ih * q->W;
             for (int64_t ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-            if (sw == 1) {
+            if (q->sw == 1) {
                 if (hi > lo) memcpy(dst + lo, src + (lo + off), (size_t)(hi - lo) * sizeof(float));
             } else {
-                for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * sw + off];
+                for (int64_t ow = lo; ow < hi; ow++) dst[ow] = src[ow * q->sw + off];
             }
             for (int64_t ow = hi; ow < Wo; ow++) dst[ow] = 0.0f;
         }
     }
 }
 
-// dx: (Cin, H, W) += the adjoint of im2col applied to col. Written as a gather
-// per input row (c, ih) so that no two threads ever add into the same element.
-static void col2im_acc(float *dx, const float *col, int64_t Cin, int64_t H, int64_t W, int64_t kh, int64_t kw,
-                       int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t Ho, int64_t Wo) {
-    int64_t P = Ho * Wo;
-#pragma omp parallel for if (Cin * kh * kw * P > PAR_MIN_WORK)
-    for (int64_t ch = 0; ch < Cin * H; ch++) {
-        int64_t c = ch / H, ih = ch % H;
-        float *dst = dx + ch * W;
+// dx: (Cin, H, W) += the adjoint of im2col(.., oh0, nr) applied to col. Written
+// as a gather per input row (c, ih) so that no two threads add into the same
+// element; only the input rows the band reads are visited.
+static void col2im_acc(float *dx, const float *col, const conv_geom *q, int64_t oh0, int64_t nr) {
+    int64_t Wo = q->Wo, cols = nr * Wo, kh = q->kh, kw = q->kw, sh = q->sh;
+    int64_t ih0 = oh0 * sh - q->ph, ih1 = (oh0 + nr - 1) * sh - q->ph + kh;  // rows [ih0, ih1) are read
+    if (ih0 < 0) ih0 = 0;
+    if (ih1 > q->H) ih1 = q->H;
+    int64_t nh = ih1 - ih0;
+    if (nh <= 0) return;
+#pragma omp parallel for if (q->Cin * kh * kw * cols > PAR_MIN_WORK)
+    for (int64_t ch = 0; ch < q->Cin * nh; ch++) {
+        int64_t c = ch / nh, ih = ih0 + ch % nh;
+        float *dst = dx + (c * q->H + ih) * q->W;
         for (int64_t i = 0; i < kh; i++) {
-            int64_t t = ih + ph - i;  // = oh * sh for the output row that read this input row
-            if (t < 0) break;         // t only shrinks as i grows
+            int64_t t = ih + q->ph - i;  // = oh * sh for the output row that read this input row
+            if (t < 0) break;            // t only shrinks as i grows
             if (t % sh) continue;
             int64_t oh = t / sh;
-            if (oh >= Ho) continue;
+            if (oh < oh0 || oh >= oh0 + nr) continue;
             for (int64_t j = 0; j < kw; j++) {
-                int64_t lo, hi;
-                valid_cols(j, W, Wo, sw, pw, &lo, &hi);
-                const float *src = col + ((c * kh + i) * kw + j) * P + oh * Wo;
-                int64_t off = j - pw;  // input column of ow is ow*sw + off
-                if (sw == 1)
+                int64_t lo, hi, off = j - q->pw;  // input column of ow is ow*sw + off
+                valid_cols(q, j, &lo, &hi);
+                const float *src = col + ((c * kh + i) * kw + j) * cols + (oh - oh0) * Wo;
+                if (q->sw == 1)
                     for (int64_t ow = lo; ow < hi; ow++) dst[ow + off] += src[ow];
                 else
-                    for (int64_t ow = lo; ow < hi; ow++) dst[ow * sw + off] += src[ow];
+                    for (int64_t ow = lo; ow < hi; ow++) dst[ow * q->sw + off] += src[ow];
             }
         }
     }
@@ -95,7 +114,9 @@ void conv2d_fwd_cpu(float *out, float *scratch, const float *x, const float *w, 
                     int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                     int64_t ph, int64_t pw) {
     int64_t Ho = conv2d_out_size(H, kh, sh, ph), Wo = conv2d_out_size(W, kw, sw, pw), P = Ho * Wo, CKK = Cin * kh * kw;
+    conv_geom q = {Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo};
     bool direct = conv_is_direct(kh, kw, sh, sw, ph, pw);
+    int64_t band = conv_band_rows(CKK, Ho, Wo);
     for (int64_t n = 0; n < N; n++) {
         const float *xn = x + n * Cin * H * W;
         float *on = out + n * Cout * P;
@@ -104,13 +125,17 @@ void conv2d_fwd_cpu(float *out, float *scratch, const float *x, const float *w, 
             for (int64_t co = 0; co < Cout; co++)
                 for (int64_t p = 0; p < P; p++) on[co * P + p] = bias[co];
         }
-        const float *cols = xn;  // direct: x_n viewed as (Cin, H*W) is already the column matrix
-        if (!direct) {
-            im2col(scratch, xn, Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo);
-            cols = scratch;
+        float beta = bias ? 1.0f : 0.0f;
+        if (direct) {  // x_n viewed as (Cin, H*W) is already the column matrix
+            silt_sgemm(false, false, Cout, P, CKK, 1.0f, w, CKK, xn, P, beta, on, P);
+            continue;
         }
-        // out_n (Cout, P) = w (Cout, CKK) @ cols (CKK, P)
-        silt_sgemm(false, false, Cout, P, CKK, 1.0f, w, CKK, cols, P, bias ? 1.0f : 0.0f, on, P);
+        for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
+            int64_t nr = oh0 + band <= Ho ? band : Ho - oh0, cols = nr * Wo;
+            im2col(scratch, xn, &q, oh0, nr);
+            // out_n[:, band] (Cout, cols; row stride P) = w (Cout, CKK) @ col (CKK, cols)
+            silt_sgemm(false, false, Cout, cols, CKK, 1.0f, w, CKK, scratch, cols, beta, on + oh0 * Wo, P);
+        }
     }
 }
 
@@ -118,7 +143,9 @@ void conv2d_bwd_cpu(float *dx, float *dw, float *dbias, float *scratch, const fl
                     const float *w, int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw,
                     int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
     int64_t Ho = conv2d_out_size(H, kh, sh, ph), Wo = conv2d_out_size(W, kw, sw, pw), P = Ho * Wo, CKK = Cin * kh * kw;
+    conv_geom q = {Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo};
     bool direct = conv_is_direct(kh, kw, sh, sw, ph, pw);
+    int64_t band = conv_band_rows(CKK, Ho, Wo);
     if (dbias) {
         // Double sums: one bias sees N*Ho*Wo terms.
 #pragma omp parallel for if (N * Cout * P > PAR_MIN_WORK)
@@ -132,7 +159,8 @@ void conv2d_bwd_cpu(float *dx, float *dw, float *dbias, float *scratch, const fl
         }
     }
     if (!dx && !dw) return;
-    // out_n = w @ cols_n  =>  dw += dout_n @ cols_n^T,  dcols_n = w^T @ dout_n, dx_n += col2im(dcols_n)
+    // out_n = w @ col_n  =>  dw += dout_n @ col_n^T,  dcol_n = w^T @ dout_n,  dx_n += col2im(dcol_n);
+    // done band by band, as in the forward.
     for (int64_t n = 0; n < N; n++) {
         const float *xn = x + n * Cin * H * W, *dn = dout + n * Cout * P;
         float *dxn = dx ? dx + n * Cin * H * W : NULL;
@@ -141,13 +169,17 @@ void conv2d_bwd_cpu(float *dx, float *dw, float *dbias, float *scratch, const fl
             if (dxn) silt_sgemm(true, false, Cin, P, Cout, 1.0f, w, Cin, dn, P, 1.0f, dxn, P);
             continue;
         }
-        if (dw) {
-            im2col(scratch, xn, Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo);
-            silt_sgemm(false, true, Cout, CKK, P, 1.0f, dn, P, scratch, P, 1.0f, dw, CKK);
-        }
-        if (dxn) {  // the same scratch now holds dcols_n
-            silt_sgemm(true, false, CKK, P, Cout, 1.0f, w, CKK, dn, P, 0.0f, scratch, P);
-            col2im_acc(dxn, scratch, Cin, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo);
+        for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
+            int64_t nr = oh0 + band <= Ho ? band : Ho - oh0, cols = nr * Wo;
+            const float *dband = dn + oh0 * Wo;  // (Cout, cols) with row stride P
+            if (dw) {
+                im2col(scratch, xn, &q, oh0, nr);
+                silt_sgemm(false, true, Cout, CKK, cols, 1.0f, dband, P, scratch, cols, 1.0f, dw, CKK);
+            }
+            if (dxn) {  // the same scratch now holds dcol for the band
+                silt_sgemm(true, false, CKK, cols, Cout, 1.0f, w, CKK, dband, P, 0.0f, scratch, cols);
+                col2im_acc(dxn, scratch, &q, oh0, nr);
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 // 2-D convolution (NCHW, PyTorch nn.Conv2d semantics with dilation 1, groups 1).
 //
-// CPU path: im2col into a caller-provided scratch buffer, then one sgemm per
-// image (core/blas.h); a 1x1 kernel with stride 1 and no padding is already a
-// GEMM over the input and needs no scratch. Output size follows PyTorch:
+// CPU path: im2col into a caller-provided scratch buffer, then sgemm
+// (core/blas.h), per image and per band of output rows so the scratch stays
+// bounded; a 1x1 kernel with stride 1 and no padding is already a GEMM over
+// the input and needs no scratch. Output size follows PyTorch:
 //   Ho = (H + 2 ph - kh) / sh + 1,  Wo = (W + 2 pw - kw) / sw + 1  (floor).
 #ifndef SILT_OPS_CONV_H
 #define SILT_OPS_CONV_H
@@ -14,8 +15,10 @@
 // Output height/width (PyTorch formula above); <= 0 when the kernel does not fit.
 int64_t conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad);
 
-// Floats of scratch conv2d_fwd_cpu / conv2d_bwd_cpu need: the im2col buffer of
-// one image, (Cin*kh*kw, Ho*Wo); 0 for 1x1 stride-1 pad-0 (direct GEMM).
+// Floats of scratch conv2d_fwd_cpu / conv2d_bwd_cpu need: the im2col columns
+// of one band of output rows, (Cin*kh*kw, rows*Wo), where the band is the
+// whole image when that fits 2^21 floats (8 MiB) and otherwise as many rows
+// as fit (at least one). 0 for 1x1 stride-1 pad-0 (direct GEMM).
 int64_t conv2d_scratch_floats(int64_t Cin, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                               int64_t ph, int64_t pw);
 
