@@ -7,7 +7,7 @@
 
 struct silt_adamw {
     silt_adamw_params p;
-    double beta1, beta2;  // the betas as the decimals they were written as (see decimal_of)
+    double beta1, beta2;
     int n;
     int64_t t;
     silt_tensor **params;
@@ -16,7 +16,7 @@ struct silt_adamw {
 };
 
 silt_adamw_params silt_adamw_default_params(void) {
-    silt_adamw_params p = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-2f};
+    silt_adamw_params p = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 1e-2};
     return p;
 }
 
@@ -31,21 +31,6 @@ void silt_adamw_free(silt_adamw *o) {
     free(o->params);
     free(o->no_decay);
     free(o);
-}
-
-// The double nearest to the shortest decimal that rounds to f: 0.999f gives
-// 0.999. The betas arrive as floats, but 1 - beta cancels: 1 - 0.999f is
-// 0.00099998713, 1.3e-5 away from the 0.001 that torch (which keeps betas as
-// Python doubles) uses, and that error would go straight into the second
-// moment. Recovering the written decimal removes it.
-static double decimal_of(float f) {
-    char buf[32];
-    for (int digits = 1; digits <= 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)f);
-        double d = strtod(buf, NULL);
-        if ((float)d == f) return d;
-    }
-    return f;
 }
 
 // Same checks as torch.optim.AdamW.__init__.
@@ -73,8 +58,8 @@ silt_adamw *silt_adamw_create(silt_tensor **params, const bool *no_decay, int n,
     silt_adamw *o = calloc(1, sizeof *o);
     if (!o) goto oom;
     o->p = p;
-    o->beta1 = decimal_of(p.beta1);
-    o->beta2 = decimal_of(p.beta2);
+    o->beta1 = p.beta1;
+    o->beta2 = p.beta2;
     o->n = n;
     size_t k = n > 0 ? (size_t)n : 1;
     o->params = malloc(k * sizeof *o->params);

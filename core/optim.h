@@ -12,8 +12,9 @@
 #include "core/tensor.h"
 
 typedef struct silt_adamw_params {
-    float lr;  // base rate; the caller's schedule scales it and passes each step's lr to silt_adamw_step
-    float beta1, beta2, eps, weight_decay;
+    double lr;  // base rate; the caller's schedule scales it and passes each step's lr to silt_adamw_step
+    // Doubles, as torch keeps them: 1 - 0.999f would be 1.3e-5 off 0.001.
+    double beta1, beta2, eps, weight_decay;
 } silt_adamw_params;
 
 // torch defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01.

@@ -8,7 +8,7 @@
 
 // torch.optim.AdamW's update (torch/optim/adamw.py, _single_tensor_adamw) in
 // double: decay, moments, bias corrections, step. Like torch it takes the
-// betas as doubles (b1, b2: the decimals the config wrote, not their floats).
+// betas as doubles, as silt_adamw_params holds them.
 typedef struct { double p[64], m[64], v[64]; int64_t n; bool no_decay; } ref_param;
 
 static void ref_step(ref_param *rp, int np, const float *const *grads, double lr, double b1, double b2,
@@ -110,7 +110,7 @@ static void test_known_values(void) {
     silt_tensor *x = silt_tensor_create_f32(1, &one, true);
     silt_f32(x)[0] = 1.0f;
     silt_adamw_params hp = silt_adamw_default_params();
-    CHECK(hp.lr == 1e-3f && hp.beta1 == 0.9f && hp.beta2 == 0.999f && hp.eps == 1e-8f && hp.weight_decay == 0.01f);
+    CHECK(hp.lr == 1e-3 && hp.beta1 == 0.9 && hp.beta2 == 0.999 && hp.eps == 1e-8 && hp.weight_decay == 0.01);
     silt_adamw *o = silt_adamw_create(&x, NULL, 1, hp);
     const float g[3] = {0.5f, -0.25f, 2.0f};
     const double want[3] = {0.899000002, 0.8714672987058463, 0.8035310672284472};
@@ -203,7 +203,7 @@ static void test_bad_args(void) {
     int64_t shape[1] = {3};
     silt_tensor *x = silt_tensor_create_f32(1, shape, true), *h = silt_tensor_create(SILT_BF16, 1, shape, false);
     silt_adamw_params hp = silt_adamw_default_params();
-    hp.beta1 = 1.0f;
+    hp.beta1 = 1.0;
     CHECK(silt_adamw_create(&x, NULL, 1, hp) == NULL);
     hp = silt_adamw_default_params();
     hp.eps = -1;
