@@ -87,11 +87,22 @@ static void test_unary_forward(void) {
 
 static silt_tensor *gc_unary(silt_graph *g, silt_tensor **in, void *user) { return run_unary(g, in[0], *(int *)user); }
 
+// u(x) * u(x): both factors' backward accumulate into one x grad.
+static silt_tensor *gc_unary_twice(silt_graph *g, silt_tensor **in, void *user) {
+    int k = *(int *)user;
+    return silt_mul(g, run_unary(g, in[0], k), run_unary(g, in[0], k));
+}
+
 static void test_unary_backward(void) {
     int64_t shape[3] = {3, 4, 5};
     silt_tensor *x = silt_tensor_create_f32(3, shape, true);
     test_fill(silt_f32(x), silt_numel(x), -4, 4);
-    for (int k = 0; k < R_COUNT; k++) gradcheck_run(r_names[k], gc_unary, &x, 1, &k, gradcheck_default());
+    for (int k = 0; k < R_COUNT; k++) {
+        gradcheck_run(r_names[k], gc_unary, &x, 1, &k, gradcheck_default());
+        char what[48];
+        snprintf(what, sizeof what, "%s(x) * %s(x)", r_names[k], r_names[k]);
+        gradcheck_run(what, gc_unary_twice, &x, 1, &k, gradcheck_default());
+    }
     silt_tensor_free(x);
 }
 

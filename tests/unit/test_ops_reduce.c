@@ -103,6 +103,15 @@ static void test_dim(void) {
         silt_tensor_free(x);
         silt_graph_reset(g);
     }
+    // Double accumulation along a dim: 1e8 then 1000 ones in every column.
+    int64_t sa[3] = {2, 1001, 3};
+    silt_tensor *xa = silt_tensor_create_f32(3, sa, false);
+    for (int64_t i = 0; i < silt_numel(xa); i++) silt_f32(xa)[i] = (i / 3) % 1001 == 0 ? 1e8f : 1.0f;
+    silt_tensor *ya = silt_sum_dim(g, xa, 1, false);
+    int ok = ya != NULL;
+    for (int i = 0; ya && i < 6; i++) ok &= silt_f32(ya)[i] == 100001000.0f;
+    CHECK_MSG(ok, "sum_dim accumulates in double");
+    silt_tensor_free(xa);
     // Large: the parallel path and an inner size that is not a multiple of the block.
     int64_t s[3] = {3, 300, 257};
     silt_tensor *x = rand_tensor(3, s, false);
@@ -183,18 +192,33 @@ static void test_backward(void) {
     in[1]->requires_grad = false;
     gradcheck_run("mse a only", gc_reduce, in, 2, &u, gradcheck_default());
     in[1]->requires_grad = true;
-    // Exact: d mse / da = 2 (a - b) / n, d/db the negative.
+    // Exact: d mse / da = 2 (a - b) / n, d/db the negative, added to grads
+    // that start at 1 (backward accumulates).
     silt_graph *g = silt_graph_create(0);
-    silt_tensor_zero_grad(in[0]);
-    silt_tensor_zero_grad(in[1]);
+    for (int i = 0; i < 60; i++) in[0]->grad[i] = in[1]->grad[i] = 1.0f;
     silt_tensor *y = silt_mse_loss(g, in[0], in[1]);
     CHECK_OK(silt_backward(g, y, NULL));
     int ok = 1;
     for (int64_t i = 0; i < 60; i++) {
         double want = 2.0 * ((double)silt_f32(in[0])[i] - silt_f32(in[1])[i]) / 60;
-        ok &= fabs(in[0]->grad[i] - want) <= 1e-6 && fabs(in[1]->grad[i] + want) <= 1e-6;
+        ok &= fabs(in[0]->grad[i] - 1 - want) <= 1e-6 && fabs(in[1]->grad[i] - 1 + want) <= 1e-6;
     }
     CHECK_MSG(ok, "mse exact grads");
+    // mean_dim and sum: exact grads added to a grad that starts at 1.
+    silt_graph_reset(g);
+    for (int i = 0; i < 60; i++) in[0]->grad[i] = 1.0f;
+    float seed[15];
+    test_fill(seed, 15, -1, 1);
+    CHECK_OK(silt_backward(g, silt_mean_dim(g, in[0], 1, false), seed));
+    ok = 1;
+    for (int i = 0; i < 60; i++) ok &= fabsf(in[0]->grad[i] - (1.0f + seed[(i / 20) * 5 + i % 5] / 4)) <= 1e-6f;
+    CHECK_MSG(ok, "mean_dim exact grads");
+    silt_graph_reset(g);
+    for (int i = 0; i < 60; i++) in[0]->grad[i] = 1.0f;
+    CHECK_OK(silt_backward(g, silt_sum(g, in[0]), seed));
+    ok = 1;
+    for (int i = 0; i < 60; i++) ok &= in[0]->grad[i] == 1.0f + seed[0];
+    CHECK_MSG(ok, "sum exact grads");
     silt_graph_free(g);
     silt_tensor_free(in[0]);
     silt_tensor_free(in[1]);

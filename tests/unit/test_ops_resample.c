@@ -31,9 +31,12 @@ static void test_golden(void) {
         int64_t shape[4] = {c->n, c->c, c->h, c->w};
         silt_tensor *x = silt_tensor_create_f32(4, shape, true);
         memcpy(silt_f32(x), c->x, sizeof(float) * (size_t)silt_numel(x));
+        // Backward must accumulate: start x's grad at 0.5 and expect dx + 0.5.
+        float *want_dx = malloc(sizeof(float) * (size_t)silt_numel(x));
+        for (int64_t i = 0; i < silt_numel(x); i++) x->grad[i] = 0.5f, want_dx[i] = c->dx[i] + 0.5f;
         silt_tensor *y = run(g, x, c->ho, c->wo, m);
         CHECK(y && y->shape[2] == c->ho && y->shape[3] == c->wo);
-        if (!y) { silt_tensor_free(x); continue; }
+        if (!y) { silt_tensor_free(x); free(want_dx); continue; }
         char what[96];
         snprintf(what, sizeof what, "golden #%zu %s (%d,%d)->(%d,%d) fwd", k, c->mode, c->h, c->w, c->ho, c->wo);
         // nearest copies values: exact. bicubic follows PyTorch's float steps,
@@ -42,9 +45,10 @@ static void test_golden(void) {
         CHECK_CLOSE(what, silt_f32(y), c->y, silt_numel(y), m == NEAREST ? 0 : 1e-5, m == NEAREST ? 0 : 2e-6);
         CHECK_OK(silt_backward(g, y, c->dout));
         snprintf(what, sizeof what, "golden #%zu %s (%d,%d)->(%d,%d) bwd", k, c->mode, c->h, c->w, c->ho, c->wo);
-        CHECK_CLOSE(what, x->grad, c->dx, silt_numel(x), 1e-5, 1e-5);
+        CHECK_CLOSE(what, x->grad, want_dx, silt_numel(x), 1e-5, 1e-5);
         silt_graph_reset(g);
         silt_tensor_free(x);
+        free(want_dx);
     }
     silt_graph_free(g);
 }

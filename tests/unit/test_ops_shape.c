@@ -184,6 +184,34 @@ static silt_tensor *gc_permute(silt_graph *g, silt_tensor **in, void *user) {
     return u->transpose ? silt_transpose(g, in[0], u->perm[0], u->perm[1]) : silt_permute(g, in[0], u->perm);
 }
 
+// Backward kernels accumulate: the same x feeds two ops whose outputs are
+// concatenated, so each grad element receives two contributions.
+static silt_tensor *gc_twice(silt_graph *g, silt_tensor **in, void *user) {
+    int kind = *(int *)user;
+    int perm[3] = {2, 0, 1};
+    int64_t sizes[2] = {2, 3};
+    silt_tensor *outs[2], *parts[2];
+    switch (kind) {
+    case 0: parts[0] = silt_permute(g, in[0], perm), parts[1] = silt_transpose(g, in[0], 0, 2); break;
+    case 1: parts[0] = silt_slice(g, in[0], 2, 0, 3), parts[1] = silt_slice(g, in[0], 2, 1, 3); break;
+    case 2:
+        if (silt_split(g, in[0], 2, sizes, 2, outs) != SILT_OK) return NULL;
+        parts[0] = outs[1], parts[1] = silt_slice(g, in[0], 2, 2, 3);
+        break;
+    default: parts[0] = silt_concat(g, in, 1, 1), parts[1] = in[0]; break;
+    }
+    return silt_concat(g, parts, 2, 1);
+}
+
+static void test_accumulate(void) {
+    int64_t s[3] = {3, 3, 5};
+    silt_tensor *x = rand_tensor(3, s, true);
+    const char *names[] = {"permute+transpose of one x", "two slices of one x", "split piece + slice of one x",
+                           "concat of x with x"};
+    for (int kind = 0; kind < 4; kind++) gradcheck_run(names[kind], gc_twice, &x, 1, &kind, gradcheck_default());
+    silt_tensor_free(x);
+}
+
 static void test_permute_backward(void) {
     int64_t s3[3] = {2, 3, 5}, s4[4] = {2, 3, 4, 3};
     silt_tensor *x3 = rand_tensor(3, s3, true), *x4 = rand_tensor(4, s4, true);
@@ -270,6 +298,7 @@ int main(void) {
     test_concat_split_slice_backward();
     test_permute();
     test_permute_backward();
+    test_accumulate();
     test_large();
     test_errors();
     return check_summary();
