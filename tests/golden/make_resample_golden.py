@@ -8,6 +8,11 @@ Reference: torch.nn.functional.interpolate(mode='nearest'),
 interpolate(mode='bicubic', align_corners=False) and adaptive_avg_pool2d, on
 the CPU in float32. Inputs and upstream grads are closed-form (no RNG), so the
 header is reproducible; the torch version used is written into it.
+
+Only PyPI is reachable on the project's machines: its torch wheel imports on a
+CPU-only machine once the few nvidia-* wheels it links against (cusparselt,
+nvshmem, nccl, cufile) are installed and their lib/ folders are on
+LD_LIBRARY_PATH; nothing here runs on a GPU.
 """
 import math
 import os
