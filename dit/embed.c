@@ -1,0 +1,106 @@
+#include "dit/embed.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/ops.h"
+
+silt_tensor *dit_timestep_embedding(silt_graph *g, const float *t, int64_t n, int dim, bool flip_sin_to_cos,
+                                    float downscale_freq_shift, float max_period) {
+    if (dim < 2 || dim % 2) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "timestep embedding: dim %d must be even", dim));
+        return NULL;
+    }
+    silt_tensor *out = silt_graph_new(g, n, dim, 0, 0);
+    if (!out) return NULL;
+    int half = dim / 2;
+    float *o = silt_f32(out);
+    for (int64_t r = 0; r < n; r++)
+        for (int i = 0; i < half; i++) {
+            // fp32 throughout, matching torch: exponent, exp, product, sin/cos.
+            float exponent = -logf(max_period) * (float)i;
+            exponent = exponent / ((float)half - downscale_freq_shift);
+            float a = t[r] * expf(exponent);
+            float s = sinf(a), c = cosf(a);
+            o[r * dim + i] = flip_sin_to_cos ? c : s;
+            o[r * dim + half + i] = flip_sin_to_cos ? s : c;
+        }
+    return out;
+}
+
+void dit_sincos_2d(float *out, int dim, int gh, int gw, double base_size, double interpolation_scale) {
+    int quarter = dim / 4;
+    for (int i = 0; i < gh; i++)
+        for (int j = 0; j < gw; j++) {
+            float *row = out + ((size_t)i * gw + j) * dim;
+            double pos[2] = {(double)j / ((double)gw / base_size) / interpolation_scale,
+                             (double)i / ((double)gh / base_size) / interpolation_scale};
+            for (int axis = 0; axis < 2; axis++)
+                for (int k = 0; k < quarter; k++) {
+                    double omega = 1.0 / pow(10000.0, (double)k / quarter);
+                    row[axis * 2 * quarter + k] = (float)sin(pos[axis] * omega);
+                    row[axis * 2 * quarter + quarter + k] = (float)cos(pos[axis] * omega);
+                }
+        }
+}
+
+silt_tensor *dit_patchify(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *b, int p) {
+    silt_tensor *y = silt_conv2d(g, x, w, b, p, 0);  // (B, D, h, w)
+    if (!y) return NULL;
+    int64_t shape[3] = {y->shape[0], y->shape[1], y->shape[2] * y->shape[3]};
+    return silt_transpose(g, silt_reshape(g, y, 3, shape), 1, 2);
+}
+
+typedef struct { silt_tensor *x, *out; int h, w, p, C; } unpatch_node;
+
+// Index of x's element for out[b, c, y, x] (shared by forward and backward).
+static inline int64_t unpatch_src(int64_t B_stride, int h, int w, int p, int C, int64_t b, int c, int yy, int xx) {
+    (void)h;
+    int i = yy / p, pi = yy % p, j = xx / p, pj = xx % p;
+    return b * B_stride + ((int64_t)i * w + j) * ((int64_t)p * p * C) + ((int64_t)pi * p + pj) * C + c;
+}
+
+static silt_status unpatchify_bwd(silt_graph *g, void *node) {
+    unpatch_node *n = node;
+    if (!n->out->grad) return SILT_OK;
+    float *dx = silt_graph_grad(g, n->x);
+    if (!dx) return silt_graph_status(g);
+    int64_t B = n->out->shape[0], H = (int64_t)n->h * n->p, W = (int64_t)n->w * n->p;
+    int64_t bs = (int64_t)n->h * n->w * n->p * n->p * n->C;
+    const float *dout = n->out->grad;
+#pragma omp parallel for collapse(2) if (B * n->C * H * W > 65536)
+    for (int64_t b = 0; b < B; b++)
+        for (int c = 0; c < n->C; c++)
+            for (int yy = 0; yy < H; yy++)
+                for (int xx = 0; xx < W; xx++)
+                    dx[unpatch_src(bs, n->h, n->w, n->p, n->C, b, c, yy, xx)] += dout[((b * n->C + c) * H + yy) * W + xx];
+    return SILT_OK;
+}
+
+silt_tensor *dit_unpatchify(silt_graph *g, silt_tensor *x, int h, int w, int p, int C) {
+    if (!x) return NULL;
+    if (x->ndim != 3 || x->shape[1] != (int64_t)h * w || x->shape[2] != (int64_t)p * p * C) {
+        char buf[64];
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "unpatchify: x %s does not hold %dx%d patches of %dx%dx%d",
+                                     silt_shape_str(x, buf, sizeof buf), h, w, p, p, C));
+        return NULL;
+    }
+    int64_t B = x->shape[0], H = (int64_t)h * p, W = (int64_t)w * p;
+    silt_tensor *out = silt_graph_new(g, B, C, H, W);
+    if (!out) return NULL;
+    int64_t bs = (int64_t)h * w * p * p * C;
+    const float *xs = silt_f32(x);
+    float *o = silt_f32(out);
+#pragma omp parallel for collapse(2) if (B * C * H * W > 65536)
+    for (int64_t b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int yy = 0; yy < H; yy++)
+                for (int xx = 0; xx < W; xx++) o[((b * C + c) * H + yy) * W + xx] = xs[unpatch_src(bs, h, w, p, C, b, c, yy, xx)];
+    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+        out->requires_grad = true;
+        unpatch_node *n = silt_graph_record(g, unpatchify_bwd, sizeof *n);
+        if (!n) return NULL;
+        *n = (unpatch_node){x, out, h, w, p, C};
+    }
+    return out;
+}
