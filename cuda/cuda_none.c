@@ -1,0 +1,65 @@
+// The CUDA API in a CPU-only build (SILT_CUDA=OFF or no nvcc): nothing is
+// available, every fallible call returns SILT_ERR_UNSUPPORTED, so callers
+// need no #ifdef. silt_cuda_describe succeeds: "not built with CUDA" is an
+// answer, not an error.
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "cuda/cuda.h"
+
+#define NO_CUDA() SILT_FAIL(SILT_ERR_UNSUPPORTED, "silt was built without CUDA")
+
+bool silt_cuda_built(void) { return false; }
+bool silt_cuda_available(void) { return false; }
+int silt_cuda_device_count(void) { return 0; }
+
+silt_status silt_cuda_describe(char *buf, size_t n) {
+    if (!buf || n == 0) return SILT_FAIL(SILT_ERR_ARG, "silt_cuda_describe: empty buffer");
+    snprintf(buf, n, "not built with CUDA");
+    return SILT_OK;
+}
+
+bool silt_cuda_set_allow_tf32(bool allow) { return false; }
+
+silt_status silt_cuda_malloc(void **p, size_t bytes) { return NO_CUDA(); }
+void silt_cuda_free(void *p) {}
+silt_status silt_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }
+silt_status silt_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }
+silt_status silt_cuda_memcpy_d2d(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }
+silt_status silt_cuda_memset(void *p, int v, size_t bytes) { return NO_CUDA(); }
+silt_status silt_cuda_sync(void) { return NO_CUDA(); }
+
+silt_tensor *silt_tensor_create_cuda(silt_dtype dtype, int ndim, const int64_t *shape) {
+    NO_CUDA();
+    return NULL;
+}
+silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out) { return NO_CUDA(); }
+silt_status silt_tensor_to_cpu(const silt_tensor *dev, silt_tensor **out) { return NO_CUDA(); }
+
+void silt_tensor_free_cuda(silt_tensor *t) {
+    if (!t) return;
+    if (t->device == SILT_CPU) silt_tensor_free(t);
+    else free(t);  // no device memory can exist in this build: only the header is ours
+}
+
+silt_status silt_cuda_event_create(silt_cuda_event **e) { return NO_CUDA(); }
+void silt_cuda_event_free(silt_cuda_event *e) {}
+silt_status silt_cuda_event_record(silt_cuda_event *e) { return NO_CUDA(); }
+silt_status silt_cuda_event_elapsed_ms(silt_cuda_event *start, silt_cuda_event *end, float *ms) { return NO_CUDA(); }
+
+silt_status matmul_fwd_cuda(float *out, const float *a, const float *b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                            bool trans_a, bool trans_b) {
+    return NO_CUDA();
+}
+silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t batch, int64_t M,
+                                 int64_t N, int64_t K, bool trans_a, bool trans_b) {
+    return NO_CUDA();
+}
+silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const float *bias, int64_t N, int64_t in_f,
+                            int64_t out_f) {
+    return NO_CUDA();
+}
+silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
+silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }

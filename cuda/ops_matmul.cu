@@ -1,0 +1,85 @@
+// CUDA twins of the matrix-product kernels: matmul (fp32 and bf16) and
+// nn.Linear, through cuBLAS.
+//
+// Row-major to cuBLAS: cuBLAS is column-major, and a row-major (R,C) buffer
+// read column-major is its (C,R) transpose. So for out = op(a) @ op(b) we ask
+// cuBLAS for out^T = op(b)^T @ op(a)^T, which it writes column-major as an
+// (N,M) matrix with leading dimension N: exactly out in row-major order. b is
+// the first operand (m = N), a the second (n = M), and each keeps its own
+// transpose flag, with leading dimension = its row length as stored.
+#include "cuda/common.cuh"
+
+#include <limits.h>
+
+static silt_status check_dims(const char *op, int64_t batch, int64_t M, int64_t N, int64_t K) {
+    if (batch < 0 || M < 0 || N < 0 || K < 0)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: negative size (batch %lld, M %lld, N %lld, K %lld)", op, (long long)batch,
+                         (long long)M, (long long)N, (long long)K);
+    if (batch > INT_MAX || M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: size over 2^31-1 (batch %lld, M %lld, N %lld, K %lld); cuBLAS takes int",
+                         op, (long long)batch, (long long)M, (long long)N, (long long)K);
+    return SILT_OK;
+}
+
+// out = op(a) @ op(b) for any cuBLAS data type, fp32 scaling and accumulation.
+static silt_status gemm(const char *op, void *out, const void *a, const void *b, cudaDataType_t type, size_t elsize,
+                        int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
+                        cublasComputeType_t compute) {
+    SILT_CUDA_READY();
+    SILT_TRY(check_dims(op, batch, M, N, K));
+    if (batch == 0 || M == 0 || N == 0) return SILT_OK;
+    if (!out || (K > 0 && (!a || !b))) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL buffer", op);
+    if (K == 0) {  // an empty sum; cuBLAS would reject the zero leading dimension
+        SILT_CUDA_TRY(cudaMemsetAsync(out, 0, (size_t)batch * (size_t)M * (size_t)N * elsize, 0));
+        return SILT_OK;
+    }
+    cublasHandle_t h;
+    SILT_TRY(silt_cublas_handle_(&h, __FILE__, __LINE__));
+    const float alpha = 1.0f, beta = 0.0f;
+    cublasOperation_t opb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    int m = (int)N, n = (int)M, k = (int)K;
+    int ldb = trans_b ? k : m;  // b stored (K,N) or (N,K): its row length
+    int lda = trans_a ? n : k;  // a stored (M,K) or (K,M)
+    int ldc = m;
+    if (batch == 1) {
+        SILT_CUBLAS_TRY(cublasGemmEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, a, type, lda, &beta, out, type, ldc,
+                                     compute, CUBLAS_GEMM_DEFAULT));
+    } else {
+        long long sa = (long long)M * K, sb = (long long)K * N, sc = (long long)M * N;
+        SILT_CUBLAS_TRY(cublasGemmStridedBatchedEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, sb, a, type, lda, sa,
+                                                   &beta, out, type, ldc, sc, (int)batch, compute,
+                                                   CUBLAS_GEMM_DEFAULT));
+    }
+    return SILT_OK;
+}
+
+extern "C" silt_status matmul_fwd_cuda(float *out, const float *a, const float *b, int64_t batch, int64_t M,
+                                       int64_t N, int64_t K, bool trans_a, bool trans_b) {
+    // CUBLAS_COMPUTE_32F keeps full fp32 products (no TF32) whatever the
+    // handle's math mode, so the twin matches the CPU to ~1e-6 relative.
+    cublasComputeType_t compute = silt_cuda_tf32_() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    return gemm("matmul_fwd_cuda", out, a, b, CUDA_R_32F, sizeof(float), batch, M, N, K, trans_a, trans_b, compute);
+}
+
+extern "C" silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t batch,
+                                            int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b) {
+    return gemm("matmul_fwd_cuda_bf16", out, a, b, CUDA_R_16BF, sizeof(uint16_t), batch, M, N, K, trans_a, trans_b,
+                CUBLAS_COMPUTE_32F);
+}
+
+// out: (rows,cols) += bias: (cols), broadcast over rows.
+static __global__ void bias_add_kernel(float *out, const float *bias, int64_t rows, int64_t cols) {
+    int64_t total = rows * cols;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] += bias[i % cols];
+}
+
+extern "C" silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const float *bias, int64_t N,
+                                       int64_t in_f, int64_t out_f) {
+    // out (N,out_f) = x (N,in_f) @ w^T, w stored (out_f,in_f) as in nn.Linear.
+    SILT_TRY(matmul_fwd_cuda(out, x, w, 1, N, out_f, in_f, false, true));
+    if (!bias || N == 0 || out_f == 0) return SILT_OK;
+    bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
+    SILT_CUDA_LAUNCHED("bias_add_kernel");
+    return SILT_OK;
+}
