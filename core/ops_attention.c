@@ -63,6 +63,18 @@ void softmax_bwd_cpu(float *dx, const float *dout, const float *out, int64_t N, 
 }
 
 // --- attention tiles ------------------------------------------------------------------
+//
+// Scheduling. Tiles are independent in the forward (and per head in the
+// backward), so they run in parallel over OpenMP threads, each calling a
+// single-threaded sgemm. That holds when the BLAS is serial, when it is the
+// builtin one (its own parallel loop nests and runs serially), and for
+// OpenBLAS's OpenMP build (which runs serially inside a parallel region).
+// OpenBLAS's pthreads build with several threads (Debian's default) must not
+// be mixed with OpenMP at this grain: called from several OpenMP threads, or
+// alternating with OpenMP regions tile by tile, its spinning pool and
+// libgomp's fight for the cores; measured 10-40x slower on a loaded 2-core VM.
+// With that BLAS the tiles run one after another on the calling thread and
+// only the sgemm calls are parallel (the row loops are then serial).
 
 static int64_t attn_block(int64_t Tq) { return Tq < SILT_ATTN_BLOCK ? Tq : SILT_ATTN_BLOCK; }
 
@@ -73,8 +85,15 @@ static int64_t attn_row_keys(int64_t i, int64_t Tq, int64_t Tk, bool causal) {
     return e < 0 ? 0 : (e > Tk ? Tk : e);
 }
 
-// Threads the kernels use; attention_scratch_floats sizes for the same number.
+static bool attn_blas_own_threads(void) {
+    const silt_blas_info *b = silt_blas_info_get();
+    return b->threads > 1 && !strstr(b->config, "USE_OPENMP");
+}
+
+// OpenMP threads running tiles; attention_scratch_floats sizes for the same
+// number. 1 when the BLAS runs its own thread pool (see above).
 static int attn_threads(int64_t items) {
+    if (attn_blas_own_threads()) return 1;
     int64_t nt = omp_get_max_threads();
     return (int)(items < nt ? (items < 1 ? 1 : items) : nt);
 }
@@ -90,119 +109,159 @@ static float attn_scale(const silt_attn_opts *o, int64_t D) {
     return o && o->scale != 0.0f ? o->scale : (float)(1.0 / sqrt((double)D));
 }
 
-// S (rows x kend) = scale q_blk k^T + mask, -INFINITY past each row's causal limit.
-static void attn_scores(float *S, const float *qb, const float *kh, int64_t i0, int64_t rows, int64_t kend, int64_t Tq,
-                        int64_t Tk, int64_t D, float scale, const silt_attn_opts *o) {
-    silt_sgemm(false, true, rows, kend, D, scale, qb, D, kh, D, 0.0f, S, kend);
-    const float *mask = o ? o->mask : NULL;
-    bool causal = o && o->causal;
+// Everything a tile needs, fixed for one kernel call.
+typedef struct {
+    const float *q, *k, *v;
+    int64_t Tq, Tk, D, Dv, blk;
+    float scale;
+    const float *mask, *head_u;
+    bool causal;
+} attn_args;
+
+static attn_args attn_args_make(const float *q, const float *k, const float *v, int64_t Tq, int64_t Tk, int64_t D,
+                                int64_t Dv, const silt_attn_opts *o) {
+    return (attn_args){q, k, v, Tq, Tk, D, Dv, attn_block(Tq), attn_scale(o, D), o ? o->mask : NULL,
+                       o ? o->head_u : NULL, o && o->causal};
+}
+
+// Adds the mask to row i of the scores (kend keys) and cuts it at its causal limit.
+static void attn_row_mask(float *s, int64_t i, int64_t kend, const attn_args *a) {
+    if (a->mask)
+        for (int64_t j = 0; j < kend; j++) s[j] += a->mask[i * a->Tk + j];
+    for (int64_t j = attn_row_keys(i, a->Tq, a->Tk, a->causal); j < kend; j++) s[j] = -INFINITY;
+}
+
+// Forward of rows [i0, i0 + rows) of head bh. S: rows x Tk scratch.
+static void attn_fwd_tile(float *S, float *out, float *lse, float *probs, const attn_args *a, int64_t bh, int64_t i0,
+                          int64_t rows) {
+    int64_t Tq = a->Tq, Tk = a->Tk, Dv = a->Dv;
+    int64_t kend = attn_row_keys(i0 + rows - 1, Tq, Tk, a->causal);
+    const float *qb = a->q + (bh * Tq + i0) * a->D, *kh = a->k + bh * Tk * a->D, *vh = a->v + bh * Tk * Dv;
+    float *ob = out + (bh * Tq + i0) * Dv;
+    float u = a->head_u ? a->head_u[bh] : 0.0f;
+    if (kend > 0) {
+        silt_sgemm(false, true, rows, kend, a->D, a->scale, qb, a->D, kh, a->D, 0.0f, S, kend);
+        for (int64_t r = 0; r < rows; r++) {
+            float *s = S + r * kend;
+            attn_row_mask(s, i0 + r, kend, a);
+            float l = softmax_row(s, s, kend);
+            if (lse) lse[bh * Tq + i0 + r] = l;
+        }
+        silt_sgemm(false, false, rows, Dv, kend, 1.0f - u, S, kend, vh, Dv, 0.0f, ob, Dv);
+    } else {
+        memset(ob, 0, (size_t)(rows * Dv) * sizeof(float));
+        if (lse)
+            for (int64_t r = 0; r < rows; r++) lse[bh * Tq + i0 + r] = -INFINITY;
+    }
     for (int64_t r = 0; r < rows; r++) {
-        int64_t i = i0 + r;
-        float *s = S + r * kend;
-        if (mask)
-            for (int64_t j = 0; j < kend; j++) s[j] += mask[i * Tk + j];
-        for (int64_t j = attn_row_keys(i, Tq, Tk, causal); j < kend; j++) s[j] = -INFINITY;
+        if (u != 0.0f) {  // identity map: query i reads value row i (Tq == Tk)
+            const float *vr = vh + (i0 + r) * Dv;
+            for (int64_t x = 0; x < Dv; x++) ob[r * Dv + x] += u * vr[x];
+        }
+        if (probs) {
+            float *pr = probs + (bh * Tq + i0 + r) * Tk;
+            if (kend > 0) memcpy(pr, S + r * kend, (size_t)kend * sizeof(float));
+            memset(pr + kend, 0, (size_t)(Tk - kend) * sizeof(float));
+        }
     }
 }
 
 void attention_fwd_cpu(float *out, float *lse, float *scratch, const float *q, const float *k, const float *v,
                        int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv, const silt_attn_opts *o) {
-    int64_t blk = attn_block(Tq), nblk = (Tq + blk - 1) / blk, items = B * H * nblk;
-    float scale = attn_scale(o, D);
-    bool causal = o && o->causal;
-    const float *head_u = o ? o->head_u : NULL;
+    attn_args a = attn_args_make(q, k, v, Tq, Tk, D, Dv, o);
+    int64_t blk = a.blk, nblk = (Tq + blk - 1) / blk, items = B * H * nblk;
     float *probs = o ? o->probs_out : NULL;
     int nt = attn_threads(items);
+    if (nt == 1) {
+        for (int64_t it = 0; it < items; it++) {
+            int64_t i0 = (it % nblk) * blk;
+            attn_fwd_tile(scratch, out, lse, probs, &a, it / nblk, i0, Tq - i0 < blk ? Tq - i0 : blk);
+        }
+        return;
+    }
 #pragma omp parallel num_threads(nt)
     {
         float *S = scratch + (int64_t)omp_get_thread_num() * 2 * blk * Tk;
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < items; it++) {
-            int64_t bh = it / nblk, i0 = (it % nblk) * blk;
-            int64_t rows = Tq - i0 < blk ? Tq - i0 : blk;
-            int64_t kend = attn_row_keys(i0 + rows - 1, Tq, Tk, causal);
-            const float *qb = q + (bh * Tq + i0) * D, *kh = k + bh * Tk * D, *vh = v + bh * Tk * Dv;
-            float *ob = out + (bh * Tq + i0) * Dv;
-            float u = head_u ? head_u[bh] : 0.0f;
-            if (kend > 0) {
-                attn_scores(S, qb, kh, i0, rows, kend, Tq, Tk, D, scale, o);
-                for (int64_t r = 0; r < rows; r++) {
-                    float l = softmax_row(S + r * kend, S + r * kend, kend);
-                    if (lse) lse[bh * Tq + i0 + r] = l;
-                }
-                silt_sgemm(false, false, rows, Dv, kend, 1.0f - u, S, kend, vh, Dv, 0.0f, ob, Dv);
-            } else {
-                memset(ob, 0, (size_t)(rows * Dv) * sizeof(float));
-                if (lse)
-                    for (int64_t r = 0; r < rows; r++) lse[bh * Tq + i0 + r] = -INFINITY;
-            }
-            if (u != 0.0f) {  // identity map: query i reads value row i (Tq == Tk)
-                const float *vb = vh + i0 * Dv;
-                for (int64_t x = 0; x < rows * Dv; x++) ob[x] += u * vb[x];
-            }
-            if (probs) {
-                for (int64_t r = 0; r < rows; r++) {
-                    float *pr = probs + (bh * Tq + i0 + r) * Tk;
-                    if (kend > 0) memcpy(pr, S + r * kend, (size_t)kend * sizeof(float));
-                    memset(pr + kend, 0, (size_t)(Tk - kend) * sizeof(float));
-                }
-            }
+            int64_t i0 = (it % nblk) * blk;
+            attn_fwd_tile(S, out, lse, probs, &a, it / nblk, i0, Tq - i0 < blk ? Tq - i0 : blk);
         }
     }
+}
+
+// Backward of rows [i0, i0 + rows) of head bh through the attention map
+// (the identity part is added per head by the caller). P, dP: rows x Tk.
+static void attn_bwd_tile(float *P, float *dP, float *dq, float *dk, float *dv, const float *dout, const float *lse,
+                          const attn_args *a, int64_t bh, int64_t i0, int64_t rows) {
+    int64_t Tq = a->Tq, Tk = a->Tk, D = a->D, Dv = a->Dv;
+    float u = a->head_u ? a->head_u[bh] : 0.0f, am = 1.0f - u;
+    int64_t kend = attn_row_keys(i0 + rows - 1, Tq, Tk, a->causal);
+    if (kend <= 0 || am == 0.0f) return;  // every row fully masked, or pure PAG: nothing flows through the map
+    const float *qb = a->q + (bh * Tq + i0) * D, *kh = a->k + bh * Tk * D, *vh = a->v + bh * Tk * Dv;
+    const float *gb = dout + (bh * Tq + i0) * Dv;
+    float *dkh = dk ? dk + bh * Tk * D : NULL, *dvh = dv ? dv + bh * Tk * Dv : NULL;
+    silt_sgemm(false, true, rows, kend, D, a->scale, qb, D, kh, D, 0.0f, P, kend);
+    for (int64_t r = 0; r < rows; r++) {
+        float *p = P + r * kend;
+        attn_row_mask(p, i0 + r, kend, a);
+        if (!lse) {
+            softmax_row(p, p, kend);
+            continue;
+        }
+        float l = lse[bh * Tq + i0 + r];
+        if (l == -INFINITY) memset(p, 0, (size_t)kend * sizeof(float));
+        else
+            for (int64_t j = 0; j < kend; j++) p[j] = expf(p[j] - l);
+    }
+    if (dvh) silt_sgemm(true, false, kend, Dv, rows, am, P, kend, gb, Dv, 1.0f, dvh, Dv);
+    if (!dq && !dkh) return;
+    silt_sgemm(false, true, rows, kend, Dv, am, gb, Dv, vh, Dv, 0.0f, dP, kend);
+    for (int64_t r = 0; r < rows; r++) {
+        float *p = P + r * kend, *dp = dP + r * kend;
+        double di = 0;
+        for (int64_t j = 0; j < kend; j++) di += (double)p[j] * dp[j];
+        float dif = (float)di;
+        for (int64_t j = 0; j < kend; j++) dp[j] = p[j] * (dp[j] - dif);
+    }
+    if (dq) silt_sgemm(false, false, rows, D, kend, a->scale, dP, kend, kh, D, 1.0f, dq + (bh * Tq + i0) * D, D);
+    if (dkh) silt_sgemm(true, false, kend, D, rows, a->scale, dP, kend, qb, D, 1.0f, dkh, D);
+}
+
+// SoftPAG identity part of head bh: dv_i += u * dout_i.
+static void attn_bwd_identity(float *dv, const float *dout, const attn_args *a, int64_t bh) {
+    float u = a->head_u ? a->head_u[bh] : 0.0f;
+    if (!dv || u == 0.0f) return;
+    int64_t n = a->Tq * a->Dv;
+    float *dvh = dv + bh * n;
+    const float *gh = dout + bh * n;
+    for (int64_t x = 0; x < n; x++) dvh[x] += u * gh[x];
 }
 
 void attention_bwd_cpu(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
                        const float *k, const float *v, const float *out, const float *lse, int64_t B, int64_t H,
                        int64_t Tq, int64_t Tk, int64_t D, int64_t Dv, const silt_attn_opts *o) {
     if (!dq && !dk && !dv) return;
-    int64_t blk = attn_block(Tq);
-    float scale = attn_scale(o, D);
-    bool causal = o && o->causal;
-    const float *head_u = o ? o->head_u : NULL;
+    attn_args a = attn_args_make(q, k, v, Tq, Tk, D, Dv, o);
+    int64_t blk = a.blk;
+    // Parallel over heads only: the blocks of one head all add into its dk, dv.
     int nt = attn_threads(B * H);
+    if (nt == 1) {
+        for (int64_t bh = 0; bh < B * H; bh++) {
+            for (int64_t i0 = 0; i0 < Tq; i0 += blk)
+                attn_bwd_tile(scratch, scratch + blk * Tk, dq, dk, dv, dout, lse, &a, bh, i0, Tq - i0 < blk ? Tq - i0 : blk);
+            attn_bwd_identity(dv, dout, &a, bh);
+        }
+        return;
+    }
 #pragma omp parallel num_threads(nt)
     {
         float *P = scratch + (int64_t)omp_get_thread_num() * 2 * blk * Tk;
-        float *dP = P + blk * Tk;
 #pragma omp for schedule(dynamic)
         for (int64_t bh = 0; bh < B * H; bh++) {
-            const float *kh = k + bh * Tk * D, *vh = v + bh * Tk * Dv;
-            float *dkh = dk ? dk + bh * Tk * D : NULL, *dvh = dv ? dv + bh * Tk * Dv : NULL;
-            float u = head_u ? head_u[bh] : 0.0f, a = 1.0f - u;
-            for (int64_t i0 = 0; i0 < Tq && a != 0.0f; i0 += blk) {
-                int64_t rows = Tq - i0 < blk ? Tq - i0 : blk;
-                int64_t kend = attn_row_keys(i0 + rows - 1, Tq, Tk, causal);
-                if (kend <= 0) continue;  // every row fully masked: no gradient through the map
-                const float *qb = q + (bh * Tq + i0) * D, *gb = dout + (bh * Tq + i0) * Dv;
-                attn_scores(P, qb, kh, i0, rows, kend, Tq, Tk, D, scale, o);
-                for (int64_t r = 0; r < rows; r++) {
-                    float *p = P + r * kend;
-                    if (!lse) {
-                        softmax_row(p, p, kend);
-                        continue;
-                    }
-                    float l = lse[bh * Tq + i0 + r];
-                    if (l == -INFINITY) memset(p, 0, (size_t)kend * sizeof(float));
-                    else
-                        for (int64_t j = 0; j < kend; j++) p[j] = expf(p[j] - l);
-                }
-                if (dvh) silt_sgemm(true, false, kend, Dv, rows, a, P, kend, gb, Dv, 1.0f, dvh, Dv);
-                if (!dq && !dkh) continue;
-                silt_sgemm(false, true, rows, kend, Dv, a, gb, Dv, vh, Dv, 0.0f, dP, kend);
-                for (int64_t r = 0; r < rows; r++) {
-                    float *p = P + r * kend, *dp = dP + r * kend;
-                    double di = 0;
-                    for (int64_t j = 0; j < kend; j++) di += (double)p[j] * dp[j];
-                    float dif = (float)di;
-                    for (int64_t j = 0; j < kend; j++) dp[j] = p[j] * (dp[j] - dif);
-                }
-                if (dq) silt_sgemm(false, false, rows, D, kend, scale, dP, kend, kh, D, 1.0f, dq + (bh * Tq + i0) * D, D);
-                if (dkh) silt_sgemm(true, false, kend, D, rows, scale, dP, kend, qb, D, 1.0f, dkh, D);
-            }
-            if (dvh && u != 0.0f) {
-                const float *gh = dout + bh * Tq * Dv;
-                for (int64_t x = 0; x < Tq * Dv; x++) dvh[x] += u * gh[x];
-            }
+            for (int64_t i0 = 0; i0 < Tq; i0 += blk)
+                attn_bwd_tile(P, P + blk * Tk, dq, dk, dv, dout, lse, &a, bh, i0, Tq - i0 < blk ? Tq - i0 : blk);
+            attn_bwd_identity(dv, dout, &a, bh);
         }
     }
 }

@@ -12,6 +12,9 @@
 // and hold only a (block x Tk) score tile per thread, never the (Tq x Tk) map
 // (unless probs_out asks for it). The backward recomputes the tile from q, k
 // and the saved log-sum-exp (FlashAttention, Dao et al. 2022, alg. 4).
+// Threads: tiles run in parallel over OpenMP threads with a serial BLAS (or
+// OpenBLAS's OpenMP build); with a multi-threaded pthreads OpenBLAS they run
+// in sequence and only the sgemm calls are parallel (ops_attention.c says why).
 #ifndef SILT_OPS_ATTENTION_H
 #define SILT_OPS_ATTENTION_H
 
@@ -41,8 +44,9 @@ void softmax_bwd_cpu(float *dx, const float *dout, const float *out, int64_t N, 
 
 // --- attention -------------------------------------------------------------------
 // Floats of scratch the CPU kernels (forward and backward) need: one
-// 2 x (block x Tk) tile per OpenMP thread. Depends on omp_get_max_threads(), so
-// compute it on the thread that calls the kernel, with the same thread setting.
+// 2 x (block x Tk) tile per thread that runs tiles. Depends on
+// omp_get_max_threads() and on the BLAS in use, so compute it on the thread
+// that calls the kernel, with the same thread setting.
 int64_t attention_scratch_floats(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv);
 
 // q: (B, H, Tq, D), k: (B, H, Tk, D), v: (B, H, Tk, Dv), out: (B, H, Tq, Dv).

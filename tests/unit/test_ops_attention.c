@@ -5,8 +5,11 @@
 // shapes, and a double-precision directional check (dircheck.h) on shapes that
 // cross the 64-row query blocks.
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "core/blas.h"
 #include "core/ops_attention.h"
 #include "dircheck.h"
 #include "gradcheck.h"
@@ -384,12 +387,37 @@ static void test_attention_graph(void) {
     free_case(&d);
 }
 
-int main(void) {
+// The attention kernels schedule tiles by the BLAS in use: in parallel over
+// OpenMP threads with a serial BLAS, one after another with a threaded
+// OpenBLAS (see ops_attention.c). OpenBLAS reads its thread count when loaded,
+// so the other schedule needs a second process: the test re-runs itself with
+// OPENBLAS_NUM_THREADS=1 and checks that run's exit status too.
+static void run_serial_blas_pass(const char *self) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        setenv("SILT_TEST_SECOND_PASS", "1", 1);
+        execl(self, self, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    CHECK_MSG(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "second pass with OPENBLAS_NUM_THREADS=1 failed (status %d)", st);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
     test_seed(11);
     test_softmax();
     test_attention_fwd();
     test_attention_gradcheck();
     test_attention_dircheck();
     test_attention_graph();
+    int64_t tile = 2 * SILT_ATTN_BLOCK * 4096;
+    printf("%s: attention tiles %s (BLAS %s, %d threads)\n", getenv("SILT_TEST_SECOND_PASS") ? "pass 2" : "pass 1",
+           attention_scratch_floats(64, 1, 4096, 4096, 64, 64) > tile ? "in parallel" : "in sequence",
+           silt_blas_info_get()->library, silt_blas_info_get()->threads);
+    fflush(stdout);
+    if (!getenv("SILT_TEST_SECOND_PASS")) run_serial_blas_pass(argv[0]);
     return check_summary();
 }
