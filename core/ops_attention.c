@@ -90,10 +90,15 @@ static bool attn_blas_own_threads(void) {
     return b->threads > 1 && !strstr(b->config, "USE_OPENMP");
 }
 
+// Below this many multiply-adds (B*H*Tq*Tk*(D+Dv)) a parallel region costs
+// more than it saves.
+#define ATTN_PAR_MIN_MACS (1 << 17)
+
 // OpenMP threads running tiles; attention_scratch_floats sizes for the same
-// number. 1 when the BLAS runs its own thread pool (see above).
-static int attn_threads(int64_t items) {
-    if (attn_blas_own_threads()) return 1;
+// number. 1 when the BLAS runs its own thread pool (see above) or the problem
+// is small.
+static int attn_threads(int64_t items, int64_t macs) {
+    if (macs < ATTN_PAR_MIN_MACS || attn_blas_own_threads()) return 1;
     int64_t nt = omp_get_max_threads();
     return (int)(items < nt ? (items < 1 ? 1 : items) : nt);
 }
@@ -102,7 +107,7 @@ int64_t attention_scratch_floats(int64_t B, int64_t H, int64_t Tq, int64_t Tk, i
     int64_t blk = attn_block(Tq), nblk = (Tq + blk - 1) / blk;
     // The forward runs over B*H*nblk items and the backward over B*H, so the
     // forward's thread count bounds both.
-    return (int64_t)attn_threads(B * H * nblk) * 2 * blk * Tk;
+    return (int64_t)attn_threads(B * H * nblk, B * H * Tq * Tk * (D + Dv)) * 2 * blk * Tk;
 }
 
 static float attn_scale(const silt_attn_opts *o, int64_t D) {
@@ -171,7 +176,7 @@ void attention_fwd_cpu(float *out, float *lse, float *scratch, const float *q, c
     attn_args a = attn_args_make(q, k, v, Tq, Tk, D, Dv, o);
     int64_t blk = a.blk, nblk = (Tq + blk - 1) / blk, items = B * H * nblk;
     float *probs = o ? o->probs_out : NULL;
-    int nt = attn_threads(items);
+    int nt = attn_threads(items, B * H * Tq * Tk * (D + Dv));
     if (nt == 1) {
         for (int64_t it = 0; it < items; it++) {
             int64_t i0 = (it % nblk) * blk;
@@ -245,7 +250,7 @@ void attention_bwd_cpu(float *dq, float *dk, float *dv, float *scratch, const fl
     attn_args a = attn_args_make(q, k, v, Tq, Tk, D, Dv, o);
     int64_t blk = a.blk;
     // Parallel over heads only: the blocks of one head all add into its dk, dv.
-    int nt = attn_threads(B * H);
+    int nt = attn_threads(B * H, B * H * Tq * Tk * (D + Dv));
     if (nt == 1) {
         for (int64_t bh = 0; bh < B * H; bh++) {
             for (int64_t i0 = 0; i0 < Tq; i0 += blk)

@@ -261,6 +261,18 @@ static void test_graph_ops(void) {
     groups = 2;
     gradcheck_run("groupnorm G=2 plain", gc_gn_plain, gin, 1, &groups, go);
 
+    // (N, C, L) and (N, C) inputs: HW is the product of the dims after C.
+    int64_t s3[3] = {2, 6, 15}, s2[2] = {3, 6};
+    silt_tensor *x3 = param(3, s3, -1, 1), *x2 = param(2, s2, -1, 1);
+    silt_graph_reset(g);
+    silt_tensor *y3 = silt_groupnorm(g, x3, gw, gb, 3, 1e-5f), *y2 = silt_groupnorm(g, x2, gw, gb, 2, 1e-5f);
+    float r3[180], r2[18];
+    groupnorm_fwd_cpu(r3, NULL, NULL, silt_f32(x3), silt_f32(gw), silt_f32(gb), 2, 6, 15, 3, 1e-5f);
+    groupnorm_fwd_cpu(r2, NULL, NULL, silt_f32(x2), silt_f32(gw), silt_f32(gb), 3, 6, 1, 2, 1e-5f);
+    CHECK(y3 && memcmp(silt_f32(y3), r3, sizeof r3) == 0 && y2 && memcmp(silt_f32(y2), r2, sizeof r2) == 0);
+    silt_tensor_free(x3);
+    silt_tensor_free(x2);
+
     // Errors: NULL + status, naming the op.
     silt_graph_reset(g);
     CHECK(silt_groupnorm(g, gx, gw, gb, 4, 1e-5f) == NULL && silt_graph_status(g) == SILT_ERR_SHAPE);
