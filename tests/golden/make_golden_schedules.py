@@ -208,6 +208,10 @@ def main():
         % (diffusers.__version__, torch.__version__, np.__version__, torch.backends.cpu.get_cpu_capability()),
         "meta diffusers %s" % diffusers.__version__,
         "meta latent_shape %d %d %d %d" % (B, C, H, W),
+        # Tolerances test_schedules.c applies (and reaches: see its summary line).
+        "meta tolerance timesteps exact_for_integer_grids rel_1e-6_for_fractional",
+        "meta tolerance sigmas rel_2e-7 (about one float32 ulp)",
+        "meta tolerance x rel_1e-5 of the sample's max magnitude",
     ]
     cases = grid()
     for c in cases:
