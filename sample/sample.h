@@ -105,7 +105,7 @@ typedef struct silt_sampler_params {
     bool clip_sample;          // ddpm/ddim: clamp x0 to +-clip_sample_range (diffusers default true; SD1.x and DiT use false)
     double clip_sample_range;  // 1.0
     silt_variance variance;    // ddpm: fixed_small; learned_range also sets the model output layout for all samplers
-    int64_t batch;             // B, only used to split (B, 2C, H, W) outputs under learned_range; default 1
+    int64_t batch;             // B: splits (B, 2C, H, W) outputs under learned_range, and gives each sample its own noise stream; default 1
 } silt_sampler_params;
 
 // diffusers' defaults for `kind` (see the comments above), 50 steps (28 for flow_euler).

@@ -10,6 +10,8 @@
 
 #include "sample/sample.h"
 
+#include "core/rng.h"
+
 struct silt_sampler {
     silt_schedule *sch;
     int64_t n;        // numel of the latent batch
@@ -24,28 +26,14 @@ struct silt_sampler {
 
 // ---- noise -------------------------------------------------------------------------
 
-// TODO(lead): replace with silt_rng_normal(out, n, seed, stream, offset) (core/rng.h,
-// Philox) once it is in this tree; the signature is the same. Until then
-// counter-based SplitMix64 (a key per (seed, stream)) + Box-Muller, so element k
-// of (seed, stream) does not depend on n or offset.
-static uint64_t mix64(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static void sample_rng_normal(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) {
-    const double two_pi = 6.283185307179586476925;
-    uint64_t key = mix64(mix64(seed) ^ mix64(~stream));
-    for (int64_t k = 0; k < n; k++) {
-        uint64_t c = offset + (uint64_t)k;
-        uint64_t m = 2 * (c >> 1);  // SplitMix64 words m, m+1 of the key's sequence -> one Box-Muller pair
-        uint64_t a = mix64(key + m * 0x9e3779b97f4a7c15ull), b = mix64(key + (m + 1) * 0x9e3779b97f4a7c15ull);
-        double u1 = ((double)(a >> 11) + 0.5) * (1.0 / 9007199254740992.0);  // (0,1)
-        double u2 = (double)(b >> 11) * (1.0 / 9007199254740992.0);
-        double r = sqrt(-2.0 * log(u1));
-        out[k] = (float)(r * ((c & 1) ? sin(two_pi * u2) : cos(two_pi * u2)));
-    }
+// Step noise lives in the stream of its sample: sample b of the batch draws
+// from Philox stream b at offset (step + 1) * per_sample, after the initial
+// noise at offset 0 (which the pipeline draws). So any sample of a batch can
+// be regenerated alone, on CPU or GPU.
+static void step_noise(float *out, int64_t n, int64_t batch, uint64_t seed, int step) {
+    int64_t b_count = batch > 0 && n % batch == 0 ? batch : 1, per = n / b_count;
+    for (int64_t b = 0; b < b_count; b++)
+        silt_rng_normal(out + b * per, per, seed, (uint64_t)b, (uint64_t)(step + 1) * (uint64_t)per);
 }
 
 // ---- state ---------------------------------------------------------------------------
@@ -345,7 +333,7 @@ silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float 
     const float *z = NULL;
     if (silt_sampler_needs_noise(s, s->i)) {
         if (!noise) {
-            sample_rng_normal(s->noise, s->n, s->seed, (uint64_t)s->i, 0);
+            step_noise(s->noise, s->n, s->n / s->per, s->seed, s->i);
             noise = s->noise;
         }
         z = noise;
