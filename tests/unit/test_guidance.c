@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/safetensors.h"
 #include "guidance/guidance.h"
 
 static float plan_u(const guide_step *st, int l, int h) { return silt_perturb_u(guide_step_perturb(st), l, h); }
@@ -400,6 +401,41 @@ static void test_files(void) {
     CHECK(guide_heads_from_arg("no_such_heads.txt", &h) == SILT_ERR_IO);
 }
 
+// The combination against diffusers' PAGMixin._apply_perturbed_attention_guidance
+// (tests/golden/pag_sd3, headid_sd3: g = 4, s = 3, rows [uncond, cond, cond-perturbed]).
+static void test_golden_combine(const char *path, const char *out_name, const char *guided_name) {
+    silt_safetensors *st = NULL;
+    CHECK_OK(silt_safetensors_open(path, &st));
+    if (!st) return;
+    const silt_st_tensor *o = silt_safetensors_find(st, out_name), *gd = silt_safetensors_find(st, guided_name);
+    const silt_st_tensor *gs = silt_safetensors_find(st, "guidance_scale"), *ps = silt_safetensors_find(st, "pag_scale");
+    CHECK(o && gd && gs && ps && o->ndim == 4 && o->shape[0] == 3 && gd->shape[0] == 1);
+    if (!(o && gd && gs && ps && o->ndim == 4 && o->shape[0] == 3 && gd->shape[0] == 1)) { silt_safetensors_close(st); return; }
+    int64_t per = o->shape[1] * o->shape[2] * o->shape[3];
+    float *pred = malloc(sizeof(float) * (size_t)(3 * per)), *ref = malloc(sizeof(float) * (size_t)per),
+          *out = malloc(sizeof(float) * (size_t)per), g = 0, s = 0;
+    CHECK_OK(silt_safetensors_read_f32(o, pred, 3 * per));
+    CHECK_OK(silt_safetensors_read_f32(gd, ref, per));
+    CHECK_OK(silt_safetensors_read_f32(gs, &g, 1));
+    CHECK_OK(silt_safetensors_read_f32(ps, &s, 1));
+    guide_params p = guide_default_params();
+    p.mode = GUIDE_PAG;
+    p.cfg = g;
+    p.scale = s;
+    guide_plan *pl = NULL;
+    CHECK_OK(guide_plan_create(&p, NULL, 3, 3, true, &pl));
+    guide_step gst;
+    CHECK_OK(guide_plan_step(pl, 0, 28, 700.0f, 1, &gst));
+    CHECK(gst.n_blocks == 3);
+    CHECK_OK(guide_combine(&gst, out, pred, (int)o->shape[1], (int)o->shape[1], o->shape[2] * o->shape[3]));
+    CHECK_CLOSE(guided_name, out, ref, per, 1e-5, 1e-5);
+    guide_plan_free(pl);
+    free(pred);
+    free(ref);
+    free(out);
+    silt_safetensors_close(st);
+}
+
 int main(void) {
     test_seed(42);
     test_names();
@@ -411,5 +447,8 @@ int main(void) {
     test_exact_layers();
     test_plans();
     test_files();
+    test_golden_combine("tests/golden/pag_sd3.io.safetensors", "output", "guided");
+    test_golden_combine("tests/golden/headid_sd3.io.safetensors", "output_u1", "guided_u1");
+    test_golden_combine("tests/golden/headid_sd3.io.safetensors", "output_u05", "guided_u05");
     return check_summary();
 }
