@@ -371,6 +371,7 @@ static silt_status parse_value(parser *ps, int depth, int32_t *out) {
 silt_status silt_json_parse(const char *text, size_t len, int max_depth, silt_json **out) {
     if (!out || (!text && len)) return SILT_FAIL(SILT_ERR_ARG, "silt_json_parse: NULL argument");
     if (len > SIZE_MAX - 2) return SILT_FAIL(SILT_ERR_ARG, "silt_json_parse: text too long");
+    if (!text) text = "";  // NULL + 0 is undefined behaviour
     silt_json *d = calloc(1, sizeof *d);
     if (!d) return SILT_FAIL(SILT_ERR_OOM, "JSON: out of memory");
     d->pool_cap = len + 2;

@@ -2,8 +2,8 @@
 // temporary file (optionally through a zstd stream), fsyncs and renames it into
 // place, so a reader never sees a half-written checkpoint.
 // Layout follows huggingface/safetensors (safetensors/src/tensor.rs, prepare):
-// tensors sorted by dtype alignment (largest first) then name, header padded
-// with spaces to a multiple of 8.
+// tensors sorted by dtype (enum order, descending) then name, "__metadata__"
+// first in the header, header padded with spaces to a multiple of 8.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -207,11 +207,22 @@ static silt_status sink_put(sink *s, const void *p, size_t n, ZSTD_EndDirective 
     }
 }
 
+// Rank of each dtype in the reference library's Dtype enum (tensor.rs:
+// BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64,
+// U64, leaving out the types we do not support). Sorting by rank descending,
+// then by name, is what Python's safetensors does, so for the same tensors and
+// metadata order our files are byte-identical to its output, and every tensor
+// lands on an offset that is a multiple of its element size.
+static const unsigned char dtype_rank[SILT_ST_DTYPE_COUNT] = {
+    [SILT_ST_BOOL] = 0, [SILT_ST_U8] = 1,   [SILT_ST_I8] = 2,   [SILT_ST_F8_E5M2] = 3, [SILT_ST_F8_E4M3] = 4,
+    [SILT_ST_I16] = 5,  [SILT_ST_U16] = 6,  [SILT_ST_F16] = 7,  [SILT_ST_BF16] = 8,    [SILT_ST_I32] = 9,
+    [SILT_ST_U32] = 10, [SILT_ST_F32] = 11, [SILT_ST_F64] = 12, [SILT_ST_I64] = 13,    [SILT_ST_U64] = 14};
+
 static _Thread_local const wentry *order_base;  // qsort has no context argument
 static int order_cmp(const void *a, const void *b) {
     const wentry *x = &order_base[*(const int *)a], *y = &order_base[*(const int *)b];
-    size_t sx = silt_st_dtype_size(x->dtype), sy = silt_st_dtype_size(y->dtype);
-    if (sx != sy) return sx > sy ? -1 : 1;
+    int rx = dtype_rank[x->dtype], ry = dtype_rank[y->dtype];
+    if (rx != ry) return rx > ry ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 

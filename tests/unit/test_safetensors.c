@@ -447,6 +447,34 @@ static void test_golden(void) {
     if ((t = need(st, "empty", SILT_ST_F32, 2, 0, 3))) CHECK(t->nbytes == 0 && silt_safetensors_read_f32(t, f, 0) == SILT_OK);
     if ((t = need(st, "we\"ird\\name\xc3\xa9", SILT_ST_F32, 1, 1, 0)) && silt_safetensors_read_f32(t, f, 1) == SILT_OK)
         CHECK(f[0] == -7);
+
+    // Our writer reproduces the reference file byte for byte when given the
+    // same metadata order (the reference's is a hash map's, so take it from
+    // the file's header with the JSON parser).
+    size_t len, len2;
+    unsigned char *ref = slurp(path, &len);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | ref[i];
+    silt_json *doc = NULL;
+    CHECK_OK(silt_json_parse((const char *)ref + 8, (size_t)hl, 64, &doc));
+    silt_st_writer *w = silt_st_writer_create();
+    const silt_json_value *meta = silt_json_member(doc, silt_json_root(doc), "__metadata__");
+    for (const silt_json_value *m = silt_json_child(doc, meta); m; m = silt_json_next(doc, m))
+        CHECK_OK(silt_st_writer_set_metadata(w, m->key, m->str));
+    for (int i = silt_safetensors_count(st) - 1; i >= 0; i--) {
+        t = silt_safetensors_get(st, i);
+        CHECK_OK(silt_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    char out[512];
+    tmp_path(out, sizeof out, "golden_rewrite.safetensors");
+    CHECK_OK(silt_st_writer_write(w, out));
+    unsigned char *ours = slurp(out, &len2);
+    CHECK_MSG(ours && len2 == len && memcmp(ours, ref, len) == 0, "rewrite of the reference file differs");
+    unlink(out);
+    free(ours);
+    free(ref);
+    silt_json_free(doc);
+    silt_st_writer_free(w);
     silt_safetensors_close(st);
 }
 
@@ -706,6 +734,33 @@ static void test_json(void) {
     CHECK(jt == SILT_JSON_OBJECT && strcmp(silt_json_type_name(SILT_JSON_STRING), "string") == 0);
 }
 
+// The fuzz seed corpus (tests/fuzz/corpus/safetensors): st_valid_* must parse,
+// st_bad_* and crash-* reproducers must fail with a format error.
+static void test_corpus(void) {
+    char dir[1024], path[2048];
+    const char *src = getenv("SILT_SOURCE_DIR");
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/safetensors", src ? src : ".");
+    DIR *d = opendir(dir);
+    CHECK_MSG(d != NULL, "no corpus at %s", dir);
+    int seen = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        int valid = strncmp(e->d_name, "st_valid_", 9) == 0;
+        if (!valid && strncmp(e->d_name, "st_bad_", 7) != 0 && strncmp(e->d_name, "crash-", 6) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        unsigned char *img = slurp(path, &len);
+        silt_safetensors *st = NULL;
+        silt_status s = silt_safetensors_parse(img, len, &st);
+        CHECK_MSG(valid ? s == SILT_OK : s == SILT_ERR_FORMAT, "corpus %s -> %d (%s)", e->d_name, (int)s,
+                  silt_last_error());
+        silt_safetensors_close(st);
+        free(img);
+        seen++;
+    }
+    if (d) closedir(d);
+    CHECK(seen >= 25);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_st_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -719,6 +774,7 @@ int main(void) {
     test_atomic_write();
     test_malformed();
     test_valid_edge_cases();
+    test_corpus();
     rmdir(tmpdir);
     return check_summary();
 }
