@@ -273,7 +273,8 @@ static silt_status check_duplicates(parser *ps, int32_t obj) {
     key_ref *refs = k <= 16 ? small : malloc((size_t)k * sizeof *refs);
     if (!refs) return SILT_FAIL(SILT_ERR_OOM, "JSON: out of memory checking %d keys", k);
     int32_t i = 0;
-    for (int32_t c = d->nodes[obj].child; c >= 0; c = d->nodes[c].next) refs[i++] = (key_ref){d->nodes[c].key, d->nodes[c].key_len};
+    for (int32_t c = d->nodes[obj].child; c >= 0; c = d->nodes[c].next)
+        refs[i++] = (key_ref){d->nodes[c].key, d->nodes[c].key_len};
     qsort(refs, (size_t)k, sizeof *refs, key_cmp);
     silt_status st = SILT_OK;
     for (i = 1; i < k; i++)

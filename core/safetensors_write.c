@@ -105,15 +105,17 @@ silt_status silt_st_writer_add(silt_st_writer *w, const char *name, silt_st_dtyp
     uint64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] && numel > ST_MAX_NUMEL / (uint64_t)shape[i]))
-            return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: tensor \"%.200s\": dim %d is %lld (negative or too large)",
-                             name, i, (long long)shape[i]);
+            return SILT_FAIL(SILT_ERR_ARG,
+                             "silt_st_writer_add: tensor \"%.200s\": dim %d is %lld (negative or too large)", name, i,
+                             (long long)shape[i]);
         numel *= (uint64_t)shape[i];
     }
     size_t nbytes = (size_t)numel * silt_st_dtype_size(dtype);
     if (nbytes && !data) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: tensor \"%.200s\": NULL data", name);
     if ((size_t)(w->n + 1) * 2 > w->nslots) SILT_TRY(grow_slots(w));
     size_t slot = find_slot(w, name);
-    if (w->slots[slot] >= 0) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: duplicate tensor name \"%.200s\"", name);
+    if (w->slots[slot] >= 0)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: duplicate tensor name \"%.200s\"", name);
     if (w->n == w->cap) {
         if (w->cap > (1 << 29)) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: too many tensors");
         int cap = w->cap ? w->cap * 2 : 16;
@@ -187,7 +189,8 @@ static silt_status write_full(sink *s, const void *p, size_t n) {
     while (n) {
         ssize_t r = write(s->fd, c, n > (1u << 30) ? (1u << 30) : n);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return SILT_FAIL(SILT_ERR_IO, "%s: write failed: %s", s->path, r < 0 ? strerror(errno) : "no progress");
+        if (r <= 0)
+            return SILT_FAIL(SILT_ERR_IO, "%s: write failed: %s", s->path, r < 0 ? strerror(errno) : "no progress");
         c += r;
         n -= (size_t)r;
     }
@@ -334,7 +337,10 @@ silt_status silt_st_writer_write(silt_st_writer *w, const char *path) {
         goto done;
     }
     s.fd = -1;
-    if (rename(tmp, path) != 0) { st = SILT_FAIL(SILT_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno)); goto done; }
+    if (rename(tmp, path) != 0) {
+        st = SILT_FAIL(SILT_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto done;
+    }
     created = false;
     fsync_dir(path);
 done:
