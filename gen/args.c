@@ -129,7 +129,8 @@ void args_print_help(const arg_parser *p, FILE *f) {
         if (s->short_name) snprintf(left, sizeof left, "-%c, --%s %s", s->short_name, s->name, mv);
         else snprintf(left, sizeof left, "    --%s %s", s->name, mv);
         char def[96] = "";
-        switch (s->type) {
+        if (strstr(s->help, "[default:")) {
+        } else switch (s->type) {
         case ARG_STR: {
             const char *v = *(const char **)s->dst;
             if (v) snprintf(def, sizeof def, " [default: %s]", v);

@@ -15,7 +15,8 @@ typedef struct arg_spec {
     arg_type type;
     void *dst;            // const char **, int *, double *, bool *, int * (choice index)
     const char *metavar;  // "N", "PATH"
-    const char *help;
+    const char *help;     // a help text holding "[default: ...]" replaces the live default (for
+                          // defaults that depend on what is known later, e.g. the model family)
     const char *const *choices;  // NULL-terminated, for ARG_CHOICE
     double min, max;             // inclusive bounds for numbers (min > max: unbounded)
 } arg_spec;

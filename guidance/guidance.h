@@ -103,8 +103,9 @@ silt_status guide_heads_parse(const char *spec, guide_heads *out);
 // `layer` alone for a whole layer); '#' starts a comment; blank lines, spaces
 // and a surrounding () or [] are ignored. Errors name path:line.
 silt_status guide_heads_load(const char *path, guide_heads *out);
-// A file when `arg` holds anything but digits, ',', ':', '.', '*' and spaces
-// (e.g. "heads.txt", "./7"), else a spec.
+// A file when `arg` names an existing file, holds a '/' or looks like a file
+// name with an extension ("heads.txt", "./7"); else a spec ("1:x" is a bad
+// spec, not a missing file).
 silt_status guide_heads_from_arg(const char *arg, guide_heads *out);
 void guide_heads_free(guide_heads *h);  // NULL-safe; leaves h empty
 // Every entry inside n_layers x n_heads, no (layer, head) given twice.

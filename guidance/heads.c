@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "guidance/guidance.h"
 
@@ -169,12 +170,15 @@ silt_status guide_heads_load(const char *path, guide_heads *out) {
     return SILT_OK;
 }
 
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
 silt_status guide_heads_from_arg(const char *arg, guide_heads *out) {
     if (!arg || !out) return SILT_FAIL(SILT_ERR_ARG, "heads: NULL argument");
-    for (const char *c = arg; *c; c++)
-        if (!((*c >= '0' && *c <= '9') || *c == ',' || *c == ':' || *c == '.' || *c == '*' || is_space(*c)))
-            return guide_heads_load(arg, out);
-    return guide_heads_parse(arg, out);
+    struct stat sb;
+    bool file = stat(arg, &sb) == 0 && S_ISREG(sb.st_mode);
+    for (const char *c = arg; *c && !file; c++)
+        file = *c == '/' || (*c == '.' && is_alpha(c[1]));
+    return file ? guide_heads_load(arg, out) : guide_heads_parse(arg, out);
 }
 
 void guide_heads_free(guide_heads *h) {

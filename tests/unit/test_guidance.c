@@ -399,6 +399,8 @@ static void test_files(void) {
     remove(path);
     CHECK(guide_heads_load(path, &h) == SILT_ERR_IO);
     CHECK(guide_heads_from_arg("no_such_heads.txt", &h) == SILT_ERR_IO);
+    CHECK(guide_heads_from_arg("1:x", &h) == SILT_ERR_ARG);  // a bad spec, not a missing file
+    CHECK(strstr(silt_last_error(), "'1:x'") != NULL);
 }
 
 // The combination against diffusers' PAGMixin._apply_perturbed_attention_guidance
