@@ -266,18 +266,18 @@ static void block_forward(fwd *f, int i, silt_tensor *silu_temb, silt_tensor **p
     // norm1: AdaLayerNormZero (shift, scale, gate, shift_mlp, scale_mlp, gate_mlp)
     // or SD35AdaLayerNormZeroX (+ shift2, scale2, gate2).
     silt_tensor *e[9] = {0}, *ec[6] = {0};
-    if (ada_chunks(g, silu_temb, b->norm1_w, b->norm1_b, b->dual ? 9 : 6, D, e) != SILT_OK) goto fail;
+    silt_status s = ada_chunks(g, silu_temb, b->norm1_w, b->norm1_b, b->dual ? 9 : 6, D, e);
+    if (s == SILT_OK) s = ada_chunks(g, silu_temb, b->norm1_context_w, b->norm1_context_b, b->pre_only ? 2 : 6, D, ec);
+    if (s != SILT_OK) {
+        *px = *pc = NULL;
+        return;
+    }
     silt_tensor *lnx = silt_layernorm(g, x, NULL, NULL, MMDIT_LN_EPS);
     silt_tensor *nx = silt_modulate(g, lnx, e[0], e[1]);
-    silt_tensor *lnc = silt_layernorm(g, c, NULL, NULL, MMDIT_LN_EPS), *nc;
-    if (b->pre_only) {
-        // AdaLayerNormContinuous: (scale, shift) in diffusers' order.
-        if (ada_chunks(g, silu_temb, b->norm1_context_w, b->norm1_context_b, 2, D, ec) != SILT_OK) goto fail;
-        nc = silt_modulate(g, lnc, ec[1], ec[0]);
-    } else {
-        if (ada_chunks(g, silu_temb, b->norm1_context_w, b->norm1_context_b, 6, D, ec) != SILT_OK) goto fail;
-        nc = silt_modulate(g, lnc, ec[0], ec[1]);
-    }
+    // The context_pre_only block's AdaLayerNormContinuous gives (scale, shift)
+    // in diffusers' order; AdaLayerNormZero starts with (shift, scale).
+    silt_tensor *lnc = silt_layernorm(g, c, NULL, NULL, MMDIT_LN_EPS);
+    silt_tensor *nc = b->pre_only ? silt_modulate(g, lnc, ec[1], ec[0]) : silt_modulate(g, lnc, ec[0], ec[1]);
     silt_tensor *ax, *ac;
     joint_attention(f, i, &b->attn, nx, nc, &ax, &ac);
     silt_tensor *xo = silt_gated_add(g, x, e[2], ax);
@@ -298,9 +298,6 @@ static void block_forward(fwd *f, int i, silt_tensor *silu_temb, silt_tensor **p
     }
     *px = xo;
     *pc = co;
-    return;
-fail:
-    *px = *pc = NULL;
 }
 
 static silt_status check_inputs(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
@@ -377,7 +374,7 @@ silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, 
     silt_tensor *hc = silt_linear(g, ctx, m->ctx_w, m->ctx_b);
 
     for (int i = 0; i < c->depth && hx; i++) block_forward(&f, i, silu_temb, &hx, &hc);
-    if (!hx) return NULL;
+    if (!hx || silt_graph_status(g) != SILT_OK) return NULL;
 
     // norm_out: AdaLayerNormContinuous (scale, shift), then proj_out and unpatchify.
     silt_tensor *e[2] = {0};

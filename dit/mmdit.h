@@ -27,7 +27,10 @@
 //    PAGCFGJointAttnProcessor2_0): for the whole layer, an additive mask that
 //    is -inf on the off-diagonal image-image block: an image query sees itself
 //    and every text key, text queries are unchanged. u only selects layers.
-//    Unlike diffusers' processor, QK-norm is applied (guidance.md 1.2).
+//    Unlike diffusers' processor, QK-norm is applied (guidance.md 1.2). The
+//    perturbed rows run through the attention op separately with one (L x L)
+//    float mask per forward in the graph arena (L = N + Ttxt; 78 MB for SD3
+//    at 1024^2).
 //  - UNIFORM: out_h = (1-u) Attn_h + u mean_keys(V_h), keys = the joint
 //    sequence (HeadHunter's "uniform" with @scale=u; u = 1 is plain uniform).
 //  - SEG: the projected image queries (to_q output, before QK-norm, as the

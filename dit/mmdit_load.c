@@ -130,25 +130,64 @@ static const silt_st_tensor *peek_req(const silt_weights *wl, const char *prefix
     return t;
 }
 
-// num_attention_heads from the "config" JSON metadata, or 0 when absent.
-static silt_status config_heads(const silt_safetensors *st, int *heads) {
-    *heads = 0;
+// What the diffusers "config" JSON metadata says (when a file has one); it
+// overrides what the tensor names suggest, so that a tensor the config
+// implies but the file lacks is reported as missing.
+typedef struct cfgmeta {
+    int heads, head_dim, layers;  // 0: absent
+    int qk;                       // -1 absent, 0 null, 1 "rms_norm"
+    int n_dual;                   // -1 absent, else the leading count of dual_attention_layers
+} cfgmeta;
+
+// A positive integer member (0 when absent or null).
+static silt_status cfg_int(const silt_json *doc, const char *key, int max, int *out) {
+    const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), key);
+    *out = 0;
+    if (!v || v->type == SILT_JSON_NULL) return SILT_OK;
+    if (v->type != SILT_JSON_NUMBER || !v->is_int || v->negative || v->big || v->u < 1 || v->u > (uint64_t)max)
+        return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config %s is %s, expected an integer in [1, %d]", key,
+                         v->type == SILT_JSON_NUMBER ? v->str : silt_json_type_name(v->type), max);
+    *out = (int)v->u;
+    return SILT_OK;
+}
+
+static silt_status cfg_parse(const silt_json *doc, cfgmeta *cm) {
+    SILT_TRY(cfg_int(doc, "num_attention_heads", 65536, &cm->heads));
+    SILT_TRY(cfg_int(doc, "attention_head_dim", 65536, &cm->head_dim));
+    SILT_TRY(cfg_int(doc, "num_layers", MMDIT_MAX_DEPTH, &cm->layers));
+    const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), "qk_norm");
+    if (v && v->type == SILT_JSON_NULL) cm->qk = 0;
+    else if (v && v->type == SILT_JSON_STRING && strcmp(v->str, "rms_norm") == 0) cm->qk = 1;
+    else if (v)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "MMDiT: config qk_norm %s is not supported (only null or \"rms_norm\")",
+                         v->type == SILT_JSON_STRING ? v->str : silt_json_type_name(v->type));
+    v = silt_json_member(doc, silt_json_root(doc), "dual_attention_layers");
+    if (v && v->type == SILT_JSON_ARRAY) {
+        // The model runs dual attention in leading blocks only: the list must be 0..n-1.
+        cm->n_dual = 0;
+        for (const silt_json_value *e = silt_json_child(doc, v); e; e = silt_json_next(doc, e), cm->n_dual++)
+            if (e->type != SILT_JSON_NUMBER || !e->is_int || e->negative || e->big || e->u != (uint64_t)cm->n_dual)
+                return SILT_FAIL(SILT_ERR_UNSUPPORTED, "MMDiT: config dual_attention_layers must be 0, 1, ..., n-1 "
+                                                       "(element %d is %s)",
+                                 cm->n_dual, e->str ? e->str : silt_json_type_name(e->type));
+    } else if (v && v->type != SILT_JSON_NULL) {
+        return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config dual_attention_layers is a %s, expected an array",
+                         silt_json_type_name(v->type));
+    }
+    return SILT_OK;
+}
+
+static silt_status config_meta(const silt_safetensors *st, cfgmeta *cm) {
+    *cm = (cfgmeta){.qk = -1, .n_dual = -1};
     const char *cfg = silt_safetensors_metadata(st, "config");
     if (!cfg) return SILT_OK;
     silt_json *doc = NULL;
-    silt_status s = silt_json_parse(cfg, strlen(cfg), 64, &doc);
-    if (s != SILT_OK) return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: the 'config' metadata is not valid JSON: %s",
-                                       silt_last_error_message());
-    const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), "num_attention_heads");
-    if (v && v->type == SILT_JSON_NUMBER) {
-        if (!v->is_int || v->negative || v->big || v->u < 1 || v->u > 4096)
-            s = SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config num_attention_heads %s is not a positive integer", v->str);
-        else
-            *heads = (int)v->u;
-    } else if (v && v->type != SILT_JSON_NULL) {
-        s = SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config num_attention_heads is a %s, expected a number",
-                      silt_json_type_name(v->type));
+    if (silt_json_parse(cfg, strlen(cfg), 64, &doc) != SILT_OK) {
+        char why[256];  // copied: SILT_FAIL rewrites the buffer the message lives in
+        snprintf(why, sizeof why, "%s", silt_last_error_message());
+        return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: the 'config' metadata is not valid JSON: %s", why);
     }
+    silt_status s = cfg_parse(doc, cm);
     silt_json_free(doc);
     return s;
 }
@@ -187,13 +226,18 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
         return SILT_FAIL(SILT_ERR_SHAPE, "tensor '%s' [%lld, %lld], expected [%lld*out_channels, %d]", po->name,
                          (long long)po->shape[0], (long long)po->shape[1], (long long)pp, c->hidden);
     c->out_channels = (int)(po->shape[0] / pp);
-    int heads = 0;
-    SILT_TRY(config_heads(st, &heads));
-    c->heads = heads ? heads : c->depth;  // SD3 / SD3.5: num_attention_heads = num_layers
+    cfgmeta cm;
+    SILT_TRY(config_meta(st, &cm));
+    if (cm.layers) c->depth = cm.layers;
+    if (cm.qk >= 0) c->qk_norm = cm.qk == 1;
+    c->heads = cm.heads ? cm.heads : c->depth;  // SD3 / SD3.5: num_attention_heads = num_layers
     if (c->hidden % c->heads)
         return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: hidden size %d is not a multiple of %d heads%s", c->hidden, c->heads,
-                         heads ? " (config num_attention_heads)" : " (heads = depth)");
+                         cm.heads ? " (config num_attention_heads)" : " (heads = depth)");
     c->head_dim = c->hidden / c->heads;
+    if (cm.head_dim && cm.head_dim != c->head_dim)
+        return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config attention_head_dim %d x %d heads != hidden size %d",
+                         cm.head_dim, c->heads, c->hidden);
     int n_dual = 0;
     while (n_dual < c->depth && sc->dual[n_dual]) n_dual++;
     for (int i = n_dual; i < c->depth; i++)
@@ -201,6 +245,10 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
             return SILT_FAIL(SILT_ERR_UNSUPPORTED, "MMDiT: block %d has attn2 but block %d has none; dual attention "
                                                    "is supported in leading blocks only",
                              i, n_dual);
+    if (cm.n_dual >= 0) n_dual = cm.n_dual;
+    if (n_dual > c->depth)
+        return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: config dual_attention_layers names %d blocks of %d", n_dual,
+                         c->depth);
     c->n_dual = n_dual;
     return SILT_OK;
 }

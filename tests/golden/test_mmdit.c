@@ -394,19 +394,27 @@ done:
 
 // --- loader errors ------------------------------------------------------------------
 
-typedef enum { EDIT_DROP, EDIT_EXTRA, EDIT_RESHAPE } edit_kind;
+typedef enum { EDIT_DROP, EDIT_DROP_PREFIX, EDIT_EXTRA, EDIT_RESHAPE, EDIT_CONFIG } edit_kind;
+
+static void tmp_file(char *path, size_t n, const char *tag) {
+    snprintf(path, n, "/tmp/silt_test_mmdit_%s_%d.safetensors", tag, (int)getpid());
+}
 
 // Writes a copy of src with one edit, loads it, and checks for one error
-// naming `name` (and that *out stays NULL).
-static void broken_copy(const silt_safetensors *src, edit_kind kind, const char *name, silt_status want) {
+// containing `expect` (the offending tensor's name) and that *out is untouched.
+// EDIT_CONFIG replaces the config metadata with `arg`; EDIT_DROP_PREFIX drops
+// every tensor whose name starts with `arg`; the others edit tensor `arg`.
+static void broken_copy(const silt_safetensors *src, edit_kind kind, const char *arg, const char *expect,
+                        silt_status want) {
     char path[256];
-    snprintf(path, sizeof path, "/tmp/silt_test_mmdit_%d.safetensors", (int)getpid());
+    tmp_file(path, sizeof path, "broken");
     silt_st_writer *w = silt_st_writer_create();
     static float extra[7];
     static float reshaped[65536];
     for (int i = 0; i < silt_safetensors_count(src); i++) {
         const silt_st_tensor *t = silt_safetensors_get(src, i);
-        if (strcmp(t->name, name) == 0) {
+        if (kind == EDIT_DROP_PREFIX && strncmp(t->name, arg, strlen(arg)) == 0) continue;
+        if (kind != EDIT_CONFIG && strcmp(t->name, arg) == 0) {
             if (kind == EDIT_DROP) continue;
             if (kind == EDIT_RESHAPE) {
                 int64_t sh[2] = {t->shape[0], t->shape[1] - 1};
@@ -416,8 +424,8 @@ static void broken_copy(const silt_safetensors *src, edit_kind kind, const char 
         }
         CHECK_OK(silt_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
     }
-    if (kind == EDIT_EXTRA) CHECK_OK(silt_st_writer_add(w, name, SILT_ST_F32, 1, (int64_t[]){7}, extra));
-    const char *cfg = silt_safetensors_metadata(src, "config");
+    if (kind == EDIT_EXTRA) CHECK_OK(silt_st_writer_add(w, arg, SILT_ST_F32, 1, (int64_t[]){7}, extra));
+    const char *cfg = kind == EDIT_CONFIG ? arg : silt_safetensors_metadata(src, "config");
     if (cfg) CHECK_OK(silt_st_writer_set_metadata(w, "config", cfg));
     CHECK_OK(silt_st_writer_write(w, path));
     silt_st_writer_free(w);
@@ -426,31 +434,63 @@ static void broken_copy(const silt_safetensors *src, edit_kind kind, const char 
     mmdit_model *m = (mmdit_model *)(uintptr_t)1;
     silt_status s = st ? mmdit_load(st, &m) : SILT_ERR_IO;
     const char *msg = silt_last_error();
-    CHECK_MSG(s == want, "broken copy (%s): status %d, want %d (%s)", name, (int)s, (int)want, msg);
-    CHECK_MSG(strstr(msg, name) != NULL, "error does not name '%s': %s", name, msg);
+    CHECK_MSG(s == want, "broken copy (%s): status %d, want %d (%s)", expect, (int)s, (int)want, msg);
+    CHECK_MSG(strstr(msg, expect) != NULL, "error does not name '%s': %s", expect, msg);
     CHECK(m == (mmdit_model *)(uintptr_t)1);
     if (getenv("CHECK_VERBOSE")) fprintf(stderr, "  loader error: %s\n", msg);
     silt_safetensors_close(st);
     unlink(path);
 }
 
+#define CFG_QK(heads, qk, dual)                                                                                    \
+    "{\"_class_name\": \"SD3Transformer2DModel\", \"attention_head_dim\": 8, \"num_attention_heads\": " heads     \
+    ", \"num_layers\": 3, \"qk_norm\": " qk ", \"dual_attention_layers\": " dual "}"
+
 static void test_loader_errors(void) {
     silt_safetensors *d = open_st("mmdit_qknorm_diffusers.model.safetensors");
     silt_safetensors *o = open_st("mmdit_original.model.safetensors");
     if (d) {
-        broken_copy(d, EDIT_DROP, "transformer_blocks.1.ff.net.2.bias", SILT_ERR_FORMAT);
-        broken_copy(d, EDIT_DROP, "transformer_blocks.2.attn.norm_added_k.weight", SILT_ERR_FORMAT);
-        broken_copy(d, EDIT_DROP, "transformer_blocks.0.attn2.to_out.0.weight", SILT_ERR_FORMAT);
-        broken_copy(d, EDIT_EXTRA, "transformer_blocks.1.attn.bogus.weight", SILT_ERR_FORMAT);
-        broken_copy(d, EDIT_EXTRA, "transformer_blocks.2.attn.to_add_out.bias", SILT_ERR_FORMAT);
-        broken_copy(d, EDIT_RESHAPE, "transformer_blocks.0.attn.to_k.weight", SILT_ERR_SHAPE);
-        broken_copy(d, EDIT_RESHAPE, "time_text_embed.timestep_embedder.linear_1.weight", SILT_ERR_SHAPE);
+        const char *n;
+        n = "transformer_blocks.1.ff.net.2.bias";
+        broken_copy(d, EDIT_DROP, n, n, SILT_ERR_FORMAT);
+        n = "transformer_blocks.2.attn.norm_added_k.weight";
+        broken_copy(d, EDIT_DROP, n, n, SILT_ERR_FORMAT);
+        n = "transformer_blocks.0.attn2.to_out.0.weight";
+        broken_copy(d, EDIT_DROP, n, n, SILT_ERR_FORMAT);
+        n = "transformer_blocks.1.attn.bogus.weight";
+        broken_copy(d, EDIT_EXTRA, n, n, SILT_ERR_FORMAT);
+        n = "transformer_blocks.2.attn.to_add_out.bias";  // the context_pre_only block has none
+        broken_copy(d, EDIT_EXTRA, n, n, SILT_ERR_FORMAT);
+        n = "transformer_blocks.0.attn.to_k.weight";
+        broken_copy(d, EDIT_RESHAPE, n, n, SILT_ERR_SHAPE);
+        n = "time_text_embed.timestep_embedder.linear_1.weight";
+        broken_copy(d, EDIT_RESHAPE, n, n, SILT_ERR_SHAPE);
+        // The config names what the tensors must hold: a whole missing block,
+        // missing attn2 or qk-norm tensors are reported by name.
+        broken_copy(d, EDIT_DROP_PREFIX, "transformer_blocks.2.", "transformer_blocks.2.attn.to_q.weight",
+                    SILT_ERR_FORMAT);
+        broken_copy(d, EDIT_DROP_PREFIX, "transformer_blocks.0.attn2.", "transformer_blocks.0.attn2.to_q.weight",
+                    SILT_ERR_FORMAT);
+        broken_copy(d, EDIT_CONFIG, CFG_QK("3", "\"rms_norm\"", "[0, 1]"), "transformer_blocks.1.attn2.to_q.weight",
+                    SILT_ERR_FORMAT);
+        broken_copy(d, EDIT_CONFIG, CFG_QK("3", "null", "[0]"), "unexpected tensor 'transformer_blocks.0.attn.norm_",
+                    SILT_ERR_FORMAT);  // the qk-norm weights are now extra
+        broken_copy(d, EDIT_CONFIG, CFG_QK("5", "\"rms_norm\"", "[0]"), "5 heads", SILT_ERR_FORMAT);
+        broken_copy(d, EDIT_CONFIG, CFG_QK("4", "\"rms_norm\"", "[0]"), "attention_head_dim", SILT_ERR_FORMAT);
+        broken_copy(d, EDIT_CONFIG, CFG_QK("3", "\"layer_norm\"", "[0]"), "layer_norm", SILT_ERR_UNSUPPORTED);
+        broken_copy(d, EDIT_CONFIG, CFG_QK("3", "\"rms_norm\"", "[1]"), "dual_attention_layers", SILT_ERR_UNSUPPORTED);
+        broken_copy(d, EDIT_CONFIG, "{\"num_attention_heads\": 3", "not valid JSON", SILT_ERR_FORMAT);
     }
     if (o) {
-        broken_copy(o, EDIT_DROP, "model.diffusion_model.final_layer.linear.bias", SILT_ERR_FORMAT);
-        broken_copy(o, EDIT_RESHAPE, "model.diffusion_model.joint_blocks.1.x_block.attn.qkv.weight", SILT_ERR_SHAPE);
-        broken_copy(o, EDIT_EXTRA, "model.diffusion_model.joint_blocks.2.context_block.mlp.fc1.weight",
-                    SILT_ERR_FORMAT);
+        const char *n;
+        n = "model.diffusion_model.final_layer.linear.bias";
+        broken_copy(o, EDIT_DROP, n, n, SILT_ERR_FORMAT);
+        n = "model.diffusion_model.joint_blocks.1.x_block.attn.qkv.weight";
+        broken_copy(o, EDIT_RESHAPE, n, n, SILT_ERR_SHAPE);
+        n = "model.diffusion_model.joint_blocks.2.context_block.mlp.fc1.weight";
+        broken_copy(o, EDIT_EXTRA, n, n, SILT_ERR_FORMAT);
+        n = "model.diffusion_model.pos_embed";
+        broken_copy(o, EDIT_DROP, n, n, SILT_ERR_FORMAT);
     }
     // Not an MMDiT at all.
     silt_safetensors *vae = open_st("vae_sd.model.safetensors");
@@ -460,6 +500,123 @@ static void test_loader_errors(void) {
         CHECK(strstr(silt_last_error(), "transformer_blocks") != NULL);
     }
     silt_safetensors_close(vae), silt_safetensors_close(d), silt_safetensors_close(o);
+}
+
+// The original layout with SD3.5 parts (ln_q/ln_k, attn2.qkv, attn2.ln_q/k)
+// has no golden file: convert the qk-norm diffusers checkpoint into it here,
+// inverting diffusers' convert_sd3_transformer_checkpoint_to_diffusers (fused
+// [q; k; v] rows; final layer and last context adaLN as (shift, scale)), with
+// no config metadata as in real files, and require the same output bit for bit.
+// Adds oname with the rows of the diffusers tensors dnames[0..nd) stacked
+// (halves swapped when asked); returns the buffer the writer borrows, or NULL
+// when dnames[0] is absent.
+static float *conv_add(silt_st_writer *w, const silt_safetensors *d, const char *oname, const char *const *dnames,
+                       int nd, bool swap, int *used) {
+    const silt_st_tensor *t0 = silt_safetensors_find(d, dnames[0]);
+    if (!t0) return NULL;
+    int64_t per = 1, sh[4] = {0};
+    for (int k = 0; k < t0->ndim; k++) per *= t0->shape[k], sh[k] = t0->shape[k];
+    sh[0] *= nd;
+    float *buf = malloc((size_t)(per * nd) * sizeof(float));
+    for (int k = 0; k < nd; k++, (*used)++)
+        CHECK_OK(silt_safetensors_read_f32(silt_safetensors_find(d, dnames[k]), buf + k * per, per));
+    for (int64_t k = 0, half = per / 2; swap && k < half; k++) {
+        float tmp = buf[k];
+        buf[k] = buf[half + k];
+        buf[half + k] = tmp;
+    }
+    CHECK_OK(silt_st_writer_add(w, oname, SILT_ST_F32, t0->ndim, sh, buf));
+    return buf;
+}
+
+static void test_original_sd35(void) {
+    silt_safetensors *d = open_st("mmdit_qknorm_diffusers.model.safetensors");
+    silt_safetensors *io = open_st("mmdit_qknorm_diffusers.io.safetensors");
+    if (!d || !io) goto done;
+    static const struct {
+        const char *orig, *diff[3];
+        bool swap_last;
+    } blk[] = {
+        {"x_block.attn.qkv", {"attn.to_q", "attn.to_k", "attn.to_v"}, false},
+        {"context_block.attn.qkv", {"attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"}, false},
+        {"x_block.attn.ln_q", {"attn.norm_q"}, false},
+        {"x_block.attn.ln_k", {"attn.norm_k"}, false},
+        {"context_block.attn.ln_q", {"attn.norm_added_q"}, false},
+        {"context_block.attn.ln_k", {"attn.norm_added_k"}, false},
+        {"x_block.attn.proj", {"attn.to_out.0"}, false},
+        {"context_block.attn.proj", {"attn.to_add_out"}, false},
+        {"x_block.attn2.qkv", {"attn2.to_q", "attn2.to_k", "attn2.to_v"}, false},
+        {"x_block.attn2.ln_q", {"attn2.norm_q"}, false},
+        {"x_block.attn2.ln_k", {"attn2.norm_k"}, false},
+        {"x_block.attn2.proj", {"attn2.to_out.0"}, false},
+        {"x_block.adaLN_modulation.1", {"norm1.linear"}, false},
+        {"context_block.adaLN_modulation.1", {"norm1_context.linear"}, true},
+        {"x_block.mlp.fc1", {"ff.net.0.proj"}, false},
+        {"x_block.mlp.fc2", {"ff.net.2"}, false},
+        {"context_block.mlp.fc1", {"ff_context.net.0.proj"}, false},
+        {"context_block.mlp.fc2", {"ff_context.net.2"}, false},
+    };
+    static const struct {
+        const char *orig, *diff;
+        bool swap;
+    } top[] = {
+        {"x_embedder.proj", "pos_embed.proj", false},
+        {"t_embedder.mlp.0", "time_text_embed.timestep_embedder.linear_1", false},
+        {"t_embedder.mlp.2", "time_text_embed.timestep_embedder.linear_2", false},
+        {"y_embedder.mlp.0", "time_text_embed.text_embedder.linear_1", false},
+        {"y_embedder.mlp.2", "time_text_embed.text_embedder.linear_2", false},
+        {"context_embedder", "context_embedder", false},
+        {"final_layer.adaLN_modulation.1", "norm_out.linear", true},
+        {"final_layer.linear", "proj_out", false},
+    };
+    float *bufs[512];
+    int nb = 0, used = 0;
+    silt_st_writer *w = silt_st_writer_create();
+    char on[256], dn[3][256];
+    const char *dp[3] = {dn[0], dn[1], dn[2]};
+    for (size_t k = 0; k < sizeof top / sizeof top[0]; k++)
+        for (int wb = 0; wb < 2; wb++) {
+            snprintf(on, sizeof on, "model.diffusion_model.%s.%s", top[k].orig, wb ? "bias" : "weight");
+            snprintf(dn[0], sizeof dn[0], "%s.%s", top[k].diff, wb ? "bias" : "weight");
+            if ((bufs[nb] = conv_add(w, d, on, dp, 1, top[k].swap, &used))) nb++;
+        }
+    snprintf(dn[0], sizeof dn[0], "pos_embed.pos_embed");
+    if ((bufs[nb] = conv_add(w, d, "model.diffusion_model.pos_embed", dp, 1, false, &used))) nb++;
+    for (int i = 0; i < 3; i++)
+        for (size_t k = 0; k < sizeof blk / sizeof blk[0]; k++)
+            for (int wb = 0; wb < 2; wb++) {
+                int nd = blk[k].diff[1] ? 3 : 1;
+                snprintf(on, sizeof on, "model.diffusion_model.joint_blocks.%d.%s.%s", i, blk[k].orig,
+                         wb ? "bias" : "weight");
+                for (int j = 0; j < nd; j++)
+                    snprintf(dn[j], sizeof dn[j], "transformer_blocks.%d.%s.%s", i, blk[k].diff[j],
+                             wb ? "bias" : "weight");
+                if ((bufs[nb] = conv_add(w, d, on, dp, nd, blk[k].swap_last && i == 2, &used))) nb++;
+            }
+    CHECK_MSG(used == silt_safetensors_count(d), "conversion used %d of %d tensors", used, silt_safetensors_count(d));
+    char path[256];
+    tmp_file(path, sizeof path, "sd35orig");
+    CHECK_OK(silt_st_writer_write(w, path));
+    silt_st_writer_free(w);
+    for (int k = 0; k < nb; k++) free(bufs[k]);
+    silt_safetensors *so = NULL;
+    CHECK_OK(silt_safetensors_open(path, &so));
+    mmdit_model *mo = load(so), *md = load(d);
+    if (mo) check_config(mo, MMDIT_LAYOUT_ORIGINAL, true, 1);
+    if (mo && md) {
+        int64_t n = 0, n2 = 0;
+        float *a = run(md, io, "hidden_states_rect", NULL, &n), *b = run(mo, io, "hidden_states_rect", NULL, &n2);
+        float *ref = io_f32(io, "output_rect", NULL);
+        cmp("original layout (SD3.5 parts) rect", b, ref, n2);
+        CHECK_MSG(a && b && n == n2 && memcmp(a, b, (size_t)n * sizeof(float)) == 0,
+                  "converted SD3.5 original layout differs from the diffusers layout");
+        free(a), free(b), free(ref);
+    }
+    mmdit_free(mo), mmdit_free(md);
+    silt_safetensors_close(so);
+    unlink(path);
+done:
+    silt_safetensors_close(d), silt_safetensors_close(io);
 }
 
 static void test_forward_errors(void) {
@@ -510,6 +667,7 @@ int main(void) {
     test_perturb_vs_ref();
     test_gradient();
     test_loader_errors();
+    test_original_sd35();
     test_forward_errors();
     CHECK(mmdit_load(NULL, NULL) == SILT_ERR_ARG);
     mmdit_free(NULL);
