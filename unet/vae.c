@@ -460,6 +460,16 @@ void vae_free(vae_model *m) {
 const vae_config *vae_get_config(const vae_model *m) { return m ? &m->cfg : NULL; }
 const char *vae_get_prefix(const vae_model *m) { return m ? m->prefix : NULL; }
 
+silt_status vae_set_scaling(vae_model *m, float scaling_factor, float shift_factor) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "vae_set_scaling: NULL model");
+    if (!isfinite(scaling_factor) || scaling_factor == 0 || !isfinite(shift_factor))
+        return SILT_FAIL(SILT_ERR_ARG, "vae_set_scaling: scale %g must be finite and non-zero, shift %g finite",
+                         scaling_factor, shift_factor);
+    m->cfg.scaling_factor = scaling_factor;
+    m->cfg.shift_factor = shift_factor;
+    return SILT_OK;
+}
+
 void vae_scale_latent(const vae_model *m, float *z, int64_t n) {
     float scale = m->cfg.scaling_factor, shift = m->cfg.shift_factor;
     for (int64_t i = 0; i < n; i++) z[i] = (z[i] - shift) * scale;

@@ -69,6 +69,11 @@ silt_tensor *vae_encode(silt_graph *g, const vae_model *m, silt_tensor *img, sil
 // about [-1, 1]. A wrong channel count fails naming expected vs got.
 silt_tensor *vae_decode(silt_graph *g, const vae_model *m, silt_tensor *z);
 
+// Overrides scaling_factor / shift_factor, for files whose widths match SD or
+// SD3 but whose factors differ and that carry no config metadata (SDXL
+// 0.13025 / 0; FLUX 0.3611 / 0.1159). SILT_ERR_ARG for a zero or non-finite scale.
+silt_status vae_set_scaling(vae_model *m, float scaling_factor, float shift_factor);
+
 // Latent <-> model space, in place over n floats.
 void vae_scale_latent(const vae_model *m, float *z, int64_t n);    // (z - shift) * scale
 void vae_unscale_latent(const vae_model *m, float *z, int64_t n);  // z / scale + shift

@@ -123,6 +123,11 @@ static void test_golden(void) {
         CHECK(fabsf(z[1] - (-0.5f - cases[i].shift) * cases[i].scale) < 1e-6f);
         vae_unscale_latent(m, z, 3);
         CHECK_CLOSE("latent scale round trip", z, z0, 3, 1e-6, 1e-6);
+        CHECK(vae_set_scaling(m, 0.0f, 0.0f) == SILT_ERR_ARG && c->scaling_factor == cases[i].scale);
+        CHECK_OK(vae_set_scaling(m, 0.5f, 0.25f));
+        z[0] = 1.0f;
+        vae_scale_latent(m, z, 1);
+        CHECK(c->scaling_factor == 0.5f && z[0] == 0.375f);
         vae_free(m);
     }
 }
