@@ -337,6 +337,10 @@ static void test_grad(void) {
 }
 
 int main(void) {
+    // Golden paths are relative to the source tree (ctest runs there; this lets
+    // the binary run from anywhere with SILT_SOURCE_DIR set).
+    const char *src = getenv("SILT_SOURCE_DIR");
+    if (src && chdir(src) != 0) { fprintf(stderr, "cannot chdir to %s\n", src); return 1; }
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/silt_vae_XXXXXX", base && strlen(base) < 40 ? base : "/tmp");
     if (!mkdtemp(tmpdir)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
