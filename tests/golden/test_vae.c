@@ -344,6 +344,9 @@ int main(void) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/silt_vae_XXXXXX", base && strlen(base) < 40 ? base : "/tmp");
     if (!mkdtemp(tmpdir)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
+    vae_layout l = VAE_LAYOUT_COUNT;
+    CHECK(vae_layout_from_name("original", &l) == SILT_OK && l == VAE_LAYOUT_ORIGINAL);
+    CHECK(!strcmp(vae_layout_name(VAE_LAYOUT_DIFFUSERS), "diffusers") && vae_layout_from_name("ldm", &l) == SILT_ERR_ARG);
     test_golden();
     printf("worst golden error: %.1f%% of the 1e-4 tolerance\n", 100 * worst_share);
     test_layouts();
