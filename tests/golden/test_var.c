@@ -390,6 +390,27 @@ out:
     var_free(m);
 }
 
+// Hand-worked cases of the sampling kernels: ties, empty masks, the draw.
+static void test_sampling_kernels(void) {
+    double work[16];
+    float a[4] = {1, 2, 2, 0};  // k = 2: the 2nd largest is 2, both 2s stay (ties kept)
+    var_top_k_top_p_cpu(a, work, 1, 4, 2, 0);
+    CHECK(isinf(a[0]) && a[1] == 2 && a[2] == 2 && isinf(a[3]));
+    float b[4] = {2, 2, 1, 0};  // k = 1 keeps every value equal to the max
+    var_top_k_top_p_cpu(b, work, 1, 4, 1, 0);
+    CHECK(b[0] == 2 && b[1] == 2 && isinf(b[2]) && isinf(b[3]));
+    // p = 0.7 over probs (0.1, 0.2, 0.3, 0.4) ascending: cumsum 0.1, 0.3, 0.6, 1 -> drop <= 0.3.
+    float c[4] = {logf(0.3f), logf(0.1f), logf(0.4f), logf(0.2f)};
+    var_top_k_top_p_cpu(c, work, 1, 4, 0, 0.7f);
+    CHECK(isfinite(c[0]) && isinf(c[1]) && isfinite(c[2]) && isinf(c[3]));
+    float d[3] = {0.0f, 0.0f, 0.0f};  // p tiny: only the largest survives (the last in sorted order)
+    var_top_k_top_p_cpu(d, work, 1, 3, 0, 1e-6f);
+    CHECK((d[0] == -INFINITY) + (d[1] == -INFINITY) + (d[2] == -INFINITY) == 2);
+    float e[3] = {0.0f, -INFINITY, logf(3.0f)};  // probabilities 0.25, 0, 0.75
+    CHECK(var_sample_row(e, 3, 0.0f) == 0 && var_sample_row(e, 3, 0.2f) == 0 && var_sample_row(e, 3, 0.3f) == 2);
+    CHECK(var_sample_row(e, 3, 0.999999f) == 2);
+}
+
 // --- broken copies ----------------------------------------------------------------------------------
 
 typedef struct edit {
@@ -585,6 +606,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_test_var_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_vq();
+    test_sampling_kernels();
     test_var("var_a", false, true, 2);
     test_var("var_b", true, false, 4);
     test_errors();
