@@ -98,6 +98,10 @@ silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate
 silt_status silu_fwd_cuda(float *out, const float *x, int64_t n);
 // out, a, b: (n). out may alias a or b.
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n);
+// Twins of silt_rng_normal / silt_rng_uniform (core/rng.h): out (n) device
+// buffer, element i = element offset + i of Philox stream (seed, stream).
+silt_status silt_rng_normal_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
+silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset);
 
 #ifdef __cplusplus
 }

@@ -63,3 +63,5 @@ silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const fl
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
 silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }
+silt_status silt_rng_normal_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
+silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }

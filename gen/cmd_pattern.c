@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/image.h"
-#include "core/philox.h"
+#include "core/rng.h"
 #include "gen/args.h"
 #include "gen/commands.h"
 

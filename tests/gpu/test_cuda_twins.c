@@ -3,9 +3,9 @@
 // no GPU is usable.
 //
 // References: matrix products through silt_sgemm (core/blas.h, fp32 BLAS);
-// nn.Linear and the elementwise ops written out plainly in double.
-// TODO(lead): switch to the CPU twins (matmul_fwd_cpu, linear_fwd_cpu,
-// gelu_fwd_cpu, silu_fwd_cpu) once they are merged.
+// nn.Linear written out in double; the elementwise ops and the Philox
+// normals through their CPU twins (gelu_fwd_cpu, silu_fwd_cpu, add_fwd_cpu,
+// silt_rng_normal), which the unit tests check against plain formulas.
 //
 // Tolerances (scale-aware): an element passes when
 //     |got - ref| <= rtol * (|ref| + scale)
@@ -23,6 +23,8 @@
 
 #include "check.h"
 #include "core/blas.h"
+#include "core/ops_elementwise.h"
+#include "core/rng.h"
 #include "core/tensor.h"
 #include "cuda/cuda.h"
 
@@ -220,7 +222,15 @@ static void elementwise_case(int op, int64_t n) {
     test_fill(x, n, -8, 8);
     test_fill(y, n, -8, 8);
     if (n > 4) { x[0] = 0; x[1] = -30; x[2] = 30; x[3] = -1e-20f; }  // zero, saturation, tiny
-    for (int64_t i = 0; i < n; i++) ref[i] = (float)ref_op(op, x[i], y[i]);
+    switch (op) {  // the CPU twin is the reference
+    case OP_GELU_ERF: gelu_fwd_cpu(ref, x, n, 0); break;
+    case OP_GELU_TANH: gelu_fwd_cpu(ref, x, n, 1); break;
+    case OP_SILU: silu_fwd_cpu(ref, x, n); break;
+    default: add_fwd_cpu(ref, x, y, n); break;
+    }
+    // ...and the twin must also agree with the formula in double.
+    for (int64_t i = 0; i < n && i < 4096; i++)
+        CHECK_MSG(fabs(ref[i] - ref_op(op, x[i], y[i])) <= 1e-4 * (fabs(ref_op(op, x[i], y[i])) + 1e-2), "cpu twin %d", op);
     dx = upload(x, (size_t)n * 4);
     dy = upload(y, (size_t)n * 4);
     dout = op == OP_ADD_ALIAS ? dx : upload(NULL, (size_t)n * 4);
@@ -249,6 +259,26 @@ static void test_elementwise(void) {
     const int64_t sizes[] = {1, 7, 33, 1000, 65537, 9000001};
     for (int op = OP_GELU_ERF; op <= OP_ADD_ALIAS; op++)
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) elementwise_case(op, sizes[s]);
+}
+
+// Philox normals: the same (seed, stream, offset) gives the same numbers on
+// both devices (integer words exact; normals within a few ulp of logf/cosf).
+static void test_rng(void) {
+    const int64_t sizes[] = {1, 7, 1000, 1000003};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        int64_t n = sizes[s];
+        float *ref = host_f32(n), *got = host_f32(n);
+        void *d = upload(NULL, (size_t)n * 4);
+        if (!ref || !got || !d) { CHECK_MSG(0, "alloc"); free(ref); free(got); silt_cuda_free(d); continue; }
+        uint64_t seed = 1234 + (uint64_t)s, stream = 5, offset = 3 * (uint64_t)s + 1;  // odd offsets too
+        silt_rng_normal(ref, n, seed, stream, offset);
+        silt_status st = silt_rng_normal_cuda(d, n, seed, stream, offset);
+        CHECK_MSG(st == SILT_OK, "rng: %s", silt_last_error());
+        char what[64];
+        snprintf(what, sizeof what, "philox normal n=%lld", (long long)n);
+        if (st == SILT_OK && download(got, d, (size_t)n * 4)) compare(what, got, ref, n, 1e-5, 1e-5);
+        free(ref); free(got); silt_cuda_free(d);
+    }
 }
 
 static void test_tensors(void) {
@@ -322,5 +352,6 @@ int main(void) {
     test_tf32();
     test_linear();
     test_elementwise();
+    test_rng();
     return check_summary();
 }
