@@ -14,6 +14,8 @@ struct silt_graph {
     int n_nodes, cap_nodes;
     bool grad_enabled;
     silt_status status;
+    void *scratch;
+    size_t scratch_bytes;
 };
 
 silt_graph *silt_graph_create(size_t arena_block_bytes) {
@@ -28,6 +30,7 @@ silt_graph *silt_graph_create(size_t arena_block_bytes) {
 void silt_graph_free(silt_graph *g) {
     if (!g) return;
     silt_arena_free(g->arena);
+    silt_free(g->scratch);
     free(g->nodes);
     free(g);
 }
@@ -43,6 +46,15 @@ bool silt_graph_grad_enabled(const silt_graph *g) { return g->grad_enabled; }
 silt_arena *silt_graph_arena(silt_graph *g) { return g->arena; }
 silt_status silt_graph_status(const silt_graph *g) { return g->status; }
 int silt_graph_tape_length(const silt_graph *g) { return g->n_nodes; }
+
+void *silt_graph_scratch(silt_graph *g, size_t bytes) {
+    if (bytes <= g->scratch_bytes && g->scratch) return g->scratch;
+    silt_free(g->scratch);
+    g->scratch = silt_alloc(bytes);
+    g->scratch_bytes = g->scratch ? bytes : 0;
+    if (!g->scratch) silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "out of memory for a %zu-byte scratch buffer", bytes));
+    return g->scratch;
+}
 
 silt_status silt_graph_fail(silt_graph *g, silt_status s) {
     if (g->status == SILT_OK) g->status = s;

@@ -59,4 +59,10 @@ silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed);
 
 int silt_graph_tape_length(const silt_graph *g);
 
+// A scratch buffer owned by the graph for the duration of ONE kernel call
+// (im2col tiles, attention tiles): grown on demand, kept across steps, never
+// in the arena (so it does not pile up per layer). Valid until the next call
+// to silt_graph_scratch; NULL (status set) when out of memory.
+void *silt_graph_scratch(silt_graph *g, size_t bytes);
+
 #endif

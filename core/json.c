@@ -273,7 +273,8 @@ static silt_status check_duplicates(parser *ps, int32_t obj) {
     key_ref *refs = k <= 16 ? small : malloc((size_t)k * sizeof *refs);
     if (!refs) return SILT_FAIL(SILT_ERR_OOM, "JSON: out of memory checking %d keys", k);
     int32_t i = 0;
-    for (int32_t c = d->nodes[obj].child; c >= 0; c = d->nodes[c].next) refs[i++] = (key_ref){d->nodes[c].key, d->nodes[c].key_len};
+    for (int32_t c = d->nodes[obj].child; c >= 0; c = d->nodes[c].next)
+        refs[i++] = (key_ref){d->nodes[c].key, d->nodes[c].key_len};
     qsort(refs, (size_t)k, sizeof *refs, key_cmp);
     silt_status st = SILT_OK;
     for (i = 1; i < k; i++)
@@ -371,6 +372,7 @@ static silt_status parse_value(parser *ps, int depth, int32_t *out) {
 silt_status silt_json_parse(const char *text, size_t len, int max_depth, silt_json **out) {
     if (!out || (!text && len)) return SILT_FAIL(SILT_ERR_ARG, "silt_json_parse: NULL argument");
     if (len > SIZE_MAX - 2) return SILT_FAIL(SILT_ERR_ARG, "silt_json_parse: text too long");
+    if (!text) text = "";  // NULL + 0 is undefined behaviour
     silt_json *d = calloc(1, sizeof *d);
     if (!d) return SILT_FAIL(SILT_ERR_OOM, "JSON: out of memory");
     d->pool_cap = len + 2;

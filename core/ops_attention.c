@@ -324,15 +324,12 @@ typedef struct {
     silt_attn_opts opts;  // probs_out cleared; mask/head_u borrowed from the caller
 } attention_node;
 
-// The scratch tile lives only for one kernel call. It is malloc'd here rather
-// than taken from the arena because the arena cannot give memory back before
-// the step ends, and a tile per attention call per layer would add up to
-// gigabytes at large Tk.
+// The scratch tile lives only for one kernel call: it comes from the graph's
+// reusable scratch buffer, not the arena (a tile per attention call per layer
+// would add up to gigabytes at large Tk) and not malloc (no allocation per call).
 static float *attn_scratch_alloc(silt_graph *g, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv) {
     int64_t n = attention_scratch_floats(B, H, Tq, Tk, D, Dv);
-    float *s = silt_alloc((size_t)n * sizeof(float));
-    if (!s) silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "attention: out of memory for a %lld-float scratch tile", (long long)n));
-    return s;
+    return silt_graph_scratch(g, (size_t)n * sizeof(float));
 }
 
 static silt_status attention_bwd(silt_graph *g, void *p) {
@@ -346,7 +343,6 @@ static silt_status attention_bwd(silt_graph *g, void *p) {
     if (!scratch) return silt_graph_status(g);
     attention_bwd_cpu(dq, dk, dv, scratch, n->out->grad, silt_f32(n->q), silt_f32(n->k), silt_f32(n->v),
                       silt_f32(n->out), silt_f32(n->lse), B, H, Tq, Tk, D, Dv, &n->opts);
-    silt_free(scratch);
     return SILT_OK;
 }
 
@@ -381,7 +377,6 @@ silt_tensor *silt_attention(silt_graph *g, silt_tensor *q, silt_tensor *k, silt_
     if (!scratch) return NULL;
     attention_fwd_cpu(silt_f32(out), lse ? silt_f32(lse) : NULL, scratch, silt_f32(q), silt_f32(k), silt_f32(v), B, H,
                       Tq, Tk, D, Dv, &opts);
-    silt_free(scratch);
     if (grad) {
         out->requires_grad = true;
         attention_node *n = silt_graph_record(g, attention_bwd, sizeof *n);

@@ -201,7 +201,6 @@ static bool check_f32_cpu(silt_graph *g, const char *what, const silt_tensor *t)
 
 typedef struct {
     silt_tensor *x, *w, *bias, *out;
-    float *scratch;  // the forward's im2col buffer, reused: nothing else touches it before the arena resets
     int64_t N, Cin, H, W, Cout, kh, kw, sh, sw, ph, pw;
 } conv2d_node;
 
@@ -210,7 +209,10 @@ static silt_status conv2d_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x), *dw = silt_graph_grad(g, n->w), *db = silt_graph_grad(g, n->bias);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    conv2d_bwd_cpu(dx, dw, db, n->scratch, n->out->grad, silt_f32(n->x), silt_f32(n->w), n->N, n->Cin, n->H, n->W,
+    int64_t nscratch = conv2d_scratch_floats(n->Cin, n->H, n->W, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw);
+    float *scratch = nscratch > 0 ? silt_graph_scratch(g, (size_t)nscratch * sizeof(float)) : NULL;
+    if (nscratch > 0 && !scratch) return silt_graph_status(g);
+    conv2d_bwd_cpu(dx, dw, db, scratch, n->out->grad, silt_f32(n->x), silt_f32(n->w), n->N, n->Cin, n->H, n->W,
                    n->Cout, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw);
     return SILT_OK;
 }
@@ -251,8 +253,8 @@ silt_tensor *silt_conv2d_ex(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
     int64_t nscratch = conv2d_scratch_floats(Cin, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w);
     float *scratch = NULL;
     if (nscratch > 0) {
-        scratch = silt_arena_alloc(silt_graph_arena(g), (size_t)nscratch * sizeof(float));
-        if (!scratch) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+        scratch = silt_graph_scratch(g, (size_t)nscratch * sizeof(float));
+        if (!scratch) return NULL;
     }
     conv2d_fwd_cpu(silt_f32(out), scratch, silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, Cin, H, W, Cout,
                    kh, kw, stride_h, stride_w, pad_h, pad_w);
@@ -260,7 +262,7 @@ silt_tensor *silt_conv2d_ex(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
         out->requires_grad = true;
         conv2d_node *n = silt_graph_record(g, conv2d_bwd, sizeof *n);
         if (!n) return NULL;
-        *n = (conv2d_node){x, w, bias, out, scratch, N, Cin, H, W, Cout, kh, kw, stride_h, stride_w, pad_h, pad_w};
+        *n = (conv2d_node){x, w, bias, out, N, Cin, H, W, Cout, kh, kw, stride_h, stride_w, pad_h, pad_w};
     }
     return out;
 }

@@ -92,17 +92,21 @@ static silt_status check_entry(const silt_json *doc, const silt_json_value *m, u
         else if (strcmp(f->key, "shape") == 0 && f->key_len == 5) shape = f;
         else if (strcmp(f->key, "data_offsets") == 0 && f->key_len == 12) offs = f;
         else
-            return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": unexpected field \"%.100s\" (only dtype, shape, data_offsets)",
-                             name, f->key);
+            return SILT_FAIL(SILT_ERR_FORMAT,
+                             NAME_FMT ": unexpected field \"%.100s\" (only dtype, shape, data_offsets)", name, f->key);
     }
     const char *missing = !dt ? "dtype" : !shape ? "shape" : !offs ? "data_offsets" : NULL;
     if (missing) return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": missing field \"%s\"", name, missing);
 
     if (dt->type != SILT_JSON_STRING)
-        return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": dtype must be a string, got %s", name, silt_json_type_name(dt->type));
+        return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": dtype must be a string, got %s", name,
+                         silt_json_type_name(dt->type));
     bool known = false;
     for (int i = 0; i < SILT_ST_DTYPE_COUNT && !known; i++)
-        if (strcmp(dt->str, dtype_names[i]) == 0 && dt->len == strlen(dtype_names[i])) { e->dtype = (silt_st_dtype)i; known = true; }
+        if (strcmp(dt->str, dtype_names[i]) == 0 && dt->len == strlen(dtype_names[i])) {
+            e->dtype = (silt_st_dtype)i;
+            known = true;
+        }
     if (!known) return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": unknown dtype \"%.40s\"", name, dt->str);
 
     if (shape->type != SILT_JSON_ARRAY)
@@ -117,7 +121,9 @@ static silt_status check_entry(const silt_json *doc, const silt_json_value *m, u
     for (const silt_json_value *d = silt_json_child(doc, shape); d; d = silt_json_next(doc, d), i++) {
         uint64_t dim;
         const char *bad = uint_problem(d, ST_MAX_NUMEL, &dim);
-        if (bad) return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": shape dim %d %s (\"%.40s\")", name, i, bad, d->str ? d->str : silt_json_type_name(d->type));
+        if (bad)
+            return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": shape dim %d %s (\"%.40s\")", name, i, bad,
+                             d->str ? d->str : silt_json_type_name(d->type));
         e->shape[i] = (int64_t)dim;
         if (dim && numel > ST_MAX_NUMEL / dim)
             return SILT_FAIL(SILT_ERR_FORMAT, NAME_FMT ": shape has more than 2^48 elements", name);
@@ -282,9 +288,9 @@ static silt_status parse_image(silt_safetensors *st) {
         uint64_t at = 0;
         for (int i = 0; i < ne && s == SILT_OK; i++) {
             if (es[i].begin < at)
-                s = SILT_FAIL(SILT_ERR_FORMAT, "tensors \"%.200s\" and \"%.200s\" overlap (bytes %llu..%llu of the data)",
-                              es[i - 1].key->key, es[i].key->key, (unsigned long long)es[i].begin,
-                              (unsigned long long)at);
+                s = SILT_FAIL(
+                    SILT_ERR_FORMAT, "tensors \"%.200s\" and \"%.200s\" overlap (bytes %llu..%llu of the data)",
+                    es[i - 1].key->key, es[i].key->key, (unsigned long long)es[i].begin, (unsigned long long)at);
             else if (es[i].begin > at)
                 s = SILT_FAIL(SILT_ERR_FORMAT, "data bytes %llu..%llu before " NAME_FMT " belong to no tensor",
                               (unsigned long long)at, (unsigned long long)es[i].begin, es[i].key->key);
@@ -374,7 +380,7 @@ static silt_status read_zst(int fd, const char *path, off_t file_size, unsigned 
                     s = SILT_FAIL(SILT_ERR_OOM, "%s: decompresses to more than %zu bytes (the limit)", path, limit);
                     goto done;
                 }
-                size_t nc = cap ? (cap > limit / 2 ? limit : cap * 2) : (1u << 20);
+                size_t nc = cap < (1u << 20) ? (1u << 20) : cap > limit / 2 ? limit : cap * 2;
                 unsigned char *nb = realloc(buf, nc);
                 if (!nb) { s = SILT_FAIL(SILT_ERR_OOM, "%s: out of memory for %zu bytes", path, nc); goto done; }
                 buf = nb;
@@ -394,7 +400,10 @@ static silt_status read_zst(int fd, const char *path, off_t file_size, unsigned 
         }
     }
     if (first) { s = SILT_FAIL(SILT_ERR_FORMAT, "%s: empty file (no zstd frame)", path); goto done; }
-    if (last != 0) { s = SILT_FAIL(SILT_ERR_FORMAT, "%s: truncated zstd stream (the frame is incomplete)", path); goto done; }
+    if (last != 0) {
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: truncated zstd stream (the frame is incomplete)", path);
+        goto done;
+    }
 done:
     free(in);
     ZSTD_freeDCtx(dctx);
@@ -537,7 +546,8 @@ silt_status silt_safetensors_read_f32(const silt_st_tensor *t, float *dst, int64
     }
     size_t es = dtype_sizes[t->dtype];
     if (numel * es != t->nbytes || (numel && !t->data))
-        return SILT_FAIL(SILT_ERR_ARG, NAME_FMT ": nbytes %zu does not match its shape", t->name ? t->name : "", t->nbytes);
+        return SILT_FAIL(SILT_ERR_ARG, NAME_FMT ": nbytes %zu does not match its shape", t->name ? t->name : "",
+                         t->nbytes);
     if (n < 0 || (uint64_t)n != numel)
         return SILT_FAIL(SILT_ERR_SHAPE, NAME_FMT ": has %llu elements, caller asked for %lld", t->name ? t->name : "",
                          (unsigned long long)numel, (long long)n);

@@ -95,9 +95,11 @@ silt_status silt_safetensors_read_f32(const silt_st_tensor *t, float *dst, int64
 // Writer: collect tensors (data pointers are borrowed until write/free), then
 // write atomically: a temporary file in the target directory, fsync, rename.
 // A path ending in .zst is written zstd-compressed (level 3 unless set).
-// Layout matches the Python library: "__metadata__" first, tensors ordered by
-// dtype size (largest first, so every tensor is naturally aligned) then name,
-// data contiguous, header padded with spaces so the data starts 8-byte aligned.
+// Layout matches the Python library byte for byte (given the same metadata
+// order; ours is insertion order): "__metadata__" first, tensors ordered by
+// dtype as Python does (wider types first, so every tensor is naturally
+// aligned) then by name, data contiguous, header padded with spaces so the
+// data starts 8-byte aligned.
 typedef struct silt_st_writer silt_st_writer;
 
 silt_st_writer *silt_st_writer_create(void);  // NULL on OOM

@@ -2,8 +2,8 @@
 // temporary file (optionally through a zstd stream), fsyncs and renames it into
 // place, so a reader never sees a half-written checkpoint.
 // Layout follows huggingface/safetensors (safetensors/src/tensor.rs, prepare):
-// tensors sorted by dtype alignment (largest first) then name, header padded
-// with spaces to a multiple of 8.
+// tensors sorted by dtype (enum order, descending) then name, "__metadata__"
+// first in the header, header padded with spaces to a multiple of 8.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -105,15 +105,17 @@ silt_status silt_st_writer_add(silt_st_writer *w, const char *name, silt_st_dtyp
     uint64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] && numel > ST_MAX_NUMEL / (uint64_t)shape[i]))
-            return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: tensor \"%.200s\": dim %d is %lld (negative or too large)",
-                             name, i, (long long)shape[i]);
+            return SILT_FAIL(SILT_ERR_ARG,
+                             "silt_st_writer_add: tensor \"%.200s\": dim %d is %lld (negative or too large)", name, i,
+                             (long long)shape[i]);
         numel *= (uint64_t)shape[i];
     }
     size_t nbytes = (size_t)numel * silt_st_dtype_size(dtype);
     if (nbytes && !data) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: tensor \"%.200s\": NULL data", name);
     if ((size_t)(w->n + 1) * 2 > w->nslots) SILT_TRY(grow_slots(w));
     size_t slot = find_slot(w, name);
-    if (w->slots[slot] >= 0) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: duplicate tensor name \"%.200s\"", name);
+    if (w->slots[slot] >= 0)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: duplicate tensor name \"%.200s\"", name);
     if (w->n == w->cap) {
         if (w->cap > (1 << 29)) return SILT_FAIL(SILT_ERR_ARG, "silt_st_writer_add: too many tensors");
         int cap = w->cap ? w->cap * 2 : 16;
@@ -187,7 +189,8 @@ static silt_status write_full(sink *s, const void *p, size_t n) {
     while (n) {
         ssize_t r = write(s->fd, c, n > (1u << 30) ? (1u << 30) : n);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return SILT_FAIL(SILT_ERR_IO, "%s: write failed: %s", s->path, r < 0 ? strerror(errno) : "no progress");
+        if (r <= 0)
+            return SILT_FAIL(SILT_ERR_IO, "%s: write failed: %s", s->path, r < 0 ? strerror(errno) : "no progress");
         c += r;
         n -= (size_t)r;
     }
@@ -207,11 +210,22 @@ static silt_status sink_put(sink *s, const void *p, size_t n, ZSTD_EndDirective 
     }
 }
 
+// Rank of each dtype in the reference library's Dtype enum (tensor.rs:
+// BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64,
+// U64, leaving out the types we do not support). Sorting by rank descending,
+// then by name, is what Python's safetensors does, so for the same tensors and
+// metadata order our files are byte-identical to its output, and every tensor
+// lands on an offset that is a multiple of its element size.
+static const unsigned char dtype_rank[SILT_ST_DTYPE_COUNT] = {
+    [SILT_ST_BOOL] = 0, [SILT_ST_U8] = 1,   [SILT_ST_I8] = 2,   [SILT_ST_F8_E5M2] = 3, [SILT_ST_F8_E4M3] = 4,
+    [SILT_ST_I16] = 5,  [SILT_ST_U16] = 6,  [SILT_ST_F16] = 7,  [SILT_ST_BF16] = 8,    [SILT_ST_I32] = 9,
+    [SILT_ST_U32] = 10, [SILT_ST_F32] = 11, [SILT_ST_F64] = 12, [SILT_ST_I64] = 13,    [SILT_ST_U64] = 14};
+
 static _Thread_local const wentry *order_base;  // qsort has no context argument
 static int order_cmp(const void *a, const void *b) {
     const wentry *x = &order_base[*(const int *)a], *y = &order_base[*(const int *)b];
-    size_t sx = silt_st_dtype_size(x->dtype), sy = silt_st_dtype_size(y->dtype);
-    if (sx != sy) return sx > sy ? -1 : 1;
+    int rx = dtype_rank[x->dtype], ry = dtype_rank[y->dtype];
+    if (rx != ry) return rx > ry ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 
@@ -323,7 +337,10 @@ silt_status silt_st_writer_write(silt_st_writer *w, const char *path) {
         goto done;
     }
     s.fd = -1;
-    if (rename(tmp, path) != 0) { st = SILT_FAIL(SILT_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno)); goto done; }
+    if (rename(tmp, path) != 0) {
+        st = SILT_FAIL(SILT_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto done;
+    }
     created = false;
     fsync_dir(path);
 done:

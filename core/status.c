@@ -24,15 +24,19 @@ const char *silt_status_name(silt_status s) {
 }
 
 silt_status silt_error_set(silt_status code, const char *file, int line, const char *fmt, ...) {
+    // Format into a local buffer first: the arguments may point into
+    // last_error itself (wrapping an earlier message).
+    char buf[sizeof last_error];
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    int n = snprintf(last_error, sizeof last_error, "%s:%d: ", base, line);
-    if (n < 0 || n >= (int)sizeof last_error) n = 0;
-    message_offset = n;
+    int n = snprintf(buf, sizeof buf, "%s:%d: ", base, line);
+    if (n < 0 || n >= (int)sizeof buf) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
     va_end(ap);
+    memcpy(last_error, buf, sizeof buf);
+    message_offset = n;
     return code;
 }
 

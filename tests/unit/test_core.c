@@ -13,6 +13,9 @@ static void test_status(void) {
     CHECK(strstr(silt_last_error(), "test_core.c:") != NULL);
     CHECK(strcmp(silt_last_error_message(), "width 7") == 0);
     CHECK(strcmp(silt_status_name(SILT_ERR_OOM), "out of memory") == 0);
+    // Wrapping the previous message must not garble it.
+    SILT_FAIL(SILT_ERR_IO, "reading x: %s", silt_last_error_message());
+    CHECK(strcmp(silt_last_error_message(), "reading x: width 7") == 0);
 }
 
 static void test_conversions(void) {

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "check.h"
 #include "core/json.h"
@@ -97,7 +98,8 @@ static void check_file_matches(const silt_safetensors *st, const rt_tensor *ts, 
         CHECK(strcmp(t->name, ts[i].name) == 0);
         CHECK(t->dtype == ts[i].dtype && t->ndim == ts[i].ndim && t->nbytes == ts[i].nbytes);
         for (int k = 0; k < ts[i].ndim; k++) CHECK(t->shape[k] == ts[i].shape[k]);
-        CHECK_MSG(ts[i].nbytes == 0 || memcmp(t->data, ts[i].data, ts[i].nbytes) == 0, "data of %s differs", ts[i].name);
+        CHECK_MSG(ts[i].nbytes == 0 || memcmp(t->data, ts[i].data, ts[i].nbytes) == 0, "data of %s differs",
+                  ts[i].name);
         if (aligned) CHECK_MSG((uintptr_t)t->data % silt_st_dtype_size(t->dtype) == 0, "%s misaligned", t->name);
     }
     // get() is in offset order and the data is contiguous.
@@ -212,6 +214,49 @@ static void test_roundtrip(void) {
         unlink(path);
     }
     for (int d = 0; d < SILT_ST_DTYPE_COUNT; d++) free(ts[d].data);
+}
+
+// Files compressed by other tools: several concatenated frames (zstd -c a b),
+// no content size in the header, or not zstd at all.
+static void test_zst_frames(void) {
+    static const char hdr[] = "{\"a\":{\"dtype\":\"U8\",\"shape\":[3000],\"data_offsets\":[0,3000]}}";
+    size_t len;
+    unsigned char *img = make_image(hdr, sizeof hdr - 1, 3000, &len);
+    size_t cap = ZSTD_compressBound(len) * 2 + 64, half = len / 2, n1, n2;
+    unsigned char *z = malloc(cap);
+    n1 = ZSTD_compress(z, cap, img, half, 1);
+    n2 = ZSTD_compress(z + n1, cap - n1, img + half, len - half, 19);
+    CHECK(!ZSTD_isError(n1) && !ZSTD_isError(n2));
+    char path[512];
+    tmp_path(path, sizeof path, "frames.safetensors.zst");
+    spit(path, z, n1 + n2);
+    silt_safetensors *st = NULL;
+    CHECK_OK(silt_safetensors_open(path, &st));
+    const silt_st_tensor *t = silt_safetensors_find(st, "a");
+    CHECK(t && t->nbytes == 3000 && memcmp(t->data, img + len - 3000, 3000) == 0);
+    silt_safetensors_close(st);
+    // Streaming compression without a pledged size: the frame has no content size.
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    ZSTD_inBuffer ib = {img, len, 0};
+    ZSTD_outBuffer ob = {z, cap, 0};
+    size_t left = ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_continue);  // first call without e_end: size unknown
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    while (!ZSTD_isError(left)) {
+        left = ZSTD_compressStream2(c, &ob, &none, ZSTD_e_end);
+        if (left == 0) break;
+    }
+    ZSTD_freeCCtx(c);
+    CHECK(left == 0 && ZSTD_getFrameContentSize(z, ob.pos) == ZSTD_CONTENTSIZE_UNKNOWN);
+    spit(path, z, ob.pos);
+    st = NULL;
+    CHECK_OK(silt_safetensors_open(path, &st));
+    CHECK(silt_safetensors_count(st) == 1);
+    silt_safetensors_close(st);
+    spit(path, img, len);  // an uncompressed file named .zst
+    CHECK(silt_safetensors_open(path, &st) == SILT_ERR_FORMAT && strstr(silt_last_error(), "zstd"));
+    unlink(path);
+    free(z);
+    free(img);
 }
 
 static void test_writer_args(void) {
@@ -378,7 +423,8 @@ static void test_read_f32(void) {
 static const silt_st_tensor *need(const silt_safetensors *st, const char *name, silt_st_dtype dt, int ndim, int64_t d0,
                                   int64_t d1) {
     const silt_st_tensor *t = silt_safetensors_find(st, name);
-    CHECK_MSG(t && t->dtype == dt && t->ndim == ndim && (ndim < 1 || t->shape[0] == d0) && (ndim < 2 || t->shape[1] == d1),
+    CHECK_MSG(t && t->dtype == dt && t->ndim == ndim && (ndim < 1 || t->shape[0] == d0) &&
+                  (ndim < 2 || t->shape[1] == d1),
               "golden tensor %s", name);
     return t && t->dtype == dt ? t : NULL;
 }
@@ -444,9 +490,38 @@ static void test_golden(void) {
         CHECK(f[0] == 1 && isinf(f[1]) && f[1] < 0 && f[2] == 57344 && f[3] == 1.52587890625e-05f);
     if ((t = need(st, "scalar", SILT_ST_F32, 0, 0, 0)) && silt_safetensors_read_f32(t, f, 1) == SILT_OK)
         CHECK(f[0] == 42);
-    if ((t = need(st, "empty", SILT_ST_F32, 2, 0, 3))) CHECK(t->nbytes == 0 && silt_safetensors_read_f32(t, f, 0) == SILT_OK);
+    if ((t = need(st, "empty", SILT_ST_F32, 2, 0, 3)))
+        CHECK(t->nbytes == 0 && silt_safetensors_read_f32(t, f, 0) == SILT_OK);
     if ((t = need(st, "we\"ird\\name\xc3\xa9", SILT_ST_F32, 1, 1, 0)) && silt_safetensors_read_f32(t, f, 1) == SILT_OK)
         CHECK(f[0] == -7);
+
+    // Our writer reproduces the reference file byte for byte when given the
+    // same metadata order (the reference's is a hash map's, so take it from
+    // the file's header with the JSON parser).
+    size_t len, len2;
+    unsigned char *ref = slurp(path, &len);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | ref[i];
+    silt_json *doc = NULL;
+    CHECK_OK(silt_json_parse((const char *)ref + 8, (size_t)hl, 64, &doc));
+    silt_st_writer *w = silt_st_writer_create();
+    const silt_json_value *meta = silt_json_member(doc, silt_json_root(doc), "__metadata__");
+    for (const silt_json_value *m = silt_json_child(doc, meta); m; m = silt_json_next(doc, m))
+        CHECK_OK(silt_st_writer_set_metadata(w, m->key, m->str));
+    for (int i = silt_safetensors_count(st) - 1; i >= 0; i--) {
+        t = silt_safetensors_get(st, i);
+        CHECK_OK(silt_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, t->data));
+    }
+    char out[512];
+    tmp_path(out, sizeof out, "golden_rewrite.safetensors");
+    CHECK_OK(silt_st_writer_write(w, out));
+    unsigned char *ours = slurp(out, &len2);
+    CHECK_MSG(ours && len2 == len && memcmp(ours, ref, len) == 0, "rewrite of the reference file differs");
+    unlink(out);
+    free(ours);
+    free(ref);
+    silt_json_free(doc);
+    silt_st_writer_free(w);
     silt_safetensors_close(st);
 }
 
@@ -625,7 +700,8 @@ static void test_malformed(void) {
     CHECK(silt_safetensors_parse(raw, 64, &st) == SILT_ERR_FORMAT && strstr(silt_last_error(), "header length is 0"));
     raw[0] = 57;  // 57 > 64 - 8
     memcpy(raw + 8, "{}", 2);
-    CHECK(silt_safetensors_parse(raw, 64, &st) == SILT_ERR_FORMAT && strstr(silt_last_error(), "exceeds the file size"));
+    CHECK(silt_safetensors_parse(raw, 64, &st) == SILT_ERR_FORMAT &&
+          strstr(silt_last_error(), "exceeds the file size"));
     uint64_t huge = 200000000;
     memcpy(raw, &huge, 8);
     CHECK(silt_safetensors_parse(raw, 64, &st) == SILT_ERR_FORMAT && strstr(silt_last_error(), "limit"));
@@ -638,7 +714,8 @@ static silt_safetensors *parse_str(const char *hdr, size_t data_len) {
     size_t len;
     unsigned char *img = make_image(hdr, strlen(hdr), data_len, &len);
     silt_safetensors *st = NULL;
-    CHECK_MSG(silt_safetensors_parse(img, len, &st) == SILT_OK, "valid header rejected: %s (%s)", hdr, silt_last_error());
+    CHECK_MSG(silt_safetensors_parse(img, len, &st) == SILT_OK, "valid header rejected: %s (%s)", hdr,
+              silt_last_error());
     free(img);  // parse copies the image
     return st;
 }
@@ -706,12 +783,40 @@ static void test_json(void) {
     CHECK(jt == SILT_JSON_OBJECT && strcmp(silt_json_type_name(SILT_JSON_STRING), "string") == 0);
 }
 
+// The fuzz seed corpus (tests/fuzz/corpus/safetensors): st_valid_* must parse,
+// st_bad_* and crash-* reproducers must fail with a format error.
+static void test_corpus(void) {
+    char dir[1024], path[2048];
+    const char *src = getenv("SILT_SOURCE_DIR");
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/safetensors", src ? src : ".");
+    DIR *d = opendir(dir);
+    CHECK_MSG(d != NULL, "no corpus at %s", dir);
+    int seen = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        int valid = strncmp(e->d_name, "st_valid_", 9) == 0;
+        if (!valid && strncmp(e->d_name, "st_bad_", 7) != 0 && strncmp(e->d_name, "crash-", 6) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len;
+        unsigned char *img = slurp(path, &len);
+        silt_safetensors *st = NULL;
+        silt_status s = silt_safetensors_parse(img, len, &st);
+        CHECK_MSG(valid ? s == SILT_OK : s == SILT_ERR_FORMAT, "corpus %s -> %d (%s)", e->d_name, (int)s,
+                  silt_last_error());
+        silt_safetensors_close(st);
+        free(img);
+        seen++;
+    }
+    if (d) closedir(d);
+    CHECK(seen >= 25);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_st_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_dtype_names();
     test_json();
     test_roundtrip();
+    test_zst_frames();
     test_writer_args();
     test_find_many();
     test_read_f32();
@@ -719,6 +824,7 @@ int main(void) {
     test_atomic_write();
     test_malformed();
     test_valid_edge_cases();
+    test_corpus();
     rmdir(tmpdir);
     return check_summary();
 }

@@ -1,0 +1,88 @@
+// SD3-style MMDiT (diffusers SD3Transformer2DModel; Esser et al. 2024,
+// "Scaling Rectified Flow Transformers", sec. 4): joint attention over
+// [image tokens, text tokens] with separate weights and adaLN per stream, a
+// pooled-text + timestep conditioning vector, a last block whose context is
+// "pre only" (AdaLayerNormContinuous, no context output), the stored
+// pos_max x pos_max position table centre-cropped to the latent's patch grid,
+// optional per-head QK RMS-norm (SD3.5) and SD3.5 dual attention (an extra
+// image-only self-attention `attn2` in the leading blocks). Reference code:
+// diffusers transformer_sd3.py, attention.py (JointTransformerBlock),
+// attention_processor.py (JointAttnProcessor2_0), normalization.py;
+// archs.md section 4.
+//
+// Checkpoints: the diffusers layout (`transformer_blocks.i.attn.to_q`, ...)
+// and the original SD3 single-file layout (`joint_blocks.i.x_block.attn.qkv`,
+// ..., usually under "model.diffusion_model."). The model keeps the diffusers
+// names internally; the loader splits the original fused qkv rows [q; k; v]
+// and swaps the original (shift, scale) halves of `final_layer` and the last
+// context block's adaLN into diffusers' (scale, shift).
+//
+// Perturbations (core/perturb.h; METHODS.md section 2, guidance.md) touch only
+// the joint attention `attn` of the layers they select (never `attn2`), and
+// only the batch rows [row_begin, row_end). QK-norm stays on in every
+// perturbed path. Per kind:
+//  - IDENTITY (HeadHunter / SoftPAG): per head, over the whole joint sequence,
+//    out_h = (1-u) Attn_h + u V_h (the attention op's head_u; no N x N map).
+//  - IDENTITY_IMAGE (diffusers' PAGJointAttnProcessor2_0 /
+//    PAGCFGJointAttnProcessor2_0): for the whole layer, an additive mask that
+//    is -inf on the off-diagonal image-image block: an image query sees itself
+//    and every text key, text queries are unchanged. u only selects layers.
+//    Unlike diffusers' processor, QK-norm is applied (guidance.md 1.2). The
+//    perturbed rows run through the attention op separately with one (L x L)
+//    float mask per forward in the graph arena (L = N + Ttxt; 78 MB for SD3
+//    at 1024^2).
+//  - UNIFORM: out_h = (1-u) Attn_h + u mean_keys(V_h), keys = the joint
+//    sequence (HeadHunter's "uniform" with @scale=u; u = 1 is plain uniform).
+//  - SEG: the projected image queries (to_q output, before QK-norm, as the
+//    diffusers SEG hook and SEG-SDXL blur them) are blurred with a Gaussian of
+//    seg_sigma over the h x w token grid (SEG-SDXL kernel: size
+//    ceil(6 sigma)+1 rounded to odd, clipped to each axis, reflect padding;
+//    sigma > 9999.9 or INFINITY = the mean query); text queries are not
+//    blurred. out_h = (1-u) Attn_h + u Attn_h(blurred Q) on the selected heads.
+//  - SKIP (SLG): the perturbed rows skip every block with any u > 0 (both
+//    streams pass through unchanged).
+#ifndef SILT_DIT_MMDIT_H
+#define SILT_DIT_MMDIT_H
+
+#include <stdbool.h>
+
+#include "core/graph.h"
+#include "core/perturb.h"
+#include "core/safetensors.h"
+
+typedef enum mmdit_layout { MMDIT_LAYOUT_ORIGINAL, MMDIT_LAYOUT_DIFFUSERS, MMDIT_LAYOUT_COUNT } mmdit_layout;
+
+const char *mmdit_layout_name(mmdit_layout l);  // "original", "diffusers"; "?" if out of range
+silt_status mmdit_layout_from_name(const char *name, mmdit_layout *out);
+
+typedef struct mmdit_config {
+    mmdit_layout layout;  // the layout the checkpoint was read from
+    int depth, heads, head_dim, hidden, patch, in_channels, out_channels;
+    int joint_dim;   // text token width fed to context_embedder (4096 for SD3)
+    int pooled_dim;  // pooled text width (2048 for SD3)
+    int pos_max;     // the stored position table is pos_max x pos_max patches
+    bool qk_norm;    // per-head RMSNorm (eps 1e-6) on q and k of both streams
+    int n_dual;      // leading blocks with attn2 (SD3.5 dual attention)
+} mmdit_config;
+
+typedef struct mmdit_model mmdit_model;
+
+// Detects the layout and prefix ("model.diffusion_model." or none) from the
+// tensor names and the config from their shapes: depth from the block count,
+// hidden/patch/in_channels from the patch embedding, pos_max from the
+// position table, qk_norm from norm_q / ln_q, dual blocks from attn2. Heads =
+// depth (every SD3 / SD3.5 checkpoint) unless the "config" JSON metadata has
+// num_attention_heads. A missing, extra (under the prefix) or misshaped
+// tensor fails with one message naming it. *out is set only on success.
+silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out);
+void mmdit_free(mmdit_model *m);  // NULL-safe
+const mmdit_config *mmdit_get_config(const mmdit_model *m);
+
+// x (B, in_channels, H, W) latent, H and W multiples of patch with at most
+// pos_max patches per side; t (B) = sigma*1000; ctx (B, Ttxt, joint_dim);
+// pooled (B, pooled_dim); p: perturbation or NULL. Returns the velocity
+// (B, out_channels, H, W), or NULL with the graph's status set.
+silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
+                           silt_tensor *pooled, const silt_perturb *p);
+
+#endif
