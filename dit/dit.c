@@ -270,6 +270,7 @@ static silt_status build(dit_model *m, dit_source *s) {
                 }
             }
             if (b->emb == m->n_emb) m->n_emb++;
+            else memset(&m->emb[m->n_emb], 0, sizeof m->emb[0]);  // its tensors were dropped
         } else {
             b->emb = 0;
         }

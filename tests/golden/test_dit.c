@@ -173,7 +173,7 @@ static void test_original(void) {
 
 // --- loader errors on broken copies ---------------------------------------------------
 
-typedef enum { EDIT_DROP, EDIT_EXTRA, EDIT_SHAPE } edit_kind;
+typedef enum { EDIT_DROP, EDIT_EXTRA, EDIT_SHAPE, EDIT_PREFIX, EDIT_SHARE } edit_kind;
 
 // Writes a copy of `src` with one edit on tensor `name` to `out`.
 static int write_edited(const silt_safetensors *src, const char *out, edit_kind kind, const char *name) {
@@ -196,7 +196,18 @@ static int write_edited(const silt_safetensors *src, const char *out, edit_kind 
                 continue;
             }
         }
-        ok = silt_st_writer_add(w, t->name, t->dtype, t->ndim, shape, t->data) == SILT_OK;
+        const void *data = t->data;
+        if (kind == EDIT_SHARE && strncmp(t->name, name, strlen(name)) == 0) {
+            // block 1's embedder := block 0's (as converted public checkpoints store it)
+            char b0[320];
+            snprintf(b0, sizeof b0, "transformer_blocks.0.%s", t->name + strlen("transformer_blocks.1."));
+            const silt_st_tensor *t0 = silt_safetensors_find(src, b0);
+            CHECK(t0 != NULL);
+            if (t0) data = t0->data;
+        }
+        char pre[320];
+        snprintf(pre, sizeof pre, "%s%s", kind == EDIT_PREFIX ? name : "", t->name);
+        ok = silt_st_writer_add(w, pre, t->dtype, t->ndim, shape, data) == SILT_OK;
     }
     if (ok && kind == EDIT_EXTRA) ok = silt_st_writer_add(w, name, SILT_ST_F32, 1, (const int64_t[]){64}, extra) == SILT_OK;
     const char *cfg = silt_safetensors_metadata(src, "config");
@@ -231,6 +242,52 @@ static void expect_load_error(const char *model, edit_kind kind, const char *nam
     silt_safetensors_close(src);
 }
 
+// The single-file prefix "model.diffusion_model." loads and runs the same.
+static void test_prefix(const char *model, const char *io_name) {
+    silt_safetensors *src = open_golden(model), *io = open_golden(io_name), *st = NULL;
+    char out[128];
+    snprintf(out, sizeof out, "/tmp/silt_test_dit_prefix_%d.safetensors", (int)getpid());
+    dit_model *m = NULL;
+    if (src && io && write_edited(src, out, EDIT_PREFIX, "model.diffusion_model.")) {
+        CHECK_OK(silt_safetensors_open(out, &st));
+        if (st) CHECK_OK(dit_load(st, &m));
+        if (m) {
+            int64_t n = 0, nr;
+            float *o = run(m, io, "x", "timestep", "class_labels", 0, &n), *ref = io_f32(io, "output", &nr);
+            char what[96];
+            snprintf(what, sizeof what, "%s (prefixed)", io_name);
+            if (o && ref && n == nr) compare(what, o, ref, n);
+            free(o);
+            free(ref);
+        }
+        remove(out);
+    }
+    dit_free(m);
+    silt_safetensors_close(st);
+    silt_safetensors_close(src);
+    silt_safetensors_close(io);
+}
+
+// Identical per-block embedders (real diffusers checkpoints) are held once.
+static void test_shared_embedder(void) {
+    silt_safetensors *src = open_golden("dit_diffusers.model.safetensors"), *st = NULL;
+    char out[128];
+    snprintf(out, sizeof out, "/tmp/silt_test_dit_share_%d.safetensors", (int)getpid());
+    dit_model *m = NULL, *m0 = NULL;
+    if (src && write_edited(src, out, EDIT_SHARE, "transformer_blocks.1.norm1.emb.")) {
+        CHECK_OK(silt_safetensors_open(out, &st));
+        if (st) CHECK_OK(dit_load(st, &m));
+        CHECK_OK(dit_load(src, &m0));
+        if (m && m0) CHECK_MSG(dit_param_count(m) == dit_param_count(m0) - 5, "params %d (shared) vs %d",
+                               dit_param_count(m), dit_param_count(m0));
+        remove(out);
+    }
+    dit_free(m);
+    dit_free(m0);
+    silt_safetensors_close(st);
+    silt_safetensors_close(src);
+}
+
 static void test_loader_errors(void) {
     expect_load_error("dit_original.model.safetensors", EDIT_DROP, "blocks.1.mlp.fc2.bias", "missing tensor");
     expect_load_error("dit_original.model.safetensors", EDIT_EXTRA, "blocks.0.attn.extra.weight", "unexpected tensor");
@@ -248,6 +305,9 @@ int main(void) {
     snprintf(dir_, sizeof dir_, "%s", d ? d : ".");
     test_diffusers();
     test_original();
+    test_prefix("dit_original.model.safetensors", "dit_original.io.safetensors");
+    test_prefix("dit_diffusers.model.safetensors", "dit_diffusers.io.safetensors");
+    test_shared_embedder();
     test_loader_errors();
     return check_summary();
 }
