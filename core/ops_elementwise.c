@@ -21,7 +21,11 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            out[i] = 0.5f * v * (1.0f + tanhf(u));
+            // 0.5 (1 + tanh u) = sigmoid(2u): one expf instead of tanhf (glibc's
+            // goes through expm1f, ~5x slower; it was 18% of a DiT-XL forward),
+            // and no cancellation in 1 + tanh u for very negative u. expf
+            // overflowing to inf gives 0, not NaN.
+            out[i] = v / (1.0f + expf(-2.0f * u));
         }
     } else {
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
@@ -31,14 +35,15 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
 
 void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int approximate) {
     if (approximate) {
-        // d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3c x^2)
+        // With s = sigmoid(2u) = 0.5 (1 + tanh u): d/dx [x s] = s + x s (1 - s) 2u',
+        // u' = sqrt(2/pi) (1 + 3c x^2)
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            float t = tanhf(u);
+            float sg = 1.0f / (1.0f + expf(-2.0f * u));
             float du = GELU_SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v);
-            dx[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+            dx[i] += dout[i] * (sg + 2.0f * v * sg * (1.0f - sg) * du);
         }
     } else {
         // d/dx [x Phi(x)] = Phi(x) + x phi(x)
