@@ -11,6 +11,7 @@ and re-executes itself once.
 import argparse
 import glob
 import os
+import resource
 import site
 import statistics
 import sys
@@ -71,8 +72,9 @@ def main():
             model(x, timestep=t, class_labels=y).sample
             if r:
                 times.append(time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model built in {build:.1f} s; "
-          f"forward times {', '.join(f'{v:.3f}' for v in times)} s")
+          f"forward times {', '.join(f'{v:.3f}' for v in times)} s; peak RSS {rss:.0f} MiB")
     print(f"torch_median_s {statistics.median(times):.6f}")
 
 
