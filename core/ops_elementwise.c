@@ -223,15 +223,6 @@ void binary_bwd_cpu(float *da, float *db, const float *dout, const float *a, con
 
 // --- graph ops ------------------------------------------------------------------
 
-static silt_status check_f32_cpu(silt_graph *g, const char *op, const silt_tensor *t) {
-    if (t->dtype != SILT_F32 || t->device != SILT_CPU) {
-        char buf[64];
-        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
-                                            silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
-                                            silt_device_name(t->device)));
-    }
-    return SILT_OK;
-}
 
 typedef enum { UN_GELU, UN_SILU, UN_TANH, UN_SIGMOID, UN_SCALE, UN_ADD_SCALAR } unary_kind;
 static const char *unary_names[] = {"gelu", "silu", "tanh", "sigmoid", "scale", "add_scalar"};
@@ -263,7 +254,7 @@ static silt_status unary_bwd(silt_graph *g, void *p) {
 
 static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int approximate, float s) {
     if (!x) return NULL;
-    if (check_f32_cpu(g, unary_names[kind], x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, unary_names[kind], x) != SILT_OK) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
     float *o = silt_f32(out);
@@ -333,7 +324,7 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "binary: unknown op %d", (int)op));
         return NULL;
     }
-    if (check_f32_cpu(g, name, a) != SILT_OK || check_f32_cpu(g, name, b) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, name, a) != SILT_OK || silt_graph_check_f32(g, name, b) != SILT_OK) return NULL;
     int64_t sa[4], sb[4], so[4], astride[4], bstride[4];
     pad4(a, sa);
     pad4(b, sb);
