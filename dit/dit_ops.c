@@ -9,8 +9,6 @@ static silt_tensor *fail_shape(silt_graph *g, const char *op, const silt_tensor 
     return NULL;
 }
 
-static bool is_f32_cpu(const silt_tensor *t) { return t->dtype == SILT_F32 && t->device == SILT_CPU; }
-
 // --- q/k/v split ------------------------------------------------------------------
 
 void dit_split_qkv_fwd_cpu(float *q, float *k, float *v, const float *qkv, int64_t B, int64_t T, int64_t H,
@@ -62,8 +60,9 @@ static silt_status split_qkv_bwd(silt_graph *g, void *node) {
 silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tensor **outs) {
     outs[0] = outs[1] = outs[2] = NULL;
     if (!qkv) return silt_graph_status(g) ? silt_graph_status(g) : silt_graph_fail(g, SILT_ERR_ARG);
-    if (!is_f32_cpu(qkv) || qkv->ndim != 3 || heads < 1 || qkv->shape[2] % (3 * (int64_t)heads)) {
-        fail_shape(g, "split_qkv", qkv, "is not (B, T, 3*heads*Dh) f32 on cpu");
+    if (silt_graph_check_f32(g, "split_qkv", qkv)) return silt_graph_status(g);
+    if (qkv->ndim != 3 || heads < 1 || qkv->shape[2] % (3 * (int64_t)heads)) {
+        fail_shape(g, "split_qkv", qkv, "is not (B, T, 3*heads*Dh)");
         return silt_graph_status(g);
     }
     int64_t B = qkv->shape[0], T = qkv->shape[1], H = heads, Dh = qkv->shape[2] / (3 * H);
@@ -138,7 +137,8 @@ static silt_status head_mix_bwd(silt_graph *g, void *node) {
 
 silt_tensor *dit_head_mix(silt_graph *g, silt_tensor *a, silt_tensor *tgt, int64_t row_begin, const float *u) {
     if (!a || !tgt || !u) return NULL;
-    if (!is_f32_cpu(a) || !is_f32_cpu(tgt) || a->ndim != 4 || tgt->ndim != 4 || tgt->shape[1] != a->shape[1] ||
+    if (silt_graph_check_f32(g, "head_mix", a) || silt_graph_check_f32(g, "head_mix", tgt)) return NULL;
+    if (a->ndim != 4 || tgt->ndim != 4 || tgt->shape[1] != a->shape[1] ||
         tgt->shape[3] != a->shape[3] || (tgt->shape[2] != a->shape[2] && tgt->shape[2] != 1) || row_begin < 0 ||
         row_begin + tgt->shape[0] > a->shape[0])
         return fail_shape(g, "head_mix", tgt, "does not fit the rows/heads of the attention output");
@@ -285,7 +285,8 @@ static silt_status seg_blur_bwd(silt_graph *g, void *node) {
 
 silt_tensor *dit_seg_blur(silt_graph *g, silt_tensor *x, int gh, int gw, double sigma, const float *sel) {
     if (!x || !sel) return NULL;
-    if (!is_f32_cpu(x) || x->ndim != 4 || gh < 1 || gw < 1 || x->shape[2] != (int64_t)gh * gw)
+    if (silt_graph_check_f32(g, "seg_blur", x)) return NULL;
+    if (x->ndim != 4 || gh < 1 || gw < 1 || x->shape[2] != (int64_t)gh * gw)
         return fail_shape(g, "seg_blur", x, "is not (R, H, gh*gw, D) over the token grid");
     if (!(sigma > 0)) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "seg_blur: sigma %g must be > 0 (INFINITY = mean query)", sigma));
