@@ -49,6 +49,9 @@ static double time_forward(silt_graph *g, const dit_model *m, int B, const silt_
         if (r > 0) times[r - 1] = dt;
     }
     if (arena_bytes) *arena_bytes = silt_arena_high_water(silt_graph_arena(g));
+    printf("  batch %d runs:", B);  // shown so that noise from other processes is visible
+    for (int r = 0; r < reps; r++) printf(" %.3f", times[r]);
+    printf(" s\n");
     qsort(times, (size_t)reps, sizeof *times, cmp_double);
     return times[reps / 2];
 }
