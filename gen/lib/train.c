@@ -2,11 +2,13 @@
 #include "gen/lib/train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,6 +254,24 @@ static silt_status resolve_resume(const silt_train_params *p, const char *resume
     return SILT_OK;
 }
 
+// Holds an exclusive lock on OUT/train.lock for the run, so two runs never
+// write one directory (the kernel drops it when a process dies, even by
+// SIGKILL). Returns the descriptor, or -1 with the error set.
+static int lock_dir(const char *dir) {
+    char path[TRAIN_PATH_MAX];
+    if (train_join(path, sizeof path, dir, "train.lock") != SILT_OK) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) { SILT_FAIL(SILT_ERR_IO, "cannot open %s: %s", path, strerror(errno)); return -1; }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) SILT_FAIL(SILT_ERR_IO, "another run is training in %s (%s is locked)", dir, path);
+        else SILT_FAIL(SILT_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
 // --- the loop ---------------------------------------------------------------------
 
 static void sleep_ms(int ms) {
@@ -326,8 +346,10 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
     char label[96] = "train", ckpt[TRAIN_PATH_MAX];
     bool progress_on = false, cancelled = false;
     int64_t start = 0;
+    int lock_fd = -1;
     if (st != SILT_OK) goto done;
     if ((st = mkdir_p(p->out_dir)) != SILT_OK) goto done;
+    if ((lock_fd = lock_dir(p->out_dir)) < 0) { st = SILT_ERR_IO; goto done; }
     train_remove_stale_tmp(p->out_dir);
 
     if ((st = resolve_resume(p, resume_path, ckpt, sizeof ckpt)) != SILT_OK) goto done;
@@ -398,5 +420,6 @@ done:
     if (csv && fclose(csv) != 0 && st == SILT_OK) st = SILT_FAIL(SILT_ERR_IO, "cannot close %s", TRAIN_CSV_NAME);
     silt_graph_free(g);
     state_free(&s);
+    if (lock_fd >= 0) close(lock_fd);
     return st;
 }

@@ -25,7 +25,9 @@
 // hyperparameters that change the numbers). The file holds no time stamp
 // and no path, so two runs that reach the same state write identical bytes.
 // Files: OUT/checkpoint_<step>.safetensors, OUT/latest (one line naming the
-// newest checkpoint file, replaced atomically), OUT/train_log.csv.
+// newest checkpoint file, replaced atomically), OUT/train_log.csv, and
+// OUT/train.lock (flock'ed while a run writes the directory; a second run
+// into it fails with SILT_ERR_IO).
 #ifndef SILT_TRAIN_H
 #define SILT_TRAIN_H
 

@@ -49,6 +49,8 @@ check info-step grep -q 'step = 40' "$tmp/out"
 "$gen" "${args[@]}" --out "$B" --step-delay-ms 100 >/dev/null 2>"$tmp/err_b" &
 bg=$!
 check killed-run-reached-20 wait_for "$B/checkpoint_20.safetensors"
+expect concurrent-run 1 "$gen" "${args[@]}" --out "$B" --resume auto
+check concurrent-run-says grep -q 'another run is training' "$tmp/err"
 kill -KILL "$bg" 2>/dev/null
 wait "$bg" 2>/dev/null
 rc=$?

@@ -4,8 +4,10 @@
 // resumed ends bit-identical to an uninterrupted one - weights, EMA, AdamW
 // state and CSV rows.
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -260,8 +262,14 @@ static void test_loss_falls(void) {
     // Only the final checkpoint (ckpt_every 0).
     CHECK(exists(file_in(out, "checkpoint_300.safetensors")));
     CHECK(!exists(file_in(out, "checkpoint_100.safetensors")));
-    // A fresh run into a directory that holds a run is refused.
+    // A fresh run into a directory that holds a run is refused, and so is
+    // any run while another holds the directory's lock.
     CHECK(silt_train_run(&p, &t, NULL, NULL) == SILT_ERR_ARG);
+    int fd = open(file_in(out, "train.lock"), O_RDWR);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
+    CHECK(silt_train_run(&p, &t, "auto", NULL) == SILT_ERR_IO);
+    CHECK(strstr(silt_last_error_message(), "another run") != NULL);
+    if (fd >= 0) close(fd);
     silt_train_task_free(&t);
 }
 
