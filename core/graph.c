@@ -85,6 +85,14 @@ silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, i
     return silt_graph_tensor_f32(g, ndim, shape);
 }
 
+silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tensor *t) {
+    if (t->dtype == SILT_F32 && t->device == SILT_CPU) return SILT_OK;
+    char buf[64];
+    return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
+                                        silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
+                                        silt_device_name(t->device)));
+}
+
 bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
     if (!g->grad_enabled) return false;
     return (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);

@@ -43,6 +43,10 @@ silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, i
 // separate: the view gets its own grad and a node that adds it back to t).
 silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t *shape);
 
+// Checks that t is f32 on the cpu (what the CPU ops take); otherwise fails
+// the graph with SILT_ERR_UNSUPPORTED naming the op, and returns that status.
+silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tensor *t);
+
 // True when an op with these inputs must record a backward node; the output
 // then has requires_grad set by the op.
 bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c);

@@ -21,7 +21,11 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            out[i] = 0.5f * v * (1.0f + tanhf(u));
+            // 0.5 (1 + tanh u) = sigmoid(2u): one expf instead of tanhf (glibc's
+            // goes through expm1f, ~5x slower; it was 18% of a DiT-XL forward),
+            // and no cancellation in 1 + tanh u for very negative u. expf
+            // overflowing to inf gives 0, not NaN.
+            out[i] = v / (1.0f + expf(-2.0f * u));
         }
     } else {
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
@@ -31,14 +35,15 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
 
 void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int approximate) {
     if (approximate) {
-        // d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3c x^2)
+        // With s = sigmoid(2u) = 0.5 (1 + tanh u): d/dx [x s] = s + x s (1 - s) 2u',
+        // u' = sqrt(2/pi) (1 + 3c x^2)
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            float t = tanhf(u);
+            float sg = 1.0f / (1.0f + expf(-2.0f * u));
             float du = GELU_SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v);
-            dx[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+            dx[i] += dout[i] * (sg + 2.0f * v * sg * (1.0f - sg) * du);
         }
     } else {
         // d/dx [x Phi(x)] = Phi(x) + x phi(x)
@@ -218,15 +223,6 @@ void binary_bwd_cpu(float *da, float *db, const float *dout, const float *a, con
 
 // --- graph ops ------------------------------------------------------------------
 
-static silt_status check_f32_cpu(silt_graph *g, const char *op, const silt_tensor *t) {
-    if (t->dtype != SILT_F32 || t->device != SILT_CPU) {
-        char buf[64];
-        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
-                                            silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
-                                            silt_device_name(t->device)));
-    }
-    return SILT_OK;
-}
 
 typedef enum { UN_GELU, UN_SILU, UN_TANH, UN_SIGMOID, UN_SCALE, UN_ADD_SCALAR } unary_kind;
 static const char *unary_names[] = {"gelu", "silu", "tanh", "sigmoid", "scale", "add_scalar"};
@@ -258,7 +254,7 @@ static silt_status unary_bwd(silt_graph *g, void *p) {
 
 static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int approximate, float s) {
     if (!x) return NULL;
-    if (check_f32_cpu(g, unary_names[kind], x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, unary_names[kind], x) != SILT_OK) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
     float *o = silt_f32(out);
@@ -328,7 +324,7 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "binary: unknown op %d", (int)op));
         return NULL;
     }
-    if (check_f32_cpu(g, name, a) != SILT_OK || check_f32_cpu(g, name, b) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, name, a) != SILT_OK || silt_graph_check_f32(g, name, b) != SILT_OK) return NULL;
     int64_t sa[4], sb[4], so[4], astride[4], bstride[4];
     pad4(a, sa);
     pad4(b, sb);

@@ -91,15 +91,6 @@ void mse_loss_bwd_cpu(float *da, float *db, const float *dout, const float *a, c
 
 // --- graph ops ------------------------------------------------------------------
 
-static silt_status check_f32_cpu(silt_graph *g, const char *op, const silt_tensor *t) {
-    if (t->dtype != SILT_F32 || t->device != SILT_CPU) {
-        char buf[64];
-        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
-                                            silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
-                                            silt_device_name(t->device)));
-    }
-    return SILT_OK;
-}
 
 typedef struct {
     silt_tensor *x, *out;
@@ -152,14 +143,14 @@ static silt_tensor *reduce(silt_graph *g, silt_tensor *x, int dim, bool keepdim,
 static silt_tensor *reduce_all(silt_graph *g, silt_tensor *x, bool mean) {
     const char *name = mean ? "mean" : "sum";
     if (!x) return NULL;
-    if (check_f32_cpu(g, name, x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, name, x) != SILT_OK) return NULL;
     return reduce(g, x, -1, false, mean);
 }
 
 static silt_tensor *reduce_dim(silt_graph *g, silt_tensor *x, int dim, bool keepdim, bool mean) {
     const char *name = mean ? "mean_dim" : "sum_dim";
     if (!x) return NULL;
-    if (check_f32_cpu(g, name, x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, name, x) != SILT_OK) return NULL;
     int d = dim < 0 ? dim + x->ndim : dim;
     if (d < 0 || d >= x->ndim) {
         char buf[64];
@@ -191,7 +182,7 @@ static silt_status mse_bwd(silt_graph *g, void *p) {
 
 silt_tensor *silt_mse_loss(silt_graph *g, silt_tensor *a, silt_tensor *b) {
     if (!a || !b) return NULL;
-    if (check_f32_cpu(g, "mse_loss", a) != SILT_OK || check_f32_cpu(g, "mse_loss", b) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, "mse_loss", a) != SILT_OK || silt_graph_check_f32(g, "mse_loss", b) != SILT_OK) return NULL;
     if (!silt_same_shape(a, b)) {
         char ba[64], bb[64];
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "mse_loss: shapes %s and %s differ", silt_shape_str(a, ba, sizeof ba),

@@ -96,15 +96,6 @@ void permute_bwd_cpu(float *dx, const float *dout, int ndim, const int64_t *xsha
 
 // --- graph ops ------------------------------------------------------------------
 
-static silt_status check_f32_cpu(silt_graph *g, const char *op, const silt_tensor *t) {
-    if (t->dtype != SILT_F32 || t->device != SILT_CPU) {
-        char buf[64];
-        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
-                                            silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
-                                            silt_device_name(t->device)));
-    }
-    return SILT_OK;
-}
 
 // Maps a possibly negative dim into 0..ndim-1; -1 (and the graph fails) when out of range.
 static int norm_dim(silt_graph *g, const char *op, const silt_tensor *t, int dim) {
@@ -153,7 +144,7 @@ silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
     for (int i = 0; i < n; i++)
         if (!xs[i]) return NULL;
     for (int i = 0; i < n; i++)
-        if (check_f32_cpu(g, "concat", xs[i]) != SILT_OK) return NULL;
+        if (silt_graph_check_f32(g, "concat", xs[i]) != SILT_OK) return NULL;
     int d = norm_dim(g, "concat", xs[0], dim);
     if (d < 0) return NULL;
     int64_t shape[SILT_MAX_DIMS];
@@ -241,7 +232,7 @@ static silt_tensor *slice_checked(silt_graph *g, silt_tensor *x, int d, int64_t 
 
 silt_tensor *silt_slice(silt_graph *g, silt_tensor *x, int dim, int64_t start, int64_t len) {
     if (!x) return NULL;
-    if (check_f32_cpu(g, "slice", x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, "slice", x) != SILT_OK) return NULL;
     int d = norm_dim(g, "slice", x, dim);
     if (d < 0) return NULL;
     int64_t size = x->shape[d], s = start < 0 ? start + size : start;
@@ -262,7 +253,7 @@ silt_status silt_split(silt_graph *g, silt_tensor *x, int dim, const int64_t *si
         return s != SILT_OK ? s : silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "split: NULL input"));
     }
     if (!outs || !sizes || n < 1) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "split: need n >= 1 sizes and outputs (n=%d)", n));
-    silt_status s = check_f32_cpu(g, "split", x);
+    silt_status s = silt_graph_check_f32(g, "split", x);
     if (s != SILT_OK) return s;
     int d = norm_dim(g, "split", x, dim);
     if (d < 0) return silt_graph_status(g);
@@ -311,7 +302,7 @@ static silt_status permute_bwd(silt_graph *g, void *p) {
 
 silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm) {
     if (!x) return NULL;
-    if (check_f32_cpu(g, "permute", x) != SILT_OK) return NULL;
+    if (silt_graph_check_f32(g, "permute", x) != SILT_OK) return NULL;
     if (!perm) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "permute: NULL perm"));
         return NULL;
