@@ -437,84 +437,6 @@ silt_status var_vq_set_patch_nums(var_vqvae *vq, const int *pn, int n) {
 
 // --- graph helpers -------------------------------------------------------------------
 
-// F.pad(x, (0, 1, 0, 1)): a zero column right and a zero row at the bottom
-// (Downsample2x). x: (N, C, H, W) -> (N, C, H+1, W+1).
-typedef struct pad_node {
-    silt_tensor *x, *out;
-} pad_node;
-
-static silt_status pad_br_bwd(silt_graph *g, void *node) {
-    pad_node *n = node;
-    if (!n->out->grad) return SILT_OK;
-    float *dx = silt_graph_grad(g, n->x);
-    if (!dx) return SILT_OK;
-    int64_t nc = n->x->shape[0] * n->x->shape[1], H = n->x->shape[2], W = n->x->shape[3];
-    const float *dout = n->out->grad;
-    for (int64_t p = 0; p < nc; p++)
-        for (int64_t y = 0; y < H; y++)
-            for (int64_t x = 0; x < W; x++) dx[(p * H + y) * W + x] += dout[(p * (H + 1) + y) * (W + 1) + x];
-    return SILT_OK;
-}
-
-static silt_tensor *pad_br(silt_graph *g, silt_tensor *x) {
-    if (!x) return NULL;
-    int64_t nc = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
-    silt_tensor *out = silt_graph_new(g, x->shape[0], x->shape[1], H + 1, W + 1);
-    if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-#pragma omp parallel for if (nc * H * W > 65536)
-    for (int64_t p = 0; p < nc; p++) {
-        float *o = dst + p * (H + 1) * (W + 1);
-        for (int64_t y = 0; y < H; y++) {
-            memcpy(o + y * (W + 1), src + (p * H + y) * W, (size_t)W * sizeof(float));
-            o[y * (W + 1) + W] = 0.0f;
-        }
-        memset(o + H * (W + 1), 0, (size_t)(W + 1) * sizeof(float));
-    }
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
-        out->requires_grad = true;
-        pad_node *n = silt_graph_record(g, pad_br_bwd, sizeof *n);
-        if (!n) return NULL;
-        *n = (pad_node){x, out};
-    }
-    return out;
-}
-
-// clamp_(-1, 1) of fhat_to_img; the gradient passes where -1 <= x <= 1.
-typedef struct clamp_node {
-    silt_tensor *x, *out;
-} clamp_node;
-
-static silt_status clamp_bwd(silt_graph *g, void *node) {
-    clamp_node *n = node;
-    if (!n->out->grad) return SILT_OK;
-    float *dx = silt_graph_grad(g, n->x);
-    if (!dx) return SILT_OK;
-    const float *x = silt_f32(n->x), *dout = n->out->grad;
-    int64_t len = silt_numel(n->x);
-    for (int64_t i = 0; i < len; i++)
-        if (x[i] >= -1.0f && x[i] <= 1.0f) dx[i] += dout[i];
-    return SILT_OK;
-}
-
-static silt_tensor *clamp1(silt_graph *g, silt_tensor *x) {
-    if (!x) return NULL;
-    silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
-    if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-    int64_t len = silt_numel(x);
-    for (int64_t i = 0; i < len; i++) dst[i] = src[i] < -1.0f ? -1.0f : src[i] > 1.0f ? 1.0f : src[i];
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
-        out->requires_grad = true;
-        clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
-        if (!n) return NULL;
-        *n = (clamp_node){x, out};
-    }
-    return out;
-}
-
 // In-place shortcuts only where no backward node can read the overwritten
 // tensor (as unet/vae.c): they halve the arena high water of a 256 px decode.
 static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
@@ -602,7 +524,7 @@ silt_tensor *var_vq_encode_features(silt_graph *g, const var_vqvae *vq, silt_ten
             h = res_fwd(g, &cd->res[i * nb + j], h, groups);
             if (i == n - 1 && c->using_sa) h = attn_fwd(g, &cd->attn[j], h, groups);
         }
-        if (i != n - 1) h = silt_conv2d(g, pad_br(g, h), cd->sample[i].w, cd->sample[i].b, 2, 0);
+        if (i != n - 1) h = silt_conv2d(g, silt_pad2d(g, h, 0, 1, 0, 1)  /* F.pad(x, (0, 1, 0, 1)) of Downsample2x */, cd->sample[i].w, cd->sample[i].b, 2, 0);
     }
     h = mid_fwd(g, vq, cd, h);
     h = silt_conv2d(g, gn_silu(g, h, &cd->norm_out, groups), cd->conv_out.w, cd->conv_out.b, 1, 1);
@@ -631,5 +553,5 @@ silt_tensor *var_vq_fhat_to_img(silt_graph *g, const var_vqvae *vq, silt_tensor 
         }
     }
     h = silt_conv2d(g, gn_silu(g, h, &cd->norm_out, groups), cd->conv_out.w, cd->conv_out.b, 1, 1);
-    return clamp ? clamp1(g, h) : h;
+    return clamp ? silt_clamp(g, h, -1.0f, 1.0f) : h;
 }
