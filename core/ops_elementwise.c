@@ -21,7 +21,11 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            out[i] = 0.5f * v * (1.0f + tanhf(u));
+            // 0.5 (1 + tanh u) = sigmoid(2u): one expf instead of tanhf (glibc's
+            // goes through expm1f, ~5x slower; it was 18% of a DiT-XL forward),
+            // and no cancellation in 1 + tanh u for very negative u. expf
+            // overflowing to inf gives 0, not NaN.
+            out[i] = v / (1.0f + expf(-2.0f * u));
         }
     } else {
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
@@ -31,14 +35,15 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
 
 void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int approximate) {
     if (approximate) {
-        // d/dx [0.5 x (1 + tanh u)] = 0.5 (1 + t) + 0.5 x (1 - t^2) u',  u' = sqrt(2/pi) (1 + 3c x^2)
+        // With s = sigmoid(2u) = 0.5 (1 + tanh u): d/dx [x s] = s + x s (1 - s) 2u',
+        // u' = sqrt(2/pi) (1 + 3c x^2)
 #pragma omp parallel for if (n > ELEM_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
             float u = GELU_SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-            float t = tanhf(u);
+            float sg = 1.0f / (1.0f + expf(-2.0f * u));
             float du = GELU_SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_C * v * v);
-            dx[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+            dx[i] += dout[i] * (sg + 2.0f * v * sg * (1.0f - sg) * du);
         }
     } else {
         // d/dx [x Phi(x)] = Phi(x) + x phi(x)
@@ -365,3 +370,46 @@ silt_tensor *silt_add(silt_graph *g, silt_tensor *a, silt_tensor *b) { return si
 silt_tensor *silt_sub(silt_graph *g, silt_tensor *a, silt_tensor *b) { return silt_binary(g, a, b, SILT_BINOP_SUB); }
 silt_tensor *silt_mul(silt_graph *g, silt_tensor *a, silt_tensor *b) { return silt_binary(g, a, b, SILT_BINOP_MUL); }
 silt_tensor *silt_div(silt_graph *g, silt_tensor *a, silt_tensor *b) { return silt_binary(g, a, b, SILT_BINOP_DIV); }
+
+// --- clamp ---------------------------------------------------------------------------
+
+typedef struct {
+    silt_tensor *x, *out;
+    float lo, hi;
+} clamp_node;
+
+static silt_status clamp_bwd(silt_graph *g, void *node) {
+    clamp_node *n = node;
+    if (!n->out->grad) return SILT_OK;
+    float *dx = silt_graph_grad(g, n->x);
+    if (!dx) return silt_graph_status(g);
+    const float *x = silt_f32(n->x), *dout = n->out->grad;
+    int64_t len = silt_numel(n->x);
+#pragma omp parallel for if (len > 65536)
+    for (int64_t i = 0; i < len; i++)
+        if (x[i] >= n->lo && x[i] <= n->hi) dx[i] += dout[i];
+    return SILT_OK;
+}
+
+silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
+    if (!x) return NULL;
+    if (silt_graph_check_f32(g, "clamp", x) != SILT_OK) return NULL;
+    if (!(lo <= hi)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "clamp: lo %g > hi %g", (double)lo, (double)hi));
+        return NULL;
+    }
+    silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
+    if (!out) return NULL;
+    const float *src = silt_f32(x);
+    float *dst = silt_f32(out);
+    int64_t len = silt_numel(x);
+#pragma omp parallel for if (len > 65536)
+    for (int64_t i = 0; i < len; i++) dst[i] = src[i] < lo ? lo : src[i] > hi ? hi : src[i];
+    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+        out->requires_grad = true;
+        clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
+        if (!n) return NULL;
+        *n = (clamp_node){x, out, lo, hi};
+    }
+    return out;
+}

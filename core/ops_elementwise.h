@@ -66,4 +66,8 @@ silt_tensor *silt_mul(silt_graph *g, silt_tensor *a, silt_tensor *b);
 silt_tensor *silt_div(silt_graph *g, silt_tensor *a, silt_tensor *b);
 silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_binop op);
 
+// torch.clamp(x, lo, hi); the gradient passes where lo <= x <= hi (as
+// PyTorch's clamp_backward).
+silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi);
+
 #endif

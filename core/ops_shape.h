@@ -44,5 +44,8 @@ silt_tensor *silt_slice(silt_graph *g, silt_tensor *x, int dim, int64_t start, i
 silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm);
 // Swaps dims d0 and d1 (torch.transpose), materialised contiguous.
 silt_tensor *silt_transpose(silt_graph *g, silt_tensor *x, int d0, int d1);
+// Zero padding of the last two dims (F.pad(x, (left, right, top, bottom))),
+// all >= 0. x: (N, C, H, W) -> (N, C, H+top+bottom, W+left+right).
+silt_tensor *silt_pad2d(silt_graph *g, silt_tensor *x, int left, int right, int top, int bottom);
 
 #endif

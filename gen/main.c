@@ -15,6 +15,7 @@ typedef struct command {
 static const command commands[] = {
     {"info", cmd_info, "describe a checkpoint (tensors, parameters, architecture) or this system (--system)"},
     {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
+    {"train", cmd_train, "train a model (--arch toy, ...) with checkpoints and exact --resume"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

@@ -480,90 +480,6 @@ void vae_unscale_latent(const vae_model *m, float *z, int64_t n) {
     for (int64_t i = 0; i < n; i++) z[i] = z[i] / scale + shift;
 }
 
-// --- graph ops local to the VAE ----------------------------------------------------
-
-// F.pad(x, (0, 1, 0, 1)): one zero column on the right and one zero row at the
-// bottom, the asymmetric padding of diffusers Downsample2D(padding=0).
-// x: (N, C, H, W) -> (N, C, H+1, W+1).
-typedef struct pad_node {
-    silt_tensor *x, *out;
-} pad_node;
-
-static silt_status pad_br_bwd(silt_graph *g, void *node) {
-    pad_node *n = node;
-    if (!n->out->grad) return SILT_OK;
-    float *dx = silt_graph_grad(g, n->x);
-    if (!dx) return SILT_OK;
-    int64_t nc = n->x->shape[0] * n->x->shape[1], H = n->x->shape[2], W = n->x->shape[3];
-    const float *dout = n->out->grad;
-#pragma omp parallel for if (nc * H * W > 65536)
-    for (int64_t p = 0; p < nc; p++)
-        for (int64_t y = 0; y < H; y++)
-            for (int64_t x = 0; x < W; x++) dx[(p * H + y) * W + x] += dout[(p * (H + 1) + y) * (W + 1) + x];
-    return SILT_OK;
-}
-
-static silt_tensor *pad_br(silt_graph *g, silt_tensor *x) {
-    if (!x) return NULL;
-    int64_t nc = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
-    silt_tensor *out = silt_graph_new(g, x->shape[0], x->shape[1], H + 1, W + 1);
-    if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-#pragma omp parallel for if (nc * H * W > 65536)
-    for (int64_t p = 0; p < nc; p++) {
-        float *o = dst + p * (H + 1) * (W + 1);
-        for (int64_t y = 0; y < H; y++) {
-            memcpy(o + y * (W + 1), src + (p * H + y) * W, (size_t)W * sizeof(float));
-            o[y * (W + 1) + W] = 0.0f;
-        }
-        memset(o + H * (W + 1), 0, (size_t)(W + 1) * sizeof(float));
-    }
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
-        out->requires_grad = true;
-        pad_node *n = silt_graph_record(g, pad_br_bwd, sizeof *n);
-        if (!n) return NULL;
-        *n = (pad_node){x, out};
-    }
-    return out;
-}
-
-// torch.clamp(x, lo, hi); the gradient passes where lo <= x <= hi (as
-// PyTorch's clamp_backward), so the posterior's logvar keeps its gradient.
-typedef struct clamp_node {
-    silt_tensor *x, *out;
-    float lo, hi;
-} clamp_node;
-
-static silt_status clamp_bwd(silt_graph *g, void *node) {
-    clamp_node *n = node;
-    if (!n->out->grad) return SILT_OK;
-    float *dx = silt_graph_grad(g, n->x);
-    if (!dx) return SILT_OK;
-    const float *x = silt_f32(n->x), *dout = n->out->grad;
-    int64_t len = silt_numel(n->x);
-    for (int64_t i = 0; i < len; i++)
-        if (x[i] >= n->lo && x[i] <= n->hi) dx[i] += dout[i];
-    return SILT_OK;
-}
-
-static silt_tensor *clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
-    if (!x) return NULL;
-    silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
-    if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-    int64_t len = silt_numel(x);
-    for (int64_t i = 0; i < len; i++) dst[i] = src[i] < lo ? lo : src[i] > hi ? hi : src[i];
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
-        out->requires_grad = true;
-        clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
-        if (!n) return NULL;
-        *n = (clamp_node){x, out, lo, hi};
-    }
-    return out;
-}
-
 // --- forward -----------------------------------------------------------------------
 
 // In-place variants are used only when no backward node can read the tensor
@@ -662,7 +578,7 @@ silt_tensor *vae_encode(silt_graph *g, const vae_model *m, silt_tensor *img, sil
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < lpb; j++) h = resnet_fwd(g, &cd->res[i * lpb + j], h, groups);
         // Downsample2D(padding=0): F.pad (0, 1, 0, 1), then 3x3 stride 2 unpadded.
-        if (i < n - 1) h = silt_conv2d(g, pad_br(g, h), cd->sample[i].w, cd->sample[i].b, 2, 0);
+        if (i < n - 1) h = silt_conv2d(g, silt_pad2d(g, h, 0, 1, 0, 1)  /* F.pad(x, (0, 1, 0, 1)): diffusers Downsample2D(padding=0) */, cd->sample[i].w, cd->sample[i].b, 2, 0);
     }
     h = mid_fwd(g, m, cd, h);
     h = silt_conv2d(g, gn_silu(g, h, &cd->norm_out, groups), cd->conv_out.w, cd->conv_out.b, 1, 1);
@@ -673,7 +589,7 @@ silt_tensor *vae_encode(silt_graph *g, const vae_model *m, silt_tensor *img, sil
     int64_t z = c->latent_channels;
     if (silt_split(g, h, 1, (int64_t[]){z, z}, 2, parts) != SILT_OK) return NULL;
     if (logvar_out) {
-        *logvar_out = clamp(g, parts[1], -30.0f, 20.0f);
+        *logvar_out = silt_clamp(g, parts[1], -30.0f, 20.0f);
         if (!*logvar_out) return NULL;
     }
     return parts[0];

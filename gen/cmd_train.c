@@ -1,0 +1,74 @@
+// gen train --arch ARCH [options]: train a model with the silt trainer
+// (gen/lib/train.h): AdamW, warmup + cosine, accumulation, clipping, EMA,
+// atomic checkpoints and an exact --resume.
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "gen/args.h"
+#include "gen/commands.h"
+#include "gen/lib/train.h"
+#include "gen/lib/train_arch.h"
+
+int cmd_train(int argc, char **argv) {
+    silt_train_params tp = silt_train_default_params();
+    const char *arch = NULL, *resume = NULL;
+    int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
+    int log_every = (int)tp.log_every, seed = 0;
+    arg_spec specs[] = {
+        {"arch", 'a', ARG_STR, &arch, "ARCH", "architecture to train (required; listed above)", NULL, 0, -1},
+        {"steps", 'n', ARG_INT, &steps, "N", "optimiser updates in the whole run", NULL, 1, 2147483647},
+        {"batch", 'b', ARG_INT, &tp.batch_size, "B", "samples per micro-batch", NULL, 1, 1 << 20},
+        {"accum", 0, ARG_INT, &tp.grad_accum, "K", "micro-batches per update (gradient accumulation)", NULL, 1, 1 << 16},
+        {"lr", 0, ARG_FLOAT, &tp.lr, "X", "peak learning rate", NULL, 0, 10},
+        {"lr-min", 0, ARG_FLOAT, &tp.lr_min, "X", "learning rate the cosine decays to by the last update", NULL, 0, 10},
+        {"warmup", 0, ARG_INT, &warmup, "N", "linear warmup updates", NULL, 0, 2147483647},
+        {"weight-decay", 0, ARG_FLOAT, &tp.weight_decay, "X", "AdamW decoupled weight decay", NULL, 0, 10},
+        {"beta1", 0, ARG_FLOAT, &tp.beta1, "X", "AdamW beta1", NULL, 0, 0.999999},
+        {"beta2", 0, ARG_FLOAT, &tp.beta2, "X", "AdamW beta2", NULL, 0, 0.999999999},
+        {"clip", 0, ARG_FLOAT, &tp.grad_clip, "C", "clip the global gradient norm to C (0: off)", NULL, 0, 1e9},
+        {"ema", 0, ARG_FLOAT, &tp.ema_decay, "D", "keep EMA weights with decay D (0: off)", NULL, 0, 0.99999999},
+        {"ckpt-every", 0, ARG_INT, &ckpt_every, "N", "checkpoint every N updates (0: only at the end)", NULL, 0, 2147483647},
+        {"keep", 0, ARG_INT, &tp.keep_last, "K", "checkpoints to keep (0: all)", NULL, 0, 1000000},
+        {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv)", NULL, 0, -1},
+        {"resume", 'r', ARG_STR, &resume, "PATH|auto",
+         "continue from a checkpoint file, a run directory, or 'auto' (OUT/latest if there is one)", NULL, 0, -1},
+        {"seed", 's', ARG_INT, &seed, "S", "seed of the initial weights and the data order", NULL, 0, 2147483647},
+        {"log-every", 0, ARG_INT, &log_every, "N", "CSV row and log line every N updates", NULL, 1, 2147483647},
+        {"step-delay-ms", 0, ARG_INT, &tp.step_delay_ms, "MS", "sleep after each update (for crash/resume tests)", NULL,
+         0, 600000},
+    };
+    char known[512], summary[1024];
+    silt_train_arch_list(known, sizeof known);
+    int off = snprintf(summary, sizeof summary,
+                       "Train a model. Writes OUT/checkpoint_<step>.safetensors (atomic), OUT/latest and "
+                       "OUT/train_log.csv;\nCtrl-C (or SIGTERM) finishes the step, checkpoints and stops. Architectures:");
+    for (int i = 0; i < silt_train_arch_count() && off > 0 && (size_t)off < sizeof summary; i++) {
+        const silt_train_arch *a = silt_train_arch_at(i);
+        off += snprintf(summary + off, sizeof summary - (size_t)off, "\n  %-8s %s", a->name, a->summary);
+    }
+    arg_parser p = {"gen train", "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...",
+                    summary, specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!arch) return args_usage_error(&p, "--arch is required (known: %s)", known);
+    const silt_train_arch *a = silt_train_arch_find(arch);
+    if (!a) return args_usage_error(&p, "--arch: unknown architecture '%s' (known: %s)", arch, known);
+    if (!tp.out_dir || !*tp.out_dir) return args_usage_error(&p, "--out needs a directory");
+    if (resume && !*resume) return args_usage_error(&p, "--resume needs a checkpoint, a directory or 'auto'");
+    tp.steps = steps;
+    tp.warmup_steps = warmup;
+    tp.ckpt_every = ckpt_every;
+    tp.log_every = log_every;
+    tp.data_seed = (uint64_t)seed;
+    if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
+
+    silt_train_task task = {0};
+    if (a->create((uint64_t)seed, &task) != SILT_OK) return gen_fail(arch);
+    silt_progress prog;
+    silt_status st = silt_train_run(&tp, &task, resume, &prog);
+    silt_train_task_free(&task);
+    if (st != SILT_OK) return gen_fail("train");
+    fprintf(stderr, "trained %s for %d steps: %s/checkpoint_%d.safetensors\n", arch, steps, tp.out_dir, steps);
+    return 0;
+}

@@ -1,0 +1,425 @@
+// The training loop (see train.h for the resume contract).
+#include "gen/lib/train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "gen/lib/train_private.h"
+
+silt_train_params silt_train_default_params(void) {
+    silt_train_params p = {
+        .steps = 1000, .batch_size = 32, .grad_accum = 1, .lr = 1e-3, .lr_min = 1e-5, .warmup_steps = 100,
+        .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .grad_clip = 1.0, .ema_decay = 0,
+        .ckpt_every = 100, .keep_last = 3, .out_dir = "train_out", .data_seed = 0, .log_every = 10,
+        .step_delay_ms = 0, .handle_signals = true,
+    };
+    return p;
+}
+
+void silt_train_task_free(silt_train_task *t) {
+    if (!t || !t->destroy) return;
+    t->destroy(t->self);
+    t->destroy = NULL;
+    t->self = NULL;
+}
+
+silt_status silt_train_params_check(const silt_train_params *p) {
+    if (!p) return SILT_FAIL(SILT_ERR_ARG, "train: NULL params");
+#define BAD(cond, ...) if (cond) return SILT_FAIL(SILT_ERR_ARG, "train: " __VA_ARGS__)
+    BAD(p->steps < 1, "steps %lld must be >= 1", (long long)p->steps);
+    BAD(p->batch_size < 1, "batch size %d must be >= 1", p->batch_size);
+    BAD(p->grad_accum < 1, "grad_accum %d must be >= 1", p->grad_accum);
+    BAD(p->steps > INT64_MAX / p->grad_accum, "steps x grad_accum overflows");
+    BAD(!(p->lr >= 0) || !isfinite(p->lr), "learning rate %g must be finite and >= 0", p->lr);
+    BAD(!(p->lr_min >= 0) || !(p->lr_min <= p->lr), "lr_min %g must be in [0, lr = %g]", p->lr_min, p->lr);
+    BAD(p->warmup_steps < 0, "warmup_steps %lld must be >= 0", (long long)p->warmup_steps);
+    BAD(!(p->weight_decay >= 0) || !isfinite(p->weight_decay), "weight decay %g must be finite and >= 0",
+        p->weight_decay);
+    BAD(!(p->beta1 >= 0 && p->beta1 < 1), "beta1 %g must be in [0, 1)", p->beta1);
+    BAD(!(p->beta2 >= 0 && p->beta2 < 1), "beta2 %g must be in [0, 1)", p->beta2);
+    BAD(!(p->eps >= 0) || !isfinite(p->eps), "eps %g must be finite and >= 0", p->eps);
+    BAD(!(p->grad_clip >= 0) || !isfinite(p->grad_clip), "grad clip %g must be finite and >= 0 (0: off)",
+        p->grad_clip);
+    BAD(!(p->ema_decay >= 0 && p->ema_decay < 1), "EMA decay %g must be in [0, 1) (0: off)", p->ema_decay);
+    BAD(p->ckpt_every < 0, "ckpt_every %lld must be >= 0 (0: only at the end)", (long long)p->ckpt_every);
+    BAD(p->keep_last < 0, "keep_last %d must be >= 0 (0: keep all)", p->keep_last);
+    BAD(!p->out_dir || !*p->out_dir, "no output directory");
+    BAD(strlen(p->out_dir) > TRAIN_PATH_MAX - 64, "output directory path is too long");
+    BAD(p->log_every < 1, "log_every %lld must be >= 1", (long long)p->log_every);
+    BAD(p->step_delay_ms < 0, "step_delay_ms %d must be >= 0", p->step_delay_ms);
+#undef BAD
+    return SILT_OK;
+}
+
+double silt_train_lr(const silt_train_params *p, int64_t step) {
+    if (step < 0) step = 0;
+    if (step < p->warmup_steps) return p->lr * (double)(step + 1) / (double)p->warmup_steps;
+    if (step >= p->steps) return p->lr_min;
+    int64_t span = p->steps - 1 - p->warmup_steps;
+    double t = (double)(step - p->warmup_steps) / (double)(span > 1 ? span : 1);
+    if (t > 1) t = 1;
+    return p->lr_min + (p->lr - p->lr_min) * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+}
+
+void silt_train_ema_update(float *ema, const float *p, int64_t n, double decay) {
+    const float d = (float)decay, w = (float)(1.0 - decay);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) ema[i] = d * ema[i] + w * p[i];
+}
+
+silt_rng silt_train_batch_rng(uint64_t data_seed, int64_t batch_index, uint32_t purpose) {
+    // Distinct purposes get unrelated keys (odd multiplier, bijective per
+    // purpose); the batch index is the Philox stream.
+    uint64_t key = data_seed ^ (0x9E3779B97F4A7C15ull * ((uint64_t)purpose + 1));
+    return silt_rng_init(key, (uint64_t)batch_index);
+}
+
+// --- signals -------------------------------------------------------------------
+
+// One run at a time per process uses these (the handler can reach nothing else).
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (g_stop_signal) {  // a second signal: give up at once
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    g_stop_signal = sig;
+}
+
+typedef struct saved_signals {
+    struct sigaction intr, term;
+    bool installed;
+} saved_signals;
+
+static void signals_install(saved_signals *s) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    g_stop_signal = 0;
+    s->installed = sigaction(SIGINT, &sa, &s->intr) == 0 && sigaction(SIGTERM, &sa, &s->term) == 0;
+    // A signal the parent set to be ignored stays ignored (a shell starts
+    // background jobs with SIGINT ignored, so Ctrl-C is not meant for them).
+    if (s->installed && s->intr.sa_handler == SIG_IGN) sigaction(SIGINT, &s->intr, NULL);
+    if (s->installed && s->term.sa_handler == SIG_IGN) sigaction(SIGTERM, &s->term, NULL);
+}
+
+static void signals_restore(saved_signals *s) {
+    if (!s->installed) return;
+    sigaction(SIGINT, &s->intr, NULL);
+    sigaction(SIGTERM, &s->term, NULL);
+    s->installed = false;
+}
+
+// --- setup ------------------------------------------------------------------------
+
+static silt_status mkdir_p(const char *dir) {
+    char buf[TRAIN_PATH_MAX];
+    size_t len = strlen(dir);
+    if (len >= sizeof buf) return SILT_FAIL(SILT_ERR_ARG, "train: output directory path is too long");
+    memcpy(buf, dir, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return SILT_FAIL(SILT_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return SILT_FAIL(SILT_ERR_IO, "%s is not a directory", dir);
+    return SILT_OK;
+}
+
+static char *params_json(const silt_train_params *p, const char *arch) {
+    // Only what changes the numbers: paths, logging and checkpoint cadence are
+    // left out, so runs into different directories write identical files.
+    silt_json_buf b = {0};
+    silt_json_buf_printf(&b, "{\"arch\": ");
+    silt_json_buf_string(&b, arch ? arch : "", strlen(arch ? arch : ""));
+    silt_json_buf_printf(&b,
+                         ", \"steps\": %lld, \"batch_size\": %d, \"grad_accum\": %d, \"lr\": %.17g, \"lr_min\": %.17g, "
+                         "\"warmup_steps\": %lld, \"weight_decay\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
+                         "\"eps\": %.17g, \"grad_clip\": %.17g, \"ema_decay\": %.17g, \"data_seed\": %llu}",
+                         (long long)p->steps, p->batch_size, p->grad_accum, p->lr, p->lr_min,
+                         (long long)p->warmup_steps, p->weight_decay, p->beta1, p->beta2, p->eps, p->grad_clip,
+                         p->ema_decay, (unsigned long long)p->data_seed);
+    silt_json_buf_append(&b, "", 1);
+    if (b.failed) { silt_json_buf_free(&b); return NULL; }
+    return b.data;
+}
+
+static void state_free(train_state *s) {
+    if (s->ema)
+        for (int i = 0; i < s->n; i++) silt_free(s->ema[i]);
+    free(s->ema);
+    free(s->params);
+    free(s->names);
+    free(s->no_decay);
+    silt_adamw_free(s->opt);
+    free(s->params_json);
+    memset(s, 0, sizeof *s);
+}
+
+static bool reserved_name(const char *name) {
+    return !strncmp(name, "ema.", 4) || !strncmp(name, "adam_m.", 7) || !strncmp(name, "adam_v.", 7);
+}
+
+static silt_status state_init(train_state *s, const silt_train_params *p, silt_train_task *task) {
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->task = task;
+    if (!task || !task->n_params || !task->param || !task->loss)
+        return SILT_FAIL(SILT_ERR_ARG, "train: the task lacks n_params, param or loss");
+    int n = task->n_params(task->self);
+    if (n < 1) return SILT_FAIL(SILT_ERR_ARG, "train: the task has %d parameters", n);
+    s->n = n;
+    s->params = calloc((size_t)n, sizeof *s->params);
+    s->names = calloc((size_t)n, sizeof *s->names);
+    s->no_decay = calloc((size_t)n, sizeof *s->no_decay);
+    s->params_json = params_json(p, task->name);
+    if (!s->params || !s->names || !s->no_decay || !s->params_json)
+        return SILT_FAIL(SILT_ERR_OOM, "train: out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *name = NULL;
+        bool nd = false;
+        silt_tensor *t = task->param(task->self, i, &name, &nd);
+        if (!t || !name || !*name)
+            return SILT_FAIL(SILT_ERR_ARG, "train: task parameter %d is %s", i, !t ? "NULL" : "unnamed");
+        if (t->dtype != SILT_F32 || t->device != SILT_CPU || !t->requires_grad || !t->grad)
+            return SILT_FAIL(SILT_ERR_ARG, "train: parameter %s must be an f32 cpu tensor created with requires_grad",
+                             name);
+        if (reserved_name(name) || strlen(name) > 900)
+            return SILT_FAIL(SILT_ERR_ARG, "train: parameter name '%.60s' is reserved or too long", name);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->names[j], name)) return SILT_FAIL(SILT_ERR_ARG, "train: two parameters named %s", name);
+        s->params[i] = t;
+        s->names[i] = name;
+        s->no_decay[i] = nd;
+    }
+    silt_adamw_params ap = {.lr = p->lr, .beta1 = p->beta1, .beta2 = p->beta2, .eps = p->eps,
+                            .weight_decay = p->weight_decay};
+    s->opt = silt_adamw_create(s->params, s->no_decay, n, ap);
+    if (!s->opt) return SILT_FAIL(SILT_ERR_ARG, "train: %s", silt_last_error_message());
+    if (p->ema_decay > 0) {
+        s->ema = calloc((size_t)n, sizeof *s->ema);
+        if (!s->ema) return SILT_FAIL(SILT_ERR_OOM, "train: out of memory for EMA weights");
+        for (int i = 0; i < n; i++) {
+            size_t bytes = silt_nbytes(s->params[i]);
+            s->ema[i] = silt_alloc(bytes);
+            if (!s->ema[i]) return SILT_FAIL(SILT_ERR_OOM, "train: out of memory for EMA weights");
+            memcpy(s->ema[i], s->params[i]->data, bytes);  // EMA starts at the initial weights
+        }
+    }
+    return SILT_OK;
+}
+
+// Resolves resume_path into a checkpoint path; *path = "" means start fresh.
+static silt_status resolve_resume(const silt_train_params *p, const char *resume, char *path, size_t n) {
+    path[0] = 0;
+    char latest[TRAIN_PATH_MAX];
+    SILT_TRY(train_join(latest, sizeof latest, p->out_dir, "latest"));
+    if (!resume) {
+        if (train_file_exists(latest))
+            return SILT_FAIL(SILT_ERR_ARG,
+                             "%s already holds a training run; resume it (--resume auto) or choose another "
+                             "output directory",
+                             p->out_dir);
+        return SILT_OK;
+    }
+    if (!strcmp(resume, "auto")) {
+        if (!train_file_exists(latest)) {
+            silt_info("no checkpoint in %s: starting a new run", p->out_dir);
+            return SILT_OK;
+        }
+        return silt_train_latest(p->out_dir, path, n);
+    }
+    struct stat st;
+    if (stat(resume, &st) != 0) return SILT_FAIL(SILT_ERR_IO, "cannot resume from %s: %s", resume, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return silt_train_latest(resume, path, n);
+    if (strlen(resume) >= n) return SILT_FAIL(SILT_ERR_ARG, "resume path is too long");
+    snprintf(path, n, "%s", resume);
+    return SILT_OK;
+}
+
+// Holds an exclusive lock on OUT/train.lock for the run, so two runs never
+// write one directory (the kernel drops it when a process dies, even by
+// SIGKILL). Returns the descriptor, or -1 with the error set.
+static int lock_dir(const char *dir) {
+    char path[TRAIN_PATH_MAX];
+    if (train_join(path, sizeof path, dir, "train.lock") != SILT_OK) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) { SILT_FAIL(SILT_ERR_IO, "cannot open %s: %s", path, strerror(errno)); return -1; }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK) SILT_FAIL(SILT_ERR_IO, "another run is training in %s (%s is locked)", dir, path);
+        else SILT_FAIL(SILT_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+        return -1;
+    }
+    return fd;
+}
+
+// --- the loop ---------------------------------------------------------------------
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop_signal) {}
+}
+
+typedef struct step_result {
+    double loss;
+    float grad_norm;
+} step_result;
+
+// One optimiser update: K micro-batches, clip, AdamW, EMA. `step` is 0-based.
+// On a NaN/Inf the update is not applied (the optimiser has not run).
+static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_result *r) {
+    const silt_train_params *p = s->p;
+    silt_train_task *task = s->task;
+    for (int i = 0; i < s->n; i++) silt_tensor_zero_grad(s->params[i]);
+    // The loss is the mean over the K*B samples of the update: each
+    // micro-batch mean is scaled by 1/K through the backward seed.
+    const float seed = 1.0f / (float)p->grad_accum;
+    double loss_sum = 0;
+    for (int k = 0; k < p->grad_accum; k++) {
+        int64_t bi = step * p->grad_accum + k;
+        silt_graph_reset(g);
+        silt_tensor *loss = task->loss(task->self, g, p->data_seed, bi, p->batch_size);
+        if (!loss) {
+            silt_status st = silt_graph_status(g);
+            return SILT_FAIL(st != SILT_OK ? st : SILT_ERR_ARG, "step %lld: loss of micro-batch %lld failed: %s",
+                             (long long)step + 1, (long long)bi, st != SILT_OK ? silt_last_error_message() : "NULL");
+        }
+        if (loss->dtype != SILT_F32 || silt_numel(loss) != 1 || !loss->requires_grad)
+            return SILT_FAIL(SILT_ERR_ARG, "step %lld: the loss must be one f32 element that requires grad",
+                             (long long)step + 1);
+        float lv = silt_f32(loss)[0];
+        if (!isfinite(lv))
+            return SILT_FAIL(SILT_ERR_NUMERIC, "step %lld: loss is %g (micro-batch %lld); stopped before the update",
+                             (long long)step + 1, lv, (long long)bi);
+        loss_sum += lv;
+        silt_status st = silt_backward(g, loss, &seed);
+        if (st != SILT_OK)
+            return SILT_FAIL(st, "step %lld: backward failed: %s", (long long)step + 1, silt_last_error_message());
+    }
+    float gn = silt_grad_clip_norm(s->params, s->n, (float)p->grad_clip);
+    if (!isfinite(gn))
+        return SILT_FAIL(SILT_ERR_NUMERIC, "step %lld: gradient norm is %g (loss %g); stopped before the update",
+                         (long long)step + 1, gn, loss_sum / p->grad_accum);
+    SILT_TRY(silt_adamw_step(s->opt, (float)silt_train_lr(p, step)));
+    if (s->ema)
+        for (int i = 0; i < s->n; i++)
+            silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), p->ema_decay);
+    r->loss = loss_sum / p->grad_accum;
+    r->grad_norm = gn;
+    return SILT_OK;
+}
+
+static silt_status csv_row(FILE *f, int64_t step, const step_result *r, double lr, double ips, double elapsed) {
+    fprintf(f, "%lld,%.9g,%.9g,%.9g,%.1f,%.3f\n", (long long)step, r->loss, lr, (double)r->grad_norm, ips, elapsed);
+    if (fflush(f) != 0 || ferror(f))
+        return SILT_FAIL(SILT_ERR_IO, "cannot write %s: %s", TRAIN_CSV_NAME, strerror(errno));
+    return SILT_OK;
+}
+
+silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, const char *resume_path,
+                           silt_progress *progress) {
+    SILT_TRY(silt_train_params_check(p));
+    train_state s;
+    silt_status st = state_init(&s, p, task);
+    silt_graph *g = NULL;
+    FILE *csv = NULL;
+    saved_signals sig = {0};
+    char label[96] = "train", ckpt[TRAIN_PATH_MAX];
+    bool progress_on = false, cancelled = false;
+    int64_t start = 0;
+    int lock_fd = -1;
+    if (st != SILT_OK) goto done;
+    if ((st = mkdir_p(p->out_dir)) != SILT_OK) goto done;
+    if ((lock_fd = lock_dir(p->out_dir)) < 0) { st = SILT_ERR_IO; goto done; }
+    train_remove_stale_tmp(p->out_dir);
+
+    if ((st = resolve_resume(p, resume_path, ckpt, sizeof ckpt)) != SILT_OK) goto done;
+    if (ckpt[0]) {
+        if ((st = train_ckpt_read(&s, ckpt, &start)) != SILT_OK) goto done;
+        if (start > p->steps) {
+            st = SILT_FAIL(SILT_ERR_ARG, "%s is at step %lld, past the run's %lld steps", ckpt, (long long)start,
+                           (long long)p->steps);
+            goto done;
+        }
+        silt_info("resuming from %s at step %lld of %lld", ckpt, (long long)start, (long long)p->steps);
+    }
+    if ((st = train_csv_open(p->out_dir, start, &csv)) != SILT_OK) goto done;
+    g = silt_graph_create(0);
+    if (!g) { st = SILT_FAIL(SILT_ERR_OOM, "train: out of memory for the graph"); goto done; }
+    if (p->handle_signals) signals_install(&sig);
+    if (progress) {
+        silt_progress_begin(progress, label, p->steps - start);
+        progress_on = true;
+    }
+
+    const double t_begin = silt_time_now();
+    double t_last_row = t_begin;
+    int64_t last_row_step = start;
+    const double ipb = task->images_per_batch ? task->images_per_batch(task->self, p->batch_size) : p->batch_size;
+    for (int64_t step = start; step < p->steps; step++) {
+        step_result r = {0, 0};
+        if ((st = train_step(&s, g, step, &r)) != SILT_OK) goto done;
+        if (p->step_delay_ms > 0) sleep_ms(p->step_delay_ms);
+        const int64_t done_steps = step + 1;
+        cancelled = g_stop_signal != 0;
+        if (done_steps % p->log_every == 0 || done_steps == p->steps) {
+            double now = silt_time_now(), dt = now - t_last_row;
+            double ips = dt > 0 ? ipb * p->grad_accum * (double)(done_steps - last_row_step) / dt : 0;
+            double lr = silt_train_lr(p, step);
+            if ((st = csv_row(csv, done_steps, &r, lr, ips, now - t_begin)) != SILT_OK) goto done;
+            t_last_row = now;
+            last_row_step = done_steps;
+            snprintf(label, sizeof label, "train loss %.4g", r.loss);
+            if (!progress || !progress->enabled)
+                silt_info("step %lld/%lld  loss %.5g  lr %.3g  grad_norm %.3g  %.1f img/s", (long long)done_steps,
+                          (long long)p->steps, r.loss, lr, (double)r.grad_norm, ips);
+        }
+        if (progress) silt_progress_step(progress, 1);
+        if ((p->ckpt_every > 0 && done_steps % p->ckpt_every == 0) || done_steps == p->steps || cancelled) {
+            // The CSV reaches the disk first, so after a crash it holds every row
+            // up to the newest checkpoint (later rows are cut on resume).
+            if (fsync(fileno(csv)) != 0 && errno != EINVAL && errno != EROFS) {
+                st = SILT_FAIL(SILT_ERR_IO, "cannot sync %s: %s", TRAIN_CSV_NAME, strerror(errno));
+                goto done;
+            }
+            if ((st = train_ckpt_write(&s, done_steps)) != SILT_OK) goto done;
+        }
+        if (cancelled && done_steps < p->steps) {
+            st = SILT_FAIL(SILT_ERR_CANCELLED, "interrupted (signal %d) after step %lld of %lld; checkpoint written",
+                           (int)g_stop_signal, (long long)done_steps, (long long)p->steps);
+            goto done;
+        }
+    }
+    if (start == p->steps) st = train_ckpt_write(&s, start);  // nothing left: re-save (a round trip)
+
+done:
+    if (progress_on) {
+        silt_progress_end(progress);
+        progress->label = "train";  // `label` is about to go out of scope
+    }
+    signals_restore(&sig);
+    if (csv && fclose(csv) != 0 && st == SILT_OK) st = SILT_FAIL(SILT_ERR_IO, "cannot close %s", TRAIN_CSV_NAME);
+    silt_graph_free(g);
+    state_free(&s);
+    if (lock_fd >= 0) close(lock_fd);
+    return st;
+}

@@ -1,0 +1,348 @@
+// Trainer checkpoints (layout in train.h), the `latest` pointer, pruning of
+// old checkpoints, and the CSV log's cut-back on resume.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "core/safetensors.h"
+#include "gen/lib/train_private.h"
+
+#define CKPT_PREFIX "checkpoint_"
+#define CKPT_SUFFIX ".safetensors"
+
+silt_status train_join(char *buf, size_t n, const char *dir, const char *name) {
+    int k = snprintf(buf, n, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= n) return SILT_FAIL(SILT_ERR_ARG, "path %s/%s is too long", dir, name);
+    return SILT_OK;
+}
+
+bool train_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+// "checkpoint_<digits>.safetensors" -> step; -1 for any other name.
+static int64_t ckpt_step_of(const char *name) {
+    size_t lp = strlen(CKPT_PREFIX), ls = strlen(CKPT_SUFFIX), len = strlen(name);
+    if (len <= lp + ls || strncmp(name, CKPT_PREFIX, lp) || strcmp(name + len - ls, CKPT_SUFFIX)) return -1;
+    int64_t v = 0;
+    for (size_t i = lp; i < len - ls; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+static void fsync_dir(const char *dir) {  // makes a rename durable; best effort
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+// Writes text to dir/name atomically: a temporary file, fsync, rename.
+static silt_status write_atomic(const char *dir, const char *name, const char *text, size_t len) {
+    char path[TRAIN_PATH_MAX], tmp[TRAIN_PATH_MAX + 16];
+    SILT_TRY(train_join(path, sizeof path, dir, name));
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return SILT_FAIL(SILT_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+    (void)fchmod(fd, 0644);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    int err = off == len ? 0 : errno ? errno : EIO;
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        return SILT_FAIL(SILT_ERR_IO, "cannot write %s: %s", path, strerror(err));
+    }
+    fsync_dir(dir);
+    return SILT_OK;
+}
+
+void train_remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *n = e->d_name;
+        if (!strstr(n, ".tmp.")) continue;
+        if (strncmp(n, CKPT_PREFIX, strlen(CKPT_PREFIX)) && strncmp(n, "latest.tmp.", 11) &&
+            strncmp(n, TRAIN_CSV_NAME ".tmp.", strlen(TRAIN_CSV_NAME) + 5))
+            continue;
+        char path[TRAIN_PATH_MAX];
+        if (train_join(path, sizeof path, dir, n) == SILT_OK && unlink(path) == 0)
+            silt_info("removed %s (left by an interrupted run)", path);
+    }
+    closedir(d);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+// Deletes checkpoints below `step` but the newest keep_last - 1 of them.
+// Checkpoints above `step` (left by a run resumed from an older one) are
+// kept: this run overwrites them as it gets there.
+static void prune(const char *dir, int64_t step, int keep_last) {
+    if (keep_last <= 0) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int64_t *steps = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int64_t s = ckpt_step_of(e->d_name);
+        if (s < 0 || s >= step) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *t = realloc(steps, cap * sizeof *t);
+            if (!t) break;
+            steps = t;
+        }
+        steps[n++] = s;
+    }
+    closedir(d);
+    if (steps) qsort(steps, n, sizeof *steps, cmp_desc);
+    for (size_t i = (size_t)keep_last - 1; i < n; i++) {
+        char name[64], path[TRAIN_PATH_MAX];
+        snprintf(name, sizeof name, CKPT_PREFIX "%lld" CKPT_SUFFIX, (long long)steps[i]);
+        if (train_join(path, sizeof path, dir, name) == SILT_OK && unlink(path) != 0)
+            silt_warn("cannot delete old checkpoint %s: %s", path, strerror(errno));
+    }
+    free(steps);
+}
+
+silt_status silt_train_latest(const char *dir, char *buf, size_t n) {
+    if (!dir || !buf || n == 0) return SILT_FAIL(SILT_ERR_ARG, "silt_train_latest: NULL argument");
+    char path[TRAIN_PATH_MAX], name[256];
+    SILT_TRY(train_join(path, sizeof path, dir, "latest"));
+    FILE *f = fopen(path, "r");
+    if (!f) return SILT_FAIL(SILT_ERR_IO, "no checkpoint in %s (%s: %s)", dir, path, strerror(errno));
+    char *got = fgets(name, sizeof name, f);
+    fclose(f);
+    if (!got) return SILT_FAIL(SILT_ERR_FORMAT, "%s is empty", path);
+    name[strcspn(name, "\r\n")] = 0;
+    if (ckpt_step_of(name) < 0)
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s names '%s', not a checkpoint_<step>.safetensors file", path, name);
+    char full[TRAIN_PATH_MAX];
+    SILT_TRY(train_join(full, sizeof full, dir, name));
+    if (!train_file_exists(full)) return SILT_FAIL(SILT_ERR_IO, "%s names %s, which is missing", path, full);
+    if (strlen(full) >= n) return SILT_FAIL(SILT_ERR_ARG, "checkpoint path %s is too long", full);
+    memcpy(buf, full, strlen(full) + 1);
+    return SILT_OK;
+}
+
+// --- write ----------------------------------------------------------------------
+
+static silt_status add_f32(silt_st_writer *w, const char *prefix, const char *name, const silt_tensor *t,
+                           const float *data) {
+    char key[1024];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    int64_t shape[SILT_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) shape[d] = t->shape[d];
+    return silt_st_writer_add(w, key, SILT_ST_F32, t->ndim, shape, data);
+}
+
+silt_status train_ckpt_write(train_state *s, int64_t step) {
+    const silt_train_params *p = s->p;
+    silt_st_writer *w = silt_st_writer_create();
+    if (!w) return SILT_ERR_OOM;
+    silt_status st = SILT_OK;
+    for (int i = 0; i < s->n && st == SILT_OK; i++) {
+        float *m = NULL, *v = NULL;
+        st = silt_adamw_state(s->opt, i, &m, &v);
+        if (st == SILT_OK) st = add_f32(w, "", s->names[i], s->params[i], silt_f32(s->params[i]));
+        if (st == SILT_OK && s->ema) st = add_f32(w, "ema.", s->names[i], s->params[i], s->ema[i]);
+        if (st == SILT_OK) st = add_f32(w, "adam_m.", s->names[i], s->params[i], m);
+        if (st == SILT_OK) st = add_f32(w, "adam_v.", s->names[i], s->params[i], v);
+    }
+    char num[32];
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "format", TRAIN_CKPT_FORMAT);
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "format_version", TRAIN_CKPT_VERSION);
+    snprintf(num, sizeof num, "%lld", (long long)step);
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "step", num);
+    snprintf(num, sizeof num, "%lld", (long long)silt_adamw_step_count(s->opt));
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "adam_step", num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)p->data_seed);
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "data_seed", num);
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "arch", s->task->name ? s->task->name : "");
+    if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "train_params", s->params_json);
+
+    char name[64], path[TRAIN_PATH_MAX];
+    snprintf(name, sizeof name, CKPT_PREFIX "%lld" CKPT_SUFFIX, (long long)step);
+    if (st == SILT_OK) st = train_join(path, sizeof path, p->out_dir, name);
+    if (st == SILT_OK) st = silt_st_writer_write(w, path);
+    silt_st_writer_free(w);
+    if (st != SILT_OK) return SILT_FAIL(st, "checkpoint at step %lld: %s", (long long)step, silt_last_error_message());
+    char line[80];
+    int len = snprintf(line, sizeof line, "%s\n", name);
+    SILT_TRY(write_atomic(p->out_dir, "latest", line, (size_t)len));
+    prune(p->out_dir, step, p->keep_last);
+    return SILT_OK;
+}
+
+// --- read -----------------------------------------------------------------------
+
+static silt_status parse_i64(const silt_safetensors *f, const char *path, const char *key, int64_t *out) {
+    const char *v = silt_safetensors_metadata(f, key);
+    char *end = NULL;
+    errno = 0;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || x < 0)
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata '%s' is %s%s%s (need an integer >= 0)", path, key,
+                         v ? "'" : "missing", v ? v : "", v ? "'" : "");
+    *out = x;
+    return SILT_OK;
+}
+
+// The tensor prefix+name with param t's shape, or NULL with the error set.
+static const silt_st_tensor *find_like(const silt_safetensors *f, const char *path, const char *prefix,
+                                       const char *name, const silt_tensor *t, silt_status *st) {
+    char key[1024];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    const silt_st_tensor *x = silt_safetensors_find(f, key);
+    if (!x) {
+        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is missing (a checkpoint of another model?)", path, key);
+        return NULL;
+    }
+    bool same = x->dtype == SILT_ST_F32 && x->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = x->shape[d] == t->shape[d];
+    if (!same) {
+        char buf[64];
+        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s with %d dims, the model has F32 %s", path, key,
+                        silt_st_dtype_name(x->dtype), x->ndim, silt_shape_str(t, buf, sizeof buf));
+        return NULL;
+    }
+    return x;
+}
+
+silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out) {
+    silt_safetensors *f = NULL;
+    SILT_TRY(silt_safetensors_open(path, &f));
+    silt_status st = SILT_OK;
+    const silt_st_tensor **found = calloc((size_t)s->n * 4, sizeof *found);
+    int64_t step = 0, adam_step = 0;
+    if (!found) { st = SILT_FAIL(SILT_ERR_OOM, "out of memory"); goto done; }
+    const char *fmt = silt_safetensors_metadata(f, "format"), *ver = silt_safetensors_metadata(f, "format_version");
+    if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT)) {
+        st = SILT_FAIL(SILT_ERR_FORMAT, "%s is not a silt training checkpoint (metadata format is %s)", path,
+                       fmt ? fmt : "missing");
+        goto done;
+    }
+    if (!ver || strcmp(ver, TRAIN_CKPT_VERSION)) {
+        st = SILT_FAIL(SILT_ERR_FORMAT, "%s has checkpoint format version %s; this build reads version %s", path,
+                       ver ? ver : "(none)", TRAIN_CKPT_VERSION);
+        goto done;
+    }
+    const char *arch = silt_safetensors_metadata(f, "arch"), *want = s->task->name ? s->task->name : "";
+    if (arch && strcmp(arch, want)) {
+        st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds arch '%s', this run trains '%s'", path, arch, want);
+        goto done;
+    }
+    if ((st = parse_i64(f, path, "step", &step)) != SILT_OK) goto done;
+    if ((st = parse_i64(f, path, "adam_step", &adam_step)) != SILT_OK) goto done;
+    const char *pj = silt_safetensors_metadata(f, "train_params");
+    if (pj && strcmp(pj, s->params_json))
+        silt_warn("%s was trained with other parameters; the resumed run will not match an uninterrupted one.\n"
+                  "  checkpoint: %s\n  now:        %s",
+                  path, pj, s->params_json);
+
+    bool have_ema = true;
+    for (int i = 0; i < s->n && have_ema; i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "ema.%s", s->names[i]);
+        have_ema = silt_safetensors_find(f, key) != NULL;
+    }
+    // Validate everything, then copy: a bad file changes nothing.
+    static const char *const prefixes[4] = {"", "ema.", "adam_m.", "adam_v."};
+    for (int i = 0; i < s->n; i++)
+        for (int k = 0; k < 4; k++) {
+            if (k == 1 && (!s->ema || !have_ema)) continue;
+            found[4 * i + k] = find_like(f, path, prefixes[k], s->names[i], s->params[i], &st);
+            if (!found[4 * i + k]) goto done;
+        }
+    for (int i = 0; i < s->n; i++) {
+        float *m = NULL, *v = NULL, *dst[4];
+        int64_t n = silt_numel(s->params[i]);
+        silt_adamw_state(s->opt, i, &m, &v);
+        dst[0] = silt_f32(s->params[i]);
+        dst[1] = s->ema ? s->ema[i] : NULL;
+        dst[2] = m;
+        dst[3] = v;
+        for (int k = 0; k < 4; k++)
+            if (found[4 * i + k]) silt_safetensors_read_f32(found[4 * i + k], dst[k], n);
+        if (s->ema && !have_ema) memcpy(s->ema[i], dst[0], (size_t)n * sizeof(float));
+    }
+    if (s->ema && !have_ema) silt_warn("%s has no EMA weights: the EMA starts from its weights", path);
+    silt_adamw_set_step_count(s->opt, adam_step);
+    *step_out = step;
+done:
+    free(found);
+    silt_safetensors_close(f);
+    return st;
+}
+
+// --- CSV ------------------------------------------------------------------------
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) { free(buf); buf = NULL; break; }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+silt_status train_csv_open(const char *dir, int64_t start_step, FILE **out) {
+    char path[TRAIN_PATH_MAX];
+    SILT_TRY(train_join(path, sizeof path, dir, TRAIN_CSV_NAME));
+    size_t len = 0;
+    char *old = start_step > 0 ? slurp(path, &len) : NULL;
+    if (start_step > 0 && !old) silt_info("%s is missing: the log restarts at step %lld", path, (long long)start_step);
+    // Keep the header and every complete row with step <= start_step; rows a
+    // killed run wrote after its last checkpoint are run again.
+    silt_json_buf keep = {0};
+    silt_json_buf_append(&keep, TRAIN_CSV_HEADER, strlen(TRAIN_CSV_HEADER));
+    for (size_t i = 0; old && i < len;) {
+        char *nl = memchr(old + i, '\n', len - i);
+        if (!nl) break;  // an incomplete last line
+        size_t line_len = (size_t)(nl - (old + i)) + 1;
+        char *end = NULL;
+        long long step = strtoll(old + i, &end, 10);
+        if (end != old + i && *end == ',' && step >= 1 && step <= start_step)
+            silt_json_buf_append(&keep, old + i, line_len);
+        i += line_len;
+    }
+    free(old);
+    silt_status st = keep.failed ? SILT_FAIL(SILT_ERR_OOM, "out of memory for %s", path)
+                                 : write_atomic(dir, TRAIN_CSV_NAME, keep.data, keep.len);
+    silt_json_buf_free(&keep);
+    if (st != SILT_OK) return st;
+    *out = fopen(path, "a");
+    if (!*out) return SILT_FAIL(SILT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    return SILT_OK;
+}

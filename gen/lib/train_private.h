@@ -1,0 +1,47 @@
+// Shared between train.c (the loop) and train_ckpt.c (checkpoints, the
+// `latest` pointer, the CSV log). Not a public header.
+#ifndef SILT_TRAIN_PRIVATE_H
+#define SILT_TRAIN_PRIVATE_H
+
+#include <stdio.h>
+
+#include "core/optim.h"
+#include "gen/lib/train.h"
+
+#define TRAIN_CKPT_FORMAT "silt-train-checkpoint"
+#define TRAIN_CKPT_VERSION "1"
+#define TRAIN_CSV_NAME "train_log.csv"
+#define TRAIN_CSV_HEADER "step,loss,lr,grad_norm,images_per_s,elapsed_s\n"
+#define TRAIN_PATH_MAX 4096
+
+typedef struct train_state {
+    const silt_train_params *p;
+    silt_train_task *task;
+    int n;
+    silt_tensor **params;  // borrowed from the task
+    const char **names;    // borrowed from the task
+    bool *no_decay;
+    float **ema;           // n buffers, or NULL when EMA is off
+    silt_adamw *opt;
+    char *params_json;     // the hyperparameters that change the numbers
+} train_state;
+
+// Writes OUT/checkpoint_<step>.safetensors, then OUT/latest, then deletes all
+// but the newest keep_last checkpoints at or below `step`.
+silt_status train_ckpt_write(train_state *s, int64_t step);
+// Loads a checkpoint into the parameters, EMA and optimiser; validates the
+// whole file first, so on failure nothing has changed. *step: updates done.
+silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step);
+
+// Opens OUT/train_log.csv for appending: a fresh file with the header when
+// start_step is 0, else the existing file cut back to the rows with
+// step <= start_step (incomplete last lines dropped).
+silt_status train_csv_open(const char *dir, int64_t start_step, FILE **out);
+// Removes temporary files a killed run may have left in dir (names of ours
+// with ".tmp." in them).
+void train_remove_stale_tmp(const char *dir);
+// "dir/name" into buf; SILT_ERR_ARG when it does not fit.
+silt_status train_join(char *buf, size_t n, const char *dir, const char *name);
+bool train_file_exists(const char *path);
+
+#endif

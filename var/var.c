@@ -1,0 +1,537 @@
+// VAR transformer: loading, configuration, blocks and the teacher-forced
+// forward (see var.h). Transliterates FoundationVision/VAR models/var.py
+// (VAR.forward, get_logits) and basic_var.py (SelfAttention, FFN,
+// AdaLNSelfAttn, AdaLNBeforeHead) in their fp32 non-fused paths.
+#include "var/var.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/ops.h"
+#include "core/weights.h"
+#include "var/var_internal.h"
+
+// --- detection -----------------------------------------------------------------------
+
+static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return silt_safetensors_find(st, name);
+}
+
+static int64_t dim_of(const silt_st_tensor *t, int ndim, int d) {
+    return (t && t->ndim == ndim && t->shape[d] > 0 && t->shape[d] < ((int64_t)1 << 24)) ? t->shape[d] : -1;
+}
+
+static silt_status fmt_pn(char *buf, size_t n, const int *pn, int K) {
+    size_t off = 0;
+    buf[0] = 0;
+    for (int i = 0; i < K && off < n; i++) off += (size_t)snprintf(buf + off, n - off, i ? ",%d" : "%d", pn[i]);
+    return SILT_OK;
+}
+
+typedef struct json_cfg {
+    int num_heads;
+    float norm_eps;
+    int n_pn, pn[VAR_MAX_SCALES];
+} json_cfg;
+
+static silt_status read_config_json(const silt_safetensors *st, json_cfg *j) {
+    const char *txt = silt_safetensors_metadata(st, "config");
+    if (!txt) return SILT_OK;
+    silt_json *doc = NULL;
+    if (silt_json_parse(txt, strlen(txt), 64, &doc) != SILT_OK)
+        return SILT_FAIL(SILT_ERR_FORMAT, "var: the file's \"config\" metadata is not valid JSON: %s", silt_last_error_message());
+    const silt_json_value *root = silt_json_root(doc), *v;
+    silt_status s = SILT_OK;
+    if (!root || root->type != SILT_JSON_OBJECT) {
+        s = SILT_FAIL(SILT_ERR_FORMAT, "var: the file's \"config\" metadata is not a JSON object");
+        goto done;
+    }
+    if ((v = silt_json_member(doc, root, "num_heads"))) {
+        if (v->type != SILT_JSON_NUMBER || !v->is_int || v->negative || v->big || v->u < 1 || v->u > 4096) {
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: config num_heads must be a positive integer");
+            goto done;
+        }
+        j->num_heads = (int)v->u;
+    }
+    if ((v = silt_json_member(doc, root, "norm_eps"))) {
+        if (v->type != SILT_JSON_NUMBER || !(v->num > 0) || !isfinite(v->num)) {
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: config norm_eps must be a positive number");
+            goto done;
+        }
+        j->norm_eps = (float)v->num;
+    }
+    if ((v = silt_json_member(doc, root, "patch_nums"))) {
+        if (v->type != SILT_JSON_ARRAY) {
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: config patch_nums must be an array of integers");
+            goto done;
+        }
+        for (const silt_json_value *e = silt_json_child(doc, v); e; e = silt_json_next(doc, e)) {
+            if (e->type != SILT_JSON_NUMBER || !e->is_int || e->negative || e->big || e->u < 1 || e->u > 1024 ||
+                j->n_pn == VAR_MAX_SCALES) {
+                s = SILT_FAIL(SILT_ERR_FORMAT, "var: config patch_nums must hold at most %d integers in 1..1024",
+                              VAR_MAX_SCALES);
+                goto done;
+            }
+            j->pn[j->n_pn++] = (int)e->u;
+        }
+    }
+done:
+    silt_json_free(doc);
+    return s;
+}
+
+// patch_nums from the lvl_1L buffer (the scale of each position): scale k
+// must occupy a contiguous run of pn_k^2 positions, k = 0, 1, ...
+static silt_status pn_from_lvl(const silt_st_tensor *t, int64_t L, int *pn, int *K) {
+    if (t->ndim != 2 || t->shape[0] != 1 || t->shape[1] != L)
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: tensor 'lvl_1L' must have shape [1, %lld] (one scale id per position)",
+                         (long long)L);
+    float *lv = malloc((size_t)L * sizeof *lv);
+    if (!lv) return SILT_FAIL(SILT_ERR_OOM, "var: out of memory");
+    silt_status s = silt_safetensors_read_f32(t, lv, L);
+    int k = 0;
+    int64_t run = 0;
+    for (int64_t i = 0; s == SILT_OK && i <= L; i++) {
+        if (i < L && lv[i] == (float)k) { run++; continue; }
+        int r = (int)lround(sqrt((double)run));
+        if (run == 0 || (int64_t)r * r != run || k == VAR_MAX_SCALES) {
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: tensor 'lvl_1L' is not a run of square blocks 0, 1, 2, ... (position %lld)",
+                          (long long)i);
+            break;
+        }
+        pn[k++] = r;
+        run = 0;
+        if (i < L) {
+            if (lv[i] != (float)k) {
+                s = SILT_FAIL(SILT_ERR_FORMAT, "var: tensor 'lvl_1L' skips from scale %d to %g at position %lld", k - 1,
+                              (double)lv[i], (long long)i);
+                break;
+            }
+            run = 1;
+        }
+    }
+    free(lv);
+    *K = k;
+    return s;
+}
+
+static silt_status detect(const silt_safetensors *st, var_config *c) {
+    const silt_st_tensor *ce = find(st, "class_emb.weight");
+    if (!ce)
+        return SILT_FAIL(SILT_ERR_FORMAT, "not a VAR transformer checkpoint: no tensor 'class_emb.weight' (convert "
+                                          "var_d16.pth with tools/pth2safetensors.py)");
+    int64_t rows = dim_of(ce, 2, 0), C = dim_of(ce, 2, 1);
+    int64_t Cvae = dim_of(find(st, "word_embed.weight"), 2, 1), V = dim_of(find(st, "head.weight"), 2, 0);
+    int64_t L = dim_of(find(st, "pos_1LC"), 3, 1), first_l = dim_of(find(st, "pos_start"), 3, 1);
+    int64_t K = dim_of(find(st, "lvl_embed.weight"), 2, 0);
+    if (rows < 2 || C < 1 || Cvae < 1 || V < 1 || L < 2 || first_l < 1 || K < 2)
+        return SILT_FAIL(SILT_ERR_FORMAT, "var: need class_emb.weight (classes+1, C), word_embed.weight (C, Cvae), "
+                                          "head.weight (V, C), pos_1LC (1, L, C), pos_start (1, first_l, C) and "
+                                          "lvl_embed.weight (K, C) with K >= 2");
+    c->num_classes = (int)rows - 1;
+    c->embed_dim = (int)C;
+    c->Cvae = (int)Cvae;
+    c->vocab_size = (int)V;
+    c->L = L;
+    c->first_l = first_l;
+    for (c->depth = 0; find(st, "blocks.%d.attn.mat_qkv.weight", c->depth);) c->depth++;
+    if (c->depth == 0) return SILT_FAIL(SILT_ERR_FORMAT, "var: missing 'blocks.0.attn.mat_qkv.weight'");
+    c->shared_aln = find(st, "shared_ada_lin.1.weight") != NULL;
+    const silt_st_tensor *sm = find(st, "blocks.0.attn.scale_mul_1H11");
+    c->attn_l2_norm = sm != NULL;
+    c->mlp_hidden = (int)dim_of(find(st, "blocks.0.ffn.fc1.weight"), 2, 0);
+    if (c->mlp_hidden < 1) return SILT_FAIL(SILT_ERR_FORMAT, "var: missing or malformed 'blocks.0.ffn.fc1.weight'");
+
+    json_cfg j = {0, 1e-6f, 0, {0}};
+    SILT_TRY(read_config_json(st, &j));
+    c->norm_eps = j.norm_eps;
+    if (sm) {
+        c->num_heads = (int)dim_of(sm, 4, 1);
+        if (c->num_heads < 1) return SILT_FAIL(SILT_ERR_SHAPE, "var: 'blocks.0.attn.scale_mul_1H11' must be (1, H, 1, 1)");
+        if (j.num_heads && j.num_heads != c->num_heads)
+            return SILT_FAIL(SILT_ERR_FORMAT, "var: config num_heads %d disagrees with scale_mul_1H11's %d heads",
+                             j.num_heads, c->num_heads);
+    } else {
+        c->num_heads = j.num_heads ? j.num_heads : (int)(C / 64 > 0 ? C / 64 : 1);  // official: width 64 per head
+    }
+    if (C % c->num_heads)
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: width %lld is not divisible by %d heads", (long long)C, c->num_heads);
+    c->head_dim = (int)(C / c->num_heads);
+
+    // Scales: lvl_1L, else config, else the official lists by length.
+    const silt_st_tensor *lvl = find(st, "lvl_1L");
+    char a[160], b[160];
+    if (lvl) {
+        SILT_TRY(pn_from_lvl(lvl, L, c->patch_nums, &c->n_scales));
+        if (j.n_pn && (j.n_pn != c->n_scales || memcmp(j.pn, c->patch_nums, (size_t)j.n_pn * sizeof(int)))) {
+            fmt_pn(a, sizeof a, j.pn, j.n_pn);
+            fmt_pn(b, sizeof b, c->patch_nums, c->n_scales);
+            return SILT_FAIL(SILT_ERR_FORMAT, "var: config patch_nums (%s) disagree with the lvl_1L buffer (%s)", a, b);
+        }
+    } else if (j.n_pn) {
+        c->n_scales = j.n_pn;
+        memcpy(c->patch_nums, j.pn, (size_t)j.n_pn * sizeof(int));
+    } else if (L == 680 || L == 2240) {
+        c->n_scales = 10;
+        memcpy(c->patch_nums, L == 680 ? var_patch_nums_256 : var_patch_nums_512, sizeof var_patch_nums_256);
+    } else {
+        return SILT_FAIL(SILT_ERR_FORMAT, "var: cannot tell the scales of a %lld-token sequence: the file has no lvl_1L "
+                                          "buffer and no config patch_nums", (long long)L);
+    }
+    int64_t sum = 0;
+    for (int k = 0; k < c->n_scales; k++) {
+        c->begin[k] = sum;
+        sum += (int64_t)c->patch_nums[k] * c->patch_nums[k];
+    }
+    c->begin[c->n_scales] = sum;
+    fmt_pn(a, sizeof a, c->patch_nums, c->n_scales);
+    if (c->n_scales < 2 || sum != L || c->n_scales != K || (int64_t)c->patch_nums[0] * c->patch_nums[0] != first_l)
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: patch_nums (%s) do not fit the checkpoint: need sum pn^2 = L = %lld, "
+                                         "%lld scales (lvl_embed) and pn_0^2 = %lld (pos_start)", a, (long long)L,
+                         (long long)K, (long long)first_l);
+    return SILT_OK;
+}
+
+// --- loading ------------------------------------------------------------------------------
+
+typedef struct var_loader {
+    silt_weights *wl;
+    var_model *m;
+    bool oom;
+} var_loader;
+
+static silt_tensor *get(var_loader *Ld, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static silt_tensor *get(var_loader *Ld, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    silt_tensor *t = silt_weights_get(Ld->wl, name, ndim, (int64_t[]){d0, d1, d2, d3});
+    var_model *m = Ld->m;
+    char *copy = t ? strdup(name) : NULL;
+    if (t && copy && m->n_owned < m->cap_owned) {
+        m->owned_names[m->n_owned] = copy;
+        m->owned[m->n_owned++] = t;
+        return t;
+    }
+    if (t) {  // out of memory for the name (one load per file tensor, so never out of slots)
+        silt_tensor_free(t);
+        free(copy);
+        Ld->oom = true;
+    }
+    return NULL;
+}
+
+static void ld_weights(var_loader *Ld) {
+    var_model *m = Ld->m;
+    const var_config *c = &m->cfg;
+    int64_t C = c->embed_dim, H = c->num_heads, F = c->mlp_hidden;
+    m->word_w = get(Ld, 2, C, c->Cvae, 0, 0, "word_embed.weight");
+    m->word_b = get(Ld, 1, C, 0, 0, 0, "word_embed.bias");
+    m->class_emb = get(Ld, 2, c->num_classes + 1, C, 0, 0, "class_emb.weight");
+    m->pos_start = get(Ld, 3, 1, c->first_l, C, 0, "pos_start");
+    m->pos_1LC = get(Ld, 3, 1, c->L, C, 0, "pos_1LC");
+    m->lvl_embed = get(Ld, 2, c->n_scales, C, 0, 0, "lvl_embed.weight");
+    if (c->shared_aln) {
+        m->shared_w = get(Ld, 2, 6 * C, C, 0, 0, "shared_ada_lin.1.weight");
+        m->shared_b = get(Ld, 1, 6 * C, 0, 0, 0, "shared_ada_lin.1.bias");
+    }
+    for (int i = 0; i < c->depth; i++) {
+        var_block *b = &m->blocks[i];
+        if (c->shared_aln) {
+            b->ada_gss = get(Ld, 4, 1, 1, 6, C, "blocks.%d.ada_gss", i);
+        } else {
+            b->ada_w = get(Ld, 2, 6 * C, C, 0, 0, "blocks.%d.ada_lin.1.weight", i);
+            b->ada_b = get(Ld, 1, 6 * C, 0, 0, 0, "blocks.%d.ada_lin.1.bias", i);
+        }
+        if (c->attn_l2_norm) b->scale_mul = get(Ld, 4, 1, H, 1, 1, "blocks.%d.attn.scale_mul_1H11", i);
+        b->qkv_w = get(Ld, 2, 3 * C, C, 0, 0, "blocks.%d.attn.mat_qkv.weight", i);
+        b->q_bias = get(Ld, 1, C, 0, 0, 0, "blocks.%d.attn.q_bias", i);
+        b->v_bias = get(Ld, 1, C, 0, 0, 0, "blocks.%d.attn.v_bias", i);
+        b->proj_w = get(Ld, 2, C, C, 0, 0, "blocks.%d.attn.proj.weight", i);
+        b->proj_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.attn.proj.bias", i);
+        b->fc1_w = get(Ld, 2, F, C, 0, 0, "blocks.%d.ffn.fc1.weight", i);
+        b->fc1_b = get(Ld, 1, F, 0, 0, 0, "blocks.%d.ffn.fc1.bias", i);
+        b->fc2_w = get(Ld, 2, C, F, 0, 0, "blocks.%d.ffn.fc2.weight", i);
+        b->fc2_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ffn.fc2.bias", i);
+        char name[64];
+        snprintf(name, sizeof name, "blocks.%d.attn.zero_k_bias", i);  // a zero buffer
+        silt_weights_skip(Ld->wl, name);
+    }
+    m->head_nm_w = get(Ld, 2, 2 * C, C, 0, 0, "head_nm.ada_lin.1.weight");
+    m->head_nm_b = get(Ld, 1, 2 * C, 0, 0, 0, "head_nm.ada_lin.1.bias");
+    m->head_w = get(Ld, 2, c->vocab_size, C, 0, 0, "head.weight");
+    m->head_b = get(Ld, 1, c->vocab_size, 0, 0, 0, "head.bias");
+    // Buffers the forward recomputes: lvl_1L was read by detect(), the mask
+    // follows from it.
+    silt_weights_skip(Ld->wl, "lvl_1L");
+    silt_weights_skip(Ld->wl, "attn_bias_for_masking");
+}
+
+silt_status var_load(const silt_safetensors *st, var_model **out) {
+    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "var_load: NULL argument");
+    var_model *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+    silt_status s = detect(st, &m->cfg);
+    if (s != SILT_OK) { free(m); return s; }
+    const var_config *c = &m->cfg;
+    m->cap_owned = silt_safetensors_count(st) + 1;
+    m->owned = calloc((size_t)m->cap_owned, sizeof *m->owned);
+    m->owned_names = calloc((size_t)m->cap_owned, sizeof *m->owned_names);
+    m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
+    m->lvl = malloc((size_t)c->L * sizeof *m->lvl);
+    m->zero_k = silt_tensor_create_f32(1, (int64_t[]){c->embed_dim}, false);
+    if (!m->owned || !m->owned_names || !m->blocks || !m->lvl || !m->zero_k) {
+        var_free(m);
+        return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+    }
+    for (int k = 0; k < c->n_scales; k++)
+        for (int64_t i = c->begin[k]; i < c->begin[k + 1]; i++) m->lvl[i] = k;
+    var_loader Ld = {silt_weights_begin(st, ""), m, false};
+    if (!Ld.wl) { var_free(m); return SILT_ERR_OOM; }
+    ld_weights(&Ld);
+    s = silt_weights_end(Ld.wl);
+    if (s == SILT_OK && Ld.oom) s = SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+    if (s != SILT_OK) { var_free(m); return s; }
+    *out = m;
+    return SILT_OK;
+}
+
+void var_free(var_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) {
+        silt_tensor_free(m->owned[i]);
+        free(m->owned_names[i]);
+    }
+    free(m->owned);
+    free(m->owned_names);
+    free(m->blocks);
+    free(m->lvl);
+    silt_tensor_free(m->zero_k);
+    free(m);
+}
+
+const var_config *var_get_config(const var_model *m) { return m ? &m->cfg : NULL; }
+
+int var_param_count(const var_model *m) { return m ? m->n_owned : 0; }
+
+silt_tensor *var_param(const var_model *m, int i, const char **name) {
+    if (!m || i < 0 || i >= m->n_owned) return NULL;
+    if (name) *name = m->owned_names[i];
+    return m->owned[i];
+}
+
+silt_tensor *var_find_param(const var_model *m, const char *name) {
+    for (int i = 0; m && name && i < m->n_owned; i++)
+        if (!strcmp(m->owned_names[i], name)) return m->owned[i];
+    return NULL;
+}
+
+silt_status var_check_vqvae(const var_model *m, const var_vqvae *vq) {
+    if (!m || !vq) return SILT_FAIL(SILT_ERR_ARG, "var: NULL model or tokenizer");
+    const var_config *c = &m->cfg;
+    const var_vq_config *q = var_vq_get_config(vq);
+    if (q->vocab_size != c->vocab_size)
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: the transformer predicts %d codes (head.weight) but the tokenizer's codebook "
+                                         "has %d (quantize.embedding.weight); use the VQ-VAE the model was trained with",
+                         c->vocab_size, q->vocab_size);
+    if (q->z_channels != c->Cvae)
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: the transformer reads %d-wide tokens (word_embed.weight) but the tokenizer's "
+                                         "codebook is %d wide; use the VQ-VAE the model was trained with",
+                         c->Cvae, q->z_channels);
+    if (q->n_scales != c->n_scales || memcmp(q->patch_nums, c->patch_nums, (size_t)c->n_scales * sizeof(int))) {
+        char a[160], b[160];
+        fmt_pn(a, sizeof a, c->patch_nums, c->n_scales);
+        fmt_pn(b, sizeof b, q->patch_nums, q->n_scales);
+        return SILT_FAIL(SILT_ERR_SHAPE, "var: the transformer's scales (%s) differ from the tokenizer's (%s); set them "
+                                         "with var_vq_set_patch_nums", a, b);
+    }
+    return SILT_OK;
+}
+
+silt_status var_check_labels(const var_model *m, const int32_t *labels, int64_t B) {
+    if (!m || !labels || B < 1) return SILT_FAIL(SILT_ERR_ARG, "var: NULL model or labels, or batch %lld < 1", (long long)B);
+    int nc = m->cfg.num_classes;
+    for (int64_t b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] > nc)
+            return SILT_FAIL(SILT_ERR_ARG, "var: class id %d (batch row %lld) is out of range: this model has %d classes, "
+                                           "ids 0..%d, and %d for unconditional", (int)labels[b], (long long)b, nc,
+                             nc - 1, nc);
+    return SILT_OK;
+}
+
+// --- forward pieces --------------------------------------------------------------------
+
+// exp(min(s, max)) (scale_mul_1H11.clamp_max(max_scale_mul).exp()). The
+// gradient passes where s <= max, as PyTorch's clamp_max.
+typedef struct clamp_exp_node {
+    silt_tensor *x, *out;
+    float max;
+} clamp_exp_node;
+
+static silt_status clamp_exp_bwd(silt_graph *g, void *node) {
+    clamp_exp_node *n = node;
+    if (!n->out->grad) return SILT_OK;
+    float *dx = silt_graph_grad(g, n->x);
+    if (!dx) return SILT_OK;
+    const float *x = silt_f32(n->x), *y = silt_f32(n->out), *dy = n->out->grad;
+    for (int64_t i = 0; i < silt_numel(n->x); i++)
+        if (x[i] <= n->max) dx[i] += dy[i] * y[i];
+    return SILT_OK;
+}
+
+static silt_tensor *clamp_max_exp(silt_graph *g, silt_tensor *x, float max) {
+    if (!x) return NULL;
+    silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
+    if (!out) return NULL;
+    for (int64_t i = 0; i < silt_numel(x); i++) silt_f32(out)[i] = expf(fminf(silt_f32(x)[i], max));
+    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+        out->requires_grad = true;
+        clamp_exp_node *n = silt_graph_record(g, clamp_exp_bwd, sizeof *n);
+        if (!n) return NULL;
+        *n = (clamp_exp_node){x, out, max};
+    }
+    return out;
+}
+
+silt_status var_ada(silt_graph *g, const var_model *m, int bi, silt_tensor *cs, silt_tensor *shared, silt_tensor *out[6]) {
+    for (int i = 0; i < 6; i++) out[i] = NULL;
+    if (!cs) return silt_graph_status(g);
+    int64_t R = cs->shape[0], C = m->cfg.embed_dim;
+    const var_block *b = &m->blocks[bi];
+    silt_tensor *a;
+    if (m->cfg.shared_aln)  // (ada_gss + cond_BD).unbind(2): (1,1,6,C) + (R,1,6,C)
+        a = silt_add(g, b->ada_gss, silt_reshape(g, shared, 4, (int64_t[]){R, 1, 6, C}));
+    else  // ada_lin(cond_BD).view(-1, 1, 6, C).unbind(2)
+        a = silt_linear(g, cs, b->ada_w, b->ada_b);
+    a = silt_reshape(g, a, 3, (int64_t[]){R, 6, C});
+    if (!a) return silt_graph_status(g);
+    return silt_split(g, a, 1, (int64_t[]){1, 1, 1, 1, 1, 1}, 6, out);
+}
+
+// Appends k_new (R, H, T, hd) to the cache at kv->len and returns the cached
+// tokens [0, len + T) as a contiguous (R, H, len + T, hd) arena tensor.
+static silt_tensor *kv_append(silt_graph *g, float *cache, int64_t cap, int64_t len, silt_tensor *t) {
+    if (!t) return NULL;
+    int64_t R = t->shape[0], H = t->shape[1], T = t->shape[2], D = t->shape[3];
+    if (len + T > cap) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var: KV cache overflow (%lld + %lld > %lld tokens)", (long long)len,
+                                     (long long)T, (long long)cap));
+        return NULL;
+    }
+    silt_tensor *all = silt_graph_new(g, R, H, len + T, D);
+    if (!all) return NULL;
+    for (int64_t rh = 0; rh < R * H; rh++) {
+        float *c = cache + rh * cap * D;
+        memcpy(c + len * D, silt_f32(t) + rh * T * D, (size_t)(T * D) * sizeof(float));
+        memcpy(silt_f32(all) + rh * (len + T) * D, c, (size_t)((len + T) * D) * sizeof(float));
+    }
+    return all;
+}
+
+// SelfAttention.forward (slow_attn path): h (R, T, C) -> (R, T, C).
+static silt_tensor *attn_fwd(silt_graph *g, const var_model *m, const var_block *b, silt_tensor *h, const float *mask,
+                             var_kv *kv) {
+    if (!h) return NULL;
+    const var_config *c = &m->cfg;
+    int64_t R = h->shape[0], T = h->shape[1], C = c->embed_dim, H = c->num_heads, hd = c->head_dim;
+    silt_tensor *bias_parts[3] = {b->q_bias, m->zero_k, b->v_bias};
+    silt_tensor *qkv = silt_linear(g, h, b->qkv_w, silt_concat(g, bias_parts, 3, 0));  // (R, T, 3C)
+    // view(B, L, 3, H, hd).permute(2, 0, 3, 1, 4): as (R, T, 3H, hd) -> (R, 3H, T, hd)
+    qkv = silt_transpose(g, silt_reshape(g, qkv, 4, (int64_t[]){R, T, 3 * H, hd}), 1, 2);
+    silt_tensor *p[3];
+    if (!qkv || silt_split(g, qkv, 1, (int64_t[]){H, H, H}, 3, p) != SILT_OK) return NULL;
+    silt_tensor *q = p[0], *k = p[1], *v = p[2];
+    float scale;
+    if (c->attn_l2_norm) {
+        // max_scale_mul = torch.log(torch.tensor(100)).item(): ln 100 rounded to fp32.
+        q = silt_mul(g, silt_l2norm(g, q, 1e-12f), clamp_max_exp(g, b->scale_mul, (float)log(100.0)));
+        k = silt_l2norm(g, k, 1e-12f);
+        scale = 1.0f;
+    } else {
+        scale = (float)(0.25 / sqrt((double)hd));
+    }
+    if (kv) {
+        k = kv_append(g, kv->k, kv->cap, kv->len, k);
+        v = kv_append(g, kv->v, kv->cap, kv->len, v);
+    }
+    silt_attn_opts o = {.scale = scale, .mask = mask};
+    silt_tensor *out = silt_attention(g, q, k, v, &o);  // (R, H, T, hd)
+    out = silt_reshape(g, silt_transpose(g, out, 1, 2), 3, (int64_t[]){R, T, C});
+    return silt_linear(g, out, b->proj_w, b->proj_b);
+}
+
+silt_tensor *var_block_fwd(silt_graph *g, const var_model *m, int bi, silt_tensor *x, silt_tensor *const ada[6],
+                           const float *mask, var_kv *kv) {
+    const var_block *b = &m->blocks[bi];
+    float eps = m->cfg.norm_eps;
+    // chunks: 0 gamma1, 1 gamma2, 2 scale1, 3 scale2, 4 shift1, 5 shift2
+    silt_tensor *h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, eps), ada[4], ada[2]);
+    x = silt_gated_add(g, x, ada[0], attn_fwd(g, m, b, h, mask, kv));
+    h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, eps), ada[5], ada[3]);
+    h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc1_w, b->fc1_b), 1), b->fc2_w, b->fc2_b);
+    return silt_gated_add(g, x, ada[1], h);
+}
+
+silt_tensor *var_head_fwd(silt_graph *g, const var_model *m, silt_tensor *x, silt_tensor *cs) {
+    if (!x || !cs) return NULL;
+    int64_t R = cs->shape[0], C = m->cfg.embed_dim;
+    // AdaLNBeforeHead: ada_lin(cond).view(-1, 1, 2, C).unbind(2) -> scale, shift
+    silt_tensor *a = silt_reshape(g, silt_linear(g, cs, m->head_nm_w, m->head_nm_b), 3, (int64_t[]){R, 2, C});
+    silt_tensor *p[2];
+    if (!a || silt_split(g, a, 1, (int64_t[]){1, 1}, 2, p) != SILT_OK) return NULL;
+    silt_tensor *h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, m->cfg.norm_eps), p[1], p[0]);
+    return silt_linear(g, h, m->head_w, m->head_b);
+}
+
+silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *labels, int64_t B, silt_tensor *x) {
+    if (!x) return NULL;
+    if (!m) { silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_forward: NULL model")); return NULL; }
+    silt_status s = var_check_labels(m, labels, B);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    const var_config *c = &m->cfg;
+    int64_t L = c->L, C = c->embed_dim;
+    char buf[64];
+    if (x->dtype != SILT_F32 || x->ndim != 3 || x->shape[0] != B || x->shape[1] != L - c->first_l || x->shape[2] != c->Cvae) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "var_forward: x must be (B=%lld, L - first_l = %lld, Cvae = %d) f32, "
+                                                     "got %s", (long long)B, (long long)(L - c->first_l), c->Cvae,
+                                     silt_shape_str(x, buf, sizeof buf)));
+        return NULL;
+    }
+    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){B});
+    silt_tensor *lvl = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){L});
+    float *mask = silt_arena_alloc(silt_graph_arena(g), (size_t)(L * L) * sizeof *mask);
+    if (!ids || !lvl || !mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    memcpy(ids->data, labels, (size_t)B * sizeof *labels);
+    memcpy(lvl->data, m->lvl, (size_t)L * sizeof *m->lvl);
+    // attn_bias_for_masking: 0 where lvl[i] >= lvl[j], else -inf.
+    for (int64_t i = 0; i < L; i++)
+        for (int64_t j = 0; j < L; j++) mask[i * L + j] = m->lvl[i] >= m->lvl[j] ? 0.0f : -INFINITY;
+
+    silt_tensor *cond = silt_embedding(g, ids, m->class_emb);  // (B, C)
+    silt_tensor *sos = silt_add(g, silt_reshape(g, cond, 3, (int64_t[]){B, 1, C}), m->pos_start);
+    silt_tensor *parts[2] = {sos, silt_linear(g, x, m->word_w, m->word_b)};
+    silt_tensor *h = silt_concat(g, parts, 2, 1);  // (B, L, C)
+    // x_BLC += lvl_embed(lvl_1L) + pos_1LC
+    h = silt_add(g, h, silt_add(g, silt_embedding(g, lvl, m->lvl_embed), m->pos_1LC));
+    silt_tensor *cs = silt_silu(g, cond);
+    silt_tensor *shared = c->shared_aln ? silt_linear(g, cs, m->shared_w, m->shared_b) : NULL;
+    for (int i = 0; i < c->depth && h; i++) {
+        silt_tensor *ada[6];
+        if (var_ada(g, m, i, cs, shared, ada) != SILT_OK) return NULL;
+        h = var_block_fwd(g, m, i, h, ada, mask, NULL);
+    }
+    return var_head_fwd(g, m, h, cs);
+}

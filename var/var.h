@@ -1,0 +1,125 @@
+// VAR: the class-conditional next-scale prediction transformer (Tian et al.
+// 2024), ported from FoundationVision/VAR @ 78b9539 models/var.py and
+// basic_var.py. Weight names are that code's state-dict keys, as
+// tools/pth2safetensors.py converts var_d{16,20,24,30}.pth (and d36-s).
+//
+// Sequence: L = sum pn_k^2 tokens over K scales (var_vq.h for the token
+// layout). Token 0..first_l-1 is the start token sos = class_emb[label] +
+// pos_start; the others are word_embed(next-scale inputs, Cvae wide). Every
+// token adds lvl_embed[scale of the token] + pos_1LC[position].
+// Block (AdaLNSelfAttn), with cond = class_emb[label] (B, C):
+//   (g1, g2, s1, s2, b1, b2) = ada_lin(SiLU(cond)) chunked in that order
+//     (shared_aln: ada_gss + shared_ada_lin(SiLU(cond)), the d36-s layout)
+//   x = x + g1 * Attn(LN(x) (1 + s1) + b1)
+//   x = x + g2 * FFN(LN(x) (1 + s2) + b2)
+// LN without affine parameters, eps 1e-6; FFN = fc2(GELU_tanh(fc1 x)).
+// Attn: qkv = x W_qkv^T + [q_bias; 0; v_bias] (mat_qkv has no bias of its
+// own), heads of C/H; with attn_l2_norm (the release) q = normalize(q) *
+// exp(min(scale_mul_1H11, ln 100)) per head, k = normalize(k), softmax scale
+// 1; without it the scale is 0.25/sqrt(head_dim). Head: LN(x) (1 + scale) +
+// shift with (scale, shift) = head_nm.ada_lin(SiLU(cond)), then head (C -> V).
+//
+// Configuration from tensor shapes (width, depth, classes, vocabulary,
+// Cvae, shared AdaLN, l2 attention and its head count from scale_mul_1H11,
+// MLP width) and the lvl_1L buffer (the scale of each position, hence
+// patch_nums); the optional "config" JSON metadata supplies num_heads when
+// there is no scale_mul_1H11 (default C/64, the official width = 64 depth),
+// norm_eps (1e-6) and patch_nums when lvl_1L is missing (else L = 680 or
+// 2240 pick the 256 / 512 px lists).
+#ifndef SILT_VAR_VAR_H
+#define SILT_VAR_VAR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "core/safetensors.h"
+#include "var/vqvae.h"
+
+typedef struct var_config {
+    int depth;
+    int embed_dim;    // C (also the condition width D)
+    int num_heads;
+    int head_dim;     // C / num_heads
+    int mlp_hidden;   // round(C * mlp_ratio)
+    int num_classes;  // class_emb has num_classes + 1 rows; id num_classes is the null (CFG) class
+    int vocab_size;   // V
+    int Cvae;         // tokenizer width (word_embed input)
+    bool shared_aln;
+    bool attn_l2_norm;
+    float norm_eps;
+    int n_scales;     // K
+    int patch_nums[VAR_MAX_SCALES];
+    int64_t begin[VAR_MAX_SCALES + 1];  // begin_ends: scale k is [begin[k], begin[k+1])
+    int64_t L, first_l;
+} var_config;
+
+typedef struct var_model var_model;
+
+// Loads every tensor as owned f32. Buffers are checked (lvl_1L) or skipped
+// (attn_bias_for_masking, zero_k_bias: recomputed). A missing, extra or
+// misshaped tensor is one error naming it; a file without class_emb.weight
+// is "not a VAR transformer". *out is set only on success.
+silt_status var_load(const silt_safetensors *st, var_model **out);
+void var_free(var_model *m);  // NULL-safe
+const var_config *var_get_config(const var_model *m);
+// Parameters in load order with their checkpoint names (optimisers,
+// inspection); buffers are not parameters. The tensors stay the model's.
+int var_param_count(const var_model *m);
+silt_tensor *var_param(const var_model *m, int i, const char **name);
+silt_tensor *var_find_param(const var_model *m, const char *name);
+
+// Whether vq can serve as this transformer's tokenizer: same codebook size
+// and width, same patch_nums. Each mismatch is SILT_ERR_SHAPE naming both
+// values and the fix.
+silt_status var_check_vqvae(const var_model *m, const var_vqvae *vq);
+// Class ids must lie in [0, num_classes]; num_classes is the unconditional class.
+silt_status var_check_labels(const var_model *m, const int32_t *labels, int64_t B);
+
+// VAR.forward (teacher forcing, block-causal mask attn_bias_for_masking:
+// position i sees j iff scale(j) <= scale(i)); no label dropout.
+// labels (B) in [0, num_classes]; x (B, L - first_l, Cvae), e.g. from
+// var_vq_idx_to_var_input -> logits (B, L, V). Differentiable.
+silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *labels, int64_t B, silt_tensor *x);
+
+// --- sampling (autoregressive_infer_cfg), var/var_sample.c ------------------------------
+
+// Called at every scale si once the CFG-combined logits (B, l, V) are formed
+// (l = pn_si^2, before top-k/top-p), with idx (B, l) holding the sampler's
+// draw; it may overwrite idx (e.g. to replay recorded tokens or pick the
+// argmax). A non-OK return stops the generation with that status.
+typedef silt_status (*var_token_fn)(void *user, int si, int64_t B, int64_t l, int64_t V, const float *logits,
+                                    int32_t *idx);
+
+typedef struct var_sample_params {
+    float cfg;         // guidance at the last scale; scale si uses t = cfg * si / (K-1)
+    int top_k;         // keep logits >= the k-th largest; 0 (or >= V) keeps all
+    float top_p;       // nucleus mass in [0, 1]; 0 keeps all
+    uint64_t seed;     // Philox seed; sample b draws from stream b (core/rng.h)
+    var_token_fn token_fn;  // optional
+    void *token_user;
+} var_sample_params;
+
+// cfg 1.5, top_k 900, top_p 0.96 (the README's FID setting), seed 0.
+var_sample_params var_sample_default_params(void);
+
+// sample_with_top_k_top_p_'s masking, in place on each of N rows of V logits:
+// top-k sets logits below the k-th largest to -INFINITY (ties kept); then
+// top-p sorts ascending, takes the cumulative softmax and removes entries
+// whose cumulative mass is <= 1 - top_p, always keeping the largest.
+// work: 2 * V doubles of scratch.
+void var_top_k_top_p_cpu(float *logits, double *work, int64_t N, int64_t V, int top_k, float top_p);
+// One draw from softmax(logits) (V; -INFINITY entries have probability 0)
+// given u in [0, 1): the first index whose cumulative probability exceeds u.
+int32_t var_sample_row(const float *logits, int64_t V, float u);
+
+// autoregressive_infer_cfg(B, labels, cfg, top_k, top_p, more_smooth=False)
+// with a KV cache, then fhat_to_img: labels (B) -> img (B, 3, H, W) in [0, 1]
+// (caller buffer, H = W = pn_K * downsample) and, when idx_out is non-NULL,
+// the chosen tokens (B, L). vq must pass var_check_vqvae. With cfg == 0 the
+// unconditional half is skipped (its weight is 0). Outputs are written only on
+// success.
+silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t *labels, int64_t B,
+                         const var_sample_params *p, float *img, int32_t *idx_out);
+
+#endif

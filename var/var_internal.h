@@ -1,0 +1,54 @@
+// The VAR transformer's weights and forward pieces, shared by var/var.c
+// (loader, teacher-forced forward) and var/var_sample.c (KV-cached sampling).
+// Not a public header.
+#ifndef SILT_VAR_VAR_INTERNAL_H
+#define SILT_VAR_VAR_INTERNAL_H
+
+#include "var/var.h"
+
+typedef struct var_block {
+    silt_tensor *ada_w, *ada_b;  // ada_lin.1: (6C, C), (6C); NULL with shared_aln
+    silt_tensor *ada_gss;        // (1, 1, 6, C) with shared_aln
+    silt_tensor *scale_mul;      // attn.scale_mul_1H11 (1, H, 1, 1) with attn_l2_norm
+    silt_tensor *qkv_w;          // attn.mat_qkv.weight (3C, C)
+    silt_tensor *q_bias, *v_bias;
+    silt_tensor *proj_w, *proj_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} var_block;
+
+struct var_model {
+    var_config cfg;
+    silt_tensor *word_w, *word_b;   // word_embed
+    silt_tensor *class_emb;         // (num_classes + 1, C)
+    silt_tensor *pos_start;         // (1, first_l, C)
+    silt_tensor *pos_1LC;           // (1, L, C)
+    silt_tensor *lvl_embed;         // (K, C)
+    silt_tensor *shared_w, *shared_b;  // shared_ada_lin.1 (6C, C) with shared_aln
+    var_block *blocks;
+    silt_tensor *head_nm_w, *head_nm_b, *head_w, *head_b;
+    silt_tensor *zero_k;            // (C) zeros: the k part of the qkv bias
+    int32_t *lvl;                   // (L) scale of each position (lvl_1L)
+    silt_tensor **owned;            // every parameter, in load order
+    char **owned_names;             // their checkpoint names
+    int n_owned, cap_owned;
+};
+
+// KV cache of one block for sampling: k, v (rows, H, cap, head_dim); tokens
+// [0, len) are filled. The block appends its new tokens at len.
+typedef struct var_kv {
+    float *k, *v;
+    int64_t rows, cap, len;
+} var_kv;
+
+// The six AdaLN tensors of block bi, each (R, 1, C), in the official chunk
+// order (gamma1, gamma2, scale1, scale2, shift1, shift2). cs = SiLU(cond) (R, C);
+// shared = shared_ada_lin(cs) (R, 6C) with shared_aln, else NULL.
+silt_status var_ada(silt_graph *g, const var_model *m, int bi, silt_tensor *cs, silt_tensor *shared,
+                    silt_tensor *out[6]);
+// One AdaLNSelfAttn block on x (R, T, C). mask: additive (T, T) or NULL;
+// kv: cache to append to and attend over, or NULL.
+silt_tensor *var_block_fwd(silt_graph *g, const var_model *m, int bi, silt_tensor *x, silt_tensor *const ada[6],
+                           const float *mask, var_kv *kv);
+// head(head_nm(x, cond)): x (R, T, C), cs = SiLU(cond) (R, C) -> logits (R, T, V).
+silt_tensor *var_head_fwd(silt_graph *g, const var_model *m, silt_tensor *x, silt_tensor *cs);
+
+#endif

@@ -1,0 +1,304 @@
+// VAR sampling: autoregressive_infer_cfg (FoundationVision/VAR models/var.py)
+// with a per-block KV cache, and sample_with_top_k_top_p_ (models/helpers.py).
+//
+// Memory: the KV caches, f_hat and the per-scale buffers are allocated once
+// per call; the graph arena is reset after every block (the running x is
+// copied out), so its high water is one block's activations at the largest
+// scale, not the whole network's.
+//
+// Randomness: torch.multinomial's stream cannot be reproduced, so the draws
+// come from silt's Philox: token t (global position) of sample b uses uniform
+// number t of stream b under the seed (core/rng.h), so a sample can be
+// regenerated alone. Golden tests replay the reference's tokens through
+// token_fn instead.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/rng.h"
+#include "var/var_internal.h"
+#include "var/vqvae_internal.h"
+
+var_sample_params var_sample_default_params(void) {
+    return (var_sample_params){.cfg = 1.5f, .top_k = 900, .top_p = 0.96f, .seed = 0, .token_fn = NULL, .token_user = NULL};
+}
+
+// (value, index) pairs as two doubles, by value then index (deterministic order for ties).
+static int cmp_pair_asc(const void *a, const void *b) {
+    const double *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+void var_top_k_top_p_cpu(float *logits, double *work, int64_t N, int64_t V, int top_k, float top_p) {
+    for (int64_t n = 0; n < N; n++) {
+        float *row = logits + n * V;
+        if (top_k > 0 && top_k < V) {
+            // logits < topk(k).values.amin(): below the k-th largest value.
+            for (int64_t v = 0; v < V; v++) work[v] = row[v];
+            qsort(work, (size_t)V, sizeof *work, cmp_desc);
+            double kth = work[top_k - 1];
+            for (int64_t v = 0; v < V; v++)
+                if ((double)row[v] < kth) row[v] = -INFINITY;
+        }
+        if (top_p > 0) {
+            // sorted ascending; remove where softmax(sorted).cumsum() <= 1 - p, keep the last (largest).
+            for (int64_t v = 0; v < V; v++) {
+                work[2 * v] = row[v];
+                work[2 * v + 1] = (double)v;
+            }
+            qsort(work, (size_t)V, 2 * sizeof *work, cmp_pair_asc);
+            double mx = work[2 * (V - 1)], sum = 0;
+            if (mx == -INFINITY) continue;
+            for (int64_t v = 0; v < V; v++) sum += exp(work[2 * v] - mx);
+            double cum = 0, thresh = 1.0 - (double)top_p;
+            for (int64_t v = 0; v < V - 1; v++) {
+                cum += exp(work[2 * v] - mx) / sum;
+                if (cum <= thresh) row[(int64_t)work[2 * v + 1]] = -INFINITY;
+            }
+        }
+    }
+}
+
+int32_t var_sample_row(const float *logits, int64_t V, float u) {
+    float mx = -INFINITY;
+    int32_t last = 0;
+    for (int64_t v = 0; v < V; v++)
+        if (logits[v] > mx) mx = logits[v];
+    if (mx == -INFINITY) return 0;  // nothing allowed: cannot happen after the masks above
+    double sum = 0;
+    for (int64_t v = 0; v < V; v++)
+        if (logits[v] > -INFINITY) sum += exp((double)logits[v] - mx);
+    double target = (double)u * sum, cum = 0;
+    for (int64_t v = 0; v < V; v++) {
+        if (!(logits[v] > -INFINITY)) continue;
+        cum += exp((double)logits[v] - mx);
+        last = (int32_t)v;
+        if (cum > target) return (int32_t)v;
+    }
+    return last;  // u * sum rounded up to the total
+}
+
+// A non-owning tensor over a caller buffer (inputs to graph ops; no grad).
+static silt_tensor wrap(float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    silt_tensor t = {.dtype = SILT_F32, .device = SILT_CPU, .ndim = ndim, .shape = {d0, d1, d2, d3}, .data = data};
+    return t;
+}
+
+typedef struct var_run {
+    const var_model *m;
+    const var_vqvae *vq;
+    silt_graph *g;
+    int64_t B, R;      // samples, rows (2B with CFG)
+    var_kv *kv;        // per block
+    float *cond;       // (R, C) class embeddings
+    float *x;          // (R, lmax, C) the running tokens of the current scale
+    float *lvl_pos;    // (L, C) lvl_embed[lvl] + pos_1LC
+    float *f_hat;      // (B, Cvae, h, w)
+    float *logits;     // (R, lmax, V) then the combined (B, lmax, V)
+    float *masked;     // (B, lmax, V)
+    float *u;          // (lmax)
+    double *work;      // 2V
+    int32_t *idx;      // (B, L) every token so far
+    int32_t *stage;    // (B, lmax) the current scale's tokens
+} var_run;
+
+static void run_free(var_run *r) {
+    if (r->kv)
+        for (int i = 0; i < r->m->cfg.depth; i++) {
+            free(r->kv[i].k);
+            free(r->kv[i].v);
+        }
+    free(r->kv);
+    free(r->cond);
+    free(r->x);
+    free(r->lvl_pos);
+    free(r->f_hat);
+    free(r->logits);
+    free(r->masked);
+    free(r->u);
+    free(r->work);
+    free(r->idx);
+    free(r->stage);
+    silt_graph_free(r->g);
+}
+
+static silt_status run_alloc(var_run *r) {
+    const var_config *c = &r->m->cfg;
+    const var_vq_config *q = var_vq_get_config(r->vq);
+    int64_t C = c->embed_dim, V = c->vocab_size, lmax = 0, hw = (int64_t)c->patch_nums[c->n_scales - 1];
+    for (int k = 0; k < c->n_scales; k++)
+        if ((int64_t)c->patch_nums[k] * c->patch_nums[k] > lmax) lmax = (int64_t)c->patch_nums[k] * c->patch_nums[k];
+    size_t fl = sizeof(float);
+    r->g = silt_graph_create(0);
+    r->kv = calloc((size_t)c->depth, sizeof *r->kv);
+    r->cond = malloc((size_t)(r->R * C) * fl);
+    r->x = malloc((size_t)(r->R * lmax * C) * fl);
+    r->lvl_pos = malloc((size_t)(c->L * C) * fl);
+    r->f_hat = calloc((size_t)(r->B * q->z_channels * hw * hw), fl);
+    r->logits = malloc((size_t)(r->R * lmax * V) * fl);
+    r->masked = malloc((size_t)(r->B * lmax * V) * fl);
+    r->u = malloc((size_t)lmax * fl);
+    r->work = malloc((size_t)(2 * V) * sizeof(double));
+    r->idx = malloc((size_t)(r->B * c->L) * sizeof(int32_t));
+    r->stage = malloc((size_t)(r->B * lmax) * sizeof(int32_t));
+    if (!r->g || !r->kv || !r->cond || !r->x || !r->lvl_pos || !r->f_hat || !r->logits || !r->masked || !r->u ||
+        !r->work || !r->idx || !r->stage)
+        return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory");
+    size_t cache = (size_t)(r->R * c->num_heads * c->L * c->head_dim) * fl;
+    for (int i = 0; i < c->depth; i++) {
+        r->kv[i] = (var_kv){malloc(cache), malloc(cache), r->R, c->L, 0};
+        if (!r->kv[i].k || !r->kv[i].v)
+            return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory for the KV cache (%zu MiB per block)",
+                             2 * cache >> 20);
+    }
+    silt_graph_set_grad(r->g, false);
+    return SILT_OK;
+}
+
+// Runs every block on the R x l tokens in r->x (appending to the caches),
+// then the head: r->logits (R, l, V).
+static silt_status run_scale(var_run *r, int64_t l) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    int64_t R = r->R, C = c->embed_dim;
+    silt_graph *g = r->g;
+    silt_tensor cond = wrap(r->cond, 2, R, C, 0, 0);
+    for (int bi = 0; bi <= c->depth; bi++) {
+        silt_graph_reset(g);
+        silt_tensor x = wrap(r->x, 3, R, l, C, 0);
+        silt_tensor *cs = silt_silu(g, &cond);
+        silt_tensor *out;
+        if (bi < c->depth) {
+            silt_tensor *shared = c->shared_aln ? silt_linear(g, cs, m->shared_w, m->shared_b) : NULL;
+            silt_tensor *ada[6];
+            SILT_TRY(var_ada(g, m, bi, cs, shared, ada));
+            out = var_block_fwd(g, m, bi, &x, ada, NULL, &r->kv[bi]);
+        } else {
+            out = var_head_fwd(g, m, &x, cs);
+        }
+        if (!out) return silt_graph_status(g);
+        memcpy(bi < c->depth ? r->x : r->logits, out->data, silt_nbytes(out));
+    }
+    for (int bi = 0; bi < c->depth; bi++) r->kv[bi].len += l;
+    return SILT_OK;
+}
+
+// The first scale's tokens: sos + pos_start + lvl_pos[:first_l] for every row.
+static void start_tokens(var_run *r) {
+    const var_model *m = r->m;
+    int64_t C = m->cfg.embed_dim, fl = m->cfg.first_l;
+    const float *ps = silt_f32(m->pos_start);
+    for (int64_t i = 0; i < r->R; i++)
+        for (int64_t t = 0; t < fl; t++)
+            for (int64_t ch = 0; ch < C; ch++)
+                r->x[(i * fl + t) * C + ch] = (r->cond[i * C + ch] + ps[t * C + ch]) + r->lvl_pos[t * C + ch];
+}
+
+// f_hat += phi(up(e[idx])); the next scale's tokens word_embed(area(f_hat)) +
+// lvl_pos, repeated for the unconditional rows.
+static silt_status advance(var_run *r, int si, const int32_t *idx_scale) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    const var_vq_config *q = var_vq_get_config(r->vq);
+    silt_graph *g = r->g;
+    int64_t B = r->B, C = c->embed_dim, hw = c->patch_nums[c->n_scales - 1];
+    silt_graph_reset(g);
+    silt_tensor fh = wrap(r->f_hat, 4, B, q->z_channels, hw, hw);
+    silt_tensor *next = NULL;
+    silt_tensor *h = var_vq_embed(g, r->vq, idx_scale, B, c->patch_nums[si]);
+    silt_tensor *f2 = var_vq_next_input(g, r->vq, si, &fh, h, &next);
+    if (!f2) return silt_graph_status(g);
+    memcpy(r->f_hat, f2->data, silt_nbytes(f2));
+    if (si == c->n_scales - 1) return SILT_OK;
+    int64_t pn = c->patch_nums[si + 1], l = pn * pn, begin = c->begin[si + 1];
+    silt_tensor *t = silt_transpose(g, silt_reshape(g, next, 3, (int64_t[]){B, q->z_channels, l}), 1, 2);
+    t = silt_linear(g, t, m->word_w, m->word_b);  // (B, l, C)
+    if (!t) return silt_graph_status(g);
+    for (int64_t i = 0; i < r->R; i++) {
+        const float *src = silt_f32(t) + (i % B) * l * C;  // next_token_map.repeat(2, 1, 1)
+        for (int64_t j = 0; j < l * C; j++) r->x[i * l * C + j] = src[j] + r->lvl_pos[begin * C + j];
+    }
+    return SILT_OK;
+}
+
+static silt_status check_params(const var_model *m, const var_sample_params *p) {
+    if (!isfinite(p->cfg))
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate: cfg %g must be finite", (double)p->cfg);
+    if (p->top_k < 0) return SILT_FAIL(SILT_ERR_ARG, "var_generate: top_k %d must be >= 0", p->top_k);
+    if (!(p->top_p >= 0 && p->top_p <= 1))
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate: top_p %g must lie in [0, 1]", (double)p->top_p);
+    if (m->cfg.n_scales < 2) return SILT_FAIL(SILT_ERR_ARG, "var_generate: need at least 2 scales");
+    return SILT_OK;
+}
+
+static silt_status generate(var_run *r, const int32_t *labels, const var_sample_params *p, float *img) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    int64_t B = r->B, C = c->embed_dim, V = c->vocab_size, L = c->L;
+    SILT_TRY(run_alloc(r));
+    // cond rows: labels, then the null class for CFG (torch.cat((label_B, full_like(num_classes)))).
+    const float *ce = silt_f32(m->class_emb), *pos = silt_f32(m->pos_1LC), *lvl = silt_f32(m->lvl_embed);
+    for (int64_t i = 0; i < r->R; i++) {
+        int32_t id = i < B ? labels[i] : c->num_classes;
+        memcpy(r->cond + i * C, ce + (int64_t)id * C, (size_t)C * sizeof(float));
+    }
+    for (int64_t t = 0; t < L; t++)  // lvl_pos = lvl_embed(lvl_1L) + pos_1LC
+        for (int64_t ch = 0; ch < C; ch++) r->lvl_pos[t * C + ch] = lvl[m->lvl[t] * C + ch] + pos[t * C + ch];
+    start_tokens(r);
+    for (int si = 0; si < c->n_scales; si++) {
+        int64_t l = (int64_t)c->patch_nums[si] * c->patch_nums[si], begin = c->begin[si];
+        SILT_TRY(run_scale(r, l));
+        // t = cfg * si / (K-1); logits = (1 + t) * cond - t * uncond
+        double ratio = (double)si / (double)(c->n_scales - 1), t = (double)p->cfg * ratio;
+        float a = (float)(1.0 + t), bw = (float)t;
+        if (r->R > B)
+            for (int64_t j = 0; j < B * l * V; j++) r->logits[j] = a * r->logits[j] - bw * r->logits[B * l * V + j];
+        memcpy(r->masked, r->logits, (size_t)(B * l * V) * sizeof(float));
+        var_top_k_top_p_cpu(r->masked, r->work, B * l, V, p->top_k, p->top_p);
+        int32_t *stage = r->stage;
+        for (int64_t b = 0; b < B; b++) {
+            silt_rng_uniform(r->u, l, p->seed, (uint64_t)b, (uint64_t)begin);
+            for (int64_t j = 0; j < l; j++) stage[b * l + j] = var_sample_row(r->masked + (b * l + j) * V, V, r->u[j]);
+        }
+        silt_status s = SILT_OK;
+        if (p->token_fn) s = p->token_fn(p->token_user, si, B, l, V, r->logits, stage);
+        for (int64_t j = 0; s == SILT_OK && j < B * l; j++)
+            if (stage[j] < 0 || stage[j] >= V)
+                s = SILT_FAIL(SILT_ERR_ARG, "var_generate: token %d at scale %d is outside the codebook [0, %lld)",
+                              (int)stage[j], si, (long long)V);
+        for (int64_t b = 0; s == SILT_OK && b < B; b++)
+            memcpy(r->idx + b * L + begin, stage + b * l, (size_t)l * sizeof *stage);
+        SILT_TRY(s);
+        SILT_TRY(advance(r, si, stage));
+    }
+    // fhat_to_img(f_hat).add_(1).mul_(0.5)
+    silt_graph_reset(r->g);
+    int64_t hw = c->patch_nums[c->n_scales - 1];
+    silt_tensor fh = wrap(r->f_hat, 4, B, c->Cvae, hw, hw);
+    silt_tensor *x = var_vq_fhat_to_img(r->g, r->vq, &fh, true);
+    if (!x) return silt_graph_status(r->g);
+    for (int64_t j = 0; j < silt_numel(x); j++) img[j] = (silt_f32(x)[j] + 1.0f) * 0.5f;
+    return SILT_OK;
+}
+
+silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t *labels, int64_t B,
+                         const var_sample_params *p, float *img, int32_t *idx_out) {
+    if (!m || !vq || !p || !img) return SILT_FAIL(SILT_ERR_ARG, "var_generate: NULL model, tokenizer, params or image");
+    SILT_TRY(var_check_vqvae(m, vq));
+    SILT_TRY(var_check_labels(m, labels, B));
+    SILT_TRY(check_params(m, p));
+    // With cfg 0 the unconditional logits get weight 0 at every scale:
+    // (1 + 0) c - 0 u == c, so those rows are skipped.
+    var_run r = {.m = m, .vq = vq, .B = B, .R = p->cfg != 0 ? 2 * B : B};
+    silt_status s = generate(&r, labels, p, img);
+    if (s == SILT_OK && idx_out) memcpy(idx_out, r.idx, (size_t)(B * m->cfg.L) * sizeof *idx_out);
+    run_free(&r);
+    return s;
+}

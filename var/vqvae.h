@@ -1,0 +1,139 @@
+// VAR's multi-scale residual VQ-VAE tokenizer (Tian et al. 2024, "Visual
+// Autoregressive Modeling", sec. 3.2, Algorithms 1-2), ported from the official
+// FoundationVision/VAR code @ 78b9539: models/vqvae.py (VQVAE), quant.py
+// (VectorQuantizer2, Phi*), basic_vae.py (Encoder, Decoder). Weight names are
+// that code's state-dict keys, as tools/pth2safetensors.py converts
+// vae_ch160v4096z32.pth.
+//
+// Tokens: an image maps to K token maps r_1..r_K of sizes pn_k x pn_k
+// (patch_nums, 256 px: 1,2,3,4,5,6,8,10,13,16), flattened row-major
+// (l = y pn + x) and concatenated over scales into one (B, L) int32 array,
+// L = sum pn_k^2 (torch.cat(idx_Bl, dim=1)). With f = quant_conv(encoder(img))
+// (B, Cvae, h, w), h = w = pn_K, and e the shared codebook (V, Cvae):
+//   encode  f_rest = f, f_hat = 0; for k: z = area(f_rest, pn_k) (none at k = K),
+//           r_k = argmin_v |z - e_v|^2, u = phi_k(bicubic(e[r_k], h)) (no resize
+//           at k = K), f_hat += u, f_rest -= u
+//   decode  f_hat = sum_k phi_k(bicubic(e[r_k], h)); img = clamp(decoder(post_quant_conv(f_hat)), -1, 1)
+// phi_k(x) = (1 - r) x + r conv3x3(x) with r = quant_resi (0.5). The
+// checkpoint holds n_phi convs (PhiPartiallyShared, 4 in the release); scale k
+// uses var_phi_index(k, K, n_phi). Resampling is PyTorch's bicubic
+// (align_corners False, A = -0.75) and area (adaptive average pooling), see
+// core/ops_resample.h.
+//
+// Configuration comes from tensor shapes (V, Cvae, ch, ch_mult,
+// num_res_blocks, attention present, quant conv kernel, phi sharing); what
+// shapes cannot say comes from the optional "config" JSON metadata:
+// norm_num_groups (default 32, the official value), quant_resi (0.5),
+// v_patch_nums / patch_nums (default the 256 px list), using_znorm (only
+// false is supported, the released setting).
+//
+// All functions are graph ops (core/graph.h): activations in the graph's
+// arena, differentiable with respect to the weights where the math is (the
+// argmin of encode is not).
+#ifndef SILT_VAR_VQVAE_H
+#define SILT_VAR_VQVAE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "core/safetensors.h"
+
+#define VAR_MAX_SCALES 32
+#define VAR_VQ_MAX_LEVELS 8
+
+// How the phi convs are shared over the scales (quant.py).
+typedef enum var_phi_share {
+    VAR_PHI_PARTIAL,    // PhiPartiallyShared: quantize.quant_resi.qresi_ls.{i} (the release: 4)
+    VAR_PHI_SHARED,     // PhiShared: quantize.quant_resi.qresi, one for every scale
+    VAR_PHI_NONSHARED,  // PhiNonShared: quantize.quant_resi.{i}
+    VAR_PHI_IDENTITY,   // quant_resi 0: phi is the identity, no weights
+    VAR_PHI_SHARE_COUNT
+} var_phi_share;
+const char *var_phi_share_name(var_phi_share s);  // "partial", "shared", "nonshared", "identity"
+silt_status var_phi_share_from_name(const char *name, var_phi_share *out);
+
+typedef struct var_vq_config {
+    int vocab_size;   // V, codebook entries
+    int z_channels;   // Cvae, codebook width
+    int in_channels;  // image channels (3)
+    int ch;           // base width
+    int n_levels;     // len(ch_mult)
+    int ch_mult[VAR_VQ_MAX_LEVELS];
+    int num_res_blocks;   // per encoder level; the decoder has one more
+    int groups;           // GroupNorm groups (32); eps is 1e-6 everywhere
+    bool using_sa;        // attention after each res block of the deepest level
+    bool using_mid_sa;    // attention in the middle block
+    int quant_conv_ks;    // quant_conv / post_quant_conv kernel (3)
+    float quant_resi;     // phi mixing ratio r (0.5)
+    var_phi_share phi_share;
+    int n_phi;            // phi convs in the file (0 for identity)
+    int downsample;       // 2^(n_levels - 1)
+    int n_scales;         // K
+    int patch_nums[VAR_MAX_SCALES];
+    int64_t L;            // sum pn^2
+} var_vq_config;
+
+typedef struct var_vqvae var_vqvae;
+
+// The 256 px patch_nums (1,2,3,4,5,6,8,10,13,16) and the 512 px list
+// (1,2,3,4,6,9,13,18,24,32) of the official code (utils/arg_util.py).
+extern const int var_patch_nums_256[10];
+extern const int var_patch_nums_512[10];
+
+// Loads every tensor as owned f32; a missing, extra or misshaped tensor is
+// one error naming it. A file without quantize.embedding.weight is "not a VAR
+// VQ-VAE". *out is set only on success.
+silt_status var_vq_load(const silt_safetensors *st, var_vqvae **out);
+void var_vq_free(var_vqvae *vq);  // NULL-safe
+const var_vq_config *var_vq_get_config(const var_vqvae *vq);
+// Replaces the scale list (the transformer decides it; the 512 px VAR uses
+// the same tokenizer file). 2 <= n <= VAR_MAX_SCALES, every pn in 1..1024.
+silt_status var_vq_set_patch_nums(var_vqvae *vq, const int *pn, int n);
+// Parameters in load order with their checkpoint names (optimisers,
+// inspection). The tensors stay the tokenizer's; NULL past the end / unknown.
+int var_vq_param_count(const var_vqvae *vq);
+silt_tensor *var_vq_param(const var_vqvae *vq, int i, const char **name);
+silt_tensor *var_vq_find_param(const var_vqvae *vq, const char *name);
+
+// The phi conv scale si of K uses when the file holds n_phi of them:
+// argmin_i |tick_i - si/(K-1)| with ticks = linspace(1/(3n), 1 - 1/(3n), n)
+// for n == 4, else linspace(1/(2n), 1 - 1/(2n), n), computed in double as
+// numpy does; ties go to the lower index (np.argmin). For K = 10 and n = 4
+// this gives 0,0,1,1,1,2,2,3,3,3 (si = 7 is a float tie that goes to 3).
+// Returns 0 when n_phi <= 1; -1 when si is outside [0, K) or K < 2.
+int var_phi_index(int si, int n_scales, int n_phi);
+
+// --- conv networks ---------------------------------------------------------------
+// img (B, in_channels, H, W) in [-1, 1] -> f = quant_conv(encoder(img)) (B, Cvae, H/ds, W/ds).
+// H and W must be multiples of downsample.
+silt_tensor *var_vq_encode_features(silt_graph *g, const var_vqvae *vq, silt_tensor *img);
+// f_hat (B, Cvae, h, w) -> image decoder(post_quant_conv(f_hat)) (B, 3, h*ds, w*ds),
+// clamped to [-1, 1] when clamp is set (fhat_to_img).
+silt_tensor *var_vq_fhat_to_img(silt_graph *g, const var_vqvae *vq, silt_tensor *f_hat, bool clamp);
+
+// --- the multi-scale quantiser -------------------------------------------------------
+// f (B, Cvae, pn_K, pn_K) -> idx (B, L) int32 (f_to_idxBl_or_fhat(to_fhat=False)).
+// fhat_scales, when non-NULL, receives f_hat after every scale (K, B, Cvae, pn_K, pn_K)
+// (the to_fhat=True list). The argmin is taken over squared distances in double.
+silt_status var_vq_quantize(silt_graph *g, const var_vqvae *vq, silt_tensor *f, int32_t *idx, float *fhat_scales);
+// img_to_idxBl: img (B, 3, pn_K*ds, pn_K*ds) -> idx (B, L).
+silt_status var_vq_encode(silt_graph *g, const var_vqvae *vq, silt_tensor *img, int32_t *idx);
+// Codebook rows of one token map: idx (B, pn*pn) -> (B, Cvae, pn, pn).
+// An index outside [0, V) fails (SILT_ERR_ARG) naming it.
+silt_tensor *var_vq_embed(silt_graph *g, const var_vqvae *vq, const int32_t *idx, int64_t B, int pn);
+// embed_to_fhat(all_to_max_scale=True, last_one=True): idx (B, L) -> f_hat (B, Cvae, pn_K, pn_K).
+silt_tensor *var_vq_idx_to_fhat(silt_graph *g, const var_vqvae *vq, const int32_t *idx, int64_t B);
+// idxBl_to_img(same_shape=True, last_one=True): idx (B, L) -> image (B, 3, H, W) in [-1, 1].
+silt_tensor *var_vq_decode(silt_graph *g, const var_vqvae *vq, const int32_t *idx, int64_t B);
+// idxBl_to_var_input (teacher forcing): idx (B, L) -> (B, L - pn_1^2, Cvae), the
+// area-downsampled running f_hat at every next scale, tokens row-major.
+silt_tensor *var_vq_idx_to_var_input(silt_graph *g, const var_vqvae *vq, const int32_t *idx, int64_t B);
+// get_next_autoregressive_input: h (B, Cvae, pn_si, pn_si) the codebook rows
+// chosen at scale si; f_hat (B, Cvae, pn_K, pn_K). Returns f_hat + phi_si(bicubic(h))
+// (no resize at the last scale) and sets *next to area(that, pn_{si+1})
+// (B, Cvae, pn_{si+1}, pn_{si+1}), or to the new f_hat at the last scale.
+silt_tensor *var_vq_next_input(silt_graph *g, const var_vqvae *vq, int si, silt_tensor *f_hat, silt_tensor *h,
+                               silt_tensor **next);
+
+#endif
