@@ -3,6 +3,7 @@
 #ifndef GEN_COMMANDS_H
 #define GEN_COMMANDS_H
 
+int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_pattern(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -13,6 +13,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"generate", cmd_generate, "generate images with a DiT or MMDiT checkpoint (the default: `gen --model ...`)"},
     {"info", cmd_info, "describe a checkpoint (tensors, parameters, architecture) or this system (--system)"},
     {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
     {"train", cmd_train, "train a model (--arch toy, ...) with checkpoints and exact --resume"},
@@ -31,7 +32,8 @@ static void print_help(FILE *f) {
                "silt %s: diffusion and visual-autoregressive image generation research sandbox.\n\ncommands:\n",
             SILT_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n  gen COMMAND --help   options of a command, with their defaults\n"
+    fprintf(f, "\n  gen --model M ...     same as gen generate --model M ... (flags without a command)\n"
+               "  gen COMMAND --help   options of a command, with their defaults\n"
                "  gen --version        print the version\n\n"
                "exit status: 0 ok, 1 runtime failure (one line on stderr), 2 usage error\n");
 }
@@ -43,7 +45,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) { print_help(stdout); return 0; }
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 2, argv + 2);
-    if (cmd[0] == '-') fprintf(stderr, "gen: unknown flag '%s' before a command (see 'gen --help')\n", cmd);
-    else fprintf(stderr, "gen: unknown command '%s' (see 'gen --help')\n", cmd);
+    // Flags and no command name: generation (`gen --model m.safetensors --class 207 -o out.png`).
+    if (cmd[0] == '-') return cmd_generate(argc - 1, argv + 1);
+    fprintf(stderr, "gen: unknown command '%s' (see 'gen --help')\n", cmd);
     return 2;
 }

@@ -1,0 +1,378 @@
+// The txt2img pipeline (txt2img.h): model batch per step laid out by
+// guidance, the sampler's per-step API in between, VAE decode at the end.
+#include "gen/lib/txt2img.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/graph.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "dit/dit.h"
+#include "dit/mmdit.h"
+#include "unet/vae.h"
+
+static const char *const family_names[SILT_FAMILY_COUNT] = {"dit", "mmdit"};
+
+const char *silt_family_name(silt_family f) { return (unsigned)f < SILT_FAMILY_COUNT ? family_names[f] : "?"; }
+
+silt_status silt_family_from_name(const char *name, silt_family *out) {
+    for (int i = 0; name && i < SILT_FAMILY_COUNT; i++)
+        if (!strcmp(name, family_names[i])) { *out = (silt_family)i; return SILT_OK; }
+    return SILT_FAIL(SILT_ERR_ARG, "unknown model family '%s' (expected dit or mmdit)", name ? name : "(null)");
+}
+
+struct silt_txt2img {
+    silt_txt2img_info info;
+    dit_model *dit;
+    mmdit_model *mmdit;
+    vae_model *vae;
+};
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static silt_status load_vae(silt_txt2img *t, const char *path) {
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    char details[256] = "";
+    const char *prefix = NULL;
+    silt_arch a = silt_arch_detect(st, details, sizeof details, &prefix);
+    if (a != SILT_ARCH_VAE && a != SILT_ARCH_VAE_DIFFUSERS) {
+        silt_safetensors_close(st);
+        return SILT_FAIL(SILT_ERR_ARG, "--vae %s: this is %s checkpoint, not a VAE (AutoencoderKL)", base_name(path),
+                         a == SILT_ARCH_UNKNOWN ? "an unrecognised" : silt_arch_name(a));
+    }
+    silt_status s = vae_load(st, &t->vae);
+    silt_safetensors_close(st);
+    if (s != SILT_OK) return s;
+    const vae_config *vc = vae_get_config(t->vae);
+    if (!vc->has_decoder) return SILT_FAIL(SILT_ERR_ARG, "--vae %s: the file has no decoder", base_name(path));
+    if (vc->latent_channels != t->info.latent_channels)
+        return SILT_FAIL(SILT_ERR_ARG, "--vae %s makes %d-channel latents but the model works on %d channels",
+                         base_name(path), vc->latent_channels, t->info.latent_channels);
+    if (vc->in_channels != 3)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "--vae %s decodes %d-channel images; only RGB is supported",
+                         base_name(path), vc->in_channels);
+    t->info.has_vae = true;
+    t->info.downscale = vc->downscale;
+    return SILT_OK;
+}
+
+silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt_txt2img **out) {
+    if (!model_path || !out) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
+    silt_txt2img *t = calloc(1, sizeof *t);
+    if (!t) return SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+    silt_safetensors *st = NULL;
+    silt_status s = silt_safetensors_open(model_path, &st);
+    if (s != SILT_OK) { free(t); return s; }
+    char details[256] = "";
+    const char *prefix = NULL;
+    silt_txt2img_info *in = &t->info;
+    in->arch = silt_arch_detect(st, details, sizeof details, &prefix);
+    in->downscale = 1;
+    switch (in->arch) {
+    case SILT_ARCH_DIT:
+    case SILT_ARCH_DIT_DIFFUSERS:
+        in->family = SILT_FAMILY_DIT;
+        s = dit_load(st, &t->dit);
+        if (s == SILT_OK) {
+            const dit_config *c = dit_get_config(t->dit);
+            in->depth = c->depth;
+            in->heads = c->heads;
+            in->latent_channels = c->in_channels;
+            in->patch = c->patch;
+            in->num_classes = c->num_classes;
+            in->native_width = in->native_height = c->input_size;
+        }
+        break;
+    case SILT_ARCH_MMDIT:
+    case SILT_ARCH_MMDIT_DIFFUSERS:
+        in->family = SILT_FAMILY_MMDIT;
+        s = mmdit_load(st, &t->mmdit);
+        if (s == SILT_OK) {
+            const mmdit_config *c = mmdit_get_config(t->mmdit);
+            in->depth = c->depth;
+            in->heads = c->heads;
+            in->latent_channels = c->in_channels;
+            in->patch = c->patch;
+            in->joint_dim = c->joint_dim;
+            in->pooled_dim = c->pooled_dim;
+            // SD3 stores a 192-patch table for 64-patch (1024 px) images; the
+            // tiny golden model 12 for 4. Our choice: pos_max / 3 patches.
+            int side = (c->pos_max / 3 > 0 ? c->pos_max / 3 : 1) * c->patch;
+            in->native_width = in->native_height = side;
+        }
+        break;
+    default:
+        s = SILT_FAIL(SILT_ERR_ARG, "--model %s: %s; gen generate runs DiT and MMDiT checkpoints", base_name(model_path),
+                      in->arch == SILT_ARCH_UNKNOWN ? "unrecognised checkpoint" : silt_arch_name(in->arch));
+        break;
+    }
+    silt_safetensors_close(st);
+    if (s == SILT_OK && vae_path) s = load_vae(t, vae_path);
+    if (s == SILT_OK && !vae_path && in->latent_channels != 3)
+        s = SILT_FAIL(SILT_ERR_ARG, "this model makes %d-channel latents: pass --vae FILE to decode them",
+                      in->latent_channels);
+    if (s != SILT_OK) { silt_txt2img_free(t); return s; }
+    in->native_width *= in->downscale;
+    in->native_height *= in->downscale;
+    *out = t;
+    return SILT_OK;
+}
+
+void silt_txt2img_free(silt_txt2img *t) {
+    if (!t) return;
+    dit_free(t->dit);
+    mmdit_free(t->mmdit);
+    vae_free(t->vae);
+    free(t);
+}
+
+const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t) { return &t->info; }
+
+silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
+    silt_txt2img_params p = {0};
+    p.guide = guide_default_params();
+    p.batch = 1;
+    p.progress = true;
+    if (t && t->info.family == SILT_FAMILY_MMDIT) {
+        p.sampler = silt_sampler_default_params(SILT_SAMPLER_FLOW_EULER);  // 28 steps, shift 3 (SD3)
+        p.guide.cfg = 7.0f;                                                 // diffusers SD3 pipeline
+    } else {
+        // diffusers DiTPipeline: DDIM, linear betas 1e-4..0.02, 50 steps; the
+        // DiT sampler does not clip x0.
+        p.sampler = silt_sampler_default_params(SILT_SAMPLER_DDIM);
+        p.sampler.clip_sample = false;
+        if (t && t->dit) p.guide.guided_channels = dit_get_config(t->dit)->guided_channels;
+    }
+    return p;
+}
+
+// ---- conditioning ------------------------------------------------------------
+
+typedef struct text_cond {
+    silt_safetensors *st;
+    int64_t tokens;
+    float *ctx, *pooled, *neg_ctx, *neg_pooled;  // (T, J), (P) each
+} text_cond;
+
+static void text_free(text_cond *c) {
+    free(c->ctx);
+    free(c->pooled);
+    free(c->neg_ctx);
+    free(c->neg_pooled);
+    silt_safetensors_close(c->st);
+    memset(c, 0, sizeof *c);
+}
+
+static silt_status text_read(text_cond *c, const char *path, const char *name, int64_t d1, int64_t d2, bool seq,
+                             float **dst) {
+    const silt_st_tensor *x = silt_safetensors_find(c->st, name);
+    if (!x) return SILT_FAIL(SILT_ERR_ARG, "--text-embeds %s: no tensor '%s'", base_name(path), name);
+    bool ok = seq ? (x->ndim == 3 && x->shape[0] == 1 && x->shape[1] >= 1 && x->shape[2] == d2 &&
+                     (d1 < 0 || x->shape[1] == d1))
+                  : (x->ndim == 2 && x->shape[0] == 1 && x->shape[1] == d2);
+    if (!ok) {
+        char shape[96] = "(";
+        for (int i = 0; i < x->ndim; i++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", i ? ", " : "", (long long)x->shape[i]);
+        strncat(shape, ")", sizeof shape - strlen(shape) - 1);
+        if (seq && d1 >= 0)
+            return SILT_FAIL(SILT_ERR_ARG, "--text-embeds %s: '%s' has shape %s; expected (1, %lld, %lld)",
+                             base_name(path), name, shape, (long long)d1, (long long)d2);
+        return SILT_FAIL(SILT_ERR_ARG, "--text-embeds %s: '%s' has shape %s; expected (1, %s%lld)", base_name(path),
+                         name, shape, seq ? "T, " : "", (long long)d2);
+    }
+    int64_t n = seq ? x->shape[1] * d2 : d2;
+    if (seq) c->tokens = x->shape[1];
+    *dst = malloc(sizeof(float) * (size_t)n);
+    if (!*dst) return SILT_FAIL(SILT_ERR_OOM, "text embeddings: out of memory");
+    return silt_safetensors_read_f32(x, *dst, n);
+}
+
+static silt_status text_load(text_cond *c, const char *path, const silt_txt2img_info *in, bool need_negative) {
+    if (!path)
+        return SILT_FAIL(SILT_ERR_ARG, "this MMDiT needs text embeddings and silt has no text encoders yet: pass "
+                                       "--text-embeds FILE.safetensors (prompt_embeds, pooled_prompt_embeds, "
+                                       "negative_prompt_embeds, negative_pooled_prompt_embeds)");
+    SILT_TRY(silt_safetensors_open(path, &c->st));
+    SILT_TRY(text_read(c, path, "prompt_embeds", -1, in->joint_dim, true, &c->ctx));
+    SILT_TRY(text_read(c, path, "pooled_prompt_embeds", 0, in->pooled_dim, false, &c->pooled));
+    if (!need_negative) return SILT_OK;
+    SILT_TRY(text_read(c, path, "negative_prompt_embeds", c->tokens, in->joint_dim, true, &c->neg_ctx));
+    return text_read(c, path, "negative_pooled_prompt_embeds", 0, in->pooled_dim, false, &c->neg_pooled);
+}
+
+// ---- the run -----------------------------------------------------------------
+
+static silt_status check_size(const silt_txt2img_info *in, int w, int h, int *lw, int *lh) {
+    int unit = in->downscale * in->patch;
+    if (w <= 0 || h <= 0 || w % unit || h % unit)
+        return SILT_FAIL(SILT_ERR_ARG,
+                         "size %dx%d does not fit the model: width and height must be multiples of %d "
+                         "(VAE downscale %d x patch %d)",
+                         w, h, unit, in->downscale, in->patch);
+    *lw = w / in->downscale;
+    *lh = h / in->downscale;
+    return SILT_OK;
+}
+
+silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
+                             silt_txt2img_report *report) {
+    if (!t || !p || !images) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
+    const silt_txt2img_info *in = &t->info;
+    const bool is_dit = in->family == SILT_FAMILY_DIT;
+    const int B = p->batch;
+    if (B < 1 || B > 4096) return SILT_FAIL(SILT_ERR_ARG, "txt2img: batch %d must be 1..4096", B);
+    int W = p->width > 0 ? p->width : in->native_width, H = p->height > 0 ? p->height : in->native_height;
+    int lw = 0, lh = 0;
+    SILT_TRY(check_size(in, W, H, &lw, &lh));
+    if (is_dit && (p->class_id < 0 || p->class_id >= in->num_classes))
+        return SILT_FAIL(SILT_ERR_ARG, "class %d is out of range (the model has %d classes, 0..%d)", p->class_id,
+                         in->num_classes, in->num_classes - 1);
+    silt_sampler_params sp = p->sampler;
+    sp.batch = B;
+    if (is_dit && sp.sampler == SILT_SAMPLER_FLOW_EULER)
+        return SILT_FAIL(SILT_ERR_ARG, "sampler flow_euler is for flow models (MMDiT); DiT predicts noise");
+    if (!is_dit && sp.sampler != SILT_SAMPLER_FLOW_EULER)
+        return SILT_FAIL(SILT_ERR_ARG, "sampler %s is for noise-prediction models; MMDiT needs flow_euler",
+                         silt_sampler_name(sp.sampler));
+    const dit_config *dc = is_dit ? dit_get_config(t->dit) : NULL;
+    // DDPM uses DiT's learned variance; the others read eps only.
+    const bool learned = is_dit && dc->learn_sigma && sp.sampler == SILT_SAMPLER_DDPM;
+    if (learned) sp.variance = SILT_VARIANCE_LEARNED_RANGE;
+    else if (sp.variance == SILT_VARIANCE_LEARNED_RANGE) sp.variance = SILT_VARIANCE_FIXED_SMALL;
+    const int C = in->latent_channels;
+    const int model_out = is_dit ? dc->out_channels : mmdit_get_config(t->mmdit)->out_channels;
+    const int sampler_out = learned ? 2 * C : C;
+    if (model_out < sampler_out)
+        return SILT_FAIL(SILT_ERR_FORMAT, "model outputs %d channels, the sampler needs %d", model_out, sampler_out);
+
+    guide_plan *plan = NULL;
+    SILT_TRY(guide_plan_create(&p->guide, p->heads, in->depth, in->heads, !is_dit, &plan));
+    const bool need_uncond = p->guide.mode != GUIDE_NONE && p->guide.cfg != 1.0f;
+
+    const int64_t hw = (int64_t)lw * lh, per = C * hw, n = per * B;
+    text_cond tc = {0};
+    silt_sampler *smp = NULL;
+    silt_graph *g = NULL;
+    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL;
+    int32_t *yy = NULL;
+    silt_image **made = NULL;
+    silt_status s = SILT_OK;
+    silt_progress prog;
+    int rows_total = 0;
+    double t0 = silt_time_now();
+
+    if (!is_dit) s = text_load(&tc, p->text_embeds, in, need_uncond);
+    if (s == SILT_OK) s = silt_sampler_init(&sp, n, p->seed, &smp);
+    if (s != SILT_OK) goto done;
+    const int steps = silt_sampler_steps(smp);
+    const int64_t out_n = silt_sampler_output_numel(smp);
+    x = malloc(sizeof(float) * (size_t)n);
+    xin = malloc(sizeof(float) * (size_t)n);
+    pred = malloc(sizeof(float) * (size_t)out_n);
+    tt = malloc(sizeof(float) * (size_t)(3 * B));
+    yy = malloc(sizeof(int32_t) * (size_t)(3 * B));
+    made = calloc((size_t)B, sizeof *made);
+    g = silt_graph_create(0);
+    if (!x || !xin || !pred || !tt || !yy || !made || !g) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
+    silt_graph_set_grad(g, false);
+
+    // Image b's initial noise is Philox stream b of the seed (the sampler's step
+    // noise follows in the same stream), so any image regenerates alone.
+    for (int b = 0; b < B; b++) silt_rng_normal(x + b * per, per, p->seed, (uint64_t)b, 0);
+    if (p->noise_out) memcpy(p->noise_out, x, sizeof(float) * (size_t)n);
+    const float sigma0 = silt_sampler_init_noise_sigma(smp);
+    for (int64_t i = 0; i < n; i++) x[i] *= sigma0;
+
+    if (p->progress) silt_progress_begin(&prog, "generate", steps);
+    for (int i = 0; i < steps && s == SILT_OK; i++) {
+        const float ts = silt_sampler_timestep(smp, i);
+        guide_step gs;
+        s = guide_plan_step(plan, i, steps, ts, B, &gs);
+        if (s == SILT_OK) s = silt_sampler_scale_input(smp, xin, x);
+        if (s != SILT_OK) break;
+        const int rows = gs.n_blocks * B;
+        silt_graph_reset(g);
+        silt_tensor *X = silt_graph_tensor_f32(g, 4, (int64_t[]){rows, C, lh, lw});
+        if (!X) { s = silt_graph_status(g); break; }
+        for (int k = 0; k < gs.n_blocks; k++) memcpy(silt_f32(X) + (int64_t)k * n, xin, sizeof(float) * (size_t)n);
+        for (int r = 0; r < rows; r++) tt[r] = ts;
+        silt_tensor *out = NULL;
+        if (is_dit) {
+            for (int r = 0; r < rows; r++) yy[r] = r / B == gs.blk_uncond ? in->num_classes : p->class_id;
+            out = dit_forward(g, t->dit, X, tt, yy, guide_step_perturb(&gs));
+        } else {
+            const int64_t T = tc.tokens, J = in->joint_dim, P = in->pooled_dim;
+            silt_tensor *ctx = silt_graph_tensor_f32(g, 3, (int64_t[]){rows, T, J});
+            silt_tensor *pooled = silt_graph_tensor_f32(g, 2, (int64_t[]){rows, P});
+            if (ctx && pooled)
+                for (int r = 0; r < rows; r++) {
+                    bool un = r / B == gs.blk_uncond;
+                    memcpy(silt_f32(ctx) + r * T * J, un ? tc.neg_ctx : tc.ctx, sizeof(float) * (size_t)(T * J));
+                    memcpy(silt_f32(pooled) + r * P, un ? tc.neg_pooled : tc.pooled, sizeof(float) * (size_t)P);
+                }
+            out = mmdit_forward(g, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
+        }
+        if (!out) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "model forward failed"); break; }
+        s = guide_combine(&gs, pred, silt_f32(out), model_out, sampler_out, hw);
+        if (s == SILT_OK) s = silt_sampler_step(smp, pred, x, NULL);
+        rows_total += rows;
+        if (p->progress) silt_progress_step(&prog, 1);
+    }
+    if (p->progress) silt_progress_end(&prog);
+    if (s != SILT_OK) goto done;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) { s = SILT_FAIL(SILT_ERR_NUMERIC, "the sample has NaN/Inf values"); goto done; }
+
+    if (p->latent_out) memcpy(p->latent_out, x, sizeof(float) * (size_t)n);
+    // Decode: latents -> [-1, 1] pixels.
+    silt_graph_reset(g);
+    const float *pix = x;
+    if (t->vae) {
+        vae_unscale_latent(t->vae, x, n);
+        silt_tensor *Z = silt_graph_tensor_f32(g, 4, (int64_t[]){B, C, lh, lw});
+        if (!Z) { s = silt_graph_status(g); goto done; }
+        memcpy(silt_f32(Z), x, sizeof(float) * (size_t)n);
+        silt_tensor *img = vae_decode(g, t->vae, Z);
+        if (!img) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "VAE decode failed"); goto done; }
+        if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != H || img->shape[3] != W) {
+            s = SILT_FAIL(SILT_ERR_SHAPE, "VAE decoded to an unexpected shape");
+            goto done;
+        }
+        pix = silt_f32(img);
+    }
+    for (int b = 0; b < B && s == SILT_OK; b++) s = silt_image_from_tensor(pix + (int64_t)b * 3 * W * H, 3, H, W, -1.0f, 1.0f, &made[b]);
+    if (s != SILT_OK) goto done;
+
+    for (int b = 0; b < B; b++) { images[b] = made[b]; made[b] = NULL; }
+    if (report) {
+        memset(report, 0, sizeof *report);
+        guide_plan_heads_str(plan, report->heads, sizeof report->heads);
+        report->identity = guide_plan_params(plan)->identity;
+        report->width = W;
+        report->height = H;
+        report->model_rows = rows_total;
+        report->seconds = silt_time_now() - t0;
+    }
+done:
+    for (int b = 0; made && b < B; b++) silt_image_free(made[b]);
+    free(made);
+    free(x);
+    free(xin);
+    free(pred);
+    free(tt);
+    free(yy);
+    silt_graph_free(g);
+    silt_sampler_free(smp);
+    text_free(&tc);
+    guide_plan_free(plan);
+    return s;
+}
