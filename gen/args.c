@@ -76,8 +76,17 @@ static int set_value(arg_parser *p, arg_spec *s, const char *v) {
     return 2;
 }
 
-int args_parse(arg_parser *p, int argc, char **argv) {
+int args_parse(arg_parser *p, int argc, char **argv) { return args_parse_given(p, argc, argv, NULL); }
+
+bool args_was_given(const arg_parser *p, const bool *given, const char *name) {
+    for (int i = 0; given && i < p->n_specs; i++)
+        if (!strcmp(p->specs[i].name, name)) return given[i];
+    return false;
+}
+
+int args_parse_given(arg_parser *p, int argc, char **argv, bool *given) {
     p->n_positional = 0;
+    if (given) memset(given, 0, sizeof *given * (size_t)p->n_specs);
     bool only_positional = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -97,7 +106,11 @@ int args_parse(arg_parser *p, int argc, char **argv) {
             s = find_long(p, name, len);
             if (!s && len > 3 && !strncmp(name, "no-", 3)) {  // --no-flag for booleans
                 s = find_long(p, name + 3, len - 3);
-                if (s && s->type == ARG_BOOL && !eq) { *(bool *)s->dst = false; continue; }
+                if (s && s->type == ARG_BOOL && !eq) {
+                    *(bool *)s->dst = false;
+                    if (given) given[s - p->specs] = true;
+                    continue;
+                }
                 s = NULL;
             }
             if (!s) return args_usage_error(p, "unknown flag '%.*s'", (int)(len + 2), a);
@@ -107,6 +120,7 @@ int args_parse(arg_parser *p, int argc, char **argv) {
             s = find_short(p, a[1]);
             if (!s) return args_usage_error(p, "unknown flag '%s'", a);
         }
+        if (given) given[s - p->specs] = true;
         if (s->type == ARG_BOOL && !value) { *(bool *)s->dst = true; continue; }
         if (!value) {
             if (i + 1 >= argc) return args_usage_error(p, "--%s needs a value", s->name);

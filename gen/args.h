@@ -34,6 +34,12 @@ typedef struct arg_parser {
 // Returns 0 when parsed, 1 when --help was printed (caller exits 0), 2 on a
 // usage error (one line already printed to stderr: "gen: <what is wrong>").
 int args_parse(arg_parser *p, int argc, char **argv);
+// args_parse that also sets given[i] (n_specs entries, cleared first) for
+// every spec that appeared on the command line, so a command can reject a
+// flag that does not apply even when its value equals the default.
+int args_parse_given(arg_parser *p, int argc, char **argv, bool *given);
+// Whether the flag named `name` (long name) was marked in `given`.
+bool args_was_given(const arg_parser *p, const bool *given, const char *name);
 void args_print_help(const arg_parser *p, FILE *f);
 // Usage error helper: prints "gen: <message> (see '<command> --help')" and returns 2.
 int args_usage_error(const arg_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,6 @@
 // gen generate (also plain `gen --model ...`): images from DiT / MMDiT
-// checkpoints with CFG or attention-perturbation guidance. Parses flags,
+// checkpoints with CFG or attention-perturbation guidance, and from VAR
+// checkpoints (next-scale prediction, CFG on the logits). Parses flags,
 // resolves the class / text embeddings / heads, runs gen/lib/txt2img, writes
 // the PNG with its parameters.
 #include <math.h>
@@ -18,7 +19,8 @@ static const char *const guidance_choices[] = {"none", "cfg", "pag", "softpag", 
 static const char *const identity_choices[] = {"auto", "joint", "image", NULL};
 
 static const char summary[] =
-    "Generate an image with a DiT (class-conditional) or MMDiT (SD3-style, text) checkpoint.\n"
+    "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
+    "next-scale prediction) checkpoint.\n"
     "\n"
     "Guidance, convention A (diffusers, HeadHunter), e_c/e_u/e_p = cond/uncond/perturbed predictions:\n"
     "  cfg:                    e = e_u + g (e_c - e_u)                 g = --cfg (off when g = 1)\n"
@@ -40,8 +42,39 @@ static const char summary[] =
     "  image = image-image block only, whole layers (diffusers SD3 PAG); auto = image for pag on\n"
     "  whole layers, joint otherwise.\n"
     "\n"
+    "VAR (var_d16.safetensors etc., converted with tools/pth2safetensors.py): --vae must be its VQ-VAE\n"
+    "  (vae_ch160v4096z32.safetensors); --class N|NAME; --guidance cfg|none. CFG acts on the logits and\n"
+    "  ramps over the K scales (official autoregressive_infer_cfg): t = cfg k/(K-1),\n"
+    "  logits = (1+t) cond - t uncond, so --cfg 0 is off (not 1). Then --top-k / --top-p and a draw.\n"
+    "  Defaults are the official FID setting: cfg 1.5, top-k 900, top-p 0.96 (the README suggests cfg 5\n"
+    "  for visual quality; the demo notebook uses cfg 4, top-p 0.95). The size is fixed by the scales\n"
+    "  (256 px for the released 256 px models). Sampler, steps, heads and perturbation flags do not apply.\n"
+    "\n"
     "Noise: image i of --grid uses seed + i, so `--seed S+i` regenerates it alone. The PNG keeps\n"
     "the parameters in its 'parameters' text chunk. Exit: 0 ok, 1 runtime failure, 2 usage error.";
+
+// Flags that only one family reads are usage errors for the others, named,
+// so that e.g. `--steps 50` on a VAR is not silently ignored.
+static int check_family_flags(const arg_parser *ap, const bool *given, silt_family family, int mode) {
+    static const char *const not_var[] = {"sampler", "steps", "shift", "eta", "heads", "pag-scale", "soft-u",
+                                          "identity", "guide-start", "guide-stop", "adaptive-scale", "seg-sigma",
+                                          "guided-channels", "save-latents", NULL};
+    static const char *const var_only[] = {"top-k", "top-p", NULL};
+    if (family == SILT_FAMILY_VAR) {
+        for (int i = 0; not_var[i]; i++)
+            if (args_was_given(ap, given, not_var[i]))
+                return args_usage_error(ap, "--%s does not apply to VAR (next-scale prediction: no sampler steps, "
+                                            "latents or attention perturbation)", not_var[i]);
+        if (mode != GUIDE_NONE && mode != GUIDE_CFG)
+            return args_usage_error(ap, "--guidance %s does not apply to VAR: use cfg (on the logits) or none",
+                                    guidance_choices[mode]);
+        return 0;
+    }
+    for (int i = 0; var_only[i]; i++)
+        if (args_was_given(ap, given, var_only[i]))
+            return args_usage_error(ap, "--%s is for VAR checkpoints, not %s", var_only[i], silt_family_name(family));
+    return 0;
+}
 
 // Maps a pipeline failure to the exit code: the user's choice was wrong (2)
 // or something failed at run time (1); one line either way.
@@ -60,15 +93,20 @@ int cmd_generate(int argc, char **argv) {
     double cfg = NAN, scale = 3.0, soft_u = 0.5, start = 0.0, stop = 1.0, adaptive = 0.0, sigma = INFINITY,
            shift = 3.0, eta = 0.0;
     int steps = 0, seed = 0, width = 0, height = 0, grid = 0, guided = -1;
+    const var_sample_params var_def = var_sample_default_params();
+    int top_k = var_def.top_k;
+    double top_p = var_def.top_p;
     bool quiet = false;
     arg_spec specs[] = {
-        {"model", 'm', ARG_STR, &model, "PATH", "DiT or MMDiT checkpoint (.safetensors[.zst]); required", NULL, 0, -1},
-        {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images", NULL, 0, -1},
-        {"class", 'c', ARG_STR, &cls, "N|NAME", "DiT: ImageNet class id or exact name ('golden retriever')", NULL, 0, -1},
+        {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]); required", NULL, 0, -1},
+        {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required)", NULL, 0, -1},
+        {"class", 'c', ARG_STR, &cls, "N|NAME", "DiT, VAR: ImageNet class id or exact name ('golden retriever')", NULL, 0, -1},
         {"prompt", 'p', ARG_STR, &prompt, "TEXT", "MMDiT: prompt (recorded in the PNG; the embeddings come from --text-embeds)", NULL, 0, -1},
         {"text-embeds", 0, ARG_STR, &embeds, "FILE", "MMDiT: safetensors with prompt_embeds (1,T,joint), pooled_prompt_embeds (1,pooled) and the negative_ pair", NULL, 0, -1},
         {"guidance", 'g', ARG_CHOICE, &mode, "MODE", "guidance method (see above)", guidance_choices, 0, -1},
-        {"cfg", 0, ARG_FLOAT, &cfg, "G", "CFG scale g (1 = off) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3)]", NULL, -100, 100},
+        {"cfg", 0, ARG_FLOAT, &cfg, "G", "CFG scale g (1 = off; VAR: 0 = off, see above) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3), 1.5 for VAR (official FID setting)]", NULL, -100, 100},
+        {"top-k", 0, ARG_INT, &top_k, "K", "VAR: keep the K most likely tokens per position (0: all)", NULL, 0, 1000000},
+        {"top-p", 0, ARG_FLOAT, &top_p, "P", "VAR: nucleus mass kept after top-k (0: all)", NULL, 0, 1},
         {"pag-scale", 0, ARG_FLOAT, &scale, "S", "perturbation scale s for pag/softpag/seg/slg/uniform", NULL, -100, 100},
         {"heads", 0, ARG_STR, &heads_arg, "SPEC|FILE", "perturbed heads/layers (see above) [default: every head of layer depth/2]", NULL, 0, -1},
         {"soft-u", 0, ARG_FLOAT, &soft_u, "U", "SoftPAG u for heads without their own (1 = PAG)", NULL, 0, 1},
@@ -92,12 +130,14 @@ int cmd_generate(int argc, char **argv) {
     };
     arg_parser ap = {"gen generate",
                      "gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
-                     "           [--guidance MODE] [--cfg G] [--pag-scale S] [--heads SPEC] [-o out.png]",
+                     "           [--guidance MODE] [--cfg G] [--pag-scale S] [--heads SPEC] [-o out.png]\n"
+                     "       gen [generate] --model VAR --vae VQVAE --class N|NAME [--cfg G] [--top-k K] [--top-p P] [-o out.png]",
                      summary, specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
-    int rc = args_parse(&ap, argc, argv);
+    bool given[sizeof specs / sizeof *specs];
+    int rc = args_parse_given(&ap, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
     if (!model) return args_usage_error(&ap, "--model PATH is required");
-    if (cls && (prompt || embeds)) return args_usage_error(&ap, "--class is for DiT, --prompt/--text-embeds for MMDiT: not both");
+    if (cls && (prompt || embeds)) return args_usage_error(&ap, "--class is for DiT and VAR, --prompt/--text-embeds for MMDiT: not both");
     if (start >= stop) return args_usage_error(&ap, "--guide-start %g must be below --guide-stop %g", start, stop);
     silt_sampler_kind sk = SILT_SAMPLER_DDIM;
     if (sampler_name && silt_sampler_from_name(sampler_name, &sk) != SILT_OK)
@@ -107,11 +147,6 @@ int cmd_generate(int argc, char **argv) {
     if (heads_arg) {
         silt_status hs = guide_heads_from_arg(heads_arg, &heads);
         if (hs != SILT_OK) return fail_status(hs == SILT_ERR_FORMAT ? SILT_ERR_ARG : hs, heads_arg);
-        if (!guide_mode_perturbs((guide_mode)mode)) {
-            guide_heads_free(&heads);
-            return args_usage_error(&ap, "--heads needs a perturbation guidance (pag, softpag, seg, slg, uniform), not %s",
-                                    guidance_choices[mode]);
-        }
     }
 
     silt_txt2img *t = NULL;
@@ -124,9 +159,17 @@ int cmd_generate(int argc, char **argv) {
     const silt_txt2img_info *in = silt_txt2img_get_info(t);
     silt_txt2img_params p = silt_txt2img_default_params(t);
     char cond_text[512];
-    if (in->family == SILT_FAMILY_DIT) {
-        if (prompt || embeds) { status = args_usage_error(&ap, "this DiT is class-conditional: use --class N|NAME, not --prompt"); goto done; }
-        if (!cls) { status = args_usage_error(&ap, "this DiT is class-conditional: pass --class N|NAME"); goto done; }
+    const bool is_var = in->family == SILT_FAMILY_VAR;
+    if ((rc = check_family_flags(&ap, given, in->family, mode)) != 0) { status = rc; goto done; }
+    if (heads_arg && !guide_mode_perturbs((guide_mode)mode)) {
+        status = args_usage_error(&ap, "--heads needs a perturbation guidance (pag, softpag, seg, slg, uniform), not %s",
+                                  guidance_choices[mode]);
+        goto done;
+    }
+    if (in->family == SILT_FAMILY_DIT || is_var) {
+        const char *fam = is_var ? "VAR" : "DiT";
+        if (prompt || embeds) { status = args_usage_error(&ap, "this %s is class-conditional: use --class N|NAME, not --prompt", fam); goto done; }
+        if (!cls) { status = args_usage_error(&ap, "this %s is class-conditional: pass --class N|NAME", fam); goto done; }
         s = silt_imagenet_class_parse(cls, in->num_classes, &p.class_id);
         if (s != SILT_OK) { status = fail_status(s, cls); goto done; }
         const char *name = in->num_classes == SILT_IMAGENET_CLASSES ? silt_imagenet_class_name(p.class_id) : NULL;
@@ -160,6 +203,9 @@ int cmd_generate(int argc, char **argv) {
     p.guide.seg_sigma = (float)sigma;
     p.guide.identity = (guide_identity)identity;
     if (guided >= 0) p.guide.guided_channels = guided;
+    if (!isnan(cfg)) p.var.cfg = (float)cfg;
+    p.var.top_k = top_k;
+    p.var.top_p = (float)top_p;
     p.heads = &heads;
     p.width = width;
     p.height = height;
@@ -215,12 +261,22 @@ int cmd_generate(int argc, char **argv) {
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
     char params[2048];
-    snprintf(params, sizeof params,
-             "%s\nmodel: %s, vae: %s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s, "
-             "size: %dx%d, silt %s",
-             cond_text, mb ? mb + 1 : model, vae ? (vb ? vb + 1 : vae) : "none", silt_family_name(in->family), seeds,
-             silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra, guide_mode_name(p.guide.mode),
-             (double)p.guide.cfg, window, extra, rep.width, rep.height, SILT_VERSION);
+    if (is_var) {
+        // VAR's cfg is the official ramp's (0 = off); the sampler is its scale loop.
+        snprintf(params, sizeof params,
+                 "%s\nmodel: %s, vae: %s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
+                 "cfg: %g, top-k: %d, top-p: %g, size: %dx%d, silt %s",
+                 cond_text, mb ? mb + 1 : model, vb ? vb + 1 : vae, seeds, in->n_scales, guide_mode_name(p.guide.mode),
+                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, rep.width,
+                 rep.height, SILT_VERSION);
+    } else {
+        snprintf(params, sizeof params,
+                 "%s\nmodel: %s, vae: %s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s, "
+                 "size: %dx%d, silt %s",
+                 cond_text, mb ? mb + 1 : model, vae ? (vb ? vb + 1 : vae) : "none", silt_family_name(in->family),
+                 seeds, silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra,
+                 guide_mode_name(p.guide.mode), (double)p.guide.cfg, window, extra, rep.width, rep.height, SILT_VERSION);
+    }
     s = silt_image_write_png(sheet ? sheet : tiles[0], out, params);
     if (s != SILT_OK) { status = gen_fail(out); goto done; }
     if (save_latents) {

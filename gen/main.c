@@ -13,7 +13,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"generate", cmd_generate, "generate images with a DiT or MMDiT checkpoint (the default: `gen --model ...`)"},
+    {"generate", cmd_generate, "generate images with a DiT, MMDiT or VAR checkpoint (the default: `gen --model ...`)"},
     {"info", cmd_info, "describe a checkpoint (tensors, parameters, architecture) or this system (--system)"},
     {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
     {"train", cmd_train, "train a model (--arch toy, ...) with checkpoints and exact --resume"},

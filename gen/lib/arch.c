@@ -83,13 +83,24 @@ silt_arch silt_arch_detect(const silt_safetensors *st, char *details, size_t n, 
             return SILT_ARCH_DIT_DIFFUSERS;
         }
         if ((t = get(&p, "class_emb.weight")) && get(&p, "blocks.0.attn.mat_qkv.weight")) {
+            // VAR (var/var.h): class_emb (classes + 1, C), head (V, C), word_embed (C, Cvae),
+            // pos_1LC (1, L, C), lvl_embed (K, C); scale_mul_1H11 (1, H, 1, 1) only with
+            // attn_l2_norm (else the head count is in the config metadata).
             int depth = count_blocks(&p, "blocks.%d.attn.mat_qkv.weight");
-            snprintf(details, n, "depth %d, width %ld, %ld classes, codebook %ld", depth, dim(t, 1), dim(t, 0) - 1,
-                     dim(get(&p, "head.weight"), 0));
+            const silt_st_tensor *sm = get(&p, "blocks.0.attn.scale_mul_1H11");
+            char heads[32] = "";
+            if (sm) snprintf(heads, sizeof heads, ", %ld heads", dim(sm, 1));
+            snprintf(details, n, "depth %d, width %ld%s, %ld classes, codebook %ld x %ld, %ld tokens over %ld scales%s",
+                     depth, dim(t, 1), heads, dim(t, 0) - 1, dim(get(&p, "head.weight"), 0),
+                     dim(get(&p, "word_embed.weight"), 1), dim(get(&p, "pos_1LC"), 1), dim(get(&p, "lvl_embed.weight"), 0),
+                     get(&p, "shared_ada_lin.1.weight") ? ", shared AdaLN" : "");
             return SILT_ARCH_VAR;
         }
         if ((t = get(&p, "quantize.embedding.weight"))) {
-            snprintf(details, n, "codebook %ld x %ld", dim(t, 0), dim(t, 1));
+            // VAR VQ-VAE (var/vqvae.h): one encoder level per ch_mult entry, downsample 2^(levels-1).
+            int levels = count_blocks(&p, "encoder.down.%d.block.0.conv1.weight");
+            snprintf(details, n, "codebook %ld x %ld, base width %ld, downsample %d", dim(t, 0), dim(t, 1),
+                     dim(get(&p, "encoder.conv_in.weight"), 0), levels > 0 ? 1 << (levels - 1) : 0);
             return SILT_ARCH_VQVAE_VAR;
         }
         if ((t = get(&p, "decoder.conv_in.weight"))) {

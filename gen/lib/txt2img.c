@@ -1,5 +1,6 @@
 // The txt2img pipeline (txt2img.h): model batch per step laid out by
 // guidance, the sampler's per-step API in between, VAE decode at the end.
+// VAR runs var_generate (its own scale loop, KV cache and decode) instead.
 #include "gen/lib/txt2img.h"
 
 #include <math.h>
@@ -14,15 +15,17 @@
 #include "dit/dit.h"
 #include "dit/mmdit.h"
 #include "unet/vae.h"
+#include "var/var.h"
+#include "var/vqvae.h"
 
-static const char *const family_names[SILT_FAMILY_COUNT] = {"dit", "mmdit"};
+static const char *const family_names[SILT_FAMILY_COUNT] = {"dit", "mmdit", "var"};
 
 const char *silt_family_name(silt_family f) { return (unsigned)f < SILT_FAMILY_COUNT ? family_names[f] : "?"; }
 
 silt_status silt_family_from_name(const char *name, silt_family *out) {
     for (int i = 0; name && i < SILT_FAMILY_COUNT; i++)
         if (!strcmp(name, family_names[i])) { *out = (silt_family)i; return SILT_OK; }
-    return SILT_FAIL(SILT_ERR_ARG, "unknown model family '%s' (expected dit or mmdit)", name ? name : "(null)");
+    return SILT_FAIL(SILT_ERR_ARG, "unknown model family '%s' (expected dit, mmdit or var)", name ? name : "(null)");
 }
 
 struct silt_txt2img {
@@ -30,6 +33,8 @@ struct silt_txt2img {
     dit_model *dit;
     mmdit_model *mmdit;
     vae_model *vae;
+    var_model *var;
+    var_vqvae *vq;  // VAR's tokenizer (the --vae of a VAR)
 };
 
 static const char *base_name(const char *path) {
@@ -45,8 +50,8 @@ static silt_status load_vae(silt_txt2img *t, const char *path) {
     silt_arch a = silt_arch_detect(st, details, sizeof details, &prefix);
     if (a != SILT_ARCH_VAE && a != SILT_ARCH_VAE_DIFFUSERS) {
         silt_safetensors_close(st);
-        return SILT_FAIL(SILT_ERR_ARG, "--vae %s: this is %s checkpoint, not a VAE (AutoencoderKL)", base_name(path),
-                         a == SILT_ARCH_UNKNOWN ? "an unrecognised" : silt_arch_name(a));
+        return SILT_FAIL(SILT_ERR_ARG, "--vae %s: this is %s%s checkpoint, not a VAE (AutoencoderKL)", base_name(path),
+                         a == SILT_ARCH_UNKNOWN ? "an unrecognised" : "a ", a == SILT_ARCH_UNKNOWN ? "" : silt_arch_name(a));
     }
     silt_status s = vae_load(st, &t->vae);
     silt_safetensors_close(st);
@@ -61,6 +66,42 @@ static silt_status load_vae(silt_txt2img *t, const char *path) {
                          base_name(path), vc->in_channels);
     t->info.has_vae = true;
     t->info.downscale = vc->downscale;
+    return SILT_OK;
+}
+
+// VAR decodes its tokens with the multi-scale VQ-VAE it was trained with;
+// the transformer decides the scales (the 512 px VAR reuses the 256 px
+// tokenizer file), so they are set from it before the codebook checks.
+static silt_status load_vq(silt_txt2img *t, const char *path) {
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    char details[256] = "";
+    const char *prefix = NULL;
+    silt_arch a = silt_arch_detect(st, details, sizeof details, &prefix);
+    if (a != SILT_ARCH_VQVAE_VAR) {
+        silt_safetensors_close(st);
+        return SILT_FAIL(SILT_ERR_ARG,
+                         "--vae %s: this is %s%s checkpoint, not a VAR VQ-VAE (quantize.embedding.weight); a VAR "
+                         "decodes its tokens with its own tokenizer (vae_ch160v4096z32 for the released models)",
+                         base_name(path), a == SILT_ARCH_UNKNOWN ? "an unrecognised" : "a ",
+                         a == SILT_ARCH_UNKNOWN ? "" : silt_arch_name(a));
+    }
+    silt_status s = var_vq_load(st, &t->vq);
+    silt_safetensors_close(st);
+    if (s != SILT_OK) return s;
+    const var_config *c = var_get_config(t->var);
+    SILT_TRY(var_vq_set_patch_nums(t->vq, c->patch_nums, c->n_scales));
+    if (var_check_vqvae(t->var, t->vq) != SILT_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", silt_last_error_message());
+        return SILT_FAIL(SILT_ERR_ARG, "--vae %s: %s", base_name(path), msg);
+    }
+    const var_vq_config *q = var_vq_get_config(t->vq);
+    if (q->in_channels != 3)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "--vae %s decodes %d-channel images; only RGB is supported",
+                         base_name(path), q->in_channels);
+    t->info.has_vae = true;
+    t->info.downscale = q->downsample;
     return SILT_OK;
 }
 
@@ -109,13 +150,34 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt
             in->native_width = in->native_height = side;
         }
         break;
+    case SILT_ARCH_VAR:
+        in->family = SILT_FAMILY_VAR;
+        s = var_load(st, &t->var);
+        if (s == SILT_OK) {
+            const var_config *c = var_get_config(t->var);
+            in->depth = c->depth;
+            in->heads = c->num_heads;
+            in->latent_channels = c->Cvae;
+            in->patch = 1;
+            in->num_classes = c->num_classes;
+            in->vocab_size = c->vocab_size;
+            in->n_scales = c->n_scales;
+            // Token grid of the last scale; times the tokenizer's downsample below.
+            in->native_width = in->native_height = c->patch_nums[c->n_scales - 1];
+            if (!vae_path)
+                s = SILT_FAIL(SILT_ERR_ARG, "this VAR predicts VQ tokens: pass --vae FILE, the VAR VQ-VAE tokenizer "
+                                            "it was trained with (vae_ch160v4096z32 for the released models)");
+        }
+        break;
     default:
-        s = SILT_FAIL(SILT_ERR_ARG, "--model %s: %s; gen generate runs DiT and MMDiT checkpoints", base_name(model_path),
-                      in->arch == SILT_ARCH_UNKNOWN ? "unrecognised checkpoint" : silt_arch_name(in->arch));
+        s = SILT_FAIL(SILT_ERR_ARG, "--model %s: %s%s; gen generate runs DiT, MMDiT and VAR checkpoints",
+                      base_name(model_path),
+                      in->arch == SILT_ARCH_UNKNOWN ? "unrecognised checkpoint" : silt_arch_name(in->arch),
+                      in->arch == SILT_ARCH_VQVAE_VAR ? " (a VAR tokenizer: pass it as --vae of a VAR transformer)" : "");
         break;
     }
     silt_safetensors_close(st);
-    if (s == SILT_OK && vae_path) s = load_vae(t, vae_path);
+    if (s == SILT_OK && vae_path) s = in->family == SILT_FAMILY_VAR ? load_vq(t, vae_path) : load_vae(t, vae_path);
     if (s == SILT_OK && !vae_path && in->latent_channels != 3)
         s = SILT_FAIL(SILT_ERR_ARG, "this model makes %d-channel latents: pass --vae FILE to decode them",
                       in->latent_channels);
@@ -131,6 +193,8 @@ void silt_txt2img_free(silt_txt2img *t) {
     dit_free(t->dit);
     mmdit_free(t->mmdit);
     vae_free(t->vae);
+    var_free(t->var);
+    var_vq_free(t->vq);
     free(t);
 }
 
@@ -139,6 +203,7 @@ const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t) { return &
 silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
     silt_txt2img_params p = {0};
     p.guide = guide_default_params();
+    p.var = var_sample_default_params();
     p.batch = 1;
     p.progress = true;
     if (t && t->info.family == SILT_FAMILY_MMDIT) {
@@ -211,6 +276,69 @@ static silt_status text_load(text_cond *c, const char *path, const silt_txt2img_
 
 // ---- the run -----------------------------------------------------------------
 
+// var_generate calls this once per scale: the progress bar counts scales.
+static silt_status var_progress(void *user, int si, int64_t B, int64_t l, int64_t V, const float *logits,
+                                int32_t *idx) {
+    (void)si, (void)B, (void)l, (void)V, (void)logits, (void)idx;
+    silt_progress_step(user, 1);
+    return SILT_OK;
+}
+
+// VAR: class -> tokens scale by scale -> VQ-VAE decode, all in var_generate
+// (autoregressive_infer_cfg). The image size is fixed by the scales.
+static silt_status run_var(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
+                           silt_txt2img_report *report) {
+    const silt_txt2img_info *in = &t->info;
+    const int B = p->batch, W = in->native_width, H = in->native_height;
+    if ((p->width > 0 && p->width != W) || (p->height > 0 && p->height != H))
+        return SILT_FAIL(SILT_ERR_ARG, "size %dx%d: this VAR makes %dx%d images only (last scale %d tokens x tokenizer "
+                                       "downsample %d)",
+                         p->width > 0 ? p->width : W, p->height > 0 ? p->height : H, W, H, W / in->downscale,
+                         in->downscale);
+    if (p->noise_out || p->latent_out) return SILT_FAIL(SILT_ERR_ARG, "VAR has no noise or latents to save");
+    if (p->guide.mode != GUIDE_NONE && p->guide.mode != GUIDE_CFG)
+        return SILT_FAIL(SILT_ERR_ARG, "guidance %s is for diffusion models; VAR takes cfg (on the logits) or none",
+                         guide_mode_name(p->guide.mode));
+    if (p->class_id < 0 || p->class_id >= in->num_classes)
+        return SILT_FAIL(SILT_ERR_ARG, "class %d is out of range (the model has %d classes, 0..%d)", p->class_id,
+                         in->num_classes, in->num_classes - 1);
+    var_sample_params vp = p->var;
+    vp.seed = p->seed;
+    if (p->guide.mode == GUIDE_NONE) vp.cfg = 0.0f;  // (1 + 0) cond - 0 uncond: the uncond rows are skipped
+    const int64_t per = (int64_t)3 * H * W;
+    int32_t *labels = malloc(sizeof(int32_t) * (size_t)B);
+    float *img = malloc(sizeof(float) * (size_t)(per * B));
+    silt_image **made = calloc((size_t)B, sizeof *made);
+    silt_status s = SILT_OK;
+    double t0 = silt_time_now();
+    if (!labels || !img || !made) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
+    for (int b = 0; b < B; b++) labels[b] = p->class_id;
+    silt_progress prog;
+    vp.token_fn = p->progress ? var_progress : NULL;
+    vp.token_user = p->progress ? &prog : NULL;
+    if (p->progress) silt_progress_begin(&prog, "generate", in->n_scales);
+    s = var_generate(t->var, t->vq, labels, B, &vp, img, NULL);
+    if (p->progress) silt_progress_end(&prog);
+    // var_generate's fhat_to_img maps to [0, 1] (img.add(1).mul(0.5)).
+    for (int b = 0; b < B && s == SILT_OK; b++) s = silt_image_from_tensor(img + b * per, 3, H, W, 0.0f, 1.0f, &made[b]);
+    if (s != SILT_OK) goto done;
+    for (int b = 0; b < B; b++) { images[b] = made[b]; made[b] = NULL; }
+    if (report) {
+        memset(report, 0, sizeof *report);
+        report->identity = p->guide.identity;
+        report->width = W;
+        report->height = H;
+        report->model_rows = in->n_scales * (vp.cfg != 0 ? 2 * B : B);
+        report->seconds = silt_time_now() - t0;
+    }
+done:
+    for (int b = 0; made && b < B; b++) silt_image_free(made[b]);
+    free(made);
+    free(img);
+    free(labels);
+    return s;
+}
+
 static silt_status check_size(const silt_txt2img_info *in, int w, int h, int *lw, int *lh) {
     int unit = in->downscale * in->patch;
     if (w <= 0 || h <= 0 || w % unit || h % unit)
@@ -230,6 +358,7 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     const bool is_dit = in->family == SILT_FAMILY_DIT;
     const int B = p->batch;
     if (B < 1 || B > 4096) return SILT_FAIL(SILT_ERR_ARG, "txt2img: batch %d must be 1..4096", B);
+    if (in->family == SILT_FAMILY_VAR) return run_var(t, p, images, report);
     int W = p->width > 0 ? p->width : in->native_width, H = p->height > 0 ? p->height : in->native_height;
     int lw = 0, lh = 0;
     SILT_TRY(check_size(in, W, H, &lw, &lh));

@@ -1,8 +1,10 @@
 // Text/class-to-image pipeline for DiT and MMDiT checkpoints: load the model
 // (and VAE), draw the initial noise, run a sampler (sample/sample.h) with
 // guidance (guidance/guidance.h) between the model calls, decode, make
-// images. Orchestration only: the math lives in the models, the samplers and
-// guidance.
+// images. VAR checkpoints (next-scale prediction) take the same load/run calls:
+// the transformer plus its VQ-VAE tokenizer as the "VAE", sampled by
+// var_generate (var/var.h). Orchestration only: the math lives in the models,
+// the samplers and guidance.
 //
 //   silt_txt2img *t;  silt_txt2img_load("dit.safetensors", "vae.safetensors", &t);
 //   silt_txt2img_params p = silt_txt2img_default_params(t);
@@ -19,14 +21,16 @@
 #include "gen/lib/arch.h"
 #include "guidance/guidance.h"
 #include "sample/sample.h"
+#include "var/var.h"
 
 typedef enum silt_family {
     SILT_FAMILY_DIT = 0,  // class-conditional DiT (eps prediction)
     SILT_FAMILY_MMDIT,    // SD3-style MMDiT (flow velocity, text embeddings)
+    SILT_FAMILY_VAR,      // class-conditional VAR (next-scale token prediction, VQ-VAE decoder)
     SILT_FAMILY_COUNT
 } silt_family;
 
-const char *silt_family_name(silt_family f);  // "dit", "mmdit"
+const char *silt_family_name(silt_family f);  // "dit", "mmdit", "var"
 silt_status silt_family_from_name(const char *name, silt_family *out);
 
 typedef struct silt_txt2img silt_txt2img;
@@ -36,20 +40,25 @@ typedef struct silt_txt2img_info {
     silt_family family;
     silt_arch arch;
     int depth, heads;          // attention layers x heads (what head specs index)
-    int latent_channels;       // model input channels
-    int patch;
-    int num_classes;           // DiT: real classes (null id = num_classes); 0 for MMDiT
+    int latent_channels;       // model input channels (VAR: the tokenizer width Cvae)
+    int patch;                 // 1 for VAR
+    int num_classes;           // DiT, VAR: real classes (null id = num_classes); 0 for MMDiT
     int joint_dim, pooled_dim; // MMDiT text widths
-    bool has_vae;
+    int vocab_size, n_scales;  // VAR: codebook size V, scales K
+    bool has_vae;              // VAR: the VQ-VAE tokenizer, always loaded
     int downscale;             // pixels per latent cell (1 without a VAE)
-    int native_width, native_height;  // pixels: DiT input_size; MMDiT pos_max/3 patches (SD3: 1024)
+    int native_width, native_height;  // pixels: DiT input_size; MMDiT pos_max/3 patches (SD3: 1024);
+                                      // VAR: last scale x tokenizer downsample (the only size it makes)
 } silt_txt2img_info;
 
 // Detects the architecture (gen/lib/arch.h) and loads a DiT or MMDiT, plus the
-// VAE when vae_path is non-NULL. Errors (one message): an unsupported
-// architecture; a --vae file that is not a VAE, or whose latent channels
-// differ from the model's; a model whose latents are not 3-channel images
-// without a VAE ("this model makes N-channel latents: pass --vae").
+// VAE when vae_path is non-NULL, or a VAR transformer plus the VAR VQ-VAE
+// that vae_path must name (its scales are set to the transformer's). Errors
+// (one message): an unsupported architecture; a --vae file that is not a VAE
+// (for VAR: not a VAR VQ-VAE), or whose latent channels differ from the
+// model's (VAR: var_check_vqvae's codebook size / width message); a model
+// whose latents are not 3-channel images without a VAE ("this model makes
+// N-channel latents: pass --vae"); a VAR without --vae.
 // SILT_ERR_ARG for what the user picked wrong, file errors otherwise.
 silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt_txt2img **out);
 void silt_txt2img_free(silt_txt2img *t);  // NULL-safe
@@ -57,18 +66,22 @@ const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);
 
 typedef struct silt_txt2img_params {
     int width, height;              // pixels; 0 = native
-    int class_id;                   // DiT: 0..num_classes-1
+    int class_id;                   // DiT, VAR: 0..num_classes-1
     const char *text_embeds;        // MMDiT: safetensors with prompt_embeds (1,T,joint_dim),
                                     // pooled_prompt_embeds (1,pooled_dim) and the negative_ pair
     silt_sampler_params sampler;    // family default: DiT ddim 50, MMDiT flow_euler shift 3, 28 steps
-    guide_params guide;             // family default: cfg 4 (DiT), 7 (MMDiT, diffusers SD3)
+    guide_params guide;             // family default: cfg 4 (DiT), 7 (MMDiT, diffusers SD3);
+                                    // VAR reads only mode (none or cfg; none = var.cfg 0)
+    var_sample_params var;          // VAR: cfg, top_k, top_p (default 1.5, 900, 0.96: the official
+                                    // FID setting); its seed and token_fn are the pipeline's (seed below)
     const guide_heads *heads;       // NULL or empty: the mode's default heads
     uint64_t seed;
     int batch;                      // images per run; image b uses Philox stream b of the seed
     bool progress;                  // progress bar on stderr
     // Optional, caller-owned (B, C, H/ds, W/ds) buffers: the initial N(0,1)
     // noise (before init_noise_sigma) and the final latent in model space
-    // (before the VAE's unscale), for reproductions and parity checks.
+    // (before the VAE's unscale), for reproductions and parity checks. Not
+    // for VAR (no noise, no latent; SILT_ERR_ARG when set).
     float *noise_out, *latent_out;
 } silt_txt2img_params;
 
@@ -79,7 +92,7 @@ typedef struct silt_txt2img_report {
     char heads[256];                // the perturbed heads as a canonical spec ("" when none)
     guide_identity identity;        // resolved MMDiT identity (pag/softpag)
     int width, height;              // pixels produced
-    int model_rows;                 // model rows evaluated over the run (NFE x batch)
+    int model_rows;                 // model rows evaluated over the run (NFE x batch; VAR: scales x rows)
     double seconds;                 // sampling + decoding
 } silt_txt2img_report;
 
