@@ -232,6 +232,18 @@ static bool analyse_part(eval_work *w, const eval_bg *bg, int id, world_detectio
     for (int s = 0; s < WORLD_SHAPE_COUNT; s++) {
         double ext = sqrt(A / world_shape_area_fraction((world_shape)s));
         double cx = mx, cy = my - world_shape_centroid_offset((world_shape)s) * ext;
+        // The sampled shape's area differs from the analytic one (a cross's
+        // arms snap to the 1/4-pixel sample grid): rescale until the
+        // template's own area matches the measured one.
+        for (int it = 0; it < 2; it++) {
+            double at = 0;
+            for (int y = (int)floor(cy - ext / 2); y <= (int)ceil(cy + ext / 2); y++)
+                for (int x = (int)floor(cx - ext / 2); x <= (int)ceil(cx + ext / 2); x++)
+                    at += world_shape_coverage((world_shape)s, cx, cy, ext, x, y);
+            if (at <= 0) break;
+            ext *= sqrt(A / at);
+            cy = my - world_shape_centroid_offset((world_shape)s) * ext;
+        }
         // Window: the region and the template's box, with room for a blur.
         int wx0 = (int)floor(fmin(x0, cx - ext / 2)) - 2, wx1 = (int)ceil(fmax(x1, cx + ext / 2)) + 2;
         int wy0 = (int)floor(fmin(y0, cy - ext / 2)) - 2, wy1 = (int)ceil(fmax(y1, cy + ext / 2)) + 2;

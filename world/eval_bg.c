@@ -298,6 +298,56 @@ static bool fit_two_colours(const float *img, int np, const float *alpha, const 
     return have;
 }
 
+// Final colours of the chosen model: least squares over the pixels the model
+// explains to within a radius set by the image's own noise (2.5 median
+// residuals, at least 4), so the anti-aliased fringes of objects, which the
+// coarse fits admit, no longer pull the colours towards the objects.
+static void refine_colours(const float *img, int np, const float *alpha, double *c1, double *c2) {
+    float *r = malloc(sizeof(float) * (size_t)np);
+    if (!r) return;  // keep the coarse colours
+    for (int it = 0; it < 2; it++) {
+        int m = 0;
+        for (int p = 0; p < np; p++) {
+            double a = alpha ? alpha[p] : 0, mc[3];
+            for (int c = 0; c < 3; c++) mc[c] = c1[c] + a * (c2[c] - c1[c]);
+            double d = sqrt(dist2(img + 3 * (size_t)p, mc));
+            if (d < EVAL_TAU) r[m++] = (float)d;
+        }
+        if (m < 8) break;
+        // median by partial selection sort is too slow; a 64-bin histogram of [0, TAU) is enough
+        int hist[64] = {0};
+        for (int q = 0; q < m; q++) hist[(int)(r[q] / EVAL_TAU * 64)]++;
+        int acc = 0, bin = 0;
+        while (bin < 63 && acc + hist[bin] < m / 2) acc += hist[bin++];
+        double rad = fmax(4.0, 2.5 * (bin + 0.5) * EVAL_TAU / 64);
+        double s00 = 0, s01 = 0, s11 = 0, b0[3] = {0, 0, 0}, b1[3] = {0, 0, 0};
+        for (int p = 0; p < np; p++) {
+            double a = alpha ? alpha[p] : 0, mc[3];
+            for (int c = 0; c < 3; c++) mc[c] = c1[c] + a * (c2[c] - c1[c]);
+            if (dist2(img + 3 * (size_t)p, mc) > rad * rad) continue;
+            s00 += (1 - a) * (1 - a);
+            s01 += (1 - a) * a;
+            s11 += a * a;
+            for (int c = 0; c < 3; c++) {
+                b0[c] += (1 - a) * img[3 * (size_t)p + c];
+                b1[c] += a * img[3 * (size_t)p + c];
+            }
+        }
+        if (!alpha) {  // plain: the inliers' mean
+            if (s00 < 1) break;
+            for (int c = 0; c < 3; c++) c1[c] = c2[c] = b0[c] / s00;
+            continue;
+        }
+        double det = s00 * s11 - s01 * s01;
+        if (det < 1e-6 * (s00 + s11 + 1) * (s00 + s11 + 1)) break;
+        for (int c = 0; c < 3; c++) {
+            c1[c] = (s11 * b0[c] - s01 * b1[c]) / det;
+            c2[c] = (s00 * b1[c] - s01 * b0[c]) / det;
+        }
+    }
+    free(r);
+}
+
 silt_status eval_fit_background(const float *img, int n, float *alpha, eval_bg *out) {
     int np = n * n, k = n / WORLD_UNITS;
     int8_t *label = malloc((size_t)np);
@@ -402,7 +452,7 @@ silt_status eval_fit_background(const float *img, int n, float *alpha, eval_bg *
         for (int ci = 0; ci < best[s].n; ci++) {
             const candidate *cand = &best[s].c[ci];
             // Only near-ties of the best agreement get the full fit.
-            if (cand->mismatch > best[s].c[0].mismatch + np / 50) break;
+            if (cand->mismatch > best[s].c[0].mismatch + np / 200) break;
             const world_pattern *pat = &cand->pat;
             const dot_tile *tile = styles[s] == WORLD_BG_DOTTED ? &tiles[pat->period == tiles[0].g ? 0 : 1] : NULL;
             for (int y = 0; y < n; y++)
@@ -426,6 +476,7 @@ silt_status eval_fit_background(const float *img, int n, float *alpha, eval_bg *
                 }
             }
         }
+    refine_colours(img, np, win.style == WORLD_BG_PLAIN ? NULL : alpha, win.c1, win.c2);
     *out = win;
 done:
     free(label);
