@@ -153,15 +153,6 @@ int cmd_world(int argc, char **argv) {
 
 // ---- gen eval ---------------------------------------------------------------------
 
-static const char *kind_name(world_req_kind k) {
-    switch (k) {
-    case WORLD_REQ_OBJECTS: return "objects";
-    case WORLD_REQ_RELATION: return "relation";
-    case WORLD_REQ_DISTINCT: return "distinct";
-    default: return "background";
-    }
-}
-
 static void print_json(const char *image, const char *caption, const world_reqs *reqs, const world_eval_result *r,
                        const char *unknown) {
     silt_json_buf b = {0};
@@ -173,7 +164,7 @@ static void print_json(const char *image, const char *caption, const world_reqs 
                          world_category_name(world_reqs_category(reqs)), r->pass ? "true" : "false", r->score);
     for (int i = 0; i < r->check.n_reqs; i++) {
         const world_req_result *q = &r->check.reqs[i];
-        silt_json_buf_printf(&b, "%s\n    {\"kind\": \"%s\", \"met\": %s, \"text\": ", i ? "," : "", kind_name(q->kind),
+        silt_json_buf_printf(&b, "%s\n    {\"kind\": \"%s\", \"met\": %s, \"text\": ", i ? "," : "", world_req_kind_name(q->kind),
                              q->met ? "true" : "false");
         silt_json_buf_string(&b, q->text, strlen(q->text));
         silt_json_buf_printf(&b, "}");

@@ -41,6 +41,17 @@ silt_status world_relation_from_name(const char *name, world_relation *out) {
         if (!strcmp(relation_names[i], name)) { *out = (world_relation)i; return SILT_OK; }
     return SILT_FAIL(SILT_ERR_ARG, "unknown relation '%s' (expected one of: none, left of, right of, above, below)", name);
 }
+static const char *const req_kind_names[] = {"objects", "relation", "distinct", "background"};
+
+const char *world_req_kind_name(world_req_kind k) { return (int)k >= 0 && k <= WORLD_REQ_BACKGROUND ? req_kind_names[k] : "?"; }
+
+silt_status world_req_kind_from_name(const char *name, world_req_kind *out) {
+    if (!name || !out) return SILT_FAIL(SILT_ERR_ARG, "world_req_kind_from_name: NULL argument");
+    for (int i = 0; i <= WORLD_REQ_BACKGROUND; i++)
+        if (!strcmp(req_kind_names[i], name)) { *out = (world_req_kind)i; return SILT_OK; }
+    return SILT_FAIL(SILT_ERR_ARG, "unknown requirement kind '%s' (expected one of: objects, relation, distinct, background)", name);
+}
+
 const char *world_category_name(world_category c) {
     return (int)c >= 0 && c < WORLD_CAT_COUNT ? category_names[c] : "?";
 }
@@ -258,24 +269,28 @@ silt_status world_caption_parse(const char *caption, world_reqs *out) {
     return SILT_OK;
 }
 
-silt_status world_reqs_validate(const world_reqs *r) {
-    if (!r) return SILT_FAIL(SILT_ERR_ARG, "reqs: NULL");
-    if (r->n_phrases < 1 || r->n_phrases > WORLD_MAX_PHRASES)
-        return SILT_FAIL(SILT_ERR_ARG, "reqs: %d phrases (1 or 2)", r->n_phrases);
+static const char *reqs_problem(const world_reqs *r, char *msg, size_t n) {
+    if (!r) return "NULL requirements";
+    if (r->n_phrases < 1 || r->n_phrases > WORLD_MAX_PHRASES) return snprintf(msg, n, "%d phrases (1 or 2)", r->n_phrases), msg;
     for (int i = 0; i < r->n_phrases; i++) {
         const world_phrase *ph = &r->phrases[i];
         if (ph->count < 1 || ph->count > 4 || ph->exact != (ph->count > 1))
-            return SILT_FAIL(SILT_ERR_ARG, "reqs: phrase %d count %d (1 is 'a', 2..4 are exact counts)", i, ph->count);
+            return snprintf(msg, n, "phrase %d count %d (1 is 'a', 2..4 are exact counts)", i, ph->count), msg;
         if ((int)ph->shape < 0 || ph->shape >= WORLD_SHAPE_COUNT || ph->colour < -1 || ph->colour >= WORLD_COLOUR_COUNT ||
             ph->size < -1 || ph->size >= WORLD_SIZE_COUNT)
-            return SILT_FAIL(SILT_ERR_ARG, "reqs: phrase %d has an out-of-range shape, colour or size", i);
+            return snprintf(msg, n, "phrase %d has an out-of-range shape, colour or size", i), msg;
     }
-    if ((int)r->relation < 0 || r->relation >= WORLD_REL_COUNT) return SILT_FAIL(SILT_ERR_ARG, "reqs: relation out of range");
-    if (r->relation != WORLD_REL_NONE &&
-        (r->n_phrases != 2 || r->phrases[0].count != 1 || r->phrases[1].count != 1))
-        return SILT_FAIL(SILT_ERR_ARG, "reqs: a relation needs two phrases of one object each");
-    if (r->bg_style < -1 || r->bg_style >= WORLD_BG_STYLE_COUNT) return SILT_FAIL(SILT_ERR_ARG, "reqs: background style out of range");
-    return SILT_OK;
+    if ((int)r->relation < 0 || r->relation >= WORLD_REL_COUNT) return "relation out of range";
+    if (r->relation != WORLD_REL_NONE && (r->n_phrases != 2 || r->phrases[0].count != 1 || r->phrases[1].count != 1))
+        return "a relation needs two phrases of one object each";
+    if (r->bg_style < -1 || r->bg_style >= WORLD_BG_STYLE_COUNT) return "background style out of range";
+    return NULL;
+}
+
+silt_status world_reqs_validate(const world_reqs *r) {
+    char msg[96];
+    const char *p = reqs_problem(r, msg, sizeof msg);
+    return p ? SILT_FAIL(SILT_ERR_ARG, "reqs: %s", p) : SILT_OK;
 }
 
 // "a large red circle" / "three yellow triangles" / "circles" (bare = no determiner).
@@ -388,10 +403,8 @@ static world_req_result *add_req(world_check *c, world_req_kind kind, int phrase
 
 void world_reqs_check(const world_reqs *r, const world_observed *obj, int n_obj, int bg_style, world_check *out) {
     memset(out, 0, sizeof *out);
-    if (!r || world_reqs_validate(r) != SILT_OK || n_obj < 0 || (n_obj > 0 && !obj)) {
-        silt_error_clear();
-        return;  // pass = false, no requirements
-    }
+    char msg[96];
+    if (reqs_problem(r, msg, sizeof msg) || n_obj < 0 || (n_obj > 0 && !obj)) return;  // pass = false, no requirements
     char t0[64], t1[64];
     for (int i = 0; i < r->n_phrases; i++) {
         const world_phrase *ph = &r->phrases[i];

@@ -134,6 +134,9 @@ typedef enum world_req_kind {
     WORLD_REQ_BACKGROUND,  // the background style
 } world_req_kind;
 
+const char *world_req_kind_name(world_req_kind k);  // "objects", "relation", "distinct", "background"
+silt_status world_req_kind_from_name(const char *name, world_req_kind *out);
+
 typedef struct world_req_result {
     world_req_kind kind;
     int phrase;      // WORLD_REQ_OBJECTS: which phrase; else -1

@@ -23,6 +23,7 @@
 #define MAX_CLUSTERS 8
 #define CLUSTER_R 48.0
 #define MIN_TWO_COLOUR_DIST 40.0  // two-colour models with closer colours are plain
+#define MIN_PURITY 0.6
 
 static double dist2(const float *p, const double *c) {
     double d0 = p[0] - c[0], d1 = p[1] - c[1], d2 = p[2] - c[2];
@@ -83,6 +84,7 @@ typedef struct candidate {
     world_pattern pat;
     long mismatch;  // labelled class pixels not explained by the best cluster pair
     int a, b;       // clusters of class 0 and class 1
+    double purity;  // share of the pair's pixels that fall in their own class
 } candidate;
 
 // Dot tiles: class and alpha of one period at offset 0, per dot spacing.
@@ -136,32 +138,68 @@ static void top_insert(top_list *t, const candidate *c) {
     t->c[i] = *c;
 }
 
-static void score_candidate(const world_pattern *pat, const dot_tile *tile, int n, const int8_t *label, int k,
-                            top_list *best) {
+// Label counts per residue (x mod P, y mod P): every candidate pattern of
+// period P is scored from these in O(P^2) (stripes O(P), dots O(dot area))
+// instead of a pass over the image.
+#define MAX_P (20 * 2)  // 2 * widest checker cell (5 units) at 64 px is 20; room for 128 px
+typedef struct residue_hist {
+    int P;
+    int h[MAX_CLUSTERS][MAX_P][MAX_P];
+    int hx[MAX_CLUSTERS][MAX_P], hy[MAX_CLUSTERS][MAX_P];
+    long tot[MAX_CLUSTERS];
+} residue_hist;
+
+static void residue_build(const int8_t *label, int n, int P, residue_hist *rh) {
+    memset(rh, 0, sizeof *rh);
+    rh->P = P;
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            int l = label[y * n + x];
+            if (l < 0) continue;
+            rh->h[l][y % P][x % P]++;
+            rh->hx[l][x % P]++;
+            rh->hy[l][y % P]++;
+            rh->tot[l]++;
+        }
+}
+
+// Dot tile positions that are all dot (class 1) or mixed.
+typedef struct dot_list {
+    int n1, n2;
+    int t1[MAX_P * MAX_P][2], t2[MAX_P * MAX_P][2];
+} dot_list;
+
+static void score_candidate(const world_pattern *pat, const dot_list *dl, const residue_hist *rh, int k, top_list *best) {
     long cnt[2][MAX_CLUSTERS];
     memset(cnt, 0, sizeof cnt);
     long total = 0;
-    // Per-row and per-column parts of the class, so the pixel loop only adds.
-    int cx[16 * WORLD_UNITS], cy[16 * WORLD_UNITS];
-    bool dots = pat->style == WORLD_BG_DOTTED;
-    for (int i = 0; i < n; i++) {
-        if (dots) {
-            cx[i] = ((i - pat->ox) % tile->g + tile->g) % tile->g;
-            cy[i] = (((i - pat->oy) % tile->g + tile->g) % tile->g) * tile->g;
-        } else {
-            cx[i] = pat->style == WORLD_BG_STRIPED && pat->axis == 1 ? 0 : (i + pat->ox) / pat->period;
-            cy[i] = pat->style == WORLD_BG_STRIPED && pat->axis == 0 ? 0 : (i + (pat->style == WORLD_BG_STRIPED ? pat->ox : pat->oy)) / pat->period;
+    int P = rh->P, w = pat->period;
+    if (pat->style == WORLD_BG_STRIPED) {
+        for (int r = 0; r < P; r++) {
+            int c = ((r + pat->ox) / w) & 1;
+            for (int l = 0; l < k; l++) cnt[c][l] += pat->axis == 0 ? rh->hx[l][r] : rh->hy[l][r];
         }
-    }
-    for (int y = 0; y < n; y++) {
-        const int8_t *lrow = label + (size_t)y * n;
-        for (int x = 0; x < n; x++) {
-            int l = lrow[x];
-            if (l < 0) continue;
-            int c = dots ? tile->cls[cy[y] + cx[x]] : (cx[x] + cy[y]) & 1;
-            if (c > 1) continue;
-            cnt[c][l]++;
-            total++;
+        for (int l = 0; l < k; l++) total += rh->tot[l];
+    } else if (pat->style == WORLD_BG_CHECKERED) {
+        for (int ry = 0; ry < P; ry++)
+            for (int rx = 0; rx < P; rx++) {
+                int c = ((rx + pat->ox) / w + (ry + pat->oy) / w) & 1;
+                for (int l = 0; l < k; l++) cnt[c][l] += rh->h[l][ry][rx];
+            }
+        for (int l = 0; l < k; l++) total += rh->tot[l];
+    } else {  // dots: tile position t sits at residue (t + offset) mod P
+        long part[MAX_CLUSTERS] = {0};
+        for (int q = 0; q < dl->n1; q++) {
+            int rx = (dl->t1[q][0] + pat->ox) % P, ry = (dl->t1[q][1] + pat->oy) % P;
+            for (int l = 0; l < k; l++) cnt[1][l] += rh->h[l][ry][rx];
+        }
+        for (int q = 0; q < dl->n2; q++) {
+            int rx = (dl->t2[q][0] + pat->ox) % P, ry = (dl->t2[q][1] + pat->oy) % P;
+            for (int l = 0; l < k; l++) part[l] += rh->h[l][ry][rx];
+        }
+        for (int l = 0; l < k; l++) {
+            cnt[0][l] = rh->tot[l] - cnt[1][l] - part[l];
+            total += cnt[0][l] + cnt[1][l];
         }
     }
     // Agreement counts a cluster for its class and against the other class:
@@ -179,7 +217,11 @@ static void score_candidate(const world_pattern *pat, const dot_tile *tile, int 
             }
         }
     if (ba < 0) return;
-    candidate c = {*pat, total - agree, ba, bb};
+    // A real pattern's colours keep to their classes; for dots only the dot
+    // colour says so (the ground fills almost every class-0 pixel anyway).
+    double pa = (double)cnt[0][ba] / (double)(cnt[0][ba] + cnt[1][ba] + 1);
+    double pb = (double)cnt[1][bb] / (double)(cnt[0][bb] + cnt[1][bb] + 1);
+    candidate c = {*pat, total - agree, ba, bb, pat->style == WORLD_BG_DOTTED ? pb : fmin(pa, pb)};
     top_insert(best, &c);
 }
 
@@ -380,24 +422,48 @@ silt_status eval_fit_background(const float *img, int n, float *alpha, eval_bg *
     const world_bg_style styles[3] = {WORLD_BG_STRIPED, WORLD_BG_CHECKERED, WORLD_BG_DOTTED};
     for (int s = 0; s < 3; s++) best[s].n = 0;
     if (nk >= 2) {
-        for (int axis = 0; axis < 2; axis++)
-            for (int w = 3; w <= 4; w++)
+        residue_hist *rh = malloc(sizeof *rh);
+        dot_list *dl = malloc(sizeof *dl);
+        if (!rh || !dl) {
+            free(rh);
+            free(dl);
+            st = SILT_FAIL(SILT_ERR_OOM, "world eval: out of memory");
+            goto done;
+        }
+        for (int w = 3; w <= 4; w++) {
+            residue_build(label, n, 2 * w * k, rh);
+            for (int axis = 0; axis < 2; axis++)
                 for (int o = 0; o < w * k; o++) {  // o and o + w are the same stripes with the colours swapped
                     world_pattern p = {WORLD_BG_STRIPED, n, axis, w * k, o, 0, 0, 0};
-                    score_candidate(&p, NULL, n, label, nk, &best[0]);
+                    score_candidate(&p, NULL, rh, nk, &best[0]);
                 }
-        for (int w = 4; w <= 5; w++)
+        }
+        for (int w = 4; w <= 5; w++) {
+            residue_build(label, n, 2 * w * k, rh);
             for (int oy = 0; oy < w * k; oy++)
                 for (int ox = 0; ox < w * k; ox++) {
                     world_pattern p = {WORLD_BG_CHECKERED, n, 0, w * k, ox, oy, 0, 0};
-                    score_candidate(&p, NULL, n, label, nk, &best[1]);
+                    score_candidate(&p, NULL, rh, nk, &best[1]);
                 }
-        for (int i = 0; i < 2; i++)
-            for (int oy = 0; oy < tiles[i].g; oy++)
-                for (int ox = 0; ox < tiles[i].g; ox++) {
-                    world_pattern p = {WORLD_BG_DOTTED, n, 0, tiles[i].g, ox, oy, world_dot_radius(tiles[i].g / k) * k, 0.5 * k};
-                    score_candidate(&p, &tiles[i], n, label, nk, &best[2]);
+        }
+        for (int i = 0; i < 2; i++) {
+            int g = tiles[i].g;
+            residue_build(label, n, g, rh);
+            dl->n1 = dl->n2 = 0;
+            for (int ty = 0; ty < g; ty++)
+                for (int tx = 0; tx < g; tx++) {
+                    int c = tiles[i].cls[ty * g + tx];
+                    if (c == 1) { dl->t1[dl->n1][0] = tx; dl->t1[dl->n1][1] = ty; dl->n1++; }
+                    if (c == 2) { dl->t2[dl->n2][0] = tx; dl->t2[dl->n2][1] = ty; dl->n2++; }
                 }
+            for (int oy = 0; oy < g; oy++)
+                for (int ox = 0; ox < g; ox++) {
+                    world_pattern p = {WORLD_BG_DOTTED, n, 0, g, ox, oy, world_dot_radius(g / k) * k, 0.5 * k};
+                    score_candidate(&p, dl, rh, nk, &best[2]);
+                }
+        }
+        free(rh);
+        free(dl);
     }
 
     // Plain: the cluster holding most of the border ring (objects keep off
@@ -451,8 +517,11 @@ silt_status eval_fit_background(const float *img, int n, float *alpha, eval_bg *
     for (int s = 0; s < 3; s++)
         for (int ci = 0; ci < best[s].n; ci++) {
             const candidate *cand = &best[s].c[ci];
-            // Only near-ties of the best agreement get the full fit.
+            // Only near-ties of the best agreement get the full fit, and only
+            // when their colours follow the pattern (a cheap way to skip
+            // patterns that are not there: the full score would reject them).
             if (cand->mismatch > best[s].c[0].mismatch + np / 200) break;
+            if (cand->purity < MIN_PURITY) continue;
             const world_pattern *pat = &cand->pat;
             const dot_tile *tile = styles[s] == WORLD_BG_DOTTED ? &tiles[pat->period == tiles[0].g ? 0 : 1] : NULL;
             for (int y = 0; y < n; y++)

@@ -103,66 +103,76 @@ double world_bg_contrast(const world_background *bg, world_colour c) {
     return seg_dist(p, a, b);
 }
 
-static silt_status validate_bg(const world_background *bg) {
-    if ((int)bg->style < 0 || bg->style >= WORLD_BG_STYLE_COUNT)
-        return SILT_FAIL(SILT_ERR_ARG, "scene: background style %d out of range", (int)bg->style);
-    if ((int)bg->c1 < 0 || bg->c1 >= WORLD_COLOUR_COUNT)
-        return SILT_FAIL(SILT_ERR_ARG, "scene: background colour %d out of range", (int)bg->c1);
-    if (bg->style == WORLD_BG_PLAIN) return SILT_OK;
+// The first broken rule of a scene as a message, or NULL when it keeps them
+// all (shared by world_scene_validate and the error-free world_scene_ok).
+#define PROBLEM(...) (snprintf(msg, n, __VA_ARGS__), msg)
+
+static const char *bg_problem(const world_background *bg, char *msg, size_t n) {
+    if ((int)bg->style < 0 || bg->style >= WORLD_BG_STYLE_COUNT) return PROBLEM("background style %d out of range", (int)bg->style);
+    if ((int)bg->c1 < 0 || bg->c1 >= WORLD_COLOUR_COUNT) return PROBLEM("background colour %d out of range", (int)bg->c1);
+    if (bg->style == WORLD_BG_PLAIN) return NULL;
     if ((int)bg->c2 < 0 || bg->c2 >= WORLD_COLOUR_COUNT || bg->c2 == bg->c1)
-        return SILT_FAIL(SILT_ERR_ARG, "scene: %s background needs a second colour different from %s", bg_names[bg->style],
-                         colour_names[bg->c1]);
-    if (bg->axis != 0 && bg->axis != 1) return SILT_FAIL(SILT_ERR_ARG, "scene: background axis %d (0 or 1)", bg->axis);
+        return PROBLEM("%s background needs a second colour different from %s", bg_names[bg->style], colour_names[bg->c1]);
+    if (bg->axis != 0 && bg->axis != 1) return PROBLEM("background axis %d (0 or 1)", bg->axis);
     int p = bg->period;
     switch (bg->style) {
     case WORLD_BG_STRIPED:
-        if (p != 3 && p != 4) return SILT_FAIL(SILT_ERR_ARG, "scene: stripe width %d (3 or 4)", p);
-        if (bg->ox < 0 || bg->ox >= 2 * p) return SILT_FAIL(SILT_ERR_ARG, "scene: stripe offset %d outside [0, %d)", bg->ox, 2 * p);
+        if (p != 3 && p != 4) return PROBLEM("stripe width %d (3 or 4)", p);
+        if (bg->ox < 0 || bg->ox >= 2 * p) return PROBLEM("stripe offset %d outside [0, %d)", bg->ox, 2 * p);
         break;
     case WORLD_BG_CHECKERED:
-        if (p != 4 && p != 5) return SILT_FAIL(SILT_ERR_ARG, "scene: checker cell %d (4 or 5)", p);
+        if (p != 4 && p != 5) return PROBLEM("checker cell %d (4 or 5)", p);
         if (bg->ox < 0 || bg->ox >= 2 * p || bg->oy < 0 || bg->oy >= 2 * p)
-            return SILT_FAIL(SILT_ERR_ARG, "scene: checker offsets (%d, %d) outside [0, %d)", bg->ox, bg->oy, 2 * p);
+            return PROBLEM("checker offsets (%d, %d) outside [0, %d)", bg->ox, bg->oy, 2 * p);
         break;
     case WORLD_BG_DOTTED:
-        if (p != 6 && p != 8) return SILT_FAIL(SILT_ERR_ARG, "scene: dot spacing %d (6 or 8)", p);
+        if (p != 6 && p != 8) return PROBLEM("dot spacing %d (6 or 8)", p);
         if (bg->ox < 0 || bg->ox >= p || bg->oy < 0 || bg->oy >= p)
-            return SILT_FAIL(SILT_ERR_ARG, "scene: dot offsets (%d, %d) outside [0, %d)", bg->ox, bg->oy, p);
+            return PROBLEM("dot offsets (%d, %d) outside [0, %d)", bg->ox, bg->oy, p);
         break;
     default: break;
     }
-    return SILT_OK;
+    return NULL;
 }
 
-silt_status world_scene_validate(const world_scene *s) {
-    if (!s) return SILT_FAIL(SILT_ERR_ARG, "scene: NULL");
-    SILT_TRY(validate_bg(&s->bg));
-    if (s->n_objects < 0 || s->n_objects > WORLD_MAX_OBJECTS)
-        return SILT_FAIL(SILT_ERR_ARG, "scene: %d objects (0..%d)", s->n_objects, WORLD_MAX_OBJECTS);
+static const char *scene_problem(const world_scene *s, char *msg, size_t n) {
+    if (!s) return PROBLEM("NULL scene");
+    const char *bgp = bg_problem(&s->bg, msg, n);
+    if (bgp) return bgp;
+    if (s->n_objects < 0 || s->n_objects > WORLD_MAX_OBJECTS) return PROBLEM("%d objects (0..%d)", s->n_objects, WORLD_MAX_OBJECTS);
     const double eps = 1e-9;
     for (int i = 0; i < s->n_objects; i++) {
         const world_object *o = &s->objects[i];
         if ((int)o->shape < 0 || o->shape >= WORLD_SHAPE_COUNT || (int)o->colour < 0 || o->colour >= WORLD_COLOUR_COUNT ||
             (int)o->size < 0 || o->size >= WORLD_SIZE_COUNT)
-            return SILT_FAIL(SILT_ERR_ARG, "scene: object %d has an out-of-range shape, colour or size", i);
+            return PROBLEM("object %d has an out-of-range shape, colour or size", i);
         double h = world_size_extent(o->size) / 2;
         if (!isfinite(o->cx) || !isfinite(o->cy) || o->cx - h < WORLD_MARGIN - eps || o->cy - h < WORLD_MARGIN - eps ||
             o->cx + h > WORLD_UNITS - WORLD_MARGIN + eps || o->cy + h > WORLD_UNITS - WORLD_MARGIN + eps)
-            return SILT_FAIL(SILT_ERR_ARG, "scene: object %d at (%g, %g) is not %g units inside the canvas", i, o->cx, o->cy,
-                             WORLD_MARGIN);
+            return PROBLEM("object %d at (%g, %g) is not %g units inside the canvas", i, o->cx, o->cy, WORLD_MARGIN);
         double contrast = world_bg_contrast(&s->bg, o->colour);
         if (contrast < WORLD_MIN_CONTRAST)
-            return SILT_FAIL(SILT_ERR_ARG, "scene: object %d (%s) is too close to the %s background's colours (%.0f < %.0f)", i,
-                             colour_names[o->colour], bg_names[s->bg.style], contrast, WORLD_MIN_CONTRAST);
+            return PROBLEM("object %d (%s) is too close to the %s background's colours (%.0f < %.0f)", i, colour_names[o->colour],
+                           bg_names[s->bg.style], contrast, WORLD_MIN_CONTRAST);
         for (int j = 0; j < i; j++) {
             const world_object *q = &s->objects[j];
             double reach = h + world_size_extent(q->size) / 2;
             double gap = fmax(fabs(o->cx - q->cx), fabs(o->cy - q->cy)) - reach;
-            if (gap < WORLD_GAP - eps)
-                return SILT_FAIL(SILT_ERR_ARG, "scene: objects %d and %d are %.2f units apart (need %g)", j, i, gap, WORLD_GAP);
+            if (gap < WORLD_GAP - eps) return PROBLEM("objects %d and %d are %.2f units apart (need %g)", j, i, gap, WORLD_GAP);
         }
     }
-    return SILT_OK;
+    return NULL;
+}
+
+silt_status world_scene_validate(const world_scene *s) {
+    char msg[160];
+    const char *p = scene_problem(s, msg, sizeof msg);
+    return p ? SILT_FAIL(SILT_ERR_ARG, "scene: %s", p) : SILT_OK;
+}
+
+bool world_scene_ok(const world_scene *s) {
+    char msg[160];
+    return scene_problem(s, msg, sizeof msg) == NULL;
 }
 
 static bool shape_inside(world_shape shape, double dx, double dy, double h) {

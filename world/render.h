@@ -117,6 +117,8 @@ double world_bg_contrast(const world_background *bg, world_colour c);
 // n_objects 0..4, margins, gaps, contrast); SILT_ERR_ARG naming the first
 // broken rule otherwise.
 silt_status world_scene_validate(const world_scene *s);
+// The same test without recording an error (for samplers that retry).
+bool world_scene_ok(const world_scene *s);
 
 // Renders at size x size pixels, size 32 or 64 (any multiple of 32 up to 512
 // works). Outputs, each optional (NULL to skip):

@@ -265,7 +265,7 @@ silt_status world_scene_random(silt_rng *rng, uint32_t banned, world_scene *out)
         }
         if (!place_all(s.objects, s.n_objects, WORLD_REL_NONE, rng)) continue;
         if (!choose_background(&s, -1, rng)) continue;
-        if (world_scene_validate(&s) != SILT_OK) continue;
+        if (!world_scene_ok(&s)) continue;
         *out = s;
         return SILT_OK;
     }
@@ -304,12 +304,11 @@ silt_status world_scene_for_reqs(const world_reqs *r, uint32_t banned, silt_rng 
         }
         if (!place_all(s.objects, s.n_objects, r->relation, rng)) continue;
         if (!choose_background(&s, r->bg_style, rng)) continue;
-        if (world_scene_validate(&s) != SILT_OK) continue;
+        if (!world_scene_ok(&s)) continue;
         world_check chk;
         world_reqs_check_scene(r, &s, &chk);
         if (!chk.pass) continue;
         *out = s;
-        silt_error_clear();
         return SILT_OK;
     }
     char cap[WORLD_CAPTION_MAX] = "";

@@ -221,6 +221,20 @@ static void test_check_semantics(void) {
     CHECK_OK(world_caption_parse("a circle and a red circle", &r));
     world_reqs_check(&r, o, 4, WORLD_BG_PLAIN, &c);
     CHECK(c.n_reqs == 3 && c.reqs[2].kind == WORLD_REQ_DISTINCT && c.pass);
+    for (int k = 0; k <= WORLD_REQ_BACKGROUND; k++) {
+        world_req_kind v = WORLD_REQ_OBJECTS;
+        CHECK_OK(world_req_kind_from_name(world_req_kind_name((world_req_kind)k), &v));
+        CHECK((int)v == k);
+    }
+    for (int k = 0; k < WORLD_REL_COUNT; k++) {
+        world_relation v = WORLD_REL_NONE;
+        CHECK_OK(world_relation_from_name(world_relation_name((world_relation)k), &v));
+        CHECK((int)v == k);
+    }
+    // Invalid requirements judge nothing (and never pass).
+    r.n_phrases = 0;
+    world_reqs_check(&r, o, 4, WORLD_BG_PLAIN, &c);
+    CHECK(!c.pass && c.n_reqs == 0);
 }
 
 static void test_scenes_for_captions(void) {

@@ -251,7 +251,8 @@ static void test_rules(void) {
     world_scene t = s;
     t.objects[1].cx = 16;  // boxes 8 - 3.5 - 5.5 = -1 units apart: overlapping
     t.objects[1].cy = 16;
-    CHECK(world_scene_validate(&t) == SILT_ERR_ARG);
+    CHECK(world_scene_validate(&t) == SILT_ERR_ARG && !world_scene_ok(&t) && world_scene_ok(&s));
+    CHECK(strstr(silt_last_error(), "apart") != NULL);
     t = s;
     t.objects[0].cx = 5;  // box edge at 1.5 < margin 2
     CHECK(world_scene_validate(&t) == SILT_ERR_ARG);
