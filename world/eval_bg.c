@@ -5,14 +5,25 @@
 //  1. colours are clustered (mode seeking on an 8x8x8 histogram, radius 48:
 //     palette colours are >= 113 apart, so each becomes its own cluster);
 //  2. every binary pattern (stripes on either axis, checkers, dots; each width
-//     and every integer pixel offset) is scored by how well its two pixel
-//     classes agree with two clusters, a cheap count that ignores objects;
-//  3. the best candidate of each style, a plain model and two gradients
-//     (trimmed least squares) are scored by the truncated residual over all
-//     pixels, with and without a 3x3 blur of the pattern, and the least wins;
-//     a non-plain model must beat plain by 1% of the image's maximal penalty.
+//     and every integer pixel offset, so shifted images are covered) is
+//     scored by how well its two pixel classes agree with two clusters: a
+//     cluster counts for its class and against the other, so a background
+//     colour (which follows the pattern) wins over an object colour (which
+//     falls on both classes), even one covering half the canvas. The counts
+//     come from label histograms over pixel residues mod the period;
+//  3. the near-best candidates of each style (after a blur only cell
+//     interiors stay pure, so phases one pixel apart tie) whose colours keep
+//     to their classes get a least-squares fit of the two colours for the
+//     pattern sharp and 3x3-blurred; those, a plain model (the cluster that
+//     holds the border ring) and two gradients (trimmed least squares from
+//     the border ring) are scored by the truncated residual over all pixels
+//     and the least wins; a non-plain model must beat plain by 1% of the
+//     image's maximal penalty;
+//  4. the winner's colours are refitted on the pixels it explains to within
+//     the image's own noise level, so object fringes do not bias them.
 // Objects are outliers to every step (they cover at most about a third of the
-// canvas), which is why the scores are counts or truncated residuals.
+// canvas and keep off the border ring), which is why the scores are counts or
+// truncated residuals.
 #include "world/eval_private.h"
 
 #include <math.h>
@@ -356,7 +367,7 @@ static void refine_colours(const float *img, int np, const float *alpha, double 
             if (d < EVAL_TAU) r[m++] = (float)d;
         }
         if (m < 8) break;
-        // median by partial selection sort is too slow; a 64-bin histogram of [0, TAU) is enough
+        // The median residual from a 64-bin histogram of [0, TAU) (exact enough for a radius).
         int hist[64] = {0};
         for (int q = 0; q < m; q++) hist[(int)(r[q] / EVAL_TAU * 64)]++;
         int acc = 0, bin = 0;

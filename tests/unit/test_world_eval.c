@@ -211,6 +211,21 @@ static void test_upscaled_and_errors(void) {
         CHECK_OK(world_eval_image(big, w, w, it.caption, &b));
         CHECK(b.pass && b.analysed_size == 32 && !memcmp(&a, &b, sizeof a));
     }
+    // A 64-pixel render written at 256 pixels (gen world render --size 64's
+    // default) is judged at 32 pixels after box-averaging: it still passes.
+    static uint8_t img64[64 * 64 * 3];
+    int pass64 = 0;
+    for (int i = 0; i < 40; i++) {
+        world_item it;
+        CHECK_OK(world_suite_item(i % 2 ? WORLD_SUITE_HELDOUT : WORLD_SUITE_EVAL, 0, i * 3, &it));
+        CHECK_OK(world_render(&it.scene, 64, NULL, img64, NULL));
+        for (int y = 0; y < 256; y++)
+            for (int x = 0; x < 256; x++) memcpy(big + ((size_t)y * 256 + x) * 3, img64 + ((size_t)(y / 4) * 64 + x / 4) * 3, 3);
+        world_eval_result r64;
+        CHECK_OK(world_eval_image(big, 256, 256, it.caption, &r64));
+        pass64 += r64.pass && r64.analysed_size == 32;
+    }
+    CHECK_MSG(pass64 == 40, "%d of 40 upscaled 64-pixel renders pass", pass64);
     world_eval_result r, before;
     memset(&r, 0x3c, sizeof r);
     before = r;
