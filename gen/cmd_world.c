@@ -67,7 +67,9 @@ static int world_render_cmd(int argc, char **argv) {
         clean_prompt(prompt, clean, sizeof clean);
         if (world_caption_parse(clean, &it.reqs) != SILT_OK) return args_usage_error(&p, "--prompt: %s", silt_last_error_message());
         silt_rng rng = silt_rng_init((uint64_t)seed, (uint64_t)index);
-        if (world_scene_for_reqs(&it.reqs, 0, &rng, &it.scene) != SILT_OK) return gen_fail("prompt");
+        silt_status st = world_scene_for_reqs(&it.reqs, 0, &rng, &it.scene);
+        if (st == SILT_ERR_ARG) return args_usage_error(&p, "--prompt: %s", silt_last_error_message());
+        if (st != SILT_OK) return gen_fail("prompt");
         world_caption_format(&it.reqs, it.caption, sizeof it.caption);
         it.category = world_reqs_category(&it.reqs);
         it.seed = (uint64_t)seed;

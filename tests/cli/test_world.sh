@@ -87,6 +87,8 @@ expect eval-no-prompt-no-chunk 2 "$gen" eval -i "$tmp/rect.png"
 expect render-bad-index 2 "$gen" world render --suite eval --index 504 -o "$tmp/x.png"
 expect render-bad-suite 2 "$gen" world render --suite test -o "$tmp/x.png"
 expect render-bad-upscale 2 "$gen" world render --upscale 100 -o "$tmp/x.png"
+expect render-too-many 2 "$gen" world render --prompt "three circles and two squares" -o "$tmp/x.png"
+check render-too-many-line one_line
 expect render-bad-dir 1 "$gen" world render -o "$tmp/no/such/dir/x.png"
 check render-bad-dir-line one_line
 expect world-no-sub 2 "$gen" world
