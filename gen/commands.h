@@ -7,6 +7,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_pattern(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_world(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 // Prints "gen: <silt_last_error_message()>" and returns 1.
 int gen_fail(const char *what);

@@ -17,6 +17,8 @@ static const command commands[] = {
     {"info", cmd_info, "describe a checkpoint (tensors, parameters, architecture) or this system (--system)"},
     {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
     {"train", cmd_train, "train a model (--arch toy, ...) with checkpoints and exact --resume"},
+    {"world", cmd_world, "render scenes of the built-in world (world render) and list its prompt suites (world prompts)"},
+    {"eval", cmd_eval, "judge an image against a world caption (world-eval: pass/fail, soft score, breakdown)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

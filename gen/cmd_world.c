@@ -1,0 +1,264 @@
+// gen world render|prompts: scenes and prompt suites of the built-in world.
+// gen eval: world-eval on an image file.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/image.h"
+#include "core/json.h"
+#include "gen/args.h"
+#include "gen/commands.h"
+#include "text/world_tokenizer.h"
+#include "world/eval.h"
+#include "world/scene.h"
+#include "world/suites.h"
+
+static const char *const suite_choices[] = {"train", "eval", "heldout", NULL};
+static const char *const size_choices[] = {"32", "64", NULL};
+
+// Drops unknown words from a prompt, warning about them on stderr. Returns
+// the cleaned prompt in out (n bytes).
+static void clean_prompt(const char *prompt, char *out, size_t n) {
+    int32_t ids[64];
+    char unknown[256];
+    int nu = txt_world_tokenize(prompt, ids, 64, unknown, sizeof unknown);
+    if (nu > 0) fprintf(stderr, "gen: warning: unknown word%s ignored: %s\n", nu > 1 ? "s" : "", unknown);
+    out[0] = 0;
+    size_t pos = 0, len = 0;
+    char w[64];
+    while (world_caption_next_word(prompt, &pos, w, sizeof w)) {
+        if (world_vocab_find(w) < 0) continue;
+        size_t l = strlen(w);
+        if (len + l + 2 > n) break;
+        if (len) out[len++] = ' ';
+        memcpy(out + len, w, l + 1);
+        len += l;
+    }
+}
+
+static int world_render_cmd(int argc, char **argv) {
+    int index = 0, seed = 0, suite = 1, size = 0, upscale = 256;
+    const char *out = "world.png", *prompt = NULL;
+    bool native = false;
+    arg_spec specs[] = {
+        {"index", 'i', ARG_INT, &index, "N", "item of the suite (eval 0..503, heldout 0..143, train any)", NULL, 0, 2147483647},
+        {"seed", 's', ARG_INT, &seed, "S", "train: the sampler's seed; eval/heldout: 0 is the prompt's own scene, others redraw it", NULL, 0, 2147483647},
+        {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite", suite_choices, 0, -1},
+        {"prompt", 'p', ARG_STR, &prompt, "TEXT", "render a scene for this caption instead (drawn from seed and index)", NULL, 0, -1},
+        {"size", 0, ARG_CHOICE, &size, "PX", "render resolution", size_choices, 0, -1},
+        {"native", 0, ARG_BOOL, &native, "", "write the render at its own size (no upscaling)", NULL, 0, -1},
+        {"upscale", 0, ARG_INT, &upscale, "PX", "side of the written PNG (nearest neighbour), unless --native", NULL, 32, 4096},
+        {"output", 'o', ARG_STR, &out, "PATH", "PNG to write (the caption goes into its parameters chunk)", NULL, 0, -1},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen world render", "gen world render [--suite eval|train|heldout] [--index N] [--seed S] [--size 32|64] [-o out.png]",
+                    "Render a captioned scene of the built-in world; prints the caption.", specs,
+                    (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    int px = size ? 64 : 32;
+    if (!native && upscale % px)
+        return args_usage_error(&p, "--upscale %d: must be a multiple of the render size %d (so that gen eval can read it back)",
+                                upscale, px);
+    world_item it;
+    memset(&it, 0, sizeof it);
+    if (prompt) {
+        char clean[WORLD_CAPTION_MAX * 2];
+        clean_prompt(prompt, clean, sizeof clean);
+        if (world_caption_parse(clean, &it.reqs) != SILT_OK) return args_usage_error(&p, "--prompt: %s", silt_last_error_message());
+        silt_rng rng = silt_rng_init((uint64_t)seed, (uint64_t)index);
+        silt_status st = world_scene_for_reqs(&it.reqs, 0, &rng, &it.scene);
+        if (st == SILT_ERR_ARG) return args_usage_error(&p, "--prompt: %s", silt_last_error_message());
+        if (st != SILT_OK) return gen_fail("prompt");
+        world_caption_format(&it.reqs, it.caption, sizeof it.caption);
+        it.category = world_reqs_category(&it.reqs);
+        it.seed = (uint64_t)seed;
+    } else {
+        int64_t n = world_suite_size((world_suite)suite);
+        if (n >= 0 && index >= n)
+            return args_usage_error(&p, "--index %d: the %s suite has %lld items (0..%lld)", index, suite_choices[suite], (long long)n,
+                                    (long long)n - 1);
+        if (world_suite_item((world_suite)suite, (uint64_t)seed, index, &it) != SILT_OK) return gen_fail("world");
+    }
+    silt_image *im = silt_image_create(px, px, 3), *big = NULL;
+    if (!im) return gen_fail("render");
+    int status = 1;
+    if (world_render(&it.scene, px, NULL, im->data, NULL) != SILT_OK) { gen_fail("render"); goto done; }
+    if (!native && upscale != px && silt_image_resize_nearest(im, upscale, upscale, &big) != SILT_OK) { gen_fail("upscale"); goto done; }
+    char params[512];
+    snprintf(params, sizeof params, "%s\nworld: suite %s, index %d, seed %llu, category %s, size %d, silt %s", it.caption,
+             prompt ? "prompt" : suite_choices[suite], index, (unsigned long long)it.seed, world_category_name(it.category), px,
+             SILT_VERSION);
+    if (silt_image_write_png(big ? big : im, out, params) != SILT_OK) { gen_fail(out); goto done; }
+    printf("%s\n", it.caption);
+    fprintf(stderr, "wrote %s\n", out);
+    status = 0;
+done:
+    silt_image_free(im);
+    silt_image_free(big);
+    return status;
+}
+
+static int world_prompts_cmd(int argc, char **argv) {
+    int suite = 1;
+    bool json = false;
+    arg_spec specs[] = {
+        {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite (eval or heldout; train is unbounded)", suite_choices, 0, -1},
+        {"json", 0, ARG_BOOL, &json, "", "print a JSON array", NULL, 0, -1},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen world prompts", "gen world prompts [--suite eval|heldout] [--json]",
+                    "List a fixed prompt suite: index, category, seed, caption.", specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    int64_t n = world_suite_size((world_suite)suite);
+    if (n < 0) return args_usage_error(&p, "--suite train has no fixed list (use gen world render --suite train --index N)");
+    silt_json_buf b = {0};
+    if (json) silt_json_buf_printf(&b, "[\n");
+    for (int64_t i = 0; i < n; i++) {
+        world_item it;
+        if (world_suite_item((world_suite)suite, 0, i, &it) != SILT_OK) {
+            silt_json_buf_free(&b);
+            return gen_fail("world");
+        }
+        if (json) {
+            silt_json_buf_printf(&b, "  {\"index\": %lld, \"category\": \"%s\", \"seed\": %llu, \"prompt\": ", (long long)i,
+                                 world_category_name(it.category), (unsigned long long)it.seed);
+            silt_json_buf_string(&b, it.caption, strlen(it.caption));
+            silt_json_buf_printf(&b, "}%s\n", i + 1 < n ? "," : "");
+        } else {
+            printf("%lld\t%s\t%llu\t%s\n", (long long)i, world_category_name(it.category), (unsigned long long)it.seed, it.caption);
+        }
+    }
+    if (json) {
+        silt_json_buf_printf(&b, "]\n");
+        if (b.failed) { silt_json_buf_free(&b); fprintf(stderr, "gen: out of memory\n"); return 1; }
+        fwrite(b.data, 1, b.len, stdout);
+        silt_json_buf_free(&b);
+    }
+    return 0;
+}
+
+int cmd_world(int argc, char **argv) {
+    const char *usage = "usage: gen world render [options] | gen world prompts [options]  (see gen world render --help)\n";
+    if (argc < 1) { fputs(usage, stderr); return 2; }
+    if (!strcmp(argv[0], "render")) return world_render_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "prompts")) return world_prompts_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+        printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
+               "  prompts  list the eval or heldout prompt suite\n", usage);
+        return 0;
+    }
+    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render or prompts)\n", argv[0]);
+    return 2;
+}
+
+// ---- gen eval ---------------------------------------------------------------------
+
+static void print_json(const char *image, const char *caption, const world_reqs *reqs, const world_eval_result *r,
+                       const char *unknown) {
+    silt_json_buf b = {0};
+    silt_json_buf_printf(&b, "{\n  \"image\": ");
+    silt_json_buf_string(&b, image, strlen(image));
+    silt_json_buf_printf(&b, ",\n  \"prompt\": ");
+    silt_json_buf_string(&b, caption, strlen(caption));
+    silt_json_buf_printf(&b, ",\n  \"category\": \"%s\",\n  \"pass\": %s,\n  \"score\": %.6g,\n  \"requirements\": [",
+                         world_category_name(world_reqs_category(reqs)), r->pass ? "true" : "false", r->score);
+    for (int i = 0; i < r->check.n_reqs; i++) {
+        const world_req_result *q = &r->check.reqs[i];
+        silt_json_buf_printf(&b, "%s\n    {\"kind\": \"%s\", \"met\": %s, \"text\": ", i ? "," : "", world_req_kind_name(q->kind),
+                             q->met ? "true" : "false");
+        silt_json_buf_string(&b, q->text, strlen(q->text));
+        silt_json_buf_printf(&b, "}");
+    }
+    silt_json_buf_printf(&b, "\n  ],\n  \"background\": {\"style\": \"%s\", \"c1\": [%.1f, %.1f, %.1f], \"c2\": [%.1f, %.1f, %.1f]},\n",
+                         world_bg_style_name(r->bg_style), r->bg_c1[0], r->bg_c1[1], r->bg_c1[2], r->bg_c2[0], r->bg_c2[1],
+                         r->bg_c2[2]);
+    silt_json_buf_printf(&b, "  \"analysed_size\": %d,\n  \"objects\": [", r->analysed_size);
+    for (int i = 0; i < r->n_detections; i++) {
+        const world_detection *d = &r->det[i];
+        char shape[16];
+        snprintf(shape, sizeof shape, d->shape >= 0 ? "\"%s\"" : "null", d->shape >= 0 ? world_shape_name((world_shape)d->shape) : "");
+        silt_json_buf_printf(&b,
+                             "%s\n    {\"shape\": %s, \"colour\": \"%s\", \"size\": \"%s\", \"x\": %.3f, \"y\": %.3f, "
+                             "\"extent\": %.3f, \"area\": %.3f, \"fit_error\": %.4f}",
+                             i ? "," : "", shape, world_colour_name(d->colour), world_size_name(d->size), d->cx, d->cy, d->extent,
+                             d->area, d->fit_error);
+    }
+    silt_json_buf_printf(&b, "\n  ],\n  \"unknown_words\": [");
+    size_t pos = 0;
+    char w[64];
+    for (int k = 0; world_caption_next_word(unknown, &pos, w, sizeof w); k++) {
+        silt_json_buf_printf(&b, "%s", k ? ", " : "");
+        silt_json_buf_string(&b, w, strlen(w));
+    }
+    silt_json_buf_printf(&b, "]\n}\n");
+    if (!b.failed) fwrite(b.data, 1, b.len, stdout);
+    silt_json_buf_free(&b);
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *image = NULL, *prompt = NULL;
+    bool json = false;
+    arg_spec specs[] = {
+        {"image", 'i', ARG_STR, &image, "FILE", "image to judge (PNG or JPEG; square, 32, 64 or a multiple of 32 pixels)", NULL, 0, -1},
+        {"prompt", 'p', ARG_STR, &prompt, "TEXT", "caption to judge it against (default: the first line of the PNG's parameters)", NULL, 0, -1},
+        {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen eval", "gen eval --image FILE [--prompt TEXT] [--json]",
+                    "Judge an image against a world caption (world-eval): pass/fail, soft score, per-requirement "
+                    "breakdown.\nExit status 0 whether the caption holds or not (see the output); 1 for an unreadable image.",
+                    specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!image) return args_usage_error(&p, "--image is required");
+    silt_image *im = NULL;
+    char *stored = NULL;
+    if (silt_image_read(image, &im) != SILT_OK) return gen_fail(image);
+    int status = 1;
+    uint8_t *rgb = NULL;
+    if (!prompt) {
+        if (silt_image_read_png_text(image, "parameters", &stored) != SILT_OK || !stored) {
+            silt_image_free(im);
+            free(stored);
+            return args_usage_error(&p, "--prompt is required (%s has no parameters chunk to take it from)", image);
+        }
+        stored[strcspn(stored, "\n")] = 0;
+        prompt = stored;
+    }
+    char clean[512], unknown[256] = "";
+    int32_t ids[64];
+    txt_world_tokenize(prompt, ids, 64, unknown, sizeof unknown);
+    clean_prompt(prompt, clean, sizeof clean);
+    world_reqs reqs;
+    if (world_caption_parse(clean, &reqs) != SILT_OK) {
+        status = args_usage_error(&p, "--prompt: %s", silt_last_error_message());
+        goto done;
+    }
+    rgb = malloc((size_t)im->w * (size_t)im->h * 3);
+    if (!rgb) { fprintf(stderr, "gen: out of memory\n"); goto done; }
+    for (size_t q = 0; q < (size_t)im->w * (size_t)im->h; q++) memcpy(rgb + q * 3, im->data + q * (size_t)im->c, 3);
+    world_eval_result r;
+    if (world_eval_image_reqs(rgb, im->w, im->h, &reqs, &r) != SILT_OK) { gen_fail(image); goto done; }
+    char caption[WORLD_CAPTION_MAX];
+    world_caption_format(&reqs, caption, sizeof caption);
+    if (json) {
+        print_json(image, caption, &reqs, &r, unknown);
+    } else {
+        printf("%s  score %.3f  \"%s\"\n", r.pass ? "pass" : "fail", r.score, caption);
+        for (int i = 0; i < r.check.n_reqs; i++) printf("  [%s] %s\n", r.check.reqs[i].met ? "ok" : "--", r.check.reqs[i].text);
+        printf("background: %s\nobjects: %d\n", world_bg_style_name(r.bg_style), r.n_detections);
+        for (int i = 0; i < r.n_detections; i++) {
+            const world_detection *d = &r.det[i];
+            printf("  %s %s %s at (%.1f, %.1f)\n", world_size_name(d->size), world_colour_name(d->colour),
+                   d->shape >= 0 ? world_shape_name((world_shape)d->shape) : "(no shape)", d->cx, d->cy);
+        }
+    }
+    status = 0;
+done:
+    free(rgb);
+    free(stored);
+    silt_image_free(im);
+    return status;
+}
