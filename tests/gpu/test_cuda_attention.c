@@ -4,7 +4,7 @@
 // odd sizes, Tq != Tk both ways, head dims below, at and above the 128 of
 // the one-pass path (up to D = 1000, which streams Q from global memory), and
 // every option: causal, an additive mask with -inf entries and a fully
-// masked row, SoftPAG head_u (0, partial and 1), a custom scale, probs_out.
+// masked row, SoftPAG head_u (0, partial and 1), a custom scale (0.7/sqrt(D)), probs_out.
 // Backward buffers start from random values (the twins accumulate), the
 // backward runs with and without the forward's out and lse, with subsets of
 // dq/dk/dv, and twice, to check the result is bit-identical run to run.
@@ -85,7 +85,7 @@ static void attn_case(ashape s, int opt, bool pass_out_lse, const char *grads) {
 
     silt_attn_opts oc = {0};
     oc.causal = opt == OPT_CAUSAL || opt == OPT_ALL;
-    oc.scale = opt == OPT_ALL ? 0.3f : 0.0f;
+    oc.scale = opt == OPT_ALL ? (float)(0.7 / sqrt((double)D)) : 0.0f;  // not the default, same size
     oc.mask = mask_on ? mask : NULL;
     oc.head_u = pag ? hu : NULL;
     oc.probs_out = probs_ref;
