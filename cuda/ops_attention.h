@@ -15,8 +15,9 @@
 // by one block per query tile, so there are no atomics and every run gives
 // the same bits. Head dims up to 128 run in one pass; larger ones split the
 // output columns over blocks that each recompute the scores (slower, same
-// result); D + Dv is bounded by the device's shared memory (about 1,500 on
-// Hopper), beyond which the twins return SILT_ERR_UNSUPPORTED.
+// result). Shared memory bounds the head dims (on Hopper's 227 KiB: D up to
+// about 1,680 and D + Dv up to about 1,800); beyond that the twins return
+// SILT_ERR_UNSUPPORTED.
 #ifndef SILT_CUDA_OPS_ATTENTION_H
 #define SILT_CUDA_OPS_ATTENTION_H
 

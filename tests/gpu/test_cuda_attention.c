@@ -190,6 +190,8 @@ static void test_errors(void) {
     o.scale = INFINITY;
     CHECK(attention_fwd_cuda(d, d, NULL, d, d, d, 1, 1, 3, 3, 2, 2, &o) == SILT_ERR_ARG);
     CHECK(attention_bwd_cuda(d, d, d, NULL, d, d, d, d, d, d, 1, 1, 3, 3, 2, 2, NULL) == SILT_ERR_ARG);  // no scratch
+    // Head dims past what shared memory holds are refused before any launch.
+    CHECK(attention_fwd_cuda(d, d, NULL, d, d, d, 1, 1, 3, 3, 4000, 2, NULL) == SILT_ERR_UNSUPPORTED);
     CHECK_OK(attention_fwd_cuda(NULL, NULL, NULL, NULL, NULL, NULL, 0, 1, 3, 3, 2, 2, NULL));         // empty
     CHECK_OK(attention_bwd_cuda(NULL, NULL, NULL, NULL, d, d, d, d, d, d, 1, 1, 3, 3, 2, 2, NULL));   // no grads wanted
     CHECK_OK(silt_cuda_sync());
