@@ -107,4 +107,12 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 }
 #endif
 
+// Twins of further op families, one header each (device pointers, same
+// arguments as the _cpu kernels).
+#include "cuda/ops_attention.h"
+#include "cuda/ops_conv.h"
+#include "cuda/ops_embedding.h"
+#include "cuda/ops_resample.h"
+#include "cuda/ops_shape.h"
+
 #endif

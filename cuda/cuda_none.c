@@ -65,3 +65,89 @@ silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUD
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }
 silt_status silt_rng_normal_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
 silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
+
+// --- op families: attention, conv, embedding/VQ, resample, shape ------------------
+silt_status attention_fwd_cuda(float *out, float *lse, float *scratch, const float *q, const float *k, const float *v,
+                               int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv,
+                               const silt_attn_opts *o) {
+    return NO_CUDA();
+}
+silt_status attention_bwd_cuda(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                               const float *k, const float *v, const float *out, const float *lse, int64_t B,
+                               int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv, const silt_attn_opts *o) {
+    return NO_CUDA();
+}
+
+bool silt_cuda_have_cudnn(void) { return false; }
+silt_status conv2d_scratch_floats_cuda(int64_t *floats, int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout,
+                                       int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    return NO_CUDA();
+}
+silt_status conv2d_fwd_cuda(float *out, float *scratch, const float *x, const float *w, const float *bias, int64_t N,
+                            int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh, int64_t kw, int64_t sh,
+                            int64_t sw, int64_t ph, int64_t pw) {
+    return NO_CUDA();
+}
+silt_status conv2d_bwd_cuda(float *dx, float *dw, float *dbias, float *scratch, const float *dout, const float *x,
+                            const float *w, int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t kh,
+                            int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+    return NO_CUDA();
+}
+
+silt_status embedding_fwd_cuda(float *out, const int32_t *ids, const float *table, int64_t N, int64_t V, int64_t D) {
+    return NO_CUDA();
+}
+silt_status embedding_bwd_cuda(float *dtable, const float *dout, const int32_t *ids, int64_t N, int64_t V, int64_t D) {
+    return NO_CUDA();
+}
+silt_status vq_nearest_cuda(int32_t *idx, const float *z, const float *codebook, int64_t N, int64_t V, int64_t C) {
+    return NO_CUDA();
+}
+
+silt_status upsample_nearest_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                      int64_t wo) {
+    return NO_CUDA();
+}
+silt_status upsample_nearest_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                      int64_t wo) {
+    return NO_CUDA();
+}
+silt_status upsample_bicubic_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                      int64_t wo) {
+    return NO_CUDA();
+}
+silt_status upsample_bicubic_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                      int64_t wo) {
+    return NO_CUDA();
+}
+silt_status area_downsample_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                     int64_t wo) {
+    return NO_CUDA();
+}
+silt_status area_downsample_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t ho,
+                                     int64_t wo) {
+    return NO_CUDA();
+}
+
+silt_status concat_fwd_cuda(float *out, const float *const *xs, const int64_t *sizes, int n, int64_t outer,
+                            int64_t inner) {
+    return NO_CUDA();
+}
+silt_status concat_bwd_cuda(float *const *dxs, const float *dout, const int64_t *sizes, int n, int64_t outer,
+                            int64_t inner) {
+    return NO_CUDA();
+}
+silt_status slice_fwd_cuda(float *out, const float *x, int64_t outer, int64_t dim, int64_t inner, int64_t start,
+                           int64_t len) {
+    return NO_CUDA();
+}
+silt_status slice_bwd_cuda(float *dx, const float *dout, int64_t outer, int64_t dim, int64_t inner, int64_t start,
+                           int64_t len) {
+    return NO_CUDA();
+}
+silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t *xshape, const int *perm) {
+    return NO_CUDA();
+}
+silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm) {
+    return NO_CUDA();
+}

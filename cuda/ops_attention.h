@@ -1,0 +1,67 @@
+// CUDA twins of scaled-dot-product attention (core/ops_attention.h), with the
+// CPU's silt_attn_opts semantics: scale (0: 1/sqrt(D)), an additive (Tq, Tk)
+// mask shared by every (batch, head), causal masking aligned bottom-right
+// (key j visible to query i iff j <= i + Tk - Tq), the SoftPAG mix
+// out_h = (1 - u) Attn_h + u V_h (needs Tq == Tk), a fully masked row giving
+// a zero attention output, and the log-sum-exp saved for the backward.
+//
+// Pointers: every buffer, including opts->mask, opts->head_u and
+// opts->probs_out, is device memory; the opts struct itself is host memory.
+//
+// Method (FlashAttention-2, Dao 2023): keys are visited in tiles of 32 with
+// an online softmax in fp32, so no (Tq x Tk) matrix is ever stored (except
+// probs_out, when asked for). The backward recomputes the probabilities from
+// q, k and lse tile by tile; dk/dv are owned by one block per key tile and dq
+// by one block per query tile, so there are no atomics and every run gives
+// the same bits. Head dims up to 128 run in one pass; larger ones split the
+// output columns over blocks that each recompute the scores (slower, same
+// result). Shared memory bounds the head dims (on Hopper's 227 KiB: D up to
+// about 1,680 and D + Dv up to about 1,800); beyond that the twins return
+// SILT_ERR_UNSUPPORTED.
+#ifndef SILT_CUDA_OPS_ATTENTION_H
+#define SILT_CUDA_OPS_ATTENTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "core/ops_attention.h"
+#include "core/status.h"
+
+// Floats of device scratch attention_bwd_cuda needs (the forward needs none
+// and takes scratch = NULL): B*H*Tq for D_i = rowsum(dout * attention
+// output), plus B*H*Tq*(Dv + 1) to recompute the output and lse when the
+// caller passes out == NULL or lse == NULL. This is the larger figure; with
+// both passed only the first B*H*Tq floats are touched.
+static inline int64_t attention_scratch_floats_cuda(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                                    int64_t Dv) {
+    (void)Tk;
+    (void)D;
+    return B * H * Tq * (Dv + 2);
+}
+
+// q: (B,H,Tq,D), k: (B,H,Tk,D), v: (B,H,Tk,Dv), out: (B,H,Tq,Dv), lse:
+// (B,H,Tq) or NULL. scratch is unused (may be NULL). o may be NULL.
+// Errors: SILT_ERR_ARG (negative sizes, D < 1, NULL buffers, a non-finite
+// scale), SILT_ERR_SHAPE (head_u with Tq != Tk), SILT_ERR_UNSUPPORTED (no GPU,
+// head dims too large).
+silt_status attention_fwd_cuda(float *out, float *lse, float *scratch, const float *q, const float *k, const float *v,
+                               int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv,
+                               const silt_attn_opts *o);
+
+// Accumulates (+=) into dq (B,H,Tq,D), dk (B,H,Tk,D), dv (B,H,Tk,Dv); any may
+// be NULL. out and lse from the forward may be NULL (then they are recomputed
+// into scratch). scratch: attention_scratch_floats_cuda(...) floats of device
+// memory. o: the forward's options (probs_out is ignored).
+silt_status attention_bwd_cuda(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
+                               const float *k, const float *v, const float *out, const float *lse, int64_t B,
+                               int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv, const silt_attn_opts *o);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
