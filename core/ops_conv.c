@@ -23,6 +23,7 @@ static bool conv_is_direct(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64
 // for the usual channel counts) to run near peak.
 #define CONV_SCRATCH_CAP ((int64_t)1 << 21)
 static int64_t conv_band_rows(int64_t CKK, int64_t Ho, int64_t Wo) {
+    if (CKK < 1 || Wo < 1) return Ho > 0 ? Ho : 1;  // empty products: no scratch row limit
     int64_t rows = CONV_SCRATCH_CAP / (CKK * Wo);
     if (rows < 1) rows = 1;
     return rows < Ho ? rows : Ho;
