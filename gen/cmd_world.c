@@ -1,4 +1,4 @@
-// gen world render|prompts: scenes and prompt suites of the built-in world.
+// gen world render|prompts|clip-eval: scenes and prompt suites of the built-in world.
 // gen eval: world-eval on an image file.
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "gen/args.h"
 #include "gen/commands.h"
+#include "text/world_clip.h"
 #include "text/world_tokenizer.h"
 #include "world/eval.h"
 #include "world/scene.h"
@@ -139,17 +140,59 @@ static int world_prompts_cmd(int argc, char **argv) {
     return 0;
 }
 
+// Retrieval accuracy of a world-CLIP model (a wclip_save file or a
+// `gen train --arch clip` checkpoint) over a fixed suite.
+static int world_clip_eval_cmd(int argc, char **argv) {
+    const char *clip = NULL;
+    int suite = 1, limit = 0, group = 32;
+    bool json = false;
+    arg_spec specs[] = {
+        {"clip", 'c', ARG_STR, &clip, "FILE", "world-CLIP model or training checkpoint (EMA weights when present)", NULL, 0, -1},
+        {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite (eval or heldout)", suite_choices, 0, -1},
+        {"limit", 'n', ARG_INT, &limit, "N", "first N items (0: the whole suite)", NULL, 0, 2147483647},
+        {"group", 'g', ARG_INT, &group, "G", "candidates per retrieval (consecutive items; a partial last group is dropped)", NULL, 2, 4096},
+        {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen world clip-eval", "gen world clip-eval --clip FILE [--suite eval|heldout] [--limit N] [--group G] [--json]",
+                    "Top-1 retrieval accuracy of a world-CLIP among G candidates, caption->image and image->caption.",
+                    specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!clip) return args_usage_error(&p, "--clip is required");
+    int64_t n = world_suite_size((world_suite)suite);
+    if (n < 0) return args_usage_error(&p, "--suite train has no fixed list");
+    if (limit > 0 && limit < n) n = limit;
+    if (n < group) return args_usage_error(&p, "--limit %lld is less than one group of %d", (long long)n, group);
+    wclip_model *m = NULL;
+    if (wclip_load_file(clip, &m) != SILT_OK) return gen_fail(clip);
+    double t2i = 0, i2t = 0;
+    silt_status s = wclip_retrieval_accuracy(m, (world_suite)suite, 0, n, group, &t2i, &i2t);
+    wclip_free(m);
+    if (s) return gen_fail("clip-eval");
+    long long used = (long long)(n / group * group);
+    if (json)
+        printf("{\"suite\": \"%s\", \"items\": %lld, \"group\": %d, \"top1_txt2img\": %.6f, \"top1_img2txt\": %.6f}\n",
+               world_suite_name((world_suite)suite), used, group, t2i, i2t);
+    else
+        printf("%s: %lld items in groups of %d (chance %.4f): txt->img top-1 %.4f, img->txt top-1 %.4f\n",
+               world_suite_name((world_suite)suite), used, group, 1.0 / group, t2i, i2t);
+    return 0;
+}
+
 int cmd_world(int argc, char **argv) {
-    const char *usage = "usage: gen world render [options] | gen world prompts [options]  (see gen world render --help)\n";
+    const char *usage = "usage: gen world render|prompts|clip-eval [options]  (see gen world render --help)\n";
     if (argc < 1) { fputs(usage, stderr); return 2; }
     if (!strcmp(argv[0], "render")) return world_render_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "prompts")) return world_prompts_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "clip-eval")) return world_clip_eval_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
-               "  prompts  list the eval or heldout prompt suite\n", usage);
+               "  prompts  list the eval or heldout prompt suite\n"
+               "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n", usage);
         return 0;
     }
-    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render or prompts)\n", argv[0]);
+    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts or clip-eval)\n", argv[0]);
     return 2;
 }
 

@@ -3,15 +3,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text/world_clip.h"
+
 static silt_status toy_create(uint64_t init_seed, silt_train_task *out) {
     silt_train_toy_config c = silt_train_toy_default_config();
     return silt_train_toy_create(&c, init_seed, out);
+}
+
+static silt_status clip_create(uint64_t init_seed, silt_train_task *out) {
+    wclip_config c = wclip_default_config();
+    return silt_train_clip_create(&c, init_seed, out);
 }
 
 // One line per trainable architecture. clip, mmdit, vq and var join here with
 // the world models.
 static const silt_train_arch archs[] = {
     {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create},
+    {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create},
 };
 static const int n_archs = (int)(sizeof archs / sizeof *archs);
 

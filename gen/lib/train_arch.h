@@ -39,4 +39,12 @@ silt_train_toy_config silt_train_toy_default_config(void);  // 16 -> 64 -> 8, te
 // net.2.bias (biases exempt from weight decay).
 silt_status silt_train_toy_create(const silt_train_toy_config *c, uint64_t init_seed, silt_train_task *out);
 
+// --- clip: world-CLIP (text/world_clip.h) ----------------------------------------
+// A micro-batch is B train-suite items (data_seed, batch_index * B + i),
+// rendered at the model's image size in [-1, 1], with their tokenized
+// captions; the loss is the symmetric InfoNCE. Parameters: wclip_param names.
+// Batch size >= 2. `gen train --arch clip` uses wclip_default_config().
+struct wclip_config;
+silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_seed, silt_train_task *out);
+
 #endif

@@ -1,0 +1,548 @@
+// world-CLIP (see world_clip.h). Graph-op forward code; the only op of its
+// own is the fused symmetric InfoNCE with the clamped logit scale.
+#include "text/world_clip.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/weights.h"
+#include "text/world_tokenizer.h"
+
+#define WCLIP_MAX_PARAMS 256
+#define WCLIP_NAME 64
+#define LN_EPS 1e-5f
+
+typedef struct wclip_param_entry {
+    char name[WCLIP_NAME];
+    silt_tensor *t;
+    bool no_decay;
+} wclip_param_entry;
+
+// One transformer block's parameters (indices into the model's param table).
+typedef struct blk {
+    silt_tensor *ln1w, *ln1b, *in_w, *in_b, *out_w, *out_b, *ln2w, *ln2b, *fc_w, *fc_b, *proj_w, *proj_b;
+} blk;
+
+struct wclip_model {
+    wclip_config c;
+    int n;
+    wclip_param_entry p[WCLIP_MAX_PARAMS];
+    silt_tensor *tok_emb, *tpos, *lnf_w, *lnf_b, *tproj;
+    silt_tensor *conv_w, *conv_b, *vpos, *lnpre_w, *lnpre_b, *lnpost_w, *lnpost_b, *vproj, *logit_scale;
+    blk *tblk, *vblk;
+};
+
+wclip_config wclip_default_config(void) {
+    wclip_config c = {.vocab = txt_world_vocab_size(), .max_len = TXT_WORLD_MAX_LEN, .width = 64, .layers = 2,
+                      .heads = 4, .embed_dim = 64, .img_size = 32, .patch = 4, .img_width = 64, .img_layers = 2,
+                      .img_heads = 4};
+    return c;
+}
+
+silt_status wclip_config_check(const wclip_config *c) {
+    if (!c) return SILT_FAIL(SILT_ERR_ARG, "wclip: NULL config");
+#define RANGE(f, lo, hi) \
+    if (c->f < (lo) || c->f > (hi)) return SILT_FAIL(SILT_ERR_ARG, "wclip: config " #f " = %d (%d..%d)", c->f, lo, hi)
+    RANGE(vocab, 4, 1 << 20);
+    RANGE(max_len, 2, 512);
+    RANGE(width, 1, 4096);
+    RANGE(layers, 0, 64);
+    RANGE(heads, 1, 64);
+    RANGE(embed_dim, 1, 4096);
+    RANGE(img_size, 1, 1024);
+    RANGE(patch, 1, 1024);
+    RANGE(img_width, 1, 4096);
+    RANGE(img_layers, 0, 64);
+    RANGE(img_heads, 1, 64);
+#undef RANGE
+    if (c->width % c->heads) return SILT_FAIL(SILT_ERR_ARG, "wclip: width %d not divisible by heads %d", c->width, c->heads);
+    if (c->img_width % c->img_heads)
+        return SILT_FAIL(SILT_ERR_ARG, "wclip: img_width %d not divisible by img_heads %d", c->img_width, c->img_heads);
+    if (c->img_size % c->patch)
+        return SILT_FAIL(SILT_ERR_ARG, "wclip: img_size %d not divisible by patch %d", c->img_size, c->patch);
+    return SILT_OK;
+}
+
+void wclip_free(wclip_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n; i++) silt_tensor_free(m->p[i].t);
+    free(m->tblk);
+    free(m->vblk);
+    free(m);
+}
+
+const wclip_config *wclip_get_config(const wclip_model *m) { return m ? &m->c : NULL; }
+int wclip_param_count(const wclip_model *m) { return m ? m->n : 0; }
+
+silt_tensor *wclip_param(const wclip_model *m, int i, const char **name, bool *no_decay) {
+    if (!m || i < 0 || i >= m->n) return NULL;
+    if (name) *name = m->p[i].name;
+    if (no_decay) *no_decay = m->p[i].no_decay;
+    return m->p[i].t;
+}
+
+silt_tensor *wclip_param_find(const wclip_model *m, const char *name) {
+    for (int i = 0; m && name && i < m->n; i++)
+        if (!strcmp(m->p[i].name, name)) return m->p[i].t;
+    return NULL;
+}
+
+// Adds a parameter with init N(0, std) (std > 0), or constant `fill` (std == 0).
+static silt_tensor *add_param(wclip_model *m, const char *name, int ndim, const int64_t *shape, double std, float fill,
+                              bool no_decay, uint64_t seed) {
+    if (m->n >= WCLIP_MAX_PARAMS) return NULL;
+    silt_tensor *t = silt_tensor_create_f32(ndim, shape, true);
+    if (!t) return NULL;
+    wclip_param_entry *e = &m->p[m->n];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->t = t;
+    e->no_decay = no_decay;
+    int64_t n = silt_numel(t);
+    float *d = silt_f32(t);
+    if (std > 0) {
+        silt_rng_normal(d, n, seed, (uint64_t)m->n, 0);  // stream = parameter index
+        for (int64_t i = 0; i < n; i++) d[i] = (float)(d[i] * std);
+    } else {
+        for (int64_t i = 0; i < n; i++) d[i] = fill;
+    }
+    m->n++;
+    return t;
+}
+
+#define V1(a) ((int64_t[]){a})
+#define V2(a, b) ((int64_t[]){a, b})
+
+static bool make_blocks(wclip_model *m, blk *bs, const char *tower, int L, int W, uint64_t seed) {
+    // CLIP init (openai/CLIP model.py initialize_parameters).
+    double attn_std = pow(W, -0.5), proj_std = pow(W, -0.5) * pow(2.0 * (L > 0 ? L : 1), -0.5),
+           fc_std = pow(2.0 * W, -0.5);
+    char nm[WCLIP_NAME];
+    for (int l = 0; l < L; l++) {
+        blk *b = &bs[l];
+#define P(field, suffix, nd, shape, std, fill, nodecay)                      \
+    snprintf(nm, sizeof nm, "%s.layers.%d.%s", tower, l, suffix);           \
+    if (!(b->field = add_param(m, nm, nd, shape, std, fill, nodecay, seed))) \
+        return false;
+        P(ln1w, "ln_1.weight", 1, V1(W), 0, 1, true)
+        P(ln1b, "ln_1.bias", 1, V1(W), 0, 0, true)
+        P(in_w, "attn.in_proj_weight", 2, V2(3 * W, W), attn_std, 0, false)
+        P(in_b, "attn.in_proj_bias", 1, V1(3 * W), 0, 0, true)
+        P(out_w, "attn.out_proj.weight", 2, V2(W, W), proj_std, 0, false)
+        P(out_b, "attn.out_proj.bias", 1, V1(W), 0, 0, true)
+        P(ln2w, "ln_2.weight", 1, V1(W), 0, 1, true)
+        P(ln2b, "ln_2.bias", 1, V1(W), 0, 0, true)
+        P(fc_w, "mlp.c_fc.weight", 2, V2(4 * W, W), fc_std, 0, false)
+        P(fc_b, "mlp.c_fc.bias", 1, V1(4 * W), 0, 0, true)
+        P(proj_w, "mlp.c_proj.weight", 2, V2(W, 4 * W), proj_std, 0, false)
+        P(proj_b, "mlp.c_proj.bias", 1, V1(W), 0, 0, true)
+#undef P
+    }
+    return true;
+}
+
+silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "wclip_create: NULL out");
+    *out = NULL;
+    silt_status s = wclip_config_check(cfg);
+    if (s) return s;
+    wclip_config c = *cfg;
+    wclip_model *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "wclip: out of memory");
+    m->c = c;
+    m->tblk = calloc((size_t)(c.layers ? c.layers : 1), sizeof *m->tblk);
+    m->vblk = calloc((size_t)(c.img_layers ? c.img_layers : 1), sizeof *m->vblk);
+    int64_t W = c.width, IW = c.img_width, G = c.img_size / c.patch;
+    bool ok = m->tblk && m->vblk && 5 + 12 * (c.layers + c.img_layers) + 12 <= WCLIP_MAX_PARAMS;
+    ok = ok && (m->tok_emb = add_param(m, "text.token_embedding.weight", 2, V2(c.vocab, W), 0.02, 0, true, seed));
+    ok = ok && (m->tpos = add_param(m, "text.positional_embedding", 2, V2(c.max_len, W), 0.01, 0, true, seed));
+    ok = ok && make_blocks(m, m->tblk, "text", c.layers, (int)W, seed);
+    ok = ok && (m->lnf_w = add_param(m, "text.ln_final.weight", 1, V1(W), 0, 1, true, seed));
+    ok = ok && (m->lnf_b = add_param(m, "text.ln_final.bias", 1, V1(W), 0, 0, true, seed));
+    ok = ok && (m->tproj = add_param(m, "text_projection", 2, V2(c.embed_dim, W), pow((double)W, -0.5), 0, false, seed));
+    ok = ok && (m->conv_w = add_param(m, "visual.conv1.weight", 4, ((int64_t[]){IW, 3, c.patch, c.patch}),
+                                      pow(3.0 * c.patch * c.patch, -0.5), 0, false, seed));
+    ok = ok && (m->conv_b = add_param(m, "visual.conv1.bias", 1, V1(IW), 0, 0, true, seed));
+    ok = ok && (m->vpos = add_param(m, "visual.positional_embedding", 2, V2(G * G, IW), pow((double)IW, -0.5), 0,
+                                    true, seed));
+    ok = ok && (m->lnpre_w = add_param(m, "visual.ln_pre.weight", 1, V1(IW), 0, 1, true, seed));
+    ok = ok && (m->lnpre_b = add_param(m, "visual.ln_pre.bias", 1, V1(IW), 0, 0, true, seed));
+    ok = ok && make_blocks(m, m->vblk, "visual", c.img_layers, (int)IW, seed);
+    ok = ok && (m->lnpost_w = add_param(m, "visual.ln_post.weight", 1, V1(IW), 0, 1, true, seed));
+    ok = ok && (m->lnpost_b = add_param(m, "visual.ln_post.bias", 1, V1(IW), 0, 0, true, seed));
+    ok = ok && (m->vproj = add_param(m, "visual_projection", 2, V2(c.embed_dim, IW), pow((double)IW, -0.5), 0, false,
+                                     seed));
+    ok = ok && (m->logit_scale = add_param(m, "logit_scale", 1, V1(1), 0, (float)log(1 / 0.07), true, seed));
+    if (!ok) {
+        wclip_free(m);
+        return SILT_FAIL(SILT_ERR_OOM, "wclip: out of memory");
+    }
+    *out = m;
+    return SILT_OK;
+}
+
+// --- forward --------------------------------------------------------------------
+
+// Pre-LN residual block (CLIP ResidualAttentionBlock): x + attn(ln_1 x), then + mlp(ln_2 x).
+static silt_tensor *block(silt_graph *g, const blk *b, silt_tensor *x, int heads, bool causal) {
+    if (!x) return NULL;
+    int64_t B = x->shape[0], T = x->shape[1], W = x->shape[2], D = W / heads;
+    silt_tensor *h = silt_layernorm(g, x, b->ln1w, b->ln1b, LN_EPS);
+    silt_tensor *qkv = silt_linear(g, h, b->in_w, b->in_b);
+    silt_tensor *parts[3];
+    if (!qkv || silt_split(g, qkv, 2, (int64_t[]){W, W, W}, 3, parts)) return NULL;
+    const int perm[4] = {0, 2, 1, 3};
+    for (int i = 0; i < 3; i++) parts[i] = silt_permute(g, silt_reshape(g, parts[i], 4, (int64_t[]){B, T, heads, D}), perm);
+    silt_attn_opts o = {.causal = causal};
+    silt_tensor *a = silt_attention(g, parts[0], parts[1], parts[2], &o);
+    a = silt_reshape(g, silt_permute(g, a, perm), 3, (int64_t[]){B, T, W});
+    x = silt_add(g, x, silt_linear(g, a, b->out_w, b->out_b));
+    h = silt_layernorm(g, x, b->ln2w, b->ln2b, LN_EPS);
+    // CLIP's text/ViT MLP uses QuickGELU; plain (erf) GELU here, as the brief asks.
+    h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc_w, b->fc_b), 0), b->proj_w, b->proj_b);
+    return silt_add(g, x, h);
+}
+
+silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, silt_tensor **tokens,
+                              silt_tensor **pooled) {
+    if (tokens) *tokens = NULL;
+    if (pooled) *pooled = NULL;
+    if (!g) return SILT_FAIL(SILT_ERR_ARG, "wclip_encode_text: NULL graph");
+    if (!m || !ids || B < 1) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "wclip_encode_text: bad arguments"));
+    const wclip_config *c = &m->c;
+    int64_t T = c->max_len;
+    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
+    silt_tensor *sel = silt_graph_new(g, B, 1, T, 0);  // one-hot of the pooled position per row
+    if (!idt || !sel) return silt_graph_status(g);
+    memcpy(idt->data, ids, (size_t)(B * T) * sizeof *ids);
+    memset(sel->data, 0, (size_t)(B * T) * sizeof(float));
+    for (int64_t b = 0; b < B; b++) {
+        int64_t at = T - 1;
+        for (int64_t t = 0; t < T; t++)
+            if (ids[b * T + t] == TXT_WORLD_EOS) { at = t; break; }
+        silt_f32(sel)[b * T + at] = 1;
+    }
+    silt_tensor *x = silt_add(g, silt_embedding(g, idt, m->tok_emb), m->tpos);
+    for (int l = 0; l < c->layers; l++) x = block(g, &m->tblk[l], x, c->heads, true);
+    x = silt_layernorm(g, x, m->lnf_w, m->lnf_b, LN_EPS);
+    silt_tensor *p = silt_reshape(g, silt_matmul(g, sel, x, false, false), 2, (int64_t[]){B, c->width});
+    p = silt_linear(g, p, m->tproj, NULL);
+    if (!p) return silt_graph_status(g) ? silt_graph_status(g) : SILT_FAIL(SILT_ERR_ARG, "wclip_encode_text: failed");
+    if (tokens) *tokens = x;
+    if (pooled) *pooled = p;
+    return SILT_OK;
+}
+
+silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor *img, silt_tensor **patch_tokens) {
+    if (patch_tokens) *patch_tokens = NULL;
+    if (!g || !m || !img) return NULL;
+    const wclip_config *c = &m->c;
+    if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != c->img_size || img->shape[3] != c->img_size) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_encode_image: image of ndim %d (%lld, %lld, %lld), want (B, 3, %d, %d)",
+                                     img->ndim, (long long)img->shape[1], (long long)img->shape[2],
+                                     (long long)img->shape[3], c->img_size, c->img_size));
+        return NULL;
+    }
+    int64_t B = img->shape[0], G = c->img_size / c->patch, N = G * G;
+    silt_tensor *x = silt_conv2d(g, img, m->conv_w, m->conv_b, c->patch, 0);  // (B, IW, G, G)
+    x = silt_permute(g, silt_reshape(g, x, 3, (int64_t[]){B, c->img_width, N}), (const int[]){0, 2, 1});
+    x = silt_layernorm(g, silt_add(g, x, m->vpos), m->lnpre_w, m->lnpre_b, LN_EPS);
+    for (int l = 0; l < c->img_layers; l++) x = block(g, &m->vblk[l], x, c->img_heads, false);
+    x = silt_layernorm(g, x, m->lnpost_w, m->lnpost_b, LN_EPS);
+    silt_tensor *p = silt_linear(g, silt_mean_dim(g, x, 1, false), m->vproj, NULL);
+    if (p && patch_tokens) *patch_tokens = x;
+    return p;
+}
+
+// --- symmetric InfoNCE with the clamped logit scale ------------------------------
+// L = 1/(2B) sum_i [lse_j(z_ij) - z_ii] + 1/(2B) sum_j [lse_i(z_ij) - z_jj],
+// z = e^s S (s = min(logit_scale, ln 100)). dL/dz = (P_row + P_col - 2I) / (2B),
+// dL/dS = e^s dL/dz, dL/ds = sum dL/dz * z (0 when clamped).
+typedef struct nce_node {
+    silt_tensor *sim, *ls, *out, *prow, *pcol;
+    float scale;
+    bool clamped;
+} nce_node;
+
+static silt_status nce_bwd(silt_graph *g, void *vn) {
+    nce_node *n = vn;
+    if (!n->out->grad) return SILT_OK;
+    float go = n->out->grad[0];
+    int64_t B = n->sim->shape[0];
+    float *ds = silt_graph_grad(g, n->sim), *dls = silt_graph_grad(g, n->ls);
+    const float *S = silt_f32(n->sim), *pr = silt_f32(n->prow), *pc = silt_f32(n->pcol);
+    double acc = 0;
+    for (int64_t i = 0; i < B; i++)
+        for (int64_t j = 0; j < B; j++) {
+            double dz = (pr[i * B + j] + pc[i * B + j] - (i == j ? 2.0 : 0.0)) / (2.0 * B) * go;
+            if (ds) ds[i * B + j] += (float)(dz * n->scale);
+            acc += dz * n->scale * S[i * B + j];
+        }
+    if (dls && !n->clamped) dls[0] += (float)acc;
+    return SILT_OK;
+}
+
+static silt_tensor *infonce(silt_graph *g, silt_tensor *sim, silt_tensor *ls) {
+    if (!sim || !ls) return NULL;
+    if (sim->ndim != 2 || sim->shape[0] != sim->shape[1] || silt_numel(ls) != 1) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_loss: similarity must be square (B, B)"));
+        return NULL;
+    }
+    int64_t B = sim->shape[0];
+    float lsv = silt_f32(ls)[0], cap = (float)log(100.0);
+    bool clamped = lsv > cap;
+    float scale = expf(clamped ? cap : lsv);
+    silt_tensor *out = silt_graph_new(g, 1, 0, 0, 0), *pr = silt_graph_new(g, B, B, 0, 0),
+                *pc = silt_graph_new(g, B, B, 0, 0);
+    if (!out || !pr || !pc) return NULL;
+    const float *S = silt_f32(sim);
+    float *P = silt_f32(pr), *Q = silt_f32(pc);
+    double loss = 0;
+    for (int64_t i = 0; i < B; i++) {  // rows: image i against every caption
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < B; j++) mx = fmax(mx, scale * (double)S[i * B + j]);
+        for (int64_t j = 0; j < B; j++) sum += exp(scale * (double)S[i * B + j] - mx);
+        for (int64_t j = 0; j < B; j++) P[i * B + j] = (float)(exp(scale * (double)S[i * B + j] - mx) / sum);
+        loss += mx + log(sum) - scale * (double)S[i * B + i];
+    }
+    for (int64_t j = 0; j < B; j++) {  // columns: caption j against every image
+        double mx = -INFINITY, sum = 0;
+        for (int64_t i = 0; i < B; i++) mx = fmax(mx, scale * (double)S[i * B + j]);
+        for (int64_t i = 0; i < B; i++) sum += exp(scale * (double)S[i * B + j] - mx);
+        for (int64_t i = 0; i < B; i++) Q[i * B + j] = (float)(exp(scale * (double)S[i * B + j] - mx) / sum);
+        loss += mx + log(sum) - scale * (double)S[j * B + j];
+    }
+    silt_f32(out)[0] = (float)(loss / (2.0 * B));
+    if (silt_graph_needs_grad(g, sim, ls, NULL)) {
+        out->requires_grad = true;
+        nce_node *n = silt_graph_record(g, nce_bwd, sizeof *n);
+        if (!n) return NULL;
+        *n = (nce_node){.sim = sim, .ls = ls, .out = out, .prow = pr, .pcol = pc, .scale = scale, .clamped = clamped};
+    }
+    return out;
+}
+
+silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_emb, silt_tensor *txt_emb) {
+    if (!g || !m || !img_emb || !txt_emb) return NULL;
+    silt_tensor *a = silt_l2norm(g, img_emb, 1e-12f), *b = silt_l2norm(g, txt_emb, 1e-12f);
+    return infonce(g, silt_matmul(g, a, b, false, true), m->logit_scale);
+}
+
+// --- data helpers, score, retrieval ------------------------------------------------
+
+silt_status wclip_tokenize(const wclip_model *m, const char *caption, int32_t *ids) {
+    if (!m || !caption || !ids) return SILT_FAIL(SILT_ERR_ARG, "wclip_tokenize: NULL argument");
+    int r = txt_world_tokenize(caption, ids, m->c.max_len, NULL, 0);
+    if (r < 0) return SILT_FAIL(SILT_ERR_ARG, "wclip_tokenize: cannot tokenize '%s'", caption);
+    for (int t = 0; t < m->c.max_len; t++)
+        if (ids[t] < 0 || ids[t] >= m->c.vocab)
+            return SILT_FAIL(SILT_ERR_ARG, "wclip_tokenize: token id %d outside the vocabulary (%d)", ids[t], m->c.vocab);
+    return SILT_OK;
+}
+
+silt_status wclip_render(const wclip_model *m, const world_scene *s, float *img) {
+    if (!m || !s || !img) return SILT_FAIL(SILT_ERR_ARG, "wclip_render: NULL argument");
+    silt_status st = world_render(s, m->c.img_size, img, NULL, NULL);
+    if (st) return st;
+    int64_t n = 3 * (int64_t)m->c.img_size * m->c.img_size;
+    for (int64_t i = 0; i < n; i++) img[i] = 2 * img[i] - 1;
+    return SILT_OK;
+}
+
+double wclip_score(const wclip_model *m, const float *img, const char *caption, silt_status *status) {
+    silt_status s = SILT_OK;
+    double r = NAN;
+    silt_graph *g = NULL;
+    int32_t ids[512];
+    if (!m || !img || !caption) { s = SILT_FAIL(SILT_ERR_ARG, "wclip_score: NULL argument"); goto done; }
+    if ((s = wclip_tokenize(m, caption, ids))) goto done;
+    g = silt_graph_create(0);
+    if (!g) { s = SILT_FAIL(SILT_ERR_OOM, "wclip_score: out of memory"); goto done; }
+    silt_graph_set_grad(g, false);
+    int S = m->c.img_size;
+    silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *te = NULL;
+    if (x) memcpy(x->data, img, (size_t)3 * S * S * sizeof(float));
+    silt_tensor *ie = wclip_encode_image(g, m, x, NULL);
+    if (ie && !(s = wclip_encode_text(g, m, ids, 1, NULL, &te))) {
+        double dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < m->c.embed_dim; i++) {
+            double a = silt_f32(ie)[i], b = silt_f32(te)[i];
+            dot += a * b, na += a * a, nb += b * b;
+        }
+        r = dot / (sqrt(na) * sqrt(nb) + 1e-12);
+    }
+    if (!s) s = silt_graph_status(g);
+done:
+    silt_graph_free(g);
+    if (status) *status = s;
+    return s ? NAN : r;
+}
+
+silt_status wclip_retrieval_accuracy(const wclip_model *m, world_suite suite, uint64_t seed, int64_t n_total, int group,
+                                     double *top1_txt2img, double *top1_img2txt) {
+    if (!m || group < 1 || n_total < group) return SILT_FAIL(SILT_ERR_ARG, "wclip_retrieval_accuracy: bad arguments");
+    int64_t size = world_suite_size(suite);
+    if (size >= 0 && n_total > size) n_total = size;
+    int64_t groups = n_total / group, hits_t = 0, hits_i = 0;
+    if (groups < 1) return SILT_FAIL(SILT_ERR_ARG, "wclip_retrieval_accuracy: fewer items than one group");
+    int S = m->c.img_size, T = m->c.max_len, E = m->c.embed_dim;
+    silt_graph *g = silt_graph_create(0);
+    int32_t *ids = malloc((size_t)group * T * sizeof *ids);
+    double *sim = malloc((size_t)group * group * sizeof *sim);
+    silt_status s = g && ids && sim ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "wclip_retrieval_accuracy: out of memory");
+    for (int64_t gi = 0; !s && gi < groups; gi++) {
+        silt_graph_reset(g);
+        silt_graph_set_grad(g, false);
+        silt_tensor *img = silt_graph_new(g, group, 3, S, S), *te = NULL;
+        if (!img) { s = silt_graph_status(g); break; }
+        for (int i = 0; !s && i < group; i++) {
+            world_item it;
+            s = world_suite_item(suite, seed, gi * group + i, &it);
+            if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
+            if (!s) s = wclip_render(m, &it.scene, silt_f32(img) + (size_t)i * 3 * S * S);
+        }
+        if (s) break;
+        silt_tensor *ie = silt_l2norm(g, wclip_encode_image(g, m, img, NULL), 1e-12f);
+        if ((s = wclip_encode_text(g, m, ids, group, NULL, &te))) break;
+        te = silt_l2norm(g, te, 1e-12f);
+        if (!ie || !te) { s = silt_graph_status(g); break; }
+        for (int i = 0; i < group; i++)
+            for (int j = 0; j < group; j++) {
+                double d = 0;
+                for (int e = 0; e < E; e++) d += (double)silt_f32(ie)[i * E + e] * silt_f32(te)[j * E + e];
+                sim[i * group + j] = d;  // image i, caption j
+            }
+        for (int k = 0; k < group; k++) {
+            int bi = 0, bt = 0;  // best image for caption k, best caption for image k
+            for (int o = 1; o < group; o++) {
+                if (sim[o * group + k] > sim[bi * group + k]) bi = o;
+                if (sim[k * group + o] > sim[k * group + bt]) bt = o;
+            }
+            hits_t += bi == k;
+            hits_i += bt == k;
+        }
+    }
+    silt_graph_free(g);
+    free(ids);
+    free(sim);
+    if (s) return s;
+    if (top1_txt2img) *top1_txt2img = (double)hits_t / (double)(groups * group);
+    if (top1_img2txt) *top1_img2txt = (double)hits_i / (double)(groups * group);
+    return SILT_OK;
+}
+
+// --- save / load -------------------------------------------------------------------
+
+static void config_json(const wclip_config *c, char *buf, size_t n) {
+    snprintf(buf, n,
+             "{\"vocab\": %d, \"max_len\": %d, \"width\": %d, \"layers\": %d, \"heads\": %d, \"embed_dim\": %d, "
+             "\"img_size\": %d, \"patch\": %d, \"img_width\": %d, \"img_layers\": %d, \"img_heads\": %d}",
+             c->vocab, c->max_len, c->width, c->layers, c->heads, c->embed_dim, c->img_size, c->patch, c->img_width,
+             c->img_layers, c->img_heads);
+}
+
+silt_status wclip_save(const wclip_model *m, const char *path) {
+    if (!m || !path) return SILT_FAIL(SILT_ERR_ARG, "wclip_save: NULL argument");
+    silt_st_writer *w = silt_st_writer_create();
+    if (!w) return SILT_FAIL(SILT_ERR_OOM, "wclip_save: out of memory");
+    char cfg[512];
+    config_json(&m->c, cfg, sizeof cfg);
+    silt_status s = silt_st_writer_set_metadata(w, "config", cfg);
+    if (!s) s = silt_st_writer_set_metadata(w, "format", "world-clip");
+    for (int i = 0; !s && i < m->n; i++) {
+        const silt_tensor *t = m->p[i].t;
+        s = silt_st_writer_add(w, m->p[i].name, SILT_ST_F32, t->ndim, t->shape, t->data);
+    }
+    if (!s) s = silt_st_writer_write(w, path);
+    silt_st_writer_free(w);
+    return s;
+}
+
+static int count_layers(const silt_safetensors *st, const char *prefix, const char *tower) {
+    char nm[128];
+    int l = 0;
+    for (;; l++) {
+        snprintf(nm, sizeof nm, "%s%s.layers.%d.ln_1.weight", prefix, tower, l);
+        if (!silt_safetensors_find(st, nm) || l > 64) return l;
+    }
+}
+
+static silt_status shape_of(const silt_safetensors *st, const char *prefix, const char *name, int ndim,
+                            const silt_st_tensor **out) {
+    char nm[128];
+    snprintf(nm, sizeof nm, "%s%s", prefix, name);
+    *out = silt_safetensors_find(st, nm);
+    if (!*out) return SILT_FAIL(SILT_ERR_FORMAT, "wclip_load: missing tensor '%s'", nm);
+    if ((*out)->ndim != ndim)
+        return SILT_FAIL(SILT_ERR_FORMAT, "wclip_load: tensor '%s' has %d dims, want %d", nm, (*out)->ndim, ndim);
+    return SILT_OK;
+}
+
+silt_status wclip_load(const silt_safetensors *st, wclip_model **out) {
+    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "wclip_load: NULL argument");
+    *out = NULL;
+    // A trainer checkpoint with EMA: the EMA weights are the model.
+    const char *prefix = silt_safetensors_find(st, "ema.logit_scale") ? "ema." : "";
+    wclip_config c = wclip_default_config();
+    const silt_st_tensor *t;
+    silt_status s;
+    if ((s = shape_of(st, prefix, "text.token_embedding.weight", 2, &t))) return s;
+    c.vocab = (int)t->shape[0], c.width = (int)t->shape[1];
+    if ((s = shape_of(st, prefix, "text.positional_embedding", 2, &t))) return s;
+    c.max_len = (int)t->shape[0];
+    if ((s = shape_of(st, prefix, "text_projection", 2, &t))) return s;
+    c.embed_dim = (int)t->shape[0];
+    if ((s = shape_of(st, prefix, "visual.conv1.weight", 4, &t))) return s;
+    c.img_width = (int)t->shape[0], c.patch = (int)t->shape[2];
+    if ((s = shape_of(st, prefix, "visual.positional_embedding", 2, &t))) return s;
+    int g = (int)lround(sqrt((double)t->shape[0]));
+    c.img_size = g * c.patch;
+    c.layers = count_layers(st, prefix, "text");
+    c.img_layers = count_layers(st, prefix, "visual");
+    const char *meta = silt_safetensors_metadata(st, "config");
+    if (meta) {  // head counts are not in the shapes
+        silt_json *doc = NULL;
+        if (silt_json_parse(meta, strlen(meta), 8, &doc) == SILT_OK) {
+            const silt_json_value *root = silt_json_root(doc), *v;
+            if ((v = silt_json_member(doc, root, "heads")) && v->type == SILT_JSON_NUMBER) c.heads = (int)v->num;
+            if ((v = silt_json_member(doc, root, "img_heads")) && v->type == SILT_JSON_NUMBER) c.img_heads = (int)v->num;
+        }
+        silt_json_free(doc);
+    }
+    wclip_model *m = NULL;
+    if ((s = wclip_create(&c, 0, &m))) return s;
+    silt_weights *wl = silt_weights_begin(st, prefix);
+    if (!wl) { wclip_free(m); return SILT_FAIL(SILT_ERR_OOM, "wclip_load: out of memory"); }
+    for (int i = 0; i < m->n; i++) {
+        silt_tensor *dst = m->p[i].t;
+        silt_tensor *src = silt_weights_get(wl, m->p[i].name, dst->ndim, dst->shape);
+        if (!src) break;
+        memcpy(dst->data, src->data, silt_nbytes(dst));
+        silt_tensor_free(src);
+        if (!*prefix) {  // plain trainer checkpoint: its optimiser moments are not part of the model
+            char nm[WCLIP_NAME + 16];
+            snprintf(nm, sizeof nm, "adam_m.%s", m->p[i].name);
+            silt_weights_skip(wl, nm);
+            snprintf(nm, sizeof nm, "adam_v.%s", m->p[i].name);
+            silt_weights_skip(wl, nm);
+        }
+    }
+    s = silt_weights_end(wl);
+    if (s) { wclip_free(m); return s; }
+    *out = m;
+    return SILT_OK;
+}
+
+silt_status wclip_load_file(const char *path, wclip_model **out) {
+    if (!path || !out) return SILT_FAIL(SILT_ERR_ARG, "wclip_load_file: NULL argument");
+    silt_safetensors *st = NULL;
+    silt_status s = silt_safetensors_open(path, &st);
+    if (s) return s;
+    s = wclip_load(st, out);
+    silt_safetensors_close(st);
+    return s;
+}

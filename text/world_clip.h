@@ -1,0 +1,95 @@
+// world-CLIP: a small CLIP (Radford et al. 2021, "Learning Transferable Visual
+// Models From Natural Language Supervision") trained contrastively on the
+// built-in world (world/suites.h train items, rendered at 32 px).
+//
+// Text tower: token embedding + learned positions, `layers` pre-LN transformer
+// blocks (causal self-attention, GELU MLP x4), final LN; pooled = the final-LN
+// state at the <eos> token (the first one in the row) -> text_projection.
+// Image tower: a ViT (patch conv, learned positions, ln_pre, blocks, ln_post),
+// pooled by the MEAN of the ln_post patch tokens (no class token) ->
+// visual_projection. logit_scale starts at ln(1/0.07) and is clamped at ln 100
+// (the gradient is zero while clamped), as in CLIP.
+//
+// Parameter names (checkpoint keys): text.token_embedding.weight,
+// text.positional_embedding, text.layers.<l>.{ln_1,ln_2}.{weight,bias},
+// text.layers.<l>.attn.{in_proj_weight,in_proj_bias,out_proj.weight,out_proj.bias},
+// text.layers.<l>.mlp.{c_fc,c_proj}.{weight,bias}, text.ln_final.{weight,bias},
+// text_projection (embed, width); visual.conv1.weight (img_width, 3, p, p),
+// visual.conv1.bias, visual.positional_embedding (n_patches, img_width),
+// visual.ln_pre.*, visual.layers.<l>.* (as text), visual.ln_post.*,
+// visual_projection (embed, img_width); logit_scale (1).
+#ifndef TXT_WORLD_CLIP_H
+#define TXT_WORLD_CLIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "core/safetensors.h"
+#include "core/status.h"
+#include "world/suites.h"
+
+typedef struct wclip_config {
+    int vocab, max_len, width, layers, heads, embed_dim, img_size, patch, img_width, img_layers, img_heads;
+} wclip_config;
+
+typedef struct wclip_model wclip_model;
+
+// vocab txt_world_vocab_size(), max_len 16, width 64, 2 layers, 4 heads, embed 64,
+// 32 px images, patch 4, image width 64, 2 image layers, 4 image heads.
+wclip_config wclip_default_config(void);
+silt_status wclip_config_check(const wclip_config *c);  // SILT_ERR_ARG naming the bad field
+
+// Random init as in CLIP (token emb N(0, 0.02), positions N(0, 0.01), attention
+// in_proj N(0, width^-0.5), out_proj/c_proj N(0, (2 L width)^-0.5 width^-0.5),
+// c_fc N(0, (2 width)^-0.5), projections N(0, width^-0.5), LN 1/0, biases 0).
+silt_status wclip_create(const wclip_config *c, uint64_t seed, wclip_model **out);
+// From a wclip_save file or a trainer checkpoint of `gen train --arch clip`:
+// when "ema.<name>" entries are present the EMA weights are used (they are
+// what a run means by its result); "adam_m."/"adam_v." entries are ignored.
+// The config comes from the tensor shapes; the head counts from the "config"
+// metadata (JSON with the wclip_config field names), else the default 4.
+silt_status wclip_load(const silt_safetensors *st, wclip_model **out);
+silt_status wclip_load_file(const char *path, wclip_model **out);  // open + load + close
+// Atomic (the writer's temporary file + rename), "config" metadata; zstd when path ends in ".zst".
+silt_status wclip_save(const wclip_model *m, const char *path);
+void wclip_free(wclip_model *m);  // NULL-safe
+const wclip_config *wclip_get_config(const wclip_model *m);
+
+// Parameters (owned f32 tensors with requires_grad) in a fixed order.
+int wclip_param_count(const wclip_model *m);
+silt_tensor *wclip_param(const wclip_model *m, int i, const char **name, bool *no_decay);
+silt_tensor *wclip_param_find(const wclip_model *m, const char *name);  // NULL when unknown
+
+// ids (B, max_len), each row with an <eos> (rows without one pool at the last
+// position) -> *tokens (B, max_len, width) after the final LN (may be NULL),
+// *pooled (B, embed_dim) projected, NOT normalised.
+silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, silt_tensor **tokens,
+                              silt_tensor **pooled);
+// img (B, 3, S, S) in [-1, 1] -> (B, embed_dim) projected, NOT normalised;
+// *patch_tokens (B, n_patches, img_width) after ln_post if non-NULL. NULL on
+// failure (graph status set).
+silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor *img, silt_tensor **patch_tokens);
+// Symmetric InfoNCE over a batch of matching pairs (row i of each matches):
+// logits = exp(min(logit_scale, ln 100)) * norm(img) norm(txt)^T,
+// loss = (CE(logits, diag) + CE(logits^T, diag)) / 2, a (1) tensor.
+silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_emb, silt_tensor *txt_emb);
+
+// Cosine similarity of one image (3, S, S) in [-1, 1] and one caption, for a
+// reward: in [-1, 1]. Runs on its own graph without grad. NAN on failure
+// (*status, if non-NULL, gets the reason).
+double wclip_score(const wclip_model *m, const float *img, const char *caption, silt_status *status);
+
+// Captions -> ids (n, max_len) and renders of scenes -> (n, 3, S, S) in [-1, 1]
+// (helpers for training and evaluation).
+silt_status wclip_tokenize(const wclip_model *m, const char *caption, int32_t *ids);
+silt_status wclip_render(const wclip_model *m, const world_scene *s, float *img);
+
+// Retrieval accuracy over suite items [0, n_total), in consecutive groups of
+// `group` candidates (the last partial group is dropped): for each caption,
+// is its own image the argmax of the cosine similarity among the group's
+// images (txt->img), and vice versa (img->txt). seed as world_suite_item.
+silt_status wclip_retrieval_accuracy(const wclip_model *m, world_suite suite, uint64_t seed, int64_t n_total, int group,
+                                     double *top1_txt2img, double *top1_img2txt);
+
+#endif
