@@ -65,3 +65,39 @@ silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUD
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }
 silt_status silt_rng_normal_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
 silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
+
+// cuda/ops_norm.h
+silt_status layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                               int64_t N, int64_t C, float eps) {
+    return NO_CUDA();
+}
+int64_t layernorm_bwd_cuda_scratch_floats(int64_t N, int64_t C) { return 0; }
+silt_status layernorm_bwd_cuda(float *dx, float *dw, float *db, float *scratch, const float *dout, const float *x,
+                               const float *mean, const float *rstd, const float *w, int64_t N, int64_t C) {
+    return NO_CUDA();
+}
+silt_status rmsnorm_fwd_cuda(float *out, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps) {
+    return NO_CUDA();
+}
+int64_t rmsnorm_bwd_cuda_scratch_floats(int64_t N, int64_t C) { return 0; }
+silt_status rmsnorm_bwd_cuda(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *rstd,
+                             const float *w, int64_t N, int64_t C) {
+    return NO_CUDA();
+}
+silt_status groupnorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                               int64_t N, int64_t C, int64_t HW, int64_t G, float eps) {
+    return NO_CUDA();
+}
+silt_status groupnorm_bwd_cuda(float *dx, float *dw, float *db, const float *dout, const float *x, const float *mean,
+                               const float *rstd, const float *w, int64_t N, int64_t C, int64_t HW, int64_t G) {
+    return NO_CUDA();
+}
+silt_status l2norm_fwd_cuda(float *out, float *norm, const float *x, int64_t N, int64_t C, float eps) { return NO_CUDA(); }
+silt_status l2norm_bwd_cuda(float *dx, const float *dout, const float *x, const float *norm, int64_t N, int64_t C,
+                            float eps) {
+    return NO_CUDA();
+}
+
+// cuda/ops_softmax.h
+silt_status softmax_fwd_cuda(float *out, const float *x, int64_t N, int64_t C) { return NO_CUDA(); }
+silt_status softmax_bwd_cuda(float *dx, const float *dout, const float *out, int64_t N, int64_t C) { return NO_CUDA(); }
