@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine: configure a Release build with CUDA, build, run the gpu
-# tests, then print a short table (GPU, matmul TFLOP/s in fp32 / tf32 / bf16).
+# tests, then print a short table (GPU, matmul TFLOP/s in fp32 / tf32 / bf16,
+# and GB/s of the memory-bound twins: norms, softmax, modulate, elementwise,
+# reductions).
 #
 #   bench/gpu.sh [build-dir]        (default: build-gpu next to the sources)
 #   env: JOBS (build parallelism, default nproc), SIZE (default 4096),
@@ -55,11 +57,16 @@ fi
 say "bench_gpu_gemm $size $iters"
 bench_out=$("$build/bench_gpu_gemm" "$size" "$iters")
 bench_rc=$?
+say "bench_gpu_ops $iters"
+ops_out=$("$build/bench_gpu_ops" "$iters")
+ops_rc=$?
 
 echo
 echo "silt GPU summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))"
 echo "gpu tests: $test_status"
 echo "$bench_out"
 [ $bench_rc -eq 0 ] || echo "bench_gpu_gemm exited with $bench_rc"
+echo "$ops_out"
+[ $ops_rc -eq 0 ] || echo "bench_gpu_ops exited with $ops_rc"
 
-[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ]
+[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ]
