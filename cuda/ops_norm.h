@@ -16,8 +16,8 @@
 //    backward's row sums in fp32 (the CPU uses double): a row of C elements
 //    carries a relative error of about C/32 * 6e-8 at worst;
 //  - sums of squares (RMS norm, L2 norm) overflow fp32 for |x| above ~1e19;
-//  - dw/db sum over rows in fp32 as a fixed tree instead of the CPU's
-//    sequential fp32 sum (which is the less accurate of the two).
+//  - dw/db sum over rows in fp32 in a fixed tree-like order (the CPU sums
+//    sequentially in fp32 for layer/RMS norm, in double for group norm).
 // Every result is deterministic: fixed reduction orders that depend only on
 // the sizes (see cuda/reduce.cuh); no atomics.
 //
