@@ -2,6 +2,8 @@
 # On a GPU machine: configure a Release build with CUDA, build, run the gpu
 # tests, then print a short table (GPU, matmul TFLOP/s in fp32 / tf32 / bf16,
 # then one line per op family from bench_gpu_ops).
+# and GB/s of the memory-bound twins: norms, softmax, modulate, elementwise,
+# reductions).
 #
 #   bench/gpu.sh [build-dir]        (default: build-gpu next to the sources)
 #   env: JOBS (build parallelism, default nproc), SIZE (default 4096),
@@ -59,6 +61,9 @@ bench_rc=$?
 say "bench_gpu_ops"
 ops_out=$("$build/bench_gpu_ops")
 ops_rc=$?
+say "bench_gpu_ops_pointwise $iters"
+pw_out=$("$build/bench_gpu_ops_pointwise" "$iters")
+pw_rc=$?
 
 echo
 echo "silt GPU summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -67,5 +72,7 @@ echo "$bench_out"
 [ $bench_rc -eq 0 ] || echo "bench_gpu_gemm exited with $bench_rc"
 echo "$ops_out"
 [ $ops_rc -eq 0 ] || echo "bench_gpu_ops exited with $ops_rc"
+echo "$pw_out"
+[ $pw_rc -eq 0 ] || echo "bench_gpu_ops_pointwise exited with $pw_rc"
 
-[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ]
+[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ] && [ $pw_rc -eq 0 ]

@@ -114,5 +114,11 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 #include "cuda/ops_embedding.h"
 #include "cuda/ops_resample.h"
 #include "cuda/ops_shape.h"
+// Twins by op family (each header has its own extern "C").
+#include "cuda/ops_elementwise.h"
+#include "cuda/ops_modulate.h"
+#include "cuda/ops_norm.h"
+#include "cuda/ops_reduce.h"
+#include "cuda/ops_softmax.h"
 
 #endif

@@ -149,5 +149,89 @@ silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t
     return NO_CUDA();
 }
 silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm) {
+// cuda/ops_norm.h
+silt_status layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                               int64_t N, int64_t C, float eps) {
+    return NO_CUDA();
+}
+int64_t layernorm_bwd_cuda_scratch_floats(int64_t N, int64_t C) { return 0; }
+silt_status layernorm_bwd_cuda(float *dx, float *dw, float *db, float *scratch, const float *dout, const float *x,
+                               const float *mean, const float *rstd, const float *w, int64_t N, int64_t C) {
+    return NO_CUDA();
+}
+silt_status rmsnorm_fwd_cuda(float *out, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps) {
+    return NO_CUDA();
+}
+int64_t rmsnorm_bwd_cuda_scratch_floats(int64_t N, int64_t C) { return 0; }
+silt_status rmsnorm_bwd_cuda(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *rstd,
+                             const float *w, int64_t N, int64_t C) {
+    return NO_CUDA();
+}
+silt_status groupnorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                               int64_t N, int64_t C, int64_t HW, int64_t G, float eps) {
+    return NO_CUDA();
+}
+silt_status groupnorm_bwd_cuda(float *dx, float *dw, float *db, const float *dout, const float *x, const float *mean,
+                               const float *rstd, const float *w, int64_t N, int64_t C, int64_t HW, int64_t G) {
+    return NO_CUDA();
+}
+silt_status l2norm_fwd_cuda(float *out, float *norm, const float *x, int64_t N, int64_t C, float eps) { return NO_CUDA(); }
+silt_status l2norm_bwd_cuda(float *dx, const float *dout, const float *x, const float *norm, int64_t N, int64_t C,
+                            float eps) {
+    return NO_CUDA();
+}
+
+// cuda/ops_softmax.h
+silt_status softmax_fwd_cuda(float *out, const float *x, int64_t N, int64_t C) { return NO_CUDA(); }
+silt_status softmax_bwd_cuda(float *dx, const float *dout, const float *out, int64_t N, int64_t C) { return NO_CUDA(); }
+
+// cuda/ops_modulate.h
+silt_status modulate_fwd_cuda(float *out, const float *x, const float *shift, const float *scale, int64_t B, int64_t T,
+                              int64_t C) {
+    return NO_CUDA();
+}
+silt_status modulate_bwd_cuda(float *dx, float *dshift, float *dscale, const float *dout, const float *x,
+                              const float *scale, int64_t B, int64_t T, int64_t C) {
+    return NO_CUDA();
+}
+silt_status gated_add_fwd_cuda(float *out, const float *x, const float *gate, const float *y, int64_t B, int64_t T,
+                               int64_t C) {
+    return NO_CUDA();
+}
+silt_status gated_add_bwd_cuda(float *dx, float *dgate, float *dy, const float *dout, const float *gate, const float *y,
+                               int64_t B, int64_t T, int64_t C) {
+    return NO_CUDA();
+}
+
+// cuda/ops_elementwise.h
+silt_status gelu_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
+silt_status silu_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status tanh_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status tanh_bwd_cuda(float *dx, const float *dout, const float *y, int64_t n) { return NO_CUDA(); }
+silt_status sigmoid_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status sigmoid_bwd_cuda(float *dx, const float *dout, const float *y, int64_t n) { return NO_CUDA(); }
+silt_status scale_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
+silt_status scale_bwd_cuda(float *dx, const float *dout, float s, int64_t n) { return NO_CUDA(); }
+silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
+silt_status binary_fwd_cuda(float *out, const float *a, const float *b, const int64_t shape[4],
+                            const int64_t astride[4], const int64_t bstride[4], silt_binop op) {
+    return NO_CUDA();
+}
+silt_status binary_bwd_cuda(float *da, float *db, const float *dout, const float *a, const float *b,
+                            const int64_t shape[4], const int64_t astride[4], const int64_t bstride[4], silt_binop op) {
+    return NO_CUDA();
+}
+
+// cuda/ops_reduce.h
+silt_status sum_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status mean_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status sum_bwd_cuda(float *dx, const float *dout, int64_t n, float scale) { return NO_CUDA(); }
+silt_status sum_dim_fwd_cuda(float *out, const float *x, int64_t outer, int64_t dim, int64_t inner) { return NO_CUDA(); }
+silt_status mean_dim_fwd_cuda(float *out, const float *x, int64_t outer, int64_t dim, int64_t inner) { return NO_CUDA(); }
+silt_status sum_dim_bwd_cuda(float *dx, const float *dout, int64_t outer, int64_t dim, int64_t inner, float scale) {
+    return NO_CUDA();
+}
+silt_status mse_loss_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }
+silt_status mse_loss_bwd_cuda(float *da, float *db, const float *dout, const float *a, const float *b, int64_t n) {
     return NO_CUDA();
 }
