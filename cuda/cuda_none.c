@@ -149,6 +149,9 @@ silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t
     return NO_CUDA();
 }
 silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm) {
+    return NO_CUDA();
+}
+
 // cuda/ops_norm.h
 silt_status layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
                                int64_t N, int64_t C, float eps) {
