@@ -413,3 +413,24 @@ silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
     }
     return out;
 }
+
+// --- in-place inference variants ------------------------------------------------------
+
+static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
+    return t->device == SILT_CPU && t->dtype == SILT_F32 && !silt_graph_needs_grad(g, t, NULL, NULL);
+}
+
+silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h) {
+    if (!h) return NULL;
+    if (!can_overwrite(g, h)) return silt_silu(g, h);
+    silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
+    return h;
+}
+
+silt_tensor *silt_add_inplace(silt_graph *g, silt_tensor *residual, silt_tensor *h) {
+    if (!residual || !h) return NULL;
+    if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
+        return silt_add(g, residual, h);
+    add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
+    return h;
+}

@@ -70,4 +70,13 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
 // PyTorch's clamp_backward).
 silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi);
 
+// In-place variants for inference. h is overwritten only when no backward
+// node can read it (nothing on the tape needs its grad) and it is a CPU
+// activation; otherwise they fall back to silt_silu / silt_add. They halve the
+// arena high water of conv nets (VAE and VQ-VAE decoders).
+silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h);
+// residual + h, written into h when allowed (h must be a fresh activation only
+// the caller holds).
+silt_tensor *silt_add_inplace(silt_graph *g, silt_tensor *residual, silt_tensor *h);
+
 #endif

@@ -482,29 +482,10 @@ void vae_unscale_latent(const vae_model *m, float *z, int64_t n) {
 
 // --- forward -----------------------------------------------------------------------
 
-// In-place variants are used only when no backward node can read the tensor
-// they overwrite: needs_grad false means nothing was recorded on it.
-static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
-    return t->device == SILT_CPU && !silt_graph_needs_grad(g, t, NULL, NULL);
-}
-
 // SiLU(GroupNorm(x)) (every norm in the VAE is followed by SiLU, except the
-// attention's input norm).
+// attention's input norm); in place when no grad is needed.
 static silt_tensor *gn_silu(silt_graph *g, silt_tensor *x, const vae_wb *n, int groups) {
-    silt_tensor *h = silt_groupnorm(g, x, n->w, n->b, groups, VAE_GN_EPS);
-    if (!h) return NULL;
-    if (!can_overwrite(g, h)) return silt_silu(g, h);
-    silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
-    return h;
-}
-
-// residual + h; h is a fresh activation only this caller holds.
-static silt_tensor *add_into(silt_graph *g, silt_tensor *residual, silt_tensor *h) {
-    if (!residual || !h) return NULL;
-    if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
-        return silt_add(g, residual, h);
-    add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
-    return h;
+    return silt_silu_inplace(g, silt_groupnorm(g, x, n->w, n->b, groups, VAE_GN_EPS));
 }
 
 // diffusers ResnetBlock2D without temb (resnet.py): x + conv2(SiLU(GN2(conv1(SiLU(GN1(x)))))),
@@ -513,7 +494,7 @@ static silt_tensor *resnet_fwd(silt_graph *g, const vae_resnet *r, silt_tensor *
     silt_tensor *h = silt_conv2d(g, gn_silu(g, x, &r->norm1, groups), r->conv1.w, r->conv1.b, 1, 1);
     h = silt_conv2d(g, gn_silu(g, h, &r->norm2, groups), r->conv2.w, r->conv2.b, 1, 1);
     silt_tensor *skip = r->shortcut.w ? silt_conv2d(g, x, r->shortcut.w, r->shortcut.b, 1, 0) : x;
-    return add_into(g, skip, h);
+    return silt_add_inplace(g, skip, h);
 }
 
 // diffusers Attention with AttnProcessor2_0 as the VAE builds it: GroupNorm,
@@ -531,7 +512,7 @@ static silt_tensor *attn_fwd(silt_graph *g, const vae_attn *a, silt_tensor *x, i
     silt_tensor *o = silt_attention(g, q, k, v, NULL);
     o = silt_linear(g, silt_reshape(g, o, 3, (int64_t[]){B, T, C}), a->out.w, a->out.b);
     o = silt_reshape(g, silt_transpose(g, o, 1, 2), 4, (int64_t[]){B, C, H, W});
-    return add_into(g, x, o);
+    return silt_add_inplace(g, x, o);
 }
 
 static silt_tensor *mid_fwd(silt_graph *g, const vae_model *m, const vae_coder *cd, silt_tensor *h) {

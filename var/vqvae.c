@@ -437,26 +437,10 @@ silt_status var_vq_set_patch_nums(var_vqvae *vq, const int *pn, int n) {
 
 // --- graph helpers -------------------------------------------------------------------
 
-// In-place shortcuts only where no backward node can read the overwritten
-// tensor (as unet/vae.c): they halve the arena high water of a 256 px decode.
-static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
-    return t->device == SILT_CPU && !silt_graph_needs_grad(g, t, NULL, NULL);
-}
-
+// SiLU(GroupNorm(x)), in place when no grad is needed (halves the arena high
+// water of a 256 px decode).
 static silt_tensor *gn_silu(silt_graph *g, silt_tensor *x, const vq_wb *n, int groups) {
-    silt_tensor *h = silt_groupnorm(g, x, n->w, n->b, groups, VQ_GN_EPS);
-    if (!h) return NULL;
-    if (!can_overwrite(g, h)) return silt_silu(g, h);
-    silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
-    return h;
-}
-
-static silt_tensor *add_into(silt_graph *g, silt_tensor *residual, silt_tensor *h) {
-    if (!residual || !h) return NULL;
-    if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
-        return silt_add(g, residual, h);
-    add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
-    return h;
+    return silt_silu_inplace(g, silt_groupnorm(g, x, n->w, n->b, groups, VQ_GN_EPS));
 }
 
 // ResnetBlock: nin_shortcut(x) + conv2(SiLU(GN2(conv1(SiLU(GN1(x)))))) (dropout 0).
@@ -464,7 +448,7 @@ static silt_tensor *res_fwd(silt_graph *g, const vq_res *r, silt_tensor *x, int 
     silt_tensor *h = silt_conv2d(g, gn_silu(g, x, &r->norm1, groups), r->conv1.w, r->conv1.b, 1, 1);
     h = silt_conv2d(g, gn_silu(g, h, &r->norm2, groups), r->conv2.w, r->conv2.b, 1, 1);
     silt_tensor *skip = r->nin.w ? silt_conv2d(g, x, r->nin.w, r->nin.b, 1, 0) : x;
-    return add_into(g, skip, h);
+    return silt_add_inplace(g, skip, h);
 }
 
 // AttnBlock: qkv = conv1x1(GN(x)) split [q; k; v] along channels, one head of
@@ -480,7 +464,7 @@ static silt_tensor *attn_fwd(silt_graph *g, const vq_attn *a, silt_tensor *x, in
     silt_tensor *h = silt_attention(g, p[0], p[1], p[2], &o);        // (B, 1, T, C)
     h = silt_transpose(g, silt_reshape(g, h, 3, (int64_t[]){B, T, C}), 1, 2);
     h = silt_conv2d(g, silt_reshape(g, h, 4, (int64_t[]){B, C, H, W}), a->proj.w, a->proj.b, 1, 0);
-    return add_into(g, x, h);
+    return silt_add_inplace(g, x, h);
 }
 
 static silt_tensor *mid_fwd(silt_graph *g, const var_vqvae *vq, const vq_coder *cd, silt_tensor *h) {

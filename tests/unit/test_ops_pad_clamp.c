@@ -1,5 +1,5 @@
 // silt_pad2d and silt_clamp: forward against plain references, backward
-// against finite differences.
+// against finite differences; the in-place inference variants of SiLU and add.
 #include "check.h"
 #include "core/ops.h"
 #include "gradcheck.h"
@@ -63,6 +63,47 @@ static void test_clamp(void) {
     silt_tensor_free(x);
 }
 
+static void test_inplace(void) {
+    int64_t shape[2] = {3, 5};
+    silt_tensor *w = silt_tensor_create_f32(2, shape, true), *r = silt_tensor_create_f32(2, shape, false);
+    test_fill(silt_f32(w), 15, -2, 2);
+    test_fill(silt_f32(r), 15, -2, 2);
+    silt_graph *g = silt_graph_create(0);
+    // No grad: h is overwritten and returned.
+    silt_graph_set_grad(g, false);
+    silt_tensor *h = silt_scale(g, w, 1.0f), *h0 = h;
+    float want[15], sum[15];
+    for (int i = 0; i < 15; i++) {
+        float v = silt_f32(w)[i];
+        want[i] = v / (1.0f + expf(-v));
+        sum[i] = silt_f32(r)[i] + want[i];
+    }
+    h = silt_silu_inplace(g, h);
+    CHECK(h == h0);
+    CHECK_CLOSE("silu_inplace", silt_f32(h), want, 15, 1e-6, 1e-7);
+    h = silt_add_inplace(g, r, h);
+    CHECK(h == h0);
+    CHECK_CLOSE("add_inplace", silt_f32(h), sum, 15, 1e-6, 1e-7);
+    // With grad: a new tensor, and the gradient still flows.
+    silt_graph_reset(g);
+    silt_graph_set_grad(g, true);
+    silt_tensor *a = silt_scale(g, w, 1.0f), *b = silt_silu_inplace(g, a);
+    CHECK(b && b != a && b->requires_grad);
+    silt_tensor *c = silt_add_inplace(g, r, b);
+    CHECK(c && c != b);
+    silt_tensor_zero_grad(w);
+    CHECK_OK(silt_backward(g, silt_sum(g, c), NULL));
+    float dsilu[15];
+    for (int i = 0; i < 15; i++) {
+        float v = silt_f32(w)[i], sg = 1.0f / (1.0f + expf(-v));
+        dsilu[i] = sg * (1 + v * (1 - sg));
+    }
+    CHECK_CLOSE("silu_inplace grad", w->grad, dsilu, 15, 1e-5, 1e-6);
+    silt_graph_free(g);
+    silt_tensor_free(w);
+    silt_tensor_free(r);
+}
+
 int main(void) {
     test_seed(7);
     test_pad(2, 3, 5, 7, 0, 1, 0, 1);
@@ -75,5 +116,6 @@ int main(void) {
     silt_tensor_free(x3);
     silt_graph_free(g);
     test_clamp();
+    test_inplace();
     return check_summary();
 }
