@@ -17,8 +17,8 @@ foreach(label unit golden cli gpu slow)
   endforeach()
 endforeach()
 
-# Shell-driven CLI tests: tests/cli/*.sh, run with the gen binary's path.
-file(GLOB cli_scripts CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/*.sh)
+# Shell-driven CLI tests: tests/cli/test_*.sh (lib.sh holds their shared helpers), run with the gen binary's path.
+file(GLOB cli_scripts CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/test_*.sh)
 foreach(script ${cli_scripts})
   get_filename_component(name ${script} NAME_WE)
   add_test(NAME cli_${name} COMMAND bash ${script} $<TARGET_FILE:gen> WORKING_DIRECTORY ${CMAKE_BINARY_DIR})

@@ -6,21 +6,8 @@ set -u
 gen=${1:?usage: test_gen.sh GEN}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+source "$(dirname "$0")/lib.sh"
 
-expect() {  # expect NAME CODE CMD... ; stderr kept in $tmp/err
-    local name=$1 code=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$code" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL $name: exit $rc, expected $code"; sed 's/^/  stderr: /' "$tmp/err" | head -5
-    fi
-}
-check() {  # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q '^gen: ' "$tmp/err"; }
 
 expect version 0 "$gen" --version
 check version-text grep -q '^gen (silt) ' "$tmp/out"
@@ -86,5 +73,4 @@ fi
 chmod 700 "$tmp"
 check no-temp-files-left bash -c "! ls '$tmp' | grep -q '\.tmp'"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -20,32 +20,9 @@ for f in "$dit" "$dit_orig" "$mmdit" "$vae" "$vae3" "$embeds"; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+source "$(dirname "$0")/lib.sh"
 
-expect() {  # expect NAME CODE CMD... ; stderr kept in $tmp/err
-    local name=$1 code=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$code" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL $name: exit $rc, expected $code"; sed 's/^/  stderr: /' "$tmp/err" | head -5
-    fi
-}
-check() {  # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q '^gen: ' "$tmp/err"; }
-err_has() { grep -q -- "$1" "$tmp/err"; }
-# PNG facts from the bytes: IHDR width/height, the parameters text, IDAT size.
-be32() { od -An -tu1 -j "$2" -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}'; }
-png_size_is() { [ "$(be32 "$1" 16)x$(be32 "$1" 20)" = "$2" ]; }
-png_param() { grep -aq -- "$2" "$1"; }
 # A constant image deflates to a few bytes; these noisy tiny renders need hundreds.
-png_not_constant() {
-    local off; off=$(grep -abo IDAT "$1" | head -1 | cut -d: -f1)
-    [ -n "$off" ] && [ "$(be32 "$1" $((off - 4)))" -gt 200 ]
-}
-differs() { ! cmp -s "$1" "$2"; }
 
 dit_args=(--model "$dit" --vae "$vae" --class 3 --steps 6 -q)
 mm_args=(--model "$mmdit" --vae "$vae3" --text-embeds "$embeds" --prompt "a red circle" --steps 6 -q)
@@ -98,7 +75,6 @@ expect mmdit-rect 0 "$gen" "${mm_args[@]}" --guidance slg --width 20 --height 12
 check mmdit-rect-size png_size_is "$tmp/rect.png" 20x12
 expect grid 0 "$gen" "${dit_args[@]}" --guidance cfg --grid 3 -o "$tmp/grid.png"
 check grid-param png_param "$tmp/grid.png" "grid 3: seeds 0..2"
-wider_than() { [ "$(be32 "$1" 16)" -gt "$2" ]; }
 check grid-wider wider_than "$tmp/grid.png" 16
 expect help 0 "$gen" generate --help
 check help-convention grep -q 'e = e_u + g (e_c - e_u) + s (e_c - e_p)' "$tmp/out"
@@ -157,5 +133,4 @@ expect bad-out-dir 1 "$gen" generate "${dit_args[@]}" -o "$tmp/no/such/dir/x.png
 check bad-out-dir-line one_line
 check nothing-written bash -c "[ ! -e '$tmp/x.png' ]"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -10,21 +10,8 @@ gen=${1:?usage: test_train.sh GEN}
 tmp=$(mktemp -d)
 bg=
 trap '[ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0 fail=0
+source "$(dirname "$0")/lib.sh"
 
-expect() {  # expect NAME CODE CMD... ; stderr kept in $tmp/err
-    local name=$1 code=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$code" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL $name: exit $rc, expected $code"; sed 's/^/  stderr: /' "$tmp/err" | head -5
-    fi
-}
-check() {  # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q '^gen: ' "$tmp/err"; }
 wait_for() {  # wait_for FILE: up to 60 s
     for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
     return 1
@@ -105,5 +92,4 @@ check help-default grep -q 'default: 1000' "$tmp/out"
 expect main-help 0 "$gen" --help
 check main-help-lists-train grep -q '^  train ' "$tmp/out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,21 +7,8 @@ set -u
 gen=${1:?usage: test_world.sh GEN}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+source "$(dirname "$0")/lib.sh"
 
-expect() {  # expect NAME CODE CMD... ; stdout in $tmp/out, stderr in $tmp/err
-    local name=$1 code=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$code" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL $name: exit $rc, expected $code"; sed 's/^/  stderr: /' "$tmp/err" | head -5
-    fi
-}
-check() {  # check NAME CONDITION-COMMAND...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $name"; sed 's/^/  stdout: /' "$tmp/out" | head -5; fi
-}
-one_line() { [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q '^gen: ' "$tmp/err"; }
 first_word() { [ "$(head -n1 "$tmp/out" | cut -d' ' -f1)" = "$1" ]; }
 
 # An eval prompt, rendered (upscaled to 256 px by default) and judged.
@@ -97,5 +84,4 @@ expect eval-help 0 "$gen" eval --help
 expect render-help 0 "$gen" world render --help
 check render-help-default grep -q 'default: eval' "$tmp/out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
