@@ -81,6 +81,10 @@ const char *silt_train_mmdit_presets(void);  // "tiny|small|default"
 // checkpoint); the CLIP's EMA weights when it is a trainer checkpoint.
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out);
+// The same with an explicit model config (joint_dim and pooled_dim are set
+// from the CLIP); for benchmarks and experiments.
+silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
+                                           silt_train_task *out);
 
 // Defaults stored in an exported model for `gen` to sample with.
 typedef struct silt_mmdit_export_opts {

@@ -133,8 +133,9 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     return silt_mse_loss(g, v, target);
 }
 
-silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
-                                    silt_train_task *out) {
+// size: a preset name, or NULL with *cfg set (joint/pooled from the CLIP).
+static silt_status create(const char *clip_path, const char *size, const mmdit_config *cfg, uint64_t init_seed,
+                          silt_train_task *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
     const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
     char path[4096];
@@ -148,14 +149,23 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
     mmdit_task *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory");
     silt_status s = wclip_load_file(path, &t->clip);
-    mmdit_config c;
+    mmdit_config c = {0};
     if (!s) {
         const wclip_config *cc = wclip_get_config(t->clip);
         if (cc->img_size != SILT_TRAIN_MMDIT_IMAGE || cc->max_len != TXT_WORLD_MAX_LEN)
             s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: %s is a CLIP for %d px / %d tokens, the world MMDiT needs %d / %d",
                           path, cc->img_size, cc->max_len, SILT_TRAIN_MMDIT_IMAGE, TXT_WORLD_MAX_LEN);
-        if (!s) s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+        if (!s && cfg) {
+            c = *cfg;
+            c.joint_dim = cc->width;
+            c.pooled_dim = cc->embed_dim;
+        } else if (!s) {
+            s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+        }
     }
+    if (!s && (long)c.pos_max * c.patch < SILT_TRAIN_MMDIT_IMAGE)
+        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d px patches is smaller than %d px",
+                      c.pos_max, c.pos_max, c.patch, SILT_TRAIN_MMDIT_IMAGE);
     if (!s) s = mmdit_create(&c, init_seed, &t->m);
     if (!s && mmdit_config_json(&c, t->config, sizeof t->config) >= (int)sizeof t->config)
         s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
@@ -163,12 +173,25 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
         task_destroy(t);
         return s;
     }
-    silt_info("mmdit: %s model, %d parameter tensors, text encoder %s", size ? size : "default",
-              mmdit_param_count(t->m), path);
+    int64_t n = 0;
+    for (int i = 0; i < mmdit_param_count(t->m); i++) n += silt_numel(mmdit_param(t->m, i, NULL, NULL));
+    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s",
+              cfg ? "custom" : size ? size : "default", c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path);
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
                              .destroy = task_destroy};
     return SILT_OK;
+}
+
+silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
+                                    silt_train_task *out) {
+    return create(clip_path, size ? size : "default", NULL, init_seed, out);
+}
+
+silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
+                                           silt_train_task *out) {
+    if (!c) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL config");
+    return create(clip_path, NULL, c, init_seed, out);
 }
 
 // --- export ------------------------------------------------------------------------
