@@ -17,8 +17,7 @@ int cmd_train(int argc, char **argv) {
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
     int log_every = (int)tp.log_every, seed = 0;
     const char *clip_model = NULL, *export_from = NULL;
-    static const char *const sizes[] = {"tiny", "small", "default", NULL};
-    int size = 2;
+    const char *size = "default";
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     arg_spec specs[] = {
         {"arch", 'a', ARG_STR, &arch, "ARCH", "architecture to train (required; listed above)", NULL, 0, -1},
@@ -46,7 +45,9 @@ int cmd_train(int argc, char **argv) {
          "mmdit: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
          "[default: " SILT_TRAIN_MMDIT_DEFAULT_CLIP "]",
          NULL, 0, -1},
-        {"size", 0, ARG_CHOICE, &size, "SIZE", "mmdit: model size preset", sizes, 0, 0},
+        {"size", 0, ARG_STR, &size, "SIZE",
+         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth",
+         NULL, 0, -1},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the file "
          "given by --out, instead of training",
@@ -100,8 +101,11 @@ int cmd_train(int argc, char **argv) {
     tp.data_seed = (uint64_t)seed;
     if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
 
-    silt_train_arch_opts ao = {.clip_path = clip_model,
-                               .size = args_was_given(&p, given, "size") ? sizes[size] : NULL};
+    mmdit_config probe;
+    if (args_was_given(&p, given, "size") && !strcmp(arch, "mmdit") &&
+        silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK)
+        return args_usage_error(&p, "--size: %s", silt_last_error_message());
+    silt_train_arch_opts ao = {.clip_path = clip_model, .size = args_was_given(&p, given, "size") ? size : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -12,7 +12,7 @@
 // What `gen train` passes through to an architecture beyond the seed.
 typedef struct silt_train_arch_opts {
     const char *clip_path;  // frozen text encoder (mmdit): a world-CLIP file, checkpoint or run dir; NULL: default
-    const char *size;       // model size preset (mmdit: "tiny", "small", "default"); NULL: "default"
+    const char *size;       // model size preset (mmdit: silt_train_mmdit_presets()); NULL: "default"
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -72,10 +72,12 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 #define SILT_TRAIN_MMDIT_CAPTION_DROP 0.1
 #define SILT_TRAIN_MMDIT_DEFAULT_CLIP "models/world-clip.safetensors.zst"
 
-// The size presets: "tiny" (tests: patch 4, hidden 16, depth 2), "small",
-// "default" (the shipped model). joint_dim / pooled_dim come from the CLIP.
+// The size presets (patch:hidden:heads:depth, QK-norm on): "tiny" 4:32:2:2
+// (tests), "small" 4:192:8:6, "default" 4:256:8:6 (the shipped model); or
+// any "P:D:H:L" (P dividing 32, D a multiple of H and of 4). joint_dim /
+// pooled_dim come from the CLIP.
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out);
-const char *silt_train_mmdit_presets(void);  // "tiny|small|default"
+const char *silt_train_mmdit_presets(void);  // "tiny|small|default|P:D:H:L"
 
 // clip_path: as silt_train_arch_opts (a run directory means its latest
 // checkpoint); the CLIP's EMA weights when it is a trainer checkpoint.
