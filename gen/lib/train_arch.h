@@ -65,8 +65,10 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 // (Esser et al. 2024, sec. 2-3; diffusers FlowMatchEulerDiscreteScheduler):
 // s = sigmoid(n), n ~ N(0, 1) (logit-normal(0, 1), SD3's default), noise
 // ~ N(0, I), x_s = (1 - s) x0 + s noise, the model sees t = 1000 s and
-// predicts v; loss = mean((v - (noise - x0))^2). n and the noise come from
-// Philox streams j under seeds derived from data_seed (one per purpose), so
+// predicts v; loss = mean((v - (noise - x0))^2). n is element 0 of
+// silt_rng_normal stream j under seed data_seed ^ (0x9E3779B97F4A7C15 * 3),
+// the noise (3, 32, 32) is stream j under data_seed ^ (0x9E3779B97F4A7C15 *
+// 4) (the per-purpose keys of silt_train_batch_rng for purposes 2 and 3), so
 // a sample depends on (data_seed, j) only and a resumed run is exact.
 #define SILT_TRAIN_MMDIT_IMAGE 32       // world images, pixel space
 #define SILT_TRAIN_MMDIT_CAPTION_DROP 0.1
