@@ -134,9 +134,10 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     }
     // The text encoder is frozen: no graph nodes, no gradients into it.
     silt_tensor *ctx = NULL, *pooled = NULL;
+    bool grad = silt_graph_grad_enabled(g);
     silt_graph_set_grad(g, false);
     silt_status s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &ctx, &pooled);
-    silt_graph_set_grad(g, true);
+    silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     silt_tensor *v = mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL);
     return silt_mse_loss(g, v, target);

@@ -94,7 +94,7 @@ static double task_loss(silt_train_task *t, uint64_t seed, int64_t bi, int B, bo
     silt_graph_set_grad(g, grad);
     silt_tensor *L = t->loss(t->self, g, seed, bi, B);
     double v = L ? silt_f32(L)[0] : NAN;
-    if (grad) CHECK(L && L->requires_grad && silt_numel(L) == 1);
+    CHECK(L && L->requires_grad == grad && silt_numel(L) == 1);  // the caller's grad mode is kept
     silt_graph_free(g);
     return v;
 }
