@@ -154,7 +154,7 @@ int cmd_generate(int argc, char **argv) {
     float *noise = NULL, *latent = NULL;
     char **labels = NULL;
     int status = 1;
-    silt_status s = silt_txt2img_load(model, vae, &t);
+    silt_status s = silt_txt2img_load(model, vae, NULL, &t);
     if (s != SILT_OK) { status = fail_status(s, model); goto done; }
     const silt_txt2img_info *in = silt_txt2img_get_info(t);
     silt_txt2img_params p = silt_txt2img_default_params(t);
