@@ -241,6 +241,8 @@ static void print_json(const char *image, const char *caption, const world_reqs 
 }
 
 int cmd_eval(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--suite") || !strncmp(argv[i], "--suite=", 8)) return cmd_eval_suite(argc, argv);
     const char *image = NULL, *prompt = NULL;
     bool json = false;
     arg_spec specs[] = {
@@ -249,9 +251,11 @@ int cmd_eval(int argc, char **argv) {
         {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
     };
     const char *pos[1];
-    arg_parser p = {"gen eval", "gen eval --image FILE [--prompt TEXT] [--json]",
+    arg_parser p = {"gen eval", "gen eval --image FILE [--prompt TEXT] [--json]\n"
+                    "       gen eval --suite eval|heldout [--model M] [--guidance MODE ...] [--limit N] [--json]  (see gen eval --suite eval --help)",
                     "Judge an image against a world caption (world-eval): pass/fail, soft score, per-requirement "
-                    "breakdown.\nExit status 0 whether the caption holds or not (see the output); 1 for an unreadable image.",
+                    "breakdown.\nWith --suite: world-GenEval, world-CLIP score and world-FD of a model over a prompt suite.\n"
+                    "Exit status 0 whether the caption holds or not (see the output); 1 for an unreadable image.",
                     specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
     int rc = args_parse(&p, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;
