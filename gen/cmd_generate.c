@@ -338,7 +338,10 @@ int cmd_generate(int argc, char **argv) {
         silt_st_writer_free(w);
         if (s != SILT_OK) { status = gen_fail(save_latents); goto done; }
     }
-    fprintf(stderr, "wrote %s (%s, %s, %d model evaluations, %.2f s)\n", out, sizes, guide_mode_name(p.guide.mode), evals, secs);
+    char what[48] = "";
+    if (grid > 0) snprintf(what, sizeof what, "a grid of %d images, each ", grid);
+    fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations, %.2f s)\n", out, what, sizes, guide_mode_name(p.guide.mode),
+            evals, secs);
     status = 0;
 done:
     for (int i = 0; tiles && i < n; i++) silt_image_free(tiles[i]);
