@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/graph.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
@@ -129,10 +130,30 @@ static silt_status meta_number(const silt_safetensors *st, const char *key, doub
     return SILT_OK;
 }
 
+// The training size of a world model: the diffusers config's sample_size
+// (mmdit_config_json writes pos_max x patch: the position table is exactly
+// the training grid), else pos_max x patch. 0 when the config is unreadable.
+static int world_native_size(const silt_safetensors *st, const mmdit_config *c) {
+    const char *cfg = silt_safetensors_metadata(st, "config");
+    silt_json *doc = NULL;
+    int size = c->pos_max * c->patch;
+    if (cfg && silt_json_parse(cfg, strlen(cfg), 16, &doc) == SILT_OK) {
+        const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), "sample_size");
+        if (v && v->type == SILT_JSON_NUMBER && v->is_int && !v->negative && v->u >= 1 && v->u <= 4096) size = (int)v->u;
+    }
+    silt_json_free(doc);
+    silt_error_clear();
+    return size;
+}
+
 // World models: the sampling defaults the trainer stored, and the world-CLIP
-// text encoder, whose widths must be the MMDiT's text widths.
+// text encoder, whose widths must be the MMDiT's text widths. A training
+// checkpoint of `gen train --arch mmdit` (format silt-train-checkpoint, arch
+// mmdit) is a world model too, with the family defaults (it stores none).
 static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const char *clip_path) {
     const char *enc = silt_safetensors_metadata(st, "silt.text_encoder");
+    const char *fmt = silt_safetensors_metadata(st, "format"), *arch = silt_safetensors_metadata(st, "arch");
+    if (!enc && fmt && arch && !strcmp(fmt, "silt-train-checkpoint") && !strcmp(arch, "mmdit")) enc = "world-clip";
     if (!enc) return SILT_OK;  // an SD3-style MMDiT fed --text-embeds
     if (strcmp(enc, "world-clip"))
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "metadata silt.text_encoder = '%s': the only built-in text encoder is "
@@ -164,6 +185,7 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
                                        "and pooled width %d (is it the world-CLIP the model was trained with?)",
                          base_name(clip_path), cc->width, cc->embed_dim, in->joint_dim, in->pooled_dim);
     in->world_text = true;
+    in->native_width = in->native_height = world_native_size(st, mmdit_get_config(t->mmdit));
     return SILT_OK;
 }
 

@@ -15,7 +15,7 @@ silt_status silt_world_test_model_write(const silt_world_test_model_params *p, c
     if (!p || !path) return SILT_FAIL(SILT_ERR_ARG, "world test model: NULL argument");
     mmdit_config c = {.layout = MMDIT_LAYOUT_DIFFUSERS, .depth = 2, .heads = 2, .head_dim = 8, .hidden = 16, .patch = 2,
                       .in_channels = 3, .out_channels = 3, .joint_dim = p->joint_dim, .pooled_dim = p->pooled_dim,
-                      .pos_max = 48};
+                      .pos_max = 16};
     mmdit_model *m = NULL;
     SILT_TRY(mmdit_create(&c, p->seed, &m));
     for (int i = 0; i < mmdit_param_count(m); i++) {

@@ -3,7 +3,7 @@
 // metadata of the real built-in model (BRIEF: silt.kind world-mmdit,
 // silt.text_encoder world-clip, silt.sampler/steps/shift/cfg, silt.train),
 // untrained. Config: depth 2, 2 heads of 8 (hidden 16), patch 2, 3 -> 3
-// channels, pos_max 48 (32 px native: 16 x 16 patches), joint_dim and
+// channels, pos_max 16 (32 px: 16 x 16 patches, config sample_size 32), joint_dim and
 // pooled_dim as given (a world-CLIP's width and embed_dim; 64 and 64 for
 // wclip_default_config). Weights: mmdit_create's init plus N(0, 0.05) on
 // every parameter, so that the adaLN-Zero layers do not make the model the

@@ -7,7 +7,8 @@
 #    checkpoint (gen train --arch clip): gen --prompt writes a 256 px PNG whose
 #    parameters record prompt, seed, steps, guidance and model; --native 32 px;
 #    --grid 4; softpag/pag/none guidance with --heads; unknown words warned;
-#    gen eval --suite runs on it, batched or not, with the same result;
+#    gen eval --suite runs on it, batched or not, with the same result; a
+#    `gen train --arch mmdit` checkpoint and its export generate alike;
 #  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
 #    one-line error; bad flags give one-line errors with exit 2.
 # Usage: test_world_gen.sh PATH/TO/gen
@@ -86,6 +87,32 @@ expect suite-model-batch1 0 "$gen" eval --suite eval --limit 7 --model "$model" 
 check suite-batch-invariant python3 -c "import json; a=json.load(open('$tmp/out')); b=json.load(open('$tmp/suite_b8.json')); exit(0 if a['passed']==b['passed'] and abs(a['clip_score']-b['clip_score'])<1e-3 and abs(a['fd']-b['fd'])<1e-4 else 1)"
 expect suite-softpag 0 "$gen" eval --suite heldout --limit 6 --model "$model" --clip "$clip" --steps 1 --guidance softpag --heads 1 -q
 check suite-softpag-text out_has "guidance softpag, cfg 4, scale 3, heads 1"
+
+# 2b. What `gen train --arch mmdit` makes: its checkpoint and its export are
+# world models that generate the same pixels (the checkpoint has no silt.*
+# defaults: the export's are passed by hand).
+idat() { python3 -c "
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); i = 8; out = b''
+while i < len(d):
+    n = struct.unpack('>I', d[i:i + 4])[0]
+    if d[i + 4:i + 8] == b'IDAT': out += d[i + 8:i + 8 + n]
+    i += 12 + n
+sys.stdout.buffer.write(out)" "$1"; }
+same_pixels() { local a b; a=$(idat "$1" | od -An -tx1) && b=$(idat "$2" | od -An -tx1) && [ -n "$a" ] && [ "$a" = "$b" ]; }
+not_same_pixels() { ! same_pixels "$1" "$2"; }
+if "$gen" train --help | grep -q -- --export; then
+    expect mm-train 0 "$gen" train --arch mmdit --size tiny --steps 2 --batch 4 --clip-model "$clip" --out "$tmp/mm"
+    expect mm-export 0 "$gen" train --arch mmdit --export "$tmp/mm" --out "$tmp/mm.safetensors" --sample-steps 3
+    expect mm-gen-export 0 "$gen" --prompt "$prompt" --model "$tmp/mm.safetensors" --clip "$clip" -q -o "$tmp/mm1.png"
+    check mm-gen-export-steps png_param "$tmp/mm1.png" "steps: 3,"
+    ck=$(ls "$tmp"/mm/checkpoint_*.safetensors | head -1)
+    shift_=$(grep -ao 'shift: [0-9.]*' "$tmp/mm1.png" | cut -d' ' -f2)
+    cfg_=$(grep -ao 'cfg: [0-9.]*' "$tmp/mm1.png" | cut -d' ' -f2)
+    expect mm-gen-ckpt 0 "$gen" --prompt "$prompt" --model "$ck" --clip "$clip" --steps 3 --shift "$shift_" --cfg "$cfg_" -q -o "$tmp/mm2.png"
+    check mm-ckpt-equals-export same_pixels "$tmp/mm1.png" "$tmp/mm2.png"
+    check mm-pixels-compared not_same_pixels "$tmp/mm1.png" "$tmp/a.png"  # the comparison can fail
+fi
 
 # 3. The built-in models: found through $SILT_MODELS; a one-line error naming
 # the places looked in when absent (a copy of gen, so <gen>/../models is empty).
