@@ -1,8 +1,9 @@
-// gen generate (also plain `gen --model ...`): images from DiT / MMDiT
-// checkpoints with CFG or attention-perturbation guidance, and from VAR
-// checkpoints (next-scale prediction, CFG on the logits). Parses flags,
-// resolves the class / text embeddings / heads, runs gen/lib/txt2img, writes
-// the PNG with its parameters.
+// gen generate (also plain `gen --model ...`, and `gen --prompt TEXT` for the
+// built-in world model): images from DiT / MMDiT checkpoints with CFG or
+// attention-perturbation guidance, and from VAR checkpoints (next-scale
+// prediction, CFG on the logits). Parses flags, resolves the class / text
+// embeddings / prompt / heads, runs gen/lib/txt2img, writes the PNG with its
+// parameters.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +13,24 @@
 #include "core/safetensors.h"
 #include "gen/args.h"
 #include "gen/commands.h"
+#include "gen/guide_flags.h"
 #include "gen/lib/imagenet_classes.h"
+#include "gen/lib/models.h"
 #include "gen/lib/txt2img.h"
-
-static const char *const guidance_choices[] = {"none", "cfg", "pag", "softpag", "seg", "slg", "uniform", NULL};
-static const char *const identity_choices[] = {"auto", "joint", "image", NULL};
+#include "text/world_tokenizer.h"
 
 static const char summary[] =
     "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
     "next-scale prediction) checkpoint.\n"
+    "\n"
+    "World models (the built-in default, issue 4): `gen --prompt \"a red circle left of a blue square\"`\n"
+    "  with no --model loads models/" SILT_MODEL_WORLD_DIT " and its frozen text encoder\n"
+    "  models/" SILT_MODEL_WORLD_CLIP ", looked up in $SILT_MODELS, then <folder of gen>/../models,\n"
+    "  then ./models (--model / --clip name other files). An MMDiT whose metadata says silt.text_encoder\n"
+    "  = world-clip encodes --prompt and --negative itself; its metadata's silt.steps, silt.shift and\n"
+    "  silt.cfg are the defaults. Words outside the world's vocabulary are dropped with a warning. It\n"
+    "  makes 32 px images, written upscaled (nearest) to --upscale 256 unless --native. --grid N runs\n"
+    "  the N images as one batch: image i is Philox stream i of --seed (not seed + i).\n"
     "\n"
     "Guidance, convention A (diffusers, HeadHunter), e_c/e_u/e_p = cond/uncond/perturbed predictions:\n"
     "  cfg:                    e = e_u + g (e_c - e_u)                 g = --cfg (off when g = 1)\n"
@@ -50,8 +60,10 @@ static const char summary[] =
     "  for visual quality; the demo notebook uses cfg 4, top-p 0.95). The size is fixed by the scales\n"
     "  (256 px for the released 256 px models). Sampler, steps, heads and perturbation flags do not apply.\n"
     "\n"
-    "Noise: image i of --grid uses seed + i, so `--seed S+i` regenerates it alone. The PNG keeps\n"
-    "the parameters in its 'parameters' text chunk. Exit: 0 ok, 1 runtime failure, 2 usage error.";
+    "Noise: image i of --grid uses seed + i, so `--seed S+i` regenerates it alone (world models: see\n"
+    "above). The PNG keeps the parameters in its 'parameters' text chunk, the prompt on its first line\n"
+    "(so `gen eval --image out.png` judges a world image against its prompt). Exit: 0 ok, 1 runtime\n"
+    "failure, 2 usage error.";
 
 // Flags that only one family reads are usage errors for the others, named,
 // so that e.g. `--steps 50` on a VAR is not silently ignored.
@@ -67,7 +79,7 @@ static int check_family_flags(const arg_parser *ap, const bool *given, silt_fami
                                             "latents or attention perturbation)", not_var[i]);
         if (mode != GUIDE_NONE && mode != GUIDE_CFG)
             return args_usage_error(ap, "--guidance %s does not apply to VAR: use cfg (on the logits) or none",
-                                    guidance_choices[mode]);
+                                    gen_guidance_choices[mode]);
         return 0;
     }
     for (int i = 0; var_only[i]; i++)
@@ -86,86 +98,94 @@ static int fail_status(silt_status s, const char *what) {
     return gen_fail(what);
 }
 
+// Words of a prompt outside the world vocabulary: one warning naming them.
+static void warn_unknown(const char *what, const char *text) {
+    int32_t ids[64];
+    char unknown[256];
+    int nu = txt_world_tokenize(text, ids, 64, unknown, sizeof unknown);
+    if (nu > 0) fprintf(stderr, "gen: warning: unknown word%s in the %s ignored: %s\n", nu > 1 ? "s" : "", what, unknown);
+}
+
+static const char *base(const char *path) {
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
 int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *vae = NULL, *prompt = NULL, *cls = NULL, *embeds = NULL, *heads_arg = NULL;
+    const char *model = NULL, *vae = NULL, *clip = NULL, *prompt = NULL, *negative = NULL, *cls = NULL, *embeds = NULL;
     const char *sampler_name = NULL, *out = "out.png", *save_latents = NULL;
-    int mode = GUIDE_CFG, identity = GUIDE_IDENTITY_AUTO;
-    double cfg = NAN, scale = 3.0, soft_u = 0.5, start = 0.0, stop = 1.0, adaptive = 0.0, sigma = INFINITY,
-           shift = 3.0, eta = 0.0;
-    int steps = 0, seed = 0, width = 0, height = 0, grid = 0, guided = -1;
+    double shift = 3.0, eta = 0.0;
+    int steps = 0, seed = 0, width = 0, height = 0, grid = 0, guided = -1, upscale = 256;
     const var_sample_params var_def = var_sample_default_params();
     int top_k = var_def.top_k;
     double top_p = var_def.top_p;
-    bool quiet = false;
-    arg_spec specs[] = {
-        {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]); required", NULL, 0, -1},
+    bool quiet = false, native = false;
+    gen_guide_flags gf = gen_guide_flags_default();
+    const arg_spec own[] = {
+        {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
         {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required)", NULL, 0, -1},
+        {"clip", 0, ARG_STR, &clip, "PATH", "world models: the world-CLIP text encoder [default: the built-in " SILT_MODEL_WORLD_CLIP "]", NULL, 0, -1},
         {"class", 'c', ARG_STR, &cls, "N|NAME", "DiT, VAR: ImageNet class id or exact name ('golden retriever')", NULL, 0, -1},
-        {"prompt", 'p', ARG_STR, &prompt, "TEXT", "MMDiT: prompt (recorded in the PNG; the embeddings come from --text-embeds)", NULL, 0, -1},
+        {"prompt", 'p', ARG_STR, &prompt, "TEXT", "world models: the prompt; other MMDiTs: recorded in the PNG (the embeddings come from --text-embeds)", NULL, 0, -1},
+        {"negative", 0, ARG_STR, &negative, "TEXT", "world models: negative prompt of the CFG row [default: \"\" (the dropout caption)]", NULL, 0, -1},
         {"text-embeds", 0, ARG_STR, &embeds, "FILE", "MMDiT: safetensors with prompt_embeds (1,T,joint), pooled_prompt_embeds (1,pooled) and the negative_ pair", NULL, 0, -1},
-        {"guidance", 'g', ARG_CHOICE, &mode, "MODE", "guidance method (see above)", guidance_choices, 0, -1},
-        {"cfg", 0, ARG_FLOAT, &cfg, "G", "CFG scale g (1 = off; VAR: 0 = off, see above) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3), 1.5 for VAR (official FID setting)]", NULL, -100, 100},
         {"top-k", 0, ARG_INT, &top_k, "K", "VAR: keep the K most likely tokens per position (0: all)", NULL, 0, 1000000},
         {"top-p", 0, ARG_FLOAT, &top_p, "P", "VAR: nucleus mass kept after top-k (0: all)", NULL, 0, 1},
-        {"pag-scale", 0, ARG_FLOAT, &scale, "S", "perturbation scale s for pag/softpag/seg/slg/uniform", NULL, -100, 100},
-        {"heads", 0, ARG_STR, &heads_arg, "SPEC|FILE", "perturbed heads/layers (see above) [default: every head of layer depth/2]", NULL, 0, -1},
-        {"soft-u", 0, ARG_FLOAT, &soft_u, "U", "SoftPAG u for heads without their own (1 = PAG)", NULL, 0, 1},
-        {"identity", 0, ARG_CHOICE, &identity, "KIND", "MMDiT identity for pag/softpag", identity_choices, 0, -1},
-        {"guide-start", 0, ARG_FLOAT, &start, "F", "perturbation on from this fraction of the steps", NULL, 0, 1},
-        {"guide-stop", 0, ARG_FLOAT, &stop, "F", "perturbation off from this fraction of the steps", NULL, 0, 1},
-        {"adaptive-scale", 0, ARG_FLOAT, &adaptive, "A", "diffusers adaptive PAG scale: s(t) = max(0, s - A (1000 - t)); ~1e-3", NULL, 0, 1000},
-        {"seg-sigma", 0, ARG_FLOAT, &sigma, "SIGMA", "SEG blur sigma over the token grid (> 9999: mean query) [default: inf (mean query)]", NULL, 1e-3, 1e30},
         {"guided-channels", 0, ARG_INT, &guided, "K", "guide only the first K output channels (0: all) [default: the model's: 3 for original DiT, all otherwise]", NULL, 0, 4096},
         {"sampler", 0, ARG_STR, &sampler_name, "NAME", "ddpm, ddim, euler, euler_a, dpmpp_2m (DiT) or flow_euler (MMDiT) [default: ddim for DiT, flow_euler for MMDiT]", NULL, 0, -1},
-        {"steps", 0, ARG_INT, &steps, "N", "sampling steps [default: 50 for DiT, 28 for MMDiT]", NULL, 1, 1000},
-        {"shift", 0, ARG_FLOAT, &shift, "K", "flow_euler schedule shift (SD3)", NULL, 0.01, 100},
+        {"steps", 0, ARG_INT, &steps, "N", "sampling steps [default: 50 for DiT, 28 for MMDiT, the metadata's silt.steps for world models]", NULL, 1, 1000},
+        {"shift", 0, ARG_FLOAT, &shift, "K", "flow_euler schedule shift (SD3) [default: 3, the metadata's silt.shift for world models]", NULL, 0.01, 100},
         {"eta", 0, ARG_FLOAT, &eta, "ETA", "ddim eta (0: deterministic)", NULL, 0, 1},
         {"seed", 's', ARG_INT, &seed, "N", "noise seed", NULL, 0, 2147483647},
         {"width", 'W', ARG_INT, &width, "N", "image width in pixels [default: the model's native size]", NULL, 1, 16384},
         {"height", 'H', ARG_INT, &height, "N", "image height in pixels [default: the model's native size]", NULL, 1, 16384},
-        {"grid", 0, ARG_INT, &grid, "N", "N seeds (seed, seed+1, ...) in one labelled contact sheet (0: one image)", NULL, 0, 64},
+        {"grid", 0, ARG_INT, &grid, "N", "N seeds (seed, seed+1, ...; world models: Philox streams of --seed) in one labelled contact sheet (0: one image)", NULL, 0, 64},
+        {"upscale", 0, ARG_INT, &upscale, "PX", "write each image upscaled (nearest) to PX pixels wide, a multiple of its size; world models only unless given [default: 256]", NULL, 1, 8192},
+        {"native", 0, ARG_BOOL, &native, NULL, "write the images at the size the model made them (no --upscale)", NULL, 0, -1},
         {"output", 'o', ARG_STR, &out, "PATH", "PNG file to write", NULL, 0, -1},
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
+    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS };
+    arg_spec specs[N_SPECS];
+    memcpy(specs, own, sizeof own);
+    gen_guide_flags_specs(&gf, "CFG scale g (1 = off; VAR: 0 = off, see above) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3), the metadata's silt.cfg for world models, 1.5 for VAR (official FID setting)]", specs + N_OWN);
     arg_parser ap = {"gen generate",
-                     "gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
+                     "gen --prompt TEXT [--grid N] [--guidance MODE] [--native] [-o out.png]   (the built-in world model)\n"
+                     "       gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
                      "           [--guidance MODE] [--cfg G] [--pag-scale S] [--heads SPEC] [-o out.png]\n"
                      "       gen [generate] --model VAR --vae VQVAE --class N|NAME [--cfg G] [--top-k K] [--top-p P] [-o out.png]",
-                     summary, specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
-    bool given[sizeof specs / sizeof *specs];
+                     summary, specs, N_SPECS, NULL, 0, 0};
+    bool given[N_SPECS];
     int rc = args_parse_given(&ap, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
-    if (!model) return args_usage_error(&ap, "--model PATH is required");
     if (cls && (prompt || embeds)) return args_usage_error(&ap, "--class is for DiT and VAR, --prompt/--text-embeds for MMDiT: not both");
-    if (start >= stop) return args_usage_error(&ap, "--guide-start %g must be below --guide-stop %g", start, stop);
+    if (native && args_was_given(&ap, given, "upscale")) return args_usage_error(&ap, "--native and --upscale: pick one");
     silt_sampler_kind sk = SILT_SAMPLER_DDIM;
     if (sampler_name && silt_sampler_from_name(sampler_name, &sk) != SILT_OK)
         return args_usage_error(&ap, "--sampler: unknown sampler '%s' (ddpm, ddim, euler, euler_a, dpmpp_2m, flow_euler)", sampler_name);
-
-    guide_heads heads = {0};
-    if (heads_arg) {
-        silt_status hs = guide_heads_from_arg(heads_arg, &heads);
-        if (hs != SILT_OK) return fail_status(hs == SILT_ERR_FORMAT ? SILT_ERR_ARG : hs, heads_arg);
+    char builtin[4096];
+    if (!model) {
+        if (!prompt || embeds || cls || vae)
+            return args_usage_error(&ap, "--model PATH is required (or --prompt TEXT alone for the built-in world model)");
+        if (silt_models_find(SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK) return gen_fail(NULL);
+        model = builtin;
     }
 
+    guide_heads heads = {0};
     silt_txt2img *t = NULL;
     silt_image **tiles = NULL, *sheet = NULL;
     float *noise = NULL, *latent = NULL;
     char **labels = NULL;
-    int status = 1;
-    silt_status s = silt_txt2img_load(model, vae, &t);
+    int status = 1, n = grid > 0 ? grid : 1;
+    silt_status s = silt_txt2img_load(model, vae, clip, &t);
     if (s != SILT_OK) { status = fail_status(s, model); goto done; }
     const silt_txt2img_info *in = silt_txt2img_get_info(t);
     silt_txt2img_params p = silt_txt2img_default_params(t);
-    char cond_text[512];
-    const bool is_var = in->family == SILT_FAMILY_VAR;
-    if ((rc = check_family_flags(&ap, given, in->family, mode)) != 0) { status = rc; goto done; }
-    if (heads_arg && !guide_mode_perturbs((guide_mode)mode)) {
-        status = args_usage_error(&ap, "--heads needs a perturbation guidance (pag, softpag, seg, slg, uniform), not %s",
-                                  guidance_choices[mode]);
-        goto done;
-    }
+    char cond_text[1024];
+    const bool is_var = in->family == SILT_FAMILY_VAR, world = in->world_text;
+    if ((rc = check_family_flags(&ap, given, in->family, gf.mode)) != 0) { status = rc; goto done; }
+    if ((rc = gen_guide_flags_check(&gf, &ap, &heads)) != 0) { status = rc; goto done; }
     if (in->family == SILT_FAMILY_DIT || is_var) {
         const char *fam = is_var ? "VAR" : "DiT";
         if (prompt || embeds) { status = args_usage_error(&ap, "this %s is class-conditional: use --class N|NAME, not --prompt", fam); goto done; }
@@ -174,49 +194,62 @@ int cmd_generate(int argc, char **argv) {
         if (s != SILT_OK) { status = fail_status(s, cls); goto done; }
         const char *name = in->num_classes == SILT_IMAGENET_CLASSES ? silt_imagenet_class_name(p.class_id) : NULL;
         snprintf(cond_text, sizeof cond_text, "class %d%s%s%s", p.class_id, name ? " (" : "", name ? name : "", name ? ")" : "");
+    } else if (world) {
+        if (cls) { status = args_usage_error(&ap, "this world model is text-conditional: --class is for DiT models"); goto done; }
+        if (embeds) { status = args_usage_error(&ap, "this world model encodes its prompt with world-CLIP: pass --prompt, not --text-embeds"); goto done; }
+        if (!prompt) { status = args_usage_error(&ap, "this world model needs --prompt TEXT"); goto done; }
+        warn_unknown("prompt", prompt);
+        if (negative) warn_unknown("negative prompt", negative);
+        p.prompt = prompt;
+        if (negative) p.negative = negative;
+        snprintf(cond_text, sizeof cond_text, "%s", prompt);
     } else {
         if (cls) { status = args_usage_error(&ap, "this MMDiT is text-conditional: --class is for DiT models"); goto done; }
+        if (negative || clip) { status = args_usage_error(&ap, "--%s is for world models (silt.text_encoder = world-clip); this MMDiT takes --text-embeds", negative ? "negative" : "clip"); goto done; }
         if (!embeds) {
-            status = args_usage_error(&ap, "silt has no text encoders yet: pass --text-embeds FILE.safetensors%s",
+            status = args_usage_error(&ap, "this MMDiT has no built-in text encoder: pass --text-embeds FILE.safetensors%s",
                                       prompt ? " (the prompt alone cannot be encoded)" : "");
             goto done;
         }
         p.text_embeds = embeds;
-        const char *b = strrchr(embeds, '/');
-        snprintf(cond_text, sizeof cond_text, "%s%stext-embeds: %s", prompt ? prompt : "", prompt ? "\n" : "", b ? b + 1 : embeds);
+        snprintf(cond_text, sizeof cond_text, "%s%stext-embeds: %s", prompt ? prompt : "", prompt ? "\n" : "", base(embeds));
     }
+    if (!world && negative) { status = args_usage_error(&ap, "--negative is for world models"); goto done; }
     if (sampler_name) {
         silt_sampler_params sp = silt_sampler_default_params(sk);
         sp.clip_sample = false;  // DiT and SD samplers run unclipped
+        sp.steps = p.sampler.steps;
+        sp.shift = p.sampler.shift;
         p.sampler = sp;
     }
     if (steps > 0) p.sampler.steps = steps;
-    p.sampler.shift = shift;
+    if (args_was_given(&ap, given, "shift") || !world) p.sampler.shift = shift;
     p.sampler.eta = eta;
-    p.guide.mode = (guide_mode)mode;
-    if (!isnan(cfg)) p.guide.cfg = (float)cfg;
-    p.guide.scale = (float)scale;
-    p.guide.soft_u = (float)soft_u;
-    p.guide.start = (float)start;
-    p.guide.stop = (float)stop;
-    p.guide.adaptive = (float)adaptive;
-    p.guide.seg_sigma = (float)sigma;
-    p.guide.identity = (guide_identity)identity;
+    gen_guide_flags_apply(&gf, &p.guide);
     if (guided >= 0) p.guide.guided_channels = guided;
-    if (!isnan(cfg)) p.var.cfg = (float)cfg;
+    if (!isnan(gf.cfg)) p.var.cfg = (float)gf.cfg;
     p.var.top_k = top_k;
     p.var.top_p = (float)top_p;
     p.heads = &heads;
     p.width = width;
     p.height = height;
     p.progress = !quiet;
+    // Upscaling: world models by default, other models when --upscale is given.
+    const int made_w = width > 0 ? width : in->native_width, made_h = height > 0 ? height : in->native_height;
+    int up = native || (!world && !args_was_given(&ap, given, "upscale")) ? 0 : upscale;
+    if (up && (up < made_w || up % made_w)) {
+        status = args_usage_error(&ap, "--upscale %d: must be a multiple of the image width %d (nearest neighbour, so "
+                                       "gen eval reads it back exactly)", up, made_w);
+        goto done;
+    }
+    if (up == made_w) up = 0;
+    const int up_h = up ? made_h * (up / made_w) : made_h;
 
-    int n = grid > 0 ? grid : 1;
     tiles = calloc((size_t)n, sizeof *tiles);
     labels = calloc((size_t)n, sizeof *labels);
     if (!tiles || !labels) { fprintf(stderr, "gen: out of memory\n"); goto done; }
     // Latent geometry for --save-latents (the run checks the size itself).
-    int lw = (width > 0 ? width : in->native_width) / in->downscale, lh = (height > 0 ? height : in->native_height) / in->downscale;
+    int lw = made_w / in->downscale, lh = made_h / in->downscale;
     int64_t per = (int64_t)in->latent_channels * lh * lw;
     if (save_latents) {
         noise = malloc(sizeof(float) * (size_t)(per * n));
@@ -226,17 +259,30 @@ int cmd_generate(int argc, char **argv) {
     silt_txt2img_report rep = {0};
     int evals = 0;
     double secs = 0;
-    for (int i = 0; i < n; i++) {
+    // World models run the grid as one batch (image i: Philox stream i of the
+    // seed); the others run seed + i one by one.
+    const int runs = world ? 1 : n;
+    for (int i = 0; i < runs; i++) {
         p.seed = (uint64_t)seed + (uint64_t)i;
+        p.batch = world ? n : 1;
         p.noise_out = noise ? noise + i * per : NULL;
         p.latent_out = latent ? latent + i * per : NULL;
         s = silt_txt2img_run(t, &p, &tiles[i], &rep);
         if (s != SILT_OK) { status = fail_status(s, "generate"); goto done; }
         evals += rep.model_rows;
         secs += rep.seconds;
+    }
+    for (int i = 0; i < n; i++) {
         labels[i] = malloc(32);
         if (!labels[i]) { fprintf(stderr, "gen: out of memory\n"); goto done; }
-        snprintf(labels[i], 32, "seed %d", seed + i);
+        if (world) snprintf(labels[i], 32, "seed %d #%d", seed, i);
+        else snprintf(labels[i], 32, "seed %d", seed + i);
+        if (up) {
+            silt_image *big = NULL;
+            if (silt_image_resize_nearest(tiles[i], up, up_h, &big) != SILT_OK) { status = gen_fail("upscale"); goto done; }
+            silt_image_free(tiles[i]);
+            tiles[i] = big;
+        }
     }
     if (grid > 0) {
         s = silt_image_grid((const silt_image *const *)tiles, n, 0, 4, (const char *const *)labels, &sheet);
@@ -244,10 +290,12 @@ int cmd_generate(int argc, char **argv) {
     }
 
     // The parameters chunk: enough to regenerate the image from itself.
-    const char *mb = strrchr(model, '/'), *vb = vae ? strrchr(vae, '/') : NULL;
-    char seeds[64], window[512] = "", extra[160] = "";
-    if (grid > 0) snprintf(seeds, sizeof seeds, "%d (grid %d: seeds %d..%d)", seed, grid, seed, seed + grid - 1);
+    char seeds[96], window[512] = "", extra[160] = "", sizes[64];
+    if (grid > 0 && world) snprintf(seeds, sizeof seeds, "%d (grid %d: Philox streams 0..%d)", seed, grid, grid - 1);
+    else if (grid > 0) snprintf(seeds, sizeof seeds, "%d (grid %d: seeds %d..%d)", seed, grid, seed, seed + grid - 1);
     else snprintf(seeds, sizeof seeds, "%d", seed);
+    if (up) snprintf(sizes, sizeof sizes, "%dx%d (written %dx%d, nearest)", rep.width, rep.height, up, up_h);
+    else snprintf(sizes, sizeof sizes, "%dx%d", rep.width, rep.height);
     bool perturbs = guide_mode_perturbs(p.guide.mode);
     if (perturbs) {
         snprintf(window, sizeof window, ", scale: %g, heads: %s, window: %g-%g, adaptive: %g", (double)p.guide.scale,
@@ -257,25 +305,25 @@ int cmd_generate(int argc, char **argv) {
         if (in->family == SILT_FAMILY_MMDIT && (p.guide.mode == GUIDE_PAG || p.guide.mode == GUIDE_SOFTPAG))
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", identity: %s", guide_identity_name(rep.identity));
     }
-    char sampler_extra[64] = "";
+    char sampler_extra[64] = "", encoder[768] = "";
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
-    char params[2048];
+    if (world) snprintf(encoder, sizeof encoder, ", clip: %s, negative: \"%s\"", base(in->clip_path), p.negative ? p.negative : "");
+    char params[3072];
     if (is_var) {
         // VAR's cfg is the official ramp's (0 = off); the sampler is its scale loop.
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vae: %s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
-                 "cfg: %g, top-k: %d, top-p: %g, size: %dx%d, silt %s",
-                 cond_text, mb ? mb + 1 : model, vb ? vb + 1 : vae, seeds, in->n_scales, guide_mode_name(p.guide.mode),
-                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, rep.width,
-                 rep.height, SILT_VERSION);
+                 "cfg: %g, top-k: %d, top-p: %g, size: %s, silt %s",
+                 cond_text, base(model), base(vae), seeds, in->n_scales, guide_mode_name(p.guide.mode),
+                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, sizes, SILT_VERSION);
     } else {
         snprintf(params, sizeof params,
-                 "%s\nmodel: %s, vae: %s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s, "
-                 "size: %dx%d, silt %s",
-                 cond_text, mb ? mb + 1 : model, vae ? (vb ? vb + 1 : vae) : "none", silt_family_name(in->family),
-                 seeds, silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra,
-                 guide_mode_name(p.guide.mode), (double)p.guide.cfg, window, extra, rep.width, rep.height, SILT_VERSION);
+                 "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s, "
+                 "size: %s, silt %s",
+                 cond_text, base(model), vae ? base(vae) : "none", encoder, silt_family_name(in->family), seeds,
+                 silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra, guide_mode_name(p.guide.mode),
+                 (double)p.guide.cfg, window, extra, sizes, SILT_VERSION);
     }
     s = silt_image_write_png(sheet ? sheet : tiles[0], out, params);
     if (s != SILT_OK) { status = gen_fail(out); goto done; }
@@ -290,14 +338,14 @@ int cmd_generate(int argc, char **argv) {
         silt_st_writer_free(w);
         if (s != SILT_OK) { status = gen_fail(save_latents); goto done; }
     }
-    fprintf(stderr, "wrote %s (%dx%d, %s, %d model evaluations, %.2f s)\n", out, rep.width, rep.height,
-            guide_mode_name(p.guide.mode), evals, secs);
+    char what[48] = "";
+    if (grid > 0) snprintf(what, sizeof what, "a grid of %d images, each ", grid);
+    fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations, %.2f s)\n", out, what, sizes, guide_mode_name(p.guide.mode),
+            evals, secs);
     status = 0;
 done:
-    for (int i = 0; tiles && i < (grid > 0 ? grid : 1); i++) {
-        silt_image_free(tiles[i]);
-        if (labels) free(labels[i]);
-    }
+    for (int i = 0; tiles && i < n; i++) silt_image_free(tiles[i]);
+    for (int i = 0; labels && i < n; i++) free(labels[i]);
     free(tiles);
     free(labels);
     free(noise);

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "gen/args.h"
 #include "gen/commands.h"
+#include "gen/lib/world_test_model.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
 #include "world/eval.h"
@@ -180,19 +181,50 @@ static int world_clip_eval_cmd(int argc, char **argv) {
     return 0;
 }
 
+// A tiny random world MMDiT for tests (gen/lib/world_test_model.h).
+static int world_test_model_cmd(int argc, char **argv) {
+    silt_world_test_model_params tp = silt_world_test_model_default_params();
+    const char *out = NULL;
+    int joint = tp.joint_dim, pooled = tp.pooled_dim, seed = 0, steps = tp.steps;
+    double shift = tp.shift, cfg = tp.cfg;
+    arg_spec specs[] = {
+        {"output", 'o', ARG_STR, &out, "PATH", "model file to write (.safetensors[.zst]); required", NULL, 0, -1},
+        {"joint", 0, ARG_INT, &joint, "N", "context width: the world-CLIP's text width", NULL, 1, 4096},
+        {"pooled", 0, ARG_INT, &pooled, "N", "pooled width: the world-CLIP's embed_dim", NULL, 1, 4096},
+        {"seed", 's', ARG_INT, &seed, "S", "weights seed", NULL, 0, 2147483647},
+        {"steps", 0, ARG_INT, &steps, "N", "silt.steps metadata (the default steps)", NULL, 1, 1000},
+        {"shift", 0, ARG_FLOAT, &shift, "K", "silt.shift metadata", NULL, 0.01, 100},
+        {"cfg", 0, ARG_FLOAT, &cfg, "G", "silt.cfg metadata", NULL, -100, 100},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen world test-model", "gen world test-model -o FILE [--joint N] [--pooled N] [--seed S]",
+                    "Write a tiny RANDOM (untrained) world MMDiT with the built-in model's layout and metadata, for tests:\n"
+                    "depth 2, 2 heads, hidden 16, patch 2, 32 px.",
+                    specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!out) return args_usage_error(&p, "--output FILE is required");
+    tp.joint_dim = joint, tp.pooled_dim = pooled, tp.seed = (uint64_t)seed, tp.steps = steps, tp.shift = shift, tp.cfg = cfg;
+    if (silt_world_test_model_write(&tp, out) != SILT_OK) return gen_fail(out);
+    fprintf(stderr, "wrote %s\n", out);
+    return 0;
+}
+
 int cmd_world(int argc, char **argv) {
-    const char *usage = "usage: gen world render|prompts|clip-eval [options]  (see gen world render --help)\n";
+    const char *usage = "usage: gen world render|prompts|clip-eval|test-model [options]  (see gen world render --help)\n";
     if (argc < 1) { fputs(usage, stderr); return 2; }
     if (!strcmp(argv[0], "render")) return world_render_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "prompts")) return world_prompts_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "clip-eval")) return world_clip_eval_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "test-model")) return world_test_model_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
                "  prompts  list the eval or heldout prompt suite\n"
-               "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n", usage);
+               "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n"
+               "  test-model write a tiny random world MMDiT (for tests)\n", usage);
         return 0;
     }
-    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts or clip-eval)\n", argv[0]);
+    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts, clip-eval or test-model)\n", argv[0]);
     return 2;
 }
 
@@ -241,6 +273,8 @@ static void print_json(const char *image, const char *caption, const world_reqs 
 }
 
 int cmd_eval(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--suite") || !strncmp(argv[i], "--suite=", 8)) return cmd_eval_suite(argc, argv);
     const char *image = NULL, *prompt = NULL;
     bool json = false;
     arg_spec specs[] = {
@@ -249,9 +283,11 @@ int cmd_eval(int argc, char **argv) {
         {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
     };
     const char *pos[1];
-    arg_parser p = {"gen eval", "gen eval --image FILE [--prompt TEXT] [--json]",
+    arg_parser p = {"gen eval", "gen eval --image FILE [--prompt TEXT] [--json]\n"
+                    "       gen eval --suite eval|heldout [--model M] [--guidance MODE ...] [--limit N] [--json]  (see gen eval --suite eval --help)",
                     "Judge an image against a world caption (world-eval): pass/fail, soft score, per-requirement "
-                    "breakdown.\nExit status 0 whether the caption holds or not (see the output); 1 for an unreadable image.",
+                    "breakdown.\nWith --suite: world-GenEval, world-CLIP score and world-FD of a model over a prompt suite.\n"
+                    "Exit status 0 whether the caption holds or not (see the output); 1 for an unreadable image.",
                     specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
     int rc = args_parse(&p, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;

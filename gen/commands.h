@@ -9,6 +9,7 @@ int cmd_pattern(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_world(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_eval_suite(int argc, char **argv);  // gen eval --suite (cmd_eval hands over)
 
 // Prints "gen: <silt_last_error_message()>" and returns 1.
 int gen_fail(const char *what);

@@ -18,7 +18,7 @@ static const command commands[] = {
     {"pattern", cmd_pattern, "render a test pattern to PNG (smoke test of the image path)"},
     {"train", cmd_train, "train a model (--arch toy, ...) with checkpoints and exact --resume"},
     {"world", cmd_world, "render scenes of the built-in world (world render) and list its prompt suites (world prompts)"},
-    {"eval", cmd_eval, "judge an image against a world caption (world-eval: pass/fail, soft score, breakdown)"},
+    {"eval", cmd_eval, "judge an image against a world caption (world-eval), or a model over a prompt suite (--suite: world-GenEval, world-CLIP score, world-FD)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof *commands);
 

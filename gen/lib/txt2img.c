@@ -9,11 +9,14 @@
 #include <string.h>
 
 #include "core/graph.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "dit/dit.h"
 #include "dit/mmdit.h"
+#include "gen/lib/models.h"
+#include "text/world_tokenizer.h"
 #include "unet/vae.h"
 #include "var/var.h"
 #include "var/vqvae.h"
@@ -35,6 +38,13 @@ struct silt_txt2img {
     vae_model *vae;
     var_model *var;
     var_vqvae *vq;  // VAR's tokenizer (the --vae of a VAR)
+    wclip_model *clip;  // world models: the frozen text encoder
+    // World models: defaults from the metadata (has_* false when absent).
+    bool has_sampler, has_steps, has_shift, has_cfg;
+    silt_sampler_kind meta_sampler;
+    int meta_steps;
+    double meta_shift;
+    float meta_cfg;
 };
 
 static const char *base_name(const char *path) {
@@ -105,7 +115,81 @@ static silt_status load_vq(silt_txt2img *t, const char *path) {
     return SILT_OK;
 }
 
-silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt_txt2img **out) {
+// A number in metadata `key` within [lo, hi], or SILT_ERR_FORMAT naming it.
+static silt_status meta_number(const silt_safetensors *st, const char *key, double lo, double hi, bool integer,
+                               bool *has, double *out) {
+    const char *v = silt_safetensors_metadata(st, key);
+    *has = v != NULL;
+    if (!v) return SILT_OK;
+    char *end = NULL;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x) || x < lo || x > hi || (integer && x != floor(x)))
+        return SILT_FAIL(SILT_ERR_FORMAT, "metadata %s = '%s': expected %s in [%g, %g]", key, v,
+                         integer ? "an integer" : "a number", lo, hi);
+    *out = x;
+    return SILT_OK;
+}
+
+// The training size of a world model: the diffusers config's sample_size
+// (mmdit_config_json writes pos_max x patch: the position table is exactly
+// the training grid), else pos_max x patch. 0 when the config is unreadable.
+static int world_native_size(const silt_safetensors *st, const mmdit_config *c) {
+    const char *cfg = silt_safetensors_metadata(st, "config");
+    silt_json *doc = NULL;
+    int size = c->pos_max * c->patch;
+    if (cfg && silt_json_parse(cfg, strlen(cfg), 16, &doc) == SILT_OK) {
+        const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), "sample_size");
+        if (v && v->type == SILT_JSON_NUMBER && v->is_int && !v->negative && v->u >= 1 && v->u <= 4096) size = (int)v->u;
+    }
+    silt_json_free(doc);
+    silt_error_clear();
+    return size;
+}
+
+// World models: the sampling defaults the trainer stored, and the world-CLIP
+// text encoder, whose widths must be the MMDiT's text widths. A training
+// checkpoint of `gen train --arch mmdit` (format silt-train-checkpoint, arch
+// mmdit) is a world model too, with the family defaults (it stores none).
+static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const char *clip_path) {
+    const char *enc = silt_safetensors_metadata(st, "silt.text_encoder");
+    const char *fmt = silt_safetensors_metadata(st, "format"), *arch = silt_safetensors_metadata(st, "arch");
+    if (!enc && fmt && arch && !strcmp(fmt, "silt-train-checkpoint") && !strcmp(arch, "mmdit")) enc = "world-clip";
+    if (!enc) return SILT_OK;  // an SD3-style MMDiT fed --text-embeds
+    if (strcmp(enc, "world-clip"))
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "metadata silt.text_encoder = '%s': the only built-in text encoder is "
+                                               "world-clip", enc);
+    const char *sm = silt_safetensors_metadata(st, "silt.sampler");
+    if (sm) {
+        if (silt_sampler_from_name(sm, &t->meta_sampler) != SILT_OK || t->meta_sampler != SILT_SAMPLER_FLOW_EULER)
+            return SILT_FAIL(SILT_ERR_FORMAT, "metadata silt.sampler = '%s': an MMDiT samples with flow_euler", sm);
+        t->has_sampler = true;
+    }
+    double v = 0;
+    SILT_TRY(meta_number(st, "silt.steps", 1, 1000, true, &t->has_steps, &v));
+    if (t->has_steps) t->meta_steps = (int)v;
+    SILT_TRY(meta_number(st, "silt.shift", 0.01, 100, false, &t->has_shift, &t->meta_shift));
+    SILT_TRY(meta_number(st, "silt.cfg", -100, 100, false, &t->has_cfg, &v));
+    if (t->has_cfg) t->meta_cfg = (float)v;
+
+    silt_txt2img_info *in = &t->info;
+    char found[sizeof in->clip_path];
+    if (!clip_path) {
+        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_CLIP, found, sizeof found));
+        clip_path = found;
+    }
+    snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
+    SILT_TRY(wclip_load_file(clip_path, &t->clip));
+    const wclip_config *cc = wclip_get_config(t->clip);
+    if (cc->width != in->joint_dim || cc->embed_dim != in->pooled_dim)
+        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the MMDiT takes context width %d "
+                                       "and pooled width %d (is it the world-CLIP the model was trained with?)",
+                         base_name(clip_path), cc->width, cc->embed_dim, in->joint_dim, in->pooled_dim);
+    in->world_text = true;
+    in->native_width = in->native_height = world_native_size(st, mmdit_get_config(t->mmdit));
+    return SILT_OK;
+}
+
+silt_status silt_txt2img_load(const char *model_path, const char *vae_path, const char *clip_path, silt_txt2img **out) {
     if (!model_path || !out) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
     silt_txt2img *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
@@ -148,6 +232,7 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt
             // tiny golden model 12 for 4. Our choice: pos_max / 3 patches.
             int side = (c->pos_max / 3 > 0 ? c->pos_max / 3 : 1) * c->patch;
             in->native_width = in->native_height = side;
+            s = load_world(t, st, clip_path);
         }
         break;
     case SILT_ARCH_VAR:
@@ -177,6 +262,9 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt
         break;
     }
     silt_safetensors_close(st);
+    if (s == SILT_OK && clip_path && !in->world_text)
+        s = SILT_FAIL(SILT_ERR_ARG, "--clip is for world models (MMDiT with metadata silt.text_encoder = world-clip), "
+                                    "not this %s", silt_family_name(in->family));
     if (s == SILT_OK && vae_path) s = in->family == SILT_FAMILY_VAR ? load_vq(t, vae_path) : load_vae(t, vae_path);
     if (s == SILT_OK && !vae_path && in->latent_channels != 3)
         s = SILT_FAIL(SILT_ERR_ARG, "this model makes %d-channel latents: pass --vae FILE to decode them",
@@ -195,10 +283,13 @@ void silt_txt2img_free(silt_txt2img *t) {
     vae_free(t->vae);
     var_free(t->var);
     var_vq_free(t->vq);
+    wclip_free(t->clip);
     free(t);
 }
 
 const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t) { return &t->info; }
+
+const wclip_model *silt_txt2img_clip(const silt_txt2img *t) { return t ? t->clip : NULL; }
 
 silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
     silt_txt2img_params p = {0};
@@ -209,6 +300,10 @@ silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
     if (t && t->info.family == SILT_FAMILY_MMDIT) {
         p.sampler = silt_sampler_default_params(SILT_SAMPLER_FLOW_EULER);  // 28 steps, shift 3 (SD3)
         p.guide.cfg = 7.0f;                                                 // diffusers SD3 pipeline
+        p.negative = "";
+        if (t->has_steps) p.sampler.steps = t->meta_steps;
+        if (t->has_shift) p.sampler.shift = t->meta_shift;
+        if (t->has_cfg) p.guide.cfg = t->meta_cfg;
     } else {
         // diffusers DiTPipeline: DDIM, linear betas 1e-4..0.02, 50 steps; the
         // DiT sampler does not clip x0.
@@ -221,10 +316,13 @@ silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
 
 // ---- conditioning ------------------------------------------------------------
 
+// ctx (n_ctx, T, J), pooled (n_ctx, P): n_ctx = 1 (one prompt for every
+// image) or B (image b's own); the negative pair is (T, J), (P).
 typedef struct text_cond {
     silt_safetensors *st;
     int64_t tokens;
-    float *ctx, *pooled, *neg_ctx, *neg_pooled;  // (T, J), (P) each
+    int n_ctx;
+    float *ctx, *pooled, *neg_ctx, *neg_pooled;
 } text_cond;
 
 static void text_free(text_cond *c) {
@@ -262,6 +360,7 @@ static silt_status text_read(text_cond *c, const char *path, const char *name, i
 }
 
 static silt_status text_load(text_cond *c, const char *path, const silt_txt2img_info *in, bool need_negative) {
+    c->n_ctx = 1;
     if (!path)
         return SILT_FAIL(SILT_ERR_ARG, "this MMDiT needs text embeddings and silt has no text encoders yet: pass "
                                        "--text-embeds FILE.safetensors (prompt_embeds, pooled_prompt_embeds, "
@@ -272,6 +371,80 @@ static silt_status text_load(text_cond *c, const char *path, const silt_txt2img_
     if (!need_negative) return SILT_OK;
     SILT_TRY(text_read(c, path, "negative_prompt_embeds", c->tokens, in->joint_dim, true, &c->neg_ctx));
     return text_read(c, path, "negative_pooled_prompt_embeds", 0, in->pooled_dim, false, &c->neg_pooled);
+}
+
+// The prompt without the words outside the world's vocabulary (callers warn
+// about them: txt_world_tokenize names them), as the world tokenizer splits it.
+static void world_clean_prompt(const char *prompt, char *out, size_t n) {
+    size_t pos = 0, len = 0;
+    char w[64];
+    out[0] = 0;
+    while (world_caption_next_word(prompt, &pos, w, sizeof w)) {
+        if (txt_world_token_id(w) < 4) continue;  // <unk> (or a special token typed as a word)
+        size_t l = strlen(w);
+        if (len + l + 2 > n) break;
+        if (len) out[len++] = ' ';
+        memcpy(out + len, w, l + 1);
+        len += l;
+    }
+}
+
+// world-CLIP text tower, no grad: rows of ids (rows, max_len) -> dst_ctx
+// (rows, T, J) tokens after the final LN, dst_pooled (rows, P) projected.
+static silt_status world_encode_rows(const wclip_model *clip, const int32_t *ids, int rows, float *dst_ctx,
+                                     float *dst_pooled) {
+    silt_graph *g = silt_graph_create(0);
+    if (!g) return SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+    silt_graph_set_grad(g, false);
+    silt_tensor *tok = NULL, *pooled = NULL;
+    silt_status s = wclip_encode_text(g, clip, ids, rows, &tok, &pooled);
+    if (s == SILT_OK && (!tok || !pooled)) s = silt_graph_status(g);
+    if (s == SILT_OK) {
+        memcpy(dst_ctx, silt_f32(tok), sizeof(float) * (size_t)silt_numel(tok));
+        memcpy(dst_pooled, silt_f32(pooled), sizeof(float) * (size_t)silt_numel(pooled));
+    }
+    silt_graph_free(g);
+    return s;
+}
+
+// World models: the B prompts (or the one prompt) and the negative through the
+// frozen world-CLIP, exactly as the trainer conditions (BRIEF: ids =
+// wclip_tokenize(caption); ctx = tokens, pooled = pooled).
+static silt_status world_text(text_cond *c, const silt_txt2img *t, const silt_txt2img_params *p, bool need_negative) {
+    const wclip_config *cc = wclip_get_config(t->clip);
+    const int B = p->batch, L = cc->max_len;
+    if (p->text_embeds)
+        return SILT_FAIL(SILT_ERR_ARG, "this world model encodes its prompts with world-CLIP: pass a prompt, not text "
+                                       "embeddings");
+    if (!p->prompts && !p->prompt) return SILT_FAIL(SILT_ERR_ARG, "this world model needs a prompt");
+    for (int b = 0; p->prompts && b < B; b++)
+        if (!p->prompts[b]) return SILT_FAIL(SILT_ERR_ARG, "txt2img: prompts[%d] is NULL", b);
+    c->n_ctx = p->prompts ? B : 1;
+    c->tokens = L;
+    const int64_t TJ = (int64_t)L * cc->width, P = cc->embed_dim;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)L * (size_t)c->n_ctx);
+    c->ctx = malloc(sizeof(float) * (size_t)(TJ * c->n_ctx));
+    c->pooled = malloc(sizeof(float) * (size_t)(P * c->n_ctx));
+    if (need_negative) {
+        c->neg_ctx = malloc(sizeof(float) * (size_t)TJ);
+        c->neg_pooled = malloc(sizeof(float) * (size_t)P);
+    }
+    silt_status s = SILT_OK;
+    if (!ids || !c->ctx || !c->pooled || (need_negative && (!c->neg_ctx || !c->neg_pooled)))
+        s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+    char clean[4 * WORLD_CAPTION_MAX];
+    for (int b = 0; b < c->n_ctx && s == SILT_OK; b++) {
+        world_clean_prompt(p->prompts ? p->prompts[b] : p->prompt, clean, sizeof clean);
+        s = wclip_tokenize(t->clip, clean, ids + (size_t)b * L);
+    }
+    if (s == SILT_OK) s = world_encode_rows(t->clip, ids, c->n_ctx, c->ctx, c->pooled);
+    if (s == SILT_OK && need_negative) {
+        world_clean_prompt(p->negative ? p->negative : "", clean, sizeof clean);
+        s = wclip_tokenize(t->clip, clean, ids);
+        if (s == SILT_OK) s = world_encode_rows(t->clip, ids, 1, c->neg_ctx, c->neg_pooled);
+    }
+    free(ids);
+    return s;
 }
 
 // ---- the run -----------------------------------------------------------------
@@ -399,7 +572,7 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     int rows_total = 0;
     double t0 = silt_time_now();
 
-    if (!is_dit) s = text_load(&tc, p->text_embeds, in, need_uncond);
+    if (!is_dit) s = t->clip ? world_text(&tc, t, p, need_uncond) : text_load(&tc, p->text_embeds, in, need_uncond);
     if (s == SILT_OK) s = silt_sampler_init(&sp, n, p->seed, &smp);
     if (s != SILT_OK) goto done;
     const int steps = silt_sampler_steps(smp);
@@ -416,7 +589,8 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
 
     // Image b's initial noise is Philox stream b of the seed (the sampler's step
     // noise follows in the same stream), so any image regenerates alone.
-    for (int b = 0; b < B; b++) silt_rng_normal(x + b * per, per, p->seed, (uint64_t)b, 0);
+    for (int b = 0; b < B; b++)
+        silt_rng_normal(x + b * per, per, p->seeds ? p->seeds[b] : p->seed, p->seeds ? 0 : (uint64_t)b, 0);
     if (p->noise_out) memcpy(p->noise_out, x, sizeof(float) * (size_t)n);
     const float sigma0 = silt_sampler_init_noise_sigma(smp);
     for (int64_t i = 0; i < n; i++) x[i] *= sigma0;
@@ -445,8 +619,9 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
             if (ctx && pooled)
                 for (int r = 0; r < rows; r++) {
                     bool un = r / B == gs.blk_uncond;
-                    memcpy(silt_f32(ctx) + r * T * J, un ? tc.neg_ctx : tc.ctx, sizeof(float) * (size_t)(T * J));
-                    memcpy(silt_f32(pooled) + r * P, un ? tc.neg_pooled : tc.pooled, sizeof(float) * (size_t)P);
+                    int64_t k = tc.n_ctx > 1 ? r % B : 0;  // row r is image r % B of its block
+                    memcpy(silt_f32(ctx) + r * T * J, un ? tc.neg_ctx : tc.ctx + k * T * J, sizeof(float) * (size_t)(T * J));
+                    memcpy(silt_f32(pooled) + r * P, un ? tc.neg_pooled : tc.pooled + k * P, sizeof(float) * (size_t)P);
                 }
             out = mmdit_forward(g, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
         }

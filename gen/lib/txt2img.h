@@ -1,12 +1,14 @@
 // Text/class-to-image pipeline for DiT and MMDiT checkpoints: load the model
 // (and VAE), draw the initial noise, run a sampler (sample/sample.h) with
 // guidance (guidance/guidance.h) between the model calls, decode, make
-// images. VAR checkpoints (next-scale prediction) take the same load/run calls:
+// images. An MMDiT whose metadata says silt.text_encoder = world-clip (the
+// built-in world model, issue 4) encodes its prompts itself with the frozen
+// world-CLIP text tower. VAR checkpoints (next-scale prediction) take the same load/run calls:
 // the transformer plus its VQ-VAE tokenizer as the "VAE", sampled by
 // var_generate (var/var.h). Orchestration only: the math lives in the models,
 // the samplers and guidance.
 //
-//   silt_txt2img *t;  silt_txt2img_load("dit.safetensors", "vae.safetensors", &t);
+//   silt_txt2img *t;  silt_txt2img_load("dit.safetensors", "vae.safetensors", NULL, &t);
 //   silt_txt2img_params p = silt_txt2img_default_params(t);
 //   p.class_id = 207;  p.seed = 1;
 //   silt_image *im;  silt_txt2img_run(t, &p, &im, NULL);
@@ -21,6 +23,7 @@
 #include "gen/lib/arch.h"
 #include "guidance/guidance.h"
 #include "sample/sample.h"
+#include "text/world_clip.h"
 #include "var/var.h"
 
 typedef enum silt_family {
@@ -49,6 +52,8 @@ typedef struct silt_txt2img_info {
     int downscale;             // pixels per latent cell (1 without a VAE)
     int native_width, native_height;  // pixels: DiT input_size; MMDiT pos_max/3 patches (SD3: 1024);
                                       // VAR: last scale x tokenizer downsample (the only size it makes)
+    bool world_text;           // MMDiT conditioned on world-CLIP prompts (metadata silt.text_encoder = world-clip)
+    char clip_path[512];       // world_text: the world-CLIP file loaded
 } silt_txt2img_info;
 
 // Detects the architecture (gen/lib/arch.h) and loads a DiT or MMDiT, plus the
@@ -60,15 +65,37 @@ typedef struct silt_txt2img_info {
 // whose latents are not 3-channel images without a VAE ("this model makes
 // N-channel latents: pass --vae"); a VAR without --vae.
 // SILT_ERR_ARG for what the user picked wrong, file errors otherwise.
-silt_status silt_txt2img_load(const char *model_path, const char *vae_path, silt_txt2img **out);
+//
+// World models (MMDiT metadata silt.text_encoder = "world-clip"): the
+// world-CLIP is loaded from clip_path, or when it is NULL the built-in
+// world-clip.safetensors.zst (gen/lib/models.h); its text width and embedding
+// size must be the MMDiT's joint_dim and pooled_dim. The metadata's
+// silt.sampler, silt.steps, silt.shift and silt.cfg become the defaults of
+// silt_txt2img_default_params (a bad value: SILT_ERR_FORMAT naming the key).
+// clip_path must be NULL for every other model; an unknown
+// silt.text_encoder is SILT_ERR_UNSUPPORTED.
+silt_status silt_txt2img_load(const char *model_path, const char *vae_path, const char *clip_path, silt_txt2img **out);
 void silt_txt2img_free(silt_txt2img *t);  // NULL-safe
 const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);
+// The world-CLIP of a world model (NULL for other models), e.g. to score the
+// images it makes.
+const wclip_model *silt_txt2img_clip(const silt_txt2img *t);
 
 typedef struct silt_txt2img_params {
     int width, height;              // pixels; 0 = native
     int class_id;                   // DiT, VAR: 0..num_classes-1
     const char *text_embeds;        // MMDiT: safetensors with prompt_embeds (1,T,joint_dim),
                                     // pooled_prompt_embeds (1,pooled_dim) and the negative_ pair
+    // World models: the prompt of every image, or prompts[b] for image b when
+    // prompts is set, and the negative prompt for the CFG row (default "", the
+    // caption-dropout "null" caption the model was trained with). Words
+    // outside the world's vocabulary are dropped (txt_world_tokenize lists
+    // them: callers warn); the rest becomes wclip_tokenize ids, and
+    // wclip_encode_text's tokens (B, 16, width) and pooled (B, embed_dim) are
+    // the context and pooled inputs, as in training.
+    const char *prompt;
+    const char *const *prompts;
+    const char *negative;
     silt_sampler_params sampler;    // family default: DiT ddim 50, MMDiT flow_euler shift 3, 28 steps
     guide_params guide;             // family default: cfg 4 (DiT), 7 (MMDiT, diffusers SD3);
                                     // VAR reads only mode (none or cfg; none = var.cfg 0)
@@ -77,6 +104,8 @@ typedef struct silt_txt2img_params {
     const guide_heads *heads;       // NULL or empty: the mode's default heads
     uint64_t seed;
     int batch;                      // images per run; image b uses Philox stream b of the seed
+    const uint64_t *seeds;          // optional (batch): image b's initial noise is stream 0 of seeds[b]
+                                    // instead, the noise a batch-1 run with seed seeds[b] draws
     bool progress;                  // progress bar on stderr
     // Optional, caller-owned (B, C, H/ds, W/ds) buffers: the initial N(0,1)
     // noise (before init_noise_sigma) and the final latent in model space
@@ -85,6 +114,7 @@ typedef struct silt_txt2img_params {
     float *noise_out, *latent_out;
 } silt_txt2img_params;
 
+// Family defaults; for world models the metadata's silt.* values override them.
 silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t);
 
 // What a run resolved, for the PNG parameters.

@@ -1,0 +1,213 @@
+// gen eval --suite: world-GenEval of a world model (or a pseudo-model that
+// checks the harness) over the eval or heldout prompt suite, with the
+// world-CLIP score, world-FD and generation speed (gen/lib/suite_eval.h).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "gen/args.h"
+#include "gen/commands.h"
+#include "gen/guide_flags.h"
+#include "gen/lib/models.h"
+#include "gen/lib/suite_eval.h"
+#include "gen/lib/txt2img.h"
+
+static const char *const suite_choices[] = {"train", "eval", "heldout", NULL};
+
+static const char summary[] =
+    "world-GenEval over a fixed prompt suite: each item is generated once at the model's native size\n"
+    "(32 px), its noise drawn from the item's fixed seed (plus --seed), and judged by world-eval against\n"
+    "its caption. Prints the pass rate overall and per category (n items), the mean soft score\n"
+    "(fraction of requirements met), the world-CLIP score (mean 100 cos(image, caption) embedding), the\n"
+    "world-FD (Frechet distance between the L2-normalised world-CLIP image embeddings of the generated\n"
+    "images and of the renders of the same items' reference scenes; with fewer items than embedding\n"
+    "dimensions (64 for the default world-CLIP) it is biased: compare runs of equal --limit only) and images/s of\n"
+    "generation alone. The suites interleave the categories, so any --limit prefix is balanced.\n"
+    "\n"
+    "--model: a world model (default: the built-in " SILT_MODEL_WORLD_DIT ", see gen --help), or a\n"
+    "  pseudo-model that checks the harness without one: render (the reference renders: GenEval 1,\n"
+    "  FD ~0), noise (uniform noise pixels) or shuffled (each caption gets the next item's render);\n"
+    "  the last two must score low. ./render names a file called render.\n"
+    "--clip: the world-CLIP for the scores [default: the model's text encoder; for pseudo-models the\n"
+    "  built-in " SILT_MODEL_WORLD_CLIP ", skipped with a warning when absent].\n"
+    "Guidance flags as in gen generate (--guidance none|cfg|pag|softpag|seg|slg|uniform, --heads ...).\n"
+    "Exit: 0 ok (whatever the scores), 1 runtime failure, 2 usage error.";
+
+static void json_num(silt_json_buf *b, const char *key, double v, bool comma) {
+    if (isfinite(v)) silt_json_buf_printf(b, "  \"%s\": %.6g%s\n", key, v, comma ? "," : "");
+    else silt_json_buf_printf(b, "  \"%s\": null%s\n", key, comma ? "," : "");
+}
+
+static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
+                       const char *clip, int steps) {
+    silt_json_buf b = {0};
+    silt_json_buf_printf(&b, "{\n  \"suite\": \"%s\",\n  \"model\": ", world_suite_name(p->suite));
+    silt_json_buf_string(&b, model, strlen(model));
+    silt_json_buf_printf(&b, ",\n  \"source\": \"%s\",\n  \"clip\": ", silt_suite_source_name(p->source));
+    if (clip) silt_json_buf_string(&b, clip, strlen(clip));
+    else silt_json_buf_printf(&b, "null");
+    silt_json_buf_printf(&b, ",\n  \"items\": %lld,\n  \"seed\": %llu,\n  \"size\": %d,\n", (long long)r->n,
+                         (unsigned long long)p->seed, r->size);
+    if (p->source == SILT_SUITE_MODEL) {
+        const guide_params *g = &p->gen.guide;
+        silt_json_buf_printf(&b, "  \"steps\": %d,\n  \"guidance\": {\"mode\": \"%s\", \"cfg\": %g, \"scale\": %g, \"heads\": ",
+                             steps, guide_mode_name(g->mode), (double)g->cfg, (double)g->scale);
+        silt_json_buf_string(&b, r->heads, strlen(r->heads));
+        silt_json_buf_printf(&b, "},\n");
+    }
+    silt_json_buf_printf(&b, "  \"passed\": %lld,\n", (long long)r->passed);
+    json_num(&b, "geneval", r->geneval, true);
+    silt_json_buf_printf(&b, "  \"categories\": {");
+    for (int c = 0, k = 0; c < WORLD_CAT_COUNT; c++) {
+        if (!r->cat_n[c]) continue;
+        silt_json_buf_printf(&b, "%s\n    \"%s\": {\"n\": %lld, \"passed\": %lld, \"pass_rate\": %.6g}", k++ ? "," : "",
+                             world_category_name((world_category)c), (long long)r->cat_n[c], (long long)r->cat_passed[c],
+                             (double)r->cat_passed[c] / (double)r->cat_n[c]);
+    }
+    silt_json_buf_printf(&b, "\n  },\n");
+    json_num(&b, "soft_score", r->soft, true);
+    json_num(&b, "clip_score", r->has_clip ? r->clip_score : NAN, true);
+    json_num(&b, "fd", r->has_clip ? r->fd : NAN, true);
+    silt_json_buf_printf(&b, "  \"fd_features\": \"L2-normalised world-CLIP image embeddings\",\n");
+    json_num(&b, "images_per_s", r->images_per_s, true);
+    json_num(&b, "gen_seconds", r->gen_seconds, true);
+    silt_json_buf_printf(&b, "  \"model_rows\": %lld\n}\n", (long long)r->model_rows);
+    if (!b.failed) fwrite(b.data, 1, b.len, stdout);
+    silt_json_buf_free(&b);
+}
+
+static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
+                       const char *clip, int steps) {
+    printf("world-GenEval %s: %.4f  (%lld/%lld items, %s", world_suite_name(p->suite), r->geneval, (long long)r->passed,
+           (long long)r->n, model);
+    if (p->source == SILT_SUITE_MODEL) {
+        printf(", %d steps, guidance %s, cfg %g", steps, guide_mode_name(p->gen.guide.mode), (double)p->gen.guide.cfg);
+        if (r->heads[0]) printf(", scale %g, heads %s", (double)p->gen.guide.scale, r->heads);
+    }
+    printf(")\n");
+    for (int c = 0; c < WORLD_CAT_COUNT; c++)
+        if (r->cat_n[c])
+            printf("  %-20s %.4f  (n %lld)\n", world_category_name((world_category)c),
+                   (double)r->cat_passed[c] / (double)r->cat_n[c], (long long)r->cat_n[c]);
+    printf("soft score:        %.4f\n", r->soft);
+    if (r->has_clip) {
+        printf("world-CLIP score:  %.2f  (%s)\n", r->clip_score, clip);
+        if (isfinite(r->fd)) printf("world-FD:          %.4f  (L2-normalised world-CLIP image embeddings vs reference renders)\n", r->fd);
+        else printf("world-FD:          n/a (needs 2 items or more)\n");
+    } else {
+        printf("world-CLIP score:  n/a (no world-CLIP)\nworld-FD:          n/a (no world-CLIP)\n");
+    }
+    printf("generation:        %.2f images/s  (%lld images of %dx%d in %.2f s)\n", r->images_per_s, (long long)r->n,
+           r->size, r->size, r->gen_seconds);
+}
+
+int cmd_eval_suite(int argc, char **argv) {
+    const char *model = NULL, *clip = NULL;
+    int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0;
+    double shift = 3.0;
+    bool json = false, quiet = false;
+    gen_guide_flags gf = gen_guide_flags_default();
+    const arg_spec own[] = {
+        {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite: eval (504 prompts) or heldout (144)", suite_choices, 0, -1},
+        {"model", 'm', ARG_STR, &model, "PATH|PSEUDO", "world model, or render | noise | shuffled (see above) [default: the built-in world model]", NULL, 0, -1},
+        {"clip", 'c', ARG_STR, &clip, "PATH", "world-CLIP: the model's text encoder and the scorer [default: see above]", NULL, 0, -1},
+        {"steps", 0, ARG_INT, &steps, "N", "sampling steps [default: the model's silt.steps]", NULL, 1, 1000},
+        {"shift", 0, ARG_FLOAT, &shift, "K", "flow_euler schedule shift [default: the model's silt.shift]", NULL, 0.01, 100},
+        {"limit", 'n', ARG_INT, &limit, "N", "the first N items (0: the whole suite)", NULL, 0, 2147483647},
+        {"batch", 'b', ARG_INT, &batch, "B", "items per model call", NULL, 1, 256},
+        {"seed", 's', ARG_INT, &seed, "S", "added to every item's fixed noise seed (0: the suite's own noise)", NULL, 0, 2147483647},
+        {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
+        {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
+    };
+    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS };
+    arg_spec specs[N_SPECS];
+    memcpy(specs, own, sizeof own);
+    gen_guide_flags_specs(&gf, "CFG scale g (1 = off) [default: the model's silt.cfg]", specs + N_OWN);
+    arg_parser ap = {"gen eval --suite",
+                     "gen eval --suite eval|heldout [--model M|render|noise|shuffled] [--clip C] [--guidance MODE ...]\n"
+                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json]",
+                     summary, specs, N_SPECS, NULL, 0, 0};
+    bool given[N_SPECS];
+    int rc = args_parse_given(&ap, argc, argv, given);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!args_was_given(&ap, given, "suite")) return args_usage_error(&ap, "--suite eval|heldout is required");
+    if (suite == WORLD_SUITE_TRAIN) return args_usage_error(&ap, "--suite train has no fixed prompts: use eval or heldout");
+
+    silt_suite_eval_params p = silt_suite_eval_default_params();
+    p.suite = (world_suite)suite;
+    p.limit = limit;
+    p.batch = batch;
+    p.seed = (uint64_t)seed;
+    p.progress = !quiet;
+    if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
+        p.source != SILT_SUITE_MODEL) {
+        static const char *const gen_only[] = {"steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
+                                               "soft-u", "identity", "guide-start", "guide-stop", "adaptive-scale",
+                                               "seg-sigma", NULL};
+        for (int i = 0; gen_only[i]; i++)
+            if (args_was_given(&ap, given, gen_only[i]))
+                return args_usage_error(&ap, "--%s does not apply to --model %s (no generation)", gen_only[i], model);
+    } else {
+        p.source = SILT_SUITE_MODEL;
+    }
+
+    guide_heads heads = {0};
+    silt_txt2img *t = NULL;
+    wclip_model *own_clip = NULL;
+    char builtin[4096], clip_found[4096];
+    const char *clip_used = NULL;
+    int status = 1;
+    if (p.source == SILT_SUITE_MODEL) {
+        if ((rc = gen_guide_flags_check(&gf, &ap, &heads)) != 0) return rc;
+        if (!model) {
+            if (silt_models_find(SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK) return gen_fail(NULL);
+            model = builtin;
+        }
+        silt_status s = silt_txt2img_load(model, NULL, clip, &t);
+        if (s != SILT_OK) {
+            status = s == SILT_ERR_ARG ? (fprintf(stderr, "gen: %s\n", silt_last_error_message()), 2) : gen_fail(model);
+            goto done;
+        }
+        const silt_txt2img_info *in = silt_txt2img_get_info(t);
+        if (!in->world_text) {
+            status = args_usage_error(&ap, "--model %s is not a world model (MMDiT with metadata silt.text_encoder = "
+                                           "world-clip): it cannot take the suite's captions", model);
+            goto done;
+        }
+        p.model = t;
+        p.gen = silt_txt2img_default_params(t);
+        if (steps > 0) p.gen.sampler.steps = steps;
+        if (args_was_given(&ap, given, "shift")) p.gen.sampler.shift = shift;
+        gen_guide_flags_apply(&gf, &p.gen.guide);
+        p.gen.heads = &heads;
+        p.clip = silt_txt2img_clip(t);
+        clip_used = in->clip_path;
+    } else {
+        if (!clip && silt_models_find(SILT_MODEL_WORLD_CLIP, clip_found, sizeof clip_found) == SILT_OK) clip = clip_found;
+        if (clip) {
+            if (wclip_load_file(clip, &own_clip) != SILT_OK) { status = gen_fail(clip); goto done; }
+            p.clip = own_clip;
+            clip_used = clip;
+        } else {
+            fprintf(stderr, "gen: warning: %s; world-CLIP score and world-FD skipped (pass --clip)\n", silt_last_error_message());
+        }
+    }
+    silt_suite_eval_result r;
+    silt_status s = silt_suite_eval_run(&p, &r);
+    if (s != SILT_OK) {
+        status = s == SILT_ERR_ARG ? (fprintf(stderr, "gen: %s\n", silt_last_error_message()), 2) : gen_fail("eval");
+        goto done;
+    }
+    const char *mname = strrchr(model ? model : "", '/') ? strrchr(model, '/') + 1 : (model ? model : "");
+    const char *cname = clip_used ? (strrchr(clip_used, '/') ? strrchr(clip_used, '/') + 1 : clip_used) : NULL;
+    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps);
+    else print_text(&p, &r, mname, cname, p.gen.sampler.steps);
+    status = 0;
+done:
+    silt_txt2img_free(t);
+    wclip_free(own_clip);
+    guide_heads_free(&heads);
+    return status;
+}

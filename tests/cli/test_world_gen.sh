@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# World generation and world-GenEval from the command line (issue 4):
+#  - gen eval --suite with the pseudo-models (no trained model needed): the
+#    renderer's own images score world-GenEval 1 in every category with
+#    world-FD ~0; noise and shuffled (wrong) images score low; --json parses;
+#  - a tiny RANDOM world MMDiT (gen world test-model) with a 2-step world-CLIP
+#    checkpoint (gen train --arch clip): gen --prompt writes a 256 px PNG whose
+#    parameters record prompt, seed, steps, guidance and model; --native 32 px;
+#    --grid 4; softpag/pag/none guidance with --heads; unknown words warned;
+#    gen eval --suite runs on it, batched or not, with the same result; a
+#    `gen train --arch mmdit` checkpoint and its export generate alike;
+#  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
+#    one-line error; bad flags give one-line errors with exit 2.
+# Usage: test_world_gen.sh PATH/TO/gen
+set -u
+gen=${1:?usage: test_world_gen.sh GEN}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+json_ok() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if ($1) else 1)"; }
+cats="single_object two_objects counting colours position colour_attribution background"
+
+expect clip-train 0 "$gen" train --arch clip --steps 2 --batch 4 --out "$tmp/clip"
+clip=$tmp/clip/checkpoint_2.safetensors
+check clip-ckpt test -f "$clip"
+
+# 1. The harness on the renderer's own images, then on wrong ones.
+expect render-suite 0 "$gen" eval --suite eval --model render --limit 14 --clip "$clip" -q
+check render-geneval-1 out_has "world-GenEval eval: 1.0000  (14/14"
+for c in $cats; do check "render-$c" grep -Eq "^  $c +1\.0000  \(n 2\)" "$tmp/out"; done
+check render-soft-1 out_has "soft score:        1.0000"
+check render-fd-0 out_has "world-FD:          0.0000"
+check render-clip-score out_has "world-CLIP score:"
+expect render-json 0 "$gen" eval --suite eval --model render --limit 14 --clip "$clip" --json -q
+check render-json-parses json_ok "d['geneval'] == 1.0 and d['items'] == 14 and len(d['categories']) == 7 and d['fd'] < 1e-6 and all(v['pass_rate'] == 1.0 and v['n'] == 2 for v in d['categories'].values())"
+check render-json-clip json_ok "isinstance(d['clip_score'], float) and d['source'] == 'render'"
+expect noise-suite 0 "$gen" eval --suite eval --model noise --limit 14 --clip "$clip" --json -q
+check noise-low json_ok "d['geneval'] == 0 and d['soft_score'] < 0.2 and d['fd'] > 0.01"
+expect shuffled-suite 0 "$gen" eval --suite eval --model shuffled --limit 14 --clip "$clip" --json -q
+check shuffled-low json_ok "d['geneval'] < 0.3"
+expect heldout-render 0 "$gen" eval --suite heldout --model render --limit 12 --clip "$clip" --json -q
+check heldout-six-categories json_ok "d['geneval'] == 1.0 and 'single_object' not in d['categories'] and len(d['categories']) == 6"
+expect render-no-clip 0 env SILT_MODELS="$tmp/none" "$gen" eval --suite eval --model render --limit 3 -q
+check render-no-clip-warns err_has "world-FD skipped"
+check render-no-clip-na out_has "world-FD:          n/a"
+
+# 2. A tiny random world MMDiT.
+model=$tmp/world.safetensors
+expect test-model 0 "$gen" world test-model -o "$model"
+prompt="a red circle left of a blue square"
+m=(--model "$model" --clip "$clip" -q)
+expect gen-prompt 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 -o "$tmp/a.png"
+check gen-256 png_size_is "$tmp/a.png" 256x256
+check gen-param-prompt png_param "$tmp/a.png" "$prompt"
+check gen-param-model png_param "$tmp/a.png" "model: world.safetensors"
+check gen-param-seed png_param "$tmp/a.png" "seed: 5,"
+check gen-param-steps png_param "$tmp/a.png" "steps: 4,"  # the metadata's silt.steps
+check gen-param-guidance png_param "$tmp/a.png" "guidance: cfg, cfg: 4"
+check gen-not-constant png_not_constant "$tmp/a.png"
+expect gen-eval-reads-back 0 "$gen" eval --image "$tmp/a.png" --json
+check gen-eval-prompt grep -q "\"prompt\": \"$prompt\"" "$tmp/out"
+expect gen-again 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 -o "$tmp/b.png"
+check gen-deterministic cmp -s "$tmp/a.png" "$tmp/b.png"
+expect gen-seed 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 6 -o "$tmp/c.png"
+check gen-seed-matters differs "$tmp/a.png" "$tmp/c.png"
+expect gen-native 0 "$gen" --prompt "$prompt" "${m[@]}" --native -o "$tmp/n.png"
+check gen-native-32 png_size_is "$tmp/n.png" 32x32
+expect gen-grid 0 "$gen" --prompt "$prompt" "${m[@]}" --grid 4 -o "$tmp/g.png"
+check gen-grid-wide wider_than "$tmp/g.png" 511
+check gen-grid-param png_param "$tmp/g.png" "grid 4: Philox streams 0..3"
+for mode in none pag softpag; do
+    expect "gen-$mode" 0 "$gen" --prompt "$prompt" "${m[@]}" --guidance $mode --steps 2 -o "$tmp/$mode.png"
+    check "gen-$mode-param" png_param "$tmp/$mode.png" "guidance: $mode"
+done
+expect gen-softpag-heads 0 "$gen" --prompt "$prompt" "${m[@]}" --guidance softpag --heads 1:0,0:1:0.3 --steps 2 -o "$tmp/sh.png"
+check gen-softpag-heads-param png_param "$tmp/sh.png" "heads: 0:1:0.3,1:0"
+check gen-heads-matter differs "$tmp/sh.png" "$tmp/softpag.png"
+expect gen-unknown 0 "$gen" --prompt "a shiny red circle near a dragon" "${m[@]}" --steps 1 -o "$tmp/u.png"
+check gen-unknown-warns err_has "warning: unknown words in the prompt ignored: shiny near dragon"
+expect gen-negative 0 "$gen" --prompt "$prompt" "${m[@]}" --negative "a green cross" --seed 5 -o "$tmp/neg.png"
+check gen-negative-matters differs "$tmp/a.png" "$tmp/neg.png"
+
+expect suite-model 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --json -q
+check suite-model-json json_ok "d['items'] == 7 and d['steps'] == 2 and d['model_rows'] == 2 * 2 * 7 and d['images_per_s'] > 0 and len(d['categories']) == 7"
+cp "$tmp/out" "$tmp/suite_b8.json"
+expect suite-model-batch1 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --batch 1 --json -q
+check suite-batch-invariant python3 -c "import json; a=json.load(open('$tmp/out')); b=json.load(open('$tmp/suite_b8.json')); exit(0 if a['passed']==b['passed'] and abs(a['clip_score']-b['clip_score'])<1e-3 and abs(a['fd']-b['fd'])<1e-4 else 1)"
+expect suite-softpag 0 "$gen" eval --suite heldout --limit 6 --model "$model" --clip "$clip" --steps 1 --guidance softpag --heads 1 -q
+check suite-softpag-text out_has "guidance softpag, cfg 4, scale 3, heads 1"
+
+# 2b. What `gen train --arch mmdit` makes: its checkpoint and its export are
+# world models that generate the same pixels (the checkpoint has no silt.*
+# defaults: the export's are passed by hand).
+idat() { python3 -c "
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); i = 8; out = b''
+while i < len(d):
+    n = struct.unpack('>I', d[i:i + 4])[0]
+    if d[i + 4:i + 8] == b'IDAT': out += d[i + 8:i + 8 + n]
+    i += 12 + n
+sys.stdout.buffer.write(out)" "$1"; }
+same_pixels() { local a b; a=$(idat "$1" | od -An -tx1) && b=$(idat "$2" | od -An -tx1) && [ -n "$a" ] && [ "$a" = "$b" ]; }
+not_same_pixels() { ! same_pixels "$1" "$2"; }
+if "$gen" train --help | grep -q -- --export; then
+    expect mm-train 0 "$gen" train --arch mmdit --size tiny --steps 2 --batch 4 --clip-model "$clip" --out "$tmp/mm"
+    expect mm-export 0 "$gen" train --arch mmdit --export "$tmp/mm" --out "$tmp/mm.safetensors" --sample-steps 3
+    expect mm-gen-export 0 "$gen" --prompt "$prompt" --model "$tmp/mm.safetensors" --clip "$clip" -q -o "$tmp/mm1.png"
+    check mm-gen-export-steps png_param "$tmp/mm1.png" "steps: 3,"
+    ck=$(ls "$tmp"/mm/checkpoint_*.safetensors | head -1)
+    shift_=$(grep -ao 'shift: [0-9.]*' "$tmp/mm1.png" | cut -d' ' -f2)
+    cfg_=$(grep -ao 'cfg: [0-9.]*' "$tmp/mm1.png" | cut -d' ' -f2)
+    expect mm-gen-ckpt 0 "$gen" --prompt "$prompt" --model "$ck" --clip "$clip" --steps 3 --shift "$shift_" --cfg "$cfg_" -q -o "$tmp/mm2.png"
+    check mm-ckpt-equals-export same_pixels "$tmp/mm1.png" "$tmp/mm2.png"
+    check mm-pixels-compared not_same_pixels "$tmp/mm1.png" "$tmp/a.png"  # the comparison can fail
+fi
+
+# 3. The built-in models: found through $SILT_MODELS; a one-line error naming
+# the places looked in when absent (a copy of gen, so <gen>/../models is empty).
+mkdir -p "$tmp/bin" "$tmp/empty"
+cp "$gen" "$tmp/bin/gen"
+expect builtin-missing 1 bash -c "cd '$tmp/empty' && env -u SILT_MODELS '$tmp/bin/gen' --prompt 'a red circle' -o x.png"
+check builtin-missing-line one_line
+check builtin-missing-names err_has "world-dit.safetensors.zst not found (looked in \$SILT_MODELS (unset), $tmp/bin/../models, ./models)"
+if command -v zstd >/dev/null; then
+    mkdir -p "$tmp/models"
+    expect builtin-dit 0 "$gen" world test-model -o "$tmp/models/world-dit.safetensors.zst"
+    zstd -q "$clip" -o "$tmp/models/world-clip.safetensors.zst"
+    expect builtin 0 env SILT_MODELS="$tmp/models" "$gen" --prompt "$prompt" -q -o "$tmp/builtin.png"
+    check builtin-256 png_size_is "$tmp/builtin.png" 256x256
+    check builtin-param png_param "$tmp/builtin.png" "model: world-dit.safetensors.zst, vae: none, clip: world-clip.safetensors.zst"
+    expect builtin-eval 0 env SILT_MODELS="$tmp/models" "$gen" eval --suite eval --limit 2 --steps 1 -q
+    check builtin-eval-model out_has "world-dit.safetensors.zst, 1 steps"
+fi
+
+# 4. Errors: one line, exit 2 for usage, 1 for runtime.
+expect bad-suite 2 "$gen" eval --suite test --model render
+check bad-suite-line one_line
+expect train-suite 2 "$gen" eval --suite train --model render
+check train-suite-line one_line
+expect bad-limit 2 "$gen" eval --suite eval --model render --limit -1
+check bad-limit-line one_line
+expect pseudo-guidance 2 "$gen" eval --suite eval --model render --guidance pag
+check pseudo-guidance-line one_line
+expect suite-image 2 "$gen" eval --suite eval --image "$tmp/a.png"
+check suite-image-line one_line
+expect suite-heads-cfg 2 "$gen" eval --suite eval "${m[@]}" --heads 1
+check suite-heads-cfg-line one_line
+expect suite-missing-model 1 "$gen" eval --suite eval --model "$tmp/none.safetensors"
+check suite-missing-model-line one_line
+expect suite-not-world 2 "$gen" eval --suite eval --model "$SILT_SOURCE_DIR/tests/golden/dit_diffusers.model.safetensors"
+check suite-not-world-line one_line
+expect gen-class-world 2 "$gen" "${m[@]}" --class 3
+check gen-class-world-line one_line
+expect gen-no-prompt 2 "$gen" "${m[@]}"
+check gen-no-prompt-line one_line
+expect gen-embeds-world 2 "$gen" "${m[@]}" --prompt "a circle" --text-embeds "$SILT_SOURCE_DIR/tests/cli/data/sd3_text_embeds.safetensors"
+check gen-embeds-world-line one_line
+expect gen-bad-upscale 2 "$gen" "${m[@]}" --prompt "a circle" --upscale 100
+check gen-bad-upscale-line one_line
+expect gen-native-upscale 2 "$gen" "${m[@]}" --prompt "a circle" --upscale 64 --native
+check gen-native-upscale-line one_line
+expect gen-clip-not-world 2 "$gen" --model "$SILT_SOURCE_DIR/tests/golden/dit_diffusers.model.safetensors" --class 1 --clip "$clip"
+check gen-clip-not-world-line one_line
+expect gen-missing-clip 1 "$gen" --model "$model" --clip "$tmp/none.safetensors" --prompt "a circle"
+check gen-missing-clip-line one_line
+finish
