@@ -74,9 +74,60 @@ typedef struct mmdit_model mmdit_model;
 // depth (every SD3 / SD3.5 checkpoint) unless the "config" JSON metadata has
 // num_attention_heads. A missing, extra (under the prefix) or misshaped
 // tensor fails with one message naming it. *out is set only on success.
+//
+// A silt training checkpoint (metadata format = "silt-train-checkpoint", as
+// `gen train --arch mmdit` writes) loads too: its "ema.<name>" tensors when
+// present (the EMA weights are what a run means by its result), else the
+// plain <name> ones; "adam_m."/"adam_v." tensors are ignored. Such a file
+// holds no position table (it is not trained): it is rebuilt from the
+// "config" metadata (pos_embed_max_size, num_attention_heads), which it must
+// have.
+//
+// Also recognises a `mmdit_save` file (diffusers layout, "config" metadata).
 silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out);
+silt_status mmdit_load_file(const char *path, mmdit_model **out);  // open + load + close
 void mmdit_free(mmdit_model *m);  // NULL-safe
 const mmdit_config *mmdit_get_config(const mmdit_model *m);
+
+// --- training -------------------------------------------------------------------
+// SILT_ERR_ARG naming the first bad field: every size >= 1, hidden = heads x
+// head_dim, hidden a multiple of 4 (the 2D sin-cos table), n_dual <= depth.
+silt_status mmdit_config_check(const mmdit_config *c);
+
+// A freshly initialised model (diffusers layout), as DiT (Peebles & Xie 2023,
+// models.py initialize_weights) and SD3 train from scratch: every linear
+// (and the patch embedding, flattened to (D, C*p*p)) xavier-uniform with zero
+// bias; the timestep and pooled-text MLPs N(0, 0.02); the adaLN modulation
+// linears (norm1, norm1_context, norm_out) and proj_out zero (adaLN-Zero:
+// every block starts as the identity and the output as 0); QK-norm weights 1.
+// The position table is the fixed 2D sin-cos table of diffusers' PatchEmbed
+// with pos_embed_max_size = pos_max (get_2d_sincos_pos_embed(D, pos_max,
+// base_size = sample_size / patch, interpolation_scale 1), sample_size =
+// pos_max * patch), so positions are the patch indices; it is not a
+// parameter. Random draws: Philox, seed = `seed`, stream = parameter index.
+// Parameters are f32 CPU tensors with requires_grad (they own grad buffers).
+silt_status mmdit_create(const mmdit_config *c, uint64_t seed, mmdit_model **out);
+
+// The trainable tensors (every one but the position table) in a fixed order,
+// under their diffusers names; *no_decay marks biases and norm weights. NULL
+// when i is out of range. Tensors of a loaded model do not own grad buffers.
+int mmdit_param_count(const mmdit_model *m);
+silt_tensor *mmdit_param(mmdit_model *m, int i, const char **name, bool *no_decay);
+
+// The diffusers SD3Transformer2DModel config of c as JSON (what mmdit_save
+// stores as "config" and mmdit_load reads): sample_size, patch_size,
+// in_channels, out_channels, num_layers, attention_head_dim,
+// num_attention_heads, joint_attention_dim, caption_projection_dim,
+// pooled_projection_dim, pos_embed_max_size, qk_norm, dual_attention_layers.
+// Returns the length written (snprintf semantics: >= n means truncated).
+int mmdit_config_json(const mmdit_config *c, char *buf, size_t n);
+
+// Writes every tensor (diffusers names, F32, the position table included)
+// atomically (temporary file + rename; zstd when path ends in ".zst") with
+// metadata "config" = mmdit_config_json and then meta_kv: NULL or a
+// NULL-terminated list of key, value pairs. mmdit_load reads the file back
+// bit-exactly.
+silt_status mmdit_save(const mmdit_model *m, const char *path, const char *const *meta_kv);
 
 // x (B, in_channels, H, W) latent, H and W multiples of patch with at most
 // pos_max patches per side; t (B) = sigma*1000; ctx (B, Ttxt, joint_dim);

@@ -38,6 +38,26 @@ struct mmdit_model {
     silt_tensor *norm_out_w, *norm_out_b;    // norm_out.linear (2D, D), (scale, shift)
     silt_tensor *proj_w, *proj_b;            // proj_out (p*p*out_channels, D)
     mmdit_block *blocks;                     // depth
+    // Every tensor but `pos` under its diffusers name, in the fixed order of
+    // mmdit_param (built by mmdit_create and mmdit_load).
+    struct mmdit_param_entry *params;
+    int n_params;
 };
+
+#define MMDIT_NAME_MAX 80
+
+typedef struct mmdit_param_entry {
+    char name[MMDIT_NAME_MAX];
+    silt_tensor *t;
+    bool no_decay;  // biases and norm weights
+} mmdit_param_entry;
+
+// Fills m->params from the model's tensors (m->cfg and the tensors set);
+// SILT_ERR_OOM, or SILT_ERR_ARG naming a tensor the config implies but the
+// model lacks.
+silt_status mmdit_index_params(mmdit_model *m);
+// The fixed sin-cos table (pos_max^2, hidden) of diffusers' PatchEmbed with
+// pos_embed_max_size (see mmdit_create).
+void mmdit_fill_pos(const mmdit_config *c, float *out);
 
 #endif

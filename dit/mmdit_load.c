@@ -12,6 +12,7 @@
 #include "dit/mmdit_internal.h"
 
 #define SD_PREFIX "model.diffusion_model."
+#define TRAIN_CKPT_FORMAT "silt-train-checkpoint"  // gen/lib/train_private.h
 #define MMDIT_MAX_DEPTH 1024
 
 const char *mmdit_layout_name(mmdit_layout l) {
@@ -56,12 +57,14 @@ void mmdit_free(mmdit_model *m) {
         attn_free(&b->attn2);
     }
     free(m->blocks);
+    free(m->params);
     free(m);
 }
 
 // --- detection ----------------------------------------------------------------------
 
 typedef struct scan {
+    bool train;  // a silt training checkpoint
     const char *prefix;
     mmdit_layout layout;
     int depth;
@@ -81,10 +84,18 @@ static int block_index(const char *s, const char **rest) {
     return (int)v;
 }
 
+// A silt training checkpoint (gen/lib/train.h): its tensors sit under "ema."
+// (the EMA weights) or under no prefix, beside "adam_m."/"adam_v." moments.
+static bool is_train_ckpt(const silt_safetensors *st) {
+    const char *f = silt_safetensors_metadata(st, "format");
+    return f && !strcmp(f, TRAIN_CKPT_FORMAT);
+}
+
 static silt_status detect(const silt_safetensors *st, scan *sc) {
     int n = silt_safetensors_count(st);
     sc->prefix = "";
-    for (int i = 0; i < n; i++)
+    if (sc->train) sc->prefix = silt_safetensors_find(st, "ema.proj_out.weight") ? "ema." : "";
+    for (int i = 0; i < n && !sc->train; i++)
         if (starts(silt_safetensors_get(st, i)->name, SD_PREFIX)) sc->prefix = SD_PREFIX;
     size_t plen = strlen(sc->prefix);
     bool orig = false, diff = false;
@@ -135,6 +146,7 @@ static const silt_st_tensor *peek_req(const silt_weights *wl, const char *prefix
 // implies but the file lacks is reported as missing.
 typedef struct cfgmeta {
     int heads, head_dim, layers;  // 0: absent
+    int pos_max;                  // pos_embed_max_size; 0: absent
     int qk;                       // -1 absent, 0 null, 1 "rms_norm"
     int n_dual;                   // -1 absent, else the leading count of dual_attention_layers
 } cfgmeta;
@@ -155,6 +167,7 @@ static silt_status cfg_parse(const silt_json *doc, cfgmeta *cm) {
     SILT_TRY(cfg_int(doc, "num_attention_heads", 65536, &cm->heads));
     SILT_TRY(cfg_int(doc, "attention_head_dim", 65536, &cm->head_dim));
     SILT_TRY(cfg_int(doc, "num_layers", MMDIT_MAX_DEPTH, &cm->layers));
+    SILT_TRY(cfg_int(doc, "pos_embed_max_size", 4096, &cm->pos_max));
     const silt_json_value *v = silt_json_member(doc, silt_json_root(doc), "qk_norm");
     if (v && v->type == SILT_JSON_NULL) cm->qk = 0;
     else if (v && v->type == SILT_JSON_STRING && strcmp(v->str, "rms_norm") == 0) cm->qk = 1;
@@ -196,8 +209,10 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
     bool o = sc->layout == MMDIT_LAYOUT_ORIGINAL;
     silt_status s = SILT_OK;
     const silt_st_tensor *pw = peek_req(wl, sc->prefix, o ? "x_embedder.proj.weight" : "pos_embed.proj.weight", 4, &s);
-    const silt_st_tensor *pos = pw ? peek_req(wl, sc->prefix, o ? "pos_embed" : "pos_embed.pos_embed", 3, &s) : NULL;
-    const silt_st_tensor *ce = pos ? peek_req(wl, sc->prefix, "context_embedder.weight", 2, &s) : NULL;
+    // A training checkpoint has no position table (rebuilt from the config).
+    const silt_st_tensor *pos =
+        pw && !sc->train ? peek_req(wl, sc->prefix, o ? "pos_embed" : "pos_embed.pos_embed", 3, &s) : NULL;
+    const silt_st_tensor *ce = pw && (pos || sc->train) ? peek_req(wl, sc->prefix, "context_embedder.weight", 2, &s) : NULL;
     const silt_st_tensor *ye =
         ce ? peek_req(wl, sc->prefix, o ? "y_embedder.mlp.0.weight" : "time_text_embed.text_embedder.linear_1.weight",
                       2, &s)
@@ -213,12 +228,15 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
         return SILT_FAIL(SILT_ERR_SHAPE, "tensor '%s' [%lld, %lld, %lld, %lld] is not a square patch embedding",
                          pw->name, (long long)pw->shape[0], (long long)pw->shape[1], (long long)pw->shape[2],
                          (long long)pw->shape[3]);
-    int64_t np = pos->shape[1];
-    int64_t M = (int64_t)llround(sqrt((double)np));
-    if (pos->shape[0] != 1 || pos->shape[2] != c->hidden || M < 1 || M * M != np)
-        return SILT_FAIL(SILT_ERR_SHAPE, "tensor '%s' [%lld, %lld, %lld] is not a square (1, M*M, %d) position table",
-                         pos->name, (long long)pos->shape[0], (long long)np, (long long)pos->shape[2], c->hidden);
-    c->pos_max = (int)M;
+    if (pos) {
+        int64_t np = pos->shape[1];
+        int64_t M = (int64_t)llround(sqrt((double)np));
+        if (pos->shape[0] != 1 || pos->shape[2] != c->hidden || M < 1 || M * M != np)
+            return SILT_FAIL(SILT_ERR_SHAPE,
+                             "tensor '%s' [%lld, %lld, %lld] is not a square (1, M*M, %d) position table", pos->name,
+                             (long long)pos->shape[0], (long long)np, (long long)pos->shape[2], c->hidden);
+        c->pos_max = (int)M;
+    }
     c->joint_dim = (int)ce->shape[1];
     c->pooled_dim = (int)ye->shape[1];
     int64_t pp = (int64_t)c->patch * c->patch;
@@ -228,6 +246,15 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
     c->out_channels = (int)(po->shape[0] / pp);
     cfgmeta cm;
     SILT_TRY(config_meta(st, &cm));
+    if (sc->train) {
+        if (!cm.pos_max || !cm.heads)
+            return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT training checkpoint without pos_embed_max_size and "
+                                              "num_attention_heads in its 'config' metadata (not written by "
+                                              "`gen train --arch mmdit`?)");
+        if (c->hidden % 4)
+            return SILT_FAIL(SILT_ERR_FORMAT, "MMDiT: hidden size %d is not a multiple of 4", c->hidden);
+        c->pos_max = cm.pos_max;
+    }
     if (cm.layers) c->depth = cm.layers;
     if (cm.qk >= 0) c->qk_norm = cm.qk == 1;
     c->heads = cm.heads ? cm.heads : c->depth;  // SD3 / SD3.5: num_attention_heads = num_layers
@@ -258,6 +285,7 @@ static silt_status infer_config(const silt_safetensors *st, const silt_weights *
 typedef struct loader {
     silt_weights *wl;
     bool orig;
+    bool train;  // a training checkpoint: the position table is rebuilt
     int D;
     silt_status s;  // failures outside silt_weights (splitting a fused qkv)
 } loader;
@@ -405,8 +433,14 @@ static void load_all(loader *L, mmdit_model *m) {
     m->patch_w = silt_weights_get(L->wl, o ? "x_embedder.proj.weight" : "pos_embed.proj.weight", 4,
                                   (int64_t[]){D, c->in_channels, P, P});
     m->patch_b = get1(L, o ? "x_embedder.proj.bias" : "pos_embed.proj.bias", D);
-    m->pos = silt_weights_get(L->wl, o ? "pos_embed" : "pos_embed.pos_embed", 3,
-                              (int64_t[]){1, (int64_t)c->pos_max * c->pos_max, D});
+    int64_t pos_shape[3] = {1, (int64_t)c->pos_max * c->pos_max, D};
+    if (L->train) {
+        m->pos = silt_tensor_create_f32(3, pos_shape, false);
+        if (m->pos) mmdit_fill_pos(c, silt_f32(m->pos));
+        else if (L->s == SILT_OK) L->s = SILT_FAIL(SILT_ERR_OOM, "out of memory for the position table");
+    } else {
+        m->pos = silt_weights_get(L->wl, o ? "pos_embed" : "pos_embed.pos_embed", 3, pos_shape);
+    }
     lin(L, "time_text_embed.timestep_embedder.linear_1", "t_embedder.mlp.0", D, 256, &m->t1_w, &m->t1_b);
     lin(L, "time_text_embed.timestep_embedder.linear_2", "t_embedder.mlp.2", D, D, &m->t2_w, &m->t2_b);
     lin(L, "time_text_embed.text_embedder.linear_1", "y_embedder.mlp.0", D, c->pooled_dim, &m->y1_w, &m->y1_b);
@@ -430,6 +464,7 @@ silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out) {
         free(m);
         return SILT_FAIL(SILT_ERR_OOM, "out of memory");
     }
+    sc->train = is_train_ckpt(st);
     silt_status s = detect(st, sc);
     silt_weights *wl = NULL;
     if (s == SILT_OK) {
@@ -442,18 +477,33 @@ silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out) {
         if (!m->blocks) s = SILT_FAIL(SILT_ERR_OOM, "out of memory");
     }
     if (s == SILT_OK) {
-        loader L = {.wl = wl, .orig = sc->layout == MMDIT_LAYOUT_ORIGINAL, .D = m->cfg.hidden};
+        loader L = {.wl = wl, .orig = sc->layout == MMDIT_LAYOUT_ORIGINAL, .train = sc->train, .D = m->cfg.hidden};
         load_all(&L, m);
+        if (sc->train && !*sc->prefix)  // the optimiser moments are not part of the model
+            for (int i = 0; i < silt_safetensors_count(st); i++) {
+                const char *nm = silt_safetensors_get(st, i)->name;
+                if (starts(nm, "adam_m.") || starts(nm, "adam_v.")) silt_weights_skip(wl, nm);
+            }
         s = silt_weights_end(wl);  // the first load failure, else any unexpected tensor
         wl = NULL;
         if (L.s != SILT_OK) s = L.s;
     }
     silt_weights_abort(wl);
     free(sc);
+    if (s == SILT_OK) s = mmdit_index_params(m);
     if (s != SILT_OK) {
         mmdit_free(m);
         return s;
     }
     *out = m;
     return SILT_OK;
+}
+
+silt_status mmdit_load_file(const char *path, mmdit_model **out) {
+    if (!path || !out) return SILT_FAIL(SILT_ERR_ARG, "mmdit_load_file: NULL argument");
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    silt_status s = mmdit_load(st, out);
+    silt_safetensors_close(st);
+    return s;
 }

@@ -1,6 +1,7 @@
 // gen train --arch ARCH [options]: train a model with the silt trainer
 // (gen/lib/train.h): AdamW, warmup + cosine, accumulation, clipping, EMA,
-// atomic checkpoints and an exact --resume.
+// atomic checkpoints and an exact --resume. `--arch mmdit --export CKPT -o
+// FILE` turns a run's checkpoint into a model file instead.
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,10 @@ int cmd_train(int argc, char **argv) {
     const char *arch = NULL, *resume = NULL;
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
     int log_every = (int)tp.log_every, seed = 0;
+    const char *clip_model = NULL, *export_from = NULL;
+    static const char *const sizes[] = {"tiny", "small", "default", NULL};
+    int size = 2;
+    silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     arg_spec specs[] = {
         {"arch", 'a', ARG_STR, &arch, "ARCH", "architecture to train (required; listed above)", NULL, 0, -1},
         {"steps", 'n', ARG_INT, &steps, "N", "optimiser updates in the whole run", NULL, 1, 2147483647},
@@ -30,15 +35,32 @@ int cmd_train(int argc, char **argv) {
         {"ema", 0, ARG_FLOAT, &tp.ema_decay, "D", "keep EMA weights with decay D (0: off)", NULL, 0, 0.99999999},
         {"ckpt-every", 0, ARG_INT, &ckpt_every, "N", "checkpoint every N updates (0: only at the end)", NULL, 0, 2147483647},
         {"keep", 0, ARG_INT, &tp.keep_last, "K", "checkpoints to keep (0: all)", NULL, 0, 1000000},
-        {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv)", NULL, 0, -1},
+        {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv); with --export, the model file", NULL, 0, -1},
         {"resume", 'r', ARG_STR, &resume, "PATH|auto",
          "continue from a checkpoint file, a run directory, or 'auto' (OUT/latest if there is one)", NULL, 0, -1},
         {"seed", 's', ARG_INT, &seed, "S", "seed of the initial weights and the data order", NULL, 0, 2147483647},
         {"log-every", 0, ARG_INT, &log_every, "N", "CSV row and log line every N updates", NULL, 1, 2147483647},
         {"step-delay-ms", 0, ARG_INT, &tp.step_delay_ms, "MS", "sleep after each update (for crash/resume tests)", NULL,
          0, 600000},
+        {"clip-model", 0, ARG_STR, &clip_model, "PATH",
+         "mmdit: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
+         "[default: " SILT_TRAIN_MMDIT_DEFAULT_CLIP "]",
+         NULL, 0, -1},
+        {"size", 0, ARG_CHOICE, &size, "SIZE", "mmdit: model size preset", sizes, 0, 0},
+        {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
+         "mmdit: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the file "
+         "given by --out, instead of training",
+         NULL, 0, -1},
+        {"sample-steps", 0, ARG_INT, &xo.steps, "N", "with --export: sampling steps stored as the model's default",
+         NULL, 1, 10000},
+        {"sample-shift", 0, ARG_FLOAT, &xo.shift, "X", "with --export: flow shift stored as the model's default",
+         NULL, 0.01, 100},
+        {"sample-cfg", 0, ARG_FLOAT, &xo.cfg, "X", "with --export: guidance scale stored as the model's default",
+         NULL, 0, 100},
     };
-    char known[512], summary[1024];
+    enum { N_SPECS = sizeof specs / sizeof *specs };
+    bool given[N_SPECS];
+    char known[512], summary[2048];
     silt_train_arch_list(known, sizeof known);
     int off = snprintf(summary, sizeof summary,
                        "Train a model. Writes OUT/checkpoint_<step>.safetensors (atomic), OUT/latest and "
@@ -47,13 +69,28 @@ int cmd_train(int argc, char **argv) {
         const silt_train_arch *a = silt_train_arch_at(i);
         off += snprintf(summary + off, sizeof summary - (size_t)off, "\n  %-8s %s", a->name, a->summary);
     }
-    arg_parser p = {"gen train", "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...",
-                    summary, specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
-    int rc = args_parse(&p, argc, argv);
+    arg_parser p = {"gen train",
+                    "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...\n"
+                    "       gen train --arch mmdit --export CKPT|DIR --out FILE [--sample-steps N] ...",
+                    summary, specs, N_SPECS, NULL, 0, 0};
+    int rc = args_parse_given(&p, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
     if (!arch) return args_usage_error(&p, "--arch is required (known: %s)", known);
     const silt_train_arch *a = silt_train_arch_find(arch);
     if (!a) return args_usage_error(&p, "--arch: unknown architecture '%s' (known: %s)", arch, known);
+    bool sample_flags = args_was_given(&p, given, "sample-steps") || args_was_given(&p, given, "sample-shift") ||
+                        args_was_given(&p, given, "sample-cfg");
+    if (export_from) {
+        if (strcmp(arch, "mmdit")) return args_usage_error(&p, "--export is for --arch mmdit");
+        if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
+        if (!args_was_given(&p, given, "out") || !*tp.out_dir)
+            return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
+        if (resume) return args_usage_error(&p, "--export and --resume do not go together");
+        if (silt_train_mmdit_export(export_from, tp.out_dir, &xo) != SILT_OK) return gen_fail("export");
+        fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);
+        return 0;
+    }
+    if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg go with --export");
     if (!tp.out_dir || !*tp.out_dir) return args_usage_error(&p, "--out needs a directory");
     if (resume && !*resume) return args_usage_error(&p, "--resume needs a checkpoint, a directory or 'auto'");
     tp.steps = steps;
@@ -63,8 +100,10 @@ int cmd_train(int argc, char **argv) {
     tp.data_seed = (uint64_t)seed;
     if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
 
+    silt_train_arch_opts ao = {.clip_path = clip_model,
+                               .size = args_was_given(&p, given, "size") ? sizes[size] : NULL};
     silt_train_task task = {0};
-    if (a->create((uint64_t)seed, &task) != SILT_OK) return gen_fail(arch);
+    if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;
     silt_status st = silt_train_run(&tp, &task, resume, &prog);
     silt_train_task_free(&task);

@@ -21,8 +21,8 @@
 // rename): every parameter under its own name, "ema.<name>" (when EMA is on),
 // "adam_m.<name>" and "adam_v.<name>", all F32; metadata "format" =
 // "silt-train-checkpoint", "format_version" = "1", "step" (optimiser updates
-// done), "adam_step", "data_seed", "arch" and "train_params" (JSON of the
-// hyperparameters that change the numbers). The file holds no time stamp
+// done), "adam_step", "data_seed", "arch", "train_params" (JSON of the
+// hyperparameters that change the numbers) and "config" (the task's, if any). The file holds no time stamp
 // and no path, so two runs that reach the same state write identical bytes.
 // Files: OUT/checkpoint_<step>.safetensors, OUT/latest (one line naming the
 // newest checkpoint file, replaced atomically), OUT/train_log.csv, and
@@ -55,6 +55,10 @@ typedef struct silt_train_task {
     silt_tensor *(*loss)(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int batch_size);
     double (*images_per_batch)(void *self, int batch_size);  // for images/s; NULL: batch_size
     const char *name;              // architecture, stored in checkpoints and checked on resume
+    // Optional (NULL: none): what a loader needs to rebuild the model beyond
+    // the tensor shapes (e.g. a head count), stored as checkpoint metadata
+    // "config"; a resume from a checkpoint with another config fails.
+    const char *config;
     void (*destroy)(void *self);   // frees self and its parameters; NULL-safe to call via silt_train_task_free
 } silt_train_task;
 

@@ -5,21 +5,38 @@
 
 #include "text/world_clip.h"
 
-static silt_status toy_create(uint64_t init_seed, silt_train_task *out) {
+// toy and clip have one size and no text encoder.
+static silt_status no_opts(const char *arch, const silt_train_arch_opts *o) {
+    if (o && o->clip_path)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: --clip-model is for text-conditioned archs (mmdit)", arch);
+    if (o && o->size && strcmp(o->size, "default"))
+        return SILT_FAIL(SILT_ERR_ARG, "%s: --size %s: this arch has one size", arch, o->size);
+    return SILT_OK;
+}
+
+static silt_status toy_create(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    SILT_TRY(no_opts("toy", o));
     silt_train_toy_config c = silt_train_toy_default_config();
     return silt_train_toy_create(&c, init_seed, out);
 }
 
-static silt_status clip_create(uint64_t init_seed, silt_train_task *out) {
+static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    SILT_TRY(no_opts("clip", o));
     wclip_config c = wclip_default_config();
     return silt_train_clip_create(&c, init_seed, out);
 }
 
-// One line per trainable architecture. clip, mmdit, vq and var join here with
-// the world models.
+static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    return silt_train_mmdit_create(o ? o->clip_path : NULL, o ? o->size : NULL, init_seed, out);
+}
+
+// One line per trainable architecture. vq and var join here with the world
+// models.
 static const silt_train_arch archs[] = {
     {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create},
     {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create},
+    {"mmdit", "world MMDiT (SD3-style, 32 px pixel space): rectified flow on world train renders, conditioned on a "
+              "frozen world-CLIP (--clip-model), 10% caption dropout", mmdit_create_task},
 };
 static const int n_archs = (int)(sizeof archs / sizeof *archs);
 

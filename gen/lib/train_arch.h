@@ -6,14 +6,22 @@
 
 #include <stdint.h>
 
+#include "dit/mmdit.h"
 #include "gen/lib/train.h"
+
+// What `gen train` passes through to an architecture beyond the seed.
+typedef struct silt_train_arch_opts {
+    const char *clip_path;  // frozen text encoder (mmdit): a world-CLIP file, checkpoint or run dir; NULL: default
+    const char *size;       // model size preset (mmdit: "tiny", "small", "default"); NULL: "default"
+} silt_train_arch_opts;
 
 typedef struct silt_train_arch {
     const char *name;     // "toy"
     const char *summary;  // one line for --help
     // Fills *out (free with silt_train_task_free); init_seed picks the initial
     // weights (irrelevant on resume, where the checkpoint overwrites them).
-    silt_status (*create)(uint64_t init_seed, silt_train_task *out);
+    // opts may be NULL; an option the arch does not use is SILT_ERR_ARG.
+    silt_status (*create)(uint64_t init_seed, const silt_train_arch_opts *opts, silt_train_task *out);
 } silt_train_arch;
 
 int silt_train_arch_count(void);
@@ -46,5 +54,48 @@ silt_status silt_train_toy_create(const silt_train_toy_config *c, uint64_t init_
 // Batch size >= 2. `gen train --arch clip` uses wclip_default_config().
 struct wclip_config;
 silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_seed, silt_train_task *out);
+
+// --- mmdit: the world MMDiT (dit/mmdit.h), text-conditioned on a frozen world-CLIP --
+// A micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,
+// j = batch_index * B + i), rendered at 32 x 32 in [-1, 1] (x0), their
+// captions encoded by the frozen world-CLIP (ctx = the final-LN tokens
+// (B, 16, width), pooled = the projected <eos> state (B, embed_dim); no
+// gradient), each caption replaced by "" with probability 0.1
+// (silt_train_batch_rng(data_seed, batch_index, 1)). Rectified flow as SD3
+// (Esser et al. 2024, sec. 2-3; diffusers FlowMatchEulerDiscreteScheduler):
+// s = sigmoid(n), n ~ N(0, 1) (logit-normal(0, 1), SD3's default), noise
+// ~ N(0, I), x_s = (1 - s) x0 + s noise, the model sees t = 1000 s and
+// predicts v; loss = mean((v - (noise - x0))^2). n and the noise come from
+// Philox streams j under seeds derived from data_seed (one per purpose), so
+// a sample depends on (data_seed, j) only and a resumed run is exact.
+#define SILT_TRAIN_MMDIT_IMAGE 32       // world images, pixel space
+#define SILT_TRAIN_MMDIT_CAPTION_DROP 0.1
+#define SILT_TRAIN_MMDIT_DEFAULT_CLIP "models/world-clip.safetensors.zst"
+
+// The size presets: "tiny" (tests: patch 4, hidden 16, depth 2), "small",
+// "default" (the shipped model). joint_dim / pooled_dim come from the CLIP.
+silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out);
+const char *silt_train_mmdit_presets(void);  // "tiny|small|default"
+
+// clip_path: as silt_train_arch_opts (a run directory means its latest
+// checkpoint); the CLIP's EMA weights when it is a trainer checkpoint.
+silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
+                                    silt_train_task *out);
+
+// Defaults stored in an exported model for `gen` to sample with.
+typedef struct silt_mmdit_export_opts {
+    int steps;       // silt.steps (20)
+    double shift;    // silt.shift (1.0)
+    double cfg;      // silt.cfg (4.0)
+} silt_mmdit_export_opts;
+silt_mmdit_export_opts silt_mmdit_export_default_opts(void);
+
+// Writes the model of a `gen train --arch mmdit` checkpoint (or a run
+// directory's latest one) to out_path with mmdit_save: its EMA weights when
+// it has them, with the metadata "silt.kind" = "world-mmdit",
+// "silt.text_encoder" = "world-clip", "silt.sampler" = "flow_euler",
+// "silt.steps", "silt.shift", "silt.cfg" and "silt.train" (the checkpoint's
+// step and train_params).
+silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_path, const silt_mmdit_export_opts *o);
 
 #endif

@@ -181,6 +181,7 @@ silt_status train_ckpt_write(train_state *s, int64_t step) {
     if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "data_seed", num);
     if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "arch", s->task->name ? s->task->name : "");
     if (st == SILT_OK) st = silt_st_writer_set_metadata(w, "train_params", s->params_json);
+    if (st == SILT_OK && s->task->config) st = silt_st_writer_set_metadata(w, "config", s->task->config);
 
     char name[64], path[TRAIN_PATH_MAX];
     snprintf(name, sizeof name, CKPT_PREFIX "%lld" CKPT_SUFFIX, (long long)step);
@@ -251,6 +252,12 @@ silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out)
     const char *arch = silt_safetensors_metadata(f, "arch"), *want = s->task->name ? s->task->name : "";
     if (arch && strcmp(arch, want)) {
         st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds arch '%s', this run trains '%s'", path, arch, want);
+        goto done;
+    }
+    const char *cfg = silt_safetensors_metadata(f, "config"), *want_cfg = s->task->config;
+    if ((cfg || want_cfg) && (!cfg || !want_cfg || strcmp(cfg, want_cfg))) {
+        st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds a model with config %s; this run builds %s", path,
+                       cfg ? cfg : "(none)", want_cfg ? want_cfg : "(none)");
         goto done;
     }
     if ((st = parse_i64(f, path, "step", &step)) != SILT_OK) goto done;

@@ -1,0 +1,225 @@
+// The world-MMDiT training task and its export (see train_arch.h): rectified
+// flow on 32 px world renders, conditioned on a frozen world-CLIP.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "gen/lib/train_arch.h"
+#include "text/world_clip.h"
+#include "text/world_tokenizer.h"
+#include "world/render.h"
+#include "world/suites.h"
+
+// Purposes of the random draws (silt_train_batch_rng and the Philox seeds).
+enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3 };
+
+typedef struct mmdit_task {
+    mmdit_model *m;
+    wclip_model *clip;
+    char config[1024];  // mmdit_config_json, stored in checkpoints
+} mmdit_task;
+
+// A per-purpose Philox seed (the same odd-multiplier mix as silt_train_batch_rng).
+static uint64_t purpose_seed(uint64_t data_seed, uint32_t purpose) {
+    return data_seed ^ (0x9E3779B97F4A7C15ull * ((uint64_t)purpose + 1));
+}
+
+const char *silt_train_mmdit_presets(void) { return "tiny|small|default"; }
+
+silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit preset: NULL out");
+    if (!size) size = "default";
+    // All presets: RGB in and out, QK RMS-norm (SD3.5: steadier attention
+    // logits at high learning rates), a table exactly the 32 px patch grid.
+    mmdit_config c = {.in_channels = 3, .out_channels = 3, .joint_dim = joint_dim, .pooled_dim = pooled_dim,
+                      .qk_norm = true, .n_dual = 0};
+    if (!strcmp(size, "tiny")) {  // CLI tests: a few ms a step
+        c.patch = 4, c.hidden = 16, c.heads = 2, c.head_dim = 8, c.depth = 2;
+    } else if (!strcmp(size, "small")) {
+        c.patch = 2, c.hidden = 128, c.heads = 4, c.head_dim = 32, c.depth = 4;
+    } else if (!strcmp(size, "default")) {
+        c.patch = 2, c.hidden = 192, c.heads = 8, c.head_dim = 24, c.depth = 6;
+    } else {
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit: unknown size '%s' (known: %s)", size, silt_train_mmdit_presets());
+    }
+    c.pos_max = SILT_TRAIN_MMDIT_IMAGE / c.patch;
+    *out = c;
+    return mmdit_config_check(&c);
+}
+
+// A file, or a run directory (its latest checkpoint), into buf.
+static silt_status resolve_path(const char *path, char *buf, size_t n, const char *what) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return SILT_FAIL(SILT_ERR_IO, "%s %s: %s", what, path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return silt_train_latest(path, buf, n);
+    if (strlen(path) >= n) return SILT_FAIL(SILT_ERR_ARG, "%s path is too long", what);
+    snprintf(buf, n, "%s", path);
+    return SILT_OK;
+}
+
+static void task_destroy(void *self) {
+    mmdit_task *t = self;
+    if (!t) return;
+    mmdit_free(t->m);
+    wclip_free(t->clip);
+    free(t);
+}
+
+static int task_n_params(void *self) { return mmdit_param_count(((mmdit_task *)self)->m); }
+
+static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
+    return mmdit_param(((mmdit_task *)self)->m, i, name, no_decay);
+}
+
+static double task_images(void *self, int batch_size) {
+    (void)self;
+    return batch_size;
+}
+
+static silt_tensor *fail(silt_graph *g, silt_status s) {
+    silt_graph_fail(g, s);
+    return NULL;
+}
+
+static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
+    mmdit_task *t = self;
+    const wclip_config *cc = wclip_get_config(t->clip);
+    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len;
+    const int64_t npix = 3 * (int64_t)S * S;
+    if (batch_index < 0 || B < 1)
+        return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: batch %lld of size %d", (long long)batch_index, B));
+    silt_tensor *xt = silt_graph_new(g, B, 3, S, S), *target = silt_graph_new(g, B, 3, S, S);
+    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
+    float *x0 = silt_arena_alloc(silt_graph_arena(g), (size_t)npix * sizeof(float));
+    float *ts = silt_arena_alloc(silt_graph_arena(g), (size_t)B * sizeof(float));
+    if (!xt || !target || !idt || !x0 || !ts) return silt_graph_status(g) ? NULL : fail(g, SILT_ERR_OOM);
+    silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
+    const uint64_t seed_t = purpose_seed(data_seed, PURPOSE_TIME), seed_n = purpose_seed(data_seed, PURPOSE_NOISE);
+    for (int i = 0; i < B; i++) {
+        const int64_t j = batch_index * B + i;  // the sample's global index
+        world_item it;
+        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it);
+        if (!s) s = world_render(&it.scene, S, x0, NULL, NULL);
+        // Caption dropout (for classifier-free guidance): the null caption is "".
+        bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_MMDIT_CAPTION_DROP;
+        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, silt_i32(idt) + (size_t)i * T);
+        if (s) return fail(g, s);
+        float n = 0, *noise = silt_f32(target) + i * npix, *x = silt_f32(xt) + i * npix;
+        silt_rng_normal(&n, 1, seed_t, (uint64_t)j, 0);
+        silt_rng_normal(noise, npix, seed_n, (uint64_t)j, 0);
+        const float sg = 1.0f / (1.0f + expf(-n));  // logit-normal(0, 1)
+        ts[i] = 1000.0f * sg;
+        for (int64_t k = 0; k < npix; k++) {
+            float v0 = 2.0f * x0[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
+            x[k] = (1.0f - sg) * v0 + sg * noise[k];
+            noise[k] -= v0;  // the target v = noise - x0, in place
+        }
+    }
+    // The text encoder is frozen: no graph nodes, no gradients into it.
+    silt_tensor *ctx = NULL, *pooled = NULL;
+    silt_graph_set_grad(g, false);
+    silt_status s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &ctx, &pooled);
+    silt_graph_set_grad(g, true);
+    if (s) return fail(g, s);
+    silt_tensor *v = mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL);
+    return silt_mse_loss(g, v, target);
+}
+
+silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
+                                    silt_train_task *out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
+    const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
+    char path[4096];
+    struct stat st;
+    if (stat(cp, &st) != 0)
+        return SILT_FAIL(SILT_ERR_IO,
+                         "mmdit: world-CLIP %s: %s; pass --clip-model PATH (a world-CLIP model file, a `gen train "
+                         "--arch clip` checkpoint or its run directory)",
+                         cp, strerror(errno));
+    SILT_TRY(resolve_path(cp, path, sizeof path, "world-CLIP"));
+    mmdit_task *t = calloc(1, sizeof *t);
+    if (!t) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory");
+    silt_status s = wclip_load_file(path, &t->clip);
+    mmdit_config c;
+    if (!s) {
+        const wclip_config *cc = wclip_get_config(t->clip);
+        if (cc->img_size != SILT_TRAIN_MMDIT_IMAGE || cc->max_len != TXT_WORLD_MAX_LEN)
+            s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: %s is a CLIP for %d px / %d tokens, the world MMDiT needs %d / %d",
+                          path, cc->img_size, cc->max_len, SILT_TRAIN_MMDIT_IMAGE, TXT_WORLD_MAX_LEN);
+        if (!s) s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+    }
+    if (!s) s = mmdit_create(&c, init_seed, &t->m);
+    if (!s && mmdit_config_json(&c, t->config, sizeof t->config) >= (int)sizeof t->config)
+        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
+    if (s) {
+        task_destroy(t);
+        return s;
+    }
+    silt_info("mmdit: %s model, %d parameter tensors, text encoder %s", size ? size : "default",
+              mmdit_param_count(t->m), path);
+    *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
+                             .images_per_batch = task_images, .name = "mmdit", .config = t->config,
+                             .destroy = task_destroy};
+    return SILT_OK;
+}
+
+// --- export ------------------------------------------------------------------------
+
+silt_mmdit_export_opts silt_mmdit_export_default_opts(void) {
+    return (silt_mmdit_export_opts){.steps = 20, .shift = 1.0, .cfg = 4.0};
+}
+
+silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_path, const silt_mmdit_export_opts *o) {
+    if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit export: NULL argument");
+    silt_mmdit_export_opts d = silt_mmdit_export_default_opts();
+    if (!o) o = &d;
+    if (o->steps < 1 || !(o->shift > 0) || !isfinite(o->shift) || !(o->cfg >= 0) || !isfinite(o->cfg))
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit export: steps %d, shift %g, cfg %g (need >= 1, > 0, >= 0)", o->steps,
+                         o->shift, o->cfg);
+    char path[4096];
+    SILT_TRY(resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    const char *arch = silt_safetensors_metadata(st, "arch"), *fmt = silt_safetensors_metadata(st, "format");
+    silt_status s = SILT_OK;
+    if (!fmt || strcmp(fmt, "silt-train-checkpoint") || !arch || strcmp(arch, "mmdit"))
+        s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit export: %s is not a `gen train --arch mmdit` checkpoint (format %s, arch %s)",
+                      path, fmt ? fmt : "none", arch ? arch : "none");
+    mmdit_model *m = NULL;
+    if (!s) s = mmdit_load(st, &m);
+    // silt.train: the checkpoint's step, then its train_params fields.
+    const char *step = silt_safetensors_metadata(st, "step"), *tp = silt_safetensors_metadata(st, "train_params");
+    char *train = NULL;
+    if (!s) {
+        size_t n = (tp ? strlen(tp) : 0) + 64;
+        train = malloc(n);
+        if (!train) s = SILT_FAIL(SILT_ERR_OOM, "mmdit export: out of memory");
+        else if (tp && tp[0] == '{' && tp[1] != '}')
+            snprintf(train, n, "{\"step\": %s, \"ema\": %s, %s", step ? step : "0",
+                     silt_safetensors_find(st, "ema.proj_out.weight") ? "true" : "false", tp + 1);
+        else
+            snprintf(train, n, "{\"step\": %s}", step ? step : "0");
+    }
+    if (!s) {
+        char steps[32], shift[32], cfg[32];
+        snprintf(steps, sizeof steps, "%d", o->steps);
+        snprintf(shift, sizeof shift, "%g", o->shift);
+        snprintf(cfg, sizeof cfg, "%g", o->cfg);
+        const char *kv[] = {"silt.kind", "world-mmdit", "silt.text_encoder", "world-clip", "silt.sampler",
+                            "flow_euler", "silt.steps", steps, "silt.shift", shift, "silt.cfg", cfg, "silt.train",
+                            train, NULL};
+        s = mmdit_save(m, out_path, kv);
+    }
+    free(train);
+    mmdit_free(m);
+    silt_safetensors_close(st);
+    return s;
+}
