@@ -109,6 +109,10 @@ silt_status var_create(const var_config *c, float aln_gamma, uint64_t seed, var_
 // norm_eps, patch_nums, mlp_hidden, text_dim, ctx_dim) and "silt.kind"
 // ("world-var" for a text model, else "var"); atomic; zstd for ".zst".
 silt_status var_save(const var_model *m, const char *path);
+// The same with extra metadata: kv = {key, value, ..., NULL} (may be NULL).
+silt_status var_save_ex(const var_model *m, const char *path, const char *const *kv);
+// That "config" JSON into buf; returns its length (>= n: truncated).
+int var_config_json(const var_config *c, char *buf, size_t n);
 // No weight decay (trainer.py's filter): 1-D tensors, biases, pos_*,
 // lvl_embed, scale_mul, ada_gss, norms.
 bool var_param_no_decay(const char *name, const silt_tensor *t);

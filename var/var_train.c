@@ -113,22 +113,29 @@ static int fmt_list(char *buf, size_t n, const int *v, int k) {
     return off;
 }
 
-silt_status var_save(const var_model *m, const char *path) {
+int var_config_json(const var_config *c, char *buf, size_t n) {
+    char pn[256];
+    fmt_list(pn, sizeof pn, c->patch_nums, c->n_scales);
+    return snprintf(buf, n,
+                    "{\"depth\": %d, \"embed_dim\": %d, \"num_heads\": %d, \"mlp_hidden\": %d, \"norm_eps\": %.9g, "
+                    "\"num_classes\": %d, \"text_dim\": %d, \"ctx_dim\": %d, \"vocab_size\": %d, \"Cvae\": %d, "
+                    "\"attn_l2_norm\": %s, \"patch_nums\": [%s]}",
+                    c->depth, c->embed_dim, c->num_heads, c->mlp_hidden, (double)c->norm_eps, c->num_classes,
+                    c->text_dim, c->ctx_dim, c->vocab_size, c->Cvae, c->attn_l2_norm ? "true" : "false", pn);
+}
+
+silt_status var_save_ex(const var_model *m, const char *path, const char *const *kv) {
     if (!m || !path) return SILT_FAIL(SILT_ERR_ARG, "var_save: NULL argument");
     const var_config *c = &m->cfg;
-    char pn[256], cfg[1024];
-    fmt_list(pn, sizeof pn, c->patch_nums, c->n_scales);
-    snprintf(cfg, sizeof cfg,
-             "{\"depth\": %d, \"embed_dim\": %d, \"num_heads\": %d, \"mlp_hidden\": %d, \"norm_eps\": %.9g, "
-             "\"num_classes\": %d, \"text_dim\": %d, \"ctx_dim\": %d, \"vocab_size\": %d, \"Cvae\": %d, "
-             "\"attn_l2_norm\": %s, \"patch_nums\": [%s]}",
-             c->depth, c->embed_dim, c->num_heads, c->mlp_hidden, (double)c->norm_eps, c->num_classes, c->text_dim,
-             c->ctx_dim, c->vocab_size, c->Cvae, c->attn_l2_norm ? "true" : "false", pn);
+    char cfg[1024];
+    if (var_config_json(c, cfg, sizeof cfg) >= (int)sizeof cfg)
+        return SILT_FAIL(SILT_ERR_ARG, "var_save: config JSON too long");
     silt_st_writer *w = silt_st_writer_create();
     if (!w) return SILT_FAIL(SILT_ERR_OOM, "var_save: out of memory");
     silt_status s = silt_st_writer_set_metadata(w, "config", cfg);
     if (!s) s = silt_st_writer_set_metadata(w, "silt.kind", c->text_dim ? "world-var" : "var");
     if (!s && c->text_dim) s = silt_st_writer_set_metadata(w, "silt.text_encoder", "world-clip");
+    for (int i = 0; !s && kv && kv[i] && kv[i + 1]; i += 2) s = silt_st_writer_set_metadata(w, kv[i], kv[i + 1]);
     for (int i = 0; !s && i < m->n_owned; i++) {
         const silt_tensor *t = m->owned[i];
         s = silt_st_writer_add(w, m->owned_names[i], SILT_ST_F32, t->ndim, t->shape, t->data);
@@ -137,6 +144,8 @@ silt_status var_save(const var_model *m, const char *path) {
     silt_st_writer_free(w);
     return s;
 }
+
+silt_status var_save(const var_model *m, const char *path) { return var_save_ex(m, path, NULL); }
 
 // --- cross-entropy ------------------------------------------------------------------------
 

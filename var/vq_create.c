@@ -93,16 +93,21 @@ bool var_vq_param_no_decay(const char *name, const silt_tensor *t) {
     return (t && t->ndim <= 1) || (name && strstr(name, "quantize.embedding"));
 }
 
+int var_vq_config_json(const var_vq_config *c, char *buf, size_t n) {
+    int off = snprintf(buf, n, "{\"norm_num_groups\": %d, \"quant_resi\": %.9g, \"using_znorm\": false, "
+                               "\"vocab_size\": %d, \"z_channels\": %d, \"ch\": %d, \"patch_nums\": [",
+                       c->groups, (double)c->quant_resi, c->vocab_size, c->z_channels, c->ch);
+    for (int k = 0; k < c->n_scales && off >= 0 && (size_t)off < n; k++)
+        off += snprintf(buf + off, n - (size_t)off, k ? ", %d" : "%d", c->patch_nums[k]);
+    if (off >= 0 && (size_t)off < n) off += snprintf(buf + off, n - (size_t)off, "]}");
+    return off;
+}
+
 silt_status var_vq_save(const var_vqvae *vq, const char *path) {
     if (!vq || !path) return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: NULL argument");
-    const var_vq_config *c = &vq->cfg;
     char cfg[1024];
-    int off = snprintf(cfg, sizeof cfg, "{\"norm_num_groups\": %d, \"quant_resi\": %.9g, \"using_znorm\": false, "
-                                        "\"vocab_size\": %d, \"z_channels\": %d, \"patch_nums\": [", c->groups,
-                       (double)c->quant_resi, c->vocab_size, c->z_channels);
-    for (int k = 0; k < c->n_scales && off > 0 && (size_t)off < sizeof cfg; k++)
-        off += snprintf(cfg + off, sizeof cfg - (size_t)off, k ? ", %d" : "%d", c->patch_nums[k]);
-    if (off > 0 && (size_t)off < sizeof cfg) snprintf(cfg + off, sizeof cfg - (size_t)off, "]}");
+    if (var_vq_config_json(&vq->cfg, cfg, sizeof cfg) >= (int)sizeof cfg)
+        return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: config JSON too long");
     silt_st_writer *w = silt_st_writer_create();
     if (!w) return SILT_FAIL(SILT_ERR_OOM, "var_vq_save: out of memory");
     silt_status s = silt_st_writer_set_metadata(w, "config", cfg);

@@ -111,6 +111,8 @@ silt_status var_vq_create(const var_vq_config *c, uint64_t seed, var_vqvae **out
 // (norm_num_groups, quant_resi, patch_nums, using_znorm false) and
 // "silt.kind" = "world-vq"; atomic; zstd when path ends in ".zst".
 silt_status var_vq_save(const var_vqvae *vq, const char *path);
+// That "config" JSON into buf; returns its length (>= n: truncated).
+int var_vq_config_json(const var_vq_config *c, char *buf, size_t n);
 // The training loss of one batch (var/vq_train.c has the sources and the
 // choices): img (B, 3, pn_K ds, pn_K ds) in [-1, 1] ->
 //   f = quant_conv(encoder(img)); residual multi-scale quantisation of f
