@@ -104,10 +104,10 @@ silt_status silt_train_var_create(const char *vq_path, const char *clip_path, co
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "var: NULL out");
     char vpath[4096], cpath[4096];
     const char *vp = vq_path ? vq_path : SILT_TRAIN_VAR_DEFAULT_VQ, *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
-    silt_status s = silt_train_resolve_path(vp, vpath, sizeof vpath, "var: tokenizer");
+    silt_status s = silt_train_resolve_path(vp, vpath, sizeof vpath, "tokenizer");
     if (s) return SILT_FAIL(s, "%s; pass --vq PATH (a `gen train --arch vq` model, checkpoint or run directory)",
                             silt_last_error_message());
-    s = silt_train_resolve_path(cp, cpath, sizeof cpath, "var: world-CLIP");
+    s = silt_train_resolve_path(cp, cpath, sizeof cpath, "world-CLIP");
     if (s) return SILT_FAIL(s, "%s; pass --clip-model PATH (a world-CLIP model file, a `gen train --arch clip` "
                                "checkpoint or its run directory)", silt_last_error_message());
     var_task *t = calloc(1, sizeof *t);

@@ -75,7 +75,13 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         if (s) { silt_graph_fail(g, s); return NULL; }
         for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
-    return var_vq_train_loss(g, t->vq, img, SILT_TRAIN_VQ_BETA, NULL);
+    var_vq_loss_stats st;
+    silt_tensor *loss = var_vq_train_loss(g, t->vq, img, SILT_TRAIN_VQ_BETA, &st);
+    // Codebook health is not in the CSV (one loss column): log it now and then.
+    if (loss && batch_index % 250 == 0)
+        silt_info("vq: batch %lld: reconstruction %.5f, vq %.5f, %d of %d codes used", (long long)batch_index, st.rec,
+                  st.vq, st.codes_used, var_vq_get_config(t->vq)->vocab_size);
+    return loss;
 }
 
 silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_train_task *out) {
