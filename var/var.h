@@ -90,7 +90,8 @@ silt_status var_load(const silt_safetensors *st, var_model **out);
 silt_status var_load_file(const char *path, var_model **out);  // open + load + close
 
 // --- creation and saving (training, var/var_train.c) ------------------------------------
-// The world VAR: depth 6, width 256, 4 heads, MLP 1024, l2-normalised
+// The world VAR: depth 6, width 192, 3 heads (of 64, as the official
+// models), MLP 768, l2-normalised
 // attention, text-conditioned on world-CLIP (text_dim 64, ctx_dim 64), V 512,
 // Cvae 16, patch_nums 1,2,3,4,6,8 (L 130) - var_vq_world_config's tokenizer.
 var_config var_world_default_config(void);

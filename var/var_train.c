@@ -11,7 +11,7 @@
 #include "var/var_internal.h"
 
 var_config var_world_default_config(void) {
-    var_config c = {.depth = 6, .embed_dim = 256, .num_heads = 4, .mlp_hidden = 1024, .num_classes = 0,
+    var_config c = {.depth = 6, .embed_dim = 192, .num_heads = 3, .mlp_hidden = 768, .num_classes = 0,
                     .text_dim = 64, .ctx_dim = 64, .vocab_size = 512, .Cvae = 16, .shared_aln = false,
                     .attn_l2_norm = true, .norm_eps = 1e-6f, .n_scales = 6, .patch_nums = {1, 2, 3, 4, 6, 8}};
     var_config_finish(&c);

@@ -15,6 +15,7 @@
 
 #include "core/ops.h"
 #include "core/ops_vq.h"
+#include "core/rng.h"
 #include "var/vqvae_internal.h"
 
 // An arena tensor holding a copy of t's values with no grad (t.detach()).
@@ -101,4 +102,77 @@ silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *
         stats->codes_used = used;
     }
     return loss;
+}
+
+// Random restarts of dead codes (Dhariwal et al. 2020, "Jukebox", sec. 3.1:
+// codes whose usage falls below a threshold are reset to random encoder
+// outputs of the current batch). A code no lookup of this batch picked (at
+// any scale) gets a random lookup vector of the batch (the area-downsampled
+// residual rest_NC that the argmin saw), plus 1% Gaussian noise so that
+// several restarted codes do not coincide. Everything is a function of the
+// weights, the batch and seed, so a resumed run repeats it exactly.
+silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t seed, int *n_restarted) {
+    if (n_restarted) *n_restarted = 0;
+    if (!vq || !img) return SILT_FAIL(SILT_ERR_ARG, "var_vq_restart_dead_codes: NULL tokenizer or image");
+    const var_vq_config *c = &vq->cfg;
+    int K = c->n_scales, H = c->patch_nums[K - 1];
+    int64_t C = c->z_channels, V = c->vocab_size;
+    silt_graph *g = silt_graph_create(0);
+    if (!g) return SILT_FAIL(SILT_ERR_OOM, "var_vq_restart_dead_codes: out of memory");
+    silt_graph_set_grad(g, false);
+    silt_tensor *f = var_vq_encode_features(g, vq, img);
+    int64_t B = f ? f->shape[0] : 0, n = f ? silt_numel(f) : 0;
+    float *z = f ? malloc((size_t)(B * c->L * C) * sizeof *z) : NULL;
+    int32_t *idx = f ? malloc((size_t)(B * c->L) * sizeof *idx) : NULL;
+    int64_t *hits = calloc((size_t)V, sizeof *hits);
+    silt_status s = silt_graph_status(g);
+    if (!s && (!z || !idx || !hits)) s = SILT_FAIL(SILT_ERR_OOM, "var_vq_restart_dead_codes: out of memory");
+    if (!s && (f->shape[2] != H || f->shape[3] != H))
+        s = SILT_FAIL(SILT_ERR_SHAPE, "var_vq_restart_dead_codes: features are not %d x %d", H, H);
+    silt_tensor *f_rest = s ? NULL : silt_add_scalar(g, f, 0.0f);
+    int64_t rows = 0;
+    for (int si = 0; !s && si < K; si++) {
+        int pn = c->patch_nums[si];
+        int64_t P = (int64_t)pn * pn;
+        silt_tensor *zs = si != K - 1 ? silt_area_downsample(g, f_rest, pn, pn) : f_rest;
+        if (!zs) break;
+        float *zr = z + rows * C;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t p = 0; p < P; p++)
+                for (int64_t ch = 0; ch < C; ch++) zr[(b * P + p) * C + ch] = silt_f32(zs)[(b * C + ch) * P + p];
+        vq_nearest_cpu(idx + rows, zr, silt_f32(vq->embedding), B * P, V, C);
+        for (int64_t i = 0; i < B * P; i++) hits[idx[rows + i]]++;
+        silt_tensor *h = var_vq_embed(g, vq, idx + rows, B, pn);
+        if (si != K - 1) h = silt_upsample_bicubic(g, h, H, H);
+        h = var_vq_phi(g, vq, si, h);
+        if (!h) break;
+        for (int64_t i = 0; i < n; i++) silt_f32(f_rest)[i] -= silt_f32(h)[i];
+        rows += B * P;
+    }
+    if (!s) s = silt_graph_status(g);
+    if (!s && rows > 0) {
+        silt_rng r = silt_rng_init(seed, 0x7265737461727473ull);  // "restarts"
+        float *E = silt_f32(vq->embedding);
+        int dead = 0;
+        for (int64_t v = 0; v < V; v++) {
+            if (hits[v]) continue;
+            const float *src = z + (int64_t)silt_rng_uniform_int(&r, (uint64_t)rows) * C;
+            double norm = 0;
+            for (int64_t ch = 0; ch < C; ch++) norm += (double)src[ch] * src[ch];
+            double sd = 0.01 * sqrt(norm / (double)C) + 1e-6;
+            for (int64_t ch = 0; ch < C; ch++) {
+                // Box-Muller from two uniforms of the same stream
+                double u1 = silt_rng_next_double(&r), u2 = silt_rng_next_double(&r);
+                double gauss = sqrt(-2.0 * log(u1 + 1e-300)) * cos(2.0 * M_PI * u2);
+                E[v * C + ch] = (float)(src[ch] + sd * gauss);
+            }
+            dead++;
+        }
+        if (n_restarted) *n_restarted = dead;
+    }
+    free(z);
+    free(idx);
+    free(hits);
+    silt_graph_free(g);
+    return s;
 }

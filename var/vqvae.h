@@ -128,6 +128,13 @@ typedef struct var_vq_loss_stats {
 } var_vq_loss_stats;
 silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *img, float beta,
                                var_vq_loss_stats *stats);
+// Random restarts of dead codes (Jukebox, Dhariwal et al. 2020, sec. 3.1;
+// the released VAR code only tracks usage in ema_vocab_hit_SV): encodes img
+// (no grad), runs the multi-scale lookup and sets every code no lookup used
+// to a random lookup vector of the batch plus 1% noise (Philox from seed).
+// Without it a fresh codebook collapses to a handful of codes (measured: 10
+// of 256 after 250 steps of the "small" preset). *n_restarted may be NULL.
+silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t seed, int *n_restarted);
 // AdamW weight-decay exemption: 1-D tensors (biases, norms) and the codebook.
 bool var_vq_param_no_decay(const char *name, const silt_tensor *t);
 void var_vq_free(var_vqvae *vq);  // NULL-safe

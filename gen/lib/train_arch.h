@@ -112,8 +112,14 @@ silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const
 // V 256, Cvae 16), "default" (var_vq_world_config: ch 32, V 512, Cvae 16);
 // all 32 px -> 8 x 8 (ch_mult 1,2,2), patch_nums 1,2,3,4,6,8, 4 phis.
 // Checkpoints carry var_vq_config_json as "config".
+// Before the loss of micro-batch j, when j % RESTART_EVERY == 0 and j <=
+// RESTART_UNTIL, codes that batch does not use are restarted
+// (var_vq_restart_dead_codes with seed data_seed ^ j; j = 0 is a data-
+// dependent codebook init).
 #define SILT_TRAIN_VQ_IMAGE 32
 #define SILT_TRAIN_VQ_BETA 0.25f
+#define SILT_TRAIN_VQ_RESTART_EVERY 50
+#define SILT_TRAIN_VQ_RESTART_UNTIL 3000
 silt_status silt_train_vq_preset(const char *size, var_vq_config *out);
 silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_train_task *out);
 // The tokenizer of a `gen train --arch vq` checkpoint (or run dir; EMA
@@ -130,8 +136,8 @@ silt_status silt_train_vq_export(const char *ckpt_or_dir, const char *out_path);
 // cross-entropy over all B L tokens of var_forward_text (VAR's trainer.py).
 // The VAR's codebook size, Cvae and scales are the tokenizer's. Presets:
 // "tiny" (tests: depth 1, width 32, 2 heads), "small" (depth 4, width 128,
-// 2 heads), "default" (depth 6, width 256, 4 heads; head_dim 64 as the
-// official models). Checkpoints carry var_config_json as "config".
+// 2 heads), "default" (var_world_default_config: depth 6, width 192, 3
+// heads; head_dim 64 as the official models). Checkpoints carry var_config_json as "config".
 #define SILT_TRAIN_VAR_IMAGE 32
 #define SILT_TRAIN_VAR_CAPTION_DROP 0.1
 #define SILT_TRAIN_VAR_DEFAULT_VQ "models/world-vq.safetensors.zst"

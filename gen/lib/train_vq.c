@@ -75,6 +75,15 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         if (s) { silt_graph_fail(g, s); return NULL; }
         for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
+    // Dead-code restarts every SILT_TRAIN_VQ_RESTART_EVERY micro-batches
+    // (batch 0 included: a data-dependent codebook init) until
+    // SILT_TRAIN_VQ_RESTART_UNTIL, then the codebook settles.
+    if (batch_index % SILT_TRAIN_VQ_RESTART_EVERY == 0 && batch_index <= SILT_TRAIN_VQ_RESTART_UNTIL) {
+        int n = 0;
+        silt_status s = var_vq_restart_dead_codes(t->vq, img, data_seed ^ (uint64_t)batch_index, &n);
+        if (s) { silt_graph_fail(g, s); return NULL; }
+        if (n) silt_info("vq: batch %lld: restarted %d dead codes", (long long)batch_index, n);
+    }
     var_vq_loss_stats st;
     silt_tensor *loss = var_vq_train_loss(g, t->vq, img, SILT_TRAIN_VQ_BETA, &st);
     // Codebook health is not in the CSV (one loss column): log it now and then.

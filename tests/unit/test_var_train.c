@@ -305,6 +305,38 @@ static void test_vq_recon_falls(void) {
     var_vq_free(vq);
 }
 
+// Dead-code restarts: codes no lookup used are moved onto the batch's lookup
+// vectors, so more codes are used afterwards; a repeat with the same seed
+// gives the same codebook.
+static void test_vq_restart(void) {
+    var_vq_config c = tiny_vq_config();
+    c.vocab_size = 64;
+    var_vqvae *a = NULL, *b = NULL;
+    CHECK_OK(var_vq_create(&c, 8, &a));
+    CHECK_OK(var_vq_create(&c, 8, &b));
+    if (!a || !b) return;
+    int B = 4, S = 8;
+    silt_tensor *img = silt_tensor_create_f32(4, (int64_t[]){B, 3, S, S}, false);
+    world_batch(silt_f32(img), B, S, 31);
+    silt_graph *g = silt_graph_create(0);
+    var_vq_loss_stats before, after;
+    silt_graph_set_grad(g, false);
+    CHECK(var_vq_train_loss(g, a, img, 0.25f, &before) != NULL);
+    int n = 0, n2 = 0;
+    CHECK_OK(var_vq_restart_dead_codes(a, img, 99, &n));
+    CHECK_OK(var_vq_restart_dead_codes(b, img, 99, &n2));
+    silt_graph_reset(g);
+    CHECK(var_vq_train_loss(g, a, img, 0.25f, &after) != NULL);
+    CHECK_MSG(n == 64 - before.codes_used && n > 0, "restarted %d, %d of 64 were used", n, before.codes_used);
+    CHECK_MSG(after.codes_used > before.codes_used, "codes used %d -> %d after restarts", before.codes_used,
+              after.codes_used);
+    CHECK(n == n2 && same_params_vq(a, b));
+    silt_graph_free(g);
+    silt_tensor_free(img);
+    var_vq_free(a);
+    var_vq_free(b);
+}
+
 // --- text-conditioned VAR ---------------------------------------------------------------
 
 static var_config tiny_var_config(void) {
@@ -550,6 +582,7 @@ int main(void) {
     test_vq_create_save_load();
     test_vq_loss_grad();
     test_vq_recon_falls();
+    test_vq_restart();
     test_var_text_grad();
     test_var_text_generate();
     char cmd[128];
