@@ -101,6 +101,26 @@ silt_mmdit_export_opts silt_mmdit_export_default_opts(void);
 // step and train_params).
 silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_path, const silt_mmdit_export_opts *o);
 
+// --- world VAR sizing (measured 2026-11-27 on the 2-core build VM, batch 32) ----------
+// The VM was shared (load average 3-11 from other jobs), so wall times were
+// 2-4x the CPU times; the CPU time per step is the steadier figure:
+//   vq  default (ch 32, V 512, Cvae 16)        ~1.1-1.7 CPU s/step  (OMP 2 passive: 2.6 s wall)
+//   vq  small                                   ~0.4 CPU s/step
+//   var default (depth 6, width 192, 3 heads)   ~1.9-2.2 CPU s/step (OMP 2 passive: ~7 s wall at load 10)
+//   var small   (depth 4, width 128)            ~0.8 CPU s/step
+// With both cores free (OMP_NUM_THREADS=2, ~1.7x) that is ~0.8 s/step for
+// the tokenizer and ~1.2 s/step for the VAR, so ~90-minute runs are:
+//   gen train --arch vq --steps 5000 --batch 32 --lr 1e-3 --lr-min 1e-5 --warmup 100 --beta2 0.99
+//       --weight-decay 0 --clip 1 --ema 0.998 --ckpt-every 250 --out runs/vq_world
+//   gen train --arch var --vq runs/vq_world --clip-model models/world-clip.safetensors.zst --steps 4000
+//       --batch 32 --lr 5e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --weight-decay 0.05 --clip 2
+//       --ema 0.999 --ckpt-every 250 --out runs/var_world
+// (VAR: AdamW betas (0.9, 0.95), weight decay 0.05 and clip 2 as trainer.py;
+// the official lr 1e-4 * bs / 256 is for 310M+ models over 200+ epochs.)
+// then `gen train --arch vq --export runs/vq_world --out models/world-vq.safetensors`
+// (same for var) and zstd -19. On a shared machine set OMP_WAIT_POLICY=passive:
+// with the default spinning, 2 threads ran 10x slower than 1 at load 10.
+
 // A file, or a run directory (its latest checkpoint), into buf.
 silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
 
