@@ -17,8 +17,7 @@ int cmd_train(int argc, char **argv) {
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
     int log_every = (int)tp.log_every, seed = 0;
     const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL;
-    static const char *const sizes[] = {"tiny", "small", "default", NULL};
-    int size = 2;
+    const char *size = "default";
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     arg_spec specs[] = {
         {"arch", 'a', ARG_STR, &arch, "ARCH", "architecture to train (required; listed above)", NULL, 0, -1},
@@ -43,10 +42,13 @@ int cmd_train(int argc, char **argv) {
         {"step-delay-ms", 0, ARG_INT, &tp.step_delay_ms, "MS", "sleep after each update (for crash/resume tests)", NULL,
          0, 600000},
         {"clip-model", 0, ARG_STR, &clip_model, "PATH",
-         "mmdit: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
+         "mmdit, var: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
          "[default: " SILT_TRAIN_MMDIT_DEFAULT_CLIP "]",
          NULL, 0, -1},
-        {"size", 0, ARG_CHOICE, &size, "SIZE", "mmdit, vq, var: model size preset", sizes, 0, 0},
+        {"size", 0, ARG_STR, &size, "SIZE",
+         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth; "
+         "vq, var: tiny, small or default",
+         NULL, 0, -1},
         {"vq", 0, ARG_STR, &vq_model, "PATH",
          "var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir) "
          "[default: " SILT_TRAIN_VAR_DEFAULT_VQ "]",
@@ -110,8 +112,15 @@ int cmd_train(int argc, char **argv) {
     tp.data_seed = (uint64_t)seed;
     if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
 
-    silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model,
-                               .size = args_was_given(&p, given, "size") ? sizes[size] : NULL};
+    mmdit_config probe;
+    var_vq_config vq_probe;
+    var_config var_probe = {0};
+    bool sized = args_was_given(&p, given, "size");
+    if (sized && ((!strcmp(arch, "mmdit") && silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK) ||
+                  (!strcmp(arch, "vq") && silt_train_vq_preset(size, &vq_probe) != SILT_OK) ||
+                  (!strcmp(arch, "var") && silt_train_var_preset(size, &var_probe) != SILT_OK)))
+        return args_usage_error(&p, "--size: %s", silt_last_error_message());
+    silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .size = sized ? size : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

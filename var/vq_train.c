@@ -61,9 +61,7 @@ silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *
         int pn = c->patch_nums[si];
         int64_t P = (int64_t)pn * pn;
         // rest_NC = area(f_rest, pn) (none at the last scale), as (B pn pn, C) rows
-        silt_graph_set_grad(g, false);
-        silt_tensor *zs = si != K - 1 ? silt_area_downsample(g, f_rest, pn, pn) : f_rest;
-        silt_graph_set_grad(g, true);
+        silt_tensor *zs = si != K - 1 ? silt_area_downsample(g, f_rest, pn, pn) : f_rest;  // f_rest needs no grad
         if (!zs) break;
         for (int64_t b = 0; b < B; b++)
             for (int64_t p = 0; p < P; p++)

@@ -14,7 +14,7 @@
 // What `gen train` passes through to an architecture beyond the seed.
 typedef struct silt_train_arch_opts {
     const char *clip_path;  // frozen text encoder (mmdit): a world-CLIP file, checkpoint or run dir; NULL: default
-    const char *size;       // model size preset (mmdit, vq, var: "tiny", "small", "default"); NULL: "default"
+    const char *size;       // model size preset (mmdit: silt_train_mmdit_presets(); vq, var: tiny|small|default); NULL: "default"
     const char *vq_path;    // var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir)
 } silt_train_arch_opts;
 
@@ -68,22 +68,30 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 // (Esser et al. 2024, sec. 2-3; diffusers FlowMatchEulerDiscreteScheduler):
 // s = sigmoid(n), n ~ N(0, 1) (logit-normal(0, 1), SD3's default), noise
 // ~ N(0, I), x_s = (1 - s) x0 + s noise, the model sees t = 1000 s and
-// predicts v; loss = mean((v - (noise - x0))^2). n and the noise come from
-// Philox streams j under seeds derived from data_seed (one per purpose), so
+// predicts v; loss = mean((v - (noise - x0))^2). n is element 0 of
+// silt_rng_normal stream j under seed data_seed ^ (0x9E3779B97F4A7C15 * 3),
+// the noise (3, 32, 32) is stream j under data_seed ^ (0x9E3779B97F4A7C15 *
+// 4) (the per-purpose keys of silt_train_batch_rng for purposes 2 and 3), so
 // a sample depends on (data_seed, j) only and a resumed run is exact.
 #define SILT_TRAIN_MMDIT_IMAGE 32       // world images, pixel space
 #define SILT_TRAIN_MMDIT_CAPTION_DROP 0.1
 #define SILT_TRAIN_MMDIT_DEFAULT_CLIP "models/world-clip.safetensors.zst"
 
-// The size presets: "tiny" (tests: patch 4, hidden 16, depth 2), "small",
-// "default" (the shipped model). joint_dim / pooled_dim come from the CLIP.
+// The size presets (patch:hidden:heads:depth, QK-norm on): "tiny" 4:32:2:2
+// (tests), "small" 4:192:8:6, "default" 4:256:8:6 (the shipped model); or
+// any "P:D:H:L" (P dividing 32, D a multiple of H and of 4). joint_dim /
+// pooled_dim come from the CLIP.
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out);
-const char *silt_train_mmdit_presets(void);  // "tiny|small|default"
+const char *silt_train_mmdit_presets(void);  // "tiny|small|default|P:D:H:L"
 
 // clip_path: as silt_train_arch_opts (a run directory means its latest
 // checkpoint); the CLIP's EMA weights when it is a trainer checkpoint.
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out);
+// The same with an explicit model config (joint_dim and pooled_dim are set
+// from the CLIP); for benchmarks and experiments.
+silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
+                                           silt_train_task *out);
 
 // Defaults stored in an exported model for `gen` to sample with.
 typedef struct silt_mmdit_export_opts {

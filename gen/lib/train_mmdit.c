@@ -31,24 +31,33 @@ static uint64_t purpose_seed(uint64_t data_seed, uint32_t purpose) {
     return data_seed ^ (0x9E3779B97F4A7C15ull * ((uint64_t)purpose + 1));
 }
 
-const char *silt_train_mmdit_presets(void) { return "tiny|small|default"; }
+const char *silt_train_mmdit_presets(void) { return "tiny|small|default|P:D:H:L"; }
 
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit preset: NULL out");
     if (!size) size = "default";
     // All presets: RGB in and out, QK RMS-norm (SD3.5: steadier attention
     // logits at high learning rates), a table exactly the 32 px patch grid.
+    // Costs per step at batch 32 (one core, bench/mmdit_train.c): small
+    // 0.86 s, default 1.31 s; patch 2 at hidden 192 costs 3.98 s (attention
+    // over 4x the tokens), so patch 4 buys ~3x the updates in a fixed time.
     mmdit_config c = {.in_channels = 3, .out_channels = 3, .joint_dim = joint_dim, .pooled_dim = pooled_dim,
                       .qk_norm = true, .n_dual = 0};
+    int p = 0, D = 0, H = 0, L = 0, used = 0;
     if (!strcmp(size, "tiny")) {  // CLI tests: a few ms a step
-        c.patch = 4, c.hidden = 16, c.heads = 2, c.head_dim = 8, c.depth = 2;
+        p = 4, D = 32, H = 2, L = 2;
     } else if (!strcmp(size, "small")) {
-        c.patch = 2, c.hidden = 128, c.heads = 4, c.head_dim = 32, c.depth = 4;
+        p = 4, D = 192, H = 8, L = 6;
     } else if (!strcmp(size, "default")) {
-        c.patch = 2, c.hidden = 192, c.heads = 8, c.head_dim = 24, c.depth = 6;
-    } else {
-        return SILT_FAIL(SILT_ERR_ARG, "mmdit: unknown size '%s' (known: %s)", size, silt_train_mmdit_presets());
+        p = 4, D = 256, H = 8, L = 6;
+    } else if (sscanf(size, "%d:%d:%d:%d%n", &p, &D, &H, &L, &used) != 4 || size[used] || p < 1 || H < 1 ||
+               D % H || SILT_TRAIN_MMDIT_IMAGE % p) {
+        return SILT_FAIL(SILT_ERR_ARG,
+                         "mmdit: unknown size '%s' (known: tiny, small, default, or patch:hidden:heads:depth with "
+                         "the patch dividing %d and hidden a multiple of heads)",
+                         size, SILT_TRAIN_MMDIT_IMAGE);
     }
+    c.patch = p, c.hidden = D, c.heads = H, c.head_dim = D / H, c.depth = L;
     c.pos_max = SILT_TRAIN_MMDIT_IMAGE / c.patch;
     *out = c;
     return mmdit_config_check(&c);
@@ -125,16 +134,18 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     }
     // The text encoder is frozen: no graph nodes, no gradients into it.
     silt_tensor *ctx = NULL, *pooled = NULL;
+    bool grad = silt_graph_grad_enabled(g);
     silt_graph_set_grad(g, false);
     silt_status s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &ctx, &pooled);
-    silt_graph_set_grad(g, true);
+    silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     silt_tensor *v = mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL);
     return silt_mse_loss(g, v, target);
 }
 
-silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
-                                    silt_train_task *out) {
+// size: a preset name, or NULL with *cfg set (joint/pooled from the CLIP).
+static silt_status create(const char *clip_path, const char *size, const mmdit_config *cfg, uint64_t init_seed,
+                          silt_train_task *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
     const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
     char path[4096];
@@ -148,14 +159,23 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
     mmdit_task *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory");
     silt_status s = wclip_load_file(path, &t->clip);
-    mmdit_config c;
+    mmdit_config c = {0};
     if (!s) {
         const wclip_config *cc = wclip_get_config(t->clip);
         if (cc->img_size != SILT_TRAIN_MMDIT_IMAGE || cc->max_len != TXT_WORLD_MAX_LEN)
             s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: %s is a CLIP for %d px / %d tokens, the world MMDiT needs %d / %d",
                           path, cc->img_size, cc->max_len, SILT_TRAIN_MMDIT_IMAGE, TXT_WORLD_MAX_LEN);
-        if (!s) s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+        if (!s && cfg) {
+            c = *cfg;
+            c.joint_dim = cc->width;
+            c.pooled_dim = cc->embed_dim;
+        } else if (!s) {
+            s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+        }
     }
+    if (!s && (long)c.pos_max * c.patch < SILT_TRAIN_MMDIT_IMAGE)
+        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d px patches is smaller than %d px",
+                      c.pos_max, c.pos_max, c.patch, SILT_TRAIN_MMDIT_IMAGE);
     if (!s) s = mmdit_create(&c, init_seed, &t->m);
     if (!s && mmdit_config_json(&c, t->config, sizeof t->config) >= (int)sizeof t->config)
         s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
@@ -163,12 +183,25 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
         task_destroy(t);
         return s;
     }
-    silt_info("mmdit: %s model, %d parameter tensors, text encoder %s", size ? size : "default",
-              mmdit_param_count(t->m), path);
+    int64_t n = 0;
+    for (int i = 0; i < mmdit_param_count(t->m); i++) n += silt_numel(mmdit_param(t->m, i, NULL, NULL));
+    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s",
+              cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path);
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
                              .destroy = task_destroy};
     return SILT_OK;
+}
+
+silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
+                                    silt_train_task *out) {
+    return create(clip_path, size ? size : "default", NULL, init_seed, out);
+}
+
+silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
+                                           silt_train_task *out) {
+    if (!c) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL config");
+    return create(clip_path, NULL, c, init_seed, out);
 }
 
 // --- export ------------------------------------------------------------------------

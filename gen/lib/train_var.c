@@ -88,13 +88,14 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
     // The tokenizer and the text encoder are frozen: no nodes, no gradients.
+    bool grad = silt_graph_grad_enabled(g);  // the caller's mode, restored below
     silt_graph_set_grad(g, false);
     silt_tensor *tokens = NULL, *pooled = NULL, *x = NULL;
     silt_status s = var_vq_encode(g, t->vq, img, idx);
     if (!s) x = var_vq_idx_to_var_input(g, t->vq, idx, B);
     if (!s && !x) s = silt_graph_status(g);
     if (!s) s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &tokens, &pooled);
-    silt_graph_set_grad(g, true);
+    silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     return var_ce_loss(g, var_forward_text(g, t->m, pooled, tokens, x), idx, NULL);
 }

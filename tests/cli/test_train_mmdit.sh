@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# gen train --arch mmdit (tiny size, on a 2-step world-CLIP made here): the
+# flow loss falls, a run killed with SIGKILL and resumed ends byte-identical
+# to an uninterrupted one, --export writes a model `gen info` reads as an
+# MMDiT with the sampling metadata, and bad flags or a missing text encoder
+# give one error line. Usage: test_train_mmdit.sh PATH/TO/gen
+set -u
+gen=${1:?usage: test_train_mmdit.sh GEN}
+tmp=$(mktemp -d)
+bg=
+trap '[ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+# One thread: bit-identical resumes need a fixed thread count anyway, and tiny
+# steps on a busy machine are much slower with spinning OpenMP threads.
+export OMP_NUM_THREADS=1
+
+wait_for() {  # wait_for FILE: up to 60 s
+    for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
+    return 1
+}
+# mean of the loss column (2) over CSV rows [from, to] (1-based, header excluded)
+mean_loss() { tail -n +2 "$1" | sed -n "$2,$3p" | awk -F, '{s += $2; n++} END {printf "%.6f", s / n}'; }
+less_than() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
+
+# A world-CLIP to condition on (any trained state will do; the test checks the MMDiT).
+expect clip 0 "$gen" train --arch clip --steps 2 --batch 4 --warmup 1 --out "$tmp/clip"
+clip=$tmp/clip
+
+args=(train --arch mmdit --size tiny --clip-model "$clip" --steps 40 --batch 16 --lr 1e-2 --warmup 5
+      --ema 0.9 --ckpt-every 10 --log-every 1 --seed 5)
+A=$tmp/a B=$tmp/b
+
+# 1. uninterrupted; the loss falls (mean of the last 10 steps vs the first 3:
+#    at init adaLN-Zero predicts 0, so the loss starts at E|noise - x0|^2 ~ 1.5)
+expect full 0 "$gen" "${args[@]}" --out "$A"
+check full-final test -f "$A/checkpoint_40.safetensors"
+first=$(mean_loss "$A/train_log.csv" 1 3) last=$(mean_loss "$A/train_log.csv" 31 40)
+check "loss-falls ($first -> $last)" less_than "$last" "$(awk -v a="$first" 'BEGIN {print 0.85 * a}')"
+check loss-finite less_than "$last" 10
+expect info-ckpt 0 "$gen" info "$A/checkpoint_40.safetensors"
+check info-ckpt-mmdit out_has 'architecture: mmdit-diffusers'
+check info-ckpt-config out_has 'num_attention_heads'
+
+# 2. killed (SIGKILL) after its step-10 checkpoint, resumed: identical end
+"$gen" "${args[@]}" --out "$B" --step-delay-ms 60 >/dev/null 2>"$tmp/err_b" &
+bg=$!
+# `latest` is written after the checkpoint it names: wait for it, not the checkpoint
+check killed-run-reached-10 wait_for "$B/latest"
+kill -KILL "$bg" 2>/dev/null
+wait "$bg" 2>/dev/null
+bg=
+check killed-mid-way test ! -e "$B/checkpoint_40.safetensors"
+expect resume 0 "$gen" "${args[@]}" --out "$B" --resume auto
+check resume-says err_has 'resuming from'
+check resume-final-identical cmp "$A/checkpoint_40.safetensors" "$B/checkpoint_40.safetensors"
+check resume-csv-same bash -c "diff <(cut -d, -f1-4 '$A/train_log.csv') <(cut -d, -f1-4 '$B/train_log.csv') >/dev/null"
+# another size is another model: resuming into it is refused
+expect resume-other-size 1 "$gen" train --arch mmdit --size small --clip-model "$clip" --steps 50 --out "$B" --resume auto
+check resume-other-size-says err_has 'holds a model with config'
+
+# 3. export: from the run directory (its latest checkpoint, EMA weights) and from a file
+expect export 0 "$gen" train --arch mmdit --export "$A" -o "$tmp/m.safetensors"
+check export-written test -f "$tmp/m.safetensors"
+expect info-model 0 "$gen" info "$tmp/m.safetensors"
+check info-mmdit out_has 'architecture: mmdit-diffusers'
+check info-kind out_has 'silt.kind = world-mmdit'
+check info-encoder out_has 'silt.text_encoder = world-clip'
+check info-sampler out_has 'silt.sampler = flow_euler'
+check info-steps out_has 'silt.steps = 20'
+check info-cfg out_has 'silt.cfg = 4'
+check info-train-ema out_has '"ema": true'
+check info-no-adam bash -c "! grep -q adam_ '$tmp/out'"
+expect export-file 0 "$gen" train --arch mmdit --export "$A/checkpoint_40.safetensors" -o "$tmp/m2.safetensors.zst" \
+    --sample-steps 8 --sample-cfg 2.5
+expect info-model2 0 "$gen" info "$tmp/m2.safetensors.zst"
+check info2-steps out_has 'silt.steps = 8'
+check info2-cfg out_has 'silt.cfg = 2.5'
+expect export-not-mmdit 1 "$gen" train --arch mmdit --export "$clip" -o "$tmp/x.safetensors"
+check export-not-mmdit-line one_line
+check export-not-mmdit-nothing test ! -e "$tmp/x.safetensors"
+
+# 4. usage and runtime errors
+(cd "$tmp" && "$gen" train --arch mmdit --size tiny --steps 1 --out "$tmp/e" >"$tmp/out" 2>"$tmp/err")
+check no-clip-exit-1 test $? -eq 1
+check no-clip-line one_line
+check no-clip-says err_has 'models/world-clip.safetensors.zst'
+check no-clip-hint err_has '--clip-model'
+expect bad-size 2 "$gen" train --arch mmdit --size huge --clip-model "$clip" --out "$tmp/e"
+expect size-for-toy 1 "$gen" train --arch toy --size tiny --out "$tmp/e"
+check size-for-toy-line one_line
+expect export-for-clip 2 "$gen" train --arch clip --export "$A" -o "$tmp/x.safetensors"
+expect export-no-out 2 "$gen" train --arch mmdit --export "$A"
+expect sample-without-export 2 "$gen" train --arch mmdit --sample-steps 4 --clip-model "$clip" --out "$tmp/e"
+check nothing-written test ! -e "$tmp/e"
+expect help 0 "$gen" train --help
+check help-lists-mmdit grep -q '^  mmdit ' "$tmp/out"
+check help-export out_has '--export'
+
+finish
