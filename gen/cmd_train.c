@@ -1,6 +1,6 @@
 // gen train --arch ARCH [options]: train a model with the silt trainer
 // (gen/lib/train.h): AdamW, warmup + cosine, accumulation, clipping, EMA,
-// atomic checkpoints and an exact --resume. `--arch mmdit --export CKPT -o
+// atomic checkpoints and an exact --resume. `--arch mmdit|vq|var --export CKPT -o
 // FILE` turns a run's checkpoint into a model file instead.
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +16,7 @@ int cmd_train(int argc, char **argv) {
     const char *arch = NULL, *resume = NULL;
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
     int log_every = (int)tp.log_every, seed = 0;
-    const char *clip_model = NULL, *export_from = NULL;
+    const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL;
     const char *size = "default";
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     arg_spec specs[] = {
@@ -42,15 +42,20 @@ int cmd_train(int argc, char **argv) {
         {"step-delay-ms", 0, ARG_INT, &tp.step_delay_ms, "MS", "sleep after each update (for crash/resume tests)", NULL,
          0, 600000},
         {"clip-model", 0, ARG_STR, &clip_model, "PATH",
-         "mmdit: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
+         "mmdit, var: the frozen world-CLIP text encoder (model file, clip checkpoint or run dir) "
          "[default: " SILT_TRAIN_MMDIT_DEFAULT_CLIP "]",
          NULL, 0, -1},
         {"size", 0, ARG_STR, &size, "SIZE",
-         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth",
+         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth; "
+         "vq, var: tiny, small or default",
+         NULL, 0, -1},
+        {"vq", 0, ARG_STR, &vq_model, "PATH",
+         "var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir) "
+         "[default: " SILT_TRAIN_VAR_DEFAULT_VQ "]",
          NULL, 0, -1},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
-         "mmdit: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the file "
-         "given by --out, instead of training",
+         "mmdit, vq, var: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
+         "file given by --out, instead of training",
          NULL, 0, -1},
         {"sample-steps", 0, ARG_INT, &xo.steps, "N", "with --export: sampling steps stored as the model's default",
          NULL, 1, 10000},
@@ -72,7 +77,7 @@ int cmd_train(int argc, char **argv) {
     }
     arg_parser p = {"gen train",
                     "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...\n"
-                    "       gen train --arch mmdit --export CKPT|DIR --out FILE [--sample-steps N] ...",
+                    "       gen train --arch mmdit|vq|var --export CKPT|DIR --out FILE [--sample-steps N] ...",
                     summary, specs, N_SPECS, NULL, 0, 0};
     int rc = args_parse_given(&p, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
@@ -82,12 +87,18 @@ int cmd_train(int argc, char **argv) {
     bool sample_flags = args_was_given(&p, given, "sample-steps") || args_was_given(&p, given, "sample-shift") ||
                         args_was_given(&p, given, "sample-cfg");
     if (export_from) {
-        if (strcmp(arch, "mmdit")) return args_usage_error(&p, "--export is for --arch mmdit");
+        bool is_mmdit = !strcmp(arch, "mmdit");
+        if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var"))
+            return args_usage_error(&p, "--export is for --arch mmdit, vq or var");
+        if (!is_mmdit && sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg are for mmdit");
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
         if (resume) return args_usage_error(&p, "--export and --resume do not go together");
-        if (silt_train_mmdit_export(export_from, tp.out_dir, &xo) != SILT_OK) return gen_fail("export");
+        silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
+                         : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
+                                               : silt_train_var_export(export_from, tp.out_dir);
+        if (xs != SILT_OK) return gen_fail("export");
         fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);
         return 0;
     }
@@ -102,10 +113,14 @@ int cmd_train(int argc, char **argv) {
     if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
 
     mmdit_config probe;
-    if (args_was_given(&p, given, "size") && !strcmp(arch, "mmdit") &&
-        silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK)
+    var_vq_config vq_probe;
+    var_config var_probe = {0};
+    bool sized = args_was_given(&p, given, "size");
+    if (sized && ((!strcmp(arch, "mmdit") && silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK) ||
+                  (!strcmp(arch, "vq") && silt_train_vq_preset(size, &vq_probe) != SILT_OK) ||
+                  (!strcmp(arch, "var") && silt_train_var_preset(size, &var_probe) != SILT_OK)))
         return args_usage_error(&p, "--size: %s", silt_last_error_message());
-    silt_train_arch_opts ao = {.clip_path = clip_model, .size = args_was_given(&p, given, "size") ? size : NULL};
+    silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .size = sized ? size : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -13,16 +13,20 @@
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/weights.h"
+#include "var/var_ckpt.h"
 #include "var/var_internal.h"
 
 // --- detection -----------------------------------------------------------------------
 
-static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) {
+// pre: "" or "ema." (a trainer checkpoint's EMA copy, see var_load).
+static const silt_st_tensor *find(const silt_safetensors *st, const char *pre, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const silt_st_tensor *find(const silt_safetensors *st, const char *pre, const char *fmt, ...) {
     char name[256];
+    int n = snprintf(name, sizeof name, "%s", pre);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
+    vsnprintf(name + n, sizeof name - (size_t)n, fmt, ap);
     va_end(ap);
     return silt_safetensors_find(st, name);
 }
@@ -125,31 +129,38 @@ static silt_status pn_from_lvl(const silt_st_tensor *t, int64_t L, int *pn, int 
     return s;
 }
 
-static silt_status detect(const silt_safetensors *st, var_config *c) {
-    const silt_st_tensor *ce = find(st, "class_emb.weight");
-    if (!ce)
+static silt_status detect(const silt_safetensors *st, const char *pre, var_config *c) {
+    const silt_st_tensor *ce = find(st, pre, "class_emb.weight"), *tp = find(st, pre, "text_pool_proj.weight");
+    if (!ce && !tp)
         return SILT_FAIL(SILT_ERR_FORMAT, "not a VAR transformer checkpoint: no tensor 'class_emb.weight' (convert "
-                                          "var_d16.pth with tools/pth2safetensors.py)");
-    int64_t rows = dim_of(ce, 2, 0), C = dim_of(ce, 2, 1);
-    int64_t Cvae = dim_of(find(st, "word_embed.weight"), 2, 1), V = dim_of(find(st, "head.weight"), 2, 0);
-    int64_t L = dim_of(find(st, "pos_1LC"), 3, 1), first_l = dim_of(find(st, "pos_start"), 3, 1);
-    int64_t K = dim_of(find(st, "lvl_embed.weight"), 2, 0);
-    if (rows < 2 || C < 1 || Cvae < 1 || V < 1 || L < 2 || first_l < 1 || K < 2)
+                                          "var_d16.pth with tools/pth2safetensors.py) or 'text_pool_proj.weight'");
+    int64_t rows = ce ? dim_of(ce, 2, 0) : 2, C = ce ? dim_of(ce, 2, 1) : dim_of(tp, 2, 0);
+    if (!ce) {  // text model
+        c->text_dim = (int)dim_of(tp, 2, 1);
+        c->ctx_dim = (int)dim_of(find(st, pre, "text_ctx_proj.weight"), 2, 1);
+        if (c->text_dim < 1 || c->ctx_dim < 1)
+            return SILT_FAIL(SILT_ERR_FORMAT, "var: a text model needs text_pool_proj.weight (C, text_dim) and "
+                                              "text_ctx_proj.weight (C, ctx_dim)");
+    }
+    int64_t Cvae = dim_of(find(st, pre, "word_embed.weight"), 2, 1), V = dim_of(find(st, pre, "head.weight"), 2, 0);
+    int64_t L = dim_of(find(st, pre, "pos_1LC"), 3, 1), first_l = dim_of(find(st, pre, "pos_start"), 3, 1);
+    int64_t K = dim_of(find(st, pre, "lvl_embed.weight"), 2, 0);
+    if ((ce && rows < 2) || C < 1 || Cvae < 1 || V < 1 || L < 2 || first_l < 1 || K < 2)
         return SILT_FAIL(SILT_ERR_FORMAT, "var: need class_emb.weight (classes+1, C), word_embed.weight (C, Cvae), "
                                           "head.weight (V, C), pos_1LC (1, L, C), pos_start (1, first_l, C) and "
                                           "lvl_embed.weight (K, C) with K >= 2");
-    c->num_classes = (int)rows - 1;
+    c->num_classes = ce ? (int)rows - 1 : 0;
     c->embed_dim = (int)C;
     c->Cvae = (int)Cvae;
     c->vocab_size = (int)V;
     c->L = L;
     c->first_l = first_l;
-    for (c->depth = 0; find(st, "blocks.%d.attn.mat_qkv.weight", c->depth);) c->depth++;
+    for (c->depth = 0; find(st, pre, "blocks.%d.attn.mat_qkv.weight", c->depth);) c->depth++;
     if (c->depth == 0) return SILT_FAIL(SILT_ERR_FORMAT, "var: missing 'blocks.0.attn.mat_qkv.weight'");
-    c->shared_aln = find(st, "shared_ada_lin.1.weight") != NULL;
-    const silt_st_tensor *sm = find(st, "blocks.0.attn.scale_mul_1H11");
+    c->shared_aln = find(st, pre, "shared_ada_lin.1.weight") != NULL;
+    const silt_st_tensor *sm = find(st, pre, "blocks.0.attn.scale_mul_1H11");
     c->attn_l2_norm = sm != NULL;
-    c->mlp_hidden = (int)dim_of(find(st, "blocks.0.ffn.fc1.weight"), 2, 0);
+    c->mlp_hidden = (int)dim_of(find(st, pre, "blocks.0.ffn.fc1.weight"), 2, 0);
     if (c->mlp_hidden < 1) return SILT_FAIL(SILT_ERR_FORMAT, "var: missing or malformed 'blocks.0.ffn.fc1.weight'");
 
     json_cfg j = {0, 1e-6f, 0, {0}};
@@ -169,7 +180,7 @@ static silt_status detect(const silt_safetensors *st, var_config *c) {
     c->head_dim = (int)(C / c->num_heads);
 
     // Scales: lvl_1L, else config, else the official lists by length.
-    const silt_st_tensor *lvl = find(st, "lvl_1L");
+    const silt_st_tensor *lvl = find(st, pre, "lvl_1L");
     char a[160], b[160];
     if (lvl) {
         SILT_TRY(pn_from_lvl(lvl, L, c->patch_nums, &c->n_scales));
@@ -184,6 +195,9 @@ static silt_status detect(const silt_safetensors *st, var_config *c) {
     } else if (L == 680 || L == 2240) {
         c->n_scales = 10;
         memcpy(c->patch_nums, L == 680 ? var_patch_nums_256 : var_patch_nums_512, sizeof var_patch_nums_256);
+    } else if (L == 130 && K == 6) {  // the world VAR's scales (a trainer checkpoint has no config)
+        c->n_scales = 6;
+        memcpy(c->patch_nums, var_patch_nums_world, sizeof var_patch_nums_world);
     } else {
         return SILT_FAIL(SILT_ERR_FORMAT, "var: cannot tell the scales of a %lld-token sequence: the file has no lvl_1L "
                                           "buffer and no config patch_nums", (long long)L);
@@ -204,10 +218,12 @@ static silt_status detect(const silt_safetensors *st, var_config *c) {
 
 // --- loading ------------------------------------------------------------------------------
 
+// wl NULL: var_create (tensors are created, not read). skip_adam: a trainer
+// checkpoint read without EMA, whose adam_m./adam_v. copies are marked used.
 typedef struct var_loader {
     silt_weights *wl;
     var_model *m;
-    bool oom;
+    bool oom, skip_adam;
 } var_loader;
 
 static silt_tensor *get(var_loader *Ld, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...)
@@ -218,7 +234,14 @@ static silt_tensor *get(var_loader *Ld, int ndim, int64_t d0, int64_t d1, int64_
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
-    silt_tensor *t = silt_weights_get(Ld->wl, name, ndim, (int64_t[]){d0, d1, d2, d3});
+    silt_tensor *t;
+    if (Ld->wl) {
+        t = silt_weights_get(Ld->wl, name, ndim, (int64_t[]){d0, d1, d2, d3});
+        if (Ld->skip_adam) var_skip_adam(Ld->wl, name);
+    } else {
+        t = silt_tensor_create_f32(ndim, (int64_t[]){d0, d1, d2, d3}, true);
+        if (!t) Ld->oom = true;
+    }
     var_model *m = Ld->m;
     char *copy = t ? strdup(name) : NULL;
     if (t && copy && m->n_owned < m->cap_owned) {
@@ -240,7 +263,14 @@ static void ld_weights(var_loader *Ld) {
     int64_t C = c->embed_dim, H = c->num_heads, F = c->mlp_hidden;
     m->word_w = get(Ld, 2, C, c->Cvae, 0, 0, "word_embed.weight");
     m->word_b = get(Ld, 1, C, 0, 0, 0, "word_embed.bias");
-    m->class_emb = get(Ld, 2, c->num_classes + 1, C, 0, 0, "class_emb.weight");
+    if (c->text_dim) {
+        m->text_pool_w = get(Ld, 2, C, c->text_dim, 0, 0, "text_pool_proj.weight");
+        m->text_pool_b = get(Ld, 1, C, 0, 0, 0, "text_pool_proj.bias");
+        m->text_ctx_w = get(Ld, 2, C, c->ctx_dim, 0, 0, "text_ctx_proj.weight");
+        m->text_ctx_b = get(Ld, 1, C, 0, 0, 0, "text_ctx_proj.bias");
+    } else {
+        m->class_emb = get(Ld, 2, c->num_classes + 1, C, 0, 0, "class_emb.weight");
+    }
     m->pos_start = get(Ld, 3, 1, c->first_l, C, 0, "pos_start");
     m->pos_1LC = get(Ld, 3, 1, c->L, C, 0, "pos_1LC");
     m->lvl_embed = get(Ld, 2, c->n_scales, C, 0, 0, "lvl_embed.weight");
@@ -266,9 +296,19 @@ static void ld_weights(var_loader *Ld) {
         b->fc1_b = get(Ld, 1, F, 0, 0, 0, "blocks.%d.ffn.fc1.bias", i);
         b->fc2_w = get(Ld, 2, C, F, 0, 0, "blocks.%d.ffn.fc2.weight", i);
         b->fc2_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ffn.fc2.bias", i);
+        if (c->text_dim) {
+            b->ca_norm_w = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ca_norm.weight", i);
+            b->ca_norm_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ca_norm.bias", i);
+            b->ca_q_w = get(Ld, 2, C, C, 0, 0, "blocks.%d.ca.mat_q.weight", i);
+            b->ca_q_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ca.mat_q.bias", i);
+            b->ca_kv_w = get(Ld, 2, 2 * C, C, 0, 0, "blocks.%d.ca.mat_kv.weight", i);
+            b->ca_v_bias = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ca.v_bias", i);
+            b->ca_proj_w = get(Ld, 2, C, C, 0, 0, "blocks.%d.ca.proj.weight", i);
+            b->ca_proj_b = get(Ld, 1, C, 0, 0, 0, "blocks.%d.ca.proj.bias", i);
+        }
         char name[64];
         snprintf(name, sizeof name, "blocks.%d.attn.zero_k_bias", i);  // a zero buffer
-        silt_weights_skip(Ld->wl, name);
+        if (Ld->wl) silt_weights_skip(Ld->wl, name);
     }
     m->head_nm_w = get(Ld, 2, 2 * C, C, 0, 0, "head_nm.ada_lin.1.weight");
     m->head_nm_b = get(Ld, 1, 2 * C, 0, 0, 0, "head_nm.ada_lin.1.bias");
@@ -276,34 +316,64 @@ static void ld_weights(var_loader *Ld) {
     m->head_b = get(Ld, 1, c->vocab_size, 0, 0, 0, "head.bias");
     // Buffers the forward recomputes: lvl_1L was read by detect(), the mask
     // follows from it.
-    silt_weights_skip(Ld->wl, "lvl_1L");
-    silt_weights_skip(Ld->wl, "attn_bias_for_masking");
+    if (Ld->wl) {
+        silt_weights_skip(Ld->wl, "lvl_1L");
+        silt_weights_skip(Ld->wl, "attn_bias_for_masking");
+    }
 }
 
-silt_status var_load(const silt_safetensors *st, var_model **out) {
-    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "var_load: NULL argument");
-    var_model *m = calloc(1, sizeof *m);
-    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
-    silt_status s = detect(st, &m->cfg);
-    if (s != SILT_OK) { free(m); return s; }
+// Allocates m's tables for its config and builds (wl NULL: creates) every tensor.
+static silt_status build(var_model *m, int cap, silt_weights *wl, bool skip_adam) {
     const var_config *c = &m->cfg;
-    m->cap_owned = silt_safetensors_count(st) + 1;
+    m->cap_owned = cap;
     m->owned = calloc((size_t)m->cap_owned, sizeof *m->owned);
     m->owned_names = calloc((size_t)m->cap_owned, sizeof *m->owned_names);
     m->blocks = calloc((size_t)c->depth, sizeof *m->blocks);
     m->lvl = malloc((size_t)c->L * sizeof *m->lvl);
     m->zero_k = silt_tensor_create_f32(1, (int64_t[]){c->embed_dim}, false);
     if (!m->owned || !m->owned_names || !m->blocks || !m->lvl || !m->zero_k) {
-        var_free(m);
-        return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+        if (wl) silt_weights_abort(wl);
+        return SILT_FAIL(SILT_ERR_OOM, "var: out of memory");
     }
     for (int k = 0; k < c->n_scales; k++)
         for (int64_t i = c->begin[k]; i < c->begin[k + 1]; i++) m->lvl[i] = k;
-    var_loader Ld = {silt_weights_begin(st, ""), m, false};
-    if (!Ld.wl) { var_free(m); return SILT_ERR_OOM; }
+    var_loader Ld = {wl, m, false, skip_adam};
     ld_weights(&Ld);
-    s = silt_weights_end(Ld.wl);
-    if (s == SILT_OK && Ld.oom) s = SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+    silt_status s = wl ? silt_weights_end(wl) : SILT_OK;
+    if (s == SILT_OK && Ld.oom) s = SILT_FAIL(SILT_ERR_OOM, "var: out of memory");
+    return s;
+}
+
+silt_status var_load(const silt_safetensors *st, var_model **out) {
+    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "var_load: NULL argument");
+    // A trainer checkpoint with EMA: the EMA weights are the model.
+    const char *pre = silt_safetensors_find(st, "ema.head.weight") ? "ema." : "";
+    var_model *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory");
+    silt_status s = detect(st, pre, &m->cfg);
+    if (s != SILT_OK) { free(m); return s; }
+    silt_weights *wl = silt_weights_begin(st, pre);
+    if (!wl) { free(m); return SILT_FAIL(SILT_ERR_OOM, "var_load: out of memory"); }
+    s = build(m, silt_safetensors_count(st) + 1, wl, !*pre && var_is_train_checkpoint(st));
+    if (s != SILT_OK) { var_free(m); return s; }
+    *out = m;
+    return SILT_OK;
+}
+
+silt_status var_load_file(const char *path, var_model **out) {
+    if (!path || !out) return SILT_FAIL(SILT_ERR_ARG, "var_load_file: NULL argument");
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    silt_status s = var_load(st, out);
+    silt_safetensors_close(st);
+    return s;
+}
+
+silt_status var_create_empty(const var_config *c, var_model **out) {
+    var_model *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_create: out of memory");
+    m->cfg = *c;
+    silt_status s = build(m, 16 + 32 * c->depth, NULL, false);
     if (s != SILT_OK) { var_free(m); return s; }
     *out = m;
     return SILT_OK;
@@ -363,6 +433,9 @@ silt_status var_check_vqvae(const var_model *m, const var_vqvae *vq) {
 
 silt_status var_check_labels(const var_model *m, const int32_t *labels, int64_t B) {
     if (!m || !labels || B < 1) return SILT_FAIL(SILT_ERR_ARG, "var: NULL model or labels, or batch %lld < 1", (long long)B);
+    if (m->cfg.text_dim)
+        return SILT_FAIL(SILT_ERR_ARG, "var: this model is text-conditioned (text_pool_proj), not class-conditional: "
+                                       "give it a prompt, not class ids");
     int nc = m->cfg.num_classes;
     for (int64_t b = 0; b < B; b++)
         if (labels[b] < 0 || labels[b] > nc)
@@ -473,13 +546,40 @@ static silt_tensor *attn_fwd(silt_graph *g, const var_model *m, const var_block 
     return silt_linear(g, out, b->proj_w, b->proj_b);
 }
 
+// Cross-attention (var.h): x (R, T, C), ctx (R, Tc, C) -> (R, T, C) to add.
+static silt_tensor *cross_attn_fwd(silt_graph *g, const var_model *m, const var_block *b, silt_tensor *x,
+                                   silt_tensor *ctx) {
+    if (!x || !ctx) return NULL;
+    const var_config *c = &m->cfg;
+    int64_t R = x->shape[0], T = x->shape[1], Tc = ctx->shape[1], C = c->embed_dim, H = c->num_heads, hd = c->head_dim;
+    silt_tensor *h = silt_layernorm(g, x, b->ca_norm_w, b->ca_norm_b, c->norm_eps);
+    silt_tensor *q = silt_linear(g, h, b->ca_q_w, b->ca_q_b);  // (R, T, C)
+    q = silt_transpose(g, silt_reshape(g, q, 4, (int64_t[]){R, T, H, hd}), 1, 2);
+    silt_tensor *bias_parts[2] = {m->zero_k, b->ca_v_bias};
+    silt_tensor *kv = silt_linear(g, ctx, b->ca_kv_w, silt_concat(g, bias_parts, 2, 0));  // (R, Tc, 2C)
+    kv = silt_transpose(g, silt_reshape(g, kv, 4, (int64_t[]){R, Tc, 2 * H, hd}), 1, 2);
+    silt_tensor *p[2];
+    if (!q || !kv || silt_split(g, kv, 1, (int64_t[]){H, H}, 2, p) != SILT_OK) return NULL;
+    silt_attn_opts o = {.scale = (float)(1.0 / sqrt((double)hd))};
+    silt_tensor *out = silt_attention(g, q, p[0], p[1], &o);  // (R, H, T, hd)
+    out = silt_reshape(g, silt_transpose(g, out, 1, 2), 3, (int64_t[]){R, T, C});
+    return silt_linear(g, out, b->ca_proj_w, b->ca_proj_b);
+}
+
 silt_tensor *var_block_fwd(silt_graph *g, const var_model *m, int bi, silt_tensor *x, silt_tensor *const ada[6],
-                           const float *mask, var_kv *kv) {
+                           const float *mask, var_kv *kv, silt_tensor *ctx) {
     const var_block *b = &m->blocks[bi];
     float eps = m->cfg.norm_eps;
     // chunks: 0 gamma1, 1 gamma2, 2 scale1, 3 scale2, 4 shift1, 5 shift2
     silt_tensor *h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, eps), ada[4], ada[2]);
     x = silt_gated_add(g, x, ada[0], attn_fwd(g, m, b, h, mask, kv));
+    if (m->cfg.text_dim) {
+        if (!ctx) {
+            silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var: a text model's block needs the text tokens"));
+            return NULL;
+        }
+        x = silt_add(g, x, cross_attn_fwd(g, m, b, x, ctx));
+    }
     h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, eps), ada[5], ada[3]);
     h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc1_w, b->fc1_b), 1), b->fc2_w, b->fc2_b);
     return silt_gated_add(g, x, ada[1], h);
@@ -496,31 +596,34 @@ silt_tensor *var_head_fwd(silt_graph *g, const var_model *m, silt_tensor *x, sil
     return silt_linear(g, h, m->head_w, m->head_b);
 }
 
-silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *labels, int64_t B, silt_tensor *x) {
-    if (!x) return NULL;
-    if (!m) { silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_forward: NULL model")); return NULL; }
-    silt_status s = var_check_labels(m, labels, B);
-    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+static bool check_x(silt_graph *g, const var_model *m, int64_t B, const silt_tensor *x) {
+    const var_config *c = &m->cfg;
+    char buf[64];
+    if (x->dtype != SILT_F32 || x->ndim != 3 || x->shape[0] != B || x->shape[1] != c->L - c->first_l ||
+        x->shape[2] != c->Cvae) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "var_forward: x must be (B=%lld, L - first_l = %lld, Cvae = %d) f32, "
+                                                     "got %s", (long long)B, (long long)(c->L - c->first_l), c->Cvae,
+                                     silt_shape_str(x, buf, sizeof buf)));
+        return false;
+    }
+    return true;
+}
+
+// VAR.forward after the condition: cond (B, C) (class_emb[label] or
+// text_pool_proj(pooled)), ctx (B, Tc, C) projected text tokens or NULL.
+static silt_tensor *forward_cond(silt_graph *g, const var_model *m, silt_tensor *cond, silt_tensor *ctx, int64_t B,
+                                 silt_tensor *x) {
+    if (!cond) return NULL;
     const var_config *c = &m->cfg;
     int64_t L = c->L, C = c->embed_dim;
-    char buf[64];
-    if (x->dtype != SILT_F32 || x->ndim != 3 || x->shape[0] != B || x->shape[1] != L - c->first_l || x->shape[2] != c->Cvae) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "var_forward: x must be (B=%lld, L - first_l = %lld, Cvae = %d) f32, "
-                                                     "got %s", (long long)B, (long long)(L - c->first_l), c->Cvae,
-                                     silt_shape_str(x, buf, sizeof buf)));
-        return NULL;
-    }
-    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){B});
     silt_tensor *lvl = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){L});
     float *mask = silt_arena_alloc(silt_graph_arena(g), (size_t)(L * L) * sizeof *mask);
-    if (!ids || !lvl || !mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
-    memcpy(ids->data, labels, (size_t)B * sizeof *labels);
+    if (!lvl || !mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     memcpy(lvl->data, m->lvl, (size_t)L * sizeof *m->lvl);
     // attn_bias_for_masking: 0 where lvl[i] >= lvl[j], else -inf.
     for (int64_t i = 0; i < L; i++)
         for (int64_t j = 0; j < L; j++) mask[i * L + j] = m->lvl[i] >= m->lvl[j] ? 0.0f : -INFINITY;
 
-    silt_tensor *cond = silt_embedding(g, ids, m->class_emb);  // (B, C)
     silt_tensor *sos = silt_add(g, silt_reshape(g, cond, 3, (int64_t[]){B, 1, C}), m->pos_start);
     silt_tensor *parts[2] = {sos, silt_linear(g, x, m->word_w, m->word_b)};
     silt_tensor *h = silt_concat(g, parts, 2, 1);  // (B, L, C)
@@ -531,7 +634,44 @@ silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *label
     for (int i = 0; i < c->depth && h; i++) {
         silt_tensor *ada[6];
         if (var_ada(g, m, i, cs, shared, ada) != SILT_OK) return NULL;
-        h = var_block_fwd(g, m, i, h, ada, mask, NULL);
+        h = var_block_fwd(g, m, i, h, ada, mask, NULL, ctx);
     }
     return var_head_fwd(g, m, h, cs);
+}
+
+silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *labels, int64_t B, silt_tensor *x) {
+    if (!x) return NULL;
+    if (!m) { silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_forward: NULL model")); return NULL; }
+    silt_status s = var_check_labels(m, labels, B);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    if (!check_x(g, m, B, x)) return NULL;
+    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){B});
+    if (!ids) return NULL;
+    memcpy(ids->data, labels, (size_t)B * sizeof *labels);
+    return forward_cond(g, m, silt_embedding(g, ids, m->class_emb), NULL, B, x);
+}
+
+silt_tensor *var_forward_text(silt_graph *g, const var_model *m, silt_tensor *pooled, silt_tensor *tokens,
+                              silt_tensor *x) {
+    if (!x || !pooled || !tokens) return NULL;
+    if (!m || !m->cfg.text_dim) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_forward_text: %s", m ? "this model is class-conditional "
+                                                                              "(use var_forward with labels)"
+                                                                            : "NULL model"));
+        return NULL;
+    }
+    const var_config *c = &m->cfg;
+    int64_t B = x->shape[0];
+    char a[64], b[64];
+    if (pooled->ndim != 2 || pooled->shape[0] != B || pooled->shape[1] != c->text_dim || tokens->ndim != 3 ||
+        tokens->shape[0] != B || tokens->shape[1] < 1 || tokens->shape[2] != c->ctx_dim) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "var_forward_text: need pooled (B=%lld, %d) and tokens (B, T, %d), "
+                                                     "got %s and %s", (long long)B, c->text_dim, c->ctx_dim,
+                                     silt_shape_str(pooled, a, sizeof a), silt_shape_str(tokens, b, sizeof b)));
+        return NULL;
+    }
+    if (!check_x(g, m, B, x)) return NULL;
+    silt_tensor *cond = silt_linear(g, pooled, m->text_pool_w, m->text_pool_b);
+    silt_tensor *ctx = silt_linear(g, tokens, m->text_ctx_w, m->text_ctx_b);
+    return forward_cond(g, m, cond, ctx, B, x);
 }

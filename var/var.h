@@ -26,6 +26,26 @@
 // there is no scale_mul_1H11 (default C/64, the official width = 64 depth),
 // norm_eps (1e-6) and patch_nums when lvl_1L is missing (else L = 680 or
 // 2240 pick the 256 / 512 px lists).
+//
+// Text conditioning (the world VAR, METHODS.md sec. 4 "world variant"; our
+// layout, after Infinity's CrossAttnBlock, FoundationVision/Infinity
+// infinity/models/basic.py): a text model has no class_emb; instead
+//   cond = text_pool_proj(pooled)            (B, C)  pooled: (B, text_dim)
+//          (the start token sos = cond + pos_start and the AdaLN condition,
+//          exactly where class_emb[label] goes)
+//   ctx  = text_ctx_proj(tokens)             (B, T, C)  tokens: (B, T, ctx_dim)
+// and every block gets a cross-attention sublayer between self-attention
+// and the FFN (not gated by AdaLN, as in Infinity):
+//   x = x + ca.proj(softmax(q k^T / sqrt(head_dim)) v),
+//   q = ca.mat_q(LN_affine(x) with ca_norm), [k; v] = ca.mat_kv(ctx) + [0; ca.v_bias]
+// Keys: text_pool_proj.{weight,bias} (C, text_dim), text_ctx_proj.{weight,bias}
+// (C, ctx_dim), blocks.i.ca_norm.{weight,bias} (C), blocks.i.ca.mat_q.{weight,bias}
+// (C, C), blocks.i.ca.mat_kv.weight (2C, C), blocks.i.ca.v_bias (C),
+// blocks.i.ca.proj.{weight,bias} (C, C). Every text token is attended to (no
+// padding mask: the world-CLIP's states past <eos> are deterministic).
+// The world VAR feeds world-CLIP (text/world_clip.h) pooled and tokens, and
+// the "" caption as the null condition (10% dropout in training, CFG's
+// unconditional branch in sampling).
 #ifndef SILT_VAR_VAR_H
 #define SILT_VAR_VAR_H
 
@@ -42,7 +62,9 @@ typedef struct var_config {
     int num_heads;
     int head_dim;     // C / num_heads
     int mlp_hidden;   // round(C * mlp_ratio)
-    int num_classes;  // class_emb has num_classes + 1 rows; id num_classes is the null (CFG) class
+    int num_classes;  // class_emb has num_classes + 1 rows; id num_classes is the null (CFG) class; 0 for a text model
+    int text_dim;     // text model: pooled width (text_pool_proj input); 0 for a class model
+    int ctx_dim;      // text model: token width (text_ctx_proj input)
     int vocab_size;   // V
     int Cvae;         // tokenizer width (word_embed input)
     bool shared_aln;
@@ -59,8 +81,47 @@ typedef struct var_model var_model;
 // Loads every tensor as owned f32. Buffers are checked (lvl_1L) or skipped
 // (attn_bias_for_masking, zero_k_bias: recomputed). A missing, extra or
 // misshaped tensor is one error naming it; a file without class_emb.weight
-// is "not a VAR transformer". *out is set only on success.
+// or text_pool_proj.weight is "not a VAR transformer". *out is set only on
+// success. A silt trainer checkpoint (`gen train --arch var`) loads too: its
+// "ema." copy when there is one, else the raw weights (optimiser moments
+// ignored); without lvl_1L and config, 130 tokens over 6 scales are the world
+// list 1,2,3,4,6,8 (as 680 / 2240 pick the 256 / 512 px lists).
 silt_status var_load(const silt_safetensors *st, var_model **out);
+silt_status var_load_file(const char *path, var_model **out);  // open + load + close
+
+// --- creation and saving (training, var/var_train.c) ------------------------------------
+// The world VAR: depth 6, width 192, 3 heads (of 64, as the official
+// models), MLP 768, l2-normalised
+// attention, text-conditioned on world-CLIP (text_dim 64, ctx_dim 64), V 512,
+// Cvae 16, patch_nums 1,2,3,4,6,8 (L 130) - var_vq_world_config's tokenizer.
+var_config var_world_default_config(void);
+// SILT_ERR_ARG naming the first bad field; fills head_dim, begin, L, first_l.
+silt_status var_config_finish(var_config *c);
+// A fresh model with the official init_weights (models/var.py): Linear and
+// embedding weights (text projections and cross-attention included)
+// N(0, 1/(3C)) truncated at +-2, biases 0, pos_start / pos_1LC / lvl_embed
+// the same normal; head.weight x 0.02 (init_head), head_nm.ada_lin x 0.5;
+// every block's ada_lin rows [2C:] x 0.5 (init_adaln) and the gamma rows
+// [:2C] x aln_gamma (init_adaln_gamma, 1e-3 in the README's d16/d20
+// commands); attn.proj, ffn.fc2 (and ca.proj, our choice) / sqrt(2 depth);
+// scale_mul_1H11 = ln 4; ca_norm 1 / 0. Parameters have requires_grad.
+silt_status var_create(const var_config *c, float aln_gamma, uint64_t seed, var_model **out);
+// Every parameter under its checkpoint name, "config" metadata (num_heads,
+// norm_eps, patch_nums, mlp_hidden, text_dim, ctx_dim) and "silt.kind"
+// ("world-var" for a text model, else "var"); atomic; zstd for ".zst".
+silt_status var_save(const var_model *m, const char *path);
+// The same with extra metadata: kv = {key, value, ..., NULL} (may be NULL).
+silt_status var_save_ex(const var_model *m, const char *path, const char *const *kv);
+// That "config" JSON into buf; returns its length (>= n: truncated).
+int var_config_json(const var_config *c, char *buf, size_t n);
+// No weight decay (trainer.py's filter): 1-D tensors, biases, pos_*,
+// lvl_embed, scale_mul, ada_gss, norms.
+bool var_param_no_decay(const char *name, const silt_tensor *t);
+// Mean cross-entropy over all B*L positions (mean_B sum_l CE / L, the
+// official loss, label smoothing 0): logits (B, L, V), targets (B, L) in
+// [0, V) -> a (1) tensor; differentiable in logits. *acc (may be NULL): the
+// share of argmax hits.
+silt_tensor *var_ce_loss(silt_graph *g, silt_tensor *logits, const int32_t *targets, double *acc);
 void var_free(var_model *m);  // NULL-safe
 const var_config *var_get_config(const var_model *m);
 // Parameters in load order with their checkpoint names (optimisers,
@@ -81,6 +142,10 @@ silt_status var_check_labels(const var_model *m, const int32_t *labels, int64_t 
 // labels (B) in [0, num_classes]; x (B, L - first_l, Cvae), e.g. from
 // var_vq_idx_to_var_input -> logits (B, L, V). Differentiable.
 silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *labels, int64_t B, silt_tensor *x);
+// The same for a text model: pooled (B, text_dim), tokens (B, T, ctx_dim),
+// x (B, L - first_l, Cvae) -> logits (B, L, V). Differentiable.
+silt_tensor *var_forward_text(silt_graph *g, const var_model *m, silt_tensor *pooled, silt_tensor *tokens,
+                              silt_tensor *x);
 
 // --- sampling (autoregressive_infer_cfg), var/var_sample.c ------------------------------
 
@@ -121,5 +186,20 @@ int32_t var_sample_row(const float *logits, int64_t V, float u);
 // success.
 silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t *labels, int64_t B,
                          const var_sample_params *p, float *img, int32_t *idx_out);
+
+// The text condition of a text model's sampling: rows b < B of pooled
+// (B, text_dim) and tokens (B, T, ctx_dim); null_pooled (text_dim) and
+// null_tokens (T, ctx_dim) encode the "" caption and are CFG's unconditional
+// branch (may be NULL when cfg == 0).
+typedef struct var_text_cond {
+    const float *pooled, *tokens;
+    const float *null_pooled, *null_tokens;
+    int64_t T;
+} var_text_cond;
+// var_generate for a text model: the condition rows are text_pool_proj of
+// the pooled vectors (and of null_pooled for the unconditional half), and
+// every block cross-attends to text_ctx_proj of the tokens.
+silt_status var_generate_text(const var_model *m, const var_vqvae *vq, const var_text_cond *tc, int64_t B,
+                              const var_sample_params *p, float *img, int32_t *idx_out);
 
 #endif

@@ -13,12 +13,16 @@ typedef struct var_block {
     silt_tensor *qkv_w;          // attn.mat_qkv.weight (3C, C)
     silt_tensor *q_bias, *v_bias;
     silt_tensor *proj_w, *proj_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    // cross-attention (text models; NULL otherwise)
+    silt_tensor *ca_norm_w, *ca_norm_b, *ca_q_w, *ca_q_b, *ca_kv_w, *ca_v_bias, *ca_proj_w, *ca_proj_b;
 } var_block;
 
 struct var_model {
     var_config cfg;
     silt_tensor *word_w, *word_b;   // word_embed
-    silt_tensor *class_emb;         // (num_classes + 1, C)
+    silt_tensor *class_emb;         // (num_classes + 1, C); NULL for a text model
+    silt_tensor *text_pool_w, *text_pool_b;  // (C, text_dim), (C) for a text model
+    silt_tensor *text_ctx_w, *text_ctx_b;    // (C, ctx_dim), (C)
     silt_tensor *pos_start;         // (1, first_l, C)
     silt_tensor *pos_1LC;           // (1, L, C)
     silt_tensor *lvl_embed;         // (K, C)
@@ -45,9 +49,12 @@ typedef struct var_kv {
 silt_status var_ada(silt_graph *g, const var_model *m, int bi, silt_tensor *cs, silt_tensor *shared,
                     silt_tensor *out[6]);
 // One AdaLNSelfAttn block on x (R, T, C). mask: additive (T, T) or NULL;
-// kv: cache to append to and attend over, or NULL.
+// kv: cache to append to and attend over, or NULL; ctx: the projected text
+// tokens (R, Tc, C) of a text model (cross-attention), else NULL.
 silt_tensor *var_block_fwd(silt_graph *g, const var_model *m, int bi, silt_tensor *x, silt_tensor *const ada[6],
-                           const float *mask, var_kv *kv);
+                           const float *mask, var_kv *kv, silt_tensor *ctx);
+// A model with c's layout and zeroed parameters (requires_grad), in load order.
+silt_status var_create_empty(const var_config *c, var_model **out);
 // head(head_nm(x, cond)): x (R, T, C), cs = SiLU(cond) (R, C) -> logits (R, T, V).
 silt_tensor *var_head_fwd(silt_graph *g, const var_model *m, silt_tensor *x, silt_tensor *cs);
 

@@ -97,7 +97,9 @@ typedef struct var_run {
     silt_graph *g;
     int64_t B, R;      // samples, rows (2B with CFG)
     var_kv *kv;        // per block
-    float *cond;       // (R, C) class embeddings
+    float *cond;       // (R, C) class embeddings or projected pooled text
+    float *ctx;        // (R, Tc, C) projected text tokens (text models), else NULL
+    int64_t Tc;
     float *x;          // (R, lmax, C) the running tokens of the current scale
     float *lvl_pos;    // (L, C) lvl_embed[lvl] + pos_1LC
     float *f_hat;      // (B, Cvae, h, w)
@@ -117,6 +119,7 @@ static void run_free(var_run *r) {
         }
     free(r->kv);
     free(r->cond);
+    free(r->ctx);
     free(r->x);
     free(r->lvl_pos);
     free(r->f_hat);
@@ -170,6 +173,7 @@ static silt_status run_scale(var_run *r, int64_t l) {
     int64_t R = r->R, C = c->embed_dim;
     silt_graph *g = r->g;
     silt_tensor cond = wrap(r->cond, 2, R, C, 0, 0);
+    silt_tensor ctx = wrap(r->ctx, 3, R, r->Tc, C, 0);
     for (int bi = 0; bi <= c->depth; bi++) {
         silt_graph_reset(g);
         silt_tensor x = wrap(r->x, 3, R, l, C, 0);
@@ -179,7 +183,7 @@ static silt_status run_scale(var_run *r, int64_t l) {
             silt_tensor *shared = c->shared_aln ? silt_linear(g, cs, m->shared_w, m->shared_b) : NULL;
             silt_tensor *ada[6];
             SILT_TRY(var_ada(g, m, bi, cs, shared, ada));
-            out = var_block_fwd(g, m, bi, &x, ada, NULL, &r->kv[bi]);
+            out = var_block_fwd(g, m, bi, &x, ada, NULL, &r->kv[bi], r->ctx ? &ctx : NULL);
         } else {
             out = var_head_fwd(g, m, &x, cs);
         }
@@ -238,17 +242,53 @@ static silt_status check_params(const var_model *m, const var_sample_params *p) 
     return SILT_OK;
 }
 
-static silt_status generate(var_run *r, const int32_t *labels, const var_sample_params *p, float *img) {
+// r->cond rows: labels, then the null class for CFG
+// (torch.cat((label_B, full_like(num_classes)))).
+static silt_status class_cond(var_run *r, const int32_t *labels) {
+    const var_model *m = r->m;
+    int64_t B = r->B, C = m->cfg.embed_dim;
+    const float *ce = silt_f32(m->class_emb);
+    for (int64_t i = 0; i < r->R; i++) {
+        int32_t id = i < B ? labels[i] : m->cfg.num_classes;
+        memcpy(r->cond + i * C, ce + (int64_t)id * C, (size_t)C * sizeof(float));
+    }
+    return SILT_OK;
+}
+
+// r->cond = text_pool_proj(pooled rows, then null_pooled) and r->ctx =
+// text_ctx_proj(tokens rows, then null_tokens): computed once per call.
+static silt_status text_cond(var_run *r, const var_text_cond *tc) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    int64_t B = r->B, R = r->R, C = c->embed_dim, T = tc->T, E = c->text_dim, D = c->ctx_dim;
+    r->Tc = T;
+    r->ctx = malloc((size_t)(R * T * C) * sizeof(float));
+    silt_graph *g = r->g;
+    silt_graph_reset(g);
+    silt_tensor *pooled = silt_graph_new(g, R, E, 0, 0), *tok = silt_graph_new(g, R, T, D, 0);
+    if (!r->ctx || !pooled || !tok) return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory");
+    for (int64_t i = 0; i < R; i++) {
+        const float *ps = i < B ? tc->pooled + i * E : tc->null_pooled;
+        const float *ts = i < B ? tc->tokens + i * T * D : tc->null_tokens;
+        memcpy(silt_f32(pooled) + i * E, ps, (size_t)E * sizeof(float));
+        memcpy(silt_f32(tok) + i * T * D, ts, (size_t)(T * D) * sizeof(float));
+    }
+    silt_tensor *cond = silt_linear(g, pooled, m->text_pool_w, m->text_pool_b);
+    silt_tensor *ctx = silt_linear(g, tok, m->text_ctx_w, m->text_ctx_b);
+    if (!cond || !ctx) return silt_graph_status(g);
+    memcpy(r->cond, cond->data, silt_nbytes(cond));
+    memcpy(r->ctx, ctx->data, silt_nbytes(ctx));
+    return SILT_OK;
+}
+
+static silt_status generate(var_run *r, const int32_t *labels, const var_text_cond *tc, const var_sample_params *p,
+                            float *img) {
     const var_model *m = r->m;
     const var_config *c = &m->cfg;
     int64_t B = r->B, C = c->embed_dim, V = c->vocab_size, L = c->L;
     SILT_TRY(run_alloc(r));
-    // cond rows: labels, then the null class for CFG (torch.cat((label_B, full_like(num_classes)))).
-    const float *ce = silt_f32(m->class_emb), *pos = silt_f32(m->pos_1LC), *lvl = silt_f32(m->lvl_embed);
-    for (int64_t i = 0; i < r->R; i++) {
-        int32_t id = i < B ? labels[i] : c->num_classes;
-        memcpy(r->cond + i * C, ce + (int64_t)id * C, (size_t)C * sizeof(float));
-    }
+    SILT_TRY(tc ? text_cond(r, tc) : class_cond(r, labels));
+    const float *pos = silt_f32(m->pos_1LC), *lvl = silt_f32(m->lvl_embed);
     for (int64_t t = 0; t < L; t++)  // lvl_pos = lvl_embed(lvl_1L) + pos_1LC
         for (int64_t ch = 0; ch < C; ch++) r->lvl_pos[t * C + ch] = lvl[m->lvl[t] * C + ch] + pos[t * C + ch];
     start_tokens(r);
@@ -297,7 +337,27 @@ silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t 
     // With cfg 0 the unconditional logits get weight 0 at every scale:
     // (1 + 0) c - 0 u == c, so those rows are skipped.
     var_run r = {.m = m, .vq = vq, .B = B, .R = p->cfg != 0 ? 2 * B : B};
-    silt_status s = generate(&r, labels, p, img);
+    silt_status s = generate(&r, labels, NULL, p, img);
+    if (s == SILT_OK && idx_out) memcpy(idx_out, r.idx, (size_t)(B * m->cfg.L) * sizeof *idx_out);
+    run_free(&r);
+    return s;
+}
+
+silt_status var_generate_text(const var_model *m, const var_vqvae *vq, const var_text_cond *tc, int64_t B,
+                              const var_sample_params *p, float *img, int32_t *idx_out) {
+    if (!m || !vq || !tc || !p || !img)
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate_text: NULL model, tokenizer, condition, params or image");
+    if (!m->cfg.text_dim)
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate_text: this model is class-conditional (use var_generate)");
+    if (B < 1 || tc->T < 1 || !tc->pooled || !tc->tokens)
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate_text: batch %lld and %lld text tokens must be >= 1, with pooled "
+                                       "and token arrays", (long long)B, (long long)tc->T);
+    if (p->cfg != 0 && (!tc->null_pooled || !tc->null_tokens))
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate_text: cfg %g needs the null (\"\") condition", (double)p->cfg);
+    SILT_TRY(var_check_vqvae(m, vq));
+    SILT_TRY(check_params(m, p));
+    var_run r = {.m = m, .vq = vq, .B = B, .R = p->cfg != 0 ? 2 * B : B};
+    silt_status s = generate(&r, NULL, tc, p, img);
     if (s == SILT_OK && idx_out) memcpy(idx_out, r.idx, (size_t)(B * m->cfg.L) * sizeof *idx_out);
     run_free(&r);
     return s;

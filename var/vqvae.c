@@ -15,12 +15,14 @@
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/weights.h"
+#include "var/var_ckpt.h"
 #include "var/vqvae_internal.h"
 
 #define VQ_GN_EPS 1e-6f  // basic_vae.py Normalize
 
 const int var_patch_nums_256[10] = {1, 2, 3, 4, 5, 6, 8, 10, 13, 16};
 const int var_patch_nums_512[10] = {1, 2, 3, 4, 6, 9, 13, 18, 24, 32};
+const int var_patch_nums_world[6] = {1, 2, 3, 4, 6, 8};
 
 static const char *share_names[VAR_PHI_SHARE_COUNT] = {"partial", "shared", "nonshared", "identity"};
 
@@ -56,12 +58,15 @@ int var_phi_index(int si, int n_scales, int n_phi) {
 
 // --- loading ---------------------------------------------------------------------------
 
-static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const silt_st_tensor *find(const silt_safetensors *st, const char *fmt, ...) {
+// pre: "" or "ema." (a trainer checkpoint's EMA copy, see var_vq_load).
+static const silt_st_tensor *find(const silt_safetensors *st, const char *pre, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const silt_st_tensor *find(const silt_safetensors *st, const char *pre, const char *fmt, ...) {
     char name[256];
+    int n = snprintf(name, sizeof name, "%s", pre);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
+    vsnprintf(name + n, sizeof name - (size_t)n, fmt, ap);
     va_end(ap);
     return silt_safetensors_find(st, name);
 }
@@ -135,8 +140,8 @@ done:
 
 static silt_status set_patch_nums_cfg(var_vq_config *c, const int *pn, int n);
 
-static silt_status detect(const silt_safetensors *st, var_vq_config *c) {
-    const silt_st_tensor *emb = find(st, "quantize.embedding.weight");
+static silt_status detect(const silt_safetensors *st, const char *pre, var_vq_config *c) {
+    const silt_st_tensor *emb = find(st, pre, "quantize.embedding.weight");
     if (!emb)
         return SILT_FAIL(SILT_ERR_FORMAT, "not a VAR VQ-VAE checkpoint: no tensor 'quantize.embedding.weight' (the "
                                           "codebook of vae_ch160v4096z32.pth; convert it with tools/pth2safetensors.py)");
@@ -144,13 +149,13 @@ static silt_status detect(const silt_safetensors *st, var_vq_config *c) {
     c->z_channels = dim_of(emb, 2, 1);
     if (c->vocab_size < 1 || c->z_channels < 1)
         return SILT_FAIL(SILT_ERR_SHAPE, "var_vq: 'quantize.embedding.weight' must be a (V, Cvae) matrix");
-    const silt_st_tensor *cin = find(st, "encoder.conv_in.weight");
+    const silt_st_tensor *cin = find(st, pre, "encoder.conv_in.weight");
     c->ch = dim_of(cin, 4, 0);
     c->in_channels = dim_of(cin, 4, 1);
     if (c->ch < 1 || c->in_channels < 1)
         return SILT_FAIL(SILT_ERR_FORMAT, "var_vq: missing or malformed 'encoder.conv_in.weight' (expected (ch, 3, 3, 3))");
     for (c->n_levels = 0;; c->n_levels++) {
-        const silt_st_tensor *t = find(st, "encoder.down.%d.block.0.conv1.weight", c->n_levels);
+        const silt_st_tensor *t = find(st, pre, "encoder.down.%d.block.0.conv1.weight", c->n_levels);
         if (!t) break;
         if (c->n_levels == VAR_VQ_MAX_LEVELS)
             return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq: more than %d encoder levels", VAR_VQ_MAX_LEVELS);
@@ -161,25 +166,25 @@ static silt_status detect(const silt_safetensors *st, var_vq_config *c) {
         c->ch_mult[c->n_levels] = w / c->ch;
     }
     if (c->n_levels == 0) return SILT_FAIL(SILT_ERR_FORMAT, "var_vq: missing 'encoder.down.0.block.0.conv1.weight'");
-    for (c->num_res_blocks = 0; find(st, "encoder.down.0.block.%d.conv1.weight", c->num_res_blocks);) c->num_res_blocks++;
-    c->using_sa = find(st, "encoder.down.%d.attn.0.qkv.weight", c->n_levels - 1) != NULL;
-    c->using_mid_sa = find(st, "encoder.mid.attn_1.qkv.weight") != NULL;
-    const silt_st_tensor *qc = find(st, "quant_conv.weight");
+    for (c->num_res_blocks = 0; find(st, pre, "encoder.down.0.block.%d.conv1.weight", c->num_res_blocks);) c->num_res_blocks++;
+    c->using_sa = find(st, pre, "encoder.down.%d.attn.0.qkv.weight", c->n_levels - 1) != NULL;
+    c->using_mid_sa = find(st, pre, "encoder.mid.attn_1.qkv.weight") != NULL;
+    const silt_st_tensor *qc = find(st, pre, "quant_conv.weight");
     c->quant_conv_ks = dim_of(qc, 4, 2);
     if (c->quant_conv_ks < 1 || c->quant_conv_ks % 2 == 0)
         return SILT_FAIL(SILT_ERR_FORMAT, "var_vq: missing or malformed 'quant_conv.weight' (expected (Cvae, Cvae, k, k), k odd)");
     c->downsample = 1 << (c->n_levels - 1);
 
     c->n_phi = 0;
-    if (find(st, "quantize.quant_resi.qresi_ls.0.weight")) {
+    if (find(st, pre, "quantize.quant_resi.qresi_ls.0.weight")) {
         c->phi_share = VAR_PHI_PARTIAL;
-        while (c->n_phi < VAR_MAX_SCALES && find(st, "quantize.quant_resi.qresi_ls.%d.weight", c->n_phi)) c->n_phi++;
-    } else if (find(st, "quantize.quant_resi.qresi.weight")) {
+        while (c->n_phi < VAR_MAX_SCALES && find(st, pre, "quantize.quant_resi.qresi_ls.%d.weight", c->n_phi)) c->n_phi++;
+    } else if (find(st, pre, "quantize.quant_resi.qresi.weight")) {
         c->phi_share = VAR_PHI_SHARED;
         c->n_phi = 1;
-    } else if (find(st, "quantize.quant_resi.0.weight")) {
+    } else if (find(st, pre, "quantize.quant_resi.0.weight")) {
         c->phi_share = VAR_PHI_NONSHARED;
-        while (c->n_phi < VAR_MAX_SCALES && find(st, "quantize.quant_resi.%d.weight", c->n_phi)) c->n_phi++;
+        while (c->n_phi < VAR_MAX_SCALES && find(st, pre, "quantize.quant_resi.%d.weight", c->n_phi)) c->n_phi++;
     } else {
         c->phi_share = VAR_PHI_IDENTITY;
     }
@@ -187,6 +192,14 @@ static silt_status detect(const silt_safetensors *st, var_vq_config *c) {
     c->quant_resi = 0.5f;
     c->n_scales = 10;
     memcpy(c->patch_nums, var_patch_nums_256, sizeof var_patch_nums_256);
+    if (var_is_train_checkpoint(st) && !silt_safetensors_metadata(st, "config")) {
+        // `gen train --arch vq` writes no config: its fixed settings apply.
+        var_vq_config w = var_vq_world_config();
+        c->groups = w.groups;
+        c->quant_resi = w.quant_resi;
+        c->n_scales = w.n_scales;
+        memcpy(c->patch_nums, w.patch_nums, (size_t)w.n_scales * sizeof *w.patch_nums);
+    }
     SILT_TRY(read_config_json(st, c));
     if (c->phi_share == VAR_PHI_IDENTITY && c->quant_resi > 1e-6f)
         return SILT_FAIL(SILT_ERR_FORMAT, "var_vq: missing 'quantize.quant_resi.qresi_ls.0.weight' (the phi convs; a file "
@@ -200,10 +213,13 @@ static silt_status detect(const silt_safetensors *st, var_vq_config *c) {
     return set_patch_nums_cfg(c, c->patch_nums, c->n_scales);
 }
 
+// wl NULL: var_vq_create (tensors are created, not read). skip_adam: a
+// trainer checkpoint read without EMA, whose adam_m./adam_v. copies are
+// marked used.
 typedef struct vq_loader {
     silt_weights *wl;
     var_vqvae *m;
-    bool oom;
+    bool oom, skip_adam;
 } vq_loader;
 
 static silt_tensor *get(vq_loader *L, const char *base, const char *leaf, int ndim, int64_t d0, int64_t d1, int64_t d2,
@@ -211,7 +227,14 @@ static silt_tensor *get(vq_loader *L, const char *base, const char *leaf, int nd
     char name[320];
     snprintf(name, sizeof name, "%s%s%s", base, leaf ? "." : "", leaf ? leaf : "");
     int64_t shape[4] = {d0, d1, d2, d3};
-    silt_tensor *t = silt_weights_get(L->wl, name, ndim, shape);
+    silt_tensor *t;
+    if (L->wl) {
+        t = silt_weights_get(L->wl, name, ndim, shape);
+        if (L->skip_adam) var_skip_adam(L->wl, name);
+    } else {  // var_vq_create: zeroed parameters, initialised afterwards
+        t = silt_tensor_create_f32(ndim, shape, true);
+        if (!t) L->oom = true;
+    }
     var_vqvae *m = L->m;
     char *copy = t ? strdup(name) : NULL;
     if (t && copy && m->n_owned < m->cap_owned) {
@@ -343,17 +366,13 @@ static void ld_quantizer(vq_loader *L) {
         ld_conv(L, &L->m->phi[i], base, z, z, 3);
     }
     // Training statistics (EMA of codebook hits), not used by inference.
-    silt_weights_skip(L->wl, "quantize.ema_vocab_hit_SV");
+    if (L->wl) silt_weights_skip(L->wl, "quantize.ema_vocab_hit_SV");
 }
 
-silt_status var_vq_load(const silt_safetensors *st, var_vqvae **out) {
-    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "var_vq_load: NULL argument");
-    var_vqvae *m = calloc(1, sizeof *m);
-    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_vq_load: out of memory");
-    silt_status s = detect(st, &m->cfg);
-    if (s != SILT_OK) { free(m); return s; }
+// Allocates m's tables for its config and builds (wl NULL: creates) every tensor.
+static silt_status build(var_vqvae *m, int cap, silt_weights *wl, bool skip_adam) {
     const var_vq_config *c = &m->cfg;
-    m->cap_owned = silt_safetensors_count(st) + 1;
+    m->cap_owned = cap;
     m->owned = calloc((size_t)m->cap_owned, sizeof *m->owned);
     m->owned_names = calloc((size_t)m->cap_owned, sizeof *m->owned_names);
     m->enc.res = calloc((size_t)(c->n_levels * c->num_res_blocks), sizeof *m->enc.res);
@@ -361,16 +380,49 @@ silt_status var_vq_load(const silt_safetensors *st, var_vqvae **out) {
     m->enc.attn = calloc((size_t)c->num_res_blocks, sizeof *m->enc.attn);
     m->dec.attn = calloc((size_t)c->num_res_blocks + 1, sizeof *m->dec.attn);
     if (!m->owned || !m->owned_names || !m->enc.res || !m->dec.res || !m->enc.attn || !m->dec.attn) {
-        var_vq_free(m);
-        return SILT_FAIL(SILT_ERR_OOM, "var_vq_load: out of memory");
+        if (wl) silt_weights_abort(wl);
+        return SILT_FAIL(SILT_ERR_OOM, "var_vq: out of memory");
     }
-    vq_loader L = {silt_weights_begin(st, ""), m, false};
-    if (!L.wl) { var_vq_free(m); return SILT_ERR_OOM; }
+    vq_loader L = {wl, m, false, skip_adam};
     ld_encoder(&L);
     ld_quantizer(&L);
     ld_decoder(&L);
-    s = silt_weights_end(L.wl);
-    if (s == SILT_OK && L.oom) s = SILT_FAIL(SILT_ERR_OOM, "var_vq_load: out of memory");
+    silt_status s = wl ? silt_weights_end(wl) : SILT_OK;
+    if (s == SILT_OK && L.oom) s = SILT_FAIL(SILT_ERR_OOM, "var_vq: out of memory");
+    return s;
+}
+
+silt_status var_vq_load(const silt_safetensors *st, var_vqvae **out) {
+    if (!st || !out) return SILT_FAIL(SILT_ERR_ARG, "var_vq_load: NULL argument");
+    // A trainer checkpoint with EMA: the EMA weights are the model.
+    const char *pre = silt_safetensors_find(st, "ema.quantize.embedding.weight") ? "ema." : "";
+    var_vqvae *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_vq_load: out of memory");
+    silt_status s = detect(st, pre, &m->cfg);
+    if (s != SILT_OK) { free(m); return s; }
+    silt_weights *wl = silt_weights_begin(st, pre);
+    if (!wl) { free(m); return SILT_FAIL(SILT_ERR_OOM, "var_vq_load: out of memory"); }
+    s = build(m, silt_safetensors_count(st) + 1, wl, !*pre && var_is_train_checkpoint(st));
+    if (s != SILT_OK) { var_vq_free(m); return s; }
+    *out = m;
+    return SILT_OK;
+}
+
+silt_status var_vq_load_file(const char *path, var_vqvae **out) {
+    if (!path || !out) return SILT_FAIL(SILT_ERR_ARG, "var_vq_load_file: NULL argument");
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    silt_status s = var_vq_load(st, out);
+    silt_safetensors_close(st);
+    return s;
+}
+
+silt_status var_vq_create_empty(const var_vq_config *c, var_vqvae **out) {
+    var_vqvae *m = calloc(1, sizeof *m);
+    if (!m) return SILT_FAIL(SILT_ERR_OOM, "var_vq_create: out of memory");
+    m->cfg = *c;
+    int cap = 64 + 16 * c->n_levels * (2 * c->num_res_blocks + 1) * 2 + 2 * c->n_phi;
+    silt_status s = build(m, cap, NULL, false);
     if (s != SILT_OK) { var_vq_free(m); return s; }
     *out = m;
     return SILT_OK;

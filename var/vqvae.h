@@ -80,11 +80,63 @@ typedef struct var_vqvae var_vqvae;
 // (1,2,3,4,6,9,13,18,24,32) of the official code (utils/arg_util.py).
 extern const int var_patch_nums_256[10];
 extern const int var_patch_nums_512[10];
+// The world tokenizer's list at 32 px (METHODS.md sec. 4): 1,2,3,4,6,8.
+extern const int var_patch_nums_world[6];
 
 // Loads every tensor as owned f32; a missing, extra or misshaped tensor is
 // one error naming it. A file without quantize.embedding.weight is "not a VAR
-// VQ-VAE". *out is set only on success.
+// VQ-VAE". *out is set only on success. A silt trainer checkpoint of `gen
+// train --arch vq` loads too: its "ema." copy when there is one (the run's
+// result), else the raw weights (optimiser moments ignored); it carries no
+// "config", so the world tokenizer's groups, quant_resi and patch_nums
+// (var_vq_world_config) apply.
 silt_status var_vq_load(const silt_safetensors *st, var_vqvae **out);
+silt_status var_vq_load_file(const char *path, var_vqvae **out);  // open + load + close
+
+// --- creation and saving (training, var/vq_create.c) ---------------------------------
+// The world tokenizer (METHODS.md sec. 4, "world variant"): 32 px renders ->
+// 8 x 8 latent (downsample 4: ch_mult 1,2,2), ch 32, one res block per level,
+// no attention, GroupNorm 8 groups, V = 512 codes of Cvae = 16, 4 shared phis
+// (quant_resi 0.5), patch_nums 1,2,3,4,6,8 (L = 130).
+var_vq_config var_vq_world_config(void);
+// SILT_ERR_ARG naming the first bad field (widths divisible by groups,
+// pn_K = the latent side is checked by the caller's image size).
+silt_status var_vq_config_check(const var_vq_config *c);
+// Random init of a fresh tokenizer: convs PyTorch's default (kaiming-uniform
+// a = sqrt(5): weight and bias U(+-1/sqrt(fan_in))), GroupNorm 1 / 0, the
+// codebook N(0, 1) (nn.Embedding's default; VectorQuantizer2.eini is never
+// called in the released code). Parameters have requires_grad, in load order.
+silt_status var_vq_create(const var_vq_config *c, uint64_t seed, var_vqvae **out);
+// Writes every parameter under its checkpoint name with "config" metadata
+// (norm_num_groups, quant_resi, patch_nums, using_znorm false) and
+// "silt.kind" = "world-vq"; atomic; zstd when path ends in ".zst".
+silt_status var_vq_save(const var_vqvae *vq, const char *path);
+// That "config" JSON into buf; returns its length (>= n: truncated).
+int var_vq_config_json(const var_vq_config *c, char *buf, size_t n);
+// The training loss of one batch (var/vq_train.c has the sources and the
+// choices): img (B, 3, pn_K ds, pn_K ds) in [-1, 1] ->
+//   f = quant_conv(encoder(img)); residual multi-scale quantisation of f
+//   (area down, nearest code, bicubic up, phi), f_hat_k the running sum after
+//   scale k; vq = (1/K) sum_k [beta mse(sg(f_hat_k), f) + mse(f_hat_k, sg(f))]
+//   (codebook and commitment terms, VectorQuantizer2.forward, beta 0.25);
+//   rec = mse(decoder(post_quant_conv(f + sg(f_hat_K - f))), img) (straight-
+//   through estimator); loss = rec + vq, a (1) tensor.
+// stats (may be NULL) gets the two terms and the number of distinct codes used.
+typedef struct var_vq_loss_stats {
+    double rec, vq;
+    int codes_used;
+} var_vq_loss_stats;
+silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *img, float beta,
+                               var_vq_loss_stats *stats);
+// Random restarts of dead codes (Jukebox, Dhariwal et al. 2020, sec. 3.1;
+// the released VAR code only tracks usage in ema_vocab_hit_SV): encodes img
+// (no grad), runs the multi-scale lookup and sets every code no lookup used
+// to a random lookup vector of the batch plus 1% noise (Philox from seed).
+// Without it a fresh codebook collapses to a handful of codes (measured: 10
+// of 256 after 250 steps of the "small" preset). *n_restarted may be NULL.
+silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t seed, int *n_restarted);
+// AdamW weight-decay exemption: 1-D tensors (biases, norms) and the codebook.
+bool var_vq_param_no_decay(const char *name, const silt_tensor *t);
 void var_vq_free(var_vqvae *vq);  // NULL-safe
 const var_vq_config *var_vq_get_config(const var_vqvae *vq);
 // Replaces the scale list (the transformer decides it; the 512 px VAR uses

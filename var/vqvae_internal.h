@@ -43,6 +43,10 @@ struct var_vqvae {
     int n_owned, cap_owned;
 };
 
+// A tokenizer with c's layout and zeroed parameters (requires_grad), in load
+// order (var_vq_create initialises them).
+silt_status var_vq_create_empty(const var_vq_config *c, var_vqvae **out);
+
 // phi_si(h) = (1 - r) h + r conv3x3(h) (quant.py Phi.forward), the identity
 // when the file has no phi (quant_resi 0).
 silt_tensor *var_vq_phi(silt_graph *g, const var_vqvae *vq, int si, silt_tensor *h);

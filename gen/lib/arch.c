@@ -82,7 +82,8 @@ silt_arch silt_arch_detect(const silt_safetensors *st, char *details, size_t n, 
                      dim(t, 1), y ? dim(y, 0) - 1 : 0);
             return SILT_ARCH_DIT_DIFFUSERS;
         }
-        if ((t = get(&p, "class_emb.weight")) && get(&p, "blocks.0.attn.mat_qkv.weight")) {
+        const silt_st_tensor *tp = get(&p, "text_pool_proj.weight");
+        if (((t = get(&p, "class_emb.weight")) || tp) && get(&p, "blocks.0.attn.mat_qkv.weight")) {
             // VAR (var/var.h): class_emb (classes + 1, C), head (V, C), word_embed (C, Cvae),
             // pos_1LC (1, L, C), lvl_embed (K, C); scale_mul_1H11 (1, H, 1, 1) only with
             // attn_l2_norm (else the head count is in the config metadata).
@@ -90,8 +91,13 @@ silt_arch silt_arch_detect(const silt_safetensors *st, char *details, size_t n, 
             const silt_st_tensor *sm = get(&p, "blocks.0.attn.scale_mul_1H11");
             char heads[32] = "";
             if (sm) snprintf(heads, sizeof heads, ", %ld heads", dim(sm, 1));
-            snprintf(details, n, "depth %d, width %ld%s, %ld classes, codebook %ld x %ld, %ld tokens over %ld scales%s",
-                     depth, dim(t, 1), heads, dim(t, 0) - 1, dim(get(&p, "head.weight"), 0),
+            // A text model (the world VAR) has text_pool_proj (C, text_dim) instead of class_emb.
+            char cond[64];
+            if (t) snprintf(cond, sizeof cond, "%ld classes", dim(t, 0) - 1);
+            else snprintf(cond, sizeof cond, "text-conditioned (pooled %ld, tokens %ld)", dim(tp, 1),
+                          dim(get(&p, "text_ctx_proj.weight"), 1));
+            snprintf(details, n, "depth %d, width %ld%s, %s, codebook %ld x %ld, %ld tokens over %ld scales%s",
+                     depth, t ? dim(t, 1) : dim(tp, 0), heads, cond, dim(get(&p, "head.weight"), 0),
                      dim(get(&p, "word_embed.weight"), 1), dim(get(&p, "pos_1LC"), 1), dim(get(&p, "lvl_embed.weight"), 0),
                      get(&p, "shared_ada_lin.1.weight") ? ", shared AdaLN" : "");
             return SILT_ARCH_VAR;

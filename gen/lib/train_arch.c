@@ -8,7 +8,8 @@
 // toy and clip have one size and no text encoder.
 static silt_status no_opts(const char *arch, const silt_train_arch_opts *o) {
     if (o && o->clip_path)
-        return SILT_FAIL(SILT_ERR_ARG, "%s: --clip-model is for text-conditioned archs (mmdit)", arch);
+        return SILT_FAIL(SILT_ERR_ARG, "%s: --clip-model is for text-conditioned archs (mmdit, var)", arch);
+    if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "%s: --vq is for --arch var", arch);
     if (o && o->size && strcmp(o->size, "default"))
         return SILT_FAIL(SILT_ERR_ARG, "%s: --size %s: this arch has one size", arch, o->size);
     return SILT_OK;
@@ -27,16 +28,30 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
 }
 
 static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit: --vq is for --arch var");
     return silt_train_mmdit_create(o ? o->clip_path : NULL, o ? o->size : NULL, init_seed, out);
 }
 
-// One line per trainable architecture. vq and var join here with the world
-// models.
+static silt_status vq_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    if (o && o->clip_path) return SILT_FAIL(SILT_ERR_ARG, "vq: --clip-model is for text-conditioned archs (mmdit, var)");
+    if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "vq: --vq is for --arch var");
+    return silt_train_vq_create(o ? o->size : NULL, init_seed, out);
+}
+
+static silt_status var_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    return silt_train_var_create(o ? o->vq_path : NULL, o ? o->clip_path : NULL, o ? o->size : NULL, init_seed, out);
+}
+
+// One line per trainable architecture.
 static const silt_train_arch archs[] = {
     {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create},
     {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create},
     {"mmdit", "world MMDiT (SD3-style, 32 px pixel space): rectified flow on world train renders, conditioned on a "
               "frozen world-CLIP (--clip-model), 10% caption dropout", mmdit_create_task},
+    {"vq", "world VAR tokenizer: multi-scale residual VQ-VAE (32 px -> 1,2,3,4,6,8 token maps), L2 + codebook + "
+           "commitment loss, straight-through", vq_create_task},
+    {"var", "world VAR: next-scale transformer on a frozen tokenizer (--vq) and world-CLIP (--clip-model), "
+            "cross-attention to the text, 10% caption dropout", var_create_task},
 };
 static const int n_archs = (int)(sizeof archs / sizeof *archs);
 

@@ -7,12 +7,15 @@
 #include <stdint.h>
 
 #include "dit/mmdit.h"
+#include "var/var.h"
+#include "var/vqvae.h"
 #include "gen/lib/train.h"
 
 // What `gen train` passes through to an architecture beyond the seed.
 typedef struct silt_train_arch_opts {
     const char *clip_path;  // frozen text encoder (mmdit): a world-CLIP file, checkpoint or run dir; NULL: default
-    const char *size;       // model size preset (mmdit: silt_train_mmdit_presets()); NULL: "default"
+    const char *size;       // model size preset (mmdit: silt_train_mmdit_presets(); vq, var: tiny|small|default); NULL: "default"
+    const char *vq_path;    // var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir)
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -105,5 +108,72 @@ silt_mmdit_export_opts silt_mmdit_export_default_opts(void);
 // "silt.steps", "silt.shift", "silt.cfg" and "silt.train" (the checkpoint's
 // step and train_params).
 silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_path, const silt_mmdit_export_opts *o);
+
+// --- world VAR sizing (measured 2026-11-27 on the 2-core build VM, batch 32) ----------
+// The VM was shared (load average 3-11 from other jobs), so wall times were
+// 2-4x the CPU times; the CPU time per step is the steadier figure:
+//   vq  default (ch 32, V 512, Cvae 16)        ~1.1-1.7 CPU s/step  (OMP 2 passive: 2.6 s wall)
+//   vq  small                                   ~0.4 CPU s/step
+//   var default (depth 6, width 192, 3 heads)   ~1.9-2.2 CPU s/step (OMP 2 passive: ~7 s wall at load 10)
+//   var small   (depth 4, width 128)            ~0.8 CPU s/step
+// With both cores free (OMP_NUM_THREADS=2, ~1.7x) that is ~0.8 s/step for
+// the tokenizer and ~1.2 s/step for the VAR, so ~90-minute runs are:
+//   gen train --arch vq --steps 5000 --batch 32 --lr 1e-3 --lr-min 1e-5 --warmup 100 --beta2 0.99
+//       --weight-decay 0 --clip 1 --ema 0.998 --ckpt-every 250 --out runs/vq_world
+//   gen train --arch var --vq runs/vq_world --clip-model models/world-clip.safetensors.zst --steps 4000
+//       --batch 32 --lr 5e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --weight-decay 0.05 --clip 2
+//       --ema 0.999 --ckpt-every 250 --out runs/var_world
+// (VAR: AdamW betas (0.9, 0.95), weight decay 0.05 and clip 2 as trainer.py;
+// the official lr 1e-4 * bs / 256 is for 310M+ models over 200+ epochs.)
+// then `gen train --arch vq --export runs/vq_world --out models/world-vq.safetensors`
+// (same for var) and zstd -19. On a shared machine set OMP_WAIT_POLICY=passive:
+// with the default spinning, 2 threads ran 10x slower than 1 at load 10.
+
+// A file, or a run directory (its latest checkpoint), into buf.
+silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
+
+// --- vq: the world VAR tokenizer (var/vqvae.h) ------------------------------------------
+// A micro-batch is B train-suite renders world_suite_item(TRAIN, data_seed,
+// batch_index * B + i) at 32 x 32 in [-1, 1]; the loss is var_vq_train_loss
+// (L2 reconstruction + codebook + commitment terms, beta 0.25, straight-
+// through). Presets: "tiny" (tests: ch 8, V 64, Cvae 8), "small" (ch 16,
+// V 256, Cvae 16), "default" (var_vq_world_config: ch 32, V 512, Cvae 16);
+// all 32 px -> 8 x 8 (ch_mult 1,2,2), patch_nums 1,2,3,4,6,8, 4 phis.
+// Checkpoints carry var_vq_config_json as "config".
+// Before the loss of micro-batch j, when j % RESTART_EVERY == 0 and j <=
+// RESTART_UNTIL, codes that batch does not use are restarted
+// (var_vq_restart_dead_codes with seed data_seed ^ j; j = 0 is a data-
+// dependent codebook init).
+#define SILT_TRAIN_VQ_IMAGE 32
+#define SILT_TRAIN_VQ_BETA 0.25f
+#define SILT_TRAIN_VQ_RESTART_EVERY 50
+#define SILT_TRAIN_VQ_RESTART_UNTIL 3000
+silt_status silt_train_vq_preset(const char *size, var_vq_config *out);
+silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_train_task *out);
+// The tokenizer of a `gen train --arch vq` checkpoint (or run dir; EMA
+// weights when present) to out_path with var_vq_save.
+silt_status silt_train_vq_export(const char *ckpt_or_dir, const char *out_path);
+
+// --- var: the world VAR (var/var.h), text-conditioned on a frozen world-CLIP ----------
+// A micro-batch is B train-suite items j = batch_index * B + i: the render
+// (32 px, [-1, 1]) tokenized by the frozen tokenizer (var_vq_encode ->
+// idx (B, L); teacher-forcing input var_vq_idx_to_var_input), the caption
+// encoded by the frozen world-CLIP (tokens (B, 16, width), pooled (B,
+// embed_dim)), replaced by "" with probability 0.1
+// (silt_train_batch_rng(data_seed, batch_index, 1)); the loss is the mean
+// cross-entropy over all B L tokens of var_forward_text (VAR's trainer.py).
+// The VAR's codebook size, Cvae and scales are the tokenizer's. Presets:
+// "tiny" (tests: depth 1, width 32, 2 heads), "small" (depth 4, width 128,
+// 2 heads), "default" (var_world_default_config: depth 6, width 192, 3
+// heads; head_dim 64 as the official models). Checkpoints carry var_config_json as "config".
+#define SILT_TRAIN_VAR_IMAGE 32
+#define SILT_TRAIN_VAR_CAPTION_DROP 0.1
+#define SILT_TRAIN_VAR_DEFAULT_VQ "models/world-vq.safetensors.zst"
+silt_status silt_train_var_preset(const char *size, var_config *inout);  // sets the transformer fields
+silt_status silt_train_var_create(const char *vq_path, const char *clip_path, const char *size, uint64_t init_seed,
+                                  silt_train_task *out);
+// The transformer of a `gen train --arch var` checkpoint (or run dir; EMA
+// weights when present) to out_path with var_save_ex (+ "silt.train").
+silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path);
 
 #endif

@@ -1,0 +1,176 @@
+// The world VAR's training task and export (see train_arch.h): teacher-
+// forced next-scale cross-entropy on the frozen tokenizer's indices of 32 px
+// world renders, conditioned on the frozen world-CLIP.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/ops.h"
+#include "gen/lib/train_arch.h"
+#include "text/world_clip.h"
+#include "text/world_tokenizer.h"
+#include "world/render.h"
+#include "world/suites.h"
+
+enum { PURPOSE_DROP = 1 };  // silt_train_batch_rng purposes
+
+typedef struct var_task {
+    var_model *m;
+    var_vqvae *vq;
+    wclip_model *clip;
+    char config[1024];
+} var_task;
+
+silt_status silt_train_var_preset(const char *size, var_config *c) {
+    if (!c) return SILT_FAIL(SILT_ERR_ARG, "var preset: NULL config");
+    if (!size) size = "default";
+    if (!strcmp(size, "tiny")) {  // CLI tests
+        c->depth = 1, c->embed_dim = 32, c->num_heads = 2, c->mlp_hidden = 64;
+    } else if (!strcmp(size, "small")) {
+        c->depth = 4, c->embed_dim = 128, c->num_heads = 2, c->mlp_hidden = 512;
+    } else if (!strcmp(size, "default")) {
+        var_config d = var_world_default_config();
+        c->depth = d.depth, c->embed_dim = d.embed_dim, c->num_heads = d.num_heads, c->mlp_hidden = d.mlp_hidden;
+    } else {
+        return SILT_FAIL(SILT_ERR_ARG, "var: unknown size '%s' (known: tiny|small|default)", size);
+    }
+    c->attn_l2_norm = true;
+    c->shared_aln = false;
+    c->norm_eps = 1e-6f;
+    return SILT_OK;
+}
+
+static void task_destroy(void *self) {
+    var_task *t = self;
+    if (!t) return;
+    var_free(t->m);
+    var_vq_free(t->vq);
+    wclip_free(t->clip);
+    free(t);
+}
+
+static int task_n_params(void *self) { return var_param_count(((var_task *)self)->m); }
+
+static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
+    silt_tensor *t = var_param(((var_task *)self)->m, i, name);
+    if (t) *no_decay = var_param_no_decay(*name, t);
+    return t;
+}
+
+static silt_tensor *fail(silt_graph *g, silt_status s) {
+    silt_graph_fail(g, s);
+    return NULL;
+}
+
+static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
+    var_task *t = self;
+    const var_config *c = var_get_config(t->m);
+    const int S = SILT_TRAIN_VAR_IMAGE, T = wclip_get_config(t->clip)->max_len;
+    const int64_t npix = 3 * (int64_t)S * S;
+    if (batch_index < 0 || B < 1)
+        return fail(g, SILT_FAIL(SILT_ERR_ARG, "var: batch %lld of size %d", (long long)batch_index, B));
+    silt_tensor *img = silt_graph_new(g, B, 3, S, S);
+    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
+    int32_t *idx = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * c->L) * sizeof *idx);
+    if (!img || !idt || !idx) return silt_graph_status(g) ? NULL : fail(g, SILT_ERR_OOM);
+    silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
+    for (int i = 0; i < B; i++) {
+        world_item it;
+        float *x = silt_f32(img) + i * npix;
+        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * B + i, &it);
+        if (!s) s = world_render(&it.scene, S, x, NULL, NULL);
+        // Caption dropout (classifier-free guidance): the null caption is "".
+        bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_VAR_CAPTION_DROP;
+        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, silt_i32(idt) + (size_t)i * T);
+        if (s) return fail(g, s);
+        for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
+    }
+    // The tokenizer and the text encoder are frozen: no nodes, no gradients.
+    bool grad = silt_graph_grad_enabled(g);  // the caller's mode, restored below
+    silt_graph_set_grad(g, false);
+    silt_tensor *tokens = NULL, *pooled = NULL, *x = NULL;
+    silt_status s = var_vq_encode(g, t->vq, img, idx);
+    if (!s) x = var_vq_idx_to_var_input(g, t->vq, idx, B);
+    if (!s && !x) s = silt_graph_status(g);
+    if (!s) s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &tokens, &pooled);
+    silt_graph_set_grad(g, grad);
+    if (s) return fail(g, s);
+    return var_ce_loss(g, var_forward_text(g, t->m, pooled, tokens, x), idx, NULL);
+}
+
+silt_status silt_train_var_create(const char *vq_path, const char *clip_path, const char *size, uint64_t init_seed,
+                                  silt_train_task *out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "var: NULL out");
+    char vpath[4096], cpath[4096];
+    const char *vp = vq_path ? vq_path : SILT_TRAIN_VAR_DEFAULT_VQ, *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
+    silt_status s = silt_train_resolve_path(vp, vpath, sizeof vpath, "tokenizer");
+    if (s) return SILT_FAIL(s, "%s; pass --vq PATH (a `gen train --arch vq` model, checkpoint or run directory)",
+                            silt_last_error_message());
+    s = silt_train_resolve_path(cp, cpath, sizeof cpath, "world-CLIP");
+    if (s) return SILT_FAIL(s, "%s; pass --clip-model PATH (a world-CLIP model file, a `gen train --arch clip` "
+                               "checkpoint or its run directory)", silt_last_error_message());
+    var_task *t = calloc(1, sizeof *t);
+    if (!t) return SILT_FAIL(SILT_ERR_OOM, "var: out of memory");
+    s = var_vq_load_file(vpath, &t->vq);
+    if (!s) s = wclip_load_file(cpath, &t->clip);
+    var_config c = {0};
+    if (!s) {
+        const var_vq_config *q = var_vq_get_config(t->vq);
+        const wclip_config *cc = wclip_get_config(t->clip);
+        if ((int64_t)q->patch_nums[q->n_scales - 1] * q->downsample != SILT_TRAIN_VAR_IMAGE)
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: tokenizer %s maps %d px images (last scale %d x downsample %d), the "
+                                           "world VAR needs %d", vpath, q->patch_nums[q->n_scales - 1] * q->downsample,
+                          q->patch_nums[q->n_scales - 1], q->downsample, SILT_TRAIN_VAR_IMAGE);
+        else if (cc->max_len != TXT_WORLD_MAX_LEN)
+            s = SILT_FAIL(SILT_ERR_FORMAT, "var: %s is a CLIP for %d tokens, the world VAR needs %d", cpath, cc->max_len,
+                          TXT_WORLD_MAX_LEN);
+        c.vocab_size = q->vocab_size, c.Cvae = q->z_channels, c.n_scales = q->n_scales;
+        memcpy(c.patch_nums, q->patch_nums, (size_t)q->n_scales * sizeof *q->patch_nums);
+        c.text_dim = cc->embed_dim, c.ctx_dim = cc->width;
+    }
+    if (!s) s = silt_train_var_preset(size, &c);
+    if (!s) s = var_create(&c, 1e-3f, init_seed, &t->m);  // init_adaln_gamma 1e-3 (README d16/d20)
+    if (!s && var_config_json(var_get_config(t->m), t->config, sizeof t->config) >= (int)sizeof t->config)
+        s = SILT_FAIL(SILT_ERR_ARG, "var: config JSON too long");
+    if (s) { task_destroy(t); return s; }
+    silt_info("var: %s model (depth %d, width %d), %d parameter tensors; tokenizer %s, text encoder %s",
+              size ? size : "default", c.depth, c.embed_dim, var_param_count(t->m), vpath, cpath);
+    *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
+                             .images_per_batch = NULL, .name = "var", .config = t->config, .destroy = task_destroy};
+    return SILT_OK;
+}
+
+silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path) {
+    if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "var export: NULL argument");
+    char path[4096];
+    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    const char *arch = silt_safetensors_metadata(st, "arch");
+    silt_status s = SILT_OK;
+    if (!arch || strcmp(arch, "var"))
+        s = SILT_FAIL(SILT_ERR_FORMAT, "var export: %s is not a `gen train --arch var` checkpoint (arch %s)", path,
+                      arch ? arch : "none");
+    var_model *m = NULL;
+    if (!s) s = var_load(st, &m);
+    const char *step = silt_safetensors_metadata(st, "step"), *tp = silt_safetensors_metadata(st, "train_params");
+    char *train = NULL;
+    if (!s) {
+        size_t n = (tp ? strlen(tp) : 0) + 64;
+        train = malloc(n);
+        if (!train) s = SILT_FAIL(SILT_ERR_OOM, "var export: out of memory");
+        else if (tp && tp[0] == '{' && tp[1] != '}')
+            snprintf(train, n, "{\"step\": %s, \"ema\": %s, %s", step ? step : "0",
+                     silt_safetensors_find(st, "ema.head.weight") ? "true" : "false", tp + 1);
+        else
+            snprintf(train, n, "{\"step\": %s}", step ? step : "0");
+    }
+    const char *kv[] = {"silt.train", train, NULL};
+    if (!s) s = var_save_ex(m, out_path, kv);
+    free(train);
+    var_free(m);
+    silt_safetensors_close(st);
+    return s;
+}
