@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv) {
          "[default: " SILT_TRAIN_VAR_DEFAULT_VQ "]",
          NULL, 0, -1},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
-         "mmdit, vq, var: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
+         "mmdit, vq, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
          NULL, 0, -1},
         {"sample-steps", 0, ARG_INT, &xo.steps, "N", "with --export: sampling steps stored as the model's default",
@@ -77,7 +77,7 @@ int cmd_train(int argc, char **argv) {
     }
     arg_parser p = {"gen train",
                     "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...\n"
-                    "       gen train --arch mmdit|vq|var --export CKPT|DIR --out FILE [--sample-steps N] ...",
+                    "       gen train --arch mmdit|vq|var|clip --export CKPT|DIR --out FILE [--sample-steps N] ...",
                     summary, specs, N_SPECS, NULL, 0, 0};
     int rc = args_parse_given(&p, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
@@ -88,8 +88,8 @@ int cmd_train(int argc, char **argv) {
                         args_was_given(&p, given, "sample-cfg");
     if (export_from) {
         bool is_mmdit = !strcmp(arch, "mmdit");
-        if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var"))
-            return args_usage_error(&p, "--export is for --arch mmdit, vq or var");
+        if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var") && strcmp(arch, "clip"))
+            return args_usage_error(&p, "--export is for --arch mmdit, vq, var or clip");
         if (!is_mmdit && sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg are for mmdit");
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
@@ -97,6 +97,7 @@ int cmd_train(int argc, char **argv) {
         if (resume) return args_usage_error(&p, "--export and --resume do not go together");
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
+                         : !strcmp(arch, "clip") ? silt_train_clip_export(export_from, tp.out_dir)
                                                : silt_train_var_export(export_from, tp.out_dir);
         if (xs != SILT_OK) return gen_fail("export");
         fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);

@@ -153,6 +153,9 @@ silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_trai
 // The tokenizer of a `gen train --arch vq` checkpoint (or run dir; EMA
 // weights when present) to out_path with var_vq_save.
 silt_status silt_train_vq_export(const char *ckpt_or_dir, const char *out_path);
+// The EMA (else plain) weights of a clip checkpoint, or of a run dir's latest,
+// as a wclip_save model file (zstd when out_path ends in ".zst").
+silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path);
 
 // --- var: the world VAR (var/var.h), text-conditioned on a frozen world-CLIP ----------
 // A micro-batch is B train-suite items j = batch_index * B + i: the render

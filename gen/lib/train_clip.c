@@ -53,3 +53,13 @@ silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, si
     *out = task;
     return SILT_OK;
 }
+
+silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path) {
+    char path[4096];
+    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
+    wclip_model *m = NULL;
+    SILT_TRY(wclip_load_file(path, &m));
+    silt_status s = wclip_save(m, out_path);
+    wclip_free(m);
+    return s;
+}

@@ -88,7 +88,11 @@ check no-clip-hint err_has '--clip-model'
 expect bad-size 2 "$gen" train --arch mmdit --size huge --clip-model "$clip" --out "$tmp/e"
 expect size-for-toy 1 "$gen" train --arch toy --size tiny --out "$tmp/e"
 check size-for-toy-line one_line
-expect export-for-clip 2 "$gen" train --arch clip --export "$A" -o "$tmp/x.safetensors"
+expect clip-export 0 "$gen" train --arch clip --export "$clip" -o "$tmp/clip.safetensors.zst"
+expect clip-export-loads 0 "$gen" world clip-eval --clip "$tmp/clip.safetensors.zst" --suite eval
+expect clip-export-of-mmdit 1 "$gen" train --arch clip --export "$A" -o "$tmp/x.safetensors"
+check clip-export-of-mmdit-line one_line
+check clip-export-of-mmdit-nothing test ! -e "$tmp/x.safetensors"
 expect export-no-out 2 "$gen" train --arch mmdit --export "$A"
 expect sample-without-export 2 "$gen" train --arch mmdit --sample-steps 4 --clip-model "$clip" --out "$tmp/e"
 check nothing-written test ! -e "$tmp/e"
