@@ -58,4 +58,30 @@ silt_status var_create_empty(const var_config *c, var_model **out);
 // head(head_nm(x, cond)): x (R, T, C), cs = SiLU(cond) (R, C) -> logits (R, T, V).
 silt_tensor *var_head_fwd(silt_graph *g, const var_model *m, silt_tensor *x, silt_tensor *cs);
 
+// Stepwise sampling (var/var_sample.c), for test-time search (var/search.c):
+// the state of autoregressive_infer_cfg between scales for B samples (2B rows
+// with CFG: the conditional rows, then the same samples' unconditional ones).
+// var_generate_text is var_run_create_text + K var_run_step(streams NULL) +
+// var_run_decode, so a search that only steps reproduces it bit for bit.
+typedef struct var_run var_run;
+// The condition rows b < B of tc (as var_generate_text), before scale 0.
+silt_status var_run_create_text(const var_model *m, const var_vqvae *vq, const var_text_cond *tc, int64_t B, float cfg,
+                                var_run **out);
+void var_run_free(var_run *r);  // NULL-safe
+// Runs the next scale for every live sample: transformer, CFG, top-k/top-p,
+// the draw, then f_hat and the next scale's input. Sample b draws from Philox
+// stream streams[b] of p->seed (b when streams is NULL), at the token's
+// global position, as var_generate. p->cfg must be the cfg of the create call.
+silt_status var_run_step(var_run *r, const var_sample_params *p, const uint64_t *streams);
+// Decodes the current f_hat of every live sample (after any scale: the
+// partial sum of the scales so far): img (B, 3, H, W) in [0, 1].
+silt_status var_run_decode(var_run *r, float *img);
+// Keeps samples from[0..n) (repeats allowed, n <= B) as the new rows 0..n-1:
+// KV caches of both CFG halves, condition rows, text tokens, the next scale's
+// input, f_hat and the tokens so far are all gathered.
+silt_status var_run_select(var_run *r, const int64_t *from, int64_t n);
+int64_t var_run_batch(const var_run *r);       // live samples B
+int var_run_next_scale(const var_run *r);      // scales done so far
+const int32_t *var_run_tokens(const var_run *r);  // (B, L); positions of scales not run are undefined
+
 #endif

@@ -91,7 +91,7 @@ static silt_tensor wrap(float *data, int ndim, int64_t d0, int64_t d1, int64_t d
     return t;
 }
 
-typedef struct var_run {
+struct var_run {
     const var_model *m;
     const var_vqvae *vq;
     silt_graph *g;
@@ -109,9 +109,11 @@ typedef struct var_run {
     double *work;      // 2V
     int32_t *idx;      // (B, L) every token so far
     int32_t *stage;    // (B, lmax) the current scale's tokens
-} var_run;
+    int next_si;       // the scale var_run_step runs next
+};
 
 static void run_free(var_run *r) {
+    if (!r->m) return;
     if (r->kv)
         for (int i = 0; i < r->m->cfg.depth; i++) {
             free(r->kv[i].k);
@@ -281,51 +283,164 @@ static silt_status text_cond(var_run *r, const var_text_cond *tc) {
     return SILT_OK;
 }
 
-static silt_status generate(var_run *r, const int32_t *labels, const var_text_cond *tc, const var_sample_params *p,
-                            float *img) {
+// The state before scale 0: the condition rows, lvl_pos and the start tokens.
+static silt_status run_begin(var_run *r, const int32_t *labels, const var_text_cond *tc) {
     const var_model *m = r->m;
     const var_config *c = &m->cfg;
-    int64_t B = r->B, C = c->embed_dim, V = c->vocab_size, L = c->L;
+    int64_t C = c->embed_dim, L = c->L;
     SILT_TRY(run_alloc(r));
     SILT_TRY(tc ? text_cond(r, tc) : class_cond(r, labels));
     const float *pos = silt_f32(m->pos_1LC), *lvl = silt_f32(m->lvl_embed);
     for (int64_t t = 0; t < L; t++)  // lvl_pos = lvl_embed(lvl_1L) + pos_1LC
         for (int64_t ch = 0; ch < C; ch++) r->lvl_pos[t * C + ch] = lvl[m->lvl[t] * C + ch] + pos[t * C + ch];
     start_tokens(r);
-    for (int si = 0; si < c->n_scales; si++) {
-        int64_t l = (int64_t)c->patch_nums[si] * c->patch_nums[si], begin = c->begin[si];
-        SILT_TRY(run_scale(r, l));
-        // t = cfg * si / (K-1); logits = (1 + t) * cond - t * uncond
-        double ratio = (double)si / (double)(c->n_scales - 1), t = (double)p->cfg * ratio;
-        float a = (float)(1.0 + t), bw = (float)t;
-        if (r->R > B)
-            for (int64_t j = 0; j < B * l * V; j++) r->logits[j] = a * r->logits[j] - bw * r->logits[B * l * V + j];
-        memcpy(r->masked, r->logits, (size_t)(B * l * V) * sizeof(float));
-        var_top_k_top_p_cpu(r->masked, r->work, B * l, V, p->top_k, p->top_p);
-        int32_t *stage = r->stage;
-        for (int64_t b = 0; b < B; b++) {
-            silt_rng_uniform(r->u, l, p->seed, (uint64_t)b, (uint64_t)begin);
-            for (int64_t j = 0; j < l; j++) stage[b * l + j] = var_sample_row(r->masked + (b * l + j) * V, V, r->u[j]);
-        }
-        silt_status s = SILT_OK;
-        if (p->token_fn) s = p->token_fn(p->token_user, si, B, l, V, r->logits, stage);
-        for (int64_t j = 0; s == SILT_OK && j < B * l; j++)
-            if (stage[j] < 0 || stage[j] >= V)
-                s = SILT_FAIL(SILT_ERR_ARG, "var_generate: token %d at scale %d is outside the codebook [0, %lld)",
-                              (int)stage[j], si, (long long)V);
-        for (int64_t b = 0; s == SILT_OK && b < B; b++)
-            memcpy(r->idx + b * L + begin, stage + b * l, (size_t)l * sizeof *stage);
-        SILT_TRY(s);
-        SILT_TRY(advance(r, si, stage));
+    r->next_si = 0;
+    return SILT_OK;
+}
+
+silt_status var_run_step(var_run *r, const var_sample_params *p, const uint64_t *streams) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    int si = r->next_si;
+    if (si >= c->n_scales) return SILT_FAIL(SILT_ERR_ARG, "var_run_step: all %d scales are done", c->n_scales);
+    int64_t B = r->B, V = c->vocab_size, L = c->L;
+    int64_t l = (int64_t)c->patch_nums[si] * c->patch_nums[si], begin = c->begin[si];
+    SILT_TRY(run_scale(r, l));
+    // t = cfg * si / (K-1); logits = (1 + t) * cond - t * uncond
+    double ratio = (double)si / (double)(c->n_scales - 1), t = (double)p->cfg * ratio;
+    float a = (float)(1.0 + t), bw = (float)t;
+    if (r->R > B)
+        for (int64_t j = 0; j < B * l * V; j++) r->logits[j] = a * r->logits[j] - bw * r->logits[B * l * V + j];
+    memcpy(r->masked, r->logits, (size_t)(B * l * V) * sizeof(float));
+    var_top_k_top_p_cpu(r->masked, r->work, B * l, V, p->top_k, p->top_p);
+    int32_t *stage = r->stage;
+    for (int64_t b = 0; b < B; b++) {
+        silt_rng_uniform(r->u, l, p->seed, streams ? streams[b] : (uint64_t)b, (uint64_t)begin);
+        for (int64_t j = 0; j < l; j++) stage[b * l + j] = var_sample_row(r->masked + (b * l + j) * V, V, r->u[j]);
     }
+    silt_status s = SILT_OK;
+    if (p->token_fn) s = p->token_fn(p->token_user, si, B, l, V, r->logits, stage);
+    for (int64_t j = 0; s == SILT_OK && j < B * l; j++)
+        if (stage[j] < 0 || stage[j] >= V)
+            s = SILT_FAIL(SILT_ERR_ARG, "var_generate: token %d at scale %d is outside the codebook [0, %lld)",
+                          (int)stage[j], si, (long long)V);
+    for (int64_t b = 0; s == SILT_OK && b < B; b++)
+        memcpy(r->idx + b * L + begin, stage + b * l, (size_t)l * sizeof *stage);
+    SILT_TRY(s);
+    SILT_TRY(advance(r, si, stage));
+    r->next_si = si + 1;
+    return SILT_OK;
+}
+
+silt_status var_run_decode(var_run *r, float *img) {
+    const var_config *c = &r->m->cfg;
     // fhat_to_img(f_hat).add_(1).mul_(0.5)
     silt_graph_reset(r->g);
     int64_t hw = c->patch_nums[c->n_scales - 1];
-    silt_tensor fh = wrap(r->f_hat, 4, B, c->Cvae, hw, hw);
+    silt_tensor fh = wrap(r->f_hat, 4, r->B, c->Cvae, hw, hw);
     silt_tensor *x = var_vq_fhat_to_img(r->g, r->vq, &fh, true);
     if (!x) return silt_graph_status(r->g);
     for (int64_t j = 0; j < silt_numel(x); j++) img[j] = (silt_f32(x)[j] + 1.0f) * 0.5f;
     return SILT_OK;
+}
+
+// dst rows i = src rows from[i] (n rows of `row` floats), through tmp.
+static void gather_rows(float *buf, float *tmp, const int64_t *from, int64_t n, int64_t row) {
+    for (int64_t i = 0; i < n; i++) memcpy(tmp + i * row, buf + from[i] * row, (size_t)row * sizeof(float));
+    memcpy(buf, tmp, (size_t)(n * row) * sizeof(float));
+}
+
+silt_status var_run_select(var_run *r, const int64_t *from, int64_t n) {
+    const var_model *m = r->m;
+    const var_config *c = &m->cfg;
+    const var_vq_config *q = var_vq_get_config(r->vq);
+    int64_t B = r->B, C = c->embed_dim, L = c->L, H = c->num_heads, hd = c->head_dim;
+    if (!from || n < 1 || n > B) return SILT_FAIL(SILT_ERR_ARG, "var_run_select: %lld rows of %lld", (long long)n, (long long)B);
+    for (int64_t i = 0; i < n; i++)
+        if (from[i] < 0 || from[i] >= B)
+            return SILT_FAIL(SILT_ERR_ARG, "var_run_select: row %lld is outside [0, %lld)", (long long)from[i], (long long)B);
+    bool cfg = r->R > B;
+    int64_t Rn = cfg ? 2 * n : n, lnext = 0, hw = c->patch_nums[c->n_scales - 1];
+    if (r->next_si < c->n_scales) lnext = (int64_t)c->patch_nums[r->next_si] * c->patch_nums[r->next_si];
+    // Row map over the R rows: the conditional half, then the same samples' unconditional rows.
+    int64_t *rows = malloc((size_t)Rn * sizeof *rows);
+    int64_t cache_row = H * c->L * hd;  // (H, cap, hd) per row
+    int64_t biggest = cache_row;
+    int64_t sizes[] = {C, r->Tc * C, lnext * C, q->z_channels * hw * hw};
+    for (int i = 0; i < 4; i++)
+        if (sizes[i] > biggest) biggest = sizes[i];
+    float *tmp = malloc((size_t)(Rn * biggest) * sizeof(float));
+    int32_t *itmp = malloc((size_t)(n * L) * sizeof(int32_t));
+    if (!rows || !tmp || !itmp) {
+        free(rows), free(tmp), free(itmp);
+        return SILT_FAIL(SILT_ERR_OOM, "var_run_select: out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        rows[i] = from[i];
+        if (cfg) rows[n + i] = B + from[i];
+    }
+    for (int bi = 0; bi < c->depth; bi++) {
+        // Only the filled tokens [0, len) of each head matter.
+        var_kv *kv = &r->kv[bi];
+        float *bufs[2] = {kv->k, kv->v};
+        for (int w = 0; w < 2; w++) {
+            for (int64_t i = 0; i < Rn; i++)
+                for (int64_t h = 0; h < H; h++)
+                    memcpy(tmp + (i * H + h) * kv->len * hd, bufs[w] + (rows[i] * H + h) * kv->cap * hd,
+                           (size_t)(kv->len * hd) * sizeof(float));
+            for (int64_t i = 0; i < Rn; i++)
+                for (int64_t h = 0; h < H; h++)
+                    memcpy(bufs[w] + (i * H + h) * kv->cap * hd, tmp + (i * H + h) * kv->len * hd,
+                           (size_t)(kv->len * hd) * sizeof(float));
+        }
+        kv->rows = Rn;
+    }
+    gather_rows(r->cond, tmp, rows, Rn, C);
+    if (r->ctx) gather_rows(r->ctx, tmp, rows, Rn, r->Tc * C);
+    if (lnext) gather_rows(r->x, tmp, rows, Rn, lnext * C);
+    gather_rows(r->f_hat, tmp, from, n, q->z_channels * hw * hw);
+    for (int64_t i = 0; i < n; i++) memcpy(itmp + i * L, r->idx + from[i] * L, (size_t)L * sizeof(int32_t));
+    memcpy(r->idx, itmp, (size_t)(n * L) * sizeof(int32_t));
+    r->B = n;
+    r->R = Rn;
+    free(rows), free(tmp), free(itmp);
+    return SILT_OK;
+}
+
+int64_t var_run_batch(const var_run *r) { return r->B; }
+int var_run_next_scale(const var_run *r) { return r->next_si; }
+const int32_t *var_run_tokens(const var_run *r) { return r->idx; }
+
+silt_status var_run_create_text(const var_model *m, const var_vqvae *vq, const var_text_cond *tc, int64_t B, float cfg,
+                                var_run **out) {
+    if (!m || !vq || !tc || !out) return SILT_FAIL(SILT_ERR_ARG, "var_run_create_text: NULL argument");
+    if (!m->cfg.text_dim) return SILT_FAIL(SILT_ERR_ARG, "var_run_create_text: this model is class-conditional");
+    if (B < 1 || tc->T < 1 || !tc->pooled || !tc->tokens)
+        return SILT_FAIL(SILT_ERR_ARG, "var_run_create_text: batch %lld and %lld text tokens must be >= 1",
+                         (long long)B, (long long)tc->T);
+    if (cfg != 0 && (!tc->null_pooled || !tc->null_tokens))
+        return SILT_FAIL(SILT_ERR_ARG, "var_run_create_text: cfg %g needs the null (\"\") condition", (double)cfg);
+    SILT_TRY(var_check_vqvae(m, vq));
+    var_run *r = calloc(1, sizeof *r);
+    if (!r) return SILT_FAIL(SILT_ERR_OOM, "var_run_create_text: out of memory");
+    *r = (var_run){.m = m, .vq = vq, .B = B, .R = cfg != 0 ? 2 * B : B};
+    silt_status s = run_begin(r, NULL, tc);
+    if (s != SILT_OK) { var_run_free(r); return s; }
+    *out = r;
+    return SILT_OK;
+}
+
+static silt_status generate(var_run *r, const int32_t *labels, const var_text_cond *tc, const var_sample_params *p,
+                            float *img) {
+    SILT_TRY(run_begin(r, labels, tc));
+    for (int si = 0; si < r->m->cfg.n_scales; si++) SILT_TRY(var_run_step(r, p, NULL));
+    return var_run_decode(r, img);
+}
+
+void var_run_free(var_run *r) {
+    if (!r) return;
+    run_free(r);
+    free(r);
 }
 
 silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t *labels, int64_t B,
