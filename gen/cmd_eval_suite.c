@@ -13,6 +13,7 @@
 #include "gen/lib/models.h"
 #include "gen/lib/suite_eval.h"
 #include "gen/lib/txt2img.h"
+#include "gen/search_flags.h"
 
 static const char *const suite_choices[] = {"train", "eval", "heldout", NULL};
 
@@ -32,6 +33,14 @@ static const char summary[] =
     "  the last two must score low. ./render names a file called render.\n"
     "--clip: the world-CLIP for the scores [default: the model's text encoder; for pseudo-models the\n"
     "  built-in " SILT_MODEL_WORLD_CLIP ", skipped with a warning when absent].\n"
+    "--arch var: the world VAR (default: the built-in " SILT_MODEL_WORLD_VAR " with its tokenizer\n"
+    "  " SILT_MODEL_WORLD_VQ "; --model / --vq name others), each item sampled alone from its seed\n"
+    "  (Philox stream 0), optionally with a test-time search (--search tts|best-of-n|importance --n N\n"
+    "  ..., as in gen generate; the search's reward is judged against the item's caption). The\n"
+    "  compute (token-forwards with CFG rows, FLOPs estimate, decodes, reward and feature calls) is\n"
+    "  reported. --reward-correlation instead draws --n samples per item (best-of-n's draws, n >= 2),\n"
+    "  decodes and scores every one after every scale and prints, per scale, the Pearson and Spearman\n"
+    "  correlation of the intermediate with the final reward (and Pearson within prompts).\n"
     "Guidance flags as in gen generate (--guidance none|cfg|pag|softpag|seg|slg|uniform, --heads ...).\n"
     "Exit: 0 ok (whatever the scores), 1 runtime failure, 2 usage error.";
 
@@ -40,8 +49,25 @@ static void json_num(silt_json_buf *b, const char *key, double v, bool comma) {
     else silt_json_buf_printf(b, "  \"%s\": null%s\n", key, comma ? "," : "");
 }
 
+static void compute_json(silt_json_buf *b, const silt_suite_eval_result *r, const char *search) {
+    silt_json_buf_printf(b, "  \"var\": {\"search\": ");
+    silt_json_buf_string(b, search, strlen(search));
+    silt_json_buf_printf(b, ", \"token_forwards\": %lld, \"plain_token_forwards\": %lld, \"flops\": %.6g, "
+                            "\"plain_flops\": %.6g, \"decodes\": %lld, \"reward_calls\": %lld, \"feature_calls\": %lld},\n",
+                         (long long)r->token_forwards, (long long)r->plain_token_forwards, r->flops, r->plain_flops,
+                         (long long)r->decodes, (long long)r->reward_calls, (long long)r->feature_calls);
+}
+
+static void compute_text(const silt_suite_eval_result *r, const char *search) {
+    printf("var %s\ncompute:           token-forwards %lld (%.2fx plain), FLOPs %.4g (%.2fx plain), decodes %lld, "
+           "reward calls %lld, feature calls %lld\n", search, (long long)r->token_forwards,
+           r->plain_token_forwards ? (double)r->token_forwards / (double)r->plain_token_forwards : 0.0, r->flops,
+           r->plain_flops > 0 ? r->flops / r->plain_flops : 0.0, (long long)r->decodes, (long long)r->reward_calls,
+           (long long)r->feature_calls);
+}
+
 static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps) {
+                       const char *clip, int steps, const char *search) {
     silt_json_buf b = {0};
     silt_json_buf_printf(&b, "{\n  \"suite\": \"%s\",\n  \"model\": ", world_suite_name(p->suite));
     silt_json_buf_string(&b, model, strlen(model));
@@ -50,13 +76,18 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
     else silt_json_buf_printf(&b, "null");
     silt_json_buf_printf(&b, ",\n  \"items\": %lld,\n  \"seed\": %llu,\n  \"size\": %d,\n", (long long)r->n,
                          (unsigned long long)p->seed, r->size);
-    if (p->source == SILT_SUITE_MODEL) {
+    if (p->source == SILT_SUITE_MODEL && search) {
+        silt_json_buf_printf(&b, "  \"sampler\": \"next-scale\",\n  \"guidance\": {\"mode\": \"%s\", \"cfg\": %g},\n",
+                             guide_mode_name(p->gen.guide.mode),
+                             p->gen.guide.mode == GUIDE_NONE ? 0.0 : (double)p->gen.var.cfg);
+    } else if (p->source == SILT_SUITE_MODEL) {
         const guide_params *g = &p->gen.guide;
         silt_json_buf_printf(&b, "  \"steps\": %d,\n  \"guidance\": {\"mode\": \"%s\", \"cfg\": %g, \"scale\": %g, \"heads\": ",
                              steps, guide_mode_name(g->mode), (double)g->cfg, (double)g->scale);
         silt_json_buf_string(&b, r->heads, strlen(r->heads));
         silt_json_buf_printf(&b, "},\n");
     }
+    if (search) compute_json(&b, r, search);
     silt_json_buf_printf(&b, "  \"passed\": %lld,\n", (long long)r->passed);
     json_num(&b, "geneval", r->geneval, true);
     silt_json_buf_printf(&b, "  \"categories\": {");
@@ -79,10 +110,13 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
 }
 
 static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps) {
+                       const char *clip, int steps, const char *search) {
     printf("world-GenEval %s: %.4f  (%lld/%lld items, %s", world_suite_name(p->suite), r->geneval, (long long)r->passed,
            (long long)r->n, model);
-    if (p->source == SILT_SUITE_MODEL) {
+    if (p->source == SILT_SUITE_MODEL && search) {
+        printf(", next-scale, guidance %s, cfg %g, top-k %d, top-p %g", guide_mode_name(p->gen.guide.mode),
+               p->gen.guide.mode == GUIDE_NONE ? 0.0 : (double)p->gen.var.cfg, p->gen.var.top_k, (double)p->gen.var.top_p);
+    } else if (p->source == SILT_SUITE_MODEL) {
         printf(", %d steps, guidance %s, cfg %g", steps, guide_mode_name(p->gen.guide.mode), (double)p->gen.guide.cfg);
         if (r->heads[0]) printf(", scale %g, heads %s", (double)p->gen.guide.scale, r->heads);
     }
@@ -101,10 +135,39 @@ static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_re
     }
     printf("generation:        %.2f images/s  (%lld images of %dx%d in %.2f s)\n", r->images_per_s, (long long)r->n,
            r->size, r->size, r->gen_seconds);
+    if (search) compute_text(r, search);
+}
+
+static void print_corr(const silt_reward_corr_result *c, const char *reward, bool json) {
+    if (json) {
+        silt_json_buf b = {0};
+        silt_json_buf_printf(&b, "{\n  \"reward\": \"%s\",\n  \"items\": %lld,\n  \"samples\": %lld,\n  \"scales\": [",
+                             reward, (long long)c->items, (long long)c->samples);
+        for (int k = 0; k < c->n_scales; k++) {
+            silt_json_buf_printf(&b, "%s\n    {\"scale\": %d, \"pn\": %d, \"mean\": %.6g, ", k ? "," : "", k, c->pn[k], c->mean[k]);
+            double v[3] = {c->pearson[k], c->spearman[k], c->within[k]};
+            const char *names[3] = {"pearson", "spearman", "within_pearson"};
+            for (int j = 0; j < 3; j++) {
+                if (isfinite(v[j])) silt_json_buf_printf(&b, "\"%s\": %.6g%s", names[j], v[j], j < 2 ? ", " : "}");
+                else silt_json_buf_printf(&b, "\"%s\": null%s", names[j], j < 2 ? ", " : "}");
+            }
+        }
+        silt_json_buf_printf(&b, "\n  ]\n}\n");
+        if (!b.failed) fwrite(b.data, 1, b.len, stdout);
+        silt_json_buf_free(&b);
+        return;
+    }
+    printf("reward correlation (%s): %lld items x %lld samples each; intermediate (decoded after scale k) vs final reward\n",
+           reward, (long long)c->items, (long long)(c->items ? c->samples / c->items : 0));
+    printf("| scale | tokens | mean reward | Pearson | Spearman | Pearson within prompts |\n|---|---|---|---|---|---|\n");
+    for (int k = 0; k < c->n_scales; k++)
+        printf("| %d | %dx%d | %.4f | %.3f | %.3f | %.3f |\n", k, c->pn[k], c->pn[k], c->mean[k], c->pearson[k],
+               c->spearman[k], c->within[k]);
 }
 
 int cmd_eval_suite(int argc, char **argv) {
-    const char *model = NULL, *clip = NULL;
+    const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL;
+    bool corr = false;
     int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0;
     double shift = 3.0;
     bool json = false, quiet = false;
@@ -113,6 +176,9 @@ int cmd_eval_suite(int argc, char **argv) {
         {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite: eval (504 prompts) or heldout (144)", suite_choices, 0, -1},
         {"model", 'm', ARG_STR, &model, "PATH|PSEUDO", "world model, or render | noise | shuffled (see above) [default: the built-in world model]", NULL, 0, -1},
         {"clip", 'c', ARG_STR, &clip, "PATH", "world-CLIP: the model's text encoder and the scorer [default: see above]", NULL, 0, -1},
+        {"arch", 0, ARG_STR, &arch, "mmdit|var", "the built-in world model to evaluate without --model: mmdit or var (see above)", NULL, 0, -1},
+        {"vq", 0, ARG_STR, &vq, "PATH", "VAR: its tokenizer [default with --arch var: the built-in " SILT_MODEL_WORLD_VQ "]", NULL, 0, -1},
+        {"reward-correlation", 0, ARG_BOOL, &corr, NULL, "world VAR: intermediate vs final reward per scale over --n samples per item (see above)", NULL, 0, -1},
         {"steps", 0, ARG_INT, &steps, "N", "sampling steps [default: the model's silt.steps]", NULL, 1, 1000},
         {"shift", 0, ARG_FLOAT, &shift, "K", "flow_euler schedule shift [default: the model's silt.shift]", NULL, 0.01, 100},
         {"limit", 'n', ARG_INT, &limit, "N", "the first N items (0: the whole suite)", NULL, 0, 2147483647},
@@ -121,13 +187,16 @@ int cmd_eval_suite(int argc, char **argv) {
         {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
-    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS };
+    gen_search_flags sf = gen_search_flags_default();
+    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
     arg_spec specs[N_SPECS];
     memcpy(specs, own, sizeof own);
+    gen_search_flags_specs(&sf, specs + N_OWN + GEN_GUIDE_NFLAGS);
     gen_guide_flags_specs(&gf, "CFG scale g (1 = off) [default: the model's silt.cfg]", specs + N_OWN);
     arg_parser ap = {"gen eval --suite",
                      "gen eval --suite eval|heldout [--model M|render|noise|shuffled] [--clip C] [--guidance MODE ...]\n"
-                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json]",
+                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json]\n"
+                     "       gen eval --suite eval --arch var [--model VAR --vq VQ] [--search KIND --n N ...] [--reward-correlation]",
                      summary, specs, N_SPECS, NULL, 0, 0};
     bool given[N_SPECS];
     int rc = args_parse_given(&ap, argc, argv, given);
@@ -141,6 +210,15 @@ int cmd_eval_suite(int argc, char **argv) {
     p.batch = batch;
     p.seed = (uint64_t)seed;
     p.progress = !quiet;
+    if (arch && strcmp(arch, "var") && strcmp(arch, "mmdit"))
+        return args_usage_error(&ap, "--arch %s: expected mmdit or var", arch);
+    const bool want_var = arch && !strcmp(arch, "var");
+    if (vq && !want_var) return args_usage_error(&ap, "--vq is the world VAR's tokenizer: pass --arch var");
+    if (corr && !want_var) return args_usage_error(&ap, "--reward-correlation needs --arch var");
+    if (!want_var) {
+        const char *first = NULL;
+        if (gen_search_flags_given(&ap, given, &first)) return args_usage_error(&ap, "--%s is for --arch var", first);
+    }
     if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
         p.source != SILT_SUITE_MODEL) {
         static const char *const gen_only[] = {"steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
@@ -149,6 +227,7 @@ int cmd_eval_suite(int argc, char **argv) {
         for (int i = 0; gen_only[i]; i++)
             if (args_was_given(&ap, given, gen_only[i]))
                 return args_usage_error(&ap, "--%s does not apply to --model %s (no generation)", gen_only[i], model);
+        if (want_var) return args_usage_error(&ap, "--arch var and --model %s: pick one", model);
     } else {
         p.source = SILT_SUITE_MODEL;
     }
@@ -156,16 +235,23 @@ int cmd_eval_suite(int argc, char **argv) {
     guide_heads heads = {0};
     silt_txt2img *t = NULL;
     wclip_model *own_clip = NULL;
-    char builtin[4096], clip_found[4096];
+    char builtin[4096], clip_found[4096], builtin_vq[4096], search_desc[512] = "";
+    var_search_params search = {0};
+    var_reward_kind reward = VAR_REWARD_EVAL;
     const char *clip_used = NULL;
     int status = 1;
     if (p.source == SILT_SUITE_MODEL) {
         if ((rc = gen_guide_flags_check(&gf, &ap, &heads)) != 0) return rc;
         if (!model) {
-            if (silt_models_find(SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK) return gen_fail(NULL);
+            if (silt_models_find(want_var ? SILT_MODEL_WORLD_VAR : SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK)
+                return gen_fail(NULL);
             model = builtin;
         }
-        silt_status s = silt_txt2img_load(model, NULL, clip, &t);
+        if (want_var && !vq) {
+            if (silt_models_find(SILT_MODEL_WORLD_VQ, builtin_vq, sizeof builtin_vq) != SILT_OK) return gen_fail(NULL);
+            vq = builtin_vq;
+        }
+        silt_status s = silt_txt2img_load(model, vq, clip, &t);
         if (s != SILT_OK) {
             status = s == SILT_ERR_ARG ? (fprintf(stderr, "gen: %s\n", silt_last_error_message()), 2) : gen_fail(model);
             goto done;
@@ -176,8 +262,35 @@ int cmd_eval_suite(int argc, char **argv) {
                                            "world-clip): it cannot take the suite's captions", model);
             goto done;
         }
+        const bool is_var = in->family == SILT_FAMILY_VAR;
+        if (arch && strcmp(arch, silt_family_name(in->family))) {
+            status = args_usage_error(&ap, "--arch %s, but %s is a %s model", arch, model, silt_family_name(in->family));
+            goto done;
+        }
+        if (is_var && (args_was_given(&ap, given, "steps") || args_was_given(&ap, given, "shift"))) {
+            status = args_usage_error(&ap, "--%s does not apply to VAR", args_was_given(&ap, given, "steps") ? "steps" : "shift");
+            goto done;
+        }
+        if (is_var && gf.mode != GUIDE_NONE && gf.mode != GUIDE_CFG) {
+            status = args_usage_error(&ap, "--guidance %s does not apply to VAR: use cfg (on the logits) or none",
+                                      gen_guidance_choices[gf.mode]);
+            goto done;
+        }
+        if (is_var) {
+            if ((rc = gen_search_flags_resolve(&sf, &ap, given, in->n_scales, corr, &search, &reward)) != 0) { status = rc; goto done; }
+            if (corr && search.kind != VAR_SEARCH_NONE) {
+                status = args_usage_error(&ap, "--reward-correlation draws plain samples: drop --search");
+                goto done;
+            }
+            gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
+        }
         p.model = t;
         p.gen = silt_txt2img_default_params(t);
+        if (is_var) {
+            p.gen.search = &search;
+            p.gen.search_reward = reward;
+            if (!isnan(gf.cfg)) p.gen.var.cfg = (float)gf.cfg;
+        }
         if (steps > 0) p.gen.sampler.steps = steps;
         if (args_was_given(&ap, given, "shift")) p.gen.sampler.shift = shift;
         gen_guide_flags_apply(&gf, &p.gen.guide);
@@ -194,6 +307,17 @@ int cmd_eval_suite(int argc, char **argv) {
             fprintf(stderr, "gen: warning: %s; world-CLIP score and world-FD skipped (pass --clip)\n", silt_last_error_message());
         }
     }
+    if (corr) {
+        silt_reward_corr_result cr;
+        silt_status s = silt_suite_reward_correlation(&p, sf.n, &cr);
+        if (s != SILT_OK) {
+            status = s == SILT_ERR_ARG ? (fprintf(stderr, "gen: %s\n", silt_last_error_message()), 2) : gen_fail("eval");
+            goto done;
+        }
+        print_corr(&cr, var_reward_kind_name(reward), json);
+        status = 0;
+        goto done;
+    }
     silt_suite_eval_result r;
     silt_status s = silt_suite_eval_run(&p, &r);
     if (s != SILT_OK) {
@@ -202,8 +326,9 @@ int cmd_eval_suite(int argc, char **argv) {
     }
     const char *mname = strrchr(model ? model : "", '/') ? strrchr(model, '/') + 1 : (model ? model : "");
     const char *cname = clip_used ? (strrchr(clip_used, '/') ? strrchr(clip_used, '/') + 1 : clip_used) : NULL;
-    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps);
-    else print_text(&p, &r, mname, cname, p.gen.sampler.steps);
+    const char *sd = search_desc[0] ? search_desc : NULL;
+    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd);
+    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd);
     status = 0;
 done:
     silt_txt2img_free(t);

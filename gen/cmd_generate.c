@@ -17,6 +17,7 @@
 #include "gen/lib/imagenet_classes.h"
 #include "gen/lib/models.h"
 #include "gen/lib/txt2img.h"
+#include "gen/search_flags.h"
 #include "text/world_tokenizer.h"
 
 static const char summary[] =
@@ -51,6 +52,21 @@ static const char summary[] =
     "  MMDiT identity: joint = over the whole [image, text] sequence, per head (HeadHunter);\n"
     "  image = image-image block only, whole layers (diffusers SD3 PAG); auto = image for pag on\n"
     "  whole layers, joint otherwise.\n"
+    "\n"
+    "World VAR (issue 5): `gen --arch var --prompt TEXT` loads models/" SILT_MODEL_WORLD_VAR " and its\n"
+    "  tokenizer models/" SILT_MODEL_WORLD_VQ " (--model / --vq name other files; --clip as above). CFG\n"
+    "  on the logits as below, against the \"\" caption. Same output conventions as the MMDiT world model\n"
+    "  (32 px, --upscale 256 unless --native, --grid N: Philox streams of --seed).\n"
+    "  Test-time search (METHODS.md sec. 5, var/search.h): --search tts|best-of-n|importance --n N\n"
+    "  [--search-scales C,..:R,..] [--schedule A,..] [--potential value|diff|sum|max] [--lambda 10]\n"
+    "  [--reward eval|clip]. tts: the TTS-VAR schedule (kept 8,6,4,2,1 x N, changing at the search\n"
+    "  scales), k-means++ on world-CLIP patch features (first PCA component) at the clustering scales,\n"
+    "  multinomial resampling with weights exp(lambda potential) at the resampling scales, the best\n"
+    "  by the reward at the end; the paper's scales 2,5:6,9 of 13 map to round(s (K-1)/12): 1,2:3,4 for\n"
+    "  the world's 6. best-of-n: N samples, the best by the reward. importance: N samples, ONE drawn\n"
+    "  with weights exp(lambda reward). With a search, image i of --grid uses seed + i. The compute\n"
+    "  (token-forwards with CFG rows, FLOPs estimate, decodes, reward and feature calls) is printed on\n"
+    "  stderr and stored in the PNG parameters.\n"
     "\n"
     "VAR (var_d16.safetensors etc., converted with tools/pth2safetensors.py): --vae must be its VQ-VAE\n"
     "  (vae_ch160v4096z32.safetensors); --class N|NAME; --guidance cfg|none. CFG acts on the logits and\n"
@@ -112,6 +128,7 @@ static const char *base(const char *path) {
 }
 
 int cmd_generate(int argc, char **argv) {
+    const char *arch = NULL, *vq = NULL;
     const char *model = NULL, *vae = NULL, *clip = NULL, *prompt = NULL, *negative = NULL, *cls = NULL, *embeds = NULL;
     const char *sampler_name = NULL, *out = "out.png", *save_latents = NULL;
     double shift = 3.0, eta = 0.0;
@@ -123,6 +140,8 @@ int cmd_generate(int argc, char **argv) {
     gen_guide_flags gf = gen_guide_flags_default();
     const arg_spec own[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
+        {"arch", 0, ARG_STR, &arch, "mmdit|var", "the built-in world model to use with --prompt and no --model: mmdit (" SILT_MODEL_WORLD_DIT ") or var (" SILT_MODEL_WORLD_VAR " + " SILT_MODEL_WORLD_VQ "); with --model it must name the model's family", NULL, 0, -1},
+        {"vq", 0, ARG_STR, &vq, "PATH", "VAR: its multi-scale VQ tokenizer (same as --vae) [default with --arch var: the built-in " SILT_MODEL_WORLD_VQ "]", NULL, 0, -1},
         {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required)", NULL, 0, -1},
         {"clip", 0, ARG_STR, &clip, "PATH", "world models: the world-CLIP text encoder [default: the built-in " SILT_MODEL_WORLD_CLIP "]", NULL, 0, -1},
         {"class", 'c', ARG_STR, &cls, "N|NAME", "DiT, VAR: ImageNet class id or exact name ('golden retriever')", NULL, 0, -1},
@@ -146,15 +165,18 @@ int cmd_generate(int argc, char **argv) {
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
-    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS };
+    gen_search_flags sf = gen_search_flags_default();
+    enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
     arg_spec specs[N_SPECS];
     memcpy(specs, own, sizeof own);
+    gen_search_flags_specs(&sf, specs + N_OWN + GEN_GUIDE_NFLAGS);
     gen_guide_flags_specs(&gf, "CFG scale g (1 = off; VAR: 0 = off, see above) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3), the metadata's silt.cfg for world models, 1.5 for VAR (official FID setting)]", specs + N_OWN);
     arg_parser ap = {"gen generate",
                      "gen --prompt TEXT [--grid N] [--guidance MODE] [--native] [-o out.png]   (the built-in world model)\n"
                      "       gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
                      "           [--guidance MODE] [--cfg G] [--pag-scale S] [--heads SPEC] [-o out.png]\n"
-                     "       gen [generate] --model VAR --vae VQVAE --class N|NAME [--cfg G] [--top-k K] [--top-p P] [-o out.png]",
+                     "       gen [generate] --model VAR --vae VQVAE --class N|NAME [--cfg G] [--top-k K] [--top-p P] [-o out.png]\n"
+                     "       gen --arch var --prompt TEXT [--model VAR --vq VQ] [--search tts|best-of-n|importance --n N ...] [-o out.png]",
                      summary, specs, N_SPECS, NULL, 0, 0};
     bool given[N_SPECS];
     int rc = args_parse_given(&ap, argc, argv, given);
@@ -164,12 +186,24 @@ int cmd_generate(int argc, char **argv) {
     silt_sampler_kind sk = SILT_SAMPLER_DDIM;
     if (sampler_name && silt_sampler_from_name(sampler_name, &sk) != SILT_OK)
         return args_usage_error(&ap, "--sampler: unknown sampler '%s' (ddpm, ddim, euler, euler_a, dpmpp_2m, flow_euler)", sampler_name);
-    char builtin[4096];
+    if (arch && strcmp(arch, "var") && strcmp(arch, "mmdit") && strcmp(arch, "dit"))
+        return args_usage_error(&ap, "--arch %s: expected mmdit or var (the built-in world models), or dit", arch);
+    if (vq && vae) return args_usage_error(&ap, "--vq and --vae name the same file for a VAR: pass one");
+    const bool want_var = arch && !strcmp(arch, "var");
+    if (vq && arch && !want_var) return args_usage_error(&ap, "--vq is the VAR tokenizer: not for --arch %s", arch);
+    if (vq) vae = vq;
+    char builtin[4096], builtin_vq[4096];
     if (!model) {
-        if (!prompt || embeds || cls || vae)
-            return args_usage_error(&ap, "--model PATH is required (or --prompt TEXT alone for the built-in world model)");
-        if (silt_models_find(SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK) return gen_fail(NULL);
+        if (!prompt || embeds || cls || (vae && !want_var) || (arch && !want_var && strcmp(arch, "mmdit")))
+            return args_usage_error(&ap, "--model PATH is required (or --prompt TEXT alone for the built-in world model, "
+                                         "--arch var for the world VAR)");
+        if (silt_models_find(want_var ? SILT_MODEL_WORLD_VAR : SILT_MODEL_WORLD_DIT, builtin, sizeof builtin) != SILT_OK)
+            return gen_fail(NULL);
         model = builtin;
+    }
+    if (want_var && !vae) {
+        if (silt_models_find(SILT_MODEL_WORLD_VQ, builtin_vq, sizeof builtin_vq) != SILT_OK) return gen_fail(NULL);
+        vae = builtin_vq;
     }
 
     guide_heads heads = {0};
@@ -184,9 +218,24 @@ int cmd_generate(int argc, char **argv) {
     silt_txt2img_params p = silt_txt2img_default_params(t);
     char cond_text[1024];
     const bool is_var = in->family == SILT_FAMILY_VAR, world = in->world_text;
+    if (arch && strcmp(arch, silt_family_name(in->family))) {
+        status = args_usage_error(&ap, "--arch %s, but %s is a %s model", arch, base(model), silt_family_name(in->family));
+        goto done;
+    }
     if ((rc = check_family_flags(&ap, given, in->family, gf.mode)) != 0) { status = rc; goto done; }
+    var_search_params search = {0};
+    var_reward_kind reward = VAR_REWARD_EVAL;
+    const char *sflag = NULL;
+    if (!(is_var && world) && gen_search_flags_given(&ap, given, &sflag)) {
+        status = args_usage_error(&ap, "--%s is for the world VAR (--arch var), not this %s", sflag, silt_family_name(in->family));
+        goto done;
+    }
+    if (is_var && world) {
+        if ((rc = gen_search_flags_resolve(&sf, &ap, given, in->n_scales, false, &search, &reward)) != 0) { status = rc; goto done; }
+        if (search.kind != VAR_SEARCH_NONE && save_latents) { status = args_usage_error(&ap, "--save-latents does not apply to VAR"); goto done; }
+    }
     if ((rc = gen_guide_flags_check(&gf, &ap, &heads)) != 0) { status = rc; goto done; }
-    if (in->family == SILT_FAMILY_DIT || is_var) {
+    if (in->family == SILT_FAMILY_DIT || (is_var && !world)) {
         const char *fam = is_var ? "VAR" : "DiT";
         if (prompt || embeds) { status = args_usage_error(&ap, "this %s is class-conditional: use --class N|NAME, not --prompt", fam); goto done; }
         if (!cls) { status = args_usage_error(&ap, "this %s is class-conditional: pass --class N|NAME", fam); goto done; }
@@ -195,7 +244,7 @@ int cmd_generate(int argc, char **argv) {
         const char *name = in->num_classes == SILT_IMAGENET_CLASSES ? silt_imagenet_class_name(p.class_id) : NULL;
         snprintf(cond_text, sizeof cond_text, "class %d%s%s%s", p.class_id, name ? " (" : "", name ? name : "", name ? ")" : "");
     } else if (world) {
-        if (cls) { status = args_usage_error(&ap, "this world model is text-conditional: --class is for DiT models"); goto done; }
+        if (cls) { status = args_usage_error(&ap, "this world model is text-conditional: --class is for DiT and class VAR models"); goto done; }
         if (embeds) { status = args_usage_error(&ap, "this world model encodes its prompt with world-CLIP: pass --prompt, not --text-embeds"); goto done; }
         if (!prompt) { status = args_usage_error(&ap, "this world model needs --prompt TEXT"); goto done; }
         warn_unknown("prompt", prompt);
@@ -234,6 +283,8 @@ int cmd_generate(int argc, char **argv) {
     p.width = width;
     p.height = height;
     p.progress = !quiet;
+    p.search = is_var && world ? &search : NULL;
+    p.search_reward = reward;
     // Upscaling: world models by default, other models when --upscale is given.
     const int made_w = width > 0 ? width : in->native_width, made_h = height > 0 ? height : in->native_height;
     int up = native || (!world && !args_was_given(&ap, given, "upscale")) ? 0 : upscale;
@@ -258,7 +309,9 @@ int cmd_generate(int argc, char **argv) {
     }
     silt_txt2img_report rep = {0};
     int evals = 0;
-    double secs = 0;
+    double secs = 0, reward_mean = NAN;
+    int64_t tf = 0, tf_plain = 0, decodes = 0, rcalls = 0, fcalls = 0;
+    double flops = 0, flops_plain = 0;
     // World models run the grid as one batch (image i: Philox stream i of the
     // seed); the others run seed + i one by one.
     const int runs = world ? 1 : n;
@@ -271,11 +324,16 @@ int cmd_generate(int argc, char **argv) {
         if (s != SILT_OK) { status = fail_status(s, "generate"); goto done; }
         evals += rep.model_rows;
         secs += rep.seconds;
+        tf += rep.token_forwards, tf_plain += rep.plain_token_forwards, decodes += rep.decodes;
+        rcalls += rep.reward_calls, fcalls += rep.feature_calls;
+        flops += rep.flops, flops_plain += rep.plain_flops;
+        reward_mean = rep.search_reward;
     }
     for (int i = 0; i < n; i++) {
         labels[i] = malloc(32);
         if (!labels[i]) { fprintf(stderr, "gen: out of memory\n"); goto done; }
-        if (world) snprintf(labels[i], 32, "seed %d #%d", seed, i);
+        if (world && search.kind != VAR_SEARCH_NONE) snprintf(labels[i], 32, "seed %d", seed + i);
+        else if (world) snprintf(labels[i], 32, "seed %d #%d", seed, i);
         else snprintf(labels[i], 32, "seed %d", seed + i);
         if (up) {
             silt_image *big = NULL;
@@ -291,7 +349,9 @@ int cmd_generate(int argc, char **argv) {
 
     // The parameters chunk: enough to regenerate the image from itself.
     char seeds[96], window[512] = "", extra[160] = "", sizes[64];
-    if (grid > 0 && world) snprintf(seeds, sizeof seeds, "%d (grid %d: Philox streams 0..%d)", seed, grid, grid - 1);
+    if (grid > 0 && world && search.kind != VAR_SEARCH_NONE)
+        snprintf(seeds, sizeof seeds, "%d (grid %d: searches with seeds %d..%d)", seed, grid, seed, seed + grid - 1);
+    else if (grid > 0 && world) snprintf(seeds, sizeof seeds, "%d (grid %d: Philox streams 0..%d)", seed, grid, grid - 1);
     else if (grid > 0) snprintf(seeds, sizeof seeds, "%d (grid %d: seeds %d..%d)", seed, grid, seed, seed + grid - 1);
     else snprintf(seeds, sizeof seeds, "%d", seed);
     if (up) snprintf(sizes, sizeof sizes, "%dx%d (written %dx%d, nearest)", rep.width, rep.height, up, up_h);
@@ -309,8 +369,22 @@ int cmd_generate(int argc, char **argv) {
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
     if (world) snprintf(encoder, sizeof encoder, ", clip: %s, negative: \"%s\"", base(in->clip_path), p.negative ? p.negative : "");
-    char params[3072];
+    char params[3072], compute[512] = "", search_desc[512] = "";
     if (is_var) {
+        gen_search_describe(p.search, reward, in->n_scales, search_desc, sizeof search_desc);
+        snprintf(compute, sizeof compute,
+                 "compute: token-forwards %lld (%.2fx plain), flops %.4g (%.2fx plain), decodes %lld, reward calls %lld, "
+                 "feature calls %lld", (long long)tf, tf_plain ? (double)tf / (double)tf_plain : 0.0, flops,
+                 flops_plain > 0 ? flops / flops_plain : 0.0, (long long)decodes, (long long)rcalls, (long long)fcalls);
+    }
+    if (is_var && world) {
+        snprintf(params, sizeof params,
+                 "%s\nmodel: %s, vq: %s%s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
+                 "cfg: %g, top-k: %d, top-p: %g, %s, %s, size: %s, silt %s",
+                 cond_text, base(model), base(vae), encoder, seeds, in->n_scales, guide_mode_name(p.guide.mode),
+                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, search_desc,
+                 compute, sizes, SILT_VERSION);
+    } else if (is_var) {
         // VAR's cfg is the official ramp's (0 = off); the sampler is its scale loop.
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vae: %s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
@@ -342,6 +416,11 @@ int cmd_generate(int argc, char **argv) {
     if (grid > 0) snprintf(what, sizeof what, "a grid of %d images, each ", grid);
     fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations, %.2f s)\n", out, what, sizes, guide_mode_name(p.guide.mode),
             evals, secs);
+    if (is_var && world) {
+        fprintf(stderr, "%s; %s", search_desc, compute);
+        if (!isnan(reward_mean)) fprintf(stderr, "; reward %.4f", reward_mean);
+        fprintf(stderr, "\n");
+    }
     status = 0;
 done:
     for (int i = 0; tiles && i < n; i++) silt_image_free(tiles[i]);

@@ -1,6 +1,6 @@
 // The built-in models (issue 4): world-dit.safetensors.zst (the default
 // MMDiT) and world-clip.safetensors.zst (its frozen text encoder, also the
-// world-CLIP of `gen eval`), found by file name in a fixed order of folders:
+// world-CLIP of `gen eval`), and (issue 5) world-var / world-vq, found by file name in a fixed order of folders:
 //   1. $SILT_MODELS (when set and non-empty),
 //   2. <folder of the running executable>/../models (a build tree or an
 //      install prefix: build/gen -> ./models of the checkout),
@@ -14,6 +14,10 @@
 
 #define SILT_MODEL_WORLD_DIT "world-dit.safetensors.zst"
 #define SILT_MODEL_WORLD_CLIP "world-clip.safetensors.zst"
+// The world VAR (issue 5): the text-conditioned next-scale transformer and its
+// multi-scale VQ tokenizer, used by `gen --arch var --prompt ...`.
+#define SILT_MODEL_WORLD_VAR "world-var.safetensors.zst"
+#define SILT_MODEL_WORLD_VQ "world-vq.safetensors.zst"
 
 // Writes the first existing regular file <folder>/<name> into path (n bytes).
 // SILT_ERR_IO when none exists, with one message naming the file and every

@@ -64,6 +64,13 @@ static silt_status make_images(const silt_suite_eval_params *p, const world_item
         silt_txt2img_report rep;
         SILT_TRY(silt_txt2img_run(p->model, &gp, ims, &rep));
         r->model_rows += rep.model_rows;
+        r->token_forwards += rep.token_forwards;
+        r->plain_token_forwards += rep.plain_token_forwards;
+        r->flops += rep.flops;
+        r->plain_flops += rep.plain_flops;
+        r->decodes += rep.decodes;
+        r->reward_calls += rep.reward_calls;
+        r->feature_calls += rep.feature_calls;
         memcpy(r->heads, rep.heads, sizeof r->heads);
         return SILT_OK;
     }
@@ -228,5 +235,116 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
     free(feat_gen);
     free(feat_ref);
     free(cap);
+    return s;
+}
+
+// ---- reward correlation ---------------------------------------------------------------
+
+static double pearson(const double *x, const double *y, int64_t n) {
+    double mx = 0, my = 0;
+    for (int64_t i = 0; i < n; i++) mx += x[i], my += y[i];
+    mx /= (double)n, my /= (double)n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (int64_t i = 0; i < n; i++) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+    }
+    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+typedef struct ranked {
+    double v;
+    int64_t i;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+// Average ranks (ties share the mean of their positions).
+static silt_status ranks(const double *x, int64_t n, double *r) {
+    ranked *a = malloc(sizeof *a * (size_t)n);
+    if (!a) return SILT_FAIL(SILT_ERR_OOM, "reward correlation: out of memory");
+    for (int64_t i = 0; i < n; i++) a[i] = (ranked){x[i], i};
+    qsort(a, (size_t)n, sizeof *a, cmp_ranked);
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j + 1 < n && a[j + 1].v == a[i].v) j++;
+        for (int64_t k = i; k <= j; k++) r[a[k].i] = 0.5 * (double)(i + j);
+        i = j + 1;
+    }
+    free(a);
+    return SILT_OK;
+}
+
+silt_status silt_suite_reward_correlation(const silt_suite_eval_params *p, int n, silt_reward_corr_result *out) {
+    if (!p || !out || !p->model) return SILT_FAIL(SILT_ERR_ARG, "reward correlation: NULL argument");
+    const silt_txt2img_info *in = silt_txt2img_get_info(p->model);
+    if (in->family != SILT_FAMILY_VAR || !in->world_text)
+        return SILT_FAIL(SILT_ERR_ARG, "reward correlation: needs the world VAR (a text-conditioned VAR)");
+    if (n < 2 || n > 4096) return SILT_FAIL(SILT_ERR_ARG, "reward correlation: n %d must be 2..4096", n);
+    int64_t items = world_suite_size(p->suite);
+    if (items < 0) return SILT_FAIL(SILT_ERR_ARG, "suite %s has no fixed list of prompts", world_suite_name(p->suite));
+    if (p->limit > 0 && p->limit < items) items = p->limit;
+    const int K = in->n_scales;
+    if (K > 32) return SILT_FAIL(SILT_ERR_ARG, "reward correlation: at most 32 scales");
+    const int64_t M = items * n;
+    double *tr = malloc(sizeof(double) * (size_t)(M * K)), *x = malloc(sizeof(double) * (size_t)M);
+    double *y = malloc(sizeof(double) * (size_t)M), *rx = malloc(sizeof(double) * (size_t)M);
+    double *ry = malloc(sizeof(double) * (size_t)M);
+    silt_status s = tr && x && y && rx && ry ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "reward correlation: out of memory");
+    var_search_params sp = var_search_default_params(K);
+    sp.kind = VAR_SEARCH_BEST_OF_N;
+    sp.n = n;
+    silt_progress prog;
+    if (p->progress) silt_progress_begin(&prog, "correlation", items);
+    for (int64_t i = 0; i < items && s == SILT_OK; i++) {
+        world_item it;
+        s = world_suite_item(p->suite, 0, i, &it);
+        if (s != SILT_OK) break;
+        const char *prompts[1] = {it.caption};
+        uint64_t seeds[1] = {it.seed + p->seed};
+        silt_txt2img_params gp = p->gen;
+        gp.prompt = NULL, gp.prompts = prompts, gp.seeds = seeds, gp.seed = seeds[0], gp.batch = 1;
+        gp.width = gp.height = 0, gp.progress = false, gp.noise_out = gp.latent_out = NULL;
+        sp.trace = tr + i * n * K;
+        gp.search = &sp;
+        silt_image *im = NULL;
+        silt_txt2img_report rep;
+        s = silt_txt2img_run(p->model, &gp, &im, &rep);
+        silt_image_free(im);
+        if (p->progress) silt_progress_step(&prog, 1);
+    }
+    if (p->progress) silt_progress_end(&prog);
+    silt_reward_corr_result r;
+    memset(&r, 0, sizeof r);
+    r.n_scales = K, r.items = items, r.samples = M;
+    for (int k = 0; k < K; k++) r.pn[k] = in->patch_nums[k];
+    for (int k = 0; k < K && s == SILT_OK; k++) {
+        // trace layout per item: (K, n): tr[i n K + k n + b]
+        double sum = 0;
+        for (int64_t i = 0; i < items; i++)
+            for (int b = 0; b < n; b++) {
+                x[i * n + b] = tr[i * n * K + (int64_t)k * n + b];
+                y[i * n + b] = tr[i * n * K + (int64_t)(K - 1) * n + b];
+                sum += x[i * n + b];
+            }
+        r.mean[k] = sum / (double)M;
+        r.pearson[k] = pearson(x, y, M);
+        s = ranks(x, M, rx);
+        if (s == SILT_OK) s = ranks(y, M, ry);
+        if (s == SILT_OK) r.spearman[k] = pearson(rx, ry, M);
+        for (int64_t i = 0; i < items; i++) {  // within-prompt: centre each item's samples
+            double mx = 0, my = 0;
+            for (int b = 0; b < n; b++) mx += x[i * n + b], my += y[i * n + b];
+            for (int b = 0; b < n; b++) x[i * n + b] -= mx / n, y[i * n + b] -= my / n;
+        }
+        r.within[k] = pearson(x, y, M);
+    }
+    if (s == SILT_OK) *out = r;
+    free(tr), free(x), free(y), free(rx), free(ry);
     return s;
 }

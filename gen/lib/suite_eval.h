@@ -65,6 +65,11 @@ typedef struct silt_suite_eval_result {
     int size;                  // pixels of the judged images
     double gen_seconds, images_per_s;
     int64_t model_rows;        // model rows run (NFE x images, guidance blocks included)
+    // VAR compute (txt2img report sums; zero for other models): token-forwards
+    // with CFG rows, FLOPs estimate, tokenizer decodes, reward and feature
+    // calls; plain_*: the same items without search.
+    int64_t token_forwards, plain_token_forwards, decodes, reward_calls, feature_calls;
+    double flops, plain_flops;
     char heads[256];           // the perturbed heads as a spec ("" when none)
 } silt_suite_eval_result;
 
@@ -72,5 +77,21 @@ typedef struct silt_suite_eval_result {
 // suite, a model that is not a world model, a world-CLIP whose image size
 // differs from the images', bad batch or limit.
 silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval_result *out);
+
+// Intermediate vs final reward of the world VAR (TTS-VAR's sec. on reward
+// correlation, METHODS.md sec. 5): for each suite item (limit as above) n
+// plain samples (best-of-n's draws: item seed, streams 0..n-1) are decoded
+// after every scale and scored with p->gen.search_reward against the item's
+// caption. Per scale k, over all (item, sample) pairs: Pearson and Spearman
+// (average ranks on ties) of the reward at k against the final reward, and
+// Pearson after subtracting each item's mean (within-prompt, so that easy
+// and hard prompts do not inflate it). A constant series gives NAN.
+typedef struct silt_reward_corr_result {
+    int n_scales, pn[32];
+    int64_t items, samples;
+    double mean[32];           // mean reward at each scale
+    double pearson[32], spearman[32], within[32];
+} silt_reward_corr_result;
+silt_status silt_suite_reward_correlation(const silt_suite_eval_params *p, int n, silt_reward_corr_result *out);
 
 #endif

@@ -45,6 +45,9 @@ struct silt_txt2img {
     int meta_steps;
     double meta_shift;
     float meta_cfg;
+    bool has_top_k, has_top_p;  // world VAR metadata silt.top_k / silt.top_p
+    int meta_top_k;
+    float meta_top_p;
 };
 
 static const char *base_name(const char *path) {
@@ -189,6 +192,38 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
     return SILT_OK;
 }
 
+// The world VAR (a text-conditioned VAR): its world-CLIP (clip_path or the
+// built-in one) must give the widths the transformer's text projections
+// take; metadata silt.cfg / silt.top_k / silt.top_p, when present, are the
+// sampling defaults.
+static silt_status load_world_var(silt_txt2img *t, const silt_safetensors *st, const char *clip_path) {
+    const var_config *c = var_get_config(t->var);
+    silt_txt2img_info *in = &t->info;
+    double v = 0;
+    SILT_TRY(meta_number(st, "silt.cfg", -100, 100, false, &t->has_cfg, &v));
+    if (t->has_cfg) t->meta_cfg = (float)v;
+    SILT_TRY(meta_number(st, "silt.top_k", 0, 1e9, true, &t->has_top_k, &v));
+    if (t->has_top_k) t->meta_top_k = (int)v;
+    SILT_TRY(meta_number(st, "silt.top_p", 0, 1, false, &t->has_top_p, &v));
+    if (t->has_top_p) t->meta_top_p = (float)v;
+    char found[sizeof in->clip_path];
+    if (!clip_path) {
+        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_CLIP, found, sizeof found));
+        clip_path = found;
+    }
+    snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
+    SILT_TRY(wclip_load_file(clip_path, &t->clip));
+    const wclip_config *cc = wclip_get_config(t->clip);
+    if (cc->width != c->ctx_dim || cc->embed_dim != c->text_dim)
+        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the VAR takes text tokens of width "
+                                       "%d and a pooled vector of %d (is it the world-CLIP the model was trained with?)",
+                         base_name(clip_path), cc->width, cc->embed_dim, c->ctx_dim, c->text_dim);
+    in->world_text = true;
+    in->joint_dim = c->ctx_dim;
+    in->pooled_dim = c->text_dim;
+    return SILT_OK;
+}
+
 silt_status silt_txt2img_load(const char *model_path, const char *vae_path, const char *clip_path, silt_txt2img **out) {
     if (!model_path || !out) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
     silt_txt2img *t = calloc(1, sizeof *t);
@@ -247,11 +282,15 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, cons
             in->num_classes = c->num_classes;
             in->vocab_size = c->vocab_size;
             in->n_scales = c->n_scales;
+            memcpy(in->patch_nums, c->patch_nums, sizeof in->patch_nums);
             // Token grid of the last scale; times the tokenizer's downsample below.
             in->native_width = in->native_height = c->patch_nums[c->n_scales - 1];
             if (!vae_path)
                 s = SILT_FAIL(SILT_ERR_ARG, "this VAR predicts VQ tokens: pass --vae FILE, the VAR VQ-VAE tokenizer "
-                                            "it was trained with (vae_ch160v4096z32 for the released models)");
+                                            "it was trained with (vae_ch160v4096z32 for the released models, "
+                                            "world-vq for the world VAR)");
+            else if (c->text_dim)
+                s = load_world_var(t, st, clip_path);
         }
         break;
     default:
@@ -263,8 +302,8 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, cons
     }
     silt_safetensors_close(st);
     if (s == SILT_OK && clip_path && !in->world_text)
-        s = SILT_FAIL(SILT_ERR_ARG, "--clip is for world models (MMDiT with metadata silt.text_encoder = world-clip), "
-                                    "not this %s", silt_family_name(in->family));
+        s = SILT_FAIL(SILT_ERR_ARG, "--clip is for world models (MMDiT with metadata silt.text_encoder = world-clip, "
+                                    "or a text-conditioned VAR), not this %s", silt_family_name(in->family));
     if (s == SILT_OK && vae_path) s = in->family == SILT_FAMILY_VAR ? load_vq(t, vae_path) : load_vae(t, vae_path);
     if (s == SILT_OK && !vae_path && in->latent_channels != 3)
         s = SILT_FAIL(SILT_ERR_ARG, "this model makes %d-channel latents: pass --vae FILE to decode them",
@@ -304,6 +343,11 @@ silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
         if (t->has_steps) p.sampler.steps = t->meta_steps;
         if (t->has_shift) p.sampler.shift = t->meta_shift;
         if (t->has_cfg) p.guide.cfg = t->meta_cfg;
+    } else if (t && t->info.family == SILT_FAMILY_VAR && t->info.world_text) {
+        p.negative = "";
+        if (t->has_cfg) p.var.cfg = t->meta_cfg;
+        if (t->has_top_k) p.var.top_k = t->meta_top_k;
+        if (t->has_top_p) p.var.top_p = t->meta_top_p;
     } else {
         // diffusers DiTPipeline: DDIM, linear betas 1e-4..0.02, 50 steps; the
         // DiT sampler does not clip x0.
@@ -457,8 +501,92 @@ static silt_status var_progress(void *user, int si, int64_t B, int64_t l, int64_
     return SILT_OK;
 }
 
-// VAR: class -> tokens scale by scale -> VQ-VAE decode, all in var_generate
-// (autoregressive_infer_cfg). The image size is fixed by the scales.
+// Compute of plain sampling (search.h's counts) for B images.
+static void plain_compute(const silt_txt2img *t, const var_sample_params *vp, int64_t Tc, int64_t B,
+                          silt_txt2img_report *rep) {
+    const var_config *c = var_get_config(t->var);
+    int64_t rows = vp->cfg != 0 ? 2 * B : B;
+    for (int si = 0; si < c->n_scales; si++) {
+        rep->plain_token_forwards += rows * (int64_t)c->patch_nums[si] * c->patch_nums[si];
+        rep->plain_flops += var_scale_flops(c, Tc, si, rows);
+    }
+}
+
+// The world VAR: prompts through world-CLIP, then per image either one plain
+// batch (var_generate_text; image b is Philox stream b of the seed, or a
+// batch-1 run of seeds[b]) or a test-time search.
+static silt_status run_world_var(silt_txt2img *t, const silt_txt2img_params *p, const var_sample_params *vp,
+                                 float *img, int64_t per, silt_txt2img_report *rep, silt_progress *prog) {
+    const var_config *c = var_get_config(t->var);
+    const int B = p->batch;
+    text_cond tc = {0};
+    const bool search = p->search && p->search->kind != VAR_SEARCH_NONE;
+    SILT_TRY(world_text(&tc, t, p, vp->cfg != 0));
+    const int64_t T = tc.tokens, E = c->text_dim, D = c->ctx_dim;
+    float *pooled = malloc(sizeof(float) * (size_t)(B * E)), *tokens = malloc(sizeof(float) * (size_t)(B * T * D));
+    silt_status s = pooled && tokens ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+    for (int b = 0; b < B && s == SILT_OK; b++) {
+        int k = tc.n_ctx > 1 ? b : 0;
+        memcpy(pooled + b * E, tc.pooled + k * E, sizeof(float) * (size_t)E);
+        memcpy(tokens + b * T * D, tc.ctx + k * T * D, sizeof(float) * (size_t)(T * D));
+    }
+    rep->search_reward = NAN;
+    double rsum = 0;
+    int rn = 0;
+    if (s == SILT_OK && !search && !p->seeds) {
+        var_text_cond vc = {pooled, tokens, tc.neg_pooled, tc.neg_ctx, T};
+        s = var_generate_text(t->var, t->vq, &vc, B, vp, img, NULL);
+        if (s == SILT_OK) {
+            plain_compute(t, vp, T, B, rep);
+            rep->token_forwards = rep->plain_token_forwards, rep->flops = rep->plain_flops, rep->decodes = B;
+        }
+    }
+    for (int b = 0; s == SILT_OK && (search || p->seeds) && b < B; b++) {
+        var_text_cond vc = {pooled + b * E, tokens + b * T * D, tc.neg_pooled, tc.neg_ctx, T};
+        var_sample_params v1 = *vp;
+        v1.seed = p->seeds ? p->seeds[b] : p->seed + (search ? (uint64_t)b : 0);
+        if (!search) {
+            s = var_generate_text(t->var, t->vq, &vc, 1, &v1, img + b * per, NULL);
+            if (s == SILT_OK) {
+                plain_compute(t, vp, T, 1, rep);
+                rep->token_forwards = rep->plain_token_forwards, rep->flops = rep->plain_flops, rep->decodes = b + 1;
+            }
+            continue;
+        }
+        var_search_params sp = *p->search;
+        var_world_reward wr;
+        const char *prompt = p->prompts ? p->prompts[b] : p->prompt;
+        s = var_world_reward_init(&wr, p->search_reward, t->clip, prompt);
+        if (s != SILT_OK) break;
+        sp.reward = var_world_reward_fn;
+        sp.reward_user = &wr;
+        sp.features = var_world_features_fn;
+        sp.feature_user = t->clip;
+        var_world_feature_dims(t->clip, &sp.feat_tokens, &sp.feat_dim);
+        if (sp.trace) sp.trace = p->search->trace + (int64_t)b * c->n_scales * sp.n;
+        var_search_stats st;
+        s = var_search_text(t->var, t->vq, &vc, &v1, &sp, img + b * per, &st);
+        if (s != SILT_OK) break;
+        rep->token_forwards += st.token_forwards;
+        rep->plain_token_forwards += st.plain_token_forwards;
+        rep->flops += st.flops;
+        rep->plain_flops += st.plain_flops;
+        rep->decodes += st.decodes;
+        rep->reward_calls += st.reward_calls;
+        rep->feature_calls += st.feature_calls;
+        for (int k = 0; k < c->n_scales; k++) rep->model_rows += (int)(st.live[k] * (vp->cfg != 0 ? 2 : 1));
+        if (!isnan(st.reward)) rsum += st.reward, rn++;
+        if (prog) silt_progress_step(prog, 1);
+    }
+    if (rn == B) rep->search_reward = rsum / rn;
+    free(pooled);
+    free(tokens);
+    text_free(&tc);
+    return s;
+}
+
+// VAR: class (or world prompt) -> tokens scale by scale -> VQ-VAE decode, all
+// in var_generate (autoregressive_infer_cfg). The image size is fixed by the scales.
 static silt_status run_var(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
                            silt_txt2img_report *report) {
     const silt_txt2img_info *in = &t->info;
@@ -472,9 +600,12 @@ static silt_status run_var(silt_txt2img *t, const silt_txt2img_params *p, silt_i
     if (p->guide.mode != GUIDE_NONE && p->guide.mode != GUIDE_CFG)
         return SILT_FAIL(SILT_ERR_ARG, "guidance %s is for diffusion models; VAR takes cfg (on the logits) or none",
                          guide_mode_name(p->guide.mode));
-    if (p->class_id < 0 || p->class_id >= in->num_classes)
+    if (!in->world_text && (p->class_id < 0 || p->class_id >= in->num_classes))
         return SILT_FAIL(SILT_ERR_ARG, "class %d is out of range (the model has %d classes, 0..%d)", p->class_id,
                          in->num_classes, in->num_classes - 1);
+    if (!in->world_text && p->search && p->search->kind != VAR_SEARCH_NONE)
+        return SILT_FAIL(SILT_ERR_ARG, "search %s needs the world VAR (a prompt to score); this VAR is class-conditional",
+                         var_search_kind_name(p->search->kind));
     var_sample_params vp = p->var;
     vp.seed = p->seed;
     if (p->guide.mode == GUIDE_NONE) vp.cfg = 0.0f;  // (1 + 0) cond - 0 uncond: the uncond rows are skipped
@@ -482,26 +613,39 @@ static silt_status run_var(silt_txt2img *t, const silt_txt2img_params *p, silt_i
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)B);
     float *img = malloc(sizeof(float) * (size_t)(per * B));
     silt_image **made = calloc((size_t)B, sizeof *made);
+    silt_txt2img_report rep;
+    memset(&rep, 0, sizeof rep);
     silt_status s = SILT_OK;
     double t0 = silt_time_now();
     if (!labels || !img || !made) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
     for (int b = 0; b < B; b++) labels[b] = p->class_id;
     silt_progress prog;
-    vp.token_fn = p->progress ? var_progress : NULL;
-    vp.token_user = p->progress ? &prog : NULL;
-    if (p->progress) silt_progress_begin(&prog, "generate", in->n_scales);
-    s = var_generate(t->var, t->vq, labels, B, &vp, img, NULL);
+    const bool search = p->search && p->search->kind != VAR_SEARCH_NONE;
+    // The bar counts scales of a plain batch, images of a search.
+    vp.token_fn = p->progress && !search ? var_progress : NULL;
+    vp.token_user = p->progress && !search ? &prog : NULL;
+    if (p->progress) silt_progress_begin(&prog, search ? "search" : "generate", search ? B : in->n_scales);
+    if (in->world_text) {
+        s = run_world_var(t, p, &vp, img, per, &rep, p->progress && search ? &prog : NULL);
+    } else {
+        s = var_generate(t->var, t->vq, labels, B, &vp, img, NULL);
+        if (s == SILT_OK) {
+            plain_compute(t, &vp, 0, B, &rep);
+            rep.token_forwards = rep.plain_token_forwards, rep.flops = rep.plain_flops, rep.decodes = B;
+            rep.search_reward = NAN;
+        }
+    }
     if (p->progress) silt_progress_end(&prog);
     // var_generate's fhat_to_img maps to [0, 1] (img.add(1).mul(0.5)).
     for (int b = 0; b < B && s == SILT_OK; b++) s = silt_image_from_tensor(img + b * per, 3, H, W, 0.0f, 1.0f, &made[b]);
     if (s != SILT_OK) goto done;
     for (int b = 0; b < B; b++) { images[b] = made[b]; made[b] = NULL; }
     if (report) {
-        memset(report, 0, sizeof *report);
+        *report = rep;
         report->identity = p->guide.identity;
         report->width = W;
         report->height = H;
-        report->model_rows = in->n_scales * (vp.cfg != 0 ? 2 * B : B);
+        if (!search) report->model_rows = in->n_scales * (vp.cfg != 0 ? 2 * B : B);
         report->seconds = silt_time_now() - t0;
     }
 done:
@@ -532,6 +676,8 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     const int B = p->batch;
     if (B < 1 || B > 4096) return SILT_FAIL(SILT_ERR_ARG, "txt2img: batch %d must be 1..4096", B);
     if (in->family == SILT_FAMILY_VAR) return run_var(t, p, images, report);
+    if (p->search && p->search->kind != VAR_SEARCH_NONE)
+        return SILT_FAIL(SILT_ERR_ARG, "--search is for the world VAR, not %s", silt_family_name(in->family));
     int W = p->width > 0 ? p->width : in->native_width, H = p->height > 0 ? p->height : in->native_height;
     int lw = 0, lh = 0;
     SILT_TRY(check_size(in, W, H, &lw, &lh));

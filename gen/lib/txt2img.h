@@ -24,12 +24,15 @@
 #include "guidance/guidance.h"
 #include "sample/sample.h"
 #include "text/world_clip.h"
+#include "var/search.h"
+#include "var/search_world.h"
 #include "var/var.h"
 
 typedef enum silt_family {
     SILT_FAMILY_DIT = 0,  // class-conditional DiT (eps prediction)
     SILT_FAMILY_MMDIT,    // SD3-style MMDiT (flow velocity, text embeddings)
-    SILT_FAMILY_VAR,      // class-conditional VAR (next-scale token prediction, VQ-VAE decoder)
+    SILT_FAMILY_VAR,      // VAR (next-scale token prediction, VQ-VAE decoder): class-conditional, or
+                          // text-conditional on world-CLIP (the world VAR, a world model)
     SILT_FAMILY_COUNT
 } silt_family;
 
@@ -48,11 +51,13 @@ typedef struct silt_txt2img_info {
     int num_classes;           // DiT, VAR: real classes (null id = num_classes); 0 for MMDiT
     int joint_dim, pooled_dim; // MMDiT text widths
     int vocab_size, n_scales;  // VAR: codebook size V, scales K
+    int patch_nums[VAR_MAX_SCALES];  // VAR: token side of each scale
     bool has_vae;              // VAR: the VQ-VAE tokenizer, always loaded
     int downscale;             // pixels per latent cell (1 without a VAE)
     int native_width, native_height;  // pixels: DiT input_size; MMDiT pos_max/3 patches (SD3: 1024);
                                       // VAR: last scale x tokenizer downsample (the only size it makes)
-    bool world_text;           // MMDiT conditioned on world-CLIP prompts (metadata silt.text_encoder = world-clip)
+    bool world_text;           // MMDiT conditioned on world-CLIP prompts (metadata silt.text_encoder = world-clip),
+                               // or a text-conditioned VAR (the world VAR: text_pool_proj instead of class_emb)
     char clip_path[512];       // world_text: the world-CLIP file loaded
 } silt_txt2img_info;
 
@@ -112,6 +117,14 @@ typedef struct silt_txt2img_params {
     // (before the VAE's unscale), for reproductions and parity checks. Not
     // for VAR (no noise, no latent; SILT_ERR_ARG when set).
     float *noise_out, *latent_out;
+    // World VAR only: test-time search (var/search.h) per image, NULL or kind
+    // none for plain sampling. The pipeline fills in the reward (search_reward
+    // against image b's prompt) and the clustering features (the model's
+    // world-CLIP patch tokens). A search runs each image alone with sampler
+    // seed seeds[b] (when set) or seed + b. search->trace, when set, receives
+    // batch x (K x N) rewards, image b's at trace + b K N.
+    const var_search_params *search;
+    var_reward_kind search_reward;  // default eval (world-eval soft score)
 } silt_txt2img_params;
 
 // Family defaults; for world models the metadata's silt.* values override them.
@@ -124,6 +137,12 @@ typedef struct silt_txt2img_report {
     int width, height;              // pixels produced
     int model_rows;                 // model rows evaluated over the run (NFE x batch; VAR: scales x rows)
     double seconds;                 // sampling + decoding
+    // VAR compute over the run (search.h's counts; plain sampling too):
+    // token-forwards (CFG rows counted), FLOPs estimate, tokenizer decodes,
+    // reward and feature calls (images); plain_*: the same images without search.
+    int64_t token_forwards, plain_token_forwards, decodes, reward_calls, feature_calls;
+    double flops, plain_flops;
+    double search_reward;           // mean reward of the returned images (NAN when not scored)
 } silt_txt2img_report;
 
 // Runs one batch: images[0..batch) receive new images (caller frees each with
