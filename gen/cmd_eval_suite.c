@@ -213,9 +213,9 @@ int cmd_eval_suite(int argc, char **argv) {
     if (arch && strcmp(arch, "var") && strcmp(arch, "mmdit"))
         return args_usage_error(&ap, "--arch %s: expected mmdit or var", arch);
     const bool want_var = arch && !strcmp(arch, "var");
-    if (vq && !want_var) return args_usage_error(&ap, "--vq is the world VAR's tokenizer: pass --arch var");
+    if (vq && arch && !want_var) return args_usage_error(&ap, "--vq is the world VAR's tokenizer: not for --arch %s", arch);
     if (corr && !want_var) return args_usage_error(&ap, "--reward-correlation needs --arch var");
-    if (!want_var) {
+    if (!want_var && !vq) {
         const char *first = NULL;
         if (gen_search_flags_given(&ap, given, &first)) return args_usage_error(&ap, "--%s is for --arch var", first);
     }

@@ -369,7 +369,7 @@ int cmd_generate(int argc, char **argv) {
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
     if (world) snprintf(encoder, sizeof encoder, ", clip: %s, negative: \"%s\"", base(in->clip_path), p.negative ? p.negative : "");
-    char params[3072], compute[512] = "", search_desc[512] = "";
+    char params[8192], compute[512] = "", search_desc[512] = "";
     if (is_var) {
         gen_search_describe(p.search, reward, in->n_scales, search_desc, sizeof search_desc);
         snprintf(compute, sizeof compute,

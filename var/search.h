@@ -58,6 +58,12 @@
 // norms, softmax, sampling and the tokenizer excluded); decodes (images
 // decoded by the tokenizer); reward calls and feature calls (images scored /
 // featurised).
+// The schedule's saving depends on the scale sizes: with the paper's 13
+// scales (10,521 tokens, 4,096 in the last) the samples generated per scale
+// (8,8,8,6,6,6,4,2,2,2,1,1,1 x N) cost 1.39 N plain samples' token-forwards;
+// with the world's 6 scales (130 tokens, 64 in the last; generated
+// 8,8,6,4,2,1 x N) the same rule costs 2.26 N, so TTS-VAR at N = 2 spends
+// 4.5 plain samples (best-of-4's budget, not best-of-2's).
 #ifndef SILT_VAR_SEARCH_H
 #define SILT_VAR_SEARCH_H
 

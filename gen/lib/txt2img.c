@@ -286,7 +286,7 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, cons
             // Token grid of the last scale; times the tokenizer's downsample below.
             in->native_width = in->native_height = c->patch_nums[c->n_scales - 1];
             if (!vae_path)
-                s = SILT_FAIL(SILT_ERR_ARG, "this VAR predicts VQ tokens: pass --vae FILE, the VAR VQ-VAE tokenizer "
+                s = SILT_FAIL(SILT_ERR_ARG, "this VAR predicts VQ tokens: pass --vae FILE (or --vq FILE), the VAR VQ-VAE tokenizer "
                                             "it was trained with (vae_ch160v4096z32 for the released models, "
                                             "world-vq for the world VAR)");
             else if (c->text_dim)
