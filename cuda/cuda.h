@@ -65,6 +65,13 @@ silt_tensor *silt_tensor_create_cuda(silt_dtype dtype, int ndim, const int64_t *
 // success; grads are not copied.
 silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out);
 silt_status silt_tensor_to_cpu(const silt_tensor *dev, silt_tensor **out);
+// Moves an owned CPU tensor's data to the device in place: the header is
+// kept (so pointers to it stay valid), data becomes device memory, the host
+// data and grad are freed, grad = NULL and requires_grad = false (device
+// tensors are inference-only for now). A tensor already on cuda is left as
+// it is. On failure the tensor is unchanged. Free it with
+// silt_tensor_free_cuda.
+silt_status silt_tensor_move_to_cuda(silt_tensor *t);
 // Frees a tensor from silt_tensor_create_cuda (NULL-safe). CPU tensors are
 // passed on to silt_tensor_free, so one call frees either kind.
 void silt_tensor_free_cuda(silt_tensor *t);
@@ -111,6 +118,7 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 // arguments as the _cpu kernels).
 #include "cuda/ops_attention.h"
 #include "cuda/ops_conv.h"
+#include "cuda/ops_dit.h"
 #include "cuda/ops_embedding.h"
 #include "cuda/ops_resample.h"
 #include "cuda/ops_shape.h"

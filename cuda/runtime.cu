@@ -281,6 +281,35 @@ extern "C" void silt_tensor_free_cuda(silt_tensor *t) {
     free(t);
 }
 
+extern "C" silt_status silt_tensor_move_to_cuda(silt_tensor *t) {
+    if (!t) return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_move_to_cuda: NULL tensor");
+    if (t->device == SILT_CUDA) return SILT_OK;
+    if (t->device != SILT_CPU || !t->data)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_move_to_cuda: source is on %s%s", silt_device_name(t->device),
+                         t->data ? "" : " without data");
+    SILT_CUDA_READY();
+    size_t bytes = silt_nbytes(t);
+    void *d = NULL;
+    SILT_TRY(silt_cuda_malloc(&d, bytes));
+    silt_status s = silt_cuda_memcpy_h2d(d, t->data, bytes);
+    if (s != SILT_OK) {
+        silt_cuda_free(d);
+        return s;
+    }
+    if (t->owns_data) {
+        silt_free(t->data);
+        silt_free(t->grad);
+    }
+    // Borrowed host data (a view into a mapped file) stays with its owner;
+    // the device copy is ours either way.
+    t->data = d;
+    t->grad = NULL;
+    t->requires_grad = false;
+    t->owns_data = true;
+    t->device = SILT_CUDA;
+    return SILT_OK;
+}
+
 extern "C" silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out) {
     if (!host || !out) return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_to_cuda: NULL argument");
     if (host->device != SILT_CPU)

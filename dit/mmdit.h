@@ -77,6 +77,11 @@ typedef struct mmdit_model mmdit_model;
 silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out);
 void mmdit_free(mmdit_model *m);  // NULL-safe
 const mmdit_config *mmdit_get_config(const mmdit_model *m);
+// Moves every weight to `device` once, in place (as dit_to_device): SILT_CUDA
+// models run forward only, on a CUDA graph with x, ctx and pooled on the
+// device. SILT_CPU is a no-op for a CPU model; moving back is not supported.
+silt_status mmdit_to_device(mmdit_model *m, silt_device device);
+silt_device mmdit_device(const mmdit_model *m);  // where the weights are (SILT_CPU for NULL)
 
 // x (B, in_channels, H, W) latent, H and W multiples of patch with at most
 // pos_max patches per side; t (B) = sigma*1000; ctx (B, Ttxt, joint_dim);
