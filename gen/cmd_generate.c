@@ -10,6 +10,7 @@
 
 #include "core/image.h"
 #include "core/safetensors.h"
+#include "cuda/cuda.h"
 #include "gen/args.h"
 #include "gen/commands.h"
 #include "gen/lib/imagenet_classes.h"
@@ -17,6 +18,7 @@
 
 static const char *const guidance_choices[] = {"none", "cfg", "pag", "softpag", "seg", "slg", "uniform", NULL};
 static const char *const identity_choices[] = {"auto", "joint", "image", NULL};
+static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 
 static const char summary[] =
     "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
@@ -97,6 +99,7 @@ int cmd_generate(int argc, char **argv) {
     int top_k = var_def.top_k;
     double top_p = var_def.top_p;
     bool quiet = false;
+    int device = 0;  // device_choices: auto
     arg_spec specs[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]); required", NULL, 0, -1},
         {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required)", NULL, 0, -1},
@@ -127,6 +130,7 @@ int cmd_generate(int argc, char **argv) {
         {"output", 'o', ARG_STR, &out, "PATH", "PNG file to write", NULL, 0, -1},
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
+        {"device", 0, ARG_CHOICE, &device, "DEV", "where DiT/MMDiT run: auto (cuda when a GPU is usable, else cpu), cpu, cuda; VAR and the VAE run on the cpu", device_choices, 0, -1},
     };
     arg_parser ap = {"gen generate",
                      "gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
@@ -160,6 +164,13 @@ int cmd_generate(int argc, char **argv) {
     silt_txt2img_params p = silt_txt2img_default_params(t);
     char cond_text[512];
     const bool is_var = in->family == SILT_FAMILY_VAR;
+    // auto: cuda for DiT/MMDiT when a GPU is usable (VAR has no device path yet).
+    const bool want_cuda = device == 2 || (device == 0 && !is_var && silt_cuda_available());
+    if (want_cuda) {
+        s = silt_txt2img_set_device(t, SILT_CUDA);
+        if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
+        if (!quiet) fprintf(stderr, "gen: the model runs on cuda\n");
+    }
     if ((rc = check_family_flags(&ap, given, in->family, mode)) != 0) { status = rc; goto done; }
     if (heads_arg && !guide_mode_perturbs((guide_mode)mode)) {
         status = args_usage_error(&ap, "--heads needs a perturbation guidance (pag, softpag, seg, slg, uniform), not %s",
