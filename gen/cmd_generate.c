@@ -169,7 +169,6 @@ int cmd_generate(int argc, char **argv) {
     if (want_cuda) {
         s = silt_txt2img_set_device(t, SILT_CUDA);
         if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
-        if (!quiet) fprintf(stderr, "gen: the model runs on cuda\n");
     }
     if ((rc = check_family_flags(&ap, given, in->family, mode)) != 0) { status = rc; goto done; }
     if (heads_arg && !guide_mode_perturbs((guide_mode)mode)) {
@@ -301,8 +300,8 @@ int cmd_generate(int argc, char **argv) {
         silt_st_writer_free(w);
         if (s != SILT_OK) { status = gen_fail(save_latents); goto done; }
     }
-    fprintf(stderr, "wrote %s (%dx%d, %s, %d model evaluations, %.2f s)\n", out, rep.width, rep.height,
-            guide_mode_name(p.guide.mode), evals, secs);
+    fprintf(stderr, "wrote %s (%dx%d, %s, %d model evaluations on %s, %.2f s)\n", out, rep.width, rep.height,
+            guide_mode_name(p.guide.mode), evals, silt_device_name(silt_txt2img_device(t)), secs);
     status = 0;
 done:
     for (int i = 0; tiles && i < (grid > 0 ? grid : 1); i++) {

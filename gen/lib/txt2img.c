@@ -213,7 +213,7 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
     if (t->info.family == SILT_FAMILY_VAR)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "VAR runs on the cpu only (no cuda path yet): use --device cpu");
     if (!silt_cuda_available())
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "--device cuda: no usable CUDA GPU (%s)",
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "no usable CUDA GPU (%s)",
                          silt_cuda_built() ? "see the warning above" : "silt was built without CUDA");
     SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
     t->device = SILT_CUDA;

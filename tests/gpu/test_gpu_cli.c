@@ -6,7 +6,7 @@
 // model runs in fp32 on both devices (TF32 off by default), so the latents
 // agree to ~1e-5 relative and only values sitting at a rounding boundary move.
 // Also: the PNG records the same parameters (the device is not a parameter),
-// and `--device cuda` on a VAR-free model prints that it runs on cuda.
+// and the closing "wrote ..." line says the model ran on cuda.
 // Exit 77 (SKIP) without a GPU. Needs SILT_GEN (set by ctest) and the golden files.
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,12 +118,15 @@ int main(void) {
         snprintf(name, sizeof name, "mmdit_%s", mm_modes[i]);
         case_(name, args);
     }
-    // Without -q the CLI says where the model runs.
-    snprintf(args, sizeof args,
-             "'%s' generate --model '%s/dit_diffusers.model.safetensors' --vae '%s/vae_sd.model.safetensors' "
-             "--class 3 --steps 2 --device cuda -o '%s/say.png' 2>&1 | grep -q 'runs on cuda'",
-             gen, golden, golden, tmp);
-    CHECK_MSG(system(args) == 0, "gen --device cuda did not say 'runs on cuda'");
+    // The closing line says where the model ran; auto picks cuda when a GPU is usable.
+    const char *devs[3][2] = {{"cuda", "on cuda"}, {"cpu", "on cpu"}, {"auto", "on cuda"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args,
+                 "'%s' generate --model '%s/dit_diffusers.model.safetensors' --vae '%s/vae_sd.model.safetensors' "
+                 "--class 3 --steps 2 -q --device %s -o '%s/say.png' 2>&1 | grep -q 'model evaluations %s'",
+                 gen, golden, golden, devs[i][0], tmp, devs[i][1]);
+        CHECK_MSG(system(args) == 0, "gen --device %s did not say 'model evaluations %s'", devs[i][0], devs[i][1]);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmp);
     return check_summary();
