@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/image.h"
+#include "core/log.h"
 #include "core/safetensors.h"
 #include "cuda/cuda.h"
 #include "gen/args.h"
@@ -164,12 +165,16 @@ int cmd_generate(int argc, char **argv) {
     silt_txt2img_params p = silt_txt2img_default_params(t);
     char cond_text[512];
     const bool is_var = in->family == SILT_FAMILY_VAR;
-    // auto: cuda for DiT/MMDiT when a GPU is usable (VAR has no device path yet).
-    const bool want_cuda = device == 2 || (device == 0 && !is_var && silt_cuda_available());
-    if (want_cuda) {
-        s = silt_txt2img_set_device(t, SILT_CUDA);
-        if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
-    }
+    // auto: cuda for DiT/MMDiT when a GPU is usable (VAR has no device path
+    // yet). The probe's "no usable GPU: running on the CPU" note is kept off
+    // stderr here (errors stay one line); the closing line names the device.
+    // With --device cuda and no GPU, the error line gives the reason instead.
+    silt_log_level lv = silt_log_get_level();
+    if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
+    bool want_cuda = device == 2 || (device == 0 && !is_var && silt_cuda_available());
+    s = want_cuda ? silt_txt2img_set_device(t, SILT_CUDA) : SILT_OK;
+    silt_log_set_level(lv);
+    if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
     if ((rc = check_family_flags(&ap, given, in->family, mode)) != 0) { status = rc; goto done; }
     if (heads_arg && !guide_mode_perturbs((guide_mode)mode)) {
         status = args_usage_error(&ap, "--heads needs a perturbation guidance (pag, softpag, seg, slg, uniform), not %s",

@@ -212,9 +212,11 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
                          silt_device_name(device));
     if (t->info.family == SILT_FAMILY_VAR)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "VAR runs on the cpu only (no cuda path yet): use --device cpu");
-    if (!silt_cuda_available())
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "no usable CUDA GPU (%s)",
-                         silt_cuda_built() ? "see the warning above" : "silt was built without CUDA");
+    if (!silt_cuda_available()) {
+        char why[512];
+        silt_cuda_describe(why, sizeof why);  // "no GPU (reason)" or "not built with CUDA"
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "no usable CUDA GPU: %s", why);
+    }
     SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
     t->device = SILT_CUDA;
     return SILT_OK;
