@@ -13,7 +13,8 @@
 //   silt_ms <mode> <batch> <ms>
 // that bench/dit_torch_gpu.py --silt FILE reads to print torch/silt ratios.
 //
-//   bench_dit_gpu [--reps N (20)] [--no-check]
+//   bench_dit_gpu [--reps N (20)] [--no-check] [--tiny]
+// --tiny: depth 2, hidden 128, 4 heads (a smoke test of the bench itself).
 // Without a GPU it prints "no GPU (...)" and exits 0.
 #include <math.h>
 #include <stdio.h>
@@ -89,17 +90,19 @@ done:
 
 // Matrix-product and attention FLOPs of one forward row (multiply-adds x 2).
 static double gflop_per_row(const dit_config *c) {
-    double T = 256, D = c->hidden, Mh = c->mlp_hidden;
+    double T = (double)(c->input_size / c->patch) * (c->input_size / c->patch), D = c->hidden, Mh = c->mlp_hidden;
     return 2 * c->depth * (T * D * (3 * D + D + 2 * Mh) + 2 * T * T * D + D * 6 * D) / 1e9;
 }
 
 int main(int argc, char **argv) {
-    int reps = 20, check = 1;
+    int reps = 20, check = 1, tiny = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-check")) check = 0;
+        else if (!strcmp(argv[i], "--tiny")) tiny = 1;
         else {
-            fprintf(stderr, "usage: bench_dit_gpu [--reps N (20)] [--no-check]\n");
+            fprintf(stderr, "usage: bench_dit_gpu [--reps N (20)] [--no-check] [--tiny]\n");
             return 2;
         }
     }
@@ -108,11 +111,17 @@ int main(int argc, char **argv) {
     char dev[512];
     silt_cuda_describe(dev, sizeof dev);
     if (!silt_cuda_available()) {
-        printf("dit_gpu: no GPU (%s)\n", dev);
+        printf("dit_gpu: %s\n", dev);
         return 0;
     }
     dit_config cfg = {.layout = DIT_LAYOUT_DIFFUSERS, .depth = 28, .hidden = 1152, .heads = 16, .patch = 2,
                       .in_channels = 4, .out_channels = 8, .input_size = 32, .num_classes = 1000, .mlp_hidden = 4608};
+    if (tiny) {
+        cfg.depth = 2;
+        cfg.hidden = 128;
+        cfg.heads = 4;
+        cfg.mlp_hidden = 512;
+    }
     dit_model *m = NULL;
     double t0 = silt_time_now();
     if (dit_create_random(&cfg, 42, &m) != SILT_OK) {
@@ -161,7 +170,9 @@ int main(int argc, char **argv) {
     // SoftPAG on 4 (layer, head) pairs of the perturbed row 2, u = 0.5 (as bench_dit).
     float *u = calloc((size_t)cfg.depth * cfg.heads, sizeof(float));
     const int heads[4][2] = {{2, 3}, {7, 11}, {13, 0}, {20, 6}};
-    for (int i = 0; i < 4; i++) u[heads[i][0] * cfg.heads + heads[i][1]] = 0.5f;
+    for (int i = 0; i < 4; i++)
+        if (heads[i][0] < cfg.depth && heads[i][1] < cfg.heads) u[heads[i][0] * cfg.heads + heads[i][1]] = 0.5f;
+    if (tiny) u[1 * cfg.heads + 2] = 0.5f;
     silt_perturb p = {SILT_PERTURB_IDENTITY, 2, 3, cfg.depth, cfg.heads, u, 0};
     for (int mi = 0; mi < 2; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
@@ -186,7 +197,7 @@ int main(int argc, char **argv) {
     }
 
     double gf = gflop_per_row(&cfg);
-    printf("DiT-XL/2 forward on %s\n", dev);
+    printf("DiT%s forward on %s\n", tiny ? " (tiny: depth 2, hidden 128)" : "-XL/2", dev);
     printf("random weights (diffusers layout, built in %.1f s), 32x32x4 latent (256 tokens); median of %d runs\n"
            "(CUDA events around dit_forward, latent already on the device) after 3 warm-ups\n",
            build_s, reps);
