@@ -1,8 +1,10 @@
 // bench/dit_gpu: a DiT-XL/2-size forward on the GPU (random weights, depth 28,
 // hidden 1152, 16 heads, patch 2, 32x32x4 latent = 256 tokens, diffusers
-// layout) on a CUDA graph: batch 1 and 8 in fp32 (TF32 off) and with TF32
-// allowed (cuBLAS), median ms over N runs (CUDA events around dit_forward,
-// the latent already on the device) after 3 warm-ups; then the SoftPAG cost:
+// layout) on a CUDA graph: batch 1 and 8 in fp32 (TF32 off), with TF32
+// allowed (cuBLAS), and with bf16 linear weights (dit_weights_to_bf16: bf16
+// GEMMs with fp32 accumulation; activations and the other ops stay fp32),
+// median ms over N runs (CUDA events around dit_forward, the latent already
+// on the device) after 3 warm-ups; then the SoftPAG cost:
 // batch 3 (uncond, cond, cond + SoftPAG on 4 heads) against batch 2 (CFG).
 //
 // Before the model moves to the device it runs one batch-1 forward on the CPU;
@@ -164,9 +166,10 @@ int main(int argc, char **argv) {
     }
     silt_graph_set_grad(g, false);
 
-    const char *modes[2] = {"fp32", "tf32"};
+    const char *modes[3] = {"fp32", "tf32", "bf16"};
     const int batches[2] = {1, 8};
-    double ms[2][2], cfg_ms[2], pag_ms[2];
+    double ms[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, cfg_ms[3] = {-1, -1, -1}, pag_ms[3] = {-1, -1, -1};
+    char bf16_err[256] = "";
     // SoftPAG on 4 (layer, head) pairs of the perturbed row 2, u = 0.5 (as bench_dit).
     float *u = calloc((size_t)cfg.depth * cfg.heads, sizeof(float));
     const int heads[4][2] = {{2, 3}, {7, 11}, {13, 0}, {20, 6}};
@@ -174,8 +177,13 @@ int main(int argc, char **argv) {
         if (heads[i][0] < cfg.depth && heads[i][1] < cfg.heads) u[heads[i][0] * cfg.heads + heads[i][1]] = 0.5f;
     if (tiny) u[1 * cfg.heads + 2] = 0.5f;
     silt_perturb p = {SILT_PERTURB_IDENTITY, 2, 3, cfg.depth, cfg.heads, u, 0};
-    for (int mi = 0; mi < 2; mi++) {
+    for (int mi = 0; mi < 3; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
+        if (mi == 2 && dit_weights_to_bf16(m) != SILT_OK) {  // last: the conversion is one way
+            snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
+            rc = 1;
+            break;
+        }
         for (int bi = 0; bi < 2; bi++) {
             ms[mi][bi] = time_forward(g, m, batches[bi], NULL, reps, mi == 0 && bi == 0 && ref ? &got : NULL);
             if (ms[mi][bi] < 0) rc = 1;
@@ -207,16 +215,18 @@ int main(int argc, char **argv) {
     else if (check)
         printf("check: FAILED (no CPU or GPU output to compare)\n");
     printf("%-6s %6s %10s %10s %10s\n", "mode", "batch", "ms", "img/s", "TFLOP/s");
-    for (int mi = 0; mi < 2; mi++)
+    for (int mi = 0; mi < 3; mi++)
         for (int bi = 0; bi < 2; bi++)
             printf("%-6s %6d %10.3f %10.1f %10.1f\n", modes[mi], batches[bi], ms[mi][bi],
                    ms[mi][bi] > 0 ? 1000.0 * batches[bi] / ms[mi][bi] : 0.0,
                    ms[mi][bi] > 0 ? gf * batches[bi] / ms[mi][bi] : 0.0);
-    for (int mi = 0; mi < 2; mi++)
+    if (bf16_err[0]) printf("bf16: weights not converted: %s\n", bf16_err);
+    for (int mi = 0; mi < 3; mi++)
         printf("SoftPAG %s: CFG batch 2 %.3f ms, CFG + SoftPAG batch 3 %.3f ms: x%.2f (one more row: <= 1.5)\n",
                modes[mi], cfg_ms[mi], pag_ms[mi], cfg_ms[mi] > 0 ? pag_ms[mi] / cfg_ms[mi] : 0.0);
-    for (int mi = 0; mi < 2; mi++)
-        for (int bi = 0; bi < 2; bi++) printf("silt_ms %s %d %.4f\n", modes[mi], batches[bi], ms[mi][bi]);
+    for (int mi = 0; mi < 3; mi++)
+        for (int bi = 0; bi < 2; bi++)
+            if (ms[mi][bi] > 0) printf("silt_ms %s %d %.4f\n", modes[mi], batches[bi], ms[mi][bi]);
     free(u);
     free(ref);
     free(got);

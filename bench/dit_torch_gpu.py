@@ -8,7 +8,8 @@ blocks, timm attention, GELU-tanh MLP), so diffusers is not needed.
 
 With --silt FILE (bench_dit_gpu's output, lines "silt_ms <mode> <batch> <ms>")
 it prints one table with silt's ms next to torch's and the ratio torch/silt
-(> 1: silt is faster).
+(> 1: silt is faster). Note silt's bf16 row is bf16 GEMM operands with fp32
+activations, torch's is everything in bf16.
 
     python bench/dit_torch_gpu.py [--reps 20] [--silt bench_dit_gpu.log]
 Exit 0 without torch or CUDA (it says so), 1 on a failure.

@@ -93,10 +93,11 @@ void *silt_graph_device_scratch(silt_graph *g, size_t bytes) {
     g->dev_scratch = NULL;
     g->dev_scratch_bytes = 0;
     void *p = NULL;
-    silt_status s = silt_cuda_malloc(&p, bytes ? bytes : 256);
+    size_t n = bytes ? bytes : 256;  // a valid pointer even for 0 bytes
+    silt_status s = silt_cuda_malloc(&p, n);
     if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
     g->dev_scratch = p;
-    g->dev_scratch_bytes = bytes;
+    g->dev_scratch_bytes = n;
     return p;
 }
 

@@ -137,7 +137,10 @@ static silt_status linear_bwd(silt_graph *g, void *p) {
 
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
     if (!x || !w) return NULL;
-    if (!check_tensor(g, "linear", "x", x, SILT_F32) || !check_tensor(g, "linear", "w", w, SILT_F32) ||
+    // A CUDA graph also takes bf16 weights (silt_tensor_cuda_to_bf16): bf16 GEMM, fp32 accumulation.
+    bool wbf16 = w->dtype == SILT_BF16 && w->device == SILT_CUDA && silt_graph_device(g) == SILT_CUDA;
+    if (!check_tensor(g, "linear", "x", x, SILT_F32) ||
+        !check_tensor(g, "linear", "w", w, wbf16 ? SILT_BF16 : SILT_F32) ||
         (bias && !check_tensor(g, "linear", "bias", bias, SILT_F32)))
         return NULL;
     char sx[64], sw[64], sb[64];
@@ -160,6 +163,14 @@ silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_ten
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, shape);
     if (!out) return NULL;
     int64_t N = silt_numel(x) / in_f;
+    if (out->device == SILT_CUDA && wbf16) {
+        silt_graph_needs_grad(g, x, w, bias);
+        uint16_t *xb = silt_graph_device_scratch(g, (size_t)(N * in_f) * sizeof(uint16_t));
+        if (!xb) return NULL;
+        return silt_graph_done(g, linear_fwd_cuda_bf16w(silt_f32(out), xb, silt_f32(x), (const uint16_t *)w->data,
+                                                        bias ? silt_f32(bias) : NULL, N, in_f, out_f),
+                               out);
+    }
     if (out->device == SILT_CUDA) {
         silt_graph_needs_grad(g, x, w, bias);  // fails the graph when grads are asked for
         return silt_graph_done(g, linear_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL,

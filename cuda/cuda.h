@@ -72,6 +72,10 @@ silt_status silt_tensor_to_cpu(const silt_tensor *dev, silt_tensor **out);
 // it is. On failure the tensor is unchanged. Free it with
 // silt_tensor_free_cuda.
 silt_status silt_tensor_move_to_cuda(silt_tensor *t);
+// Converts a CUDA f32 tensor's data to bf16 in place (a new device buffer,
+// rounded to nearest even; the old one is freed). For weights that feed
+// silt_linear's bf16 path. A bf16 tensor is left as it is.
+silt_status silt_tensor_cuda_to_bf16(silt_tensor *t);
 // Frees a tensor from silt_tensor_create_cuda (NULL-safe). CPU tensors are
 // passed on to silt_tensor_free, so one call frees either kind.
 void silt_tensor_free_cuda(silt_tensor *t);
@@ -99,6 +103,13 @@ silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_
 // bias: (out_f) or NULL.
 silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const float *bias, int64_t N, int64_t in_f,
                             int64_t out_f);
+// The same with bf16 weights (uint16_t bit patterns, converted once by the
+// caller): x is rounded to bf16 into xb (N*in_f scratch), then cuBLAS
+// multiplies bf16 operands with fp32 accumulation into the fp32 out (as
+// torch's bf16 autocast for a linear, but with an fp32 output). ~3 significant
+// digits: for inference speed, not for the fp32 twin tests.
+silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
+                                  int64_t N, int64_t in_f, int64_t out_f);
 // out, x: (n). approximate 0: erf form, 1: tanh form (torch.nn.GELU).
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate);
 // out, x: (n). x * sigmoid(x) (torch.nn.SiLU).

@@ -239,6 +239,12 @@ silt_status mse_loss_bwd_cuda(float *da, float *db, const float *dout, const flo
     return NO_CUDA();
 }
 
+silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
+                                  int64_t N, int64_t in_f, int64_t out_f) {
+    return NO_CUDA();
+}
+silt_status silt_tensor_cuda_to_bf16(silt_tensor *t) { return NO_CUDA(); }
+
 // --- cuda/ops_dit.h ---------------------------------------------------------------
 silt_status silt_tensor_move_to_cuda(silt_tensor *t) { return NO_CUDA(); }
 silt_status dit_split_qkv_fwd_cuda(float *q, float *k, float *v, const float *qkv, int64_t B, int64_t T, int64_t H,

@@ -101,6 +101,24 @@ silt_status dit_to_device(dit_model *m, silt_device device) {
     if (m->pos_buf) SILT_TRY(silt_tensor_move_to_cuda(m->pos_buf));
     return SILT_OK;
 }
+silt_status dit_weights_to_bf16(dit_model *m) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "dit_weights_to_bf16: NULL model");
+    if (dit_device(m) != SILT_CUDA)
+        return SILT_FAIL(SILT_ERR_ARG, "dit_weights_to_bf16: the model is on %s; move it to cuda first",
+                         silt_device_name(dit_device(m)));
+    for (int l = 0; l < m->cfg.depth; l++) {
+        dit_block *b = &m->blocks[l];
+        silt_tensor *w[5] = {b->ada_w, b->qkv_w, b->proj_w, b->fc1_w, b->fc2_w};
+        for (int i = 0; i < 5; i++) SILT_TRY(silt_tensor_cuda_to_bf16(w[i]));
+    }
+    for (int e = 0; e < m->n_emb; e++) {
+        SILT_TRY(silt_tensor_cuda_to_bf16(m->emb[e].t1_w));
+        SILT_TRY(silt_tensor_cuda_to_bf16(m->emb[e].t2_w));
+    }
+    SILT_TRY(silt_tensor_cuda_to_bf16(m->fin_ada_w));
+    return silt_tensor_cuda_to_bf16(m->fin_w);
+}
+
 int dit_param_count(const dit_model *m) { return m ? m->n_params : 0; }
 
 silt_tensor *dit_param(const dit_model *m, int i, const char **name) {

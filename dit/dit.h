@@ -74,6 +74,12 @@ const dit_config *dit_get_config(const dit_model *m);
 // grad buffers (inference). Fails with SILT_ERR_UNSUPPORTED without a GPU.
 silt_status dit_to_device(dit_model *m, silt_device device);
 silt_device dit_device(const dit_model *m);  // where the weights are (SILT_CPU for NULL)
+// After dit_to_device(m, SILT_CUDA): the matrices of every linear layer
+// (blocks, embedder MLPs, final layer; not the patch conv, class table or
+// biases) become bf16, so silt_linear runs bf16 GEMMs with fp32 accumulation
+// (activations stay fp32 and are rounded to bf16 at each GEMM input). Halves
+// weight memory; ~3 significant digits. SILT_ERR_ARG for a CPU model.
+silt_status dit_weights_to_bf16(dit_model *m);
 
 // A model with random weights (for benchmarks and tests): every parameter
 // normal, std clamp(fan_in^-1/2, 0.02, 0.2) for matrices and 0.02 for biases
