@@ -88,6 +88,11 @@ silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out);
 silt_status mmdit_load_file(const char *path, mmdit_model **out);  // open + load + close
 void mmdit_free(mmdit_model *m);  // NULL-safe
 const mmdit_config *mmdit_get_config(const mmdit_model *m);
+// Moves every weight to `device` once, in place (as dit_to_device): SILT_CUDA
+// models run forward only, on a CUDA graph with x, ctx and pooled on the
+// device. SILT_CPU is a no-op for a CPU model; moving back is not supported.
+silt_status mmdit_to_device(mmdit_model *m, silt_device device);
+silt_device mmdit_device(const mmdit_model *m);  // where the weights are (SILT_CPU for NULL)
 
 // --- training -------------------------------------------------------------------
 // SILT_ERR_ARG naming the first bad field: every size >= 1, hidden = heads x
