@@ -133,6 +133,10 @@ int mmdit_config_json(const mmdit_config *c, char *buf, size_t n);
 // NULL-terminated list of key, value pairs. mmdit_load reads the file back
 // bit-exactly.
 silt_status mmdit_save(const mmdit_model *m, const char *path, const char *const *meta_kv);
+// The same with the weights stored as `dtype` (SILT_ST_F32, or SILT_ST_F16 /
+// SILT_ST_BF16, rounded to nearest even: half the file; mmdit_load widens
+// them back to f32, so the loaded model is the rounded one).
+silt_status mmdit_save_as(const mmdit_model *m, const char *path, const char *const *meta_kv, silt_st_dtype dtype);
 
 // x (B, in_channels, H, W) latent, H and W multiples of patch with at most
 // pos_max patches per side; t (B) = sigma*1000; ctx (B, Ttxt, joint_dim);
