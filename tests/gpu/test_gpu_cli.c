@@ -118,6 +118,32 @@ int main(void) {
         snprintf(name, sizeof name, "mmdit_%s", mm_modes[i]);
         case_(name, args);
     }
+    // The built-in world model end to end: the README prompt on cuda matches the
+    // cpu image (same tolerance) and passes world-eval. SILT_WORLD_MODEL
+    // overrides the model (then the verdict is only reported, for checks of
+    // unfinished checkpoints); without models/ the case is skipped.
+    const char *wm_env = getenv("SILT_WORLD_MODEL");
+    char wm[1024], wc[1024];
+    snprintf(wm, sizeof wm, "%s", wm_env ? wm_env : "");
+    if (!wm_env) snprintf(wm, sizeof wm, "%s/models/world-dit.safetensors.zst", src ? src : ".");
+    snprintf(wc, sizeof wc, "%s/models/world-clip.safetensors.zst", src ? src : ".");
+    if (access(wm, R_OK) == 0 && access(wc, R_OK) == 0) {
+        static const char prompt[] = "a red circle left of a blue square";
+        snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q", wm, wc, prompt);
+        case_("world_default", args);
+        snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --guidance softpag --grid 4", wm, wc,
+                 prompt);
+        case_("world_softpag_grid4", args);
+        for (int d = 0; d < 2; d++) {
+            snprintf(args, sizeof args, "'%s' eval --image '%s/world_default_%s.png' --prompt '%s' --json 2>&1 | grep -q '\"pass\": true'",
+                     gen, tmp, d ? "cuda" : "cpu", prompt);
+            int rc = system(args);
+            printf("world-eval of the %s image: %s\n", d ? "cuda" : "cpu", rc == 0 ? "pass" : "fail");
+            if (!wm_env) CHECK_MSG(rc == 0, "the %s image of '%s' fails world-eval", d ? "cuda" : "cpu", prompt);
+        }
+    } else {
+        printf("note: no built-in world model at %s: world case skipped\n", wm);
+    }
     // The closing line says where the model ran; auto picks cuda when a GPU is usable.
     const char *devs[2][2] = {{"cuda", "on cuda"}, {"auto", "on cuda"}};
     for (int i = 0; i < 2; i++) {
