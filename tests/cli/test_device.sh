@@ -31,5 +31,14 @@ if "$gen" info --system 2>&1 | grep -q '^gpu: .*\(not built\|no GPU\)'; then
     expect device-auto 0 "$gen" generate "${args[@]}" --device auto -o "$tmp/auto.png"
     check device-auto-cpu err_has "model evaluations on cpu"
     check device-auto-same cmp -s "$tmp/cpu.png" "$tmp/auto.png"
+    # gen eval --suite --device likewise (on a tiny random world model).
+    expect world-model 0 "$gen" world test-model -o "$tmp/w.safetensors"
+    expect clip 0 "$gen" train --arch clip --steps 1 --batch 2 --out "$tmp/clip"
+    ev=(eval --suite eval --model "$tmp/w.safetensors" --clip "$tmp/clip/checkpoint_1.safetensors" --limit 2 --steps 2 -q --json)
+    expect eval-cuda-none 1 "$gen" "${ev[@]}" --device cuda
+    check eval-cuda-none-line one_line
+    expect eval-auto 0 "$gen" "${ev[@]}" --device auto
+    check eval-auto-quiet bash -c "[ ! -s '$tmp/err' ]"
 fi
+expect eval-device-render 2 "$gen" eval --suite eval --model render --device cpu --limit 1 -q
 finish
