@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # On a GPU machine: configure a Release build with CUDA, build, run the gpu
 # tests, then print a short table (GPU, matmul TFLOP/s in fp32 / tf32 / bf16,
-# then one line per op family from bench_gpu_ops).
-# and GB/s of the memory-bound twins: norms, softmax, modulate, elementwise,
-# reductions).
+# then one line per op family from bench_gpu_ops, GB/s of the memory-bound
+# twins: norms, softmax, modulate, elementwise, reductions), then the
+# DiT-XL/2 forward on the GPU (bench_dit_gpu: fp32 / tf32, batch 1 and 8,
+# SoftPAG overhead) and its PyTorch eager twin (bench/dit_torch_gpu.py, also
+# bf16) with the ratio torch/silt.
 #
 #   bench/gpu.sh [build-dir]        (default: build-gpu next to the sources)
 #   env: JOBS (build parallelism, default nproc), SIZE (default 4096),
 #        ITERS (default 20), SKIP_TESTS=1 to only benchmark,
 #        CUDA_ARCH (default "90-real;80-virtual": Hopper binaries plus PTX;
-#        passed explicitly because CMake 3.25 with nvcc 13 otherwise picks 75).
+#        passed explicitly because CMake 3.25 with nvcc 13 otherwise picks 75),
+#        LOGDIR (default $OUT when set, else the build dir): full logs of the
+#        tests and benches, SILT_TORCH_PYTHON (default python3), SKIP_TORCH=1.
 #
 # Exit status: non-zero when the build, a gpu test or the benchmark's own
 # correctness spot check fails. A machine without a GPU is not a failure: the
@@ -24,6 +28,8 @@ iters=${ITERS:-20}
 arch=${CUDA_ARCH:-90-real;80-virtual}
 
 say() { printf '\n== %s\n' "$*" >&2; }
+logdir=${LOGDIR:-${OUT:-$build}}
+mkdir -p "$logdir" 2>/dev/null || logdir=$build
 
 say "configure ($build)"
 mkdir -p "$build" || exit 1
@@ -45,8 +51,8 @@ test_status="skipped"
 test_rc=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
     say "ctest -L gpu"
-    (cd "$build" && ctest -L gpu --output-on-failure)
-    test_rc=$?
+    (cd "$build" && ctest -L gpu --output-on-failure) 2>&1 | tee "$logdir/ctest_gpu.log" >&2
+    test_rc=${PIPESTATUS[0]}
     if [ $test_rc -eq 0 ]; then test_status="passed"; else test_status="FAILED (rc $test_rc)"; fi
     # ctest reports a skipped test (exit 77) as passed overall; say so plainly.
     if [ $test_rc -eq 0 ] && [ -f "$build/Testing/Temporary/LastTest.log" ] &&
@@ -65,14 +71,31 @@ say "bench_gpu_ops_pointwise $iters"
 pw_out=$("$build/bench_gpu_ops_pointwise" "$iters")
 pw_rc=$?
 
-echo
-echo "silt GPU summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-echo "gpu tests: $test_status"
-echo "$bench_out"
-[ $bench_rc -eq 0 ] || echo "bench_gpu_gemm exited with $bench_rc"
-echo "$ops_out"
-[ $ops_rc -eq 0 ] || echo "bench_gpu_ops exited with $ops_rc"
-echo "$pw_out"
-[ $pw_rc -eq 0 ] || echo "bench_gpu_ops_pointwise exited with $pw_rc"
+say "bench_dit_gpu --reps $iters"
+"$build/bench_dit_gpu" --reps "$iters" >"$logdir/bench_dit_gpu.log" 2>&1
+dit_rc=$?
+dit_out=$(grep -v '^silt_ms ' "$logdir/bench_dit_gpu.log")
+torch_out="torch: skipped (SKIP_TORCH=1)"
+if [ "${SKIP_TORCH:-0}" != 1 ]; then
+    say "bench/dit_torch_gpu.py --reps $iters"
+    torch_out=$("${SILT_TORCH_PYTHON:-python3}" "$root/bench/dit_torch_gpu.py" --reps "$iters" \
+        --silt "$logdir/bench_dit_gpu.log" 2>"$logdir/dit_torch_gpu.err") || torch_out="torch twin failed: $(tail -3 "$logdir/dit_torch_gpu.err")"
+fi
 
-[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ] && [ $pw_rc -eq 0 ]
+summary() {
+    echo
+    echo "silt GPU summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "gpu tests: $test_status"
+    echo "$bench_out"
+    [ $bench_rc -eq 0 ] || echo "bench_gpu_gemm exited with $bench_rc"
+    echo "$ops_out"
+    [ $ops_rc -eq 0 ] || echo "bench_gpu_ops exited with $ops_rc"
+    echo "$pw_out"
+    [ $pw_rc -eq 0 ] || echo "bench_gpu_ops_pointwise exited with $pw_rc"
+    echo "$dit_out"
+    [ $dit_rc -eq 0 ] || echo "bench_dit_gpu exited with $dit_rc"
+    echo "$torch_out"
+}
+summary | tee "$logdir/summary.txt"
+
+[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ] && [ $pw_rc -eq 0 ] && [ $dit_rc -eq 0 ]

@@ -5,6 +5,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "cuda/cuda.h"
 
 typedef struct block {
     struct block *next;
@@ -15,6 +16,7 @@ typedef struct block {
 struct silt_arena {
     block *head, *cur;
     size_t block_bytes, used, high_water;
+    bool cuda;  // blocks are device memory (silt_arena_create_cuda)
 };
 
 silt_arena *silt_arena_create(size_t block_bytes) {
@@ -24,16 +26,37 @@ silt_arena *silt_arena_create(size_t block_bytes) {
     return a;
 }
 
+silt_arena *silt_arena_create_cuda(size_t block_bytes) {
+    if (!silt_cuda_available()) {
+        SILT_FAIL(SILT_ERR_UNSUPPORTED, "device arena: no usable CUDA GPU");
+        return NULL;
+    }
+    silt_arena *a = silt_arena_create(block_bytes ? block_bytes : ((size_t)256 << 20));
+    if (a) a->cuda = true;
+    return a;
+}
+
 void silt_arena_free(silt_arena *a) {
     if (!a) return;
-    for (block *b = a->head, *n; b; b = n) { n = b->next; silt_free(b->mem); free(b); }
+    for (block *b = a->head, *n; b; b = n) {
+        n = b->next;
+        if (a->cuda) silt_cuda_free(b->mem);
+        else silt_free(b->mem);
+        free(b);
+    }
     free(a);
 }
 
-static block *block_new(size_t size) {
+static block *block_new(size_t size, bool cuda) {
     block *b = calloc(1, sizeof *b);
     if (!b) return NULL;
-    b->mem = silt_alloc(size);
+    if (cuda) {
+        void *p = NULL;
+        if (silt_cuda_malloc(&p, size) != SILT_OK) { free(b); return NULL; }
+        b->mem = p;
+    } else {
+        b->mem = silt_alloc(size);
+    }
     if (!b->mem) { free(b); return NULL; }
     b->size = size;
     return b;
@@ -50,7 +73,7 @@ void *silt_arena_alloc(silt_arena *a, size_t bytes) {
     }
     if (!a->cur || a->cur->size - a->cur->used < need) {
         size_t size = need > a->block_bytes ? need : a->block_bytes;
-        block *b = block_new(size);
+        block *b = block_new(size, a->cuda);
         if (!b) { SILT_FAIL(SILT_ERR_OOM, "arena out of memory (asked %zu bytes)", bytes); return NULL; }
         if (!a->head) a->head = b;
         else {
@@ -69,7 +92,9 @@ void *silt_arena_alloc(silt_arena *a, size_t bytes) {
 
 void *silt_arena_calloc(silt_arena *a, size_t bytes) {
     void *p = silt_arena_alloc(a, bytes);
-    if (p) memset(p, 0, bytes);
+    if (!p) return NULL;
+    if (!a->cuda) memset(p, 0, bytes);
+    else if (silt_cuda_memset(p, 0, bytes) != SILT_OK) return NULL;
     return p;
 }
 

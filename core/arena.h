@@ -9,6 +9,11 @@
 typedef struct silt_arena silt_arena;
 
 silt_arena *silt_arena_create(size_t block_bytes);
+// An arena of CUDA device memory (blocks from silt_cuda_malloc): the same
+// bump allocation, but the pointers are device pointers, so the caller must
+// not touch them from the host; silt_arena_calloc zero-fills with a device
+// memset. NULL (last error set) without a usable GPU.
+silt_arena *silt_arena_create_cuda(size_t block_bytes);
 void silt_arena_free(silt_arena *a);  // NULL-safe
 // 64-byte aligned, uninitialised; NULL (and last error set) when out of memory.
 void *silt_arena_alloc(silt_arena *a, size_t bytes);

@@ -3,13 +3,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 typedef struct tape_node {
     silt_backward_fn fn;
     void *data;
 } tape_node;
 
 struct silt_graph {
-    silt_arena *arena;
+    silt_device device;
+    silt_arena *arena;      // host: headers, tape nodes, host arrays; CPU graphs: tensor data too
+    silt_arena *dev_arena;  // CUDA graphs: tensor data (device memory)
+    void *dev_scratch;
+    size_t dev_scratch_bytes;
     tape_node *nodes;
     int n_nodes, cap_nodes;
     bool grad_enabled;
@@ -27,8 +33,31 @@ silt_graph *silt_graph_create(size_t arena_block_bytes) {
     return g;
 }
 
+silt_graph *silt_graph_create_on(silt_device device, size_t arena_block_bytes) {
+    if (device == SILT_CPU) return silt_graph_create(arena_block_bytes);
+    if (device != SILT_CUDA) {
+        SILT_FAIL(SILT_ERR_ARG, "graph: unknown device %d", (int)device);
+        return NULL;
+    }
+    if (!silt_cuda_available()) {
+        SILT_FAIL(SILT_ERR_UNSUPPORTED, "graph on cuda: no usable CUDA GPU (silt_cuda_available() is false)");
+        return NULL;
+    }
+    // Host side: headers and tape only, so small blocks.
+    silt_graph *g = silt_graph_create((size_t)1 << 20);
+    if (!g) return NULL;
+    g->dev_arena = silt_arena_create_cuda(arena_block_bytes);
+    if (!g->dev_arena) { silt_graph_free(g); return NULL; }
+    g->device = SILT_CUDA;
+    return g;
+}
+
+silt_device silt_graph_device(const silt_graph *g) { return g->device; }
+
 void silt_graph_free(silt_graph *g) {
     if (!g) return;
+    silt_arena_free(g->dev_arena);
+    silt_cuda_free(g->dev_scratch);
     silt_arena_free(g->arena);
     silt_free(g->scratch);
     free(g->nodes);
@@ -37,6 +66,7 @@ void silt_graph_free(silt_graph *g) {
 
 void silt_graph_reset(silt_graph *g) {
     silt_arena_reset(g->arena);
+    if (g->dev_arena) silt_arena_reset(g->dev_arena);
     g->n_nodes = 0;
     g->status = SILT_OK;
 }
@@ -56,21 +86,39 @@ void *silt_graph_scratch(silt_graph *g, size_t bytes) {
     return g->scratch;
 }
 
+void *silt_graph_device_scratch(silt_graph *g, size_t bytes) {
+    if (g->device == SILT_CPU) return silt_graph_scratch(g, bytes);
+    if (bytes <= g->dev_scratch_bytes && g->dev_scratch) return g->dev_scratch;
+    silt_cuda_free(g->dev_scratch);
+    g->dev_scratch = NULL;
+    g->dev_scratch_bytes = 0;
+    void *p = NULL;
+    size_t n = bytes ? bytes : 256;  // a valid pointer even for 0 bytes
+    silt_status s = silt_cuda_malloc(&p, n);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    g->dev_scratch = p;
+    g->dev_scratch_bytes = n;
+    return p;
+}
+
 silt_status silt_graph_fail(silt_graph *g, silt_status s) {
     if (g->status == SILT_OK) g->status = s;
     return s;
 }
 
 silt_tensor *silt_graph_tensor(silt_graph *g, silt_dtype dtype, int ndim, const int64_t *shape) {
+    // A failed CUDA graph allocates nothing more, so chained ops end in NULL
+    // (device ops are asynchronous; running on after a failure only hides it).
+    if (g->device != SILT_CPU && g->status != SILT_OK) return NULL;
     silt_status s = silt_shape_check(ndim, shape);
     if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
     silt_tensor *t = silt_arena_calloc(g->arena, sizeof *t);
     if (!t) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     t->dtype = dtype;
-    t->device = SILT_CPU;
+    t->device = g->device;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    t->data = silt_arena_alloc(g->arena, silt_nbytes(t));
+    t->data = silt_arena_alloc(g->dev_arena ? g->dev_arena : g->arena, silt_nbytes(t));
     if (!t->data) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     return t;
 }
@@ -86,6 +134,9 @@ silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, i
 }
 
 silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tensor *t) {
+    if (g->device != SILT_CPU)
+        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: this op runs on cpu only (no %s path yet)", op,
+                                            silt_device_name(g->device)));
     if (t->dtype == SILT_F32 && t->device == SILT_CPU) return SILT_OK;
     char buf[64];
     return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", op,
@@ -93,9 +144,58 @@ silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tenso
                                         silt_device_name(t->device)));
 }
 
+silt_status silt_graph_check_dev(silt_graph *g, const char *op, const silt_tensor *t) {
+    if (t->dtype == SILT_F32 && t->device == g->device) return SILT_OK;
+    char buf[64];
+    return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s, the graph is on %s (need f32 on %s)",
+                                        op, silt_shape_str(t, buf, sizeof buf), silt_dtype_name(t->dtype),
+                                        silt_device_name(t->device), silt_device_name(g->device),
+                                        silt_device_name(g->device)));
+}
+
+silt_tensor *silt_graph_done(silt_graph *g, silt_status s, silt_tensor *out) {
+    if (s != SILT_OK) {
+        silt_graph_fail(g, s);
+        return NULL;
+    }
+    return g->status == SILT_OK ? out : NULL;
+}
+
+silt_tensor *silt_graph_upload(silt_graph *g, silt_dtype dtype, int ndim, const int64_t *shape, const void *host) {
+    if (!host) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "graph upload: NULL host data"));
+        return NULL;
+    }
+    silt_tensor *t = silt_graph_tensor(g, dtype, ndim, shape);
+    if (!t) return NULL;
+    if (g->device == SILT_CPU) {
+        memcpy(t->data, host, silt_nbytes(t));
+        return t;
+    }
+    return silt_graph_done(g, silt_cuda_memcpy_h2d(t->data, host, silt_nbytes(t)), t);
+}
+
+const void *silt_graph_device_copy(silt_graph *g, const void *host, size_t bytes) {
+    if (!host || g->device == SILT_CPU) return host;
+    void *d = silt_arena_alloc(g->dev_arena, bytes);
+    if (!d) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    silt_status s = silt_cuda_memcpy_h2d(d, host, bytes);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    return d;
+}
+
 bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
     if (!g->grad_enabled) return false;
-    return (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    bool need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    if (need && g->device != SILT_CPU) {
+        // The status is sticky and a failed CUDA graph allocates no more
+        // tensors, so the op's chain ends in NULL right after this one.
+        silt_graph_fail((silt_graph *)g, SILT_FAIL(SILT_ERR_UNSUPPORTED,
+                                                   "an input requires grad: backward on cuda not yet (run device graphs "
+                                                   "with silt_graph_set_grad(g, false) or on inputs without grad)"));
+        return false;
+    }
+    return need;
 }
 
 void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes) {
@@ -116,6 +216,11 @@ void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes) {
 
 float *silt_graph_grad(silt_graph *g, silt_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
+    if (t->device != SILT_CPU || g->device != SILT_CPU) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "gradient of a %s tensor: backward on cuda not yet",
+                                     silt_device_name(t->device)));
+        return NULL;
+    }
     if (!t->grad) {
         t->grad = silt_arena_calloc(g->arena, (size_t)silt_numel(t) * sizeof(float));
         if (!t->grad) silt_graph_fail(g, SILT_ERR_OOM);
@@ -166,6 +271,9 @@ silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t
 }
 
 silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed) {
+    if (g->device != SILT_CPU)
+        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "silt_backward on a %s graph: backward on cuda not yet",
+                                            silt_device_name(g->device)));
     if (g->status != SILT_OK) return SILT_FAIL(g->status, "backward after a failed forward: %s", silt_last_error_message());
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "backward of a NULL tensor");
     if (!out->requires_grad) return SILT_FAIL(SILT_ERR_ARG, "backward of a tensor that does not require grad");

@@ -25,6 +25,18 @@ typedef struct silt_graph silt_graph;
 typedef silt_status (*silt_backward_fn)(silt_graph *g, void *node);
 
 silt_graph *silt_graph_create(size_t arena_block_bytes);  // 0: default block size
+// A graph whose activations live on `device`. SILT_CPU is silt_graph_create.
+// SILT_CUDA: tensor data comes from a device arena (cudaMalloc'ed blocks, bump
+// allocation, reset with the graph; default block 256 MiB), while tensor
+// headers, tape nodes and the host arrays model code builds (silt_graph_arena)
+// stay in host memory. Ops dispatch on their inputs' device: every input must
+// be on the graph's device (an op given tensors of another device fails,
+// naming the op and both devices). Forward only for now: an op on a CUDA
+// graph whose input requires grad fails with SILT_ERR_UNSUPPORTED ("backward
+// on cuda not yet"), as does silt_backward. NULL (last error set) when CUDA is
+// unavailable.
+silt_graph *silt_graph_create_on(silt_device device, size_t arena_block_bytes);
+silt_device silt_graph_device(const silt_graph *g);
 void silt_graph_free(silt_graph *g);
 void silt_graph_reset(silt_graph *g);  // drop activations, tape and status
 void silt_graph_set_grad(silt_graph *g, bool enabled);  // default: enabled
@@ -43,9 +55,29 @@ silt_tensor *silt_graph_new(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, i
 // separate: the view gets its own grad and a node that adds it back to t).
 silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t *shape);
 
-// Checks that t is f32 on the cpu (what the CPU ops take); otherwise fails
-// the graph with SILT_ERR_UNSUPPORTED naming the op, and returns that status.
+// Checks that t is f32 on the cpu and g a CPU graph (what the CPU-only ops
+// take); otherwise fails the graph with SILT_ERR_UNSUPPORTED naming the op,
+// and returns that status.
 silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tensor *t);
+
+// For ops with a device path: checks that t is f32 and on the graph's device;
+// otherwise fails the graph (SILT_ERR_UNSUPPORTED for a dtype or device
+// mismatch, naming the op and the devices) and returns that status.
+silt_status silt_graph_check_dev(silt_graph *g, const char *op, const silt_tensor *t);
+// Ends a device op: with s != SILT_OK fails the graph with s and returns
+// NULL; returns NULL too when the graph has failed (e.g. an input asked for
+// grad), else out. Device ops call silt_graph_needs_grad first, then this.
+silt_tensor *silt_graph_done(silt_graph *g, silt_status s, silt_tensor *out);
+// A new graph tensor on the graph's device holding a copy of `host` (host
+// memory, numel * dtype size bytes): a memcpy on a CPU graph, an upload on a
+// CUDA graph. For the host-side arrays model code computes (timesteps'
+// sinusoids, position tables, class ids, per-head weights).
+silt_tensor *silt_graph_upload(silt_graph *g, silt_dtype dtype, int ndim, const int64_t *shape, const void *host);
+// Host array -> graph-device buffer of `bytes` (the same pointer on a CPU
+// graph; an arena copy on a CUDA graph). For small option arrays (attention
+// masks and SoftPAG weights, blur taps) a device kernel reads. NULL (status
+// set) on failure.
+const void *silt_graph_device_copy(silt_graph *g, const void *host, size_t bytes);
 
 // True when an op with these inputs must record a backward node; the output
 // then has requires_grad set by the op.
@@ -68,5 +100,8 @@ int silt_graph_tape_length(const silt_graph *g);
 // in the arena (so it does not pile up per layer). Valid until the next call
 // to silt_graph_scratch; NULL (status set) when out of memory.
 void *silt_graph_scratch(silt_graph *g, size_t bytes);
+// The same on the graph's device (device memory on a CUDA graph, kept across
+// steps, freed with the graph; on a CPU graph it is silt_graph_scratch).
+void *silt_graph_device_scratch(silt_graph *g, size_t bytes);
 
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "cuda/cuda.h"
 
 #define SM_PAR_MIN 32768
 
@@ -279,9 +280,10 @@ static silt_tensor *attn_fail(silt_graph *g, silt_status s) {
 }
 
 static bool attn_check_f32(silt_graph *g, const char *op, const char *what, const silt_tensor *t) {
-    if (t->dtype == SILT_F32 && t->device == SILT_CPU) return true;
-    silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on cpu (got %s on %s)", op, what,
-                                 silt_dtype_name(t->dtype), silt_device_name(t->device)));
+    if (t->dtype == SILT_F32 && t->device == silt_graph_device(g)) return true;
+    silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on the graph's device %s (got %s on %s)", op,
+                                 what, silt_device_name(silt_graph_device(g)), silt_dtype_name(t->dtype),
+                                 silt_device_name(t->device)));
     return false;
 }
 
@@ -307,6 +309,10 @@ silt_tensor *silt_softmax(silt_graph *g, silt_tensor *x) {
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
     int64_t C = x->shape[x->ndim - 1];
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, softmax_fwd_cuda(silt_f32(out), silt_f32(x), silt_numel(x) / C, C), out);
+    }
     softmax_fwd_cpu(silt_f32(out), silt_f32(x), silt_numel(x) / C, C);
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
@@ -370,6 +376,21 @@ silt_tensor *silt_attention(silt_graph *g, silt_tensor *q, silt_tensor *k, silt_
         return attn_fail(g, SILT_FAIL(SILT_ERR_ARG, "attention: scale %g is not finite", (double)opts.scale));
     silt_tensor *out = silt_graph_new(g, B, H, Tq, Dv);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        // The option arrays are host memory (as on the CPU); the twin reads
+        // device copies. A mask is Tq*Tk floats per call: fine at DiT sizes,
+        // to be cached per forward if a large masked model makes it hot.
+        silt_graph_needs_grad(g, q, k, v);
+        if (opts.probs_out)
+            return attn_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "attention: probs_out is not supported on a cuda graph"));
+        if (opts.mask && !(opts.mask = silt_graph_device_copy(g, opts.mask, (size_t)(Tq * Tk) * sizeof(float))))
+            return NULL;
+        if (opts.head_u && !(opts.head_u = silt_graph_device_copy(g, opts.head_u, (size_t)(B * H) * sizeof(float))))
+            return NULL;
+        return silt_graph_done(g, attention_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(q), silt_f32(k), silt_f32(v), B,
+                                                     H, Tq, Tk, D, Dv, &opts),
+                               out);
+    }
     bool grad = silt_graph_needs_grad(g, q, k, v);
     silt_tensor *lse = grad ? silt_graph_new(g, B, H, Tq, 0) : NULL;
     if (grad && !lse) return NULL;

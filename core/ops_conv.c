@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "cuda/cuda.h"
 
 // Below this many floats of work an OpenMP region costs more than it saves.
 #define PAR_MIN_WORK 32768
@@ -187,14 +188,14 @@ void conv2d_bwd_cpu(float *dx, float *dw, float *dbias, float *scratch, const fl
 
 // --- graph op ----------------------------------------------------------------------
 
-static bool check_f32_cpu(silt_graph *g, const char *what, const silt_tensor *t) {
+static bool check_f32_dev(silt_graph *g, const char *what, const silt_tensor *t) {
     if (t->dtype != SILT_F32) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "conv2d: %s must be f32, got %s", what, silt_dtype_name(t->dtype)));
         return false;
     }
-    if (t->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "conv2d: %s is on %s; this op runs on cpu", what,
-                                     silt_device_name(t->device)));
+    if (t->device != silt_graph_device(g)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "conv2d: %s is on %s but the graph is on %s (no mixing of devices)",
+                                     what, silt_device_name(t->device), silt_device_name(silt_graph_device(g))));
         return false;
     }
     return true;
@@ -221,7 +222,7 @@ static silt_status conv2d_bwd(silt_graph *g, void *p) {
 silt_tensor *silt_conv2d_ex(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias, int stride_h,
                             int stride_w, int pad_h, int pad_w) {
     if (!x || !w) return NULL;
-    if (!check_f32_cpu(g, "x", x) || !check_f32_cpu(g, "w", w) || (bias && !check_f32_cpu(g, "bias", bias)))
+    if (!check_f32_dev(g, "x", x) || !check_f32_dev(g, "w", w) || (bias && !check_f32_dev(g, "bias", bias)))
         return NULL;
     if (stride_h < 1 || stride_w < 1 || pad_h < 0 || pad_w < 0) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "conv2d: stride (%d, %d) must be >= 1 and padding (%d, %d) >= 0",
@@ -251,6 +252,12 @@ silt_tensor *silt_conv2d_ex(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
     int64_t oshape[4] = {N, Cout, Ho, Wo};
     silt_tensor *out = silt_graph_tensor_f32(g, 4, oshape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {  // cuDNN (cuda/ops_conv.h), with the workspace it keeps itself
+        silt_graph_needs_grad(g, x, w, bias);
+        return silt_graph_done(g, conv2d_fwd_cuda(silt_f32(out), NULL, silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL,
+                                                  N, Cin, H, W, Cout, kh, kw, stride_h, stride_w, pad_h, pad_w),
+                               out);
+    }
     int64_t nscratch = conv2d_scratch_floats(Cin, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w);
     float *scratch = NULL;
     if (nscratch > 0) {

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 // Elementwise loops go parallel only when the work pays for the fork/join.
 #define ELEM_PAR_MIN 32768
 
@@ -252,21 +254,34 @@ static silt_status unary_bwd(silt_graph *g, void *p) {
     return SILT_OK;
 }
 
-static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int approximate, float s) {
+static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int approximate, float s_) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, unary_names[kind], x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, unary_names[kind], x) != SILT_OK) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
     float *o = silt_f32(out);
     const float *xv = silt_f32(x);
     int64_t len = silt_numel(x);
+    if (x->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);  // fails the graph when grads are asked for
+        silt_status s = SILT_OK;
+        switch (kind) {
+        case UN_GELU: s = gelu_fwd_cuda(o, xv, len, approximate); break;
+        case UN_SILU: s = silu_fwd_cuda(o, xv, len); break;
+        case UN_TANH: s = tanh_fwd_cuda(o, xv, len); break;
+        case UN_SIGMOID: s = sigmoid_fwd_cuda(o, xv, len); break;
+        case UN_SCALE: s = scale_fwd_cuda(o, xv, s_, len); break;
+        case UN_ADD_SCALAR: s = add_scalar_fwd_cuda(o, xv, s_, len); break;
+        }
+        return silt_graph_done(g, s, out);
+    }
     switch (kind) {
     case UN_GELU: gelu_fwd_cpu(o, xv, len, approximate); break;
     case UN_SILU: silu_fwd_cpu(o, xv, len); break;
     case UN_TANH: tanh_fwd_cpu(o, xv, len); break;
     case UN_SIGMOID: sigmoid_fwd_cpu(o, xv, len); break;
-    case UN_SCALE: scale_fwd_cpu(o, xv, s, len); break;
-    case UN_ADD_SCALAR: add_scalar_fwd_cpu(o, xv, s, len); break;
+    case UN_SCALE: scale_fwd_cpu(o, xv, s_, len); break;
+    case UN_ADD_SCALAR: add_scalar_fwd_cpu(o, xv, s_, len); break;
     }
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
@@ -276,7 +291,7 @@ static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int
         n->out = out;
         n->kind = kind;
         n->approximate = approximate;
-        n->s = s;
+        n->s = s_;
     }
     return out;
 }
@@ -324,7 +339,7 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "binary: unknown op %d", (int)op));
         return NULL;
     }
-    if (silt_graph_check_f32(g, name, a) != SILT_OK || silt_graph_check_f32(g, name, b) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, name, a) != SILT_OK || silt_graph_check_dev(g, name, b) != SILT_OK) return NULL;
     int64_t sa[4], sb[4], so[4], astride[4], bstride[4];
     pad4(a, sa);
     pad4(b, sb);
@@ -347,6 +362,13 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
     silt_tensor *out = silt_graph_tensor_f32(g, nd, so + 4 - nd);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, a, b, NULL);  // fails the graph when grads are asked for
+        silt_status s = op == SILT_BINOP_ADD && silt_same_shape(a, b)
+                            ? add_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(out))
+                            : binary_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), so, astride, bstride, op);
+        return silt_graph_done(g, s, out);
+    }
     if (op == SILT_BINOP_ADD && silt_same_shape(a, b))
         add_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(out));
     else

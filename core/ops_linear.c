@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "cuda/cuda.h"
 
 // Below this many floats of work an OpenMP region costs more than it saves.
 #define PAR_MIN_WORK 32768
@@ -105,16 +106,16 @@ void embedding_bwd_cpu(float *dtable, const float *dout, const int32_t *ids, int
 
 // --- graph ops ---------------------------------------------------------------------
 
-// Fails the graph unless t is an f32 (or `want`) CPU tensor.
+// Fails the graph unless t is an f32 (or `want`) tensor on the graph's device.
 static bool check_tensor(silt_graph *g, const char *op, const char *what, const silt_tensor *t, silt_dtype want) {
     if (t->dtype != want) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "%s: %s must be %s, got %s", op, what, silt_dtype_name(want),
                                      silt_dtype_name(t->dtype)));
         return false;
     }
-    if (t->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s is on %s; this op runs on cpu", op, what,
-                                     silt_device_name(t->device)));
+    if (t->device != silt_graph_device(g)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s is on %s but the graph is on %s (no mixing of devices)",
+                                     op, what, silt_device_name(t->device), silt_device_name(silt_graph_device(g))));
         return false;
     }
     return true;
@@ -136,7 +137,10 @@ static silt_status linear_bwd(silt_graph *g, void *p) {
 
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
     if (!x || !w) return NULL;
-    if (!check_tensor(g, "linear", "x", x, SILT_F32) || !check_tensor(g, "linear", "w", w, SILT_F32) ||
+    // A CUDA graph also takes bf16 weights (silt_tensor_cuda_to_bf16): bf16 GEMM, fp32 accumulation.
+    bool wbf16 = w->dtype == SILT_BF16 && w->device == SILT_CUDA && silt_graph_device(g) == SILT_CUDA;
+    if (!check_tensor(g, "linear", "x", x, SILT_F32) ||
+        !check_tensor(g, "linear", "w", w, wbf16 ? SILT_BF16 : SILT_F32) ||
         (bias && !check_tensor(g, "linear", "bias", bias, SILT_F32)))
         return NULL;
     char sx[64], sw[64], sb[64];
@@ -159,6 +163,20 @@ silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_ten
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, shape);
     if (!out) return NULL;
     int64_t N = silt_numel(x) / in_f;
+    if (out->device == SILT_CUDA && wbf16) {
+        silt_graph_needs_grad(g, x, w, bias);
+        uint16_t *xb = silt_graph_device_scratch(g, (size_t)(N * in_f) * sizeof(uint16_t));
+        if (!xb) return NULL;
+        return silt_graph_done(g, linear_fwd_cuda_bf16w(silt_f32(out), xb, silt_f32(x), (const uint16_t *)w->data,
+                                                        bias ? silt_f32(bias) : NULL, N, in_f, out_f),
+                               out);
+    }
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, w, bias);  // fails the graph when grads are asked for
+        return silt_graph_done(g, linear_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL,
+                                                  N, in_f, out_f),
+                               out);
+    }
     linear_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, in_f, out_f);
     if (silt_graph_needs_grad(g, x, w, bias)) {
         out->requires_grad = true;
@@ -214,6 +232,11 @@ silt_tensor *silt_matmul(silt_graph *g, silt_tensor *a, silt_tensor *b, bool tra
     shape[nd - 1] = N;
     silt_tensor *out = silt_graph_tensor_f32(g, nd, shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, a, b, NULL);
+        return silt_graph_done(g, matmul_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b),
+                               out);
+    }
     matmul_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b);
     if (silt_graph_needs_grad(g, a, b, NULL)) {
         out->requires_grad = true;
@@ -251,6 +274,13 @@ silt_tensor *silt_embedding(silt_graph *g, silt_tensor *ids, silt_tensor *table)
     }
     int64_t N = silt_numel(ids), V = table->shape[0], D = table->shape[1];
     const int32_t *id = silt_i32(ids);
+    if (ids->device == SILT_CUDA) {  // the ids come back to the host for the range check (N is small: labels, tokens)
+        int32_t *h = silt_arena_alloc(silt_graph_arena(g), (size_t)N * sizeof(int32_t));
+        if (!h) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+        silt_status s = silt_cuda_memcpy_d2h(h, id, (size_t)N * sizeof(int32_t));
+        if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+        id = h;
+    }
     for (int64_t i = 0; i < N; i++) {
         if (id[i] < 0 || id[i] >= V) {
             silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "embedding: id %d at position %lld is outside [0, %lld) (V = %lld)",
@@ -263,6 +293,10 @@ silt_tensor *silt_embedding(silt_graph *g, silt_tensor *ids, silt_tensor *table)
     shape[ids->ndim] = D;
     silt_tensor *out = silt_graph_tensor_f32(g, ids->ndim + 1, shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, table, NULL, NULL);
+        return silt_graph_done(g, embedding_fwd_cuda(silt_f32(out), silt_i32(ids), silt_f32(table), N, V, D), out);
+    }
     embedding_fwd_cpu(silt_f32(out), id, silt_f32(table), N, V, D);
     if (silt_graph_needs_grad(g, table, NULL, NULL)) {
         out->requires_grad = true;

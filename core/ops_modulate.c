@@ -1,6 +1,8 @@
 // adaLN modulation and gated residuals (see ops_modulate.h).
 #include "core/ops_modulate.h"
 
+#include "cuda/cuda.h"
+
 #define MOD_PAR_MIN 32768
 #define MOD_COL_BLOCK 64
 
@@ -80,9 +82,10 @@ void gated_add_bwd_cpu(float *dx, float *dgate, float *dy, const float *dout, co
 // --- graph ops ----------------------------------------------------------------------
 
 static bool mod_check_f32(silt_graph *g, const char *op, const char *what, const silt_tensor *t) {
-    if (t->dtype == SILT_F32 && t->device == SILT_CPU) return true;
-    silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on cpu (got %s on %s)", op, what,
-                                 silt_dtype_name(t->dtype), silt_device_name(t->device)));
+    if (t->dtype == SILT_F32 && t->device == silt_graph_device(g)) return true;
+    silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on the graph's device %s (got %s on %s)", op,
+                                 what, silt_device_name(silt_graph_device(g)), silt_dtype_name(t->dtype),
+                                 silt_device_name(t->device)));
     return false;
 }
 
@@ -122,6 +125,12 @@ silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, si
     }
     silt_tensor *out = silt_graph_tensor_f32(g, 3, x->shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, shift, scale);
+        return silt_graph_done(g, modulate_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale),
+                                                    x->shape[0], x->shape[1], x->shape[2]),
+                               out);
+    }
     modulate_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale), x->shape[0], x->shape[1],
                      x->shape[2]);
     if (silt_graph_needs_grad(g, x, shift, scale)) {
@@ -161,6 +170,12 @@ silt_tensor *silt_gated_add(silt_graph *g, silt_tensor *x, silt_tensor *gate, si
     }
     silt_tensor *out = silt_graph_tensor_f32(g, 3, x->shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, gate, y);
+        return silt_graph_done(g, gated_add_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0],
+                                                     x->shape[1], x->shape[2]),
+                               out);
+    }
     gated_add_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0], x->shape[1], x->shape[2]);
     if (silt_graph_needs_grad(g, x, gate, y)) {
         out->requires_grad = true;

@@ -9,6 +9,8 @@
 
 #include <math.h>
 
+#include "cuda/cuda.h"
+
 // Elementwise work below this many floats stays on one thread: the OpenMP
 // fork costs more than it saves.
 #define NORM_PAR_MIN 32768
@@ -239,12 +241,13 @@ static silt_tensor *norm_fail(silt_graph *g, silt_status s) {
     return NULL;
 }
 
-// f32 on the CPU, or a failure naming the op; NULL-safe for optional tensors.
+// f32 on the graph's device, or a failure naming the op; NULL-safe for optional tensors.
 static bool norm_check_tensor(silt_graph *g, const char *op, const char *what, const silt_tensor *t) {
     if (!t) return true;
-    if (t->dtype != SILT_F32 || t->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on cpu (got %s on %s)", op, what,
-                                     silt_dtype_name(t->dtype), silt_device_name(t->device)));
+    if (t->dtype != SILT_F32 || t->device != silt_graph_device(g)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %s must be f32 on the graph's device %s (got %s on %s)",
+                                     op, what, silt_device_name(silt_graph_device(g)), silt_dtype_name(t->dtype),
+                                     silt_device_name(t->device)));
         return false;
     }
     return true;
@@ -297,6 +300,10 @@ silt_tensor *silt_layernorm(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
         rstd = silt_graph_new(g, N, 0, 0, 0);
         if (!mean || !rstd) return NULL;
     }
+    if (out->device == SILT_CUDA)  // grad is false here: needs_grad failed the graph if one was asked for
+        return silt_graph_done(g, layernorm_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(x), w ? silt_f32(w) : NULL,
+                                                     b ? silt_f32(b) : NULL, N, C, eps),
+                               out);
     layernorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
                       w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, eps);
     if (grad) {
@@ -334,6 +341,9 @@ silt_tensor *silt_rmsnorm(silt_graph *g, silt_tensor *x, silt_tensor *w, float e
     bool grad = silt_graph_needs_grad(g, x, w, NULL);
     silt_tensor *rstd = grad ? silt_graph_new(g, N, 0, 0, 0) : NULL;
     if (grad && !rstd) return NULL;
+    if (out->device == SILT_CUDA)
+        return silt_graph_done(g, rmsnorm_fwd_cuda(silt_f32(out), NULL, silt_f32(x), w ? silt_f32(w) : NULL, N, C, eps),
+                               out);
     rmsnorm_fwd_cpu(silt_f32(out), rstd ? silt_f32(rstd) : NULL, silt_f32(x), w ? silt_f32(w) : NULL, N, C, eps);
     if (grad) {
         out->requires_grad = true;
@@ -385,6 +395,10 @@ silt_tensor *silt_groupnorm(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
         rstd = silt_graph_new(g, N, groups, 0, 0);
         if (!mean || !rstd) return NULL;
     }
+    if (out->device == SILT_CUDA)
+        return silt_graph_done(g, groupnorm_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(x), w ? silt_f32(w) : NULL,
+                                                     b ? silt_f32(b) : NULL, N, C, HW, groups, eps),
+                               out);
     groupnorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
                       w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, HW, groups, eps);
     if (grad) {
@@ -423,6 +437,8 @@ silt_tensor *silt_l2norm(silt_graph *g, silt_tensor *x, float eps) {
     bool grad = silt_graph_needs_grad(g, x, NULL, NULL);
     silt_tensor *norm = grad ? silt_graph_new(g, N, 0, 0, 0) : NULL;
     if (grad && !norm) return NULL;
+    if (out->device == SILT_CUDA)
+        return silt_graph_done(g, l2norm_fwd_cuda(silt_f32(out), NULL, silt_f32(x), N, C, eps), out);
     l2norm_fwd_cpu(silt_f32(out), norm ? silt_f32(norm) : NULL, silt_f32(x), N, C, eps);
     if (grad) {
         out->requires_grad = true;

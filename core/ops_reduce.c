@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 #define REDUCE_PAR_MIN 65536
 // Full reductions split x into this many fixed chunks, summed in parallel and
 // then in order: the result is the same for any thread count.
@@ -127,6 +129,12 @@ static silt_tensor *reduce(silt_graph *g, silt_tensor *x, int dim, bool keepdim,
     }
     silt_tensor *out = silt_graph_tensor_f32(g, nd, shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        silt_status s = dim < 0 ? (mean ? mean_fwd_cuda : sum_fwd_cuda)(silt_f32(out), silt_f32(x), len)
+                                : (mean ? mean_dim_fwd_cuda : sum_dim_fwd_cuda)(silt_f32(out), silt_f32(x), outer, len, inner);
+        return silt_graph_done(g, s, out);
+    }
     if (dim < 0)
         (mean ? mean_fwd_cpu : sum_fwd_cpu)(silt_f32(out), silt_f32(x), len);
     else
@@ -143,14 +151,14 @@ static silt_tensor *reduce(silt_graph *g, silt_tensor *x, int dim, bool keepdim,
 static silt_tensor *reduce_all(silt_graph *g, silt_tensor *x, bool mean) {
     const char *name = mean ? "mean" : "sum";
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, name, x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, name, x) != SILT_OK) return NULL;
     return reduce(g, x, -1, false, mean);
 }
 
 static silt_tensor *reduce_dim(silt_graph *g, silt_tensor *x, int dim, bool keepdim, bool mean) {
     const char *name = mean ? "mean_dim" : "sum_dim";
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, name, x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, name, x) != SILT_OK) return NULL;
     int d = dim < 0 ? dim + x->ndim : dim;
     if (d < 0 || d >= x->ndim) {
         char buf[64];

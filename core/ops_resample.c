@@ -200,7 +200,7 @@ static silt_tensor *resample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t 
     if (!x) return NULL;
     const char *name = rs_names[kind];
     char buf[64];
-    if (x->dtype != SILT_F32 || x->device != SILT_CPU) {
+    if (x->dtype != SILT_F32 || x->device != SILT_CPU || silt_graph_device(g) != SILT_CPU) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", name,
                                      silt_shape_str(x, buf, sizeof buf), silt_dtype_name(x->dtype), silt_device_name(x->device)));
         return NULL;

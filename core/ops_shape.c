@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 #define SHAPE_PAR_MIN 65536
 
 // --- raw kernels --------------------------------------------------------------
@@ -144,7 +146,7 @@ silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
     for (int i = 0; i < n; i++)
         if (!xs[i]) return NULL;
     for (int i = 0; i < n; i++)
-        if (silt_graph_check_f32(g, "concat", xs[i]) != SILT_OK) return NULL;
+        if (silt_graph_check_dev(g, "concat", xs[i]) != SILT_OK) return NULL;
     int d = norm_dim(g, "concat", xs[0], dim);
     if (d < 0) return NULL;
     int64_t shape[SILT_MAX_DIMS];
@@ -190,6 +192,8 @@ silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
         node->sizes[i] = xs[i]->shape[d];
         src[i] = silt_f32(xs[i]);
     }
+    if (out->device == SILT_CUDA)  // need is false: needs_grad failed the graph if a grad was asked for
+        return silt_graph_done(g, concat_fwd_cuda(silt_f32(out), src, node->sizes, n, outer, inner), out);
     concat_fwd_cpu(silt_f32(out), src, node->sizes, n, outer, inner);
     if (need) out->requires_grad = true;
     return out;
@@ -220,6 +224,10 @@ static silt_tensor *slice_checked(silt_graph *g, silt_tensor *x, int d, int64_t 
     if (!out) return NULL;
     int64_t outer, inner;
     outer_inner(x, d, &outer, &inner);
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, slice_fwd_cuda(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len), out);
+    }
     slice_fwd_cpu(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len);
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
@@ -232,7 +240,7 @@ static silt_tensor *slice_checked(silt_graph *g, silt_tensor *x, int d, int64_t 
 
 silt_tensor *silt_slice(silt_graph *g, silt_tensor *x, int dim, int64_t start, int64_t len) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, "slice", x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "slice", x) != SILT_OK) return NULL;
     int d = norm_dim(g, "slice", x, dim);
     if (d < 0) return NULL;
     int64_t size = x->shape[d], s = start < 0 ? start + size : start;
@@ -253,7 +261,7 @@ silt_status silt_split(silt_graph *g, silt_tensor *x, int dim, const int64_t *si
         return s != SILT_OK ? s : silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "split: NULL input"));
     }
     if (!outs || !sizes || n < 1) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "split: need n >= 1 sizes and outputs (n=%d)", n));
-    silt_status s = silt_graph_check_f32(g, "split", x);
+    silt_status s = silt_graph_check_dev(g, "split", x);
     if (s != SILT_OK) return s;
     int d = norm_dim(g, "split", x, dim);
     if (d < 0) return silt_graph_status(g);
@@ -302,7 +310,7 @@ static silt_status permute_bwd(silt_graph *g, void *p) {
 
 silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, "permute", x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "permute", x) != SILT_OK) return NULL;
     if (!perm) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "permute: NULL perm"));
         return NULL;
@@ -324,6 +332,10 @@ silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm) {
     }
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, shape);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, permute_fwd_cuda(silt_f32(out), silt_f32(x), x->ndim, x->shape, p), out);
+    }
     permute_fwd_cpu(silt_f32(out), silt_f32(x), x->ndim, x->shape, p);
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;

@@ -65,6 +65,17 @@ silt_tensor *silt_tensor_create_cuda(silt_dtype dtype, int ndim, const int64_t *
 // success; grads are not copied.
 silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out);
 silt_status silt_tensor_to_cpu(const silt_tensor *dev, silt_tensor **out);
+// Moves an owned CPU tensor's data to the device in place: the header is
+// kept (so pointers to it stay valid), data becomes device memory, the host
+// data and grad are freed, grad = NULL and requires_grad = false (device
+// tensors are inference-only for now). A tensor already on cuda is left as
+// it is. On failure the tensor is unchanged. Free it with
+// silt_tensor_free_cuda.
+silt_status silt_tensor_move_to_cuda(silt_tensor *t);
+// Converts a CUDA f32 tensor's data to bf16 in place (a new device buffer,
+// rounded to nearest even; the old one is freed). For weights that feed
+// silt_linear's bf16 path. A bf16 tensor is left as it is.
+silt_status silt_tensor_cuda_to_bf16(silt_tensor *t);
 // Frees a tensor from silt_tensor_create_cuda (NULL-safe). CPU tensors are
 // passed on to silt_tensor_free, so one call frees either kind.
 void silt_tensor_free_cuda(silt_tensor *t);
@@ -92,6 +103,13 @@ silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_
 // bias: (out_f) or NULL.
 silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const float *bias, int64_t N, int64_t in_f,
                             int64_t out_f);
+// The same with bf16 weights (uint16_t bit patterns, converted once by the
+// caller): x is rounded to bf16 into xb (N*in_f scratch), then cuBLAS
+// multiplies bf16 operands with fp32 accumulation into the fp32 out (as
+// torch's bf16 autocast for a linear, but with an fp32 output). ~3 significant
+// digits: for inference speed, not for the fp32 twin tests.
+silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
+                                  int64_t N, int64_t in_f, int64_t out_f);
 // out, x: (n). approximate 0: erf form, 1: tanh form (torch.nn.GELU).
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate);
 // out, x: (n). x * sigmoid(x) (torch.nn.SiLU).
@@ -111,6 +129,7 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 // arguments as the _cpu kernels).
 #include "cuda/ops_attention.h"
 #include "cuda/ops_conv.h"
+#include "cuda/ops_dit.h"
 #include "cuda/ops_embedding.h"
 #include "cuda/ops_resample.h"
 #include "cuda/ops_shape.h"

@@ -238,3 +238,32 @@ silt_status mse_loss_fwd_cuda(float *out, const float *a, const float *b, int64_
 silt_status mse_loss_bwd_cuda(float *da, float *db, const float *dout, const float *a, const float *b, int64_t n) {
     return NO_CUDA();
 }
+
+silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
+                                  int64_t N, int64_t in_f, int64_t out_f) {
+    return NO_CUDA();
+}
+silt_status silt_tensor_cuda_to_bf16(silt_tensor *t) { return NO_CUDA(); }
+
+// --- cuda/ops_dit.h ---------------------------------------------------------------
+silt_status silt_tensor_move_to_cuda(silt_tensor *t) { return NO_CUDA(); }
+silt_status dit_split_qkv_fwd_cuda(float *q, float *k, float *v, const float *qkv, int64_t B, int64_t T, int64_t H,
+                                   int64_t Dh) {
+    return NO_CUDA();
+}
+silt_status dit_head_mix_fwd_cuda(float *out, const float *a, const float *tgt, const float *u, int64_t B, int64_t H,
+                                  int64_t T, int64_t Dv, int64_t rb, int64_t R, int64_t Tt) {
+    return NO_CUDA();
+}
+silt_status dit_seg_blur_fwd_cuda(float *out, float *tmp, const float *x, const float *sel, int64_t R, int64_t H,
+                                  int gh, int gw, int64_t D, const float *wi, int ki, const float *wj, int kj) {
+    return NO_CUDA();
+}
+silt_status dit_patch_gather_fwd_cuda(float *patches, const float *x, int64_t B, int64_t C, int64_t h, int64_t w,
+                                      int64_t p) {
+    return NO_CUDA();
+}
+silt_status dit_unpatchify_fwd_cuda(float *out, const float *x, int64_t B, int64_t h, int64_t w, int64_t p,
+                                    int64_t C) {
+    return NO_CUDA();
+}

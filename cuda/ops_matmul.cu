@@ -21,10 +21,11 @@ static silt_status check_dims(const char *op, int64_t batch, int64_t M, int64_t 
     return SILT_OK;
 }
 
-// out = op(a) @ op(b) for any cuBLAS data type, fp32 scaling and accumulation.
-static silt_status gemm(const char *op, void *out, const void *a, const void *b, cudaDataType_t type, size_t elsize,
-                        int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
-                        cublasComputeType_t compute) {
+// out = op(a) @ op(b) for any cuBLAS data type, fp32 scaling and accumulation;
+// a and b of `type`, out of `otype` (elsize: out's element size).
+static silt_status gemm(const char *op, void *out, const void *a, const void *b, cudaDataType_t type,
+                        cudaDataType_t otype, size_t elsize, int64_t batch, int64_t M, int64_t N, int64_t K,
+                        bool trans_a, bool trans_b, cublasComputeType_t compute) {
     SILT_CUDA_READY();
     SILT_TRY(check_dims(op, batch, M, N, K));
     if (batch == 0 || M == 0 || N == 0) return SILT_OK;
@@ -42,12 +43,12 @@ static silt_status gemm(const char *op, void *out, const void *a, const void *b,
     int lda = trans_a ? n : k;  // a stored (M,K) or (K,M)
     int ldc = m;
     if (batch == 1) {
-        SILT_CUBLAS_TRY(cublasGemmEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, a, type, lda, &beta, out, type, ldc,
+        SILT_CUBLAS_TRY(cublasGemmEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, a, type, lda, &beta, out, otype, ldc,
                                      compute, CUBLAS_GEMM_DEFAULT));
     } else {
         long long sa = (long long)M * K, sb = (long long)K * N, sc = (long long)M * N;
         SILT_CUBLAS_TRY(cublasGemmStridedBatchedEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, sb, a, type, lda, sa,
-                                                   &beta, out, type, ldc, sc, (int)batch, compute,
+                                                   &beta, out, otype, ldc, sc, (int)batch, compute,
                                                    CUBLAS_GEMM_DEFAULT));
     }
     return SILT_OK;
@@ -58,13 +59,14 @@ extern "C" silt_status matmul_fwd_cuda(float *out, const float *a, const float *
     // CUBLAS_COMPUTE_32F keeps full fp32 products (no TF32) whatever the
     // handle's math mode, so the twin matches the CPU to ~1e-6 relative.
     cublasComputeType_t compute = silt_cuda_tf32_() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    return gemm("matmul_fwd_cuda", out, a, b, CUDA_R_32F, sizeof(float), batch, M, N, K, trans_a, trans_b, compute);
+    return gemm("matmul_fwd_cuda", out, a, b, CUDA_R_32F, CUDA_R_32F, sizeof(float), batch, M, N, K, trans_a, trans_b,
+                compute);
 }
 
 extern "C" silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_t *b, int64_t batch,
                                             int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b) {
-    return gemm("matmul_fwd_cuda_bf16", out, a, b, CUDA_R_16BF, sizeof(uint16_t), batch, M, N, K, trans_a, trans_b,
-                CUBLAS_COMPUTE_32F);
+    return gemm("matmul_fwd_cuda_bf16", out, a, b, CUDA_R_16BF, CUDA_R_16BF, sizeof(uint16_t), batch, M, N, K, trans_a,
+                trans_b, CUBLAS_COMPUTE_32F);
 }
 
 // out: (rows,cols) += bias: (cols), broadcast over rows.
@@ -78,6 +80,34 @@ extern "C" silt_status linear_fwd_cuda(float *out, const float *x, const float *
                                        int64_t in_f, int64_t out_f) {
     // out (N,out_f) = x (N,in_f) @ w^T, w stored (out_f,in_f) as in nn.Linear.
     SILT_TRY(matmul_fwd_cuda(out, x, w, 1, N, out_f, in_f, false, true));
+    if (!bias || N == 0 || out_f == 0) return SILT_OK;
+    bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
+    SILT_CUDA_LAUNCHED("bias_add_kernel");
+    return SILT_OK;
+}
+
+// fp32 -> bf16 bits, round to nearest even, NaN kept quiet (silt_f32_to_bf16).
+static __global__ void to_bf16_kernel(uint16_t *out, const float *x, int64_t n) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t u = __float_as_uint(x[i]);
+        if ((u & 0x7fffffffu) > 0x7f800000u) out[i] = (uint16_t)((u >> 16) | 0x40);
+        else out[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
+extern "C" silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w,
+                                             const float *bias, int64_t N, int64_t in_f, int64_t out_f) {
+    SILT_CUDA_READY();
+    SILT_TRY(check_dims("linear_fwd_cuda_bf16w", 1, N, out_f, in_f));
+    int64_t nx = N * in_f;
+    if (nx > 0) {
+        if (!xb || !x) return SILT_FAIL(SILT_ERR_ARG, "linear_fwd_cuda_bf16w: NULL x or scratch");
+        to_bf16_kernel<<<silt_cuda_grid_(nx), SILT_CUDA_BLOCK>>>(xb, x, nx);
+        SILT_CUDA_LAUNCHED("to_bf16_kernel");
+    }
+    // out (N,out_f) fp32 = xb (N,in_f) @ w^T: bf16 operands, fp32 accumulation and output.
+    SILT_TRY(gemm("linear_fwd_cuda_bf16w", out, xb, w, CUDA_R_16BF, CUDA_R_32F, sizeof(float), 1, N, out_f, in_f, false,
+                  true, CUBLAS_COMPUTE_32F));
     if (!bias || N == 0 || out_f == 0) return SILT_OK;
     bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
     SILT_CUDA_LAUNCHED("bias_add_kernel");

@@ -281,6 +281,64 @@ extern "C" void silt_tensor_free_cuda(silt_tensor *t) {
     free(t);
 }
 
+extern "C" silt_status silt_tensor_move_to_cuda(silt_tensor *t) {
+    if (!t) return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_move_to_cuda: NULL tensor");
+    if (t->device == SILT_CUDA) return SILT_OK;
+    if (t->device != SILT_CPU || !t->data)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_move_to_cuda: source is on %s%s", silt_device_name(t->device),
+                         t->data ? "" : " without data");
+    SILT_CUDA_READY();
+    size_t bytes = silt_nbytes(t);
+    void *d = NULL;
+    SILT_TRY(silt_cuda_malloc(&d, bytes));
+    silt_status s = silt_cuda_memcpy_h2d(d, t->data, bytes);
+    if (s != SILT_OK) {
+        silt_cuda_free(d);
+        return s;
+    }
+    if (t->owns_data) {
+        silt_free(t->data);
+        silt_free(t->grad);
+    }
+    // Borrowed host data (a view into a mapped file) stays with its owner;
+    // the device copy is ours either way.
+    t->data = d;
+    t->grad = NULL;
+    t->requires_grad = false;
+    t->owns_data = true;
+    t->device = SILT_CUDA;
+    return SILT_OK;
+}
+
+extern "C" silt_status silt_tensor_cuda_to_bf16(silt_tensor *t) {
+    if (!t) return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_cuda_to_bf16: NULL tensor");
+    if (t->device != SILT_CUDA || (t->dtype != SILT_F32 && t->dtype != SILT_BF16) || !t->data || !t->owns_data)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_cuda_to_bf16: need an owned f32 cuda tensor (got %s on %s)",
+                         silt_dtype_name(t->dtype), silt_device_name(t->device));
+    if (t->dtype == SILT_BF16) return SILT_OK;
+    SILT_CUDA_READY();
+    // Through the host (once per weight, at load): the CPU's rounding, bit for bit.
+    int64_t n = silt_numel(t);
+    float *h = (float *)malloc(sizeof(float) * (size_t)n);
+    uint16_t *hb = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)n);
+    void *d = NULL;
+    silt_status s = h && hb ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "silt_tensor_cuda_to_bf16: out of host memory");
+    if (s == SILT_OK) s = silt_cuda_memcpy_d2h(h, t->data, sizeof(float) * (size_t)n);
+    if (s == SILT_OK) s = silt_convert(hb, SILT_BF16, h, SILT_F32, n);
+    if (s == SILT_OK) s = silt_cuda_malloc(&d, sizeof(uint16_t) * (size_t)n);
+    if (s == SILT_OK) s = silt_cuda_memcpy_h2d(d, hb, sizeof(uint16_t) * (size_t)n);
+    free(h);
+    free(hb);
+    if (s != SILT_OK) {
+        silt_cuda_free(d);
+        return s;
+    }
+    silt_cuda_free(t->data);
+    t->data = d;
+    t->dtype = SILT_BF16;
+    return SILT_OK;
+}
+
 extern "C" silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out) {
     if (!host || !out) return SILT_FAIL(SILT_ERR_ARG, "silt_tensor_to_cuda: NULL argument");
     if (host->device != SILT_CPU)

@@ -13,6 +13,7 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
 #include "dit/dit_ops.h"
 #include "dit/embed.h"
 
@@ -66,19 +67,58 @@ silt_status dit_layout_from_name(const char *name, dit_layout *out) {
 
 void dit_free(dit_model *m) {
     if (!m) return;
+    // silt_tensor_free_cuda frees CPU and device tensors alike (dit_to_device).
     for (int i = 0; i < m->n_params; i++) {
-        silt_tensor_free(m->params[i]);
+        silt_tensor_free_cuda(m->params[i]);
         free(m->names[i]);
     }
     free(m->params);
     free(m->names);
-    silt_tensor_free(m->pos_buf);
+    silt_tensor_free_cuda(m->pos_buf);
     free(m->emb);
     free(m->blocks);
     free(m);
 }
 
 const dit_config *dit_get_config(const dit_model *m) { return m ? &m->cfg : NULL; }
+
+silt_device dit_device(const dit_model *m) { return m && m->n_params > 0 ? m->params[0]->device : SILT_CPU; }
+
+silt_status dit_to_device(dit_model *m, silt_device device) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "dit_to_device: NULL model");
+    if (device == SILT_CPU) {
+        if (dit_device(m) == SILT_CPU) return SILT_OK;
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "dit_to_device: moving a model back to the cpu is not supported");
+    }
+    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "dit_to_device: unknown device %d", (int)device);
+    // In place (the block structs point at these headers). A failure half way
+    // leaves a mixed model: every forward then fails naming the op, and
+    // dit_free still frees both kinds.
+    for (int i = 0; i < m->n_params; i++) {
+        silt_status s = silt_tensor_move_to_cuda(m->params[i]);
+        if (s != SILT_OK) return SILT_FAIL(s, "dit_to_device: tensor '%s': %s", m->names[i], silt_last_error_message());
+    }
+    if (m->pos_buf) SILT_TRY(silt_tensor_move_to_cuda(m->pos_buf));
+    return SILT_OK;
+}
+silt_status dit_weights_to_bf16(dit_model *m) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "dit_weights_to_bf16: NULL model");
+    if (dit_device(m) != SILT_CUDA)
+        return SILT_FAIL(SILT_ERR_ARG, "dit_weights_to_bf16: the model is on %s; move it to cuda first",
+                         silt_device_name(dit_device(m)));
+    for (int l = 0; l < m->cfg.depth; l++) {
+        dit_block *b = &m->blocks[l];
+        silt_tensor *w[5] = {b->ada_w, b->qkv_w, b->proj_w, b->fc1_w, b->fc2_w};
+        for (int i = 0; i < 5; i++) SILT_TRY(silt_tensor_cuda_to_bf16(w[i]));
+    }
+    for (int e = 0; e < m->n_emb; e++) {
+        SILT_TRY(silt_tensor_cuda_to_bf16(m->emb[e].t1_w));
+        SILT_TRY(silt_tensor_cuda_to_bf16(m->emb[e].t2_w));
+    }
+    SILT_TRY(silt_tensor_cuda_to_bf16(m->fin_ada_w));
+    return silt_tensor_cuda_to_bf16(m->fin_w);
+}
+
 int dit_param_count(const dit_model *m) { return m ? m->n_params : 0; }
 
 silt_tensor *dit_param(const dit_model *m, int i, const char **name) {
@@ -613,7 +653,13 @@ silt_tensor *dit_forward(silt_graph *g, const dit_model *m, silt_tensor *x, cons
         return NULL;
     }
     char buf[64];
-    if (x->dtype != SILT_F32 || x->device != SILT_CPU || x->ndim != 4 || x->shape[1] != c->in_channels ||
+    if (x->device != silt_graph_device(g) || dit_device(m) != x->device) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "dit_forward: x on %s, model on %s, graph on %s (all must agree)",
+                                     silt_device_name(x->device), silt_device_name(dit_device(m)),
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
+    if (x->dtype != SILT_F32 || x->ndim != 4 || x->shape[1] != c->in_channels ||
         x->shape[2] % c->patch || x->shape[3] % c->patch ||
         (c->layout == DIT_LAYOUT_ORIGINAL && (x->shape[2] != c->input_size || x->shape[3] != c->input_size))) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "dit_forward: x %s must be f32 (B, %d, H, W) with H, W multiples of %d%s",
@@ -638,16 +684,17 @@ silt_tensor *dit_forward(silt_graph *g, const dit_model *m, silt_tensor *x, cons
     silt_tensor *pos = m->pos;
     int base = c->input_size / c->patch;
     if (gh != base || gw != base) {
-        pos = silt_graph_tensor_f32(g, 3, (const int64_t[]){1, (int64_t)gh * gw, D});
+        float *tab = silt_arena_alloc(silt_graph_arena(g), sizeof(float) * (size_t)gh * (size_t)gw * (size_t)D);
+        if (!tab) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+        dit_sincos_2d(tab, (int)D, gh, gw, (double)base, 1.0);
+        pos = silt_graph_upload(g, SILT_F32, 3, (const int64_t[]){1, (int64_t)gh * gw, D}, tab);
         if (!pos) return NULL;
-        dit_sincos_2d(silt_f32(pos), (int)D, gh, gw, (double)base, 1.0);
     }
     h = silt_add(g, h, pos);
     // Conditioning c = t_embedder(t) + y_embedder(y), once per distinct embedder.
     silt_tensor *tf = dit_timestep_embedding(g, t, B, DIT_FREQ_DIM, true, m->t_shift, DIT_MAX_PERIOD);
-    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 1, &B);
+    silt_tensor *ids = silt_graph_upload(g, SILT_I32, 1, &B, y);
     if (!ids) return NULL;
-    memcpy(ids->data, y, sizeof(int32_t) * (size_t)B);
     silt_tensor **sc = silt_arena_alloc(silt_graph_arena(g), sizeof *sc * (size_t)m->n_emb);
     if (!sc) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     for (int e = 0; e < m->n_emb; e++) {

@@ -67,6 +67,20 @@ silt_status dit_load(const silt_safetensors *st, dit_model **out);
 void dit_free(dit_model *m);  // NULL-safe
 const dit_config *dit_get_config(const dit_model *m);
 
+// Moves every weight to `device` once, in place (SILT_CUDA; SILT_CPU is a
+// no-op for a CPU model, and moving back is not supported). A CUDA model runs
+// forward only, on a graph from silt_graph_create_on(SILT_CUDA, ...) with x on
+// the device; dit_param still lists the (device) tensors. Weights lose their
+// grad buffers (inference). Fails with SILT_ERR_UNSUPPORTED without a GPU.
+silt_status dit_to_device(dit_model *m, silt_device device);
+silt_device dit_device(const dit_model *m);  // where the weights are (SILT_CPU for NULL)
+// After dit_to_device(m, SILT_CUDA): the matrices of every linear layer
+// (blocks, embedder MLPs, final layer; not the patch conv, class table or
+// biases) become bf16, so silt_linear runs bf16 GEMMs with fp32 accumulation
+// (activations stay fp32 and are rounded to bf16 at each GEMM input). Halves
+// weight memory; ~3 significant digits. SILT_ERR_ARG for a CPU model.
+silt_status dit_weights_to_bf16(dit_model *m);
+
 // A model with random weights (for benchmarks and tests): every parameter
 // normal, std clamp(fan_in^-1/2, 0.02, 0.2) for matrices and 0.02 for biases
 // and tables, from Philox (seed). cfg->heads must divide hidden; depth,
@@ -76,7 +90,7 @@ const dit_config *dit_get_config(const dit_model *m);
 silt_status dit_create_random(const dit_config *cfg, uint64_t seed, dit_model **out);
 
 // One forward pass.
-// x (B, in_channels, H, W) latent, H and W multiples of patch (the original
+// x (B, in_channels, H, W) latent on the model's device (and the graph's), H and W multiples of patch (the original
 // layout needs H = W = input_size: its position table is a stored parameter);
 // t (B) timesteps as the model is fed (original index 0..999, float);
 // y (B) class ids in [0, num_classes] (num_classes = null / unconditional);

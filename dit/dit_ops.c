@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 static silt_tensor *fail_shape(silt_graph *g, const char *op, const silt_tensor *a, const char *why) {
     char buf[64];
     silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "%s: %s %s", op, a ? silt_shape_str(a, buf, sizeof buf) : "", why));
@@ -60,7 +62,7 @@ static silt_status split_qkv_bwd(silt_graph *g, void *node) {
 silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tensor **outs) {
     outs[0] = outs[1] = outs[2] = NULL;
     if (!qkv) return silt_graph_status(g) ? silt_graph_status(g) : silt_graph_fail(g, SILT_ERR_ARG);
-    if (silt_graph_check_f32(g, "split_qkv", qkv)) return silt_graph_status(g);
+    if (silt_graph_check_dev(g, "split_qkv", qkv)) return silt_graph_status(g);
     if (qkv->ndim != 3 || heads < 1 || qkv->shape[2] % (3 * (int64_t)heads)) {
         fail_shape(g, "split_qkv", qkv, "is not (B, T, 3*heads*Dh)");
         return silt_graph_status(g);
@@ -69,6 +71,13 @@ silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tenso
     silt_tensor *o[3];
     for (int s = 0; s < 3; s++)
         if (!(o[s] = silt_graph_new(g, B, H, T, Dh))) return silt_graph_status(g);
+    if (qkv->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, qkv, NULL, NULL);  // fails the graph when a grad is asked for
+        silt_status s = dit_split_qkv_fwd_cuda(silt_f32(o[0]), silt_f32(o[1]), silt_f32(o[2]), silt_f32(qkv), B, T, H, Dh);
+        if (!silt_graph_done(g, s, o[0])) return silt_graph_status(g);
+        for (int i = 0; i < 3; i++) outs[i] = o[i];
+        return SILT_OK;
+    }
     dit_split_qkv_fwd_cpu(silt_f32(o[0]), silt_f32(o[1]), silt_f32(o[2]), silt_f32(qkv), B, T, H, Dh);
     if (silt_graph_needs_grad(g, qkv, NULL, NULL)) {
         for (int s = 0; s < 3; s++) o[s]->requires_grad = true;
@@ -137,7 +146,7 @@ static silt_status head_mix_bwd(silt_graph *g, void *node) {
 
 silt_tensor *dit_head_mix(silt_graph *g, silt_tensor *a, silt_tensor *tgt, int64_t row_begin, const float *u) {
     if (!a || !tgt || !u) return NULL;
-    if (silt_graph_check_f32(g, "head_mix", a) || silt_graph_check_f32(g, "head_mix", tgt)) return NULL;
+    if (silt_graph_check_dev(g, "head_mix", a) || silt_graph_check_dev(g, "head_mix", tgt)) return NULL;
     if (a->ndim != 4 || tgt->ndim != 4 || tgt->shape[1] != a->shape[1] ||
         tgt->shape[3] != a->shape[3] || (tgt->shape[2] != a->shape[2] && tgt->shape[2] != 1) || row_begin < 0 ||
         row_begin + tgt->shape[0] > a->shape[0])
@@ -147,6 +156,15 @@ silt_tensor *dit_head_mix(silt_graph *g, silt_tensor *a, silt_tensor *tgt, int64
     silt_tensor *out = silt_graph_tensor_f32(g, 4, a->shape);
     if (!uc || !out) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     memcpy(uc, u, (size_t)H * sizeof(float));
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, a, tgt, NULL);
+        const float *ud = silt_graph_device_copy(g, uc, (size_t)H * sizeof(float));
+        if (!ud) return NULL;
+        return silt_graph_done(g, dit_head_mix_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(tgt), ud, a->shape[0], H,
+                                                        a->shape[2], a->shape[3], row_begin, tgt->shape[0],
+                                                        tgt->shape[2]),
+                               out);
+    }
     dit_head_mix_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(tgt), uc, a->shape[0], H, a->shape[2], a->shape[3],
                          row_begin, tgt->shape[0], tgt->shape[2]);
     if (silt_graph_needs_grad(g, a, tgt, NULL)) {
@@ -285,7 +303,7 @@ static silt_status seg_blur_bwd(silt_graph *g, void *node) {
 
 silt_tensor *dit_seg_blur(silt_graph *g, silt_tensor *x, int gh, int gw, double sigma, const float *sel) {
     if (!x || !sel) return NULL;
-    if (silt_graph_check_f32(g, "seg_blur", x)) return NULL;
+    if (silt_graph_check_dev(g, "seg_blur", x)) return NULL;
     if (x->ndim != 4 || gh < 1 || gw < 1 || x->shape[2] != (int64_t)gh * gw)
         return fail_shape(g, "seg_blur", x, "is not (R, H, gh*gw, D) over the token grid");
     if (!(sigma > 0)) {
@@ -299,13 +317,26 @@ silt_tensor *dit_seg_blur(silt_graph *g, silt_tensor *x, int gh, int gw, double 
     float *wi = inf ? NULL : silt_arena_alloc(ar, SEG_MAX_TAPS * sizeof(float));
     float *wj = inf ? NULL : silt_arena_alloc(ar, SEG_MAX_TAPS * sizeof(float));
     silt_tensor *out = silt_graph_tensor_f32(g, 4, x->shape);
-    float *tmp = inf ? NULL : silt_arena_alloc(ar, silt_nbytes(x));
+    bool dev = x->device == SILT_CUDA;
+    // The blur's intermediate lives where the data does.
+    silt_tensor *tmpt = inf || !dev ? NULL : silt_graph_tensor_f32(g, 4, x->shape);
+    float *tmp = inf ? NULL : dev ? (tmpt ? silt_f32(tmpt) : NULL) : silt_arena_alloc(ar, silt_nbytes(x));
     if (!selc || !out || (!inf && (!wi || !wj || !tmp))) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     memcpy(selc, sel, (size_t)H * sizeof(float));
     int ki = 0, kj = 0;
     if (!inf) {
         ki = dit_seg_kernel(wi, SEG_MAX_TAPS, sigma, gh);
         kj = dit_seg_kernel(wj, SEG_MAX_TAPS, sigma, gw);
+    }
+    if (dev) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        const float *seld = silt_graph_device_copy(g, selc, (size_t)H * sizeof(float));
+        const float *wid = inf ? NULL : silt_graph_device_copy(g, wi, (size_t)ki * sizeof(float));
+        const float *wjd = inf ? NULL : silt_graph_device_copy(g, wj, (size_t)kj * sizeof(float));
+        if (!seld || (!inf && (!wid || !wjd))) return NULL;
+        return silt_graph_done(g, dit_seg_blur_fwd_cuda(silt_f32(out), tmp, silt_f32(x), seld, x->shape[0], H, gh, gw,
+                                                        x->shape[3], wid, ki, wjd, kj),
+                               out);
     }
     dit_seg_blur_fwd_cpu(silt_f32(out), tmp, silt_f32(x), selc, x->shape[0], H, gh, gw, x->shape[3], wi, ki, wj, kj);
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {

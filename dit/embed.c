@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "cuda/cuda.h"
 
 silt_tensor *dit_timestep_embedding(silt_graph *g, const float *t, int64_t n, int dim, bool flip_sin_to_cos,
                                     float downscale_freq_shift, float max_period) {
@@ -14,7 +15,10 @@ silt_tensor *dit_timestep_embedding(silt_graph *g, const float *t, int64_t n, in
     silt_tensor *out = silt_graph_new(g, n, dim, 0, 0);
     if (!out) return NULL;
     int half = dim / 2;
-    float *o = silt_f32(out);
+    // Computed on the host (n rows of dim floats); a CUDA graph gets a copy.
+    bool dev = out->device != SILT_CPU;
+    float *o = dev ? silt_arena_alloc(silt_graph_arena(g), (size_t)(n * dim) * sizeof(float)) : silt_f32(out);
+    if (!o) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     for (int64_t r = 0; r < n; r++)
         for (int i = 0; i < half; i++) {
             // fp32 throughout, matching torch: exponent, exp, product, sin/cos.
@@ -25,6 +29,7 @@ silt_tensor *dit_timestep_embedding(silt_graph *g, const float *t, int64_t n, in
             o[r * dim + i] = flip_sin_to_cos ? c : s;
             o[r * dim + half + i] = flip_sin_to_cos ? s : c;
         }
+    if (dev) return silt_graph_done(g, silt_cuda_memcpy_h2d(out->data, o, (size_t)(n * dim) * sizeof(float)), out);
     return out;
 }
 
@@ -44,7 +49,34 @@ void dit_sincos_2d(float *out, int dim, int gh, int gw, double base_size, double
         }
 }
 
+// The device path: a stride-p p x p conv is a matrix product over
+// non-overlapping patches, so gather them (B, h*w, C*p*p) and multiply by the
+// flattened (D, C*p*p) weight with cuBLAS; tokens come out in order, no
+// transpose. (cuDNN is not needed.)
+static silt_tensor *patchify_cuda(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *b, int p) {
+    if (silt_graph_check_dev(g, "patchify", x) || silt_graph_check_dev(g, "patchify", w) ||
+        (b && silt_graph_check_dev(g, "patchify", b)))
+        return NULL;
+    char bx[64], bw[64];
+    if (p < 1 || x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1] || w->shape[2] != p || w->shape[3] != p ||
+        x->shape[2] % p || x->shape[3] % p) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "patchify: x %s, w %s: want (B, C, H, W) with H, W multiples of %d "
+                                                     "and w (D, C, %d, %d)",
+                                     silt_shape_str(x, bx, sizeof bx), silt_shape_str(w, bw, sizeof bw), p, p, p));
+        return NULL;
+    }
+    int64_t B = x->shape[0], C = x->shape[1], h = x->shape[2] / p, wd = x->shape[3] / p, K = C * p * p;
+    silt_tensor *patches = silt_graph_tensor_f32(g, 3, (const int64_t[]){B, h * wd, K});
+    if (!patches) return NULL;
+    silt_graph_needs_grad(g, x, w, b);  // fails the graph when a grad is asked for
+    if (!silt_graph_done(g, dit_patch_gather_fwd_cuda(silt_f32(patches), silt_f32(x), B, C, h, wd, p), patches))
+        return NULL;
+    silt_tensor *wf = silt_reshape(g, w, 2, (const int64_t[]){w->shape[0], K});
+    return silt_linear(g, patches, wf, b);
+}
+
 silt_tensor *dit_patchify(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *b, int p) {
+    if (x && w && x->device == SILT_CUDA) return patchify_cuda(g, x, w, b, p);
     silt_tensor *y = silt_conv2d(g, x, w, b, p, 0);  // (B, D, h, w)
     if (!y) return NULL;
     int64_t shape[3] = {y->shape[0], y->shape[1], y->shape[2] * y->shape[3]};
@@ -85,9 +117,14 @@ silt_tensor *dit_unpatchify(silt_graph *g, silt_tensor *x, int h, int w, int p, 
                                      silt_shape_str(x, buf, sizeof buf), h, w, p, p, C));
         return NULL;
     }
+    if (silt_graph_check_dev(g, "unpatchify", x)) return NULL;
     int64_t B = x->shape[0], H = (int64_t)h * p, W = (int64_t)w * p;
     silt_tensor *out = silt_graph_new(g, B, C, H, W);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA) {
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, dit_unpatchify_fwd_cuda(silt_f32(out), silt_f32(x), B, h, w, p, C), out);
+    }
     int64_t bs = (int64_t)h * w * p * p * C;
     const float *xs = silt_f32(x);
     float *o = silt_f32(out);

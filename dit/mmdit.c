@@ -66,15 +66,14 @@ static silt_tensor *rows(silt_graph *g, silt_tensor *x, int r0, int n) { return 
 // complement, 1 - that. No gradient.
 static silt_tensor *head_weights(fwd *f, int layer, bool complement) {
     int H = f->m->cfg.heads;
-    silt_tensor *u = silt_graph_new(f->g, f->B, H, 1, 1);
-    if (!u) return NULL;
-    float *d = silt_f32(u);
+    float *d = silt_arena_alloc(silt_graph_arena(f->g), (size_t)f->B * H * sizeof(float));  // host, then to the graph's device
+    if (!d) return fail(f->g, SILT_ERR_OOM);
     for (int b = 0; b < f->B; b++)
         for (int h = 0; h < H; h++) {
             float v = b >= f->rb && b < f->re ? silt_perturb_u(f->p, layer, h) : 0.0f;
             d[b * H + h] = complement ? 1.0f - v : v;
         }
-    return u;
+    return silt_graph_upload(f->g, SILT_F32, 4, (const int64_t[]){f->B, H, 1, 1}, d);
 }
 
 // (1-U) a + U b with U from head_weights: exact a where u = 0, exact b where u = 1.
@@ -107,12 +106,13 @@ static const float *identity_image_mask(fwd *f) {
 // sigma > SEG_SIGMA_INF: the mean over the axis. We clip per axis; SEG-SDXL
 // assumes a square grid and clips by its side.
 static silt_tensor *seg_matrix(silt_graph *g, int n, float sigma) {
-    silt_tensor *M = silt_graph_new(g, n, n, 0, 0);
-    if (!M) return NULL;
-    float *d = silt_f32(M);
+    // Built on the host, then put on the graph's device.
+    const int64_t shape[2] = {n, n};
+    float *d = silt_arena_alloc(silt_graph_arena(g), (size_t)n * n * sizeof(float));
+    if (!d) return fail(g, SILT_ERR_OOM);
     if (sigma > SEG_SIGMA_INF) {
         for (int64_t i = 0; i < (int64_t)n * n; i++) d[i] = 1.0f / (float)n;
-        return M;
+        return silt_graph_upload(g, SILT_F32, 2, shape, d);
     }
     memset(d, 0, (size_t)n * n * sizeof(float));
     double c6 = ceil(6.0 * sigma);
@@ -134,7 +134,7 @@ static silt_tensor *seg_matrix(silt_graph *g, int n, float sigma) {
             if (j >= n) j = 2 * (n - 1) - j;    // n -> n-2
             d[(int64_t)i * n + j] += (float)(taps[t] / sum);
         }
-    return M;
+    return silt_graph_upload(g, SILT_F32, 2, shape, d);
 }
 
 // Blur projected image queries (Bp, N, D) over the h x w token grid.
@@ -302,14 +302,18 @@ static void block_forward(fwd *f, int i, silt_tensor *silu_temb, silt_tensor **p
 
 static silt_status check_inputs(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
                                 silt_tensor *pooled, const silt_perturb *p) {
-    (void)g;
     const mmdit_config *c = &m->cfg;
     char b1[64], b2[64], b3[64];
     if (!t) return SILT_FAIL(SILT_ERR_ARG, "mmdit_forward: NULL timesteps");
     const silt_tensor *in[3] = {x, ctx, pooled};
+    silt_device dev = silt_graph_device(g);
     for (int i = 0; i < 3; i++)
-        if (in[i]->dtype != SILT_F32 || in[i]->device != SILT_CPU)
-            return SILT_FAIL(SILT_ERR_UNSUPPORTED, "mmdit_forward: inputs must be f32 on the CPU");
+        if (in[i]->dtype != SILT_F32 || in[i]->device != dev || mmdit_device(m) != dev)
+            return SILT_FAIL(SILT_ERR_UNSUPPORTED,
+                             "mmdit_forward: x, ctx and pooled must be f32 on the graph's device %s, as the model "
+                             "(input %d is %s on %s, model on %s)",
+                             silt_device_name(dev), i, silt_dtype_name(in[i]->dtype), silt_device_name(in[i]->device),
+                             silt_device_name(mmdit_device(m)));
     int64_t B = x->shape[0];
     bool ok = x->ndim == 4 && x->shape[1] == c->in_channels && x->shape[2] % c->patch == 0 &&
               x->shape[3] % c->patch == 0 && ctx->ndim == 3 && ctx->shape[0] == B && ctx->shape[2] == c->joint_dim &&
@@ -356,13 +360,13 @@ silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, 
 
     // PatchEmbed with the SD3 centre crop of the stored pos_max^2 table
     // (embeddings.py cropped_pos_embed): top = (M - h) // 2, left = (M - w) // 2.
+    // The crop as two slices of the (M, M, D) view (on whichever device).
     silt_tensor *tok = dit_patchify(g, x, m->patch_w, m->patch_b, P);
-    silt_tensor *pos = silt_graph_new(g, 1, f.N, D, 0);
-    if (!tok || !pos) return NULL;
     int M = c->pos_max, top = (M - f.h) / 2, left = (M - f.w) / 2;
-    for (int i = 0; i < f.h; i++)
-        memcpy(silt_f32(pos) + (int64_t)i * f.w * D, silt_f32(m->pos) + ((int64_t)(top + i) * M + left) * D,
-               (size_t)f.w * D * sizeof(float));
+    silt_tensor *pos = silt_reshape(g, m->pos, 3, (const int64_t[]){M, M, D});
+    pos = silt_slice(g, silt_slice(g, pos, 0, top, f.h), 1, left, f.w);
+    pos = silt_reshape(g, pos, 3, (const int64_t[]){1, f.N, D});
+    if (!tok || !pos) return NULL;
     silt_tensor *hx = silt_add(g, tok, pos);
 
     // CombinedTimestepTextProjEmbeddings: TimestepEmbedding(sinusoid_256(t),

@@ -88,6 +88,11 @@ silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out);
 silt_status mmdit_load_file(const char *path, mmdit_model **out);  // open + load + close
 void mmdit_free(mmdit_model *m);  // NULL-safe
 const mmdit_config *mmdit_get_config(const mmdit_model *m);
+// Moves every weight to `device` once, in place (as dit_to_device): SILT_CUDA
+// models run forward only, on a CUDA graph with x, ctx and pooled on the
+// device. SILT_CPU is a no-op for a CPU model; moving back is not supported.
+silt_status mmdit_to_device(mmdit_model *m, silt_device device);
+silt_device mmdit_device(const mmdit_model *m);  // where the weights are (SILT_CPU for NULL)
 
 // --- training -------------------------------------------------------------------
 // SILT_ERR_ARG naming the first bad field: every size >= 1, hidden = heads x
@@ -128,6 +133,10 @@ int mmdit_config_json(const mmdit_config *c, char *buf, size_t n);
 // NULL-terminated list of key, value pairs. mmdit_load reads the file back
 // bit-exactly.
 silt_status mmdit_save(const mmdit_model *m, const char *path, const char *const *meta_kv);
+// The same with the weights stored as `dtype` (SILT_ST_F32, or SILT_ST_F16 /
+// SILT_ST_BF16, rounded to nearest even: half the file; mmdit_load widens
+// them back to f32, so the loaded model is the rounded one).
+silt_status mmdit_save_as(const mmdit_model *m, const char *path, const char *const *meta_kv, silt_st_dtype dtype);
 
 // x (B, in_channels, H, W) latent, H and W multiples of patch with at most
 // pos_max patches per side; t (B) = sigma*1000; ctx (B, Ttxt, joint_dim);

@@ -238,7 +238,24 @@ int mmdit_config_json(const mmdit_config *c, char *buf, size_t n) {
 }
 
 silt_status mmdit_save(const mmdit_model *m, const char *path, const char *const *meta_kv) {
+    return mmdit_save_as(m, path, meta_kv, SILT_ST_F32);
+}
+
+// t's values as dtype in a new buffer (freed by the caller), or t's own data for F32.
+static void *tensor_as(const silt_tensor *t, silt_st_dtype dtype, silt_status *s) {
+    if (dtype == SILT_ST_F32) return t->data;
+    int64_t n = silt_numel(t);
+    uint16_t *h = malloc(sizeof(uint16_t) * (size_t)(n ? n : 1));
+    if (!h) { *s = SILT_FAIL(SILT_ERR_OOM, "mmdit_save: out of memory"); return NULL; }
+    const float *f = t->data;
+    for (int64_t i = 0; i < n; i++) h[i] = dtype == SILT_ST_F16 ? silt_f32_to_f16(f[i]) : silt_f32_to_bf16(f[i]);
+    return h;
+}
+
+silt_status mmdit_save_as(const mmdit_model *m, const char *path, const char *const *meta_kv, silt_st_dtype dtype) {
     if (!m || !path) return SILT_FAIL(SILT_ERR_ARG, "mmdit_save: NULL argument");
+    if (dtype != SILT_ST_F32 && dtype != SILT_ST_F16 && dtype != SILT_ST_BF16)
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit_save: weights can be stored as F32, F16 or BF16");
     char *cfg = NULL;
     int len = mmdit_config_json(&m->cfg, NULL, 0);
     silt_st_writer *w = silt_st_writer_create();
@@ -257,13 +274,21 @@ silt_status mmdit_save(const mmdit_model *m, const char *path, const char *const
         }
         s = silt_st_writer_set_metadata(w, meta_kv[i], meta_kv[i + 1]);
     }
-    for (int i = 0; i < m->n_params && s == SILT_OK; i++) {
-        const silt_tensor *t = m->params[i].t;
-        s = silt_st_writer_add(w, m->params[i].name, SILT_ST_F32, t->ndim, t->shape, t->data);
+    // The writer keeps pointers until it writes: converted copies live until then.
+    void **conv = calloc((size_t)m->n_params + 1, sizeof *conv);
+    if (!conv && s == SILT_OK) s = SILT_FAIL(SILT_ERR_OOM, "mmdit_save: out of memory");
+    for (int i = 0; i <= m->n_params && s == SILT_OK; i++) {
+        const silt_tensor *t = i < m->n_params ? m->params[i].t : m->pos;
+        void *d = tensor_as(t, dtype, &s);
+        if (!d) break;
+        if (d != t->data) conv[i] = d;
+        s = silt_st_writer_add(w, i < m->n_params ? m->params[i].name : "pos_embed.pos_embed", dtype, t->ndim,
+                               t->shape, d);
     }
-    if (s == SILT_OK) s = silt_st_writer_add(w, "pos_embed.pos_embed", SILT_ST_F32, 3, m->pos->shape, m->pos->data);
     if (s == SILT_OK) s = silt_st_writer_write(w, path);
     silt_st_writer_free(w);
+    for (int i = 0; conv && i <= m->n_params; i++) free(conv[i]);
+    free(conv);
     free(cfg);
     return s;
 }

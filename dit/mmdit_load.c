@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
 #include "dit/mmdit_internal.h"
 
 #define SD_PREFIX "model.diffusion_model."
@@ -34,31 +35,66 @@ silt_status mmdit_layout_from_name(const char *name, mmdit_layout *out) {
 
 const mmdit_config *mmdit_get_config(const mmdit_model *m) { return m ? &m->cfg : NULL; }
 
-static void attn_free(mmdit_attn *a) {
+// Calls fn on every weight slot of an attention module / the model (NULL
+// slots too): one list for mmdit_free and mmdit_to_device.
+typedef void (*slot_fn)(silt_tensor **slot, void *ctx);
+
+static void attn_slots(mmdit_attn *a, slot_fn fn, void *ctx) {
     silt_tensor **f[] = {&a->to_q_w,   &a->to_q_b,   &a->to_k_w,       &a->to_k_b,       &a->to_v_w,
                          &a->to_v_b,   &a->to_out_w, &a->to_out_b,     &a->norm_q,       &a->norm_k,
                          &a->add_q_w,  &a->add_q_b,  &a->add_k_w,      &a->add_k_b,      &a->add_v_w,
                          &a->add_v_b,  &a->to_add_out_w, &a->to_add_out_b, &a->norm_added_q, &a->norm_added_k};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) silt_tensor_free(*f[i]);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) fn(f[i], ctx);
+}
+
+static void model_slots(mmdit_model *m, slot_fn fn, void *ctx) {
+    silt_tensor **top[] = {&m->patch_w, &m->patch_b, &m->pos,   &m->t1_w,  &m->t1_b,       &m->t2_w,
+                           &m->t2_b,    &m->y1_w,    &m->y1_b,  &m->y2_w,  &m->y2_b,       &m->ctx_w,
+                           &m->ctx_b,   &m->norm_out_w, &m->norm_out_b, &m->proj_w, &m->proj_b};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) fn(top[i], ctx);
+    for (int i = 0; m->blocks && i < m->cfg.depth; i++) {
+        mmdit_block *b = &m->blocks[i];
+        silt_tensor **t[] = {&b->norm1_w, &b->norm1_b, &b->norm1_context_w, &b->norm1_context_b, &b->ff0_w, &b->ff0_b,
+                             &b->ff2_w,   &b->ff2_b,   &b->ffc0_w,          &b->ffc0_b,          &b->ffc2_w, &b->ffc2_b};
+        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++) fn(t[j], ctx);
+        attn_slots(&b->attn, fn, ctx);
+        attn_slots(&b->attn2, fn, ctx);
+    }
+}
+
+// silt_tensor_free_cuda frees CPU and device tensors alike.
+static void slot_free(silt_tensor **slot, void *ctx) {
+    (void)ctx;
+    silt_tensor_free_cuda(*slot);
 }
 
 void mmdit_free(mmdit_model *m) {
     if (!m) return;
-    silt_tensor *top[] = {m->patch_w, m->patch_b, m->pos,   m->t1_w,       m->t1_b,       m->t2_w,   m->t2_b,
-                          m->y1_w,    m->y1_b,    m->y2_w,  m->y2_b,       m->ctx_w,      m->ctx_b,  m->norm_out_w,
-                          m->norm_out_b, m->proj_w, m->proj_b};
-    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) silt_tensor_free(top[i]);
-    for (int i = 0; m->blocks && i < m->cfg.depth; i++) {
-        mmdit_block *b = &m->blocks[i];
-        silt_tensor *t[] = {b->norm1_w, b->norm1_b, b->norm1_context_w, b->norm1_context_b, b->ff0_w, b->ff0_b,
-                            b->ff2_w,   b->ff2_b,   b->ffc0_w,          b->ffc0_b,          b->ffc2_w, b->ffc2_b};
-        for (size_t j = 0; j < sizeof t / sizeof t[0]; j++) silt_tensor_free(t[j]);
-        attn_free(&b->attn);
-        attn_free(&b->attn2);
-    }
+    model_slots(m, slot_free, NULL);
     free(m->blocks);
     free(m->params);
     free(m);
+}
+
+static void slot_to_cuda(silt_tensor **slot, void *ctx) {
+    silt_status *s = ctx;
+    if (*slot && *s == SILT_OK) *s = silt_tensor_move_to_cuda(*slot);
+}
+
+silt_device mmdit_device(const mmdit_model *m) { return m && m->patch_w ? m->patch_w->device : SILT_CPU; }
+
+silt_status mmdit_to_device(mmdit_model *m, silt_device device) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "mmdit_to_device: NULL model");
+    if (device == SILT_CPU) {
+        if (mmdit_device(m) == SILT_CPU) return SILT_OK;
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "mmdit_to_device: moving a model back to the cpu is not supported");
+    }
+    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "mmdit_to_device: unknown device %d", (int)device);
+    // In place; a failure half way leaves a mixed model whose forward fails
+    // naming the op, and mmdit_free frees both kinds.
+    silt_status s = SILT_OK;
+    model_slots(m, slot_to_cuda, &s);
+    return s;
 }
 
 // --- detection ----------------------------------------------------------------------

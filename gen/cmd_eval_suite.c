@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/log.h"
+#include "cuda/cuda.h"
 #include "gen/args.h"
 #include "gen/commands.h"
 #include "gen/guide_flags.h"
@@ -165,10 +167,12 @@ static void print_corr(const silt_reward_corr_result *c, const char *reward, boo
                c->spearman[k], c->within[k]);
 }
 
+static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
+
 int cmd_eval_suite(int argc, char **argv) {
     const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL;
     bool corr = false;
-    int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0;
+    int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0, device = 0;  // device_choices: auto
     double shift = 3.0;
     bool json = false, quiet = false;
     gen_guide_flags gf = gen_guide_flags_default();
@@ -184,6 +188,7 @@ int cmd_eval_suite(int argc, char **argv) {
         {"limit", 'n', ARG_INT, &limit, "N", "the first N items (0: the whole suite)", NULL, 0, 2147483647},
         {"batch", 'b', ARG_INT, &batch, "B", "items per model call", NULL, 1, 256},
         {"seed", 's', ARG_INT, &seed, "S", "added to every item's fixed noise seed (0: the suite's own noise)", NULL, 0, 2147483647},
+        {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable), cpu, cuda", device_choices, 0, -1},
         {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
@@ -221,7 +226,7 @@ int cmd_eval_suite(int argc, char **argv) {
     }
     if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
         p.source != SILT_SUITE_MODEL) {
-        static const char *const gen_only[] = {"steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
+        static const char *const gen_only[] = {"device", "steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
                                                "soft-u", "identity", "guide-start", "guide-stop", "adaptive-scale",
                                                "seg-sigma", NULL};
         for (int i = 0; gen_only[i]; i++)
@@ -283,6 +288,16 @@ int cmd_eval_suite(int argc, char **argv) {
                 goto done;
             }
             gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
+        }
+        // As gen generate: the probe's "no usable GPU" note stays off stderr
+        // (auto falls back quietly; --device cuda fails with the reason).
+        silt_log_level lv = silt_log_get_level();
+        if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
+        bool gpu = silt_cuda_available(), want_cuda = device == 2 || (device == 0 && gpu && !is_var);  // VAR: cpu only
+        silt_log_set_level(lv);
+        if (want_cuda) {
+            s = silt_txt2img_set_device(t, SILT_CUDA);
+            if (s != SILT_OK) { status = gen_fail("--device cuda"); goto done; }
         }
         p.model = t;
         p.gen = silt_txt2img_default_params(t);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "core/image.h"
+#include "core/log.h"
 #include "core/safetensors.h"
+#include "cuda/cuda.h"
 #include "gen/args.h"
 #include "gen/commands.h"
 #include "gen/guide_flags.h"
@@ -19,6 +21,8 @@
 #include "gen/lib/txt2img.h"
 #include "gen/search_flags.h"
 #include "text/world_tokenizer.h"
+
+static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 
 static const char summary[] =
     "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
@@ -137,6 +141,7 @@ int cmd_generate(int argc, char **argv) {
     int top_k = var_def.top_k;
     double top_p = var_def.top_p;
     bool quiet = false, native = false;
+    int device = 0;  // device_choices: auto
     gen_guide_flags gf = gen_guide_flags_default();
     const arg_spec own[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
@@ -164,6 +169,7 @@ int cmd_generate(int argc, char **argv) {
         {"output", 'o', ARG_STR, &out, "PATH", "PNG file to write", NULL, 0, -1},
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
+        {"device", 0, ARG_CHOICE, &device, "DEV", "where DiT/MMDiT run: auto (cuda when a GPU is usable, else cpu), cpu, cuda; VAR and the VAE run on the cpu", device_choices, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
     enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
@@ -222,6 +228,16 @@ int cmd_generate(int argc, char **argv) {
         status = args_usage_error(&ap, "--arch %s, but %s is a %s model", arch, base(model), silt_family_name(in->family));
         goto done;
     }
+    // auto: cuda for DiT/MMDiT when a GPU is usable (VAR has no device path
+    // yet). The probe's "no usable GPU: running on the CPU" note is kept off
+    // stderr here (errors stay one line); the closing line names the device.
+    // With --device cuda and no GPU, the error line gives the reason instead.
+    silt_log_level lv = silt_log_get_level();
+    if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
+    bool want_cuda = device == 2 || (device == 0 && !is_var && silt_cuda_available());
+    s = want_cuda ? silt_txt2img_set_device(t, SILT_CUDA) : SILT_OK;
+    silt_log_set_level(lv);
+    if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
     if ((rc = check_family_flags(&ap, given, in->family, gf.mode)) != 0) { status = rc; goto done; }
     var_search_params search = {0};
     var_reward_kind reward = VAR_REWARD_EVAL;
@@ -414,8 +430,8 @@ int cmd_generate(int argc, char **argv) {
     }
     char what[48] = "";
     if (grid > 0) snprintf(what, sizeof what, "a grid of %d images, each ", grid);
-    fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations, %.2f s)\n", out, what, sizes, guide_mode_name(p.guide.mode),
-            evals, secs);
+    fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations on %s, %.2f s)\n", out, what, sizes,
+            guide_mode_name(p.guide.mode), evals, silt_device_name(silt_txt2img_device(t)), secs);
     if (is_var && world) {
         fprintf(stderr, "%s; %s", search_desc, compute);
         if (!isnan(reward_mean)) fprintf(stderr, "; reward %.4f", reward_mean);

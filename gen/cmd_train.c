@@ -63,6 +63,8 @@ int cmd_train(int argc, char **argv) {
          NULL, 0.01, 100},
         {"sample-cfg", 0, ARG_FLOAT, &xo.cfg, "X", "with --export: guidance scale stored as the model's default",
          NULL, 0, 100},
+        {"export-f16", 0, ARG_BOOL, &xo.f16, NULL, "mmdit, with --export: store the weights as F16 (half the file)", NULL,
+         0, -1},
     };
     enum { N_SPECS = sizeof specs / sizeof *specs };
     bool given[N_SPECS];
@@ -85,12 +87,12 @@ int cmd_train(int argc, char **argv) {
     const silt_train_arch *a = silt_train_arch_find(arch);
     if (!a) return args_usage_error(&p, "--arch: unknown architecture '%s' (known: %s)", arch, known);
     bool sample_flags = args_was_given(&p, given, "sample-steps") || args_was_given(&p, given, "sample-shift") ||
-                        args_was_given(&p, given, "sample-cfg");
+                        args_was_given(&p, given, "sample-cfg") || xo.f16;
     if (export_from) {
         bool is_mmdit = !strcmp(arch, "mmdit");
         if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var") && strcmp(arch, "clip"))
             return args_usage_error(&p, "--export is for --arch mmdit, vq, var or clip");
-        if (!is_mmdit && sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg are for mmdit");
+        if (!is_mmdit && sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--export-f16 are for mmdit");
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
@@ -103,7 +105,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);
         return 0;
     }
-    if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg go with --export");
+    if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--export-f16 go with --export");
     if (!tp.out_dir || !*tp.out_dir) return args_usage_error(&p, "--out needs a directory");
     if (resume && !*resume) return args_usage_error(&p, "--resume needs a checkpoint, a directory or 'auto'");
     tp.steps = steps;

@@ -249,7 +249,7 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
         const char *kv[] = {"silt.kind", "world-mmdit", "silt.text_encoder", "world-clip", "silt.sampler",
                             "flow_euler", "silt.steps", steps, "silt.shift", shift, "silt.cfg", cfg, "silt.train",
                             train, NULL};
-        s = mmdit_save(m, out_path, kv);
+        s = mmdit_save_as(m, out_path, kv, o->f16 ? SILT_ST_F16 : SILT_ST_F32);
     }
     free(train);
     mmdit_free(m);

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
+#include "cuda/cuda.h"
 #include "dit/dit.h"
 #include "dit/mmdit.h"
 #include "gen/lib/models.h"
@@ -48,6 +49,7 @@ struct silt_txt2img {
     bool has_top_k, has_top_p;  // world VAR metadata silt.top_k / silt.top_p
     int meta_top_k;
     float meta_top_p;
+    silt_device device;  // where the DiT / MMDiT forward runs
 };
 
 static const char *base_name(const char *path) {
@@ -329,6 +331,35 @@ void silt_txt2img_free(silt_txt2img *t) {
 const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t) { return &t->info; }
 
 const wclip_model *silt_txt2img_clip(const silt_txt2img *t) { return t ? t->clip : NULL; }
+
+silt_device silt_txt2img_device(const silt_txt2img *t) { return t->device; }
+
+silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
+    if (!t) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
+    if (device == t->device) return SILT_OK;
+    if (device != SILT_CUDA)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "txt2img: a model on %s cannot move to %s", silt_device_name(t->device),
+                         silt_device_name(device));
+    if (t->info.family == SILT_FAMILY_VAR)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "VAR runs on the cpu only (no cuda path yet): use --device cpu");
+    if (!silt_cuda_available()) {
+        char why[512];
+        silt_cuda_describe(why, sizeof why);  // "no GPU (reason)" or "not built with CUDA"
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "no usable CUDA GPU: %s", why);
+    }
+    SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
+    t->device = SILT_CUDA;
+    return SILT_OK;
+}
+
+// Host floats into a graph tensor on either device, at element offset off.
+static silt_status fill_tensor(silt_tensor *dst, int64_t off, const float *src, int64_t count) {
+    if (dst->device == SILT_CPU) {
+        memcpy(silt_f32(dst) + off, src, sizeof(float) * (size_t)count);
+        return SILT_OK;
+    }
+    return silt_cuda_memcpy_h2d(silt_f32(dst) + off, src, sizeof(float) * (size_t)count);
+}
 
 silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
     silt_txt2img_params p = {0};
@@ -709,8 +740,8 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     const int64_t hw = (int64_t)lw * lh, per = C * hw, n = per * B;
     text_cond tc = {0};
     silt_sampler *smp = NULL;
-    silt_graph *g = NULL;
-    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL;
+    silt_graph *g = NULL, *gd = NULL;  // gd: the model's graph when it runs on a device
+    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL, *hout = NULL;
     int32_t *yy = NULL;
     silt_image **made = NULL;
     silt_status s = SILT_OK;
@@ -732,6 +763,18 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     g = silt_graph_create(0);
     if (!x || !xin || !pred || !tt || !yy || !made || !g) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
     silt_graph_set_grad(g, false);
+    if (t->device != SILT_CPU) {
+        // Up to 3 row blocks (cond, uncond, perturbed) of the model's output come back to the host.
+        hout = malloc(sizeof(float) * (size_t)(3 * B) * (size_t)model_out * (size_t)hw);
+        gd = silt_graph_create_on(t->device, 0);
+        if (!hout || !gd) {
+            s = hout ? SILT_FAIL(SILT_ERR_CUDA, "txt2img: no %s graph: %s", silt_device_name(t->device), silt_last_error_message())
+                     : SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+            goto done;
+        }
+        silt_graph_set_grad(gd, false);
+    }
+    silt_graph *mg = gd ? gd : g;
 
     // Image b's initial noise is Philox stream b of the seed (the sampler's step
     // noise follows in the same stream), so any image regenerates alone.
@@ -749,30 +792,38 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
         if (s == SILT_OK) s = silt_sampler_scale_input(smp, xin, x);
         if (s != SILT_OK) break;
         const int rows = gs.n_blocks * B;
-        silt_graph_reset(g);
-        silt_tensor *X = silt_graph_tensor_f32(g, 4, (int64_t[]){rows, C, lh, lw});
-        if (!X) { s = silt_graph_status(g); break; }
-        for (int k = 0; k < gs.n_blocks; k++) memcpy(silt_f32(X) + (int64_t)k * n, xin, sizeof(float) * (size_t)n);
+        silt_graph_reset(mg);
+        silt_tensor *X = silt_graph_tensor_f32(mg, 4, (int64_t[]){rows, C, lh, lw});
+        if (!X) { s = silt_graph_status(mg); break; }
+        for (int k = 0; k < gs.n_blocks && s == SILT_OK; k++) s = fill_tensor(X, (int64_t)k * n, xin, n);
+        if (s != SILT_OK) break;
         for (int r = 0; r < rows; r++) tt[r] = ts;
         silt_tensor *out = NULL;
         if (is_dit) {
             for (int r = 0; r < rows; r++) yy[r] = r / B == gs.blk_uncond ? in->num_classes : p->class_id;
-            out = dit_forward(g, t->dit, X, tt, yy, guide_step_perturb(&gs));
+            out = dit_forward(mg, t->dit, X, tt, yy, guide_step_perturb(&gs));
         } else {
             const int64_t T = tc.tokens, J = in->joint_dim, P = in->pooled_dim;
-            silt_tensor *ctx = silt_graph_tensor_f32(g, 3, (int64_t[]){rows, T, J});
-            silt_tensor *pooled = silt_graph_tensor_f32(g, 2, (int64_t[]){rows, P});
+            silt_tensor *ctx = silt_graph_tensor_f32(mg, 3, (int64_t[]){rows, T, J});
+            silt_tensor *pooled = silt_graph_tensor_f32(mg, 2, (int64_t[]){rows, P});
             if (ctx && pooled)
-                for (int r = 0; r < rows; r++) {
+                for (int r = 0; r < rows && s == SILT_OK; r++) {
                     bool un = r / B == gs.blk_uncond;
                     int64_t k = tc.n_ctx > 1 ? r % B : 0;  // row r is image r % B of its block
-                    memcpy(silt_f32(ctx) + r * T * J, un ? tc.neg_ctx : tc.ctx + k * T * J, sizeof(float) * (size_t)(T * J));
-                    memcpy(silt_f32(pooled) + r * P, un ? tc.neg_pooled : tc.pooled + k * P, sizeof(float) * (size_t)P);
+                    s = fill_tensor(ctx, r * T * J, un ? tc.neg_ctx : tc.ctx + k * T * J, T * J);
+                    if (s == SILT_OK) s = fill_tensor(pooled, r * P, un ? tc.neg_pooled : tc.pooled + k * P, P);
                 }
-            out = mmdit_forward(g, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
+            if (s != SILT_OK) break;
+            out = mmdit_forward(mg, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
         }
-        if (!out) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "model forward failed"); break; }
-        s = guide_combine(&gs, pred, silt_f32(out), model_out, sampler_out, hw);
+        if (!out) { s = silt_graph_status(mg); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "model forward failed"); break; }
+        const float *outp = silt_f32(out);
+        if (out->device != SILT_CPU) {  // the model's output comes back for guidance and the sampler
+            s = silt_cuda_memcpy_d2h(hout, outp, silt_nbytes(out));
+            if (s != SILT_OK) break;
+            outp = hout;
+        }
+        s = guide_combine(&gs, pred, outp, model_out, sampler_out, hw);
         if (s == SILT_OK) s = silt_sampler_step(smp, pred, x, NULL);
         rows_total += rows;
         if (p->progress) silt_progress_step(&prog, 1);
@@ -820,6 +871,8 @@ done:
     free(pred);
     free(tt);
     free(yy);
+    free(hout);
+    silt_graph_free(gd);
     silt_graph_free(g);
     silt_sampler_free(smp);
     text_free(&tc);

@@ -86,6 +86,14 @@ const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);
 // images it makes.
 const wclip_model *silt_txt2img_clip(const silt_txt2img *t);
 
+// Where the DiT / MMDiT forward runs (default SILT_CPU). SILT_CUDA uploads the
+// weights once; each model call then copies the latents in and the output
+// back (the sampler, guidance and the VAE stay on the CPU). VAR runs on the
+// CPU only (SILT_ERR_UNSUPPORTED for cuda); no GPU: SILT_ERR_UNSUPPORTED.
+// Moving back to the CPU is not supported.
+silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device);
+silt_device silt_txt2img_device(const silt_txt2img *t);
+
 typedef struct silt_txt2img_params {
     int width, height;              // pixels; 0 = native
     int class_id;                   // DiT, VAR: 0..num_classes-1

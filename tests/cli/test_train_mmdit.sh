@@ -75,6 +75,10 @@ expect export-file 0 "$gen" train --arch mmdit --export "$A/checkpoint_40.safete
 expect info-model2 0 "$gen" info "$tmp/m2.safetensors.zst"
 check info2-steps out_has 'silt.steps = 8'
 check info2-cfg out_has 'silt.cfg = 2.5'
+expect export-f16 0 "$gen" train --arch mmdit --export "$A" -o "$tmp/m16.safetensors" --export-f16
+check export-f16-smaller bash -c "[ \$(stat -c %s '$tmp/m16.safetensors') -lt \$(( \$(stat -c %s '$tmp/m.safetensors') * 6 / 10 )) ]"
+expect gen-f16 0 "$gen" --prompt "a red circle" --model "$tmp/m16.safetensors" --clip "$clip/checkpoint_2.safetensors" --native --steps 2 -q -o "$tmp/f16.png"
+expect export-f16-clip 2 "$gen" train --arch clip --export "$clip" -o "$tmp/x.safetensors" --export-f16
 expect export-not-mmdit 1 "$gen" train --arch mmdit --export "$clip" -o "$tmp/x.safetensors"
 check export-not-mmdit-line one_line
 check export-not-mmdit-nothing test ! -e "$tmp/x.safetensors"

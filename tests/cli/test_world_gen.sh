@@ -40,7 +40,10 @@ expect shuffled-suite 0 "$gen" eval --suite eval --model shuffled --limit 14 --c
 check shuffled-low json_ok "d['geneval'] < 0.3"
 expect heldout-render 0 "$gen" eval --suite heldout --model render --limit 12 --clip "$clip" --json -q
 check heldout-six-categories json_ok "d['geneval'] == 1.0 and 'single_object' not in d['categories'] and len(d['categories']) == 6"
-expect render-no-clip 0 env SILT_MODELS="$tmp/none" "$gen" eval --suite eval --model render --limit 3 -q
+# No world-CLIP anywhere: a copy of gen away from the repo's models/ (the
+# lookup also tries <folder of gen>/../models and ./models), run from $tmp.
+mkdir -p "$tmp/bin" && cp "$gen" "$tmp/bin/gen"
+expect render-no-clip 0 env -C "$tmp" SILT_MODELS="$tmp/none" "$tmp/bin/gen" eval --suite eval --model render --limit 3 -q
 check render-no-clip-warns err_has "world-FD skipped"
 check render-no-clip-na out_has "world-FD:          n/a"
 

@@ -295,6 +295,30 @@ static void test_save_load(void) {
             mmdit_free(m2);
             m2 = NULL;
         }
+        // F16 / BF16 storage: every loaded weight is the f32 weight rounded to the
+        // stored type (so the loaded model is exactly the rounded one).
+        for (int d = 0; d < 2; d++) {
+            silt_st_dtype dt = d ? SILT_ST_BF16 : SILT_ST_F16;
+            char path16[512];
+            snprintf(path16, sizeof path16, "%s/v%d_half%d.safetensors", tmpdir, variant, d);
+            CHECK_OK(mmdit_save_as(m, path16, kv, dt));
+            CHECK_OK(mmdit_load_file(path16, &m2));
+            if (!m2) continue;
+            int64_t bad = 0, total = 0;
+            for (int i = 0; i < mmdit_param_count(m); i++) {
+                const silt_tensor *t1 = mmdit_param(m, i, NULL, NULL), *t2 = mmdit_param(m2, i, NULL, NULL);
+                const float *f1 = t1->data, *f2 = t2->data;
+                for (int64_t k = 0; k < silt_numel(t1); k++, total++) {
+                    float want = d ? silt_bf16_to_f32(silt_f32_to_bf16(f1[k])) : silt_f16_to_f32(silt_f32_to_f16(f1[k]));
+                    bad += memcmp(&want, &f2[k], sizeof want) != 0;
+                }
+            }
+            CHECK_MSG(total > 0 && bad == 0, "%s storage: %lld of %lld weights not the rounded value", d ? "bf16" : "f16",
+                      (long long)bad, (long long)total);
+            mmdit_free(m2);
+            m2 = NULL;
+        }
+        CHECK(mmdit_save_as(m, "x.safetensors", kv, SILT_ST_I32) == SILT_ERR_ARG);
         // A missing value in meta_kv is an argument error and writes nothing.
         char path[512];
         snprintf(path, sizeof path, "%s/bad.safetensors", tmpdir);

@@ -1,0 +1,319 @@
+// DiT and MMDiT forward on a CUDA graph (weights moved with dit_to_device /
+// mmdit_to_device) against the same model on the CPU: a tiny random DiT in
+// both layouts (also on a grid other than its native one, so the position
+// table is recomputed and uploaded) and the tiny golden MMDiTs (plain and
+// qk-norm with a dual block), with no perturbation and with every attention
+// perturbation (SoftPAG with mixed u, uniform, SEG, SEG with the mean query,
+// SLG, and MMDiT's identity_image). fp32, TF32 off: ||cuda - cpu|| / ||cpu||
+// must be < 1e-4 and every element within 1e-3 * (|ref| + rms(ref)). The DiT
+// once more with bf16 linear weights (dit_weights_to_bf16) against the fp32
+// CPU model: < 2e-2 and 5e-2 (bf16 keeps 8 bits of mantissa: ~4e-3 per
+// rounding, a few roundings deep).
+//
+// Also: the device arena is poisoned with NaN before each forward (an output
+// element no kernel writes fails), two runs on the reused arena must give the
+// same bits (a moving result is a race), and the error paths: a CPU input to
+// a CUDA model/graph, a grad asked for on a CUDA graph, silt_backward on one.
+// Exit 77 (SKIP) without a GPU.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/graph.h"
+#include "core/ops.h"
+#include "core/safetensors.h"
+#include "cuda/cuda.h"
+#include "dit/dit.h"
+#include "dit/mmdit.h"
+#include "twin_util.h"
+
+#define REL_L2 1e-4
+#define ELEM_TOL 1e-3
+#define REL_L2_BF16 2e-2
+#define ELEM_TOL_BF16 5e-2
+#define POISON_BYTES ((size_t)48 << 20)  // below the 64 MiB block the test graphs use
+
+// Relative L2 error and the scale-aware per-element check; prints one line.
+static void compare_tol(const char *what, const float *got, const float *ref, int64_t n, double limit, double elem) {
+    double d2 = 0, r2 = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) finite = 0;
+        double d = (double)got[i] - ref[i];
+        d2 += d * d;
+        r2 += (double)ref[i] * ref[i];
+    }
+    double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+    CHECK_MSG(finite, "%s: non-finite values in the cuda output", what);
+    CHECK_MSG(rel < limit, "%s: ||cuda - cpu|| / ||cpu|| = %.3g (limit %.0e)", what, rel, limit);
+    if (finite && rel < limit) printf("ok   %-52s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / limit);
+    twin_compare(what, got, ref, n, elem, twin_rms(ref, n));
+}
+
+static void compare(const char *what, const float *got, const float *ref, int64_t n) {
+    compare_tol(what, got, ref, n, REL_L2, ELEM_TOL);
+}
+
+// A CUDA graph with its first 64 MiB arena block filled with NaN, then reset:
+// the forward's tensors land on poisoned memory.
+static silt_graph *cuda_graph(void) {
+    silt_graph *g = silt_graph_create_on(SILT_CUDA, (size_t)64 << 20);
+    CHECK_MSG(g != NULL, "silt_graph_create_on(cuda): %s", silt_last_error());
+    if (!g) return NULL;
+    silt_graph_set_grad(g, false);
+    silt_tensor *p = silt_graph_tensor(g, SILT_F32, 1, (const int64_t[]){(int64_t)(POISON_BYTES / 4)});
+    CHECK(p != NULL);
+    if (p) twin_poison(p->data, POISON_BYTES);
+    silt_graph_reset(g);
+    return g;
+}
+
+static void poison_again(silt_graph *g) {
+    silt_graph_reset(g);
+    silt_tensor *p = silt_graph_tensor(g, SILT_F32, 1, (const int64_t[]){(int64_t)(POISON_BYTES / 4)});
+    if (p) twin_poison(p->data, POISON_BYTES);
+    silt_graph_reset(g);
+}
+
+// Host copy of a forward's output (device or host tensor); NULL on failure.
+static float *fetch(const silt_tensor *out) {
+    if (!out) return NULL;
+    int64_t n = silt_numel(out);
+    float *h = twin_host(n);
+    if (out->device == SILT_CPU) memcpy(h, out->data, sizeof(float) * (size_t)n);
+    else if (!twin_download(h, out->data, sizeof(float) * (size_t)n)) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+// --- DiT ------------------------------------------------------------------------------
+
+typedef struct {
+    silt_perturb_kind kind;
+    int rb, re;
+    float sigma;
+    const char *name;
+} pcase;
+
+static const pcase dit_cases[] = {
+    {SILT_PERTURB_NONE, 0, 0, 0, "plain"},
+    {SILT_PERTURB_IDENTITY, 2, 3, 0, "softpag rows [2,3)"},
+    {SILT_PERTURB_IDENTITY, 0, 3, 0, "softpag all rows"},
+    {SILT_PERTURB_UNIFORM, 1, 2, 0, "uniform rows [1,2)"},
+    {SILT_PERTURB_SEG, 1, 3, 1.0f, "seg sigma 1 rows [1,3)"},
+    {SILT_PERTURB_SEG, 0, 1, INFINITY, "seg mean query rows [0,1)"},
+    {SILT_PERTURB_SKIP, 1, 2, 0, "slg rows [1,2)"},
+};
+
+// u (depth 2 x heads 4): mixed SoftPAG strengths, layer 1 untouched but one head.
+static const float dit_u[8] = {0.25f, 0, 1, 0.5f, 0, 0, 0.75f, 0};
+
+static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16) {
+    dit_config c = {.layout = layout, .depth = 2, .hidden = 64, .heads = 4, .patch = 2, .in_channels = 4,
+                    .out_channels = 8, .input_size = 8, .num_classes = 10, .mlp_hidden = 160};
+    dit_model *mc = NULL, *md = NULL;
+    CHECK_OK(dit_create_random(&c, 11, &mc));
+    CHECK_OK(dit_create_random(&c, 11, &md));
+    if (!mc || !md) goto out;
+    CHECK_OK(dit_to_device(md, SILT_CUDA));
+    CHECK(dit_device(md) == SILT_CUDA && dit_device(mc) == SILT_CPU);
+    if (bf16) CHECK_OK(dit_weights_to_bf16(md));
+    const int B = 3;
+    const int64_t n = (int64_t)B * 4 * H * W;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    test_seed(3);
+    test_fill(x, n, -2, 2);
+    float t[3] = {999, 500.5f, 3};
+    int32_t y[3] = {1, 10, 7};  // 10 = the null class
+    silt_graph *gc = silt_graph_create(0), *gd = cuda_graph();
+    silt_graph_set_grad(gc, false);
+    for (size_t k = 0; gd && k < sizeof dit_cases / sizeof dit_cases[0]; k++) {
+        const pcase *pc = &dit_cases[k];
+        silt_perturb p = {.kind = pc->kind, .row_begin = pc->rb, .row_end = pc->re, .n_layers = 2, .n_heads = 4,
+                          .u = dit_u, .seg_sigma = pc->sigma};
+        silt_graph_reset(gc);
+        poison_again(gd);
+        silt_tensor *xc = silt_graph_upload(gc, SILT_F32, 4, (const int64_t[]){B, 4, H, W}, x);
+        silt_tensor *xd = silt_graph_upload(gd, SILT_F32, 4, (const int64_t[]){B, 4, H, W}, x);
+        silt_tensor *oc = dit_forward(gc, mc, xc, t, y, &p);
+        silt_tensor *od = dit_forward(gd, md, xd, t, y, &p);
+        char what[128];
+        snprintf(what, sizeof what, "dit %s %s%s: %s", tag, dit_layout_name(layout), bf16 ? " bf16" : "", pc->name);
+        CHECK_MSG(oc && od, "%s: forward failed: %s", what, silt_last_error());
+        float *hc = fetch(oc), *hd = fetch(od);
+        if (hc && hd) {
+            CHECK(silt_same_shape(oc, od));
+            if (bf16) compare_tol(what, hd, hc, silt_numel(oc), REL_L2_BF16, ELEM_TOL_BF16);
+            else compare(what, hd, hc, silt_numel(oc));
+        }
+        // The same forward again on the reused (re-poisoned) arena: same bits.
+        if (k == 1 && hd) {
+            poison_again(gd);
+            xd = silt_graph_upload(gd, SILT_F32, 4, (const int64_t[]){B, 4, H, W}, x);
+            float *again = fetch(dit_forward(gd, md, xd, t, y, &p));
+            if (again) twin_same_bits("dit rerun on the reused arena", again, hd, sizeof(float) * (size_t)silt_numel(od));
+            free(again);
+        }
+        free(hc);
+        free(hd);
+    }
+    silt_graph_free(gc);
+    silt_graph_free(gd);
+    free(x);
+out:
+    dit_free(mc);
+    dit_free(md);
+}
+
+// --- MMDiT ----------------------------------------------------------------------------
+
+static silt_safetensors *open_golden(const char *name) {
+    char path[512];
+    const char *src = getenv("SILT_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s%stests/golden/%s", src ? src : "", src ? "/" : "", name);
+    silt_safetensors *st = NULL;
+    CHECK_OK(silt_safetensors_open(path, &st));
+    return st;
+}
+
+static const pcase mm_cases[] = {
+    {SILT_PERTURB_NONE, 0, 0, 0, "plain"},
+    {SILT_PERTURB_IDENTITY, 2, 3, 0, "softpag rows [2,3)"},
+    {SILT_PERTURB_IDENTITY_IMAGE, 1, 2, 0, "identity_image rows [1,2)"},
+    {SILT_PERTURB_UNIFORM, 0, 3, 0, "uniform all rows"},
+    {SILT_PERTURB_SEG, 1, 3, 1.0f, "seg sigma 1 rows [1,3)"},
+    {SILT_PERTURB_SEG, 2, 3, INFINITY, "seg mean query rows [2,3)"},
+    {SILT_PERTURB_SKIP, 0, 2, 0, "slg rows [0,2)"},
+};
+
+// (3 layers x 3 heads), as tests/golden/test_mmdit.c's cases.
+static const float mm_u[9] = {0.25f, 0, 1, 0, 0.75f, 0, 1, 1, 1};
+
+static void mmdit_case(const char *file) {
+    silt_safetensors *st = open_golden(file);
+    mmdit_model *mc = NULL, *md = NULL;
+    if (st) {
+        CHECK_OK(mmdit_load(st, &mc));
+        CHECK_OK(mmdit_load(st, &md));
+    }
+    if (!mc || !md) goto out;
+    CHECK_OK(mmdit_to_device(md, SILT_CUDA));
+    const mmdit_config *c = mmdit_get_config(mc);
+    CHECK(c->depth == 3 && c->heads == 3);
+    const int B = 3, Hh = 6, Ww = 10, T = 7, C = c->in_channels, J = c->joint_dim, P = c->pooled_dim;
+    const int64_t nx = (int64_t)B * C * Hh * Ww, nc = (int64_t)B * T * J, np = (int64_t)B * P;
+    float *x = malloc(sizeof(float) * (size_t)nx), *ctx = malloc(sizeof(float) * (size_t)nc),
+          *pooled = malloc(sizeof(float) * (size_t)np);
+    test_seed(7);
+    test_fill(x, nx, -1.5f, 1.5f);
+    test_fill(ctx, nc, -1, 1);
+    test_fill(pooled, np, -1, 1);
+    float t[3] = {999.0f, 431.25f, 12.5f};
+    silt_graph *gc = silt_graph_create(0), *gd = cuda_graph();
+    silt_graph_set_grad(gc, false);
+    for (size_t k = 0; gd && k < sizeof mm_cases / sizeof mm_cases[0]; k++) {
+        const pcase *pc = &mm_cases[k];
+        silt_perturb p = {.kind = pc->kind, .row_begin = pc->rb, .row_end = pc->re, .n_layers = 3, .n_heads = 3,
+                          .u = mm_u, .seg_sigma = pc->sigma};
+        silt_graph *gs[2] = {gc, gd};
+        mmdit_model *ms[2] = {mc, md};
+        float *h[2] = {NULL, NULL};
+        silt_tensor *o[2] = {NULL, NULL};
+        silt_graph_reset(gc);
+        poison_again(gd);
+        for (int d = 0; d < 2; d++) {
+            silt_tensor *xt = silt_graph_upload(gs[d], SILT_F32, 4, (const int64_t[]){B, C, Hh, Ww}, x);
+            silt_tensor *ct = silt_graph_upload(gs[d], SILT_F32, 3, (const int64_t[]){B, T, J}, ctx);
+            silt_tensor *pt = silt_graph_upload(gs[d], SILT_F32, 2, (const int64_t[]){B, P}, pooled);
+            o[d] = mmdit_forward(gs[d], ms[d], xt, t, ct, pt, &p);
+            h[d] = fetch(o[d]);
+        }
+        char what[128];
+        snprintf(what, sizeof what, "mmdit %s: %s", file, pc->name);
+        CHECK_MSG(h[0] && h[1], "%s: forward failed: %s", what, silt_last_error());
+        if (h[0] && h[1]) compare(what, h[1], h[0], silt_numel(o[0]));
+        free(h[0]);
+        free(h[1]);
+    }
+    silt_graph_free(gc);
+    silt_graph_free(gd);
+    free(x);
+    free(ctx);
+    free(pooled);
+out:
+    mmdit_free(mc);
+    mmdit_free(md);
+    silt_safetensors_close(st);
+}
+
+// --- error paths ------------------------------------------------------------------------
+
+static void test_errors(void) {
+    dit_config c = {.layout = DIT_LAYOUT_DIFFUSERS, .depth = 1, .hidden = 32, .heads = 2, .patch = 2,
+                    .in_channels = 4, .out_channels = 4, .input_size = 4, .num_classes = 3, .mlp_hidden = 64};
+    dit_model *md = NULL;
+    CHECK_OK(dit_create_random(&c, 1, &md));
+    if (!md) return;
+    CHECK(dit_weights_to_bf16(md) == SILT_ERR_ARG);  // still on the CPU
+    CHECK_OK(dit_to_device(md, SILT_CUDA));
+    float t[1] = {10};
+    int32_t y[1] = {0};
+    float xh[64] = {0};
+    // A CPU graph (and CPU input) with a CUDA model: a clear error naming the devices.
+    silt_graph *g = silt_graph_create(0);
+    silt_tensor *x = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){1, 4, 4, 4}, xh);
+    CHECK(dit_forward(g, md, x, t, y, NULL) == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "dit_forward") && strstr(silt_last_error(), "cuda"), "got: %s", silt_last_error());
+    silt_graph_free(g);
+    // A CPU tensor into an op on a CUDA graph: names the op and both devices.
+    g = silt_graph_create_on(SILT_CUDA, 0);
+    silt_tensor *xc = silt_tensor_create_f32(2, (const int64_t[]){2, 3}, false);
+    CHECK(silt_gelu(g, xc, 1) == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "gelu") && strstr(silt_last_error(), "cpu") && strstr(silt_last_error(), "cuda"),
+              "got: %s", silt_last_error());
+    silt_graph_free(g);
+    // A CPU-only op on a CUDA graph fails instead of touching device memory.
+    g = silt_graph_create_on(SILT_CUDA, 0);
+    silt_tensor *xd = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){1, 1, 2, 2}, xh);
+    CHECK(silt_pad2d(g, xd, 1, 1, 1, 1) == NULL);
+    CHECK_MSG(strstr(silt_last_error(), "pad2d") != NULL, "got: %s", silt_last_error());
+    silt_graph_free(g);
+    // Grads on a CUDA graph: "backward on cuda not yet", and the chain ends in NULL.
+    g = silt_graph_create_on(SILT_CUDA, 0);
+    xd = silt_graph_upload(g, SILT_F32, 2, (const int64_t[]){2, 3}, xh);
+    xd->requires_grad = true;
+    silt_tensor *h = silt_silu(g, silt_gelu(g, xd, 1));
+    CHECK(h == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "backward on cuda not yet") != NULL, "got: %s", silt_last_error());
+    silt_graph_reset(g);
+    xd = silt_graph_upload(g, SILT_F32, 1, (const int64_t[]){1}, xh);
+    xd->requires_grad = true;
+    CHECK(silt_backward(g, xd, NULL) == SILT_ERR_UNSUPPORTED);
+    silt_graph_free(g);
+    silt_tensor_free(xc);
+    dit_free(md);
+}
+
+int main(void) {
+    if (!silt_cuda_available()) {
+        printf("SKIP: no GPU\n");
+        return 77;
+    }
+    silt_cuda_set_allow_tf32(false);
+    twin_quiet = 1;  // compare() prints its own line per case
+    dit_case(DIT_LAYOUT_ORIGINAL, 8, 8, "8x8", false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 6, 10, "6x10", false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", true);
+    mmdit_case("mmdit_diffusers.model.safetensors");
+    mmdit_case("mmdit_qknorm_diffusers.model.safetensors");
+    test_errors();
+    return check_summary();
+}
