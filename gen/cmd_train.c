@@ -15,7 +15,10 @@
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 
 int cmd_train(int argc, char **argv) {
-    int device = 0;  // device_choices: auto
+    // device_choices index. The default is cpu, not auto: until the GPU path
+    // has run on a GPU (and its run-to-run determinism is known) a plain
+    // `gen train` keeps its bit-exact, resumable CPU behaviour everywhere.
+    int device = 1;
     silt_train_params tp = silt_train_default_params();
     const char *arch = NULL, *resume = NULL;
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;

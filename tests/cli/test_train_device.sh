@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen train --device: cpu trains and says so in the closing line; auto falls
+# gen train --device: cpu (the default) trains and says so in the closing line; auto falls
 # back to the cpu without a usable GPU (same checkpoint bytes as --device cpu);
 # cuda without a usable GPU (or in a CPU-only build) is one error line (exit
 # 1); cuda for an arch without a device path and an unknown device are usage
@@ -17,6 +17,9 @@ args=(train --arch mmdit --size tiny --clip-model "$tmp/clip" --steps 2 --batch 
 expect train-cpu 0 "$gen" "${args[@]}" --device cpu --out "$tmp/cpu"
 check train-cpu-says err_has "on cpu"
 check train-cpu-ckpt test -f "$tmp/cpu/checkpoint_2.safetensors"
+expect train-default 0 "$gen" "${args[@]}" --out "$tmp/default"
+check train-default-cpu err_has "on cpu"
+check train-default-same cmp -s "$tmp/cpu/checkpoint_2.safetensors" "$tmp/default/checkpoint_2.safetensors"
 expect train-bogus 2 "$gen" "${args[@]}" --device tpu --out "$tmp/x"
 check train-bogus-line one_line
 expect train-cuda-vq 2 "$gen" train --arch vq --size tiny --steps 1 --device cuda --out "$tmp/vq"
