@@ -33,6 +33,7 @@
 
 #include "check.h"
 #include "core/ops.h"
+#include "core/ops_linear.h"
 #include "core/optim.h"
 #include "core/rng.h"
 #include "cuda/cuda.h"
@@ -174,6 +175,104 @@ static silt_tensor **param_list(mmdit_model *m, bool **no_decay) {
     *no_decay = calloc((size_t)n, sizeof **no_decay);
     for (int i = 0; i < n; i++) ps[i] = mmdit_param(m, i, NULL, &(*no_decay)[i]);
     return ps;
+}
+
+// Device buffer holding n floats copied from host.
+static float *up(const float *host, int64_t n) {
+    void *d = NULL;
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    if (silt_cuda_malloc(&d, bytes) != SILT_OK || silt_cuda_memcpy_h2d(d, host, (size_t)n * sizeof(float)) != SILT_OK) {
+        CHECK_MSG(0, "upload: %s", silt_last_error());
+        silt_cuda_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void fill(float *x, int64_t n, uint64_t seed) { silt_rng_normal(x, n, seed, 0, 0); }
+
+// 0. The new backward twins on their own (localises a failure of part 1):
+// matmul_bwd_cuda in all four transpose cases, batch 1 and 3, and
+// linear_bwd_cuda, vs the CPU twins, accumulating into non-zero d-buffers.
+static void test_bwd_twins(void) {
+    const int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 48, 96}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int nbat = 1; nbat <= 3; nbat += 2)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+                    int64_t na = nbat * M * K, nb = nbat * K * N, nc = nbat * M * N;
+                    float *a = malloc((size_t)na * 4), *b = malloc((size_t)nb * 4), *dc = malloc((size_t)nc * 4);
+                    float *da = malloc((size_t)na * 4), *db = malloc((size_t)nb * 4);
+                    float *ga = malloc((size_t)na * 4), *gb = malloc((size_t)nb * 4);
+                    fill(a, na, 1), fill(b, nb, 2), fill(dc, nc, 3), fill(da, na, 4), fill(db, nb, 5);
+                    float *a_d = up(a, na), *b_d = up(b, nb), *dc_d = up(dc, nc), *da_d = up(da, na), *db_d = up(db, nb);
+                    silt_status st = matmul_bwd_cuda(da_d, db_d, dc_d, a_d, b_d, nbat, M, N, K, ta, tb);
+                    CHECK_MSG(st == SILT_OK, "matmul_bwd_cuda: %s", silt_last_error());
+                    matmul_bwd_cpu(da, db, dc, a, b, nbat, M, N, K, ta, tb);
+                    if (st == SILT_OK && silt_cuda_sync() == SILT_OK && silt_cuda_memcpy_d2h(ga, da_d, (size_t)na * 4) == SILT_OK &&
+                        silt_cuda_memcpy_d2h(gb, db_d, (size_t)nb * 4) == SILT_OK) {
+                        char what[128];
+                        snprintf(what, sizeof what, "matmul_bwd da b%d %lldx%lldx%lld t%d%d", nbat, (long long)M,
+                                 (long long)N, (long long)K, ta, tb);
+                        CHECK(compare(what, ga, da, na, RTOL, false) == 0);
+                        snprintf(what, sizeof what, "matmul_bwd db b%d %lldx%lldx%lld t%d%d", nbat, (long long)M,
+                                 (long long)N, (long long)K, ta, tb);
+                        CHECK(compare(what, gb, db, nb, RTOL, false) == 0);
+                    }
+                    silt_cuda_free(a_d), silt_cuda_free(b_d), silt_cuda_free(dc_d), silt_cuda_free(da_d),
+                        silt_cuda_free(db_d);
+                    free(a), free(b), free(dc), free(da), free(db), free(ga), free(gb);
+                }
+    printf("ok  matmul_bwd_cuda: 4 shapes x batch 1, 3 x 4 transpose cases\n");
+    const int64_t lin[][3] = {{1, 1, 1}, {5, 7, 3}, {130, 33, 65}, {2048, 32, 96}};  // N, in_f, out_f
+    for (size_t si = 0; si < sizeof lin / sizeof lin[0]; si++) {
+        int64_t N = lin[si][0], I = lin[si][1], O = lin[si][2];
+        float *x = malloc((size_t)(N * I) * 4), *w = malloc((size_t)(O * I) * 4), *dout = malloc((size_t)(N * O) * 4);
+        float *dx = malloc((size_t)(N * I) * 4), *dw = malloc((size_t)(O * I) * 4), *dbias = malloc((size_t)O * 4);
+        float *gx = malloc((size_t)(N * I) * 4), *gw = malloc((size_t)(O * I) * 4), *gbias = malloc((size_t)O * 4);
+        fill(x, N * I, 6), fill(w, O * I, 7), fill(dout, N * O, 8), fill(dx, N * I, 9), fill(dw, O * I, 10),
+            fill(dbias, O, 11);
+        float *x_d = up(x, N * I), *w_d = up(w, O * I), *dout_d = up(dout, N * O), *dx_d = up(dx, N * I),
+              *dw_d = up(dw, O * I), *db_d = up(dbias, O);
+        silt_status st = linear_bwd_cuda(dx_d, dw_d, db_d, dout_d, x_d, w_d, N, I, O);
+        CHECK_MSG(st == SILT_OK, "linear_bwd_cuda: %s", silt_last_error());
+        linear_bwd_cpu(dx, dw, dbias, dout, x, w, N, I, O);
+        if (st == SILT_OK && silt_cuda_sync() == SILT_OK && silt_cuda_memcpy_d2h(gx, dx_d, (size_t)(N * I) * 4) == SILT_OK &&
+            silt_cuda_memcpy_d2h(gw, dw_d, (size_t)(O * I) * 4) == SILT_OK &&
+            silt_cuda_memcpy_d2h(gbias, db_d, (size_t)O * 4) == SILT_OK) {
+            char what[128];
+            snprintf(what, sizeof what, "linear_bwd dx %lldx%lld->%lld", (long long)N, (long long)I, (long long)O);
+            CHECK(compare(what, gx, dx, N * I, RTOL, true) == 0);
+            snprintf(what, sizeof what, "linear_bwd dw %lldx%lld->%lld", (long long)N, (long long)I, (long long)O);
+            CHECK(compare(what, gw, dw, O * I, RTOL, true) == 0);
+            snprintf(what, sizeof what, "linear_bwd dbias %lldx%lld->%lld", (long long)N, (long long)I, (long long)O);
+            CHECK(compare(what, gbias, dbias, O, RTOL, true) == 0);
+        }
+        silt_cuda_free(x_d), silt_cuda_free(w_d), silt_cuda_free(dout_d), silt_cuda_free(dx_d), silt_cuda_free(dw_d),
+            silt_cuda_free(db_d);
+        free(x), free(w), free(dout), free(dx), free(dw), free(dbias), free(gx), free(gw), free(gbias);
+    }
+    // The sum of squares over sizes around the block and grid shapes.
+    const int64_t ns[] = {1, 255, 256, 257, 65536 + 3, 1000003};
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        float *x = malloc((size_t)ns[i] * 4);
+        fill(x, ns[i], 12 + i);
+        double ref = 0, got = NAN;
+        for (int64_t j = 0; j < ns[i]; j++) ref += (double)x[j] * x[j];
+        float *x_d = up(x, ns[i]);
+        double *acc = NULL, *part = NULL, one = 1.0;
+        CHECK(silt_cuda_malloc((void **)&acc, sizeof(double)) == SILT_OK);
+        CHECK(silt_cuda_malloc((void **)&part, SILT_SUMSQ_PARTIALS * sizeof(double)) == SILT_OK);
+        CHECK(silt_cuda_memcpy_h2d(acc, &one, sizeof one) == SILT_OK);  // it accumulates: start at 1
+        CHECK(sumsq_acc_cuda(acc, part, x_d, ns[i]) == SILT_OK);
+        CHECK(silt_cuda_memcpy_d2h(&got, acc, sizeof got) == SILT_OK);
+        CHECK_MSG(fabs(got - (ref + 1.0)) <= 1e-10 * (ref + 1.0), "sumsq n %lld: %.17g vs %.17g", (long long)ns[i], got,
+                  ref + 1.0);
+        silt_cuda_free(x_d), silt_cuda_free(acc), silt_cuda_free(part);
+        free(x);
+    }
+    printf("ok  sumsq_acc_cuda: 6 sizes\n");
 }
 
 // 1 and 2.
@@ -447,6 +546,7 @@ int main(void) {
         return 77;
     }
     silt_cuda_set_allow_tf32(false);
+    test_bwd_twins();
     test_grads_and_optimiser();
     test_five_steps();
     test_cli();
