@@ -184,15 +184,22 @@ const void *silt_graph_device_copy(silt_graph *g, const void *host, size_t bytes
     return d;
 }
 
-bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
+bool silt_graph_wants_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
     if (!g->grad_enabled) return false;
-    bool need = (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+    return (a && a->requires_grad) || (b && b->requires_grad) || (c && c->requires_grad);
+}
+
+bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c) {
+    bool need = silt_graph_wants_grad(g, a, b, c);
     if (need && g->device != SILT_CPU) {
-        // The status is sticky and a failed CUDA graph allocates no more
-        // tensors, so the op's chain ends in NULL right after this one.
+        // Ops with a device backward call silt_graph_wants_grad; reaching here
+        // means this op has none. The status is sticky and a failed CUDA graph
+        // allocates no more tensors, so the op's chain ends in NULL right
+        // after this one.
         silt_graph_fail((silt_graph *)g, SILT_FAIL(SILT_ERR_UNSUPPORTED,
-                                                   "an input requires grad: backward on cuda not yet (run device graphs "
-                                                   "with silt_graph_set_grad(g, false) or on inputs without grad)"));
+                                                   "an input requires grad: backward on cuda not yet for this op (run "
+                                                   "device graphs with silt_graph_set_grad(g, false) or on inputs "
+                                                   "without grad)"));
         return false;
     }
     return need;
@@ -216,16 +223,26 @@ void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes) {
 
 float *silt_graph_grad(silt_graph *g, silt_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
-    if (t->device != SILT_CPU || g->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "gradient of a %s tensor: backward on cuda not yet",
-                                     silt_device_name(t->device)));
+    if (t->device != g->device) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "gradient of a %s tensor on a %s graph",
+                                     silt_device_name(t->device), silt_device_name(g->device)));
         return NULL;
     }
-    if (!t->grad) {
+    if (t->grad) return t->grad;
+    if (g->device == SILT_CPU) {
         t->grad = silt_arena_calloc(g->arena, (size_t)silt_numel(t) * sizeof(float));
         if (!t->grad) silt_graph_fail(g, SILT_ERR_OOM);
+        return t->grad;
     }
-    return t->grad;
+    // CUDA: a zero-filled buffer from the device arena (reset with the graph;
+    // parameters own theirs, allocated by the trainer).
+    size_t bytes = (size_t)silt_numel(t) * sizeof(float);
+    float *d = silt_arena_alloc(g->dev_arena, bytes ? bytes : sizeof(float));
+    if (!d) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    silt_status s = silt_cuda_memset(d, 0, bytes);
+    if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
+    t->grad = d;
+    return d;
 }
 
 // --- reshape: a view sharing data; its grad is added back to the source -----
@@ -238,6 +255,7 @@ static silt_status reshape_bwd(silt_graph *g, void *p) {
     float *dsrc = silt_graph_grad(g, n->src);
     if (!dsrc) return silt_graph_status(g);
     int64_t len = silt_numel(n->src);
+    if (g->device != SILT_CPU) return add_fwd_cuda(dsrc, dsrc, n->out->grad, len);
     for (int64_t i = 0; i < len; i++) dsrc[i] += n->out->grad[i];
     return SILT_OK;
 }
@@ -260,7 +278,7 @@ silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t
     for (int i = 0; i < SILT_MAX_DIMS; i++) v->shape[i] = i < ndim ? shape[i] : 0;
     v->grad = NULL;
     v->owns_data = false;
-    v->requires_grad = silt_graph_needs_grad(g, t, NULL, NULL);
+    v->requires_grad = silt_graph_wants_grad(g, t, NULL, NULL);
     if (v->requires_grad) {
         reshape_node *node = silt_graph_record(g, reshape_bwd, sizeof *node);
         if (!node) return NULL;
@@ -271,9 +289,6 @@ silt_tensor *silt_reshape(silt_graph *g, silt_tensor *t, int ndim, const int64_t
 }
 
 silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed) {
-    if (g->device != SILT_CPU)
-        return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "silt_backward on a %s graph: backward on cuda not yet",
-                                            silt_device_name(g->device)));
     if (g->status != SILT_OK) return SILT_FAIL(g->status, "backward after a failed forward: %s", silt_last_error_message());
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "backward of a NULL tensor");
     if (!out->requires_grad) return SILT_FAIL(SILT_ERR_ARG, "backward of a tensor that does not require grad");
@@ -281,9 +296,19 @@ silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed) {
     if (!seed && n != 1) return SILT_FAIL(SILT_ERR_ARG, "backward without a seed needs a scalar output (got %lld elements)", (long long)n);
     float *d = silt_graph_grad(g, out);
     if (!d) return silt_graph_status(g);
-    for (int64_t i = 0; i < n; i++) d[i] += seed ? seed[i] : 1.0f;
+    if (g->device == SILT_CPU) {
+        for (int64_t i = 0; i < n; i++) d[i] += seed ? seed[i] : 1.0f;
+    } else {
+        // The seed (host memory) goes up once and is added to the grad.
+        float one = 1.0f;
+        const float *ds = silt_graph_device_copy(g, seed ? seed : &one, (size_t)n * sizeof(float));
+        if (!ds) return silt_graph_status(g);
+        silt_status s = add_fwd_cuda(d, d, ds, n);
+        if (s != SILT_OK) return silt_graph_fail(g, s);
+    }
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         silt_status s = g->nodes[i].fn(g, g->nodes[i].data);
+        if (s == SILT_OK && g->status != SILT_OK) s = g->status;  // a node that failed the graph but returned OK
         if (s != SILT_OK) return silt_graph_fail(g, s);
     }
     return SILT_OK;

@@ -31,10 +31,11 @@ silt_graph *silt_graph_create(size_t arena_block_bytes);  // 0: default block si
 // headers, tape nodes and the host arrays model code builds (silt_graph_arena)
 // stay in host memory. Ops dispatch on their inputs' device: every input must
 // be on the graph's device (an op given tensors of another device fails,
-// naming the op and both devices). Forward only for now: an op on a CUDA
-// graph whose input requires grad fails with SILT_ERR_UNSUPPORTED ("backward
-// on cuda not yet"), as does silt_backward. NULL (last error set) when CUDA is
-// unavailable.
+// naming the op and both devices). Backward: ops with a device backward
+// record nodes that run CUDA twins (grads are device buffers: arena ones for
+// activations, the trainer's for parameters); an op without one whose input
+// requires grad fails with SILT_ERR_UNSUPPORTED ("backward on cuda not yet
+// for this op"). NULL (last error set) when CUDA is unavailable.
 silt_graph *silt_graph_create_on(silt_device device, size_t arena_block_bytes);
 silt_device silt_graph_device(const silt_graph *g);
 void silt_graph_free(silt_graph *g);
@@ -80,17 +81,27 @@ silt_tensor *silt_graph_upload(silt_graph *g, silt_dtype dtype, int ndim, const 
 const void *silt_graph_device_copy(silt_graph *g, const void *host, size_t bytes);
 
 // True when an op with these inputs must record a backward node; the output
-// then has requires_grad set by the op.
+// then has requires_grad set by the op. On a CUDA graph it fails the graph
+// (SILT_ERR_UNSUPPORTED) and returns false: for ops with no device backward.
 bool silt_graph_needs_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c);
+// The same test on any device, never failing: for ops whose backward node
+// handles the graph's device (CUDA twins on a CUDA graph).
+bool silt_graph_wants_grad(const silt_graph *g, const silt_tensor *a, const silt_tensor *b, const silt_tensor *c);
+// Runs a backward kernel on the graph's device: name##_cuda (returns a
+// status) on a CUDA graph, name##_cpu (void) otherwise; both take the same
+// arguments (the twin convention). Evaluates to a silt_status.
+#define SILT_GRAPH_BWD(g, name, ...) \
+    (silt_graph_device(g) == SILT_CUDA ? name##_cuda(__VA_ARGS__) : (name##_cpu(__VA_ARGS__), SILT_OK))
 // Reserves `bytes` on the tape for a node run by fn; the op fills it in.
 void *silt_graph_record(silt_graph *g, silt_backward_fn fn, size_t bytes);
 // The grad buffer of t (f32, numel), zero-filled from the arena on first use
-// (parameters own theirs). NULL when t does not require grad.
+// (parameters own theirs); on a CUDA graph a device buffer from the device
+// arena. NULL when t does not require grad.
 float *silt_graph_grad(silt_graph *g, silt_tensor *t);
 
 // Backward from `out`: its grad is seeded with `seed` (numel floats) or with
 // ones when seed is NULL (use that for a scalar loss). Runs every recorded node
-// in reverse order.
+// in reverse order. `seed` is host memory on either device.
 silt_status silt_backward(silt_graph *g, silt_tensor *out, const float *seed);
 
 int silt_graph_tape_length(const silt_graph *g);

@@ -299,8 +299,7 @@ static silt_status softmax_bwd(silt_graph *g, void *p) {
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
     int64_t C = n->x->shape[n->x->ndim - 1];
-    softmax_bwd_cpu(dx, n->out->grad, silt_f32(n->out), silt_numel(n->x) / C, C);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, softmax_bwd, dx, n->out->grad, silt_f32(n->out), silt_numel(n->x) / C, C);
 }
 
 silt_tensor *silt_softmax(silt_graph *g, silt_tensor *x) {
@@ -310,11 +309,11 @@ silt_tensor *silt_softmax(silt_graph *g, silt_tensor *x) {
     if (!out) return NULL;
     int64_t C = x->shape[x->ndim - 1];
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, softmax_fwd_cuda(silt_f32(out), silt_f32(x), silt_numel(x) / C, C), out);
+        if (!silt_graph_done(g, softmax_fwd_cuda(silt_f32(out), silt_f32(x), silt_numel(x) / C, C), out)) return NULL;
+    } else {
+        softmax_fwd_cpu(silt_f32(out), silt_f32(x), silt_numel(x) / C, C);
     }
-    softmax_fwd_cpu(silt_f32(out), silt_f32(x), silt_numel(x) / C, C);
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         softmax_node *n = silt_graph_record(g, softmax_bwd, sizeof *n);
         if (!n) return NULL;
@@ -345,6 +344,15 @@ static silt_status attention_bwd(silt_graph *g, void *p) {
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
     int64_t B = n->q->shape[0], H = n->q->shape[1], Tq = n->q->shape[2], D = n->q->shape[3];
     int64_t Tk = n->k->shape[2], Dv = n->v->shape[3];
+    if (silt_graph_device(g) == SILT_CUDA) {
+        // Device scratch (kept by the graph across calls); out and lse are the
+        // forward's, so only the first B*H*Tq floats are touched.
+        int64_t sf = attention_scratch_floats_cuda(B, H, Tq, Tk, D, Dv);
+        float *ds = silt_graph_device_scratch(g, (size_t)sf * sizeof(float));
+        if (!ds) return silt_graph_status(g);
+        return attention_bwd_cuda(dq, dk, dv, ds, n->out->grad, silt_f32(n->q), silt_f32(n->k), silt_f32(n->v),
+                                  silt_f32(n->out), silt_f32(n->lse), B, H, Tq, Tk, D, Dv, &n->opts);
+    }
     float *scratch = attn_scratch_alloc(g, B, H, Tq, Tk, D, Dv);
     if (!scratch) return silt_graph_status(g);
     attention_bwd_cpu(dq, dk, dv, scratch, n->out->grad, silt_f32(n->q), silt_f32(n->k), silt_f32(n->v),
@@ -380,24 +388,28 @@ silt_tensor *silt_attention(silt_graph *g, silt_tensor *q, silt_tensor *k, silt_
         // The option arrays are host memory (as on the CPU); the twin reads
         // device copies. A mask is Tq*Tk floats per call: fine at DiT sizes,
         // to be cached per forward if a large masked model makes it hot.
-        silt_graph_needs_grad(g, q, k, v);
         if (opts.probs_out)
             return attn_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "attention: probs_out is not supported on a cuda graph"));
         if (opts.mask && !(opts.mask = silt_graph_device_copy(g, opts.mask, (size_t)(Tq * Tk) * sizeof(float))))
             return NULL;
         if (opts.head_u && !(opts.head_u = silt_graph_device_copy(g, opts.head_u, (size_t)(B * H) * sizeof(float))))
             return NULL;
-        return silt_graph_done(g, attention_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(q), silt_f32(k), silt_f32(v), B,
-                                                     H, Tq, Tk, D, Dv, &opts),
-                               out);
     }
-    bool grad = silt_graph_needs_grad(g, q, k, v);
+    bool grad = silt_graph_wants_grad(g, q, k, v);
     silt_tensor *lse = grad ? silt_graph_new(g, B, H, Tq, 0) : NULL;
     if (grad && !lse) return NULL;
-    float *scratch = attn_scratch_alloc(g, B, H, Tq, Tk, D, Dv);
-    if (!scratch) return NULL;
-    attention_fwd_cpu(silt_f32(out), lse ? silt_f32(lse) : NULL, scratch, silt_f32(q), silt_f32(k), silt_f32(v), B, H,
-                      Tq, Tk, D, Dv, &opts);
+    if (out->device == SILT_CUDA) {
+        // lse is saved for the backward twin (NULL when no grad is asked for).
+        if (!silt_graph_done(g, attention_fwd_cuda(silt_f32(out), lse ? silt_f32(lse) : NULL, NULL, silt_f32(q),
+                                                   silt_f32(k), silt_f32(v), B, H, Tq, Tk, D, Dv, &opts),
+                             out))
+            return NULL;
+    } else {
+        float *scratch = attn_scratch_alloc(g, B, H, Tq, Tk, D, Dv);
+        if (!scratch) return NULL;
+        attention_fwd_cpu(silt_f32(out), lse ? silt_f32(lse) : NULL, scratch, silt_f32(q), silt_f32(k), silt_f32(v), B,
+                          H, Tq, Tk, D, Dv, &opts);
+    }
     if (grad) {
         out->requires_grad = true;
         attention_node *n = silt_graph_record(g, attention_bwd, sizeof *n);

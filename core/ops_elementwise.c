@@ -244,12 +244,12 @@ static silt_status unary_bwd(silt_graph *g, void *p) {
     const float *dout = n->out->grad, *x = silt_f32(n->x), *y = silt_f32(n->out);
     int64_t len = silt_numel(n->x);
     switch (n->kind) {
-    case UN_GELU: gelu_bwd_cpu(dx, dout, x, len, n->approximate); break;
-    case UN_SILU: silu_bwd_cpu(dx, dout, x, len); break;
-    case UN_TANH: tanh_bwd_cpu(dx, dout, y, len); break;
-    case UN_SIGMOID: sigmoid_bwd_cpu(dx, dout, y, len); break;
-    case UN_SCALE: scale_bwd_cpu(dx, dout, n->s, len); break;
-    case UN_ADD_SCALAR: scale_bwd_cpu(dx, dout, 1.0f, len); break;
+    case UN_GELU: return SILT_GRAPH_BWD(g, gelu_bwd, dx, dout, x, len, n->approximate);
+    case UN_SILU: return SILT_GRAPH_BWD(g, silu_bwd, dx, dout, x, len);
+    case UN_TANH: return SILT_GRAPH_BWD(g, tanh_bwd, dx, dout, y, len);
+    case UN_SIGMOID: return SILT_GRAPH_BWD(g, sigmoid_bwd, dx, dout, y, len);
+    case UN_SCALE: return SILT_GRAPH_BWD(g, scale_bwd, dx, dout, n->s, len);
+    case UN_ADD_SCALAR: return SILT_GRAPH_BWD(g, scale_bwd, dx, dout, 1.0f, len);
     }
     return SILT_OK;
 }
@@ -263,7 +263,6 @@ static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int
     const float *xv = silt_f32(x);
     int64_t len = silt_numel(x);
     if (x->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, NULL, NULL);  // fails the graph when grads are asked for
         silt_status s = SILT_OK;
         switch (kind) {
         case UN_GELU: s = gelu_fwd_cuda(o, xv, len, approximate); break;
@@ -273,17 +272,18 @@ static silt_tensor *unary_op(silt_graph *g, silt_tensor *x, unary_kind kind, int
         case UN_SCALE: s = scale_fwd_cuda(o, xv, s_, len); break;
         case UN_ADD_SCALAR: s = add_scalar_fwd_cuda(o, xv, s_, len); break;
         }
-        return silt_graph_done(g, s, out);
+        if (!silt_graph_done(g, s, out)) return NULL;
+    } else {
+        switch (kind) {
+        case UN_GELU: gelu_fwd_cpu(o, xv, len, approximate); break;
+        case UN_SILU: silu_fwd_cpu(o, xv, len); break;
+        case UN_TANH: tanh_fwd_cpu(o, xv, len); break;
+        case UN_SIGMOID: sigmoid_fwd_cpu(o, xv, len); break;
+        case UN_SCALE: scale_fwd_cpu(o, xv, s_, len); break;
+        case UN_ADD_SCALAR: add_scalar_fwd_cpu(o, xv, s_, len); break;
+        }
     }
-    switch (kind) {
-    case UN_GELU: gelu_fwd_cpu(o, xv, len, approximate); break;
-    case UN_SILU: silu_fwd_cpu(o, xv, len); break;
-    case UN_TANH: tanh_fwd_cpu(o, xv, len); break;
-    case UN_SIGMOID: sigmoid_fwd_cpu(o, xv, len); break;
-    case UN_SCALE: scale_fwd_cpu(o, xv, s_, len); break;
-    case UN_ADD_SCALAR: add_scalar_fwd_cpu(o, xv, s_, len); break;
-    }
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         unary_node *n = silt_graph_record(g, unary_bwd, sizeof *n);
         if (!n) return NULL;
@@ -322,8 +322,8 @@ static silt_status binary_bwd(silt_graph *g, void *p) {
     // two sides one after the other, so that is still right.
     float *da = silt_graph_grad(g, n->a), *db = silt_graph_grad(g, n->b);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    binary_bwd_cpu(da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), n->shape, n->astride, n->bstride, n->op);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, binary_bwd, da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), n->shape, n->astride,
+                          n->bstride, n->op);
 }
 
 // Pads a shape to 4-D with leading 1s.
@@ -363,17 +363,16 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
     silt_tensor *out = silt_graph_tensor_f32(g, nd, so + 4 - nd);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, a, b, NULL);  // fails the graph when grads are asked for
         silt_status s = op == SILT_BINOP_ADD && silt_same_shape(a, b)
                             ? add_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(out))
                             : binary_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), so, astride, bstride, op);
-        return silt_graph_done(g, s, out);
-    }
-    if (op == SILT_BINOP_ADD && silt_same_shape(a, b))
+        if (!silt_graph_done(g, s, out)) return NULL;
+    } else if (op == SILT_BINOP_ADD && silt_same_shape(a, b)) {
         add_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(out));
-    else
+    } else {
         binary_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), so, astride, bstride, op);
-    if (silt_graph_needs_grad(g, a, b, NULL)) {
+    }
+    if (silt_graph_wants_grad(g, a, b, NULL)) {
         out->requires_grad = true;
         binary_node *n = silt_graph_record(g, binary_bwd, sizeof *n);
         if (!n) return NULL;

@@ -131,8 +131,8 @@ static silt_status linear_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x), *dw = silt_graph_grad(g, n->w), *db = silt_graph_grad(g, n->bias);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    linear_bwd_cpu(dx, dw, db, n->out->grad, silt_f32(n->x), silt_f32(n->w), n->N, n->in_f, n->out_f);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, linear_bwd, dx, dw, db, n->out->grad, silt_f32(n->x), silt_f32(n->w), n->N, n->in_f,
+                          n->out_f);
 }
 
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
@@ -172,13 +172,14 @@ silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_ten
                                out);
     }
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, w, bias);  // fails the graph when grads are asked for
-        return silt_graph_done(g, linear_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL,
-                                                  N, in_f, out_f),
-                               out);
+        if (!silt_graph_done(g, linear_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N,
+                                                in_f, out_f),
+                             out))
+            return NULL;
+    } else {
+        linear_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, in_f, out_f);
     }
-    linear_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, in_f, out_f);
-    if (silt_graph_needs_grad(g, x, w, bias)) {
+    if (silt_graph_wants_grad(g, x, w, bias)) {
         out->requires_grad = true;
         linear_node *n = silt_graph_record(g, linear_bwd, sizeof *n);
         if (!n) return NULL;
@@ -198,9 +199,8 @@ static silt_status matmul_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *da = silt_graph_grad(g, n->a), *db = silt_graph_grad(g, n->b);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    matmul_bwd_cpu(da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), n->batch, n->M, n->N, n->K, n->trans_a,
-                   n->trans_b);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, matmul_bwd, da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), n->batch, n->M, n->N,
+                          n->K, n->trans_a, n->trans_b);
 }
 
 silt_tensor *silt_matmul(silt_graph *g, silt_tensor *a, silt_tensor *b, bool trans_a, bool trans_b) {
@@ -233,12 +233,13 @@ silt_tensor *silt_matmul(silt_graph *g, silt_tensor *a, silt_tensor *b, bool tra
     silt_tensor *out = silt_graph_tensor_f32(g, nd, shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, a, b, NULL);
-        return silt_graph_done(g, matmul_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b),
-                               out);
+        if (!silt_graph_done(g, matmul_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b),
+                             out))
+            return NULL;
+    } else {
+        matmul_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b);
     }
-    matmul_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), batch, M, N, K, trans_a, trans_b);
-    if (silt_graph_needs_grad(g, a, b, NULL)) {
+    if (silt_graph_wants_grad(g, a, b, NULL)) {
         out->requires_grad = true;
         matmul_node *n = silt_graph_record(g, matmul_bwd, sizeof *n);
         if (!n) return NULL;

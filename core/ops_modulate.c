@@ -106,9 +106,8 @@ static silt_status modulate_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x), *dshift = silt_graph_grad(g, n->shift), *dscale = silt_graph_grad(g, n->scale);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    modulate_bwd_cpu(dx, dshift, dscale, n->out->grad, silt_f32(n->x), silt_f32(n->scale), n->x->shape[0],
-                     n->x->shape[1], n->x->shape[2]);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, modulate_bwd, dx, dshift, dscale, n->out->grad, silt_f32(n->x), silt_f32(n->scale),
+                          n->x->shape[0], n->x->shape[1], n->x->shape[2]);
 }
 
 silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, silt_tensor *scale) {
@@ -126,14 +125,15 @@ silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, si
     silt_tensor *out = silt_graph_tensor_f32(g, 3, x->shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, shift, scale);
-        return silt_graph_done(g, modulate_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale),
-                                                    x->shape[0], x->shape[1], x->shape[2]),
-                               out);
+        if (!silt_graph_done(g, modulate_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale),
+                                                  x->shape[0], x->shape[1], x->shape[2]),
+                             out))
+            return NULL;
+    } else {
+        modulate_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale), x->shape[0], x->shape[1],
+                         x->shape[2]);
     }
-    modulate_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(shift), silt_f32(scale), x->shape[0], x->shape[1],
-                     x->shape[2]);
-    if (silt_graph_needs_grad(g, x, shift, scale)) {
+    if (silt_graph_wants_grad(g, x, shift, scale)) {
         out->requires_grad = true;
         modulate_node *n = silt_graph_record(g, modulate_bwd, sizeof *n);
         if (!n) return NULL;
@@ -151,9 +151,8 @@ static silt_status gated_add_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x), *dgate = silt_graph_grad(g, n->gate), *dy = silt_graph_grad(g, n->y);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    gated_add_bwd_cpu(dx, dgate, dy, n->out->grad, silt_f32(n->gate), silt_f32(n->y), n->x->shape[0], n->x->shape[1],
-                      n->x->shape[2]);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, gated_add_bwd, dx, dgate, dy, n->out->grad, silt_f32(n->gate), silt_f32(n->y),
+                          n->x->shape[0], n->x->shape[1], n->x->shape[2]);
 }
 
 silt_tensor *silt_gated_add(silt_graph *g, silt_tensor *x, silt_tensor *gate, silt_tensor *y) {
@@ -171,13 +170,14 @@ silt_tensor *silt_gated_add(silt_graph *g, silt_tensor *x, silt_tensor *gate, si
     silt_tensor *out = silt_graph_tensor_f32(g, 3, x->shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, gate, y);
-        return silt_graph_done(g, gated_add_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0],
-                                                     x->shape[1], x->shape[2]),
-                               out);
+        if (!silt_graph_done(g, gated_add_fwd_cuda(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0],
+                                                   x->shape[1], x->shape[2]),
+                             out))
+            return NULL;
+    } else {
+        gated_add_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0], x->shape[1], x->shape[2]);
     }
-    gated_add_fwd_cpu(silt_f32(out), silt_f32(x), silt_f32(gate), silt_f32(y), x->shape[0], x->shape[1], x->shape[2]);
-    if (silt_graph_needs_grad(g, x, gate, y)) {
+    if (silt_graph_wants_grad(g, x, gate, y)) {
         out->requires_grad = true;
         gated_add_node *n = silt_graph_record(g, gated_add_bwd, sizeof *n);
         if (!n) return NULL;

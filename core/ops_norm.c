@@ -279,6 +279,13 @@ static silt_status layernorm_bwd(silt_graph *g, void *p) {
     float *dx = node_grad(g, n->x), *dw = node_grad(g, n->w), *db = node_grad(g, n->b);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
     int64_t C = n->x->shape[n->x->ndim - 1], N = silt_numel(n->x) / C;
+    if (silt_graph_device(g) == SILT_CUDA) {
+        int64_t sf = (dw || db) ? layernorm_bwd_cuda_scratch_floats(N, C) : 0;
+        float *scratch = sf > 0 ? silt_graph_device_scratch(g, (size_t)sf * sizeof(float)) : NULL;
+        if (sf > 0 && !scratch) return silt_graph_status(g);
+        return layernorm_bwd_cuda(dx, dw, db, scratch, n->out->grad, silt_f32(n->x), silt_f32(n->mean),
+                                  silt_f32(n->rstd), n->w ? silt_f32(n->w) : NULL, N, C);
+    }
     layernorm_bwd_cpu(dx, dw, db, n->out->grad, silt_f32(n->x), silt_f32(n->mean), silt_f32(n->rstd),
                       n->w ? silt_f32(n->w) : NULL, N, C);
     return SILT_OK;
@@ -293,19 +300,23 @@ silt_tensor *silt_layernorm(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
         return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    bool grad = silt_graph_needs_grad(g, x, w, b);
+    bool grad = silt_graph_wants_grad(g, x, w, b);
     silt_tensor *mean = NULL, *rstd = NULL;
     if (grad) {
         mean = silt_graph_new(g, N, 0, 0, 0);
         rstd = silt_graph_new(g, N, 0, 0, 0);
         if (!mean || !rstd) return NULL;
     }
-    if (out->device == SILT_CUDA)  // grad is false here: needs_grad failed the graph if one was asked for
-        return silt_graph_done(g, layernorm_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(x), w ? silt_f32(w) : NULL,
-                                                     b ? silt_f32(b) : NULL, N, C, eps),
-                               out);
-    layernorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
-                      w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, eps);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, layernorm_fwd_cuda(silt_f32(out), mean ? silt_f32(mean) : NULL,
+                                                   rstd ? silt_f32(rstd) : NULL, silt_f32(x), w ? silt_f32(w) : NULL,
+                                                   b ? silt_f32(b) : NULL, N, C, eps),
+                             out))
+            return NULL;
+    } else {
+        layernorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
+                          w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, eps);
+    }
     if (grad) {
         out->requires_grad = true;
         layernorm_node *n = silt_graph_record(g, layernorm_bwd, sizeof *n);
@@ -327,6 +338,13 @@ static silt_status rmsnorm_bwd(silt_graph *g, void *p) {
     float *dx = node_grad(g, n->x), *dw = node_grad(g, n->w);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
     int64_t C = n->x->shape[n->x->ndim - 1], N = silt_numel(n->x) / C;
+    if (silt_graph_device(g) == SILT_CUDA) {
+        int64_t sf = dw ? rmsnorm_bwd_cuda_scratch_floats(N, C) : 0;
+        float *scratch = sf > 0 ? silt_graph_device_scratch(g, (size_t)sf * sizeof(float)) : NULL;
+        if (sf > 0 && !scratch) return silt_graph_status(g);
+        return rmsnorm_bwd_cuda(dx, dw, scratch, n->out->grad, silt_f32(n->x), silt_f32(n->rstd),
+                                n->w ? silt_f32(n->w) : NULL, N, C);
+    }
     rmsnorm_bwd_cpu(dx, dw, n->out->grad, silt_f32(n->x), silt_f32(n->rstd), n->w ? silt_f32(n->w) : NULL, N, C);
     return SILT_OK;
 }
@@ -338,13 +356,17 @@ silt_tensor *silt_rmsnorm(silt_graph *g, silt_tensor *x, silt_tensor *w, float e
     if (!norm_check_tensor(g, "rmsnorm", "x", x) || !norm_check_param(g, "rmsnorm", "weight", w, C, x)) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    bool grad = silt_graph_needs_grad(g, x, w, NULL);
+    bool grad = silt_graph_wants_grad(g, x, w, NULL);
     silt_tensor *rstd = grad ? silt_graph_new(g, N, 0, 0, 0) : NULL;
     if (grad && !rstd) return NULL;
-    if (out->device == SILT_CUDA)
-        return silt_graph_done(g, rmsnorm_fwd_cuda(silt_f32(out), NULL, silt_f32(x), w ? silt_f32(w) : NULL, N, C, eps),
-                               out);
-    rmsnorm_fwd_cpu(silt_f32(out), rstd ? silt_f32(rstd) : NULL, silt_f32(x), w ? silt_f32(w) : NULL, N, C, eps);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, rmsnorm_fwd_cuda(silt_f32(out), rstd ? silt_f32(rstd) : NULL, silt_f32(x),
+                                                 w ? silt_f32(w) : NULL, N, C, eps),
+                             out))
+            return NULL;
+    } else {
+        rmsnorm_fwd_cpu(silt_f32(out), rstd ? silt_f32(rstd) : NULL, silt_f32(x), w ? silt_f32(w) : NULL, N, C, eps);
+    }
     if (grad) {
         out->requires_grad = true;
         rmsnorm_node *n = silt_graph_record(g, rmsnorm_bwd, sizeof *n);

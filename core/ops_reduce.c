@@ -105,11 +105,8 @@ static silt_status reduce_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
-    if (n->outer == 1 && n->inner == 1)
-        sum_bwd_cpu(dx, n->out->grad, n->dim, n->scale);
-    else
-        sum_dim_bwd_cpu(dx, n->out->grad, n->outer, n->dim, n->inner, n->scale);
-    return SILT_OK;
+    if (n->outer == 1 && n->inner == 1) return SILT_GRAPH_BWD(g, sum_bwd, dx, n->out->grad, n->dim, n->scale);
+    return SILT_GRAPH_BWD(g, sum_dim_bwd, dx, n->out->grad, n->outer, n->dim, n->inner, n->scale);
 }
 
 // dim < 0 here means "all elements" (callers normalise user dims first).
@@ -130,16 +127,15 @@ static silt_tensor *reduce(silt_graph *g, silt_tensor *x, int dim, bool keepdim,
     silt_tensor *out = silt_graph_tensor_f32(g, nd, shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, NULL, NULL);
         silt_status s = dim < 0 ? (mean ? mean_fwd_cuda : sum_fwd_cuda)(silt_f32(out), silt_f32(x), len)
                                 : (mean ? mean_dim_fwd_cuda : sum_dim_fwd_cuda)(silt_f32(out), silt_f32(x), outer, len, inner);
-        return silt_graph_done(g, s, out);
-    }
-    if (dim < 0)
+        if (!silt_graph_done(g, s, out)) return NULL;
+    } else if (dim < 0) {
         (mean ? mean_fwd_cpu : sum_fwd_cpu)(silt_f32(out), silt_f32(x), len);
-    else
+    } else {
         (mean ? mean_dim_fwd_cpu : sum_dim_fwd_cpu)(silt_f32(out), silt_f32(x), outer, len, inner);
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    }
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         reduce_node *n = silt_graph_record(g, reduce_bwd, sizeof *n);
         if (!n) return NULL;
@@ -184,13 +180,12 @@ static silt_status mse_bwd(silt_graph *g, void *p) {
     // a == b is allowed: the two accumulations then cancel, as they should.
     float *da = silt_graph_grad(g, n->a), *db = silt_graph_grad(g, n->b);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    mse_loss_bwd_cpu(da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), silt_numel(n->a));
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, mse_loss_bwd, da, db, n->out->grad, silt_f32(n->a), silt_f32(n->b), silt_numel(n->a));
 }
 
 silt_tensor *silt_mse_loss(silt_graph *g, silt_tensor *a, silt_tensor *b) {
     if (!a || !b) return NULL;
-    if (silt_graph_check_f32(g, "mse_loss", a) != SILT_OK || silt_graph_check_f32(g, "mse_loss", b) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "mse_loss", a) != SILT_OK || silt_graph_check_dev(g, "mse_loss", b) != SILT_OK) return NULL;
     if (!silt_same_shape(a, b)) {
         char ba[64], bb[64];
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "mse_loss: shapes %s and %s differ", silt_shape_str(a, ba, sizeof ba),
@@ -200,8 +195,13 @@ silt_tensor *silt_mse_loss(silt_graph *g, silt_tensor *a, silt_tensor *b) {
     int64_t one = 1;
     silt_tensor *out = silt_graph_tensor_f32(g, 1, &one);
     if (!out) return NULL;
-    mse_loss_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(a));
-    if (silt_graph_needs_grad(g, a, b, NULL)) {
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, mse_loss_fwd_cuda(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(a)), out))
+            return NULL;
+    } else {
+        mse_loss_fwd_cpu(silt_f32(out), silt_f32(a), silt_f32(b), silt_numel(a));
+    }
+    if (silt_graph_wants_grad(g, a, b, NULL)) {
         out->requires_grad = true;
         mse_node *n = silt_graph_record(g, mse_bwd, sizeof *n);
         if (!n) return NULL;

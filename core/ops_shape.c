@@ -134,8 +134,7 @@ static silt_status concat_bwd(silt_graph *g, void *p) {
     float **dxs = (float **)(n->sizes + n->n);
     for (int i = 0; i < n->n; i++) dxs[i] = silt_graph_grad(g, n->xs[i]);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    concat_bwd_cpu(dxs, n->out->grad, n->sizes, n->n, n->outer, n->inner);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, concat_bwd, dxs, n->out->grad, n->sizes, n->n, n->outer, n->inner);
 }
 
 silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
@@ -168,7 +167,7 @@ silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
     int64_t outer, inner;
     outer_inner(out, d, &outer, &inner);
     bool need = false;
-    for (int i = 0; i < n; i++) need = need || silt_graph_needs_grad(g, xs[i], NULL, NULL);
+    for (int i = 0; i < n; i++) need = need || silt_graph_wants_grad(g, xs[i], NULL, NULL);
     // The node carries the input list, sizes and room for the d-pointers; the
     // forward borrows the same room for its source pointers.
     size_t bytes = sizeof(concat_node) + (size_t)n * (sizeof(silt_tensor *) + sizeof(int64_t) + sizeof(float *));
@@ -192,9 +191,11 @@ silt_tensor *silt_concat(silt_graph *g, silt_tensor **xs, int n, int dim) {
         node->sizes[i] = xs[i]->shape[d];
         src[i] = silt_f32(xs[i]);
     }
-    if (out->device == SILT_CUDA)  // need is false: needs_grad failed the graph if a grad was asked for
-        return silt_graph_done(g, concat_fwd_cuda(silt_f32(out), src, node->sizes, n, outer, inner), out);
-    concat_fwd_cpu(silt_f32(out), src, node->sizes, n, outer, inner);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, concat_fwd_cuda(silt_f32(out), src, node->sizes, n, outer, inner), out)) return NULL;
+    } else {
+        concat_fwd_cpu(silt_f32(out), src, node->sizes, n, outer, inner);
+    }
     if (need) out->requires_grad = true;
     return out;
 }
@@ -211,8 +212,7 @@ static silt_status slice_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
-    slice_bwd_cpu(dx, n->out->grad, n->outer, n->dim, n->inner, n->start, n->len);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, slice_bwd, dx, n->out->grad, n->outer, n->dim, n->inner, n->start, n->len);
 }
 
 // x and d already validated; start in range and len >= 1.
@@ -225,11 +225,12 @@ static silt_tensor *slice_checked(silt_graph *g, silt_tensor *x, int d, int64_t 
     int64_t outer, inner;
     outer_inner(x, d, &outer, &inner);
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, slice_fwd_cuda(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len), out);
+        if (!silt_graph_done(g, slice_fwd_cuda(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len), out))
+            return NULL;
+    } else {
+        slice_fwd_cpu(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len);
     }
-    slice_fwd_cpu(silt_f32(out), silt_f32(x), outer, x->shape[d], inner, start, len);
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         slice_node *n = silt_graph_record(g, slice_bwd, sizeof *n);
         if (!n) return NULL;
@@ -304,8 +305,7 @@ static silt_status permute_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
-    permute_bwd_cpu(dx, n->out->grad, n->x->ndim, n->x->shape, n->perm);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, permute_bwd, dx, n->out->grad, n->x->ndim, n->x->shape, n->perm);
 }
 
 silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm) {
@@ -333,11 +333,11 @@ silt_tensor *silt_permute(silt_graph *g, silt_tensor *x, const int *perm) {
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, permute_fwd_cuda(silt_f32(out), silt_f32(x), x->ndim, x->shape, p), out);
+        if (!silt_graph_done(g, permute_fwd_cuda(silt_f32(out), silt_f32(x), x->ndim, x->shape, p), out)) return NULL;
+    } else {
+        permute_fwd_cpu(silt_f32(out), silt_f32(x), x->ndim, x->shape, p);
     }
-    permute_fwd_cpu(silt_f32(out), silt_f32(x), x->ndim, x->shape, p);
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         permute_node *n = silt_graph_record(g, permute_bwd, sizeof *n);
         if (!n) return NULL;

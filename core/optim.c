@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 struct silt_adamw {
     silt_adamw_params p;
+    silt_device device;  // where params, grads and the moments live
     double beta1, beta2;
     int n;
     int64_t t;
@@ -23,8 +26,13 @@ silt_adamw_params silt_adamw_default_params(void) {
 void silt_adamw_free(silt_adamw *o) {
     if (!o) return;
     for (int i = 0; i < o->n; i++) {
-        if (o->m) silt_free(o->m[i]);
-        if (o->v) silt_free(o->v[i]);
+        if (o->device == SILT_CUDA) {
+            if (o->m) silt_cuda_free(o->m[i]);
+            if (o->v) silt_cuda_free(o->v[i]);
+        } else {
+            if (o->m) silt_free(o->m[i]);
+            if (o->v) silt_free(o->v[i]);
+        }
     }
     free(o->m);
     free(o->v);
@@ -47,17 +55,23 @@ static silt_status check_params(silt_adamw_params p) {
 silt_adamw *silt_adamw_create(silt_tensor **params, const bool *no_decay, int n, silt_adamw_params p) {
     if (n < 0 || (n > 0 && !params)) { SILT_FAIL(SILT_ERR_ARG, "adamw: %d params, array %p", n, (void *)params); return NULL; }
     if (check_params(p) != SILT_OK) return NULL;
+    silt_device dev = n > 0 && params[0] ? params[0]->device : SILT_CPU;
     for (int i = 0; i < n; i++) {
         const silt_tensor *t = params[i];
-        if (!t || t->dtype != SILT_F32 || t->device != SILT_CPU || !t->data) {
-            SILT_FAIL(SILT_ERR_ARG, "adamw: param %d is %s (need an f32 cpu tensor)", i,
-                      !t ? "NULL" : t->dtype != SILT_F32 ? silt_dtype_name(t->dtype) : "not on the cpu");
+        if (!t || t->dtype != SILT_F32 || t->device != dev || !t->data) {
+            SILT_FAIL(SILT_ERR_ARG, "adamw: param %d is %s (need f32 tensors, all on one device)", i,
+                      !t ? "NULL" : t->dtype != SILT_F32 ? silt_dtype_name(t->dtype) : "on another device");
             return NULL;
         }
+    }
+    if (dev != SILT_CPU && dev != SILT_CUDA) {
+        SILT_FAIL(SILT_ERR_ARG, "adamw: params on unknown device %d", (int)dev);
+        return NULL;
     }
     silt_adamw *o = calloc(1, sizeof *o);
     if (!o) goto oom;
     o->p = p;
+    o->device = dev;
     o->beta1 = p.beta1;
     o->beta2 = p.beta2;
     o->n = n;
@@ -71,6 +85,17 @@ silt_adamw *silt_adamw_create(silt_tensor **params, const bool *no_decay, int n,
         o->params[i] = params[i];
         o->no_decay[i] = no_decay ? no_decay[i] : false;
         size_t bytes = (size_t)silt_numel(params[i]) * sizeof(float);
+        if (dev == SILT_CUDA) {
+            void *dm = NULL, *dv = NULL;
+            // Keep a real pointer for empty tensors too (a NULL moment reads as missing).
+            size_t nb = bytes ? bytes : sizeof(float);
+            if (silt_cuda_malloc(&dm, nb) != SILT_OK) goto oom;
+            o->m[i] = dm;
+            if (silt_cuda_malloc(&dv, nb) != SILT_OK) goto oom;
+            o->v[i] = dv;
+            if (silt_cuda_memset(dm, 0, nb) != SILT_OK || silt_cuda_memset(dv, 0, nb) != SILT_OK) goto oom;
+            continue;
+        }
         o->m[i] = silt_alloc(bytes);
         o->v[i] = silt_alloc(bytes);
         if (!o->m[i] || !o->v[i]) goto oom;
@@ -103,6 +128,11 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
         float *p = silt_f32(pt), *m = o->m[i], *v = o->v[i];
         const int64_t n = silt_numel(pt);
         const bool dec = !o->no_decay[i] && o->p.weight_decay != 0;
+        if (o->device == SILT_CUDA) {
+            // The same float scalars and per-element arithmetic (cuda/ops_train.h).
+            SILT_TRY(adamw_step_cuda(p, m, v, g, n, step_size, bc2_sqrt, decay, dec, w1, fb2, w2, eps));
+            continue;
+        }
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (int64_t j = 0; j < n; j++) {
             float pj = dec ? p[j] * decay : p[j];
@@ -119,6 +149,8 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
 }
 
 int64_t silt_adamw_step_count(const silt_adamw *o) { return o ? o->t : 0; }
+
+silt_device silt_adamw_device(const silt_adamw *o) { return o ? o->device : SILT_CPU; }
 
 silt_status silt_adamw_set_step_count(silt_adamw *o, int64_t t) {
     if (!o || t < 0) return SILT_FAIL(SILT_ERR_ARG, "adamw_set_step_count: bad optimiser or count %lld", (long long)t);
@@ -138,7 +170,42 @@ int silt_adamw_num_params(const silt_adamw *o) { return o ? o->n : 0; }
 
 silt_adamw_params silt_adamw_get_params(const silt_adamw *o) { return o ? o->p : silt_adamw_default_params(); }
 
+// The device path of silt_grad_clip_norm: per tensor a fixed-shape double
+// sum of squares on the device (cuda/ops_train.h), the per-tensor sums summed
+// on the host in parameter order, the scaling in place on the device.
+static float grad_clip_norm_cuda(silt_tensor **params, int n, float max_norm) {
+    double *acc = NULL, *partials = NULL, *host = NULL;
+    double total = NAN;
+    size_t k = n > 0 ? (size_t)n : 1;
+    silt_status s = silt_cuda_malloc((void **)&acc, k * sizeof(double));
+    if (!s) s = silt_cuda_malloc((void **)&partials, SILT_SUMSQ_PARTIALS * sizeof(double));
+    if (!s) s = silt_cuda_memset(acc, 0, k * sizeof(double));
+    if (!s && !(host = calloc(k, sizeof(double)))) s = SILT_FAIL(SILT_ERR_OOM, "grad_clip_norm: out of memory");
+    for (int i = 0; !s && i < n; i++)
+        if (params[i] && params[i]->grad) s = sumsq_acc_cuda(acc + i, partials, params[i]->grad, silt_numel(params[i]));
+    if (!s) s = silt_cuda_memcpy_d2h(host, acc, k * sizeof(double));
+    if (!s) {
+        total = 0;
+        for (int i = 0; i < n; i++) total += host[i];
+    }
+    silt_cuda_free(acc);
+    silt_cuda_free(partials);
+    free(host);
+    // A device failure reads as a NaN norm: the caller stops before the update.
+    double norm = sqrt(total);
+    if (!isfinite(norm) || !(max_norm > 0)) return (float)norm;
+    double coef = (double)max_norm / (norm + 1e-6);
+    if (coef < 1.0)
+        for (int i = 0; i < n; i++)
+            if (params[i] && params[i]->grad &&
+                scale_fwd_cuda(params[i]->grad, params[i]->grad, (float)coef, silt_numel(params[i])) != SILT_OK)
+                return NAN;
+    return (float)norm;
+}
+
 float silt_grad_clip_norm(silt_tensor **params, int n, float max_norm) {
+    for (int i = 0; params && i < n; i++)
+        if (params[i] && params[i]->grad && params[i]->device == SILT_CUDA) return grad_clip_norm_cuda(params, n, max_norm);
     // Sequential per tensor with four accumulators: deterministic whatever the
     // thread count, and fast enough next to a forward/backward pass.
     double total = 0;

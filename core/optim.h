@@ -22,8 +22,11 @@ silt_adamw_params silt_adamw_default_params(void);
 
 typedef struct silt_adamw silt_adamw;
 
-// Optimiser over n f32 CPU parameters (the array is copied; the tensors stay
-// the caller's). no_decay[i] true exempts params[i] from weight decay (biases,
+// Optimiser over n f32 parameters, all on the cpu or all on cuda (the array
+// is copied; the tensors stay the caller's). On cuda the moments are device
+// buffers (fp32) and silt_adamw_step runs the CUDA twin of the update
+// (adamw_step_cuda: the same fp32 arithmetic, so the same bits for the same
+// inputs). no_decay[i] true exempts params[i] from weight decay (biases,
 // norms, embeddings); NULL decays all. Moments start at zero. NULL (last error
 // set) on bad arguments: beta outside [0,1), negative eps, lr or decay.
 silt_adamw *silt_adamw_create(silt_tensor **params, const bool *no_decay, int n, silt_adamw_params p);
@@ -44,11 +47,12 @@ silt_status silt_adamw_step(silt_adamw *o, float lr);
 
 // State for checkpoints: the step count, and per parameter the first and
 // second moments (numel floats each, owned by the optimiser, writable for a
-// restore).
+// restore; device pointers when the optimiser is on cuda).
 int64_t silt_adamw_step_count(const silt_adamw *o);
 silt_status silt_adamw_set_step_count(silt_adamw *o, int64_t t);  // t >= 0
 silt_status silt_adamw_state(silt_adamw *o, int i, float **m, float **v);
 int silt_adamw_num_params(const silt_adamw *o);
+silt_device silt_adamw_device(const silt_adamw *o);  // where its params and moments live
 silt_adamw_params silt_adamw_get_params(const silt_adamw *o);
 
 // Global L2 norm of all gradients (params without grad skipped), summed in
@@ -56,7 +60,9 @@ silt_adamw_params silt_adamw_get_params(const silt_adamw *o);
 // max_norm / (norm + 1e-6) (torch's clip_grad_norm_ coefficient). Returns the
 // norm before clipping. A NaN or Inf norm is returned and the gradients are
 // left as they were: the caller decides (skip the step, lower the loss scale).
-// max_norm <= 0 or NaN only measures.
+// max_norm <= 0 or NaN only measures. CUDA parameters (device grads) are
+// measured and scaled on the device (per-tensor double sums, added on the
+// host in order); a device error returns NaN.
 float silt_grad_clip_norm(silt_tensor **params, int n, float max_norm);
 
 #endif

@@ -67,8 +67,9 @@ silt_status silt_tensor_to_cuda(const silt_tensor *host, silt_tensor **out);
 silt_status silt_tensor_to_cpu(const silt_tensor *dev, silt_tensor **out);
 // Moves an owned CPU tensor's data to the device in place: the header is
 // kept (so pointers to it stay valid), data becomes device memory, the host
-// data and grad are freed, grad = NULL and requires_grad = false (device
-// tensors are inference-only for now). A tensor already on cuda is left as
+// data and grad are freed, grad = NULL and requires_grad = false. To train
+// it, set requires_grad and give it a device grad buffer (silt_cuda_malloc,
+// zeroed; silt_tensor_free_cuda frees it), as gen/lib/train.c does. A tensor already on cuda is left as
 // it is. On failure the tensor is unchanged. Free it with
 // silt_tensor_free_cuda.
 silt_status silt_tensor_move_to_cuda(silt_tensor *t);
@@ -139,5 +140,6 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 #include "cuda/ops_norm.h"
 #include "cuda/ops_reduce.h"
 #include "cuda/ops_softmax.h"
+#include "cuda/ops_train.h"
 
 #endif

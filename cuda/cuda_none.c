@@ -267,3 +267,13 @@ silt_status dit_unpatchify_fwd_cuda(float *out, const float *x, int64_t B, int64
                                     int64_t C) {
     return NO_CUDA();
 }
+
+// cuda/ops_train.h
+silt_status matmul_bwd_cuda(float *da, float *db, const float *dout, const float *a, const float *b, int64_t batch,
+                            int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b) { return NO_CUDA(); }
+silt_status linear_bwd_cuda(float *dx, float *dw, float *dbias, const float *dout, const float *x, const float *w,
+                            int64_t N, int64_t in_f, int64_t out_f) { return NO_CUDA(); }
+silt_status adamw_step_cuda(float *p, float *m, float *v, const float *g, int64_t n, float step_size, float bc2_sqrt,
+                            float decay, bool decay_on, float w1, float b2, float w2, float eps) { return NO_CUDA(); }
+silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_t n) { return NO_CUDA(); }
+silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w) { return NO_CUDA(); }

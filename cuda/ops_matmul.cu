@@ -21,22 +21,24 @@ static silt_status check_dims(const char *op, int64_t batch, int64_t M, int64_t 
     return SILT_OK;
 }
 
-// out = op(a) @ op(b) for any cuBLAS data type, fp32 scaling and accumulation;
-// a and b of `type`, out of `otype` (elsize: out's element size).
-static silt_status gemm(const char *op, void *out, const void *a, const void *b, cudaDataType_t type,
-                        cudaDataType_t otype, size_t elsize, int64_t batch, int64_t M, int64_t N, int64_t K,
-                        bool trans_a, bool trans_b, cublasComputeType_t compute) {
+// out = op(a) @ op(b) (+ out when acc) for any cuBLAS data type, fp32 scaling
+// and accumulation; a and b of `type`, out of `otype` (elsize: out's element
+// size). acc (beta = 1) is for the backward kernels, which accumulate.
+static silt_status gemm_ex(const char *op, void *out, const void *a, const void *b, cudaDataType_t type,
+                           cudaDataType_t otype, size_t elsize, int64_t batch, int64_t M, int64_t N, int64_t K,
+                           bool trans_a, bool trans_b, cublasComputeType_t compute, bool acc) {
     SILT_CUDA_READY();
     SILT_TRY(check_dims(op, batch, M, N, K));
     if (batch == 0 || M == 0 || N == 0) return SILT_OK;
     if (!out || (K > 0 && (!a || !b))) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL buffer", op);
     if (K == 0) {  // an empty sum; cuBLAS would reject the zero leading dimension
+        if (acc) return SILT_OK;
         SILT_CUDA_TRY(cudaMemsetAsync(out, 0, (size_t)batch * (size_t)M * (size_t)N * elsize, 0));
         return SILT_OK;
     }
     cublasHandle_t h;
     SILT_TRY(silt_cublas_handle_(&h, __FILE__, __LINE__));
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = acc ? 1.0f : 0.0f;
     cublasOperation_t opb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     int m = (int)N, n = (int)M, k = (int)K;
     int ldb = trans_b ? k : m;  // b stored (K,N) or (N,K): its row length
@@ -50,6 +52,41 @@ static silt_status gemm(const char *op, void *out, const void *a, const void *b,
         SILT_CUBLAS_TRY(cublasGemmStridedBatchedEx(h, opb, opa, m, n, k, &alpha, b, type, ldb, sb, a, type, lda, sa,
                                                    &beta, out, otype, ldc, sc, (int)batch, compute,
                                                    CUBLAS_GEMM_DEFAULT));
+    }
+    return SILT_OK;
+}
+
+static silt_status gemm(const char *op, void *out, const void *a, const void *b, cudaDataType_t type,
+                        cudaDataType_t otype, size_t elsize, int64_t batch, int64_t M, int64_t N, int64_t K,
+                        bool trans_a, bool trans_b, cublasComputeType_t compute) {
+    return gemm_ex(op, out, a, b, type, otype, elsize, batch, M, N, K, trans_a, trans_b, compute, false);
+}
+
+// fp32 out (+)= op(a) @ op(b) with the process's TF32 setting.
+static silt_status gemm_f32(const char *op, float *out, const float *a, const float *b, int64_t batch, int64_t M,
+                            int64_t N, int64_t K, bool trans_a, bool trans_b, bool acc) {
+    cublasComputeType_t compute = silt_cuda_tf32_() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    return gemm_ex(op, out, a, b, CUDA_R_32F, CUDA_R_32F, sizeof(float), batch, M, N, K, trans_a, trans_b, compute,
+                   acc);
+}
+
+// Backward of matmul, as matmul_bwd_cpu: the same four cases, each one
+// strided-batched GEMM with beta = 1 (accumulate). For out = op(a) op(b):
+// dA' = dC op(b)^T, dB' = op(a)^T dC, written in a's / b's stored layout.
+extern "C" silt_status matmul_bwd_cuda(float *da, float *db, const float *dout, const float *a, const float *b,
+                                       int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b) {
+    const char *op = "matmul_bwd_cuda";
+    if (da) {
+        if (!trans_a)  // da (M,K) += dC (M,N) @ B'^T; B'^T (N,K) is b itself when trans_b
+            SILT_TRY(gemm_f32(op, da, dout, b, batch, M, K, N, false, !trans_b, true));
+        else  // da (K,M) += B' (K,N) @ dC^T (N,M); B' is b^T when trans_b
+            SILT_TRY(gemm_f32(op, da, b, dout, batch, K, M, N, trans_b, true, true));
+    }
+    if (db) {
+        if (!trans_b)  // db (K,N) += A'^T (K,M) @ dC (M,N); A'^T is a itself when trans_a
+            SILT_TRY(gemm_f32(op, db, a, dout, batch, K, N, M, !trans_a, false, true));
+        else  // db (N,K) += dC^T (N,M) @ A' (M,K)
+            SILT_TRY(gemm_f32(op, db, dout, a, batch, N, K, M, true, trans_a, true));
     }
     return SILT_OK;
 }
@@ -111,5 +148,34 @@ extern "C" silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const flo
     if (!bias || N == 0 || out_f == 0) return SILT_OK;
     bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
     SILT_CUDA_LAUNCHED("bias_add_kernel");
+    return SILT_OK;
+}
+
+// dbias (cols) += column sums of d (rows,cols): one thread per column walks
+// the rows in order with a double sum (as sum_rows_acc on the CPU), so the
+// result does not depend on the launch shape; consecutive threads read
+// consecutive columns (coalesced).
+static __global__ void col_sum_acc_kernel(float *dbias, const float *d, int64_t rows, int64_t cols) {
+    for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += (int64_t)gridDim.x * blockDim.x) {
+        double acc = 0;
+        for (int64_t r = 0; r < rows; r++) acc += d[r * cols + c];
+        dbias[c] += (float)acc;
+    }
+}
+
+extern "C" silt_status linear_bwd_cuda(float *dx, float *dw, float *dbias, const float *dout, const float *x,
+                                       const float *w, int64_t N, int64_t in_f, int64_t out_f) {
+    const char *op = "linear_bwd_cuda";
+    SILT_CUDA_READY();
+    if (N < 0 || in_f < 0 || out_f < 0) return SILT_FAIL(SILT_ERR_ARG, "%s: negative size", op);
+    if ((dx || dw || dbias) && N > 0 && out_f > 0 && !dout) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL dout", op);
+    // dx (N,in_f) += dout (N,out_f) @ w (out_f,in_f)
+    if (dx) SILT_TRY(gemm_f32(op, dx, dout, w, 1, N, in_f, out_f, false, false, true));
+    // dw (out_f,in_f) += dout^T (out_f,N) @ x (N,in_f)
+    if (dw) SILT_TRY(gemm_f32(op, dw, dout, x, 1, out_f, in_f, N, true, false, true));
+    if (dbias && out_f > 0) {
+        col_sum_acc_kernel<<<silt_cuda_grid_(out_f), SILT_CUDA_BLOCK>>>(dbias, dout, N, out_f);
+        SILT_CUDA_LAUNCHED("col_sum_acc_kernel");
+    }
     return SILT_OK;
 }

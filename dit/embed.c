@@ -68,7 +68,9 @@ static silt_tensor *patchify_cuda(silt_graph *g, silt_tensor *x, silt_tensor *w,
     int64_t B = x->shape[0], C = x->shape[1], h = x->shape[2] / p, wd = x->shape[3] / p, K = C * p * p;
     silt_tensor *patches = silt_graph_tensor_f32(g, 3, (const int64_t[]){B, h * wd, K});
     if (!patches) return NULL;
-    silt_graph_needs_grad(g, x, w, b);  // fails the graph when a grad is asked for
+    // The gather has no device backward: only x's grad is unsupported (w and b
+    // get theirs through the reshape and the linear below).
+    silt_graph_needs_grad(g, x, NULL, NULL);  // fails the graph when x asks for a grad
     if (!silt_graph_done(g, dit_patch_gather_fwd_cuda(silt_f32(patches), silt_f32(x), B, C, h, wd, p), patches))
         return NULL;
     silt_tensor *wf = silt_reshape(g, w, 2, (const int64_t[]){w->shape[0], K});
@@ -121,6 +123,18 @@ silt_tensor *dit_unpatchify(silt_graph *g, silt_tensor *x, int h, int w, int p, 
     int64_t B = x->shape[0], H = (int64_t)h * p, W = (int64_t)w * p;
     silt_tensor *out = silt_graph_new(g, B, C, H, W);
     if (!out) return NULL;
+    if (out->device == SILT_CUDA && silt_graph_wants_grad(g, x, NULL, NULL)) {
+        // Training on the device: the same gather as two 4-D permutes (which
+        // have device backwards). x (B, h*w, p*p*C) is (B, h, w, p, p, C);
+        // out[b, c, i*p+pi, j*p+pj] = x[b, i, j, pi, pj, c].
+        //   (B*h, w, p, p*C) -> perm (0,2,1,3) -> (B*h, p, w, p*C)  [i, pi, j, (pj, c)]
+        //   (B, h*p*w, p, C) -> perm (0,3,1,2) -> (B, C, h*p*w, p)  [c, (i, pi, j), pj]
+        silt_tensor *t = silt_reshape(g, x, 4, (const int64_t[]){B * h, w, p, (int64_t)p * C});
+        t = silt_permute(g, t, (const int[]){0, 2, 1, 3});
+        t = silt_reshape(g, t, 4, (const int64_t[]){B, (int64_t)h * p * w, p, C});
+        t = silt_permute(g, t, (const int[]){0, 3, 1, 2});
+        return silt_reshape(g, t, 4, (const int64_t[]){B, C, H, W});
+    }
     if (out->device == SILT_CUDA) {
         silt_graph_needs_grad(g, x, NULL, NULL);
         return silt_graph_done(g, dit_unpatchify_fwd_cuda(silt_f32(out), silt_f32(x), B, h, w, p, C), out);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
+#include "cuda/cuda.h"
 #include "gen/lib/train_private.h"
 
 silt_train_params silt_train_default_params(void) {
@@ -57,6 +58,7 @@ silt_status silt_train_params_check(const silt_train_params *p) {
     BAD(strlen(p->out_dir) > TRAIN_PATH_MAX - 64, "output directory path is too long");
     BAD(p->log_every < 1, "log_every %lld must be >= 1", (long long)p->log_every);
     BAD(p->step_delay_ms < 0, "step_delay_ms %d must be >= 0", p->step_delay_ms);
+    BAD(p->device != SILT_CPU && p->device != SILT_CUDA, "unknown device %d", (int)p->device);
 #undef BAD
     return SILT_OK;
 }
@@ -162,6 +164,15 @@ static char *params_json(const silt_train_params *p, const char *arch) {
 }
 
 static void state_free(train_state *s) {
+    if (s->on_device) {
+        // s->params are our host shadows here; the device parameters are the task's.
+        for (int i = 0; i < s->n && s->params; i++) silt_tensor_free(s->params[i]);
+        if (s->dev_ema)
+            for (int i = 0; i < s->n; i++) silt_cuda_free(s->dev_ema[i]);
+    }
+    free(s->dev_ema);
+    free(s->dev_params);
+    silt_adamw_free(s->dev_opt);
     if (s->ema)
         for (int i = 0; i < s->n; i++) silt_free(s->ema[i]);
     free(s->ema);
@@ -272,6 +283,104 @@ static int lock_dir(const char *dir) {
     return fd;
 }
 
+// --- device runs ------------------------------------------------------------------
+
+// Moves the run to the GPU after any resume (the host state is complete then):
+// host shadows of the parameters take the checkpoint role, the task moves its
+// model in place, and the parameters get device grads, the device optimiser
+// (moments and step count copied from the host one) and device EMA buffers.
+static silt_status device_setup(train_state *s) {
+    silt_train_task *task = s->task;
+    if (!silt_cuda_available())
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "train --device cuda: no usable CUDA GPU (%s)",
+                         silt_cuda_built() ? "see the log line above" : "silt was built without CUDA");
+    if (!task->to_device)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "train --device cuda: the %s task has no device path (use --device cpu)",
+                         task->name ? task->name : "?");
+    const int n = s->n;
+    s->dev_params = calloc((size_t)n, sizeof *s->dev_params);
+    silt_tensor **host = calloc((size_t)n, sizeof *host);
+    if (!s->dev_params || !host) { free(host); return SILT_FAIL(SILT_ERR_OOM, "train: out of memory"); }
+    silt_status st = SILT_OK;
+    for (int i = 0; i < n && !st; i++) {
+        const silt_tensor *t = s->params[i];
+        host[i] = silt_tensor_create_f32(t->ndim, t->shape, false);
+        if (!host[i]) st = SILT_FAIL(SILT_ERR_OOM, "train: out of memory for host copies");
+        else memcpy(host[i]->data, t->data, silt_nbytes(t));
+    }
+    if (!st) st = task->to_device(task->self, SILT_CUDA);
+    if (st) {
+        for (int i = 0; i < n; i++) silt_tensor_free(host[i]);
+        free(host);
+        return st;
+    }
+    // From here on the state is a device run (state_free frees the shadows).
+    for (int i = 0; i < n; i++) {
+        s->dev_params[i] = s->params[i];
+        s->params[i] = host[i];
+    }
+    free(host);
+    s->on_device = true;
+    for (int i = 0; i < n; i++) {
+        silt_tensor *t = s->dev_params[i];
+        if (t->device != SILT_CUDA || t->dtype != SILT_F32)
+            return SILT_FAIL(SILT_ERR_ARG, "train: the task left parameter %s on %s", s->names[i],
+                             silt_device_name(t->device));
+        // The task's free (silt_tensor_free_cuda) releases data and grad.
+        size_t bytes = silt_nbytes(t) ? silt_nbytes(t) : sizeof(float);
+        void *gbuf = NULL;
+        SILT_TRY(silt_cuda_malloc(&gbuf, bytes));
+        t->grad = gbuf;
+        t->requires_grad = true;
+        SILT_TRY(silt_cuda_memset(gbuf, 0, bytes));
+    }
+    s->dev_opt = silt_adamw_create(s->dev_params, s->no_decay, n, silt_adamw_get_params(s->opt));
+    if (!s->dev_opt) return SILT_FAIL(SILT_ERR_ARG, "train: %s", silt_last_error_message());
+    SILT_TRY(silt_adamw_set_step_count(s->dev_opt, silt_adamw_step_count(s->opt)));
+    for (int i = 0; i < n; i++) {
+        float *hm, *hv, *dm, *dv;
+        size_t bytes = silt_nbytes(s->params[i]);
+        SILT_TRY(silt_adamw_state(s->opt, i, &hm, &hv));
+        SILT_TRY(silt_adamw_state(s->dev_opt, i, &dm, &dv));
+        SILT_TRY(silt_cuda_memcpy_h2d(dm, hm, bytes));
+        SILT_TRY(silt_cuda_memcpy_h2d(dv, hv, bytes));
+    }
+    if (s->ema) {
+        s->dev_ema = calloc((size_t)n, sizeof *s->dev_ema);
+        if (!s->dev_ema) return SILT_FAIL(SILT_ERR_OOM, "train: out of memory");
+        for (int i = 0; i < n; i++) {
+            size_t bytes = silt_nbytes(s->params[i]);
+            void *e = NULL;
+            SILT_TRY(silt_cuda_malloc(&e, bytes ? bytes : sizeof(float)));
+            s->dev_ema[i] = e;
+            SILT_TRY(silt_cuda_memcpy_h2d(e, s->ema[i], bytes));
+        }
+    }
+    return SILT_OK;
+}
+
+// Device state -> the host copies checkpoints are written from (weights,
+// moments, step count and EMA, all bit for bit).
+static silt_status sync_to_host(train_state *s) {
+    if (!s->on_device) return SILT_OK;
+    for (int i = 0; i < s->n; i++) {
+        size_t bytes = silt_nbytes(s->params[i]);
+        float *hm, *hv, *dm, *dv;
+        SILT_TRY(silt_cuda_memcpy_d2h(s->params[i]->data, s->dev_params[i]->data, bytes));
+        SILT_TRY(silt_adamw_state(s->opt, i, &hm, &hv));
+        SILT_TRY(silt_adamw_state(s->dev_opt, i, &dm, &dv));
+        SILT_TRY(silt_cuda_memcpy_d2h(hm, dm, bytes));
+        SILT_TRY(silt_cuda_memcpy_d2h(hv, dv, bytes));
+        if (s->ema) SILT_TRY(silt_cuda_memcpy_d2h(s->ema[i], s->dev_ema[i], bytes));
+    }
+    return silt_adamw_set_step_count(s->opt, silt_adamw_step_count(s->dev_opt));
+}
+
+static silt_status ckpt_write(train_state *s, int64_t step) {
+    SILT_TRY(sync_to_host(s));
+    return train_ckpt_write(s, step);
+}
+
 // --- the loop ---------------------------------------------------------------------
 
 static void sleep_ms(int ms) {
@@ -289,7 +398,11 @@ typedef struct step_result {
 static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_result *r) {
     const silt_train_params *p = s->p;
     silt_train_task *task = s->task;
-    for (int i = 0; i < s->n; i++) silt_tensor_zero_grad(s->params[i]);
+    silt_tensor **params = s->on_device ? s->dev_params : s->params;
+    for (int i = 0; i < s->n; i++) {
+        if (s->on_device) SILT_TRY(silt_cuda_memset(params[i]->grad, 0, silt_nbytes(params[i])));
+        else silt_tensor_zero_grad(params[i]);
+    }
     // The loss is the mean over the K*B samples of the update: each
     // micro-batch mean is scaled by 1/K through the backward seed.
     const float seed = 1.0f / (float)p->grad_accum;
@@ -306,7 +419,13 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
         if (loss->dtype != SILT_F32 || silt_numel(loss) != 1 || !loss->requires_grad)
             return SILT_FAIL(SILT_ERR_ARG, "step %lld: the loss must be one f32 element that requires grad",
                              (long long)step + 1);
-        float lv = silt_f32(loss)[0];
+        float lv = NAN;
+        if (loss->device == SILT_CUDA) {
+            silt_status cs = silt_cuda_memcpy_d2h(&lv, loss->data, sizeof lv);
+            if (cs != SILT_OK) return SILT_FAIL(cs, "step %lld: %s", (long long)step + 1, silt_last_error_message());
+        } else {
+            lv = silt_f32(loss)[0];
+        }
         if (!isfinite(lv))
             return SILT_FAIL(SILT_ERR_NUMERIC, "step %lld: loss is %g (micro-batch %lld); stopped before the update",
                              (long long)step + 1, lv, (long long)bi);
@@ -315,14 +434,19 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
         if (st != SILT_OK)
             return SILT_FAIL(st, "step %lld: backward failed: %s", (long long)step + 1, silt_last_error_message());
     }
-    float gn = silt_grad_clip_norm(s->params, s->n, (float)p->grad_clip);
+    float gn = silt_grad_clip_norm(params, s->n, (float)p->grad_clip);
     if (!isfinite(gn))
         return SILT_FAIL(SILT_ERR_NUMERIC, "step %lld: gradient norm is %g (loss %g); stopped before the update",
                          (long long)step + 1, gn, loss_sum / p->grad_accum);
-    SILT_TRY(silt_adamw_step(s->opt, (float)silt_train_lr(p, step)));
-    if (s->ema)
+    SILT_TRY(silt_adamw_step(s->on_device ? s->dev_opt : s->opt, (float)silt_train_lr(p, step)));
+    if (s->ema && s->on_device) {
+        const float d = (float)p->ema_decay, w = (float)(1.0 - p->ema_decay);  // as silt_train_ema_update
+        for (int i = 0; i < s->n; i++)
+            SILT_TRY(ema_update_cuda(s->dev_ema[i], silt_f32(params[i]), silt_numel(params[i]), d, w));
+    } else if (s->ema) {
         for (int i = 0; i < s->n; i++)
             silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), p->ema_decay);
+    }
     r->loss = loss_sum / p->grad_accum;
     r->grad_norm = gn;
     return SILT_OK;
@@ -362,9 +486,14 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
         }
         silt_info("resuming from %s at step %lld of %lld", ckpt, (long long)start, (long long)p->steps);
     }
+    if (p->device == SILT_CUDA && (st = device_setup(&s)) != SILT_OK) goto done;
     if ((st = train_csv_open(p->out_dir, start, &csv)) != SILT_OK) goto done;
-    g = silt_graph_create(0);
-    if (!g) { st = SILT_FAIL(SILT_ERR_OOM, "train: out of memory for the graph"); goto done; }
+    g = s.on_device ? silt_graph_create_on(SILT_CUDA, 0) : silt_graph_create(0);
+    if (!g) {
+        st = s.on_device ? SILT_FAIL(SILT_ERR_OOM, "train: device graph: %s", silt_last_error_message())
+                         : SILT_FAIL(SILT_ERR_OOM, "train: out of memory for the graph");
+        goto done;
+    }
     if (p->handle_signals) signals_install(&sig);
     if (progress) {
         silt_progress_begin(progress, label, p->steps - start);
@@ -401,7 +530,7 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
                 st = SILT_FAIL(SILT_ERR_IO, "cannot sync %s: %s", TRAIN_CSV_NAME, strerror(errno));
                 goto done;
             }
-            if ((st = train_ckpt_write(&s, done_steps)) != SILT_OK) goto done;
+            if ((st = ckpt_write(&s, done_steps)) != SILT_OK) goto done;
         }
         if (cancelled && done_steps < p->steps) {
             st = SILT_FAIL(SILT_ERR_CANCELLED, "interrupted (signal %d) after step %lld of %lld; checkpoint written",
@@ -409,7 +538,7 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
             goto done;
         }
     }
-    if (start == p->steps) st = train_ckpt_write(&s, start);  // nothing left: re-save (a round trip)
+    if (start == p->steps) st = ckpt_write(&s, start);  // nothing left: re-save (a round trip)
 
 done:
     if (progress_on) {

@@ -60,6 +60,11 @@ typedef struct silt_train_task {
     // "config"; a resume from a checkpoint with another config fails.
     const char *config;
     void (*destroy)(void *self);   // frees self and its parameters; NULL-safe to call via silt_train_task_free
+    // Optional (NULL: cpu only): moves the model to `device` in place, once,
+    // before the first step (parameter headers stay valid; their data becomes
+    // device memory). After it, loss() gets graphs on that device and must put
+    // its inputs there (build on the host, silt_graph_upload).
+    silt_status (*to_device)(void *self, silt_device device);
 } silt_train_task;
 
 void silt_train_task_free(silt_train_task *t);  // calls t->destroy(t->self) once; NULL-safe
@@ -82,6 +87,12 @@ typedef struct silt_train_params {
     int64_t log_every;      // CSV row (and a log line) every N updates, and at the end
     int step_delay_ms;      // sleep after each update (tests of crash and resume); 0 = none
     bool handle_signals;    // SIGINT/SIGTERM: finish the step, checkpoint, SILT_ERR_CANCELLED
+    // Where forward, backward, clipping, AdamW and EMA run (default SILT_CPU).
+    // SILT_CUDA needs a usable GPU and a task with to_device; parameters,
+    // grads, AdamW moments (fp32) and EMA weights then live on the device, and
+    // checkpoints are written from host copies in the same format (so a run
+    // resumes on either device).
+    silt_device device;
 } silt_train_params;
 
 // steps 1000, batch 32, accum 1, lr 1e-3, lr_min 1e-5, warmup 100, weight decay

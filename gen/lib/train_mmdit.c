@@ -23,6 +23,7 @@ enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3 };
 typedef struct mmdit_task {
     mmdit_model *m;
     wclip_model *clip;
+    silt_graph *text_g;  // device runs: the frozen text encode stays on a CPU graph
     char config[1024];  // mmdit_config_json, stored in checkpoints
 } mmdit_task;
 
@@ -79,6 +80,7 @@ static void task_destroy(void *self) {
     if (!t) return;
     mmdit_free(t->m);
     wclip_free(t->clip);
+    silt_graph_free(t->text_g);
     free(t);
 }
 
@@ -86,6 +88,16 @@ static int task_n_params(void *self) { return mmdit_param_count(((mmdit_task *)s
 
 static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
     return mmdit_param(((mmdit_task *)self)->m, i, name, no_decay);
+}
+
+static silt_status task_to_device(void *self, silt_device device) {
+    mmdit_task *t = self;
+    if (device == SILT_CUDA && !t->text_g) {
+        t->text_g = silt_graph_create(0);
+        if (!t->text_g) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for the text graph");
+        silt_graph_set_grad(t->text_g, false);
+    }
+    return mmdit_to_device(t->m, device);
 }
 
 static double task_images(void *self, int batch_size) {
@@ -105,11 +117,15 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     const int64_t npix = 3 * (int64_t)S * S;
     if (batch_index < 0 || B < 1)
         return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: batch %lld of size %d", (long long)batch_index, B));
-    silt_tensor *xt = silt_graph_new(g, B, 3, S, S), *target = silt_graph_new(g, B, 3, S, S);
-    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
-    float *x0 = silt_arena_alloc(silt_graph_arena(g), (size_t)npix * sizeof(float));
-    float *ts = silt_arena_alloc(silt_graph_arena(g), (size_t)B * sizeof(float));
-    if (!xt || !target || !idt || !x0 || !ts) return silt_graph_status(g) ? NULL : fail(g, SILT_ERR_OOM);
+    // The batch is built in host memory (the graph's host arena) and then put
+    // on the graph's device (a copy on a CPU graph: the same numbers).
+    silt_arena *ha = silt_graph_arena(g);
+    float *hx = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
+    float *htarget = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
+    int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof(int32_t));
+    float *x0 = silt_arena_alloc(ha, (size_t)npix * sizeof(float));
+    float *ts = silt_arena_alloc(ha, (size_t)B * sizeof(float));
+    if (!hx || !htarget || !ids || !x0 || !ts) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     const uint64_t seed_t = purpose_seed(data_seed, PURPOSE_TIME), seed_n = purpose_seed(data_seed, PURPOSE_NOISE);
     for (int i = 0; i < B; i++) {
@@ -119,9 +135,9 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         if (!s) s = world_render(&it.scene, S, x0, NULL, NULL);
         // Caption dropout (for classifier-free guidance): the null caption is "".
         bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_MMDIT_CAPTION_DROP;
-        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, silt_i32(idt) + (size_t)i * T);
+        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, ids + (size_t)i * T);
         if (s) return fail(g, s);
-        float n = 0, *noise = silt_f32(target) + i * npix, *x = silt_f32(xt) + i * npix;
+        float n = 0, *noise = htarget + i * npix, *x = hx + i * npix;
         silt_rng_normal(&n, 1, seed_t, (uint64_t)j, 0);
         silt_rng_normal(noise, npix, seed_n, (uint64_t)j, 0);
         const float sg = 1.0f / (1.0f + expf(-n));  // logit-normal(0, 1)
@@ -132,13 +148,30 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
             noise[k] -= v0;  // the target v = noise - x0, in place
         }
     }
-    // The text encoder is frozen: no graph nodes, no gradients into it.
+    const int64_t shape[4] = {B, 3, S, S};
+    silt_tensor *xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
+    silt_tensor *target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
+    if (!xt || !target) return NULL;
+    // The text encoder is frozen: no graph nodes, no gradients into it. On a
+    // device graph it runs on the CPU graph text_g and its outputs go up.
     silt_tensor *ctx = NULL, *pooled = NULL;
-    bool grad = silt_graph_grad_enabled(g);
-    silt_graph_set_grad(g, false);
-    silt_status s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &ctx, &pooled);
-    silt_graph_set_grad(g, grad);
-    if (s) return fail(g, s);
+    silt_status s;
+    if (silt_graph_device(g) != SILT_CPU) {
+        if (!t->text_g) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: device graph before to_device"));
+        silt_graph_reset(t->text_g);
+        silt_tensor *hc = NULL, *hp = NULL;
+        s = wclip_encode_text(t->text_g, t->clip, ids, B, &hc, &hp);
+        if (s) return fail(g, s);
+        ctx = silt_graph_upload(g, SILT_F32, hc->ndim, hc->shape, hc->data);
+        pooled = silt_graph_upload(g, SILT_F32, hp->ndim, hp->shape, hp->data);
+        if (!ctx || !pooled) return NULL;
+    } else {
+        bool grad = silt_graph_grad_enabled(g);
+        silt_graph_set_grad(g, false);
+        s = wclip_encode_text(g, t->clip, ids, B, &ctx, &pooled);
+        silt_graph_set_grad(g, grad);
+        if (s) return fail(g, s);
+    }
     silt_tensor *v = mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL);
     return silt_mse_loss(g, v, target);
 }
@@ -189,7 +222,7 @@ static silt_status create(const char *clip_path, const char *size, const mmdit_c
               cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path);
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
-                             .destroy = task_destroy};
+                             .destroy = task_destroy, .to_device = task_to_device};
     return SILT_OK;
 }
 

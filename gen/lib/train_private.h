@@ -24,6 +24,14 @@ typedef struct train_state {
     float **ema;           // n buffers, or NULL when EMA is off
     silt_adamw *opt;
     char *params_json;     // the hyperparameters that change the numbers
+    // Device runs (p->device == SILT_CUDA): params/opt/ema above are host
+    // copies (owned shadows of the parameters) that checkpoints read and
+    // write; the run uses these device ones, and train_sync_to_host copies
+    // them back before a checkpoint.
+    bool on_device;
+    silt_tensor **dev_params;  // the task's parameter headers, moved to the device
+    silt_adamw *dev_opt;
+    float **dev_ema;           // device buffers, or NULL when EMA is off
 } train_state;
 
 // Writes OUT/checkpoint_<step>.safetensors, then OUT/latest, then deletes all
