@@ -270,6 +270,15 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
 
 template <int DP>
 silt_status launch(const mma_p &p, unsigned blocks) {
+    // Ask for half the unified L1/shared memory as shared (a hint; the rest
+    // stays L1): room for 3 blocks of up to 36 KB, which the ~140-170
+    // registers per thread also allow. Idempotent, so a race only repeats it.
+    static int carveout_set;
+    if (!__atomic_load_n(&carveout_set, __ATOMIC_RELAXED)) {
+        SILT_CUDA_TRY(cudaFuncSetAttribute((const void *)attn_fwd_mma_kernel<DP>,
+                                           cudaFuncAttributePreferredSharedMemoryCarveout, 50));
+        __atomic_store_n(&carveout_set, 1, __ATOMIC_RELAXED);
+    }
     attn_fwd_mma_kernel<DP><<<blocks, THREADS>>>(p);
     SILT_CUDA_LAUNCHED("attn_fwd_mma_kernel");
     return SILT_OK;
