@@ -2,7 +2,9 @@
 // hidden 1152, 16 heads, patch 2, 32x32x4 latent = 256 tokens, diffusers
 // layout) on a CUDA graph: batch 1 and 8 in fp32 (TF32 off), with TF32
 // allowed (cuBLAS), and with bf16 linear weights (dit_weights_to_bf16: bf16
-// GEMMs with fp32 accumulation; activations and the other ops stay fp32),
+// GEMMs with fp32 accumulation; activations and the other ops stay fp32);
+// the tf32 and bf16 modes also run attention on the bf16 tensor-core kernel
+// (silt_cuda_set_attention_bf16; head dim 72, zero-padded to 80 inside it),
 // median ms over N runs (CUDA events around dit_forward, the latent already
 // on the device) after 3 warm-ups; then the SoftPAG cost:
 // batch 3 (uncond, cond, cond + SoftPAG on 4 heads) against batch 2 (CFG).
@@ -179,6 +181,7 @@ int main(int argc, char **argv) {
     silt_perturb p = {SILT_PERTURB_IDENTITY, 2, 3, cfg.depth, cfg.heads, u, 0};
     for (int mi = 0; mi < 3; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
+        silt_cuda_set_attention_bf16(mi >= 1);  // tf32 and bf16 modes: attention on the bf16 tensor-core kernel
         if (mi == 2 && dit_weights_to_bf16(m) != SILT_OK) {  // last: the conversion is one way
             snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
             rc = 1;
@@ -193,6 +196,7 @@ int main(int argc, char **argv) {
         if (cfg_ms[mi] < 0 || pag_ms[mi] < 0) rc = 1;
     }
     silt_cuda_set_allow_tf32(false);
+    silt_cuda_set_attention_bf16(false);
     if (ref && got) {
         double d2 = 0, r2 = 0;
         for (int64_t i = 0; i < 8 * 32 * 32; i++) {

@@ -1,5 +1,6 @@
 // GPU op throughput: one timing line per kernel family at a realistic shape
-// (attention as in a DiT-XL/2 at 512px and a VAE mid-block, the VAE's 3x3
+// (attention as in a DiT-XL/2 at 512px and a VAE mid-block, fp32 and, for
+// head dims up to 128, the bf16 tensor-core forward; the VAE's 3x3
 // convolutions, resampling, permute, VQ lookup). Each line is the median of
 // `iters` runs after two warm-ups, timed with CUDA events, as achieved
 // TFLOP/s (arithmetic-bound kernels) or GB/s of compulsory traffic (each
@@ -85,6 +86,11 @@ static silt_status attn_fwd(void *p) {
     attn_ctx *a = p;
     return attention_fwd_cuda(a->out, a->lse, NULL, a->q, a->k, a->v, a->B, a->H, a->T, a->T, a->D, a->D, NULL);
 }
+// The bf16 tensor-core forward (attention_fwd_cuda_bf16; head dims <= 128).
+static silt_status attn_fwd_bf16(void *p) {
+    attn_ctx *a = p;
+    return attention_fwd_cuda_bf16(a->out, a->lse, NULL, a->q, a->k, a->v, a->B, a->H, a->T, a->T, a->D, a->D, NULL);
+}
 static silt_status attn_bwd(void *p) {
     attn_ctx *a = p;
     return attention_bwd_cuda(a->dq, a->dk, a->dv, a->scratch, a->dout, a->q, a->k, a->v, a->out, a->lse, a->B, a->H,
@@ -101,6 +107,9 @@ static void bench_attention(int64_t B, int64_t H, int64_t T, int64_t D, int iter
     double flops = 4.0 * (double)(B * H) * (double)T * (double)T * (double)D;  // QK^T and PV
     if (a.q && a.k && a.v && a.out && a.lse && a.dout && a.dq && a.dk && a.dv && a.scratch) {
         report("attention fwd", shape, time_ms(attn_fwd, &a, iters, why, sizeof why), flops, "TFLOP/s", why);
+        if (attention_bf16_eligible_cuda(a.out, a.q, a.k, a.v, D, D, NULL))
+            report("attention fwd bf16 mma", shape, time_ms(attn_fwd_bf16, &a, iters, why, sizeof why), flops,
+                   "TFLOP/s", why);
         // Backward: S and dP recomputed twice (dk/dv and dq kernels) plus dV, dK, dQ: 7 products of the same size.
         report("attention bwd", shape, time_ms(attn_bwd, &a, iters, why, sizeof why), 3.5 * flops, "TFLOP/s", why);
     }
@@ -217,6 +226,7 @@ int main(int argc, char **argv) {
     printf("ops on %s (median of %d)\n", desc, iters);
     bench_attention(2, 16, 1024, 72, iters);  // DiT-XL/2 at 512px: 1024 tokens, 16 heads of 72
     bench_attention(1, 8, 4096, 128, iters);
+    bench_attention(8, 16, 256, 72, iters);   // DiT-XL/2 at 256px, batch 8 (bench_dit_gpu's shape)
     bench_attention(1, 1, 4096, 512, iters);  // VAE mid-block at 512px: one head over 64x64
     bench_conv(1, 512, 64, 64, iters);        // VAE decoder block at 512px
     bench_conv(4, 128, 256, 256, iters);

@@ -72,6 +72,17 @@ silt_status attention_fwd_cuda(float *out, float *lse, float *scratch, const flo
                                const silt_attn_opts *o) {
     return NO_CUDA();
 }
+silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *scratch, const float *q, const float *k,
+                                    const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                    int64_t Dv, const silt_attn_opts *o) {
+    return NO_CUDA();
+}
+bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v, int64_t D,
+                                  int64_t Dv, const silt_attn_opts *o) {
+    return false;
+}
+bool silt_cuda_set_attention_bf16(bool allow) { return false; }
+bool silt_cuda_attention_bf16(void) { return false; }
 silt_status attention_bwd_cuda(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
                                const float *k, const float *v, const float *out, const float *lse, int64_t B,
                                int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv, const silt_attn_opts *o) {

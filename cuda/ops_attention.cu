@@ -591,6 +591,8 @@ extern "C" silt_status attention_fwd_cuda(float *out, float *lse, float *scratch
     SILT_TRY(attn_setup("attention_fwd_cuda", q, k, v, B, H, Tq, Tk, D, Dv, o, &p, &empty));
     if (empty) return SILT_OK;
     if (Dv > 0 && !out) return SILT_FAIL(SILT_ERR_ARG, "attention_fwd_cuda: NULL out");
+    if (silt_cuda_attention_bf16() && attention_bf16_eligible_cuda(out, q, k, v, D, Dv, o))
+        return attention_fwd_cuda_bf16(out, lse, scratch, q, k, v, B, H, Tq, Tk, D, Dv, o);  // opted in: tensor cores
     return fwd_run(out, lse, o ? o->probs_out : nullptr, p, B * H);
 }
 

@@ -52,6 +52,33 @@ silt_status attention_fwd_cuda(float *out, float *lse, float *scratch, const flo
                                int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t Dv,
                                const silt_attn_opts *o);
 
+// --- bf16 tensor-core forward (cuda/ops_attention_mma.cu) ---------------------
+// The same forward with bf16 operands on the tensor cores (mma.sync m16n8k16,
+// fp32 accumulation, fp32 online softmax; inputs and outputs stay fp32 in
+// memory and are rounded to bf16 as tiles are loaded): ~1e-3 relative error
+// (tests allow 1e-2), against the fp32 kernel's ~1e-6. Handles causal and
+// SoftPAG head_u exactly as above, and writes lse when it is non-NULL.
+// Needs (attention_bf16_eligible_cuda): D == Dv, D a multiple of 4 up to 128
+// (the head dim is zero-padded to the next multiple of 16 in shared memory,
+// e.g. DiT-XL/2's 72 runs as 80), no mask, no probs_out, q/k/v 16-byte and out
+// 8-byte aligned; else SILT_ERR_UNSUPPORTED. Other errors as attention_fwd_cuda.
+silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *scratch, const float *q, const float *k,
+                                    const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                                    int64_t Dv, const silt_attn_opts *o);
+// Whether attention_fwd_cuda_bf16 accepts these buffers and options (no
+// error recorded; false in a build without CUDA).
+bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v, int64_t D,
+                                  int64_t Dv, const silt_attn_opts *o);
+// Process-wide switch, off by default: when on, attention_fwd_cuda (and so
+// silt_attention on a cuda graph) runs every eligible call on
+// attention_fwd_cuda_bf16; everything else (masks, probs_out, D != Dv, large
+// or odd head dims, the backward and its recomputed forward) keeps the fp32
+// kernel. Separate from silt_cuda_set_allow_tf32 (bf16 is ~10x coarser than
+// TF32), so fp32 twin tests keep 1e-4 unless they turn it on. Returns the
+// previous setting.
+bool silt_cuda_set_attention_bf16(bool allow);
+bool silt_cuda_attention_bf16(void);  // the current setting
+
 // Accumulates (+=) into dq (B,H,Tq,D), dk (B,H,Tk,D), dv (B,H,Tk,Dv); any may
 // be NULL. out and lse from the forward may be NULL (then they are recomputed
 // into scratch). scratch: attention_scratch_floats_cuda(...) floats of device

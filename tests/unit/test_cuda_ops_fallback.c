@@ -26,6 +26,7 @@ int main(void) {
     for (int i = 0; i < 64; i++) a[i] = b[i] = c[i] = (float)i, out[i] = -1;
     silt_attn_opts o = {0};
     REFUSED(attention_fwd_cuda(out, out + 16, NULL, a, b, c, 1, 1, 2, 2, 2, 2, &o));
+    REFUSED(attention_fwd_cuda_bf16(out, out + 16, NULL, a, b, c, 1, 1, 2, 2, 4, 4, &o));
     REFUSED(attention_bwd_cuda(out, out, out, out, a, a, b, c, a, a, 1, 1, 2, 2, 2, 2, NULL));
     CHECK(!silt_cuda_have_cudnn());
     int64_t floats = -7;

@@ -1,0 +1,355 @@
+// attention_fwd_cuda_bf16: the attention forward on the tensor cores
+// (FlashAttention-2, Dao 2023, alg. 1), bf16 operands with fp32 accumulation
+// and an fp32 online softmax. See cuda/ops_attention.h for the contract and
+// when attention_fwd_cuda takes this path.
+//
+// Layout. A block of 4 warps owns BM = 64 query rows of one (batch, head),
+// 16 per warp (one m16 row block). Keys are streamed in tiles of BN = 64:
+//   1. the block converts the K tile (fp32, global) to bf16 in shared memory,
+//      row-major sK[key][d], and the V tile transposed, sVt[d][key] (so both
+//      products read their B operand as one aligned 32-bit word per register);
+//   2. each warp computes S = Q K^T for its 16 x 64 scores with
+//      mma.sync.m16n8k16 (Q's A fragments stay in registers for the whole
+//      loop), masks, and updates the running max m and sum l (fp32, in
+//      base 2: s2 = scale log2(e) q.k, so exp becomes exp2);
+//   3. the fp32 probabilities are rounded to bf16 and reused in registers as
+//      the A operand of O += P V (the m16n8 accumulator layout of two
+//      adjacent key groups is the m16k16 A layout, Dao 2023 sec. 3.3).
+// Epilogue: out = (1 - u) O / l + u v_i (SoftPAG; u = head_u[b*H + h]),
+// lse = (m2 ln 2 + ln l), a fully masked row gives out = u v_i (= 0 without
+// SoftPAG) and lse = -inf, as attention_fwd_cpu.
+//
+// Head dims: the kernel is compiled for DP = 16, 32, ..., 128 (a multiple of
+// the mma's k = 16) and a head dim D (a multiple of 4, D <= 128) runs on the
+// next DP with the columns D..DP-1 zero-filled in shared memory: they add 0
+// to q.k, and their output columns are never stored. DiT-XL/2's D = 72 runs
+// on DP = 80 (the PV product skips the all-zero column groups past D).
+//
+// Fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k16", bf16):
+// lane = 4 g + t (g = groupID 0..7, t = thread in group 0..3); a 32-bit
+// register holds two bf16, the lower-indexed element in the low half.
+//   A (16 x 16, row-major): a0 = A[g][2t..2t+1],   a1 = A[g+8][2t..2t+1],
+//                           a2 = A[g][2t+8..2t+9], a3 = A[g+8][2t+8..2t+9]
+//   B (16 x 8, k x n):      b0 = B[2t..2t+1][g],   b1 = B[2t+8..2t+9][g]
+//   C (16 x 8, fp32):       c0 = C[g][2t], c1 = C[g][2t+1], c2 = C[g+8][2t], c3 = C[g+8][2t+1]
+// Shared rows are padded by 8 bf16 (4 words): a row stride of 8m + 4 words
+// puts the 32 lanes' fragment words (word g * stride + t) in 32 distinct
+// banks.
+//
+// Synchronisation: every shared-memory tile is written between two
+// __syncthreads (one before, so no warp still reads the previous tile; one
+// after, so every warp sees the whole new one). No global atomics; each
+// output element is written by exactly one thread, so results are the same
+// bits run to run.
+#include "cuda/common.cuh"
+#include "cuda/ops_attention.h"
+
+#include <limits.h>
+#include <math.h>
+
+namespace {
+
+constexpr int BM = 64, BN = 64, NWARPS = BM / 16, THREADS = NWARPS * 32;
+constexpr int VW = BN / 2 + 4;  // words per sVt row (BN keys + 8 bf16 of padding): 36 = 8*4 + 4
+constexpr float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+constexpr unsigned FULL = 0xffffffffu;
+
+int g_attention_bf16;  // process-wide switch, read and written with __atomic builtins
+
+struct mma_p {
+    const float *q, *k, *v, *head_u;
+    float *out, *lse;
+    int64_t Tq, Tk, nqt;
+    int D;
+    float scale_log2;  // scale * log2(e)
+    int causal;
+};
+
+// Two floats as a bf16x2 word, lo in the low half (round to nearest even).
+__device__ inline uint32_t pack_bf16(float lo, float hi) {
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));  // d = {a: upper, b: lower}
+    return r;
+}
+
+// c += A B, one m16n8k16 bf16 product with fp32 accumulation.
+__device__ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ inline float4 ld4(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
+
+// Keys visible to query row i: [0, row_keys(i)), as cuda/ops_attention.cu.
+__device__ inline int64_t row_keys(const mma_p &p, int64_t i) {
+    if (!p.causal) return p.Tk;
+    int64_t e = i + 1 + (p.Tk - p.Tq);
+    return e < 0 ? 0 : (e > p.Tk ? p.Tk : e);
+}
+
+// Rows [row0, row0 + 64) x columns [0, DP) of src (rows of D floats, nrows
+// of them) as bf16 into dst (row stride SW words); zero past nrows or D.
+// Element e = (r, c) covers columns 4c..4c+3: one 16-byte load, one 8-byte
+// store. D % 4 == 0, so a group never straddles D.
+template <int DP>
+__device__ inline void load_rows(uint32_t *dst, const float *src, int64_t row0, int64_t nrows, int D) {
+    constexpr int SW = DP / 2 + 4, CH = DP / 4;
+    for (int e = threadIdx.x; e < 64 * CH; e += THREADS) {
+        const int r = e / CH, c = e - r * CH, d = 4 * c;
+        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (row0 + r < nrows && d < D) x = ld4(src + (row0 + r) * D + d);
+        *reinterpret_cast<uint2 *>(dst + r * SW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+    }
+}
+
+// The V tile transposed: sVt[d * VW + kp] = (V[j0 + 2kp][d], V[j0 + 2kp + 1][d])
+// as bf16x2, zero past Tk or D. kp runs fastest over the threads, so the 32
+// lanes of a warp store 32 consecutive words (no bank conflicts).
+template <int DP>
+__device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64_t Tk, int D) {
+    constexpr int CH = DP / 4, KP = BN / 2;
+    for (int e = threadIdx.x; e < KP * CH; e += THREADS) {
+        const int c = e / KP, kp = e - c * KP, d = 4 * c;
+        const int64_t j = j0 + 2 * kp;
+        float4 x0 = make_float4(0.0f, 0.0f, 0.0f, 0.0f), x1 = x0;
+        if (d < D) {
+            if (j < Tk) x0 = ld4(vh + j * D + d);
+            if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * D + d);
+        }
+        sVt[(d + 0) * VW + kp] = pack_bf16(x0.x, x1.x);
+        sVt[(d + 1) * VW + kp] = pack_bf16(x0.y, x1.y);
+        sVt[(d + 2) * VW + kp] = pack_bf16(x0.z, x1.z);
+        sVt[(d + 3) * VW + kp] = pack_bf16(x0.w, x1.w);
+    }
+}
+
+// Block: blockIdx.x = (b*H + h) * nqt + query tile.
+template <int DP>
+__global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
+    constexpr int SW = DP / 2 + 4;  // words per sK row: DP bf16 + 8 of padding
+    constexpr int KS = DP / 16;     // k-steps of QK^T
+    constexpr int NT = BN / 8;      // n8 score tiles per key tile
+    constexpr int DT = DP / 8;      // n8 output tiles
+    // sK also stages the Q tile before the loop (BM == BN rows, same stride).
+    __shared__ __align__(16) uint32_t sK[BN * SW];
+    __shared__ __align__(16) uint32_t sVt[DP * VW];
+    static_assert(BM == BN, "sK stages the Q tile");
+    static_assert(DP % 16 == 0 && DP >= 16 && DP <= 128, "DP");
+
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int D = p.D;
+    const int64_t Tq = p.Tq, Tk = p.Tk;
+    const int64_t bh = blockIdx.x / p.nqt, i0 = (blockIdx.x % p.nqt) * BM;
+    const float *qh = p.q + bh * Tq * D, *kh = p.k + bh * Tk * D, *vh = p.v + bh * Tk * D;
+
+    // Q fragments of the warp's 16 rows, kept for the whole loop.
+    load_rows<DP>(sK, qh, i0, Tq, D);
+    __syncthreads();
+    uint32_t qf[KS][4];
+    {
+        const uint32_t *r0 = sK + (warp * 16 + g) * SW, *r8 = r0 + 8 * SW;
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            qf[kk][0] = r0[kk * 8 + t];
+            qf[kk][1] = r8[kk * 8 + t];
+            qf[kk][2] = r0[kk * 8 + 4 + t];
+            qf[kk][3] = r8[kk * 8 + 4 + t];
+        }
+    }
+    // This thread's two rows: h = 0 is row g of the warp's block, h = 1 row g + 8.
+    const int64_t row[2] = {i0 + warp * 16 + g, i0 + warp * 16 + g + 8};
+    const int64_t lim[2] = {row_keys(p, row[0]), row_keys(p, row[1])};
+    const int64_t ilast = (i0 + BM < Tq ? i0 + BM : Tq) - 1, kend = row_keys(p, ilast);
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // l: this thread's columns only
+    float o[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+
+    for (int64_t j0 = 0; j0 < kend; j0 += BN) {
+        __syncthreads();  // every warp is done with sK (the Q staging, or the last K tile) and sVt
+        load_rows<DP>(sK, kh, j0, Tk, D);
+        load_vt<DP>(sVt, vh, j0, Tk, D);
+        __syncthreads();
+
+        // S = Q K^T: B[k = d][n = key] = K[key][d], so b0 is sK[key][2t..2t+1] of step kk.
+        float s[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+            const uint32_t *kr = sK + (nt * 8 + g) * SW;
+#pragma unroll
+            for (int kk = 0; kk < KS; kk++) mma16816(s[nt], qf[kk], kr[kk * 8 + t], kr[kk * 8 + 4 + t]);
+        }
+        // Scale to base 2; -inf past each row's visible keys (causal) and past Tk.
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
+                s[nt][e] = col < lim[e >> 1] ? s[nt][e] * p.scale_log2 : -INFINITY;
+            }
+        // Online softmax, per row. The max is reduced over the 4 lanes of the
+        // row's quad (xor 1, 2), so all four take the same branch below.
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 2));
+            const float mn = fmaxf(m[h], mx);
+            if (mn == -INFINITY) {  // nothing visible yet: p = 0, state unchanged
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) s[nt][2 * h] = s[nt][2 * h + 1] = 0.0f;
+            } else {
+                const float alpha = exp2f(m[h] - mn);  // 0 when m was -inf
+                float ls = 0.0f;
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) {
+                    const float p0 = exp2f(s[nt][2 * h] - mn), p1 = exp2f(s[nt][2 * h + 1] - mn);  // 0 where masked
+                    s[nt][2 * h] = p0;
+                    s[nt][2 * h + 1] = p1;
+                    ls += p0 + p1;
+                }
+                l[h] = l[h] * alpha + ls;
+                m[h] = mn;
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++) {
+                    o[dt][2 * h] *= alpha;
+                    o[dt][2 * h + 1] *= alpha;
+                }
+            }
+        }
+        // O += P V over the tile's 4 groups of 16 keys. P's A fragment is the
+        // accumulator of score tiles 2kk and 2kk+1; b0 of output tile dt is
+        // V[keys 16kk + 2t, +1][d = 8dt + g] = sVt word (8dt + g) * VW + 8kk + t.
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                if (dt * 8 >= D) break;  // all-zero padding columns (uniform over the block)
+                const uint32_t *vr = sVt + (dt * 8 + g) * VW;
+                mma16816(o[dt], a, vr[kk * 8 + t], vr[kk * 8 + 4 + t]);
+            }
+        }
+    }
+
+    // Row sums over the quad (every lane takes part before any lane skips).
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        l[h] += __shfl_xor_sync(FULL, l[h], 1);
+        l[h] += __shfl_xor_sync(FULL, l[h], 2);
+    }
+    const float u = p.head_u ? p.head_u[bh] : 0.0f, am = 1.0f - u;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t i = row[h];
+        if (i >= Tq) continue;
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float *orow = p.out + (bh * Tq + i) * D;
+        const float *vrow = vh + i * D;  // the identity map's value row: Tq == Tk when u is set
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            const int col = dt * 8 + 2 * t;  // even, and D % 4 == 0: col < D implies col + 1 < D
+            if (col >= D) continue;
+            float2 r = make_float2(am * (o[dt][2 * h] * inv), am * (o[dt][2 * h + 1] * inv));
+            if (u != 0.0f) {
+                r.x += u * vrow[col];
+                r.y += u * vrow[col + 1];
+            }
+            *reinterpret_cast<float2 *>(orow + col) = r;
+        }
+        if (p.lse && t == 0) p.lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
+    }
+}
+
+template <int DP>
+silt_status launch(const mma_p &p, unsigned blocks) {
+    // Ask for half the unified L1/shared memory as shared (a hint; the rest
+    // stays L1): room for 3 blocks of up to 36 KB, which the ~140-170
+    // registers per thread also allow. Idempotent, so a race only repeats it.
+    static int carveout_set;
+    if (!__atomic_load_n(&carveout_set, __ATOMIC_RELAXED)) {
+        SILT_CUDA_TRY(cudaFuncSetAttribute((const void *)attn_fwd_mma_kernel<DP>,
+                                           cudaFuncAttributePreferredSharedMemoryCarveout, 50));
+        __atomic_store_n(&carveout_set, 1, __ATOMIC_RELAXED);
+    }
+    attn_fwd_mma_kernel<DP><<<blocks, THREADS>>>(p);
+    SILT_CUDA_LAUNCHED("attn_fwd_mma_kernel");
+    return SILT_OK;
+}
+
+}  // namespace
+
+extern "C" bool silt_cuda_set_attention_bf16(bool allow) {
+    return __atomic_exchange_n(&g_attention_bf16, allow ? 1 : 0, __ATOMIC_RELAXED) != 0;
+}
+
+extern "C" bool silt_cuda_attention_bf16(void) { return __atomic_load_n(&g_attention_bf16, __ATOMIC_RELAXED) != 0; }
+
+extern "C" bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v,
+                                             int64_t D, int64_t Dv, const silt_attn_opts *o) {
+    if (D != Dv || D < 4 || D > 128 || D % 4 != 0) return false;
+    if (o && (o->mask || o->probs_out)) return false;
+    // float4 loads of q, k, v rows and float2 stores of out rows (D % 4 == 0
+    // keeps every row start as aligned as the base).
+    if ((((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) & 15) != 0 || ((uintptr_t)out & 7) != 0) return false;
+    return true;
+}
+
+extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *scratch, const float *q, const float *k,
+                                               const float *v, int64_t B, int64_t H, int64_t Tq, int64_t Tk,
+                                               int64_t D, int64_t Dv, const silt_attn_opts *o) {
+    (void)scratch;
+    const char *op = "attention_fwd_cuda_bf16";
+    SILT_CUDA_READY();
+    if (B < 0 || H < 0 || Tq < 0 || Tk < 0 || D < 1 || Dv < 0)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: bad sizes (B %lld, H %lld, Tq %lld, Tk %lld, D %lld, Dv %lld)", op,
+                         (long long)B, (long long)H, (long long)Tq, (long long)Tk, (long long)D, (long long)Dv);
+    const float scale = o && o->scale != 0.0f ? o->scale : (float)(1.0 / sqrt((double)D));
+    if (!isfinite(scale)) return SILT_FAIL(SILT_ERR_ARG, "%s: scale %g is not finite", op, (double)scale);
+    if (o && o->head_u && Tq != Tk)
+        return SILT_FAIL(SILT_ERR_SHAPE, "%s: head_u (SoftPAG) needs Tq == Tk (got %lld, %lld)", op, (long long)Tq,
+                         (long long)Tk);
+    if (B * H * Tq == 0) return SILT_OK;
+    if (!q || !out || (Tk > 0 && (!k || !v))) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL q, k, v or out", op);
+    if (!attention_bf16_eligible_cuda(out, q, k, v, D, Dv, o))
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED,
+                         "%s: needs D == Dv, D a multiple of 4 up to 128, no mask or probs_out, 16-byte aligned "
+                         "q/k/v (got D %lld, Dv %lld, mask %s, probs_out %s)",
+                         op, (long long)D, (long long)Dv, o && o->mask ? "set" : "none",
+                         o && o->probs_out ? "set" : "none");
+    const int64_t nqt = (Tq + BM - 1) / BM;
+    if (B * H * nqt > INT_MAX)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,
+                         (long long)(B * H), (long long)nqt);
+    mma_p p;
+    p.q = q;
+    p.k = k;
+    p.v = v;
+    p.head_u = o ? o->head_u : nullptr;
+    p.out = out;
+    p.lse = lse;
+    p.Tq = Tq;
+    p.Tk = Tk;
+    p.nqt = nqt;
+    p.D = (int)D;
+    p.scale_log2 = scale * LOG2E;
+    p.causal = o && o->causal;
+    const unsigned blocks = (unsigned)(B * H * nqt);
+    switch ((D + 15) / 16) {
+    case 1: return launch<16>(p, blocks);
+    case 2: return launch<32>(p, blocks);
+    case 3: return launch<48>(p, blocks);
+    case 4: return launch<64>(p, blocks);
+    case 5: return launch<80>(p, blocks);
+    case 6: return launch<96>(p, blocks);
+    case 7: return launch<112>(p, blocks);
+    default: return launch<128>(p, blocks);
+    }
+}
