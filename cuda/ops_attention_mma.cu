@@ -67,17 +67,29 @@ struct mma_p {
 
 // Two floats as a bf16x2 word, lo in the low half (round to nearest even).
 __device__ inline uint32_t pack_bf16(float lo, float hi) {
-    uint32_t r;
+    uint32_t r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    // bf16 conversion and mma need sm_80+: a build for older cards compiles
+    // (the host never launches this kernel there, see eligible below).
+    (void)lo, (void)hi;
+    __trap();
+#else
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));  // d = {a: upper, b: lower}
+#endif
     return r;
 }
 
 // c += A B, one m16n8k16 bf16 product with fp32 accumulation.
 __device__ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    (void)c, (void)a, (void)b0, (void)b1;
+    __trap();
+#else
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
         "{%0,%1,%2,%3};"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 __device__ inline float4 ld4(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
@@ -295,6 +307,14 @@ extern "C" bool silt_cuda_attention_bf16(void) { return __atomic_load_n(&g_atten
 extern "C" bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v,
                                              int64_t D, int64_t Dv, const silt_attn_opts *o) {
     if (D != Dv || D < 4 || D > 128 || D % 4 != 0) return false;
+    // bf16 mma.sync needs compute capability 8.0+ (device 0, asked once).
+    static int major = -1;
+    if (major < 0) {
+        int m = 0;
+        if (cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess) m = 0;
+        major = m;
+    }
+    if (major < 8) return false;
     if (o && (o->mask || o->probs_out)) return false;
     // float4 loads of q, k, v rows and float2 stores of out rows (D % 4 == 0
     // keeps every row start as aligned as the base).
