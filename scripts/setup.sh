@@ -7,7 +7,7 @@ build=${1:-build}
 shift || true
 
 need=()
-for pkg in build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libzstd-dev libstb-dev; do
+for pkg in build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libzstd-dev libstb-dev python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The shipped world models (models/world-dit + world-clip): the README's first
+# command works (gen --prompt with no --model writes a 256 px PNG that records
+# its prompt, and gen eval --image reads it back), and the model is
+# conditioned on its prompt: on 14 eval items its images are closer to their
+# captions (world-CLIP score) and to the reference renders (world-FD) than
+# noise images are, and a prompt changes the image. (The pass rate itself is
+# in README's eval table; see there for why it is not asserted.)
+# Usage: test_builtin_model.sh PATH/TO/gen
+set -u
+gen=${1:?usage: test_builtin_model.sh GEN}
+src=${SILT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+[ -f "$src/models/world-dit.safetensors.zst" ] || { echo "SKIP: no models/world-dit.safetensors.zst"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+export OMP_NUM_THREADS=1 SILT_MODELS="$src/models"
+json_ok() { python3 -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
+
+p="a red circle left of a blue square"
+expect readme-gen 0 "$gen" --prompt "$p" -o "$tmp/out.png"
+check readme-256 png_size_is "$tmp/out.png" 256x256
+check readme-prompt png_param "$tmp/out.png" "$p"
+check readme-says-cpu err_has "on cpu"
+expect readme-eval 0 "$gen" eval --image "$tmp/out.png" --json
+check readme-eval-prompt json_ok "$tmp/out" "d['prompt'] == '$p'"
+expect other-prompt 0 "$gen" --prompt "a yellow triangle on a striped background" -o "$tmp/other.png"
+check prompt-matters differs "$tmp/out.png" "$tmp/other.png"
+expect unknown-word 0 "$gen" --prompt "a red circle near a blue square" --native -q -o "$tmp/u.png"
+check unknown-word-named err_has "near"
+
+expect eval-model 0 "$gen" eval --suite eval --limit 14 --json -q
+cp "$tmp/out" "$tmp/model.json"
+expect eval-noise 0 "$gen" eval --suite eval --model noise --limit 14 --json -q
+cp "$tmp/out" "$tmp/noise.json"
+check model-all-categories json_ok "$tmp/model.json" "len(d['categories']) == 7 and d['items'] == 14"
+check clip-score-above-noise python3 -c "
+import json; m = json.load(open('$tmp/model.json')); n = json.load(open('$tmp/noise.json'))
+print('world-CLIP score model %.2f noise %.2f; world-FD model %.3f noise %.3f' % (m['clip_score'], n['clip_score'], m['fd'], n['fd']))
+raise SystemExit(0 if m['clip_score'] > n['clip_score'] + 5 and m['fd'] < 0.5 * n['fd'] else 1)"
+finish
