@@ -353,3 +353,13 @@ silt_status train_csv_open(const char *dir, int64_t start_step, FILE **out) {
     if (!*out) return SILT_FAIL(SILT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     return SILT_OK;
 }
+
+silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what) {
+    struct stat st;
+    if (!path || stat(path, &st) != 0)
+        return SILT_FAIL(SILT_ERR_IO, "%s %s: %s", what, path ? path : "(none)", path ? strerror(errno) : "no path");
+    if (S_ISDIR(st.st_mode)) return silt_train_latest(path, buf, n);
+    if (strlen(path) >= n) return SILT_FAIL(SILT_ERR_ARG, "%s path is too long", what);
+    snprintf(buf, n, "%s", path);
+    return SILT_OK;
+}

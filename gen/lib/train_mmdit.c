@@ -65,16 +65,6 @@ silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_
 }
 
 // A file, or a run directory (its latest checkpoint), into buf.
-static silt_status resolve_path(const char *path, char *buf, size_t n, const char *what) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return SILT_FAIL(SILT_ERR_IO, "%s %s: %s", what, path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return silt_train_latest(path, buf, n);
-    if (strlen(path) >= n) return SILT_FAIL(SILT_ERR_ARG, "%s path is too long", what);
-    snprintf(buf, n, "%s", path);
-    return SILT_OK;
-}
-
 static void task_destroy(void *self) {
     mmdit_task *t = self;
     if (!t) return;
@@ -188,7 +178,7 @@ static silt_status create(const char *clip_path, const char *size, const mmdit_c
                          "mmdit: world-CLIP %s: %s; pass --clip-model PATH (a world-CLIP model file, a `gen train "
                          "--arch clip` checkpoint or its run directory)",
                          cp, strerror(errno));
-    SILT_TRY(resolve_path(cp, path, sizeof path, "world-CLIP"));
+    SILT_TRY(silt_train_resolve_path(cp, path, sizeof path, "world-CLIP"));
     mmdit_task *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory");
     silt_status s = wclip_load_file(path, &t->clip);
@@ -251,7 +241,7 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
         return SILT_FAIL(SILT_ERR_ARG, "mmdit export: steps %d, shift %g, cfg %g (need >= 1, > 0, >= 0)", o->steps,
                          o->shift, o->cfg);
     char path[4096];
-    SILT_TRY(resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
+    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
     silt_safetensors *st = NULL;
     SILT_TRY(silt_safetensors_open(path, &st));
     const char *arch = silt_safetensors_metadata(st, "arch"), *fmt = silt_safetensors_metadata(st, "format");
