@@ -1,5 +1,6 @@
 // gen world render|prompts|clip-eval: scenes and prompt suites of the built-in world.
 // gen eval: world-eval on an image file.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,9 @@
 #include "core/json.h"
 #include "gen/args.h"
 #include "gen/commands.h"
+#include "gen/lib/train_arch.h"
 #include "gen/lib/world_test_model.h"
+#include "var/vqvae.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
 #include "world/eval.h"
@@ -181,6 +184,103 @@ static int world_clip_eval_cmd(int argc, char **argv) {
     return 0;
 }
 
+// Reconstruction quality of a world VQ tokenizer (`gen train --arch vq`):
+// each suite item's reference render (32 px, [-1, 1]) is encoded to its
+// multi-scale indices and decoded; reports PSNR (pixels in [0, 1]), the
+// world-eval pass rate of the reconstructions against the item's caption
+// (a tokenizer the VAR can use must keep shapes the evaluator accepts), and
+// the share of the codebook used.
+static int world_vq_eval_cmd(int argc, char **argv) {
+    const char *vq_path = NULL;
+    int suite = 1, limit = 0;
+    bool json = false;
+    arg_spec specs[] = {
+        {"vq", 0, ARG_STR, &vq_path, "FILE", "VQ tokenizer: a `gen train --arch vq` model, checkpoint (EMA weights) or run dir", NULL, 0, -1},
+        {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite (eval or heldout)", suite_choices, 0, -1},
+        {"limit", 'n', ARG_INT, &limit, "N", "first N items (0: the whole suite)", NULL, 0, 2147483647},
+        {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
+    };
+    const char *pos[1];
+    arg_parser p = {"gen world vq-eval", "gen world vq-eval --vq FILE [--suite eval|heldout] [--limit N] [--json]",
+                    "Encode and decode each suite item's reference render with a world VQ tokenizer: PSNR, world-eval\n"
+                    "pass rate of the reconstructions, codebook usage.",
+                    specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
+    int rc = args_parse(&p, argc, argv);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!vq_path) return args_usage_error(&p, "--vq is required");
+    int64_t n = world_suite_size((world_suite)suite);
+    if (n < 0) return args_usage_error(&p, "--suite train has no fixed list");
+    if (limit > 0 && limit < n) n = limit;
+    char path[4096];
+    var_vqvae *vq = NULL;
+    if (silt_train_resolve_path(vq_path, path, sizeof path, "tokenizer") != SILT_OK ||
+        var_vq_load_file(path, &vq) != SILT_OK)
+        return gen_fail(vq_path);
+    const var_vq_config *c = var_vq_get_config(vq);
+    const int S = c->patch_nums[c->n_scales - 1] * c->downsample, B = 16;
+    const int64_t npix = 3 * (int64_t)S * S;
+    silt_graph *g = silt_graph_create(0);
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)(B * c->L));
+    uint8_t *used = calloc((size_t)c->vocab_size, 1), *rgb8 = malloc((size_t)npix);
+    world_item *items = malloc(sizeof(world_item) * B);
+    double se = 0, passed = 0;
+    int status = 0;
+    if (!g || !idx || !used || !rgb8 || !items) { status = gen_fail("vq-eval: out of memory"); goto done; }
+    silt_graph_set_grad(g, false);
+    for (int64_t i0 = 0; i0 < n; i0 += B) {
+        int b = (int)(n - i0 < B ? n - i0 : B);
+        silt_graph_reset(g);
+        silt_tensor *img = silt_graph_new(g, b, 3, S, S);
+        silt_status s = img ? SILT_OK : silt_graph_status(g);
+        for (int k = 0; k < b && !s; k++) {
+            float *x = silt_f32(img) + k * npix;
+            s = world_suite_item((world_suite)suite, 0, i0 + k, &items[k]);
+            if (!s) s = world_render(&items[k].scene, S, x, NULL, NULL);
+            for (int64_t q = 0; !s && q < npix; q++) x[q] = 2.0f * x[q] - 1.0f;
+        }
+        if (!s) s = var_vq_encode(g, vq, img, idx);
+        silt_tensor *rec = s ? NULL : var_vq_decode(g, vq, idx, b);
+        if (!s && !rec) s = silt_graph_status(g);
+        if (s) { status = gen_fail("vq-eval"); goto done; }
+        for (int64_t q = 0; q < b * c->L; q++)
+            if (idx[q] >= 0 && idx[q] < c->vocab_size) used[idx[q]] = 1;
+        for (int k = 0; k < b; k++) {
+            const float *x = silt_f32(img) + k * npix, *y = silt_f32(rec) + k * npix;
+            for (int64_t q = 0; q < npix; q++) {
+                double d = 0.5 * ((double)y[q] - x[q]);  // [0, 1] pixel units
+                se += d * d;
+            }
+            for (int64_t q = 0; q < (int64_t)S * S; q++)  // CHW [-1, 1] -> HWC bytes
+                for (int ch = 0; ch < 3; ch++) {
+                    double v = 127.5 * ((double)y[ch * S * S + q] + 1.0);
+                    rgb8[q * 3 + ch] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
+                }
+            world_eval_result r;
+            if (world_eval_image_reqs(rgb8, S, S, &items[k].reqs, &r) != SILT_OK) { status = gen_fail("vq-eval"); goto done; }
+            passed += r.pass;
+        }
+    }
+    {
+        double mse = se / ((double)n * (double)npix), psnr = mse > 0 ? 10.0 * log10(1.0 / mse) : INFINITY;
+        int nused = 0;
+        for (int v = 0; v < c->vocab_size; v++) nused += used[v];
+        if (json)
+            printf("{\"suite\": \"%s\", \"items\": %lld, \"psnr\": %.4f, \"recon_pass\": %.6f, \"codes_used\": %d, \"codebook\": %d}\n",
+                   world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n, nused, c->vocab_size);
+        else
+            printf("%s: %lld items: PSNR %.2f dB, world-eval pass rate of the reconstructions %.4f, codes used %d of %d\n",
+                   world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n, nused, c->vocab_size);
+    }
+done:
+    free(items);
+    free(rgb8);
+    free(used);
+    free(idx);
+    silt_graph_free(g);
+    var_vq_free(vq);
+    return status;
+}
+
 // A tiny random world MMDiT for tests (gen/lib/world_test_model.h).
 static int world_test_model_cmd(int argc, char **argv) {
     silt_world_test_model_params tp = silt_world_test_model_default_params();
@@ -211,20 +311,22 @@ static int world_test_model_cmd(int argc, char **argv) {
 }
 
 int cmd_world(int argc, char **argv) {
-    const char *usage = "usage: gen world render|prompts|clip-eval|test-model [options]  (see gen world render --help)\n";
+    const char *usage = "usage: gen world render|prompts|clip-eval|vq-eval|test-model [options]  (see gen world render --help)\n";
     if (argc < 1) { fputs(usage, stderr); return 2; }
     if (!strcmp(argv[0], "render")) return world_render_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "prompts")) return world_prompts_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "clip-eval")) return world_clip_eval_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "test-model")) return world_test_model_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "vq-eval")) return world_vq_eval_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
                "  prompts  list the eval or heldout prompt suite\n"
                "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n"
+               "  vq-eval  reconstruction quality of a world VQ tokenizer on a suite\n"
                "  test-model write a tiny random world MMDiT (for tests)\n", usage);
         return 0;
     }
-    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts, clip-eval or test-model)\n", argv[0]);
+    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts, clip-eval, vq-eval or test-model)\n", argv[0]);
     return 2;
 }
 

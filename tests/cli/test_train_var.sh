@@ -55,6 +55,12 @@ resume_identical vq "${vq[@]}"
 expect vq-info 0 "$gen" info "$tmp/vq/checkpoint_12.safetensors"
 check vq-info-arch out_has 'architecture: vqvae-var (codebook 64 x 8, base width 8, downsample 4)'
 expect vq-export 0 "$gen" train --arch vq --export "$tmp/vq" --out "$tmp/world-vq.safetensors"
+# gen world vq-eval reads the run dir and the exported model alike.
+expect vq-eval 0 "$gen" world vq-eval --vq "$tmp/world-vq.safetensors" --limit 7 --json
+check vq-eval-json python3 -c "import json; d = json.load(open('$tmp/out')); assert d['items'] == 7 and 0 < d['psnr'] < 99 and 0 <= d['recon_pass'] <= 1 and 0 < d['codes_used'] <= d['codebook']"
+expect vq-eval-dir 0 "$gen" world vq-eval --vq "$tmp/vq" --limit 7 --json
+expect vq-eval-missing 1 "$gen" world vq-eval --vq "$tmp/nothing"
+check vq-eval-missing-line one_line
 expect vq-export-info 0 "$gen" info "$tmp/world-vq.safetensors"
 check vq-export-arch out_has 'architecture: vqvae-var'
 check vq-export-kind out_has 'silt.kind = world-vq'
