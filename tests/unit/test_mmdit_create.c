@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "core/ops.h"
 #include "core/safetensors.h"
 #include "dit/mmdit.h"
@@ -24,18 +25,6 @@
 
 static char tmpdir[256];
 
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) { unlink(path); return; }
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 // Odd sizes where they are free: joint 7, pooled 5, 3 heads.
 static mmdit_config tiny(bool qk, int n_dual) {
@@ -505,6 +494,6 @@ int main(void) {
     test_save_load();
     test_train_checkpoint();
     test_gradcheck();
-    rm_tree(tmpdir);
+    test_rm_tree(tmpdir);
     return check_summary();
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "dit/mmdit.h"
@@ -26,18 +27,6 @@
 
 static char tmpdir[256], clip_path[512];
 
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) { unlink(path); return; }
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 // A small untrained world-CLIP (the MMDiT task only needs its shapes and a
 // deterministic encoding); odd widths so joint_dim != pooled_dim.
@@ -204,6 +193,6 @@ int main(void) {
     test_presets();
     test_task();
     test_train_export();
-    rm_tree(tmpdir);
+    test_rm_tree(tmpdir);
     return check_summary();
 }

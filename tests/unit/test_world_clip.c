@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "core/ops.h"
 #include "core/safetensors.h"
 #include "gen/lib/train_arch.h"
@@ -31,18 +32,6 @@
 
 static char tmpdir[256];
 
-static void rm_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) { unlink(path); return; }
-    for (struct dirent *e; (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        rm_tree(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
 
 static wclip_config tiny(void) {
     wclip_config c = wclip_default_config();
@@ -307,6 +296,6 @@ int main(void) {
     test_gradcheck();
     test_save_load();
     test_training();
-    rm_tree(tmpdir);
+    test_rm_tree(tmpdir);
     return check_summary();
 }
