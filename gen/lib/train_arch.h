@@ -132,6 +132,15 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
 
 // A file, or a run directory (its latest checkpoint), into buf.
 silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
+// For exports: opens the checkpoint of a `gen train --arch ARCH` run (a file,
+// or a run directory's latest) into *out; SILT_ERR_FORMAT naming the file when
+// it is not a silt training checkpoint of that arch. path (n bytes) gets the file.
+silt_status silt_train_open_checkpoint(const char *ckpt_or_dir, const char *arch, char *path, size_t n,
+                                       struct silt_safetensors **out);
+// The "silt.train" metadata of an export: {"step": S, "ema": true|false, <the
+// checkpoint's train_params fields>}; ema_probe names a tensor whose "ema."
+// copy shows EMA weights. *out is malloc'ed (caller frees).
+silt_status silt_train_export_summary(const struct silt_safetensors *st, const char *ema_probe, char **out);
 
 // --- vq: the world VAR tokenizer (var/vqvae.h) ------------------------------------------
 // A micro-batch is B train-suite renders world_suite_item(TRAIN, data_seed,

@@ -363,3 +363,36 @@ silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const
     snprintf(buf, n, "%s", path);
     return SILT_OK;
 }
+
+silt_status silt_train_open_checkpoint(const char *ckpt_or_dir, const char *arch, char *path, size_t n,
+                                       silt_safetensors **out) {
+    if (!ckpt_or_dir || !arch || !path || !out) return SILT_FAIL(SILT_ERR_ARG, "export: NULL argument");
+    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, n, "checkpoint"));
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    const char *a = silt_safetensors_metadata(st, "arch"), *fmt = silt_safetensors_metadata(st, "format");
+    if (!fmt || strcmp(fmt, "silt-train-checkpoint") || !a || strcmp(a, arch)) {
+        silt_status s = SILT_FAIL(SILT_ERR_FORMAT, "%s export: %s is not a `gen train --arch %s` checkpoint (format %s, arch %s)",
+                                  arch, path, arch, fmt ? fmt : "none", a ? a : "none");
+        silt_safetensors_close(st);
+        return s;
+    }
+    *out = st;
+    return SILT_OK;
+}
+
+silt_status silt_train_export_summary(const silt_safetensors *st, const char *ema_probe, char **out) {
+    const char *step = silt_safetensors_metadata(st, "step"), *tp = silt_safetensors_metadata(st, "train_params");
+    char ema[512];
+    snprintf(ema, sizeof ema, "ema.%s", ema_probe ? ema_probe : "");
+    size_t n = (tp ? strlen(tp) : 0) + (step ? strlen(step) : 1) + 64;
+    char *train = malloc(n);
+    if (!train) return SILT_FAIL(SILT_ERR_OOM, "export: out of memory");
+    if (tp && tp[0] == '{' && tp[1] != '}')
+        snprintf(train, n, "{\"step\": %s, \"ema\": %s, %s", step ? step : "0",
+                 ema_probe && silt_safetensors_find(st, ema) ? "true" : "false", tp + 1);
+    else
+        snprintf(train, n, "{\"step\": %s}", step ? step : "0");
+    *out = train;
+    return SILT_OK;
+}

@@ -56,10 +56,12 @@ silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, si
 
 silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path) {
     char path[4096];
-    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "clip", path, sizeof path, &st));
     wclip_model *m = NULL;
-    SILT_TRY(wclip_load_file(path, &m));
-    silt_status s = wclip_save(m, out_path);
+    silt_status s = wclip_load(st, &m);
+    silt_safetensors_close(st);
+    if (!s) s = wclip_save(m, out_path);
     wclip_free(m);
     return s;
 }

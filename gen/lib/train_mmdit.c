@@ -241,29 +241,12 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
         return SILT_FAIL(SILT_ERR_ARG, "mmdit export: steps %d, shift %g, cfg %g (need >= 1, > 0, >= 0)", o->steps,
                          o->shift, o->cfg);
     char path[4096];
-    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
     silt_safetensors *st = NULL;
-    SILT_TRY(silt_safetensors_open(path, &st));
-    const char *arch = silt_safetensors_metadata(st, "arch"), *fmt = silt_safetensors_metadata(st, "format");
-    silt_status s = SILT_OK;
-    if (!fmt || strcmp(fmt, "silt-train-checkpoint") || !arch || strcmp(arch, "mmdit"))
-        s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit export: %s is not a `gen train --arch mmdit` checkpoint (format %s, arch %s)",
-                      path, fmt ? fmt : "none", arch ? arch : "none");
+    SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "mmdit", path, sizeof path, &st));
     mmdit_model *m = NULL;
-    if (!s) s = mmdit_load(st, &m);
-    // silt.train: the checkpoint's step, then its train_params fields.
-    const char *step = silt_safetensors_metadata(st, "step"), *tp = silt_safetensors_metadata(st, "train_params");
     char *train = NULL;
-    if (!s) {
-        size_t n = (tp ? strlen(tp) : 0) + 64;
-        train = malloc(n);
-        if (!train) s = SILT_FAIL(SILT_ERR_OOM, "mmdit export: out of memory");
-        else if (tp && tp[0] == '{' && tp[1] != '}')
-            snprintf(train, n, "{\"step\": %s, \"ema\": %s, %s", step ? step : "0",
-                     silt_safetensors_find(st, "ema.proj_out.weight") ? "true" : "false", tp + 1);
-        else
-            snprintf(train, n, "{\"step\": %s}", step ? step : "0");
-    }
+    silt_status s = mmdit_load(st, &m);
+    if (!s) s = silt_train_export_summary(st, "proj_out.weight", &train);
     if (!s) {
         char steps[32], shift[32], cfg[32];
         snprintf(steps, sizeof steps, "%d", o->steps);

@@ -145,28 +145,12 @@ silt_status silt_train_var_create(const char *vq_path, const char *clip_path, co
 silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path) {
     if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "var export: NULL argument");
     char path[4096];
-    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
     silt_safetensors *st = NULL;
-    SILT_TRY(silt_safetensors_open(path, &st));
-    const char *arch = silt_safetensors_metadata(st, "arch");
-    silt_status s = SILT_OK;
-    if (!arch || strcmp(arch, "var"))
-        s = SILT_FAIL(SILT_ERR_FORMAT, "var export: %s is not a `gen train --arch var` checkpoint (arch %s)", path,
-                      arch ? arch : "none");
+    SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "var", path, sizeof path, &st));
     var_model *m = NULL;
-    if (!s) s = var_load(st, &m);
-    const char *step = silt_safetensors_metadata(st, "step"), *tp = silt_safetensors_metadata(st, "train_params");
     char *train = NULL;
-    if (!s) {
-        size_t n = (tp ? strlen(tp) : 0) + 64;
-        train = malloc(n);
-        if (!train) s = SILT_FAIL(SILT_ERR_OOM, "var export: out of memory");
-        else if (tp && tp[0] == '{' && tp[1] != '}')
-            snprintf(train, n, "{\"step\": %s, \"ema\": %s, %s", step ? step : "0",
-                     silt_safetensors_find(st, "ema.head.weight") ? "true" : "false", tp + 1);
-        else
-            snprintf(train, n, "{\"step\": %s}", step ? step : "0");
-    }
+    silt_status s = var_load(st, &m);
+    if (!s) s = silt_train_export_summary(st, "head.weight", &train);
     const char *kv[] = {"silt.train", train, NULL};
     if (!s) s = var_save_ex(m, out_path, kv);
     free(train);

@@ -103,14 +103,9 @@ silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_trai
 silt_status silt_train_vq_export(const char *ckpt_or_dir, const char *out_path) {
     if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "vq export: NULL argument");
     char path[4096];
-    SILT_TRY(silt_train_resolve_path(ckpt_or_dir, path, sizeof path, "checkpoint"));
     silt_safetensors *st = NULL;
-    SILT_TRY(silt_safetensors_open(path, &st));
-    const char *arch = silt_safetensors_metadata(st, "arch");
+    SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "vq", path, sizeof path, &st));
     silt_status s = SILT_OK;
-    if (!arch || strcmp(arch, "vq"))
-        s = SILT_FAIL(SILT_ERR_FORMAT, "vq export: %s is not a `gen train --arch vq` checkpoint (arch %s)", path,
-                      arch ? arch : "none");
     var_vqvae *vq = NULL;
     if (!s) s = var_vq_load(st, &vq);
     if (!s) s = var_vq_save(vq, out_path);

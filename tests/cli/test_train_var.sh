@@ -58,7 +58,9 @@ expect vq-export 0 "$gen" train --arch vq --export "$tmp/vq" --out "$tmp/world-v
 # gen world vq-eval reads the run dir and the exported model alike.
 expect vq-eval 0 "$gen" world vq-eval --vq "$tmp/world-vq.safetensors" --limit 7 --json
 check vq-eval-json python3 -c "import json; d = json.load(open('$tmp/out')); assert d['items'] == 7 and 0 < d['psnr'] < 99 and 0 <= d['recon_pass'] <= 1 and 0 < d['codes_used'] <= d['codebook']"
+cp "$tmp/out" "$tmp/vq_eval_export.json"
 expect vq-eval-dir 0 "$gen" world vq-eval --vq "$tmp/vq" --limit 7 --json
+check vq-eval-dir-is-export cmp -s "$tmp/out" "$tmp/vq_eval_export.json"  # the run's EMA weights, as exported
 expect vq-eval-missing 1 "$gen" world vq-eval --vq "$tmp/nothing"
 check vq-eval-missing-line one_line
 expect vq-export-info 0 "$gen" info "$tmp/world-vq.safetensors"
