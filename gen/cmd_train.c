@@ -13,12 +13,14 @@
 #include "gen/lib/train_arch.h"
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 
 int cmd_train(int argc, char **argv) {
     // device_choices index. The default is cpu, not auto: until the GPU path
     // has run on a GPU (and its run-to-run determinism is known) a plain
     // `gen train` keeps its bit-exact, resumable CPU behaviour everywhere.
     int device = 1;
+    int ema_warmup = 0;  // on_off index
     silt_train_params tp = silt_train_default_params();
     const char *arch = NULL, *resume = NULL;
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
@@ -39,6 +41,10 @@ int cmd_train(int argc, char **argv) {
         {"beta2", 0, ARG_FLOAT, &tp.beta2, "X", "AdamW beta2", NULL, 0, 0.999999999},
         {"clip", 0, ARG_FLOAT, &tp.grad_clip, "C", "clip the global gradient norm to C (0: off)", NULL, 0, 1e9},
         {"ema", 0, ARG_FLOAT, &tp.ema_decay, "D", "keep EMA weights with decay D (0: off)", NULL, 0, 0.99999999},
+        {"ema-warmup", 0, ARG_CHOICE, &ema_warmup, "on|off",
+         "ramp the EMA decay as min(D, (1 + t) / (10 + t)) at update t, so early exports are not the initial "
+         "weights (off: as runs before this option, needed to resume them)",
+         on_off, 0, -1},
         {"ckpt-every", 0, ARG_INT, &ckpt_every, "N", "checkpoint every N updates (0: only at the end)", NULL, 0, 2147483647},
         {"keep", 0, ARG_INT, &tp.keep_last, "K", "checkpoints to keep (0: all)", NULL, 0, 1000000},
         {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv); with --export, the model file", NULL, 0, -1},
@@ -123,6 +129,7 @@ int cmd_train(int argc, char **argv) {
     tp.ckpt_every = ckpt_every;
     tp.log_every = log_every;
     tp.data_seed = (uint64_t)seed;
+    tp.ema_warmup = ema_warmup == 0;
     if (silt_train_params_check(&tp) != SILT_OK) return args_usage_error(&p, "%s", silt_last_error_message());
 
     mmdit_config probe;

@@ -21,6 +21,7 @@ silt_train_params silt_train_default_params(void) {
     silt_train_params p = {
         .steps = 1000, .batch_size = 32, .grad_accum = 1, .lr = 1e-3, .lr_min = 1e-5, .warmup_steps = 100,
         .weight_decay = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .grad_clip = 1.0, .ema_decay = 0,
+        .ema_warmup = true,
         .ckpt_every = 100, .keep_last = 3, .out_dir = "train_out", .data_seed = 0, .log_every = 10,
         .step_delay_ms = 0, .handle_signals = true,
     };
@@ -71,6 +72,13 @@ double silt_train_lr(const silt_train_params *p, int64_t step) {
     double t = (double)(step - p->warmup_steps) / (double)(span > 1 ? span : 1);
     if (t > 1) t = 1;
     return p->lr_min + (p->lr - p->lr_min) * 0.5 * (1.0 + cos(3.14159265358979323846 * t));
+}
+
+double silt_train_ema_decay_at(const silt_train_params *p, int64_t step) {
+    if (!p->ema_warmup) return p->ema_decay;
+    if (step < 0) step = 0;
+    double ramp = (1.0 + (double)step) / (10.0 + (double)step);
+    return ramp < p->ema_decay ? ramp : p->ema_decay;
 }
 
 void silt_train_ema_update(float *ema, const float *p, int64_t n, double decay) {
@@ -154,10 +162,13 @@ static char *params_json(const silt_train_params *p, const char *arch) {
     silt_json_buf_printf(&b,
                          ", \"steps\": %lld, \"batch_size\": %d, \"grad_accum\": %d, \"lr\": %.17g, \"lr_min\": %.17g, "
                          "\"warmup_steps\": %lld, \"weight_decay\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
-                         "\"eps\": %.17g, \"grad_clip\": %.17g, \"ema_decay\": %.17g, \"data_seed\": %llu}",
+                         "\"eps\": %.17g, \"grad_clip\": %.17g, \"ema_decay\": %.17g, \"data_seed\": %llu",
                          (long long)p->steps, p->batch_size, p->grad_accum, p->lr, p->lr_min,
                          (long long)p->warmup_steps, p->weight_decay, p->beta1, p->beta2, p->eps, p->grad_clip,
                          p->ema_decay, (unsigned long long)p->data_seed);
+    // Only a run with EMA warmup names it, so checkpoints written before the
+    // option existed (no warmup) still resume with --ema-warmup off.
+    silt_json_buf_printf(&b, "%s}", p->ema_decay > 0 && p->ema_warmup ? ", \"ema_warmup\": true" : "");
     silt_json_buf_append(&b, "", 1);
     if (b.failed) { silt_json_buf_free(&b); return NULL; }
     return b.data;
@@ -439,13 +450,14 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
         return SILT_FAIL(SILT_ERR_NUMERIC, "step %lld: gradient norm is %g (loss %g); stopped before the update",
                          (long long)step + 1, gn, loss_sum / p->grad_accum);
     SILT_TRY(silt_adamw_step(s->on_device ? s->dev_opt : s->opt, (float)silt_train_lr(p, step)));
+    const double ema_d = silt_train_ema_decay_at(p, step);
     if (s->ema && s->on_device) {
-        const float d = (float)p->ema_decay, w = (float)(1.0 - p->ema_decay);  // as silt_train_ema_update
+        const float d = (float)ema_d, w = (float)(1.0 - ema_d);  // as silt_train_ema_update
         for (int i = 0; i < s->n; i++)
             SILT_TRY(ema_update_cuda(s->dev_ema[i], silt_f32(params[i]), silt_numel(params[i]), d, w));
     } else if (s->ema) {
         for (int i = 0; i < s->n; i++)
-            silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), p->ema_decay);
+            silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), ema_d);
     }
     r->loss = loss_sum / p->grad_accum;
     r->grad_norm = gn;

@@ -80,6 +80,7 @@ typedef struct silt_train_params {
     double beta1, beta2, eps;
     double grad_clip;       // global L2 max-norm; 0 = no clipping (the norm is still logged)
     double ema_decay;       // EMA weights e = d e + (1 - d) p after each update; 0 = off
+    bool ema_warmup;        // d_t = min(ema_decay, (1 + t) / (10 + t)) at update t (silt_train_ema_decay_at)
     int64_t ckpt_every;     // checkpoint every N updates (and always at the end); 0 = only at the end
     int keep_last;          // checkpoints kept (older ones deleted); 0 = keep all
     const char *out_dir;    // created if missing
@@ -111,6 +112,12 @@ silt_status silt_train_params_check(const silt_train_params *p);
 // 2017). Steps past the end get lr_min.
 double silt_train_lr(const silt_train_params *p, int64_t step);
 
+// The EMA decay of update `step` (0-based). With ema_warmup the decay ramps
+// up as TensorFlow's ExponentialMovingAverage with num_updates does,
+// min(ema_decay, (1 + step) / (10 + step)): without it an early export is
+// mostly the initial weights (with adaLN-Zero, a model that outputs zeros),
+// since (ema_decay)^step of them remains (0.999^1000 = 0.37).
+double silt_train_ema_decay_at(const silt_train_params *p, int64_t step);
 // EMA update, in float: ema[i] = decay * ema[i] + (1 - decay) * p[i].  ema, p: (n)
 void silt_train_ema_update(float *ema, const float *p, int64_t n, double decay);
 

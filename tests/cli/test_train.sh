@@ -73,6 +73,12 @@ check sigterm-csv-same bash -c "diff <(cut -d, -f1-4 '$A/train_log.csv') <(cut -
 # 4. refusals and usage errors
 expect fresh-into-run 1 "$gen" "${args[@]}" --out "$A"
 check fresh-into-run-line one_line
+# the EMA warmup (on by default) is part of the run's numbers: resuming
+# without it warns that the run will not match
+expect resume-other-ema-warmup 0 "$gen" "${args[@]}" --out "$tmp/w" --resume "$A/checkpoint_40.safetensors" \
+    --steps 41 --ema-warmup off
+check resume-other-ema-warmup-warns grep -q 'other parameters' "$tmp/err"
+check ema-warmup-in-params grep -q '"ema_warmup": true' "$tmp/err"
 expect resume-missing 1 "$gen" "${args[@]}" --out "$tmp/d" --resume "$tmp/none.safetensors"
 check resume-missing-line one_line
 expect unknown-arch 2 "$gen" train --arch nope --out "$tmp/e"
@@ -83,6 +89,7 @@ expect zero-steps 2 "$gen" train --arch toy --steps 0 --out "$tmp/e"
 expect bad-lr 2 "$gen" train --arch toy --lr abc --out "$tmp/e"
 expect lr-min-above-lr 2 "$gen" train --arch toy --lr 0.01 --lr-min 0.1 --out "$tmp/e"
 expect bad-ema 2 "$gen" train --arch toy --ema 1 --out "$tmp/e"
+expect bad-ema-warmup 2 "$gen" train --arch toy --ema 0.9 --ema-warmup maybe --out "$tmp/e"
 expect unknown-flag 2 "$gen" train --arch toy --frobnicate
 expect resume-no-value 2 "$gen" train --arch toy --resume
 check nothing-written test ! -e "$tmp/e"

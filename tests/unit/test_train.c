@@ -361,27 +361,19 @@ static void test_grad_accumulation(void) {
     CHECK(fabs(ra.loss[0] - rb.loss[0]) <= 1e-6 * rb.loss[0]);  // mean of means == mean
 }
 
-static void test_ema(void) {
-    float e[37], x[37];
-    double ref[37];
-    test_seed(5);
-    test_fill(e, 37, -1, 1);
-    test_fill(x, 37, -1, 1);
-    for (int i = 0; i < 37; i++) ref[i] = 0.9 * e[i] + 0.1 * x[i];
-    silt_train_ema_update(e, x, 37, 0.9);
-    float rf[37];
-    for (int i = 0; i < 37; i++) rf[i] = (float)ref[i];
-    CHECK_CLOSE("ema kernel", e, rf, 37, 1e-6, 1e-7);
-
-    // In a run: e_0 = the initial weights, e_s = d e_{s-1} + (1 - d) p_s with
-    // p_s the weights after update s (every checkpoint kept). Reference in
-    // double; the float EMA drifts from it by a few ulp per step.
-    const char *out = dir_of("ema");
+// In a run: e_0 = the initial weights, e_s = d_s e_{s-1} + (1 - d_s) p_s with
+// p_s the weights after update s (every checkpoint kept) and d_s the decay
+// of update s - 1: 0.8 without warmup, min(0.8, s / (9 + s)) with it (so
+// 0.1, 0.18, 0.25, ...: the two runs differ from the first step). Reference
+// in double; the float EMA drifts from it by a few ulp per step.
+static void test_ema_run(bool warmup) {
+    const char *out = dir_of(warmup ? "ema_warmup" : "ema");
     silt_train_params p = base_params(out);
     p.steps = 6;
     p.ckpt_every = 1;
     p.keep_last = 0;
     p.ema_decay = 0.8;
+    p.ema_warmup = warmup;
     silt_train_task t = new_toy(3);
     const char *names[4];
     double *e_ref[4];
@@ -408,11 +400,12 @@ static void test_ema(void) {
             float *want = malloc((size_t)n[i] * sizeof(float));
             bool moved = false;
             for (int64_t j = 0; j < n[i]; j++) {
-                e_ref[i][j] = 0.8 * e_ref[i][j] + 0.2 * w[j];
+                double d = warmup ? fmin(0.8, (double)s / (9.0 + s)) : 0.8;
+                e_ref[i][j] = d * e_ref[i][j] + (1 - d) * w[j];
                 want[j] = (float)e_ref[i][j];
                 moved = moved || e2[j] != w[j];
             }
-            snprintf(key, sizeof key, "ema after step %d: %s", s, names[i]);
+            snprintf(key, sizeof key, "ema after step %d (warmup %d): %s", s, (int)warmup, names[i]);
             CHECK_CLOSE(key, e2, want, n[i], 1e-5, 1e-6);
             if (i == 0) CHECK_MSG(moved, "EMA equals the weights at step %d", s);
             free(w), free(e2), free(want);
@@ -420,6 +413,32 @@ static void test_ema(void) {
     }
     for (int i = 0; i < 4; i++) free(e_ref[i]);
     silt_train_task_free(&t);
+}
+
+
+static void test_ema(void) {
+    float e[37], x[37];
+    double ref[37];
+    test_seed(5);
+    test_fill(e, 37, -1, 1);
+    test_fill(x, 37, -1, 1);
+    for (int i = 0; i < 37; i++) ref[i] = 0.9 * e[i] + 0.1 * x[i];
+    silt_train_ema_update(e, x, 37, 0.9);
+    float rf[37];
+    for (int i = 0; i < 37; i++) rf[i] = (float)ref[i];
+    CHECK_CLOSE("ema kernel", e, rf, 37, 1e-6, 1e-7);
+
+    // The decay schedule: warmup ramps (1 + t) / (10 + t) up to the decay.
+    silt_train_params q = silt_train_default_params();
+    q.ema_decay = 0.999;
+    CHECK(q.ema_warmup);
+    CHECK(fabs(silt_train_ema_decay_at(&q, 0) - 0.1) < 1e-15);
+    CHECK(fabs(silt_train_ema_decay_at(&q, 90) - 91.0 / 100.0) < 1e-15);
+    CHECK(silt_train_ema_decay_at(&q, 100000) == 0.999);
+    q.ema_warmup = false;
+    CHECK(silt_train_ema_decay_at(&q, 0) == 0.999);
+    test_ema_run(true);
+    test_ema_run(false);
 }
 
 static void test_checkpoint_round_trip(void) {
