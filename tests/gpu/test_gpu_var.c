@@ -55,7 +55,8 @@ static void compare(const char *what, const float *got, const float *ref, int64_
     double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
     CHECK_MSG(finite, "%s: non-finite values in the cuda output", what);
     CHECK_MSG(rel < REL_L2, "%s: ||cuda - cpu|| / ||cpu|| = %.3g (limit %.0e)", what, rel, REL_L2);
-    if (finite && rel < REL_L2) printf("ok   %-58s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / REL_L2);
+    if (finite && rel < REL_L2)
+        printf("ok   %-58s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / REL_L2);
     twin_compare(what, got, ref, n, ELEM_TOL, twin_rms(ref, n));
 }
 
@@ -67,8 +68,8 @@ static void same_ints(const char *what, const int32_t *got, const int32_t *ref, 
             diff++;
         }
     if (!diff) printf("ok   %-58s %lld equal\n", what, (long long)n);
-    CHECK_MSG(diff == 0, "%s: %lld of %lld differ, first at %lld (cuda %d, cpu %d)", what, (long long)diff, (long long)n,
-              (long long)first, first >= 0 ? got[first] : 0, first >= 0 ? ref[first] : 0);
+    CHECK_MSG(diff == 0, "%s: %lld of %lld differ, first at %lld (cuda %d, cpu %d)", what, (long long)diff,
+              (long long)n, (long long)first, first >= 0 ? got[first] : 0, first >= 0 ? ref[first] : 0);
 }
 
 // Host copy of a graph tensor (device or host); NULL on failure.

@@ -151,8 +151,9 @@ int main(void) {
     snprintf(args, sizeof args, "%s --prompt 'a red circle' --native --search tts --n 2", world);
     case_("world_tts_n2", args, false);
     // auto picks cuda when a GPU is usable.
-    snprintf(cmd, sizeof cmd, "'%s' generate %s --class 3 --device auto -o '%s/auto.png' 2>&1 | grep -q 'model evaluations on cuda'",
-             gen, cls, tmp);
+    snprintf(cmd, sizeof cmd,
+             "'%s' generate %s --class 3 --device auto -o '%s/auto.png' 2>&1 | grep -q 'model evaluations on cuda'", gen,
+             cls, tmp);
     CHECK_MSG(system(cmd) == 0, "gen --arch var --device auto did not run on cuda");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) printf("note: could not remove %s\n", tmp);
