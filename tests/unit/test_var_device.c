@@ -2,9 +2,9 @@
 // or a CUDA build on a machine without driver or device): moving to cuda
 // refuses with SILT_ERR_UNSUPPORTED and a message, the models stay on the cpu
 // and still generate the same tokens and image as before the attempt; moving
-// "to the cpu" is a no-op; a CPU graph refuses a tokenizer that is not on the
-// cpu only when there is one (covered by tests/gpu/test_gpu_var.c). With a
-// GPU this test skips (tests/gpu/test_gpu_var.c moves the models for real).
+// "to the cpu" is a no-op. The refusals of mixed devices need a model on the
+// GPU, so tests/gpu/test_gpu_var.c checks them. With a GPU this test skips
+// (tests/gpu/test_gpu_var.c moves the models for real).
 #include <string.h>
 
 #include "check.h"
