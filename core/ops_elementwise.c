@@ -120,6 +120,11 @@ void add_fwd_cpu(float *out, const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+void clamp_fwd_cpu(float *out, const float *x, float lo, float hi, int64_t n) {
+#pragma omp parallel for if (n > ELEM_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+}
+
 // --- broadcasting binary ops ----------------------------------------------------
 
 static const char *binop_names[SILT_BINOP_COUNT] = {"add", "sub", "mul", "div"};
@@ -414,18 +419,18 @@ static silt_status clamp_bwd(silt_graph *g, void *node) {
 
 silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, "clamp", x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "clamp", x) != SILT_OK) return NULL;
     if (!(lo <= hi)) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "clamp: lo %g > hi %g", (double)lo, (double)hi));
         return NULL;
     }
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-    int64_t len = silt_numel(x);
-#pragma omp parallel for if (len > 65536)
-    for (int64_t i = 0; i < len; i++) dst[i] = src[i] < lo ? lo : src[i] > hi ? hi : src[i];
+    if (out->device == SILT_CUDA) {  // forward only: no device backward for clamp yet
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, clamp_fwd_cuda(silt_f32(out), silt_f32(x), lo, hi, silt_numel(x)), out);
+    }
+    clamp_fwd_cpu(silt_f32(out), silt_f32(x), lo, hi, silt_numel(x));
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
@@ -437,13 +442,17 @@ silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
 
 // --- in-place inference variants ------------------------------------------------------
 
+// wants_grad, not needs_grad: on a CUDA graph needs_grad fails the graph for
+// a tensor that requires grad, where here it only means "do not overwrite".
 static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
-    return t->device == SILT_CPU && t->dtype == SILT_F32 && !silt_graph_needs_grad(g, t, NULL, NULL);
+    return t->device == silt_graph_device(g) && t->dtype == SILT_F32 && !silt_graph_wants_grad(g, t, NULL, NULL);
 }
 
 silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h) {
     if (!h) return NULL;
     if (!can_overwrite(g, h)) return silt_silu(g, h);
+    if (h->device == SILT_CUDA)  // elementwise, out[i] from x[i] only: aliasing is safe
+        return silt_graph_done(g, silu_fwd_cuda(silt_f32(h), silt_f32(h), silt_numel(h)), h);
     silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
     return h;
 }
@@ -452,6 +461,8 @@ silt_tensor *silt_add_inplace(silt_graph *g, silt_tensor *residual, silt_tensor 
     if (!residual || !h) return NULL;
     if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
         return silt_add(g, residual, h);
+    if (h->device == SILT_CUDA)  // add_fwd_cuda allows out to alias a or b
+        return silt_graph_done(g, add_fwd_cuda(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h)), h);
     add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
     return h;
 }

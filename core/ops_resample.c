@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "cuda/cuda.h"
+
 // Planes are independent, so every kernel (backward too: windows and taps
 // overlap only within a plane) runs its planes in parallel.
 #define RESAMPLE_PAR_MIN 16384
@@ -200,11 +202,7 @@ static silt_tensor *resample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t 
     if (!x) return NULL;
     const char *name = rs_names[kind];
     char buf[64];
-    if (x->dtype != SILT_F32 || x->device != SILT_CPU || silt_graph_device(g) != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s (need f32 on cpu)", name,
-                                     silt_shape_str(x, buf, sizeof buf), silt_dtype_name(x->dtype), silt_device_name(x->device)));
-        return NULL;
-    }
+    if (silt_graph_check_dev(g, name, x) != SILT_OK) return NULL;
     if (x->ndim != 4) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "%s: input %s is not NCHW (4-D)", name, silt_shape_str(x, buf, sizeof buf)));
         return NULL;
@@ -217,6 +215,13 @@ static silt_tensor *resample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t 
     silt_tensor *out = silt_graph_tensor_f32(g, 4, shape);
     if (!out) return NULL;
     int64_t nc = shape[0] * shape[1], h = x->shape[2], w = x->shape[3];
+    if (out->device == SILT_CUDA) {  // forward twins (cuda/ops_resample.h)
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        silt_status s = kind == RS_NEAREST   ? upsample_nearest_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo)
+                        : kind == RS_BICUBIC ? upsample_bicubic_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo)
+                                             : area_downsample_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo);
+        return silt_graph_done(g, s, out);
+    }
     switch (kind) {
     case RS_NEAREST: upsample_nearest_fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo); break;
     case RS_BICUBIC: upsample_bicubic_fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo); break;

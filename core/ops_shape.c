@@ -367,6 +367,17 @@ typedef struct {
     int left, top;
 } pad2d_node;
 
+void pad2d_fwd_cpu(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left, int right, int top,
+                   int bottom) {
+    int64_t Ho = H + top + bottom, Wo = W + left + right;
+#pragma omp parallel for if (nc * H * W > 65536)
+    for (int64_t p = 0; p < nc; p++) {
+        float *o = out + p * Ho * Wo;
+        memset(o, 0, (size_t)(Ho * Wo) * sizeof(float));
+        for (int64_t y = 0; y < H; y++) memcpy(o + (y + top) * Wo + left, x + (p * H + y) * W, (size_t)W * sizeof(float));
+    }
+}
+
 static silt_status pad2d_bwd(silt_graph *g, void *node) {
     pad2d_node *n = node;
     if (!n->out->grad) return SILT_OK;
@@ -384,7 +395,7 @@ static silt_status pad2d_bwd(silt_graph *g, void *node) {
 
 silt_tensor *silt_pad2d(silt_graph *g, silt_tensor *x, int left, int right, int top, int bottom) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, "pad2d", x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "pad2d", x) != SILT_OK) return NULL;
     if (x->ndim != 4 || left < 0 || right < 0 || top < 0 || bottom < 0) {
         char buf[64];
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "pad2d: x %s with pads (%d, %d, %d, %d): need 4-D NCHW and pads >= 0",
@@ -395,14 +406,11 @@ silt_tensor *silt_pad2d(silt_graph *g, silt_tensor *x, int left, int right, int 
     int64_t Ho = H + top + bottom, Wo = W + left + right;
     silt_tensor *out = silt_graph_new(g, x->shape[0], x->shape[1], Ho, Wo);
     if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
-#pragma omp parallel for if (nc * H * W > 65536)
-    for (int64_t p = 0; p < nc; p++) {
-        float *o = dst + p * Ho * Wo;
-        memset(o, 0, (size_t)(Ho * Wo) * sizeof(float));
-        for (int64_t y = 0; y < H; y++) memcpy(o + (y + top) * Wo + left, src + (p * H + y) * W, (size_t)W * sizeof(float));
+    if (out->device == SILT_CUDA) {  // forward only: no device backward for pad2d yet
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, pad2d_fwd_cuda(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom), out);
     }
+    pad2d_fwd_cpu(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom);
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         pad2d_node *n = silt_graph_record(g, pad2d_bwd, sizeof *n);

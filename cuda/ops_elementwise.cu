@@ -226,6 +226,23 @@ extern "C" silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, 
     return SILT_OK;
 }
 
+// torch.clamp with clamp_fwd_cpu's comparisons: NaN fails both tests and
+// passes through.
+static __global__ void clamp_kernel(float *out, const float *x, float lo, float hi, int64_t n) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = x[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
+
+extern "C" silt_status clamp_fwd_cuda(float *out, const float *x, float lo, float hi, int64_t n) {
+    bool skip = false;
+    SILT_TRY(check_n("clamp_fwd_cuda", n, !out || !x, &skip));
+    if (!(lo <= hi)) return SILT_FAIL(SILT_ERR_ARG, "clamp_fwd_cuda: lo %g > hi %g", (double)lo, (double)hi);
+    if (!skip) ELEM_LAUNCH(clamp_kernel, n, out, x, lo, hi, n);
+    return SILT_OK;
+}
+
 // --- broadcasting binary ops ------------------------------------------------------
 
 // Shapes and strides, passed to the kernels by value.

@@ -182,3 +182,30 @@ extern "C" silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, 
     if (!dx || !dout) return SILT_FAIL(SILT_ERR_ARG, "permute_bwd_cuda: NULL buffer");
     return permute_launch<true>(dx, dout, p, n);
 }
+
+// --- pad2d ------------------------------------------------------------------------
+
+// One thread per output element: a copy of x inside the window, 0 outside.
+static __global__ void pad2d_kernel(float *__restrict__ out, const float *__restrict__ x, int64_t nc, int64_t H,
+                                    int64_t W, int64_t Ho, int64_t Wo, int64_t left, int64_t top) {
+    int64_t n = nc * Ho * Wo;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t xo = e % Wo, yo = (e / Wo) % Ho, p = e / (Wo * Ho);
+        int64_t y = yo - top, xi = xo - left;
+        out[e] = (y >= 0 && y < H && xi >= 0 && xi < W) ? x[(p * H + y) * W + xi] : 0.0f;
+    }
+}
+
+extern "C" silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left,
+                                      int right, int top, int bottom) {
+    SILT_CUDA_READY();
+    if (nc < 0 || H < 0 || W < 0 || left < 0 || right < 0 || top < 0 || bottom < 0)
+        return SILT_FAIL(SILT_ERR_ARG, "pad2d_fwd_cuda: negative size or pad (nc %lld, %lldx%lld, pads %d %d %d %d)",
+                         (long long)nc, (long long)H, (long long)W, left, right, top, bottom);
+    int64_t Ho = H + top + bottom, Wo = W + left + right, n = nc * Ho * Wo;
+    if (n == 0) return SILT_OK;
+    if (!out || (nc * H * W > 0 && !x)) return SILT_FAIL(SILT_ERR_ARG, "pad2d_fwd_cuda: NULL buffer");
+    pad2d_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, nc, H, W, Ho, Wo, left, top);
+    SILT_CUDA_LAUNCHED("pad2d_kernel");
+    return SILT_OK;
+}

@@ -293,7 +293,7 @@ int cmd_eval_suite(int argc, char **argv) {
         // (auto falls back quietly; --device cuda fails with the reason).
         silt_log_level lv = silt_log_get_level();
         if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
-        bool gpu = silt_cuda_available(), want_cuda = device == 2 || (device == 0 && gpu && !is_var);  // VAR: cpu only
+        bool gpu = silt_cuda_available(), want_cuda = device == 2 || (device == 0 && gpu);
         silt_log_set_level(lv);
         if (want_cuda) {
             s = silt_txt2img_set_device(t, SILT_CUDA);

@@ -79,6 +79,9 @@ static const char summary[] =
     "  Defaults are the official FID setting: cfg 1.5, top-k 900, top-p 0.96 (the README suggests cfg 5\n"
     "  for visual quality; the demo notebook uses cfg 4, top-p 0.95). The size is fixed by the scales\n"
     "  (256 px for the released 256 px models). Sampler, steps, heads and perturbation flags do not apply.\n"
+    "  --device cuda runs the transformer, its KV cache and the tokenizer on the GPU; each scale's\n"
+    "  logits come back for the top-k/top-p draw on the CPU (fp32 Philox, as with --device cpu), so a\n"
+    "  seed gives the cpu's tokens unless a logit sits within rounding of a threshold.\n"
     "\n"
     "Noise: image i of --grid uses seed + i, so `--seed S+i` regenerates it alone (world models: see\n"
     "above). The PNG keeps the parameters in its 'parameters' text chunk, the prompt on its first line\n"
@@ -169,7 +172,7 @@ int cmd_generate(int argc, char **argv) {
         {"output", 'o', ARG_STR, &out, "PATH", "PNG file to write", NULL, 0, -1},
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
-        {"device", 0, ARG_CHOICE, &device, "DEV", "where DiT/MMDiT run: auto (cuda when a GPU is usable, else cpu), cpu, cuda; VAR and the VAE run on the cpu", device_choices, 0, -1},
+        {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable, else cpu), cpu, cuda. DiT/MMDiT: the transformer (the sampler, guidance and the VAE stay on the cpu); VAR: the transformer with its KV cache and the VQ tokenizer (each scale's top-k/top-p draw, world-CLIP and search rewards stay on the cpu)", device_choices, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
     enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
@@ -228,13 +231,13 @@ int cmd_generate(int argc, char **argv) {
         status = args_usage_error(&ap, "--arch %s, but %s is a %s model", arch, base(model), silt_family_name(in->family));
         goto done;
     }
-    // auto: cuda for DiT/MMDiT when a GPU is usable (VAR has no device path
-    // yet). The probe's "no usable GPU: running on the CPU" note is kept off
-    // stderr here (errors stay one line); the closing line names the device.
-    // With --device cuda and no GPU, the error line gives the reason instead.
+    // auto: cuda when a GPU is usable (DiT, MMDiT and VAR alike). The probe's
+    // "no usable GPU: running on the CPU" note is kept off stderr here (errors
+    // stay one line); the closing line names the device. With --device cuda
+    // and no GPU, the error line gives the reason instead.
     silt_log_level lv = silt_log_get_level();
     if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
-    bool want_cuda = device == 2 || (device == 0 && !is_var && silt_cuda_available());
+    bool want_cuda = device == 2 || (device == 0 && silt_cuda_available());
     s = want_cuda ? silt_txt2img_set_device(t, SILT_CUDA) : SILT_OK;
     silt_log_set_level(lv);
     if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }

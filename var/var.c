@@ -13,8 +13,10 @@
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
 #include "var/var_ckpt.h"
 #include "var/var_internal.h"
+#include "var/var_ops.h"
 
 // --- detection -----------------------------------------------------------------------
 
@@ -379,18 +381,39 @@ silt_status var_create_empty(const var_config *c, var_model **out) {
     return SILT_OK;
 }
 
+// silt_tensor_free_cuda frees CPU and device tensors alike.
 void var_free(var_model *m) {
     if (!m) return;
     for (int i = 0; i < m->n_owned; i++) {
-        silt_tensor_free(m->owned[i]);
+        silt_tensor_free_cuda(m->owned[i]);
         free(m->owned_names[i]);
     }
     free(m->owned);
     free(m->owned_names);
     free(m->blocks);
     free(m->lvl);
-    silt_tensor_free(m->zero_k);
+    silt_tensor_free_cuda(m->zero_k);
     free(m);
+}
+
+silt_device var_device(const var_model *m) { return m && m->word_w ? m->word_w->device : SILT_CPU; }
+
+silt_status var_to_device(var_model *m, silt_device device) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "var_to_device: NULL model");
+    if (device == SILT_CPU) {
+        if (var_device(m) == SILT_CPU) return SILT_OK;
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_to_device: moving a model back to the cpu is not supported");
+    }
+    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "var_to_device: unknown device %d", (int)device);
+    // In place, tensor by tensor (headers kept, so the block pointers stay
+    // valid). word_w goes last: it decides var_device, so a failure half way
+    // leaves a model that still reports cpu and whose forward fails naming
+    // the first device weight; var_free frees both kinds.
+    silt_status s = silt_tensor_move_to_cuda(m->zero_k);
+    for (int i = 0; i < m->n_owned && s == SILT_OK; i++)
+        if (m->owned[i] != m->word_w) s = silt_tensor_move_to_cuda(m->owned[i]);
+    if (s == SILT_OK) s = silt_tensor_move_to_cuda(m->word_w);
+    return s;
 }
 
 const var_config *var_get_config(const var_model *m) { return m ? &m->cfg : NULL; }
@@ -467,9 +490,14 @@ static silt_status clamp_exp_bwd(silt_graph *g, void *node) {
 
 static silt_tensor *clamp_max_exp(silt_graph *g, silt_tensor *x, float max) {
     if (!x) return NULL;
+    if (silt_graph_check_dev(g, "var clamp_max_exp", x) != SILT_OK) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    for (int64_t i = 0; i < silt_numel(x); i++) silt_f32(out)[i] = expf(fminf(silt_f32(x)[i], max));
+    if (out->device == SILT_CUDA) {  // sampling and evaluation only: no device backward
+        silt_graph_needs_grad(g, x, NULL, NULL);
+        return silt_graph_done(g, var_clamp_exp_fwd_cuda(silt_f32(out), silt_f32(x), max, silt_numel(x)), out);
+    }
+    var_clamp_exp_fwd_cpu(silt_f32(out), silt_f32(x), max, silt_numel(x));
     if (silt_graph_needs_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         clamp_exp_node *n = silt_graph_record(g, clamp_exp_bwd, sizeof *n);
@@ -495,7 +523,8 @@ silt_status var_ada(silt_graph *g, const var_model *m, int bi, silt_tensor *cs, 
 }
 
 // Appends k_new (R, H, T, hd) to the cache at kv->len and returns the cached
-// tokens [0, len + T) as a contiguous (R, H, len + T, hd) arena tensor.
+// tokens [0, len + T) as a contiguous (R, H, len + T, hd) arena tensor. The
+// cache lives on the graph's device (var_sample.c allocates it there).
 static silt_tensor *kv_append(silt_graph *g, float *cache, int64_t cap, int64_t len, silt_tensor *t) {
     if (!t) return NULL;
     int64_t R = t->shape[0], H = t->shape[1], T = t->shape[2], D = t->shape[3];
@@ -506,11 +535,9 @@ static silt_tensor *kv_append(silt_graph *g, float *cache, int64_t cap, int64_t 
     }
     silt_tensor *all = silt_graph_new(g, R, H, len + T, D);
     if (!all) return NULL;
-    for (int64_t rh = 0; rh < R * H; rh++) {
-        float *c = cache + rh * cap * D;
-        memcpy(c + len * D, silt_f32(t) + rh * T * D, (size_t)(T * D) * sizeof(float));
-        memcpy(silt_f32(all) + rh * (len + T) * D, c, (size_t)((len + T) * D) * sizeof(float));
-    }
+    if (all->device == SILT_CUDA)
+        return silt_graph_done(g, var_kv_append_fwd_cuda(silt_f32(all), cache, silt_f32(t), R * H, cap, len, T, D), all);
+    var_kv_append_fwd_cpu(silt_f32(all), cache, silt_f32(t), R * H, cap, len, T, D);
     return all;
 }
 
@@ -616,10 +643,11 @@ static silt_tensor *forward_cond(silt_graph *g, const var_model *m, silt_tensor 
     if (!cond) return NULL;
     const var_config *c = &m->cfg;
     int64_t L = c->L, C = c->embed_dim;
-    silt_tensor *lvl = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){L});
+    // The mask is host memory on either device (silt_attention uploads it on a cuda graph).
+    silt_tensor *lvl = silt_graph_upload(g, SILT_I32, 1, (int64_t[]){L}, m->lvl);
     float *mask = silt_arena_alloc(silt_graph_arena(g), (size_t)(L * L) * sizeof *mask);
-    if (!lvl || !mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
-    memcpy(lvl->data, m->lvl, (size_t)L * sizeof *m->lvl);
+    if (!lvl) return NULL;
+    if (!mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
     // attn_bias_for_masking: 0 where lvl[i] >= lvl[j], else -inf.
     for (int64_t i = 0; i < L; i++)
         for (int64_t j = 0; j < L; j++) mask[i * L + j] = m->lvl[i] >= m->lvl[j] ? 0.0f : -INFINITY;
@@ -645,9 +673,8 @@ silt_tensor *var_forward(silt_graph *g, const var_model *m, const int32_t *label
     silt_status s = var_check_labels(m, labels, B);
     if (s != SILT_OK) { silt_graph_fail(g, s); return NULL; }
     if (!check_x(g, m, B, x)) return NULL;
-    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){B});
+    silt_tensor *ids = silt_graph_upload(g, SILT_I32, 1, (int64_t[]){B}, labels);
     if (!ids) return NULL;
-    memcpy(ids->data, labels, (size_t)B * sizeof *labels);
     return forward_cond(g, m, silt_embedding(g, ids, m->class_emb), NULL, B, x);
 }
 

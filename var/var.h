@@ -124,6 +124,20 @@ bool var_param_no_decay(const char *name, const silt_tensor *t);
 silt_tensor *var_ce_loss(silt_graph *g, silt_tensor *logits, const int32_t *targets, double *acc);
 void var_free(var_model *m);  // NULL-safe
 const var_config *var_get_config(const var_model *m);
+// Moves every weight to `device` once, in place (as mmdit_to_device):
+// SILT_CUDA (needs a usable GPU); SILT_CPU is a no-op for a CPU model, and
+// moving back is not supported. A device model runs var_forward /
+// var_forward_text on a graph from silt_graph_create_on(SILT_CUDA, ...)
+// (inputs on the device, no grad), and var_generate / var_generate_text /
+// the var_run steps entirely on the device (KV caches, f_hat and the next
+// scale's input stay there; each scale's logits come back to the host for
+// top-k / top-p and the Philox draw, which stay fp32 on the CPU). Its
+// tokenizer must be on the same device (var_vq_to_device). Training,
+// var_create's init and var_save need the model on the cpu. Parameters lose
+// requires_grad. A failure half way leaves the model reporting cpu with some
+// weights on the device (its forward fails naming them); var_free frees it.
+silt_status var_to_device(var_model *m, silt_device device);
+silt_device var_device(const var_model *m);  // where the weights are (SILT_CPU for NULL)
 // Parameters in load order with their checkpoint names (optimisers,
 // inspection); buffers are not parameters. The tensors stay the model's.
 int var_param_count(const var_model *m);
@@ -183,7 +197,14 @@ int32_t var_sample_row(const float *logits, int64_t V, float u);
 // (caller buffer, H = W = pn_K * downsample) and, when idx_out is non-NULL,
 // the chosen tokens (B, L). vq must pass var_check_vqvae. With cfg == 0 the
 // unconditional half is skipped (its weight is 0). Outputs are written only on
-// success.
+// success. Runs on the model's device (var_to_device; vq must be there too);
+// labels, img, idx_out and the token_fn's arrays are host memory either way.
+// Devices: the same seed gives the same tokens on cpu and cuda as long as the
+// logits agree closely enough that no masking threshold (top-k's k-th value,
+// top-p's cumulative mass) and no draw (u against the cumulative
+// probabilities) falls between the two devices' values; fp32 logits agree to
+// ~1e-6 relative, so a flip is rare but possible, and after one the samples
+// diverge.
 silt_status var_generate(const var_model *m, const var_vqvae *vq, const int32_t *labels, int64_t B,
                          const var_sample_params *p, float *img, int32_t *idx_out);
 

@@ -6,6 +6,14 @@
 // copied out), so its high water is one block's activations at the largest
 // scale, not the whole network's.
 //
+// Devices: everything a scale needs lives on the model's device (var_device):
+// the condition rows, the projected text tokens, the running tokens x,
+// lvl_embed + pos, f_hat and the KV caches, so a scale moves no activations
+// between host and device except its logits (R, l, V), which come back for
+// CFG, top-k / top-p and the draw (kept on the CPU in fp32 so that both
+// devices run the same sampler), and the chosen indices going up (B l
+// int32s). The decoded image comes back once at the end.
+//
 // Randomness: torch.multinomial's stream cannot be reproduced, so the draws
 // come from silt's Philox: token t (global position) of sample b uses uniform
 // number t of stream b under the seed (core/rng.h), so a sample can be
@@ -17,6 +25,7 @@
 
 #include "core/ops.h"
 #include "core/rng.h"
+#include "cuda/cuda.h"
 #include "var/var_internal.h"
 #include "var/vqvae_internal.h"
 
@@ -85,46 +94,79 @@ int32_t var_sample_row(const float *logits, int64_t V, float u) {
     return last;  // u * sum rounded up to the total
 }
 
-// A non-owning tensor over a caller buffer (inputs to graph ops; no grad).
-static silt_tensor wrap(float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-    silt_tensor t = {.dtype = SILT_F32, .device = SILT_CPU, .ndim = ndim, .shape = {d0, d1, d2, d3}, .data = data};
+// A non-owning tensor over a buffer on device dev (inputs to graph ops; no grad).
+static silt_tensor wrap(silt_device dev, float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    silt_tensor t = {.dtype = SILT_F32, .device = dev, .ndim = ndim, .shape = {d0, d1, d2, d3}, .data = data};
     return t;
+}
+
+// Buffers on the run's device: malloc / free / memcpy on the cpu, device
+// memory and copies on cuda. dev_alloc returns NULL on failure (last error set
+// on cuda).
+static void *dev_alloc(silt_device dev, size_t bytes) {
+    if (dev == SILT_CPU) return malloc(bytes ? bytes : 1);
+    void *p = NULL;
+    return silt_cuda_malloc(&p, bytes ? bytes : 1) == SILT_OK ? p : NULL;
+}
+
+static void dev_free(silt_device dev, void *p) {
+    if (dev == SILT_CPU) free(p);
+    else silt_cuda_free(p);
+}
+
+static silt_status dev_copy(silt_device dev, void *dst, const void *src, size_t bytes) {
+    if (dev == SILT_CPU) {
+        memcpy(dst, src, bytes);
+        return SILT_OK;
+    }
+    return silt_cuda_memcpy_d2d(dst, src, bytes);
+}
+
+// A device buffer's bytes into host memory.
+static silt_status dev_to_host(silt_device dev, void *dst, const void *src, size_t bytes) {
+    if (dev == SILT_CPU) {
+        memcpy(dst, src, bytes);
+        return SILT_OK;
+    }
+    return silt_cuda_memcpy_d2h(dst, src, bytes);
 }
 
 struct var_run {
     const var_model *m;
     const var_vqvae *vq;
+    silt_device dev;   // the model's device: the graph and every buffer marked dev below
     silt_graph *g;
     int64_t B, R;      // samples, rows (2B with CFG)
-    var_kv *kv;        // per block
-    float *cond;       // (R, C) class embeddings or projected pooled text
-    float *ctx;        // (R, Tc, C) projected text tokens (text models), else NULL
+    var_kv *kv;        // per block, dev
+    float *cond;       // dev (R, C) class embeddings or projected pooled text
+    float *ctx;        // dev (R, Tc, C) projected text tokens (text models), else NULL
     int64_t Tc;
-    float *x;          // (R, lmax, C) the running tokens of the current scale
-    float *lvl_pos;    // (L, C) lvl_embed[lvl] + pos_1LC
-    float *f_hat;      // (B, Cvae, h, w)
-    float *logits;     // (R, lmax, V) then the combined (B, lmax, V)
-    float *masked;     // (B, lmax, V)
-    float *u;          // (lmax)
-    double *work;      // 2V
-    int32_t *idx;      // (B, L) every token so far
-    int32_t *stage;    // (B, lmax) the current scale's tokens
+    float *x;          // dev (R, lmax, C) the running tokens of the current scale
+    float *lvl_pos;    // dev (L, C) lvl_embed[lvl] + pos_1LC
+    float *f_hat;      // dev (B, Cvae, h, w)
+    float *logits;     // host (R, lmax, V) then the combined (B, lmax, V)
+    float *masked;     // host (B, lmax, V)
+    float *u;          // host (lmax)
+    double *work;      // host 2V
+    int32_t *idx;      // host (B, L) every token so far
+    int32_t *stage;    // host (B, lmax) the current scale's tokens
     int next_si;       // the scale var_run_step runs next
 };
 
 static void run_free(var_run *r) {
     if (!r->m) return;
+    silt_device dev = r->dev;
     if (r->kv)
         for (int i = 0; i < r->m->cfg.depth; i++) {
-            free(r->kv[i].k);
-            free(r->kv[i].v);
+            dev_free(dev, r->kv[i].k);
+            dev_free(dev, r->kv[i].v);
         }
     free(r->kv);
-    free(r->cond);
-    free(r->ctx);
-    free(r->x);
-    free(r->lvl_pos);
-    free(r->f_hat);
+    dev_free(dev, r->cond);
+    dev_free(dev, r->ctx);
+    dev_free(dev, r->x);
+    dev_free(dev, r->lvl_pos);
+    dev_free(dev, r->f_hat);
     free(r->logits);
     free(r->masked);
     free(r->u);
@@ -140,25 +182,36 @@ static silt_status run_alloc(var_run *r) {
     int64_t C = c->embed_dim, V = c->vocab_size, lmax = 0, hw = (int64_t)c->patch_nums[c->n_scales - 1];
     for (int k = 0; k < c->n_scales; k++)
         if ((int64_t)c->patch_nums[k] * c->patch_nums[k] > lmax) lmax = (int64_t)c->patch_nums[k] * c->patch_nums[k];
-    size_t fl = sizeof(float);
-    r->g = silt_graph_create(0);
+    size_t fl = sizeof(float), fhat_bytes = (size_t)(r->B * q->z_channels * hw * hw) * fl;
+    silt_device dev = r->dev = var_device(r->m);
+    if (var_vq_device(r->vq) != dev)
+        return SILT_FAIL(SILT_ERR_ARG, "var_generate: the transformer is on %s but its tokenizer on %s: move both "
+                                       "(var_to_device, var_vq_to_device)", silt_device_name(dev),
+                         silt_device_name(var_vq_device(r->vq)));
+    r->g = silt_graph_create_on(dev, 0);
+    if (!r->g)
+        return dev == SILT_CPU ? SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory")
+                               : SILT_FAIL(SILT_ERR_CUDA, "var_generate: no %s graph: %s", silt_device_name(dev),
+                                           silt_last_error_message());
     r->kv = calloc((size_t)c->depth, sizeof *r->kv);
-    r->cond = malloc((size_t)(r->R * C) * fl);
-    r->x = malloc((size_t)(r->R * lmax * C) * fl);
-    r->lvl_pos = malloc((size_t)(c->L * C) * fl);
-    r->f_hat = calloc((size_t)(r->B * q->z_channels * hw * hw), fl);
+    r->cond = dev_alloc(dev, (size_t)(r->R * C) * fl);
+    r->x = dev_alloc(dev, (size_t)(r->R * lmax * C) * fl);
+    r->lvl_pos = dev_alloc(dev, (size_t)(c->L * C) * fl);
+    r->f_hat = dev_alloc(dev, fhat_bytes);
     r->logits = malloc((size_t)(r->R * lmax * V) * fl);
     r->masked = malloc((size_t)(r->B * lmax * V) * fl);
     r->u = malloc((size_t)lmax * fl);
     r->work = malloc((size_t)(2 * V) * sizeof(double));
     r->idx = malloc((size_t)(r->B * c->L) * sizeof(int32_t));
     r->stage = malloc((size_t)(r->B * lmax) * sizeof(int32_t));
-    if (!r->g || !r->kv || !r->cond || !r->x || !r->lvl_pos || !r->f_hat || !r->logits || !r->masked || !r->u ||
-        !r->work || !r->idx || !r->stage)
-        return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory");
+    if (!r->kv || !r->cond || !r->x || !r->lvl_pos || !r->f_hat || !r->logits || !r->masked || !r->u || !r->work ||
+        !r->idx || !r->stage)
+        return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of %s memory", silt_device_name(dev));
+    if (dev == SILT_CPU) memset(r->f_hat, 0, fhat_bytes);
+    else SILT_TRY(silt_cuda_memset(r->f_hat, 0, fhat_bytes));
     size_t cache = (size_t)(r->R * c->num_heads * c->L * c->head_dim) * fl;
     for (int i = 0; i < c->depth; i++) {
-        r->kv[i] = (var_kv){malloc(cache), malloc(cache), r->R, c->L, 0};
+        r->kv[i] = (var_kv){dev_alloc(dev, cache), dev_alloc(dev, cache), r->R, c->L, 0};
         if (!r->kv[i].k || !r->kv[i].v)
             return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory for the KV cache (%zu MiB per block)",
                              2 * cache >> 20);
@@ -174,11 +227,11 @@ static silt_status run_scale(var_run *r, int64_t l) {
     const var_config *c = &m->cfg;
     int64_t R = r->R, C = c->embed_dim;
     silt_graph *g = r->g;
-    silt_tensor cond = wrap(r->cond, 2, R, C, 0, 0);
-    silt_tensor ctx = wrap(r->ctx, 3, R, r->Tc, C, 0);
+    silt_tensor cond = wrap(r->dev, r->cond, 2, R, C, 0, 0);
+    silt_tensor ctx = wrap(r->dev, r->ctx, 3, R, r->Tc, C, 0);
     for (int bi = 0; bi <= c->depth; bi++) {
         silt_graph_reset(g);
-        silt_tensor x = wrap(r->x, 3, R, l, C, 0);
+        silt_tensor x = wrap(r->dev, r->x, 3, R, l, C, 0);
         silt_tensor *cs = silt_silu(g, &cond);
         silt_tensor *out;
         if (bi < c->depth) {
@@ -190,21 +243,23 @@ static silt_status run_scale(var_run *r, int64_t l) {
             out = var_head_fwd(g, m, &x, cs);
         }
         if (!out) return silt_graph_status(g);
-        memcpy(bi < c->depth ? r->x : r->logits, out->data, silt_nbytes(out));
+        if (bi < c->depth) SILT_TRY(dev_copy(r->dev, r->x, out->data, silt_nbytes(out)));
+        else SILT_TRY(dev_to_host(r->dev, r->logits, out->data, silt_nbytes(out)));  // the scale's logits come back
     }
     for (int bi = 0; bi < c->depth; bi++) r->kv[bi].len += l;
     return SILT_OK;
 }
 
-// The first scale's tokens: sos + pos_start + lvl_pos[:first_l] for every row.
-static void start_tokens(var_run *r) {
+// The first scale's tokens: (sos + pos_start) + lvl_pos[:first_l] for every row.
+static silt_status start_tokens(var_run *r) {
     const var_model *m = r->m;
     int64_t C = m->cfg.embed_dim, fl = m->cfg.first_l;
-    const float *ps = silt_f32(m->pos_start);
-    for (int64_t i = 0; i < r->R; i++)
-        for (int64_t t = 0; t < fl; t++)
-            for (int64_t ch = 0; ch < C; ch++)
-                r->x[(i * fl + t) * C + ch] = (r->cond[i * C + ch] + ps[t * C + ch]) + r->lvl_pos[t * C + ch];
+    silt_graph *g = r->g;
+    silt_graph_reset(g);
+    silt_tensor cond = wrap(r->dev, r->cond, 3, r->R, 1, C, 0), lp = wrap(r->dev, r->lvl_pos, 3, 1, fl, C, 0);
+    silt_tensor *x = silt_add(g, silt_add(g, &cond, m->pos_start), &lp);  // (R, first_l, C)
+    if (!x) return silt_graph_status(g);
+    return dev_copy(r->dev, r->x, x->data, silt_nbytes(x));
 }
 
 // f_hat += phi(up(e[idx])); the next scale's tokens word_embed(area(f_hat)) +
@@ -216,21 +271,20 @@ static silt_status advance(var_run *r, int si, const int32_t *idx_scale) {
     silt_graph *g = r->g;
     int64_t B = r->B, C = c->embed_dim, hw = c->patch_nums[c->n_scales - 1];
     silt_graph_reset(g);
-    silt_tensor fh = wrap(r->f_hat, 4, B, q->z_channels, hw, hw);
+    silt_tensor fh = wrap(r->dev, r->f_hat, 4, B, q->z_channels, hw, hw);
     silt_tensor *next = NULL;
     silt_tensor *h = var_vq_embed(g, r->vq, idx_scale, B, c->patch_nums[si]);
     silt_tensor *f2 = var_vq_next_input(g, r->vq, si, &fh, h, &next);
     if (!f2) return silt_graph_status(g);
-    memcpy(r->f_hat, f2->data, silt_nbytes(f2));
+    SILT_TRY(dev_copy(r->dev, r->f_hat, f2->data, silt_nbytes(f2)));
     if (si == c->n_scales - 1) return SILT_OK;
     int64_t pn = c->patch_nums[si + 1], l = pn * pn, begin = c->begin[si + 1];
     silt_tensor *t = silt_transpose(g, silt_reshape(g, next, 3, (int64_t[]){B, q->z_channels, l}), 1, 2);
-    t = silt_linear(g, t, m->word_w, m->word_b);  // (B, l, C)
+    silt_tensor lp = wrap(r->dev, r->lvl_pos + begin * C, 3, 1, l, C, 0);
+    t = silt_add(g, silt_linear(g, t, m->word_w, m->word_b), &lp);  // (B, l, C)
     if (!t) return silt_graph_status(g);
-    for (int64_t i = 0; i < r->R; i++) {
-        const float *src = silt_f32(t) + (i % B) * l * C;  // next_token_map.repeat(2, 1, 1)
-        for (int64_t j = 0; j < l * C; j++) r->x[i * l * C + j] = src[j] + r->lvl_pos[begin * C + j];
-    }
+    for (int64_t i = 0; i < r->R; i += B)  // next_token_map.repeat(2, 1, 1)
+        SILT_TRY(dev_copy(r->dev, r->x + i * l * C, t->data, silt_nbytes(t)));
     return SILT_OK;
 }
 
@@ -245,16 +299,18 @@ static silt_status check_params(const var_model *m, const var_sample_params *p) 
 }
 
 // r->cond rows: labels, then the null class for CFG
-// (torch.cat((label_B, full_like(num_classes)))).
+// (torch.cat((label_B, full_like(num_classes)))), through class_emb.
 static silt_status class_cond(var_run *r, const int32_t *labels) {
     const var_model *m = r->m;
-    int64_t B = r->B, C = m->cfg.embed_dim;
-    const float *ce = silt_f32(m->class_emb);
-    for (int64_t i = 0; i < r->R; i++) {
-        int32_t id = i < B ? labels[i] : m->cfg.num_classes;
-        memcpy(r->cond + i * C, ce + (int64_t)id * C, (size_t)C * sizeof(float));
-    }
-    return SILT_OK;
+    int64_t B = r->B, R = r->R;
+    silt_graph *g = r->g;
+    silt_graph_reset(g);
+    int32_t *ids = silt_arena_alloc(silt_graph_arena(g), (size_t)R * sizeof *ids);
+    if (!ids) return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory");
+    for (int64_t i = 0; i < R; i++) ids[i] = i < B ? labels[i] : m->cfg.num_classes;
+    silt_tensor *cond = silt_embedding(g, silt_graph_upload(g, SILT_I32, 1, (int64_t[]){R}, ids), m->class_emb);
+    if (!cond) return silt_graph_status(g);
+    return dev_copy(r->dev, r->cond, cond->data, silt_nbytes(cond));
 }
 
 // r->cond = text_pool_proj(pooled rows, then null_pooled) and r->ctx =
@@ -264,23 +320,27 @@ static silt_status text_cond(var_run *r, const var_text_cond *tc) {
     const var_config *c = &m->cfg;
     int64_t B = r->B, R = r->R, C = c->embed_dim, T = tc->T, E = c->text_dim, D = c->ctx_dim;
     r->Tc = T;
-    r->ctx = malloc((size_t)(R * T * C) * sizeof(float));
+    r->ctx = dev_alloc(r->dev, (size_t)(R * T * C) * sizeof(float));
     silt_graph *g = r->g;
     silt_graph_reset(g);
-    silt_tensor *pooled = silt_graph_new(g, R, E, 0, 0), *tok = silt_graph_new(g, R, T, D, 0);
+    // The rows are gathered on the host (arena), then go up once.
+    silt_arena *ha = silt_graph_arena(g);
+    float *pooled = silt_arena_alloc(ha, (size_t)(R * E) * sizeof(float));
+    float *tok = silt_arena_alloc(ha, (size_t)(R * T * D) * sizeof(float));
     if (!r->ctx || !pooled || !tok) return SILT_FAIL(SILT_ERR_OOM, "var_generate: out of memory");
     for (int64_t i = 0; i < R; i++) {
         const float *ps = i < B ? tc->pooled + i * E : tc->null_pooled;
         const float *ts = i < B ? tc->tokens + i * T * D : tc->null_tokens;
-        memcpy(silt_f32(pooled) + i * E, ps, (size_t)E * sizeof(float));
-        memcpy(silt_f32(tok) + i * T * D, ts, (size_t)(T * D) * sizeof(float));
+        memcpy(pooled + i * E, ps, (size_t)E * sizeof(float));
+        memcpy(tok + i * T * D, ts, (size_t)(T * D) * sizeof(float));
     }
-    silt_tensor *cond = silt_linear(g, pooled, m->text_pool_w, m->text_pool_b);
-    silt_tensor *ctx = silt_linear(g, tok, m->text_ctx_w, m->text_ctx_b);
+    silt_tensor *cond = silt_linear(g, silt_graph_upload(g, SILT_F32, 2, (int64_t[]){R, E}, pooled), m->text_pool_w,
+                                    m->text_pool_b);
+    silt_tensor *ctx = silt_linear(g, silt_graph_upload(g, SILT_F32, 3, (int64_t[]){R, T, D}, tok), m->text_ctx_w,
+                                   m->text_ctx_b);
     if (!cond || !ctx) return silt_graph_status(g);
-    memcpy(r->cond, cond->data, silt_nbytes(cond));
-    memcpy(r->ctx, ctx->data, silt_nbytes(ctx));
-    return SILT_OK;
+    SILT_TRY(dev_copy(r->dev, r->cond, cond->data, silt_nbytes(cond)));
+    return dev_copy(r->dev, r->ctx, ctx->data, silt_nbytes(ctx));
 }
 
 // The state before scale 0: the condition rows, lvl_pos and the start tokens.
@@ -290,10 +350,14 @@ static silt_status run_begin(var_run *r, const int32_t *labels, const var_text_c
     int64_t C = c->embed_dim, L = c->L;
     SILT_TRY(run_alloc(r));
     SILT_TRY(tc ? text_cond(r, tc) : class_cond(r, labels));
-    const float *pos = silt_f32(m->pos_1LC), *lvl = silt_f32(m->lvl_embed);
-    for (int64_t t = 0; t < L; t++)  // lvl_pos = lvl_embed(lvl_1L) + pos_1LC
-        for (int64_t ch = 0; ch < C; ch++) r->lvl_pos[t * C + ch] = lvl[m->lvl[t] * C + ch] + pos[t * C + ch];
-    start_tokens(r);
+    silt_graph *g = r->g;
+    silt_graph_reset(g);
+    // lvl_pos = lvl_embed(lvl_1L) + pos_1LC: (L, C) + (1, L, C)
+    silt_tensor *ids = silt_graph_upload(g, SILT_I32, 1, (int64_t[]){L}, m->lvl);
+    silt_tensor *lp = silt_add(g, silt_embedding(g, ids, m->lvl_embed), m->pos_1LC);
+    if (!lp) return silt_graph_status(g);
+    SILT_TRY(dev_copy(r->dev, r->lvl_pos, lp->data, (size_t)(L * C) * sizeof(float)));
+    SILT_TRY(start_tokens(r));
     r->next_si = 0;
     return SILT_OK;
 }
@@ -337,17 +401,19 @@ silt_status var_run_decode(var_run *r, float *img) {
     // fhat_to_img(f_hat).add_(1).mul_(0.5)
     silt_graph_reset(r->g);
     int64_t hw = c->patch_nums[c->n_scales - 1];
-    silt_tensor fh = wrap(r->f_hat, 4, r->B, c->Cvae, hw, hw);
+    silt_tensor fh = wrap(r->dev, r->f_hat, 4, r->B, c->Cvae, hw, hw);
     silt_tensor *x = var_vq_fhat_to_img(r->g, r->vq, &fh, true);
     if (!x) return silt_graph_status(r->g);
-    for (int64_t j = 0; j < silt_numel(x); j++) img[j] = (silt_f32(x)[j] + 1.0f) * 0.5f;
+    SILT_TRY(dev_to_host(r->dev, img, x->data, silt_nbytes(x)));
+    for (int64_t j = 0; j < silt_numel(x); j++) img[j] = (img[j] + 1.0f) * 0.5f;
     return SILT_OK;
 }
 
-// dst rows i = src rows from[i] (n rows of `row` floats), through tmp.
-static void gather_rows(float *buf, float *tmp, const int64_t *from, int64_t n, int64_t row) {
-    for (int64_t i = 0; i < n; i++) memcpy(tmp + i * row, buf + from[i] * row, (size_t)row * sizeof(float));
-    memcpy(buf, tmp, (size_t)(n * row) * sizeof(float));
+// buf rows i = its rows from[i] (n rows of `row` floats on dev), through tmp.
+static silt_status gather_rows(silt_device dev, float *buf, float *tmp, const int64_t *from, int64_t n, int64_t row) {
+    size_t bytes = (size_t)row * sizeof(float);
+    for (int64_t i = 0; i < n; i++) SILT_TRY(dev_copy(dev, tmp + i * row, buf + from[i] * row, bytes));
+    return dev_copy(dev, buf, tmp, (size_t)n * bytes);
 }
 
 silt_status var_run_select(var_run *r, const int64_t *from, int64_t n) {
@@ -369,41 +435,39 @@ silt_status var_run_select(var_run *r, const int64_t *from, int64_t n) {
     int64_t sizes[] = {C, r->Tc * C, lnext * C, q->z_channels * hw * hw};
     for (int i = 0; i < 4; i++)
         if (sizes[i] > biggest) biggest = sizes[i];
-    float *tmp = malloc((size_t)(Rn * biggest) * sizeof(float));
+    float *tmp = dev_alloc(r->dev, (size_t)(Rn * biggest) * sizeof(float));
     int32_t *itmp = malloc((size_t)(n * L) * sizeof(int32_t));
     if (!rows || !tmp || !itmp) {
-        free(rows), free(tmp), free(itmp);
+        free(rows), dev_free(r->dev, tmp), free(itmp);
         return SILT_FAIL(SILT_ERR_OOM, "var_run_select: out of memory");
     }
     for (int64_t i = 0; i < n; i++) {
         rows[i] = from[i];
         if (cfg) rows[n + i] = B + from[i];
     }
-    for (int bi = 0; bi < c->depth; bi++) {
-        // Only the filled tokens [0, len) of each head matter.
+    // Whole cache rows (H, cap, hd): one contiguous copy per row on either
+    // device; the tokens past len are never read.
+    silt_status s = SILT_OK;
+    for (int bi = 0; bi < c->depth && s == SILT_OK; bi++) {
         var_kv *kv = &r->kv[bi];
-        float *bufs[2] = {kv->k, kv->v};
-        for (int w = 0; w < 2; w++) {
-            for (int64_t i = 0; i < Rn; i++)
-                for (int64_t h = 0; h < H; h++)
-                    memcpy(tmp + (i * H + h) * kv->len * hd, bufs[w] + (rows[i] * H + h) * kv->cap * hd,
-                           (size_t)(kv->len * hd) * sizeof(float));
-            for (int64_t i = 0; i < Rn; i++)
-                for (int64_t h = 0; h < H; h++)
-                    memcpy(bufs[w] + (i * H + h) * kv->cap * hd, tmp + (i * H + h) * kv->len * hd,
-                           (size_t)(kv->len * hd) * sizeof(float));
-        }
+        s = gather_rows(r->dev, kv->k, tmp, rows, Rn, cache_row);
+        if (s == SILT_OK) s = gather_rows(r->dev, kv->v, tmp, rows, Rn, cache_row);
         kv->rows = Rn;
     }
-    gather_rows(r->cond, tmp, rows, Rn, C);
-    if (r->ctx) gather_rows(r->ctx, tmp, rows, Rn, r->Tc * C);
-    if (lnext) gather_rows(r->x, tmp, rows, Rn, lnext * C);
-    gather_rows(r->f_hat, tmp, from, n, q->z_channels * hw * hw);
+    if (s == SILT_OK) s = gather_rows(r->dev, r->cond, tmp, rows, Rn, C);
+    if (s == SILT_OK && r->ctx) s = gather_rows(r->dev, r->ctx, tmp, rows, Rn, r->Tc * C);
+    if (s == SILT_OK && lnext) s = gather_rows(r->dev, r->x, tmp, rows, Rn, lnext * C);
+    if (s == SILT_OK) s = gather_rows(r->dev, r->f_hat, tmp, from, n, q->z_channels * hw * hw);
+    free(rows), dev_free(r->dev, tmp);
+    if (s != SILT_OK) {
+        free(itmp);
+        return s;
+    }
     for (int64_t i = 0; i < n; i++) memcpy(itmp + i * L, r->idx + from[i] * L, (size_t)L * sizeof(int32_t));
     memcpy(r->idx, itmp, (size_t)(n * L) * sizeof(int32_t));
     r->B = n;
     r->R = Rn;
-    free(rows), free(tmp), free(itmp);
+    free(itmp);
     return SILT_OK;
 }
 

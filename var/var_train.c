@@ -126,6 +126,9 @@ int var_config_json(const var_config *c, char *buf, size_t n) {
 
 silt_status var_save_ex(const var_model *m, const char *path, const char *const *kv) {
     if (!m || !path) return SILT_FAIL(SILT_ERR_ARG, "var_save: NULL argument");
+    if (var_device(m) != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_save: the model is on %s; save it before var_to_device",
+                         silt_device_name(var_device(m)));
     const var_config *c = &m->cfg;
     char cfg[1024];
     if (var_config_json(c, cfg, sizeof cfg) >= (int)sizeof cfg)

@@ -105,6 +105,9 @@ int var_vq_config_json(const var_vq_config *c, char *buf, size_t n) {
 
 silt_status var_vq_save(const var_vqvae *vq, const char *path) {
     if (!vq || !path) return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: NULL argument");
+    if (var_vq_device(vq) != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_save: the tokenizer is on %s; save it before var_vq_to_device",
+                         silt_device_name(var_vq_device(vq)));
     char cfg[1024];
     if (var_vq_config_json(&vq->cfg, cfg, sizeof cfg) >= (int)sizeof cfg)
         return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: config JSON too long");

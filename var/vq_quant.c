@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "core/ops_vq.h"
+#include "cuda/cuda.h"
 #include "var/vqvae_internal.h"
 
 silt_tensor *var_vq_phi(silt_graph *g, const var_vqvae *vq, int si, silt_tensor *h) {
@@ -29,9 +31,11 @@ silt_tensor *var_vq_phi(silt_graph *g, const var_vqvae *vq, int si, silt_tensor 
 static silt_tensor *embed_strided(silt_graph *g, const var_vqvae *vq, const int32_t *idx, int64_t stride, int64_t B,
                                   int pn) {
     int64_t l = (int64_t)pn * pn, C = vq->cfg.z_channels;
-    silt_tensor *ids = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, l});
-    if (!ids) return NULL;
-    for (int64_t b = 0; b < B; b++) memcpy(silt_i32(ids) + b * l, idx + b * stride, (size_t)l * sizeof *idx);
+    // The rows gathered into a host array (arena), then onto the graph's device.
+    int32_t *host = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * l) * sizeof *host);
+    if (!host) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    for (int64_t b = 0; b < B; b++) memcpy(host + b * l, idx + b * stride, (size_t)l * sizeof *idx);
+    silt_tensor *ids = silt_graph_upload(g, SILT_I32, 2, (int64_t[]){B, l}, host);
     silt_tensor *e = silt_embedding(g, ids, vq->embedding);  // (B, l, C)
     return silt_reshape(g, silt_transpose(g, e, 1, 2), 4, (int64_t[]){B, C, pn, pn});
 }
@@ -43,6 +47,12 @@ static bool check_tokenizer(silt_graph *g, const char *op, const var_vqvae *vq, 
     }
     if (B < 1) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "%s: batch %lld must be >= 1", op, (long long)B));
+        return false;
+    }
+    if (var_vq_device(vq) != silt_graph_device(g)) {  // the codebook search reads it directly
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: the tokenizer is on %s but the graph on %s (move it "
+                                                           "with var_vq_to_device)", op,
+                                     silt_device_name(var_vq_device(vq)), silt_device_name(silt_graph_device(g))));
         return false;
     }
     return true;
@@ -59,8 +69,65 @@ silt_tensor *var_vq_embed(silt_graph *g, const var_vqvae *vq, const int32_t *idx
 
 static silt_tensor *zeros(silt_graph *g, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
     silt_tensor *t = silt_graph_new(g, d0, d1, d2, d3);
+    if (t && t->device == SILT_CUDA) return silt_graph_done(g, silt_cuda_memset(t->data, 0, silt_nbytes(t)), t);
     if (t) memset(t->data, 0, silt_nbytes(t));
     return t;
+}
+
+// A graph tensor's bytes into host memory (a memcpy on the cpu, a download from cuda).
+static silt_status to_host(silt_graph *g, void *dst, const silt_tensor *t) {
+    if (t->device == SILT_CPU) {
+        memcpy(dst, t->data, silt_nbytes(t));
+        return SILT_OK;
+    }
+    silt_status s = silt_cuda_memcpy_d2h(dst, t->data, silt_nbytes(t));
+    return s == SILT_OK ? SILT_OK : silt_graph_fail(g, s);
+}
+
+// The nearest code of every position of z (B, C, P), into out[b * L + p]:
+// argmin_v |z - e_v|^2 in double (vq_nearest_cpu's arithmetic, read in
+// place from the channel-major map); the reference expands it as
+// |z|^2 + |e|^2 - 2 z.e in fp32, which picks the same code unless two codes
+// are within rounding of each other (the golden data checks margins).
+static void nearest_cpu(const var_vqvae *vq, const float *zd, int64_t B, int64_t P, int32_t *out, int64_t L) {
+    int64_t C = vq->cfg.z_channels, V = vq->cfg.vocab_size;
+    const float *E = silt_f32(vq->embedding);
+#pragma omp parallel for collapse(2) if (B * P * V * C > 100000)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = 0; p < P; p++) {
+            const float *zp = zd + b * C * P + p;
+            double best = INFINITY;
+            int32_t arg = 0;
+            for (int64_t v = 0; v < V; v++) {
+                const float *e = E + v * C;
+                double d = 0;
+                for (int64_t ch = 0; ch < C; ch++) {
+                    double t = (double)zp[ch * P] - e[ch];
+                    d += t * t;
+                }
+                if (d < best) { best = d; arg = (int32_t)v; }
+            }
+            out[b * L + p] = arg;
+        }
+}
+
+// The nearest code of every position of z (B, C, P) on a cuda graph: z as
+// (B P, C) rows through vq_nearest_cuda (the CPU loop's double arithmetic in
+// its order, ties to the lowest index, so the indices are the CPU's), then
+// back to the host into out[b * L + p].
+static silt_status nearest_cuda(silt_graph *g, const var_vqvae *vq, silt_tensor *z, int64_t B, int64_t P,
+                                int32_t *out, int64_t L) {
+    int64_t C = vq->cfg.z_channels, V = vq->cfg.vocab_size;
+    silt_tensor *rows = silt_transpose(g, silt_reshape(g, z, 3, (int64_t[]){B, C, P}), 1, 2);  // (B, P, C)
+    silt_tensor *idx = silt_graph_tensor(g, SILT_I32, 1, (int64_t[]){B * P});
+    int32_t *host = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * P) * sizeof *host);
+    if (!rows || !idx) return silt_graph_status(g);
+    if (!host) return silt_graph_fail(g, SILT_ERR_OOM);
+    silt_status s = vq_nearest_cuda(silt_i32(idx), silt_f32(rows), silt_f32(vq->embedding), B * P, V, C);
+    if (s != SILT_OK) return silt_graph_fail(g, s);
+    SILT_TRY(to_host(g, host, idx));
+    for (int64_t b = 0; b < B; b++) memcpy(out + b * L, host + b * P, (size_t)P * sizeof *out);
+    return SILT_OK;
 }
 
 silt_status var_vq_quantize(silt_graph *g, const var_vqvae *vq, silt_tensor *f, int32_t *idx, float *fhat_scales) {
@@ -68,7 +135,7 @@ silt_status var_vq_quantize(silt_graph *g, const var_vqvae *vq, silt_tensor *f, 
     if (!check_tokenizer(g, "var_vq_quantize", vq, f->ndim == 4 ? f->shape[0] : 1)) return silt_graph_status(g);
     const var_vq_config *c = &vq->cfg;
     int K = c->n_scales, H = c->patch_nums[K - 1];
-    int64_t C = c->z_channels, V = c->vocab_size, L = c->L;
+    int64_t C = c->z_channels, L = c->L;
     char buf[64];
     if (f->dtype != SILT_F32 || f->ndim != 4 || f->shape[1] != C || f->shape[2] != H || f->shape[3] != H)
         return silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "var_vq_quantize: f must be (B, %lld, %d, %d) f32 (the last "
@@ -79,7 +146,6 @@ silt_status var_vq_quantize(silt_graph *g, const var_vqvae *vq, silt_tensor *f, 
     // Indices go to an arena buffer first, so idx is untouched on failure.
     int32_t *out = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * L) * sizeof *out);
     if (!out) return silt_graph_fail(g, SILT_ERR_OOM);
-    const float *E = silt_f32(vq->embedding);
     silt_tensor *f_rest = silt_add_scalar(g, f, 0.0f);  // f_no_grad.clone()
     silt_tensor *f_hat = zeros(g, B, C, H, H);
     int64_t begin = 0;
@@ -88,33 +154,17 @@ silt_status var_vq_quantize(silt_graph *g, const var_vqvae *vq, silt_tensor *f, 
         int64_t P = (int64_t)pn * pn;
         silt_tensor *z = si != K - 1 ? silt_area_downsample(g, f_rest, pn, pn) : f_rest;
         if (!z) break;
-        const float *zd = silt_f32(z);
-        // argmin_v |z - e_v|^2 per position; the reference expands it as
-        // |z|^2 + |e|^2 - 2 z.e in fp32, which picks the same code unless two
-        // codes are within rounding of each other (the golden data checks margins).
-#pragma omp parallel for collapse(2) if (B * P * V * C > 100000)
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t p = 0; p < P; p++) {
-                const float *zp = zd + b * C * P + p;
-                double best = INFINITY;
-                int32_t arg = 0;
-                for (int64_t v = 0; v < V; v++) {
-                    const float *e = E + v * C;
-                    double d = 0;
-                    for (int64_t ch = 0; ch < C; ch++) {
-                        double t = (double)zp[ch * P] - e[ch];
-                        d += t * t;
-                    }
-                    if (d < best) { best = d; arg = (int32_t)v; }
-                }
-                out[b * L + begin + p] = arg;
-            }
+        if (z->device == SILT_CUDA) {
+            if (nearest_cuda(g, vq, z, B, P, out + begin, L) != SILT_OK) break;
+        } else {
+            nearest_cpu(vq, silt_f32(z), B, P, out + begin, L);
+        }
         silt_tensor *h = embed_strided(g, vq, out + begin, L, B, pn);
         if (si != K - 1) h = silt_upsample_bicubic(g, h, H, H);
         h = var_vq_phi(g, vq, si, h);
         f_hat = silt_add(g, f_hat, h);
         f_rest = silt_sub(g, f_rest, h);
-        if (fhat_scales && f_hat) memcpy(fhat_scales + si * B * C * H * H, f_hat->data, silt_nbytes(f_hat));
+        if (fhat_scales && f_hat && to_host(g, fhat_scales + si * B * C * H * H, f_hat) != SILT_OK) break;
         begin += P;
     }
     silt_status s = silt_graph_status(g);

@@ -33,6 +33,12 @@ silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_vq_train_loss: NULL tokenizer or beta %g < 0", (double)beta));
         return NULL;
     }
+    if (var_vq_device(vq) != SILT_CPU || silt_graph_device(g) != SILT_CPU) {  // the quantiser below reads host memory
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_train_loss: training runs on the cpu (tokenizer on "
+                                                           "%s, graph on %s)", silt_device_name(var_vq_device(vq)),
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
     const var_vq_config *c = &vq->cfg;
     int K = c->n_scales, H = c->patch_nums[K - 1];
     int64_t C = c->z_channels, V = c->vocab_size;
@@ -112,6 +118,9 @@ silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *
 silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t seed, int *n_restarted) {
     if (n_restarted) *n_restarted = 0;
     if (!vq || !img) return SILT_FAIL(SILT_ERR_ARG, "var_vq_restart_dead_codes: NULL tokenizer or image");
+    if (var_vq_device(vq) != SILT_CPU || img->device != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_restart_dead_codes: runs on the cpu (tokenizer on %s, image on %s)",
+                         silt_device_name(var_vq_device(vq)), silt_device_name(img->device));
     const var_vq_config *c = &vq->cfg;
     int K = c->n_scales, H = c->patch_nums[K - 1];
     int64_t C = c->z_channels, V = c->vocab_size;

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
 #include "var/var_ckpt.h"
 #include "var/vqvae_internal.h"
 
@@ -431,7 +432,7 @@ silt_status var_vq_create_empty(const var_vq_config *c, var_vqvae **out) {
 void var_vq_free(var_vqvae *vq) {
     if (!vq) return;
     for (int i = 0; i < vq->n_owned; i++) {
-        silt_tensor_free(vq->owned[i]);
+        silt_tensor_free_cuda(vq->owned[i]);  // frees CPU and device tensors alike
         free(vq->owned_names[i]);
     }
     free(vq->owned);
@@ -444,6 +445,23 @@ void var_vq_free(var_vqvae *vq) {
 }
 
 const var_vq_config *var_vq_get_config(const var_vqvae *vq) { return vq ? &vq->cfg : NULL; }
+
+silt_device var_vq_device(const var_vqvae *vq) { return vq && vq->embedding ? vq->embedding->device : SILT_CPU; }
+
+silt_status var_vq_to_device(var_vqvae *vq, silt_device device) {
+    if (!vq) return SILT_FAIL(SILT_ERR_ARG, "var_vq_to_device: NULL tokenizer");
+    if (device == SILT_CPU) {
+        if (var_vq_device(vq) == SILT_CPU) return SILT_OK;
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_to_device: moving a tokenizer back to the cpu is not supported");
+    }
+    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "var_vq_to_device: unknown device %d", (int)device);
+    // The codebook goes last: it decides var_vq_device (see var_to_device).
+    silt_status s = SILT_OK;
+    for (int i = 0; i < vq->n_owned && s == SILT_OK; i++)
+        if (vq->owned[i] != vq->embedding) s = silt_tensor_move_to_cuda(vq->owned[i]);
+    if (s == SILT_OK) s = silt_tensor_move_to_cuda(vq->embedding);
+    return s;
+}
 
 int var_vq_param_count(const var_vqvae *vq) { return vq ? vq->n_owned : 0; }
 
@@ -528,11 +546,7 @@ static silt_tensor *mid_fwd(silt_graph *g, const var_vqvae *vq, const vq_coder *
 
 static bool check_nchw(silt_graph *g, const char *op, const silt_tensor *x, int64_t channels) {
     char buf[64];
-    if (x->dtype != SILT_F32 || x->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: needs an f32 CPU tensor, got %s on %s", op,
-                                     silt_dtype_name(x->dtype), silt_device_name(x->device)));
-        return false;
-    }
+    if (silt_graph_check_dev(g, op, x) != SILT_OK) return false;
     if (x->ndim != 4 || x->shape[1] != channels) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "%s: expected (B, %lld, H, W), got %s", op, (long long)channels,
                                      silt_shape_str(x, buf, sizeof buf)));

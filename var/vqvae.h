@@ -139,6 +139,14 @@ silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t 
 bool var_vq_param_no_decay(const char *name, const silt_tensor *t);
 void var_vq_free(var_vqvae *vq);  // NULL-safe
 const var_vq_config *var_vq_get_config(const var_vqvae *vq);
+// Moves every weight to `device` once, in place (as var_to_device): then
+// encode, quantize (the nearest-code search is vq_nearest_cuda) and decode
+// run on a graph of that device, with images and f_hat on it too; the token
+// indices stay host arrays. SILT_CPU is a no-op for a CPU tokenizer; moving
+// back is not supported. Training (var_vq_train_loss,
+// var_vq_restart_dead_codes) and var_vq_save need it on the cpu.
+silt_status var_vq_to_device(var_vqvae *vq, silt_device device);
+silt_device var_vq_device(const var_vqvae *vq);  // SILT_CPU for NULL
 // Replaces the scale list (the transformer decides it; the 512 px VAR uses
 // the same tokenizer file). 2 <= n <= VAR_MAX_SCALES, every pn in 1..1024.
 silt_status var_vq_set_patch_nums(var_vqvae *vq, const int *pn, int n);

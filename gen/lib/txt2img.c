@@ -49,7 +49,7 @@ struct silt_txt2img {
     bool has_top_k, has_top_p;  // world VAR metadata silt.top_k / silt.top_p
     int meta_top_k;
     float meta_top_p;
-    silt_device device;  // where the DiT / MMDiT forward runs
+    silt_device device;  // where the DiT / MMDiT forward or the VAR (transformer and tokenizer) runs
 };
 
 static const char *base_name(const char *path) {
@@ -340,14 +340,17 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
     if (device != SILT_CUDA)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "txt2img: a model on %s cannot move to %s", silt_device_name(t->device),
                          silt_device_name(device));
-    if (t->info.family == SILT_FAMILY_VAR)
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "VAR runs on the cpu only (no cuda path yet): use --device cpu");
     if (!silt_cuda_available()) {
         char why[512];
         silt_cuda_describe(why, sizeof why);  // "no GPU (reason)" or "not built with CUDA"
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "no usable CUDA GPU: %s", why);
     }
-    SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
+    if (t->var) {  // the transformer and its tokenizer; world-CLIP stays on the cpu (one encode per prompt)
+        SILT_TRY(var_to_device(t->var, SILT_CUDA));
+        SILT_TRY(var_vq_to_device(t->vq, SILT_CUDA));
+    } else {
+        SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
+    }
     t->device = SILT_CUDA;
     return SILT_OK;
 }

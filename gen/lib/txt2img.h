@@ -86,11 +86,15 @@ const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);
 // images it makes.
 const wclip_model *silt_txt2img_clip(const silt_txt2img *t);
 
-// Where the DiT / MMDiT forward runs (default SILT_CPU). SILT_CUDA uploads the
-// weights once; each model call then copies the latents in and the output
-// back (the sampler, guidance and the VAE stay on the CPU). VAR runs on the
-// CPU only (SILT_ERR_UNSUPPORTED for cuda); no GPU: SILT_ERR_UNSUPPORTED.
-// Moving back to the CPU is not supported.
+// Where the model runs (default SILT_CPU). SILT_CUDA uploads the weights once.
+// DiT / MMDiT: each model call then copies the latents in and the output back
+// (the sampler, guidance and the VAE stay on the CPU). VAR: the transformer
+// and its VQ tokenizer move (var_to_device, var_vq_to_device) and
+// var_generate runs there, KV caches included; each scale's logits come back
+// for the sampler, which stays on the CPU, and the image at the end; a
+// world VAR's prompts are encoded by world-CLIP on the CPU, as are a
+// search's rewards. No GPU: SILT_ERR_UNSUPPORTED. Moving back to the CPU is
+// not supported.
 silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device);
 silt_device silt_txt2img_device(const silt_txt2img *t);
 

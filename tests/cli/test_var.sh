@@ -61,6 +61,23 @@ check grid-wider wider_than "$tmp/grid.png" 24
 expect shared-aln 0 "$gen" --model "$var_b" --vae "$vq" -q --class 2 -o "$tmp/b.png"
 check shared-aln-size png_size_is "$tmp/b.png" 24x24
 
+# --device: cpu says so; without a usable GPU (or in a CPU-only build) cuda
+# fails with one line (exit 1) and auto runs on the cpu, same image. The cuda
+# side against the cpu is tests/gpu/test_gpu_var_cli.c.
+expect device-cpu 0 "$gen" "${va[@]}" --class 3 --device cpu -o "$tmp/dev_cpu.png"
+check device-cpu-says err_has "model evaluations on cpu"
+check device-cpu-same cmp -s "$tmp/a.png" "$tmp/dev_cpu.png"
+if "$gen" info --system 2>&1 | grep -q '^gpu: .*\(not built\|no GPU\)'; then
+    expect device-cuda-none 1 "$gen" "${va[@]}" --class 3 --device cuda -o "$tmp/x.png"
+    check device-cuda-none-line one_line
+    check device-cuda-none-says err_has "cuda"
+    expect device-auto 0 "$gen" "${va[@]}" --class 3 --device auto -o "$tmp/dev_auto.png"
+    check device-auto-cpu err_has "model evaluations on cpu"
+    check device-auto-same cmp -s "$tmp/a.png" "$tmp/dev_auto.png"
+fi
+expect help-device 0 "$gen" generate --help
+check help-device-var out_has "VAR: the transformer with its KV cache and the VQ tokenizer"
+
 # gen info reads the VAR config from shapes; --help states the VAR defaults.
 expect info 0 "$gen" info "$var_a"
 check info-arch out_has "architecture: var (depth 2, width 32, 2 heads, 10 classes, codebook 32 x 8, 66 tokens over 5 scales)"
