@@ -394,6 +394,17 @@ silt_tensor *silt_div(silt_graph *g, silt_tensor *a, silt_tensor *b) { return si
 
 // --- clamp ---------------------------------------------------------------------------
 
+void clamp_fwd_cpu(float *out, const float *x, int64_t n, float lo, float hi) {
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+}
+
+void clamp_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] >= lo && x[i] <= hi) dx[i] += dout[i];
+}
+
 typedef struct {
     silt_tensor *x, *out;
     float lo, hi;
@@ -404,29 +415,25 @@ static silt_status clamp_bwd(silt_graph *g, void *node) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
-    const float *x = silt_f32(n->x), *dout = n->out->grad;
-    int64_t len = silt_numel(n->x);
-#pragma omp parallel for if (len > 65536)
-    for (int64_t i = 0; i < len; i++)
-        if (x[i] >= n->lo && x[i] <= n->hi) dx[i] += dout[i];
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, clamp_bwd, dx, n->out->grad, silt_f32(n->x), silt_numel(n->x), n->lo, n->hi);
 }
 
 silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
     if (!x) return NULL;
-    if (silt_graph_check_f32(g, "clamp", x) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "clamp", x) != SILT_OK) return NULL;
     if (!(lo <= hi)) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "clamp: lo %g > hi %g", (double)lo, (double)hi));
         return NULL;
     }
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    const float *src = silt_f32(x);
-    float *dst = silt_f32(out);
     int64_t len = silt_numel(x);
-#pragma omp parallel for if (len > 65536)
-    for (int64_t i = 0; i < len; i++) dst[i] = src[i] < lo ? lo : src[i] > hi ? hi : src[i];
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, clamp_fwd_cuda(silt_f32(out), silt_f32(x), len, lo, hi), out)) return NULL;
+    } else {
+        clamp_fwd_cpu(silt_f32(out), silt_f32(x), len, lo, hi);
+    }
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
         if (!n) return NULL;

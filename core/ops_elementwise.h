@@ -32,6 +32,11 @@ void scale_bwd_cpu(float *dx, const float *dout, float s, int64_t n);
 void add_scalar_fwd_cpu(float *out, const float *x, float s, int64_t n);
 // out = a + b, all (n): the same-shape fast path of silt_add.
 void add_fwd_cpu(float *out, const float *a, const float *b, int64_t n);
+// torch.clamp: out = min(max(x, lo), hi) with NaN passed through; the
+// backward adds dout where lo <= x <= hi (PyTorch's clamp_backward; NaN gets
+// none).  out, x, dx, dout: (n); lo <= hi.
+void clamp_fwd_cpu(float *out, const float *x, int64_t n, float lo, float hi);
+void clamp_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi);
 
 typedef enum silt_binop { SILT_BINOP_ADD = 0, SILT_BINOP_SUB, SILT_BINOP_MUL, SILT_BINOP_DIV, SILT_BINOP_COUNT } silt_binop;
 const char *silt_binop_name(silt_binop op);  // "add", "sub", "mul", "div"

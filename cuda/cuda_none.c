@@ -162,6 +162,14 @@ silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t
 silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm) {
     return NO_CUDA();
 }
+silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom) {
+    return NO_CUDA();
+}
+silt_status pad2d_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom) {
+    return NO_CUDA();
+}
 
 // cuda/ops_norm.h
 silt_status layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
@@ -227,6 +235,10 @@ silt_status sigmoid_bwd_cuda(float *dx, const float *dout, const float *y, int64
 silt_status scale_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
 silt_status scale_bwd_cuda(float *dx, const float *dout, float s, int64_t n) { return NO_CUDA(); }
 silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
+silt_status clamp_fwd_cuda(float *out, const float *x, int64_t n, float lo, float hi) { return NO_CUDA(); }
+silt_status clamp_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    return NO_CUDA();
+}
 silt_status binary_fwd_cuda(float *out, const float *a, const float *b, const int64_t shape[4],
                             const int64_t astride[4], const int64_t bstride[4], silt_binop op) {
     return NO_CUDA();

@@ -226,6 +226,37 @@ extern "C" silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, 
     return SILT_OK;
 }
 
+// torch.clamp. The comparisons are the CPU's (core/ops_elementwise.c), not
+// fminf/fmaxf, which would turn a NaN x into a bound: NaN passes through
+// forward and gets no gradient backward.
+static __global__ void clamp_fwd_kernel(float *out, const float *x, int64_t n, float lo, float hi) {
+    ELEM_LOOP(n) {
+        float v = x[i];
+        out[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+}
+
+static __global__ void clamp_bwd_kernel(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    ELEM_LOOP(n) {
+        float v = x[i];
+        if (v >= lo && v <= hi) dx[i] += dout[i];
+    }
+}
+
+extern "C" silt_status clamp_fwd_cuda(float *out, const float *x, int64_t n, float lo, float hi) {
+    bool skip = false;
+    SILT_TRY(check_n("clamp_fwd_cuda", n, !out || !x, &skip));
+    if (!skip) ELEM_LAUNCH(clamp_fwd_kernel, n, out, x, n, lo, hi);
+    return SILT_OK;
+}
+
+extern "C" silt_status clamp_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    bool skip = false;
+    SILT_TRY(check_n("clamp_bwd_cuda", n, !dx || !dout || !x, &skip));
+    if (!skip) ELEM_LAUNCH(clamp_bwd_kernel, n, dx, dout, x, n, lo, hi);
+    return SILT_OK;
+}
+
 // --- broadcasting binary ops ------------------------------------------------------
 
 // Shapes and strides, passed to the kernels by value.

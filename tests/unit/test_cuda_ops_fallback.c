@@ -53,6 +53,10 @@ int main(void) {
     REFUSED(slice_bwd_cuda(out, a, 2, 5, 2, 1, 3));
     REFUSED(permute_fwd_cuda(out, a, 3, shape, perm));
     REFUSED(permute_bwd_cuda(out, a, 3, shape, perm));
+    REFUSED(pad2d_fwd_cuda(out, a, 2, 2, 2, 1, 0, 1, 1));
+    REFUSED(pad2d_bwd_cuda(out, a, 2, 2, 2, 1, 0, 1, 1));
+    REFUSED(clamp_fwd_cuda(out, a, 8, -1.0f, 1.0f));
+    REFUSED(clamp_bwd_cuda(out, a, b, 8, -1.0f, 1.0f));
 #undef REFUSED
     int untouched = 1;
     for (int i = 0; i < 64; i++) untouched &= out[i] == -1;
