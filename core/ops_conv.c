@@ -211,6 +211,9 @@ static silt_status conv2d_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x), *dw = silt_graph_grad(g, n->w), *db = silt_graph_grad(g, n->bias);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
+    if (silt_graph_device(g) == SILT_CUDA)  // cuDNN backward data/filter (beta = 1: +=), workspace as the forward's
+        return conv2d_bwd_cuda(dx, dw, db, NULL, n->out->grad, silt_f32(n->x), silt_f32(n->w), n->N, n->Cin, n->H,
+                               n->W, n->Cout, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw);
     int64_t nscratch = conv2d_scratch_floats(n->Cin, n->H, n->W, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw);
     float *scratch = nscratch > 0 ? silt_graph_scratch(g, (size_t)nscratch * sizeof(float)) : NULL;
     if (nscratch > 0 && !scratch) return silt_graph_status(g);
@@ -252,21 +255,26 @@ silt_tensor *silt_conv2d_ex(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
     int64_t oshape[4] = {N, Cout, Ho, Wo};
     silt_tensor *out = silt_graph_tensor_f32(g, 4, oshape);
     if (!out) return NULL;
-    if (out->device == SILT_CUDA) {  // cuDNN (cuda/ops_conv.h), with the workspace it keeps itself
-        silt_graph_needs_grad(g, x, w, bias);
-        return silt_graph_done(g, conv2d_fwd_cuda(silt_f32(out), NULL, silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL,
-                                                  N, Cin, H, W, Cout, kh, kw, stride_h, stride_w, pad_h, pad_w),
-                               out);
+    if (out->device == SILT_CUDA) {
+        // cuDNN (cuda/ops_conv.h) with the workspace the library keeps: one
+        // buffer shared by every conv's forward and backward, where graph
+        // scratch would hold a second copy of the largest one.
+        if (!silt_graph_done(g, conv2d_fwd_cuda(silt_f32(out), NULL, silt_f32(x), silt_f32(w),
+                                                bias ? silt_f32(bias) : NULL, N, Cin, H, W, Cout, kh, kw, stride_h,
+                                                stride_w, pad_h, pad_w),
+                             out))
+            return NULL;
+    } else {
+        int64_t nscratch = conv2d_scratch_floats(Cin, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w);
+        float *scratch = NULL;
+        if (nscratch > 0) {
+            scratch = silt_graph_scratch(g, (size_t)nscratch * sizeof(float));
+            if (!scratch) return NULL;
+        }
+        conv2d_fwd_cpu(silt_f32(out), scratch, silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, Cin, H, W,
+                       Cout, kh, kw, stride_h, stride_w, pad_h, pad_w);
     }
-    int64_t nscratch = conv2d_scratch_floats(Cin, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w);
-    float *scratch = NULL;
-    if (nscratch > 0) {
-        scratch = silt_graph_scratch(g, (size_t)nscratch * sizeof(float));
-        if (!scratch) return NULL;
-    }
-    conv2d_fwd_cpu(silt_f32(out), scratch, silt_f32(x), silt_f32(w), bias ? silt_f32(bias) : NULL, N, Cin, H, W, Cout,
-                   kh, kw, stride_h, stride_w, pad_h, pad_w);
-    if (silt_graph_needs_grad(g, x, w, bias)) {
+    if (silt_graph_wants_grad(g, x, w, bias)) {
         out->requires_grad = true;
         conv2d_node *n = silt_graph_record(g, conv2d_bwd, sizeof *n);
         if (!n) return NULL;

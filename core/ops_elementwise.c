@@ -120,11 +120,6 @@ void add_fwd_cpu(float *out, const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void clamp_fwd_cpu(float *out, const float *x, float lo, float hi, int64_t n) {
-#pragma omp parallel for if (n > ELEM_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
-}
-
 // --- broadcasting binary ops ----------------------------------------------------
 
 static const char *binop_names[SILT_BINOP_COUNT] = {"add", "sub", "mul", "div"};
@@ -399,6 +394,17 @@ silt_tensor *silt_div(silt_graph *g, silt_tensor *a, silt_tensor *b) { return si
 
 // --- clamp ---------------------------------------------------------------------------
 
+void clamp_fwd_cpu(float *out, const float *x, int64_t n, float lo, float hi) {
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+}
+
+void clamp_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] >= lo && x[i] <= hi) dx[i] += dout[i];
+}
+
 typedef struct {
     silt_tensor *x, *out;
     float lo, hi;
@@ -409,12 +415,7 @@ static silt_status clamp_bwd(silt_graph *g, void *node) {
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
-    const float *x = silt_f32(n->x), *dout = n->out->grad;
-    int64_t len = silt_numel(n->x);
-#pragma omp parallel for if (len > 65536)
-    for (int64_t i = 0; i < len; i++)
-        if (x[i] >= n->lo && x[i] <= n->hi) dx[i] += dout[i];
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, clamp_bwd, dx, n->out->grad, silt_f32(n->x), silt_numel(n->x), n->lo, n->hi);
 }
 
 silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
@@ -426,12 +427,13 @@ silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
     }
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    if (out->device == SILT_CUDA) {  // forward only: no device backward for clamp yet
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, clamp_fwd_cuda(silt_f32(out), silt_f32(x), lo, hi, silt_numel(x)), out);
+    int64_t len = silt_numel(x);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, clamp_fwd_cuda(silt_f32(out), silt_f32(x), len, lo, hi), out)) return NULL;
+    } else {
+        clamp_fwd_cpu(silt_f32(out), silt_f32(x), len, lo, hi);
     }
-    clamp_fwd_cpu(silt_f32(out), silt_f32(x), lo, hi, silt_numel(x));
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         clamp_node *n = silt_graph_record(g, clamp_bwd, sizeof *n);
         if (!n) return NULL;
@@ -442,17 +444,13 @@ silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
 
 // --- in-place inference variants ------------------------------------------------------
 
-// wants_grad, not needs_grad: on a CUDA graph needs_grad fails the graph for
-// a tensor that requires grad, where here it only means "do not overwrite".
 static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
-    return t->device == silt_graph_device(g) && t->dtype == SILT_F32 && !silt_graph_wants_grad(g, t, NULL, NULL);
+    return t->device == SILT_CPU && t->dtype == SILT_F32 && !silt_graph_needs_grad(g, t, NULL, NULL);
 }
 
 silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h) {
     if (!h) return NULL;
     if (!can_overwrite(g, h)) return silt_silu(g, h);
-    if (h->device == SILT_CUDA)  // elementwise, out[i] from x[i] only: aliasing is safe
-        return silt_graph_done(g, silu_fwd_cuda(silt_f32(h), silt_f32(h), silt_numel(h)), h);
     silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
     return h;
 }
@@ -461,8 +459,6 @@ silt_tensor *silt_add_inplace(silt_graph *g, silt_tensor *residual, silt_tensor 
     if (!residual || !h) return NULL;
     if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
         return silt_add(g, residual, h);
-    if (h->device == SILT_CUDA)  // add_fwd_cuda allows out to alias a or b
-        return silt_graph_done(g, add_fwd_cuda(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h)), h);
     add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
     return h;
 }

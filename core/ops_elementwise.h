@@ -32,8 +32,11 @@ void scale_bwd_cpu(float *dx, const float *dout, float s, int64_t n);
 void add_scalar_fwd_cpu(float *out, const float *x, float s, int64_t n);
 // out = a + b, all (n): the same-shape fast path of silt_add.
 void add_fwd_cpu(float *out, const float *a, const float *b, int64_t n);
-// torch.clamp: out = x < lo ? lo : x > hi ? hi : x (NaN passes through).  (n)
-void clamp_fwd_cpu(float *out, const float *x, float lo, float hi, int64_t n);
+// torch.clamp: out = min(max(x, lo), hi) with NaN passed through; the
+// backward adds dout where lo <= x <= hi (PyTorch's clamp_backward; NaN gets
+// none).  out, x, dx, dout: (n); lo <= hi.
+void clamp_fwd_cpu(float *out, const float *x, int64_t n, float lo, float hi);
+void clamp_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi);
 
 typedef enum silt_binop { SILT_BINOP_ADD = 0, SILT_BINOP_SUB, SILT_BINOP_MUL, SILT_BINOP_DIV, SILT_BINOP_COUNT } silt_binop;
 const char *silt_binop_name(silt_binop op);  // "add", "sub", "mul", "div"
@@ -73,9 +76,8 @@ silt_tensor *silt_binary(silt_graph *g, silt_tensor *a, silt_tensor *b, silt_bin
 silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi);
 
 // In-place variants for inference. h is overwritten only when no backward
-// node can read it (nothing on the tape needs its grad) and it is an f32
-// activation on the graph's device (cpu or cuda); otherwise they fall back
-// to silt_silu / silt_add. They halve the
+// node can read it (nothing on the tape needs its grad) and it is a CPU
+// activation; otherwise they fall back to silt_silu / silt_add. They halve the
 // arena high water of conv nets (VAE and VQ-VAE decoders).
 silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h);
 // residual + h, written into h when allowed (h must be a fresh activation only

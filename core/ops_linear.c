@@ -258,8 +258,11 @@ static silt_status embedding_bwd(silt_graph *g, void *p) {
     if (!n->out->grad) return SILT_OK;
     float *dt = silt_graph_grad(g, n->table);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
-    if (dt) embedding_bwd_cpu(dt, n->out->grad, silt_i32(n->ids), n->N, n->V, n->D);
-    return SILT_OK;
+    if (!dt) return SILT_OK;
+    // On a CUDA graph the ids are the device tensor the forward read (its
+    // range was checked there); the twin gathers per table row, in the CPU's
+    // order of additions (cuda/ops_embedding.h).
+    return SILT_GRAPH_BWD(g, embedding_bwd, dt, n->out->grad, silt_i32(n->ids), n->N, n->V, n->D);
 }
 
 silt_tensor *silt_embedding(silt_graph *g, silt_tensor *ids, silt_tensor *table) {
@@ -295,11 +298,12 @@ silt_tensor *silt_embedding(silt_graph *g, silt_tensor *ids, silt_tensor *table)
     silt_tensor *out = silt_graph_tensor_f32(g, ids->ndim + 1, shape);
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
-        silt_graph_needs_grad(g, table, NULL, NULL);
-        return silt_graph_done(g, embedding_fwd_cuda(silt_f32(out), silt_i32(ids), silt_f32(table), N, V, D), out);
+        if (!silt_graph_done(g, embedding_fwd_cuda(silt_f32(out), silt_i32(ids), silt_f32(table), N, V, D), out))
+            return NULL;
+    } else {
+        embedding_fwd_cpu(silt_f32(out), id, silt_f32(table), N, V, D);
     }
-    embedding_fwd_cpu(silt_f32(out), id, silt_f32(table), N, V, D);
-    if (silt_graph_needs_grad(g, table, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, table, NULL, NULL)) {
         out->requires_grad = true;
         embedding_node *n = silt_graph_record(g, embedding_bwd, sizeof *n);
         if (!n) return NULL;

@@ -389,9 +389,8 @@ static silt_status groupnorm_bwd(silt_graph *g, void *p) {
     float *dx = node_grad(g, n->x), *dw = node_grad(g, n->w), *db = node_grad(g, n->b);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
     int64_t N = n->x->shape[0], C = n->x->shape[1], HW = silt_numel(n->x) / (N * C);
-    groupnorm_bwd_cpu(dx, dw, db, n->out->grad, silt_f32(n->x), silt_f32(n->mean), silt_f32(n->rstd),
-                      n->w ? silt_f32(n->w) : NULL, N, C, HW, n->G);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, groupnorm_bwd, dx, dw, db, n->out->grad, silt_f32(n->x), silt_f32(n->mean),
+                          silt_f32(n->rstd), n->w ? silt_f32(n->w) : NULL, N, C, HW, n->G);
 }
 
 silt_tensor *silt_groupnorm(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *b, int64_t groups, float eps) {
@@ -410,19 +409,23 @@ silt_tensor *silt_groupnorm(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_
         return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    bool grad = silt_graph_needs_grad(g, x, w, b);
+    bool grad = silt_graph_wants_grad(g, x, w, b);
     silt_tensor *mean = NULL, *rstd = NULL;
     if (grad) {
         mean = silt_graph_new(g, N, groups, 0, 0);
         rstd = silt_graph_new(g, N, groups, 0, 0);
         if (!mean || !rstd) return NULL;
     }
-    if (out->device == SILT_CUDA)
-        return silt_graph_done(g, groupnorm_fwd_cuda(silt_f32(out), NULL, NULL, silt_f32(x), w ? silt_f32(w) : NULL,
-                                                     b ? silt_f32(b) : NULL, N, C, HW, groups, eps),
-                               out);
-    groupnorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
-                      w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, HW, groups, eps);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, groupnorm_fwd_cuda(silt_f32(out), mean ? silt_f32(mean) : NULL,
+                                                   rstd ? silt_f32(rstd) : NULL, silt_f32(x), w ? silt_f32(w) : NULL,
+                                                   b ? silt_f32(b) : NULL, N, C, HW, groups, eps),
+                             out))
+            return NULL;
+    } else {
+        groupnorm_fwd_cpu(silt_f32(out), mean ? silt_f32(mean) : NULL, rstd ? silt_f32(rstd) : NULL, silt_f32(x),
+                          w ? silt_f32(w) : NULL, b ? silt_f32(b) : NULL, N, C, HW, groups, eps);
+    }
     if (grad) {
         out->requires_grad = true;
         groupnorm_node *n = silt_graph_record(g, groupnorm_bwd, sizeof *n);
@@ -445,8 +448,7 @@ static silt_status l2norm_bwd(silt_graph *g, void *p) {
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
     int64_t C = n->x->shape[n->x->ndim - 1], N = silt_numel(n->x) / C;
-    l2norm_bwd_cpu(dx, n->out->grad, silt_f32(n->x), silt_f32(n->norm), N, C, n->eps);
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, l2norm_bwd, dx, n->out->grad, silt_f32(n->x), silt_f32(n->norm), N, C, n->eps);
 }
 
 silt_tensor *silt_l2norm(silt_graph *g, silt_tensor *x, float eps) {
@@ -456,12 +458,16 @@ silt_tensor *silt_l2norm(silt_graph *g, silt_tensor *x, float eps) {
     int64_t C = x->shape[x->ndim - 1], N = silt_numel(x) / C;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    bool grad = silt_graph_needs_grad(g, x, NULL, NULL);
+    bool grad = silt_graph_wants_grad(g, x, NULL, NULL);
     silt_tensor *norm = grad ? silt_graph_new(g, N, 0, 0, 0) : NULL;
     if (grad && !norm) return NULL;
-    if (out->device == SILT_CUDA)
-        return silt_graph_done(g, l2norm_fwd_cuda(silt_f32(out), NULL, silt_f32(x), N, C, eps), out);
-    l2norm_fwd_cpu(silt_f32(out), norm ? silt_f32(norm) : NULL, silt_f32(x), N, C, eps);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, l2norm_fwd_cuda(silt_f32(out), norm ? silt_f32(norm) : NULL, silt_f32(x), N, C, eps),
+                             out))
+            return NULL;
+    } else {
+        l2norm_fwd_cpu(silt_f32(out), norm ? silt_f32(norm) : NULL, silt_f32(x), N, C, eps);
+    }
     if (grad) {
         out->requires_grad = true;
         l2norm_node *n = silt_graph_record(g, l2norm_bwd, sizeof *n);

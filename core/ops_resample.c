@@ -183,6 +183,18 @@ typedef struct {
     resample_kind kind;
 } resample_node;
 
+// The raw kernels of one kind, CPU and CUDA twins (same arguments).
+typedef void (*rs_cpu_fn)(float *, const float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+typedef silt_status (*rs_cuda_fn)(float *, const float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+static const struct {
+    rs_cpu_fn fwd_cpu, bwd_cpu;
+    rs_cuda_fn fwd_cuda, bwd_cuda;
+} rs_kernels[] = {
+    {upsample_nearest_fwd_cpu, upsample_nearest_bwd_cpu, upsample_nearest_fwd_cuda, upsample_nearest_bwd_cuda},
+    {upsample_bicubic_fwd_cpu, upsample_bicubic_bwd_cpu, upsample_bicubic_fwd_cuda, upsample_bicubic_bwd_cuda},
+    {area_downsample_fwd_cpu, area_downsample_bwd_cpu, area_downsample_fwd_cuda, area_downsample_bwd_cuda},
+};
+
 static silt_status resample_bwd(silt_graph *g, void *p) {
     resample_node *n = p;
     if (!n->out->grad) return SILT_OK;
@@ -190,11 +202,9 @@ static silt_status resample_bwd(silt_graph *g, void *p) {
     if (!dx) return silt_graph_status(g);
     const int64_t *s = n->x->shape, *o = n->out->shape;
     int64_t nc = s[0] * s[1];
-    switch (n->kind) {
-    case RS_NEAREST: upsample_nearest_bwd_cpu(dx, n->out->grad, nc, s[2], s[3], o[2], o[3]); break;
-    case RS_BICUBIC: upsample_bicubic_bwd_cpu(dx, n->out->grad, nc, s[2], s[3], o[2], o[3]); break;
-    case RS_AREA: area_downsample_bwd_cpu(dx, n->out->grad, nc, s[2], s[3], o[2], o[3]); break;
-    }
+    if (silt_graph_device(g) == SILT_CUDA)  // gathers in the CPU's order (cuda/ops_resample.h)
+        return rs_kernels[n->kind].bwd_cuda(dx, n->out->grad, nc, s[2], s[3], o[2], o[3]);
+    rs_kernels[n->kind].bwd_cpu(dx, n->out->grad, nc, s[2], s[3], o[2], o[3]);
     return SILT_OK;
 }
 
@@ -202,7 +212,13 @@ static silt_tensor *resample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t 
     if (!x) return NULL;
     const char *name = rs_names[kind];
     char buf[64];
-    if (silt_graph_check_dev(g, name, x) != SILT_OK) return NULL;
+    if (x->dtype != SILT_F32 || x->device != silt_graph_device(g)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: input %s is %s on %s, the graph is on %s (need f32 on %s)",
+                                     name, silt_shape_str(x, buf, sizeof buf), silt_dtype_name(x->dtype),
+                                     silt_device_name(x->device), silt_device_name(silt_graph_device(g)),
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
     if (x->ndim != 4) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "%s: input %s is not NCHW (4-D)", name, silt_shape_str(x, buf, sizeof buf)));
         return NULL;
@@ -215,19 +231,13 @@ static silt_tensor *resample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t 
     silt_tensor *out = silt_graph_tensor_f32(g, 4, shape);
     if (!out) return NULL;
     int64_t nc = shape[0] * shape[1], h = x->shape[2], w = x->shape[3];
-    if (out->device == SILT_CUDA) {  // forward twins (cuda/ops_resample.h)
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        silt_status s = kind == RS_NEAREST   ? upsample_nearest_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo)
-                        : kind == RS_BICUBIC ? upsample_bicubic_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo)
-                                             : area_downsample_fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo);
-        return silt_graph_done(g, s, out);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, rs_kernels[kind].fwd_cuda(silt_f32(out), silt_f32(x), nc, h, w, ho, wo), out))
+            return NULL;
+    } else {
+        rs_kernels[kind].fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo);
     }
-    switch (kind) {
-    case RS_NEAREST: upsample_nearest_fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo); break;
-    case RS_BICUBIC: upsample_bicubic_fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo); break;
-    case RS_AREA: area_downsample_fwd_cpu(silt_f32(out), silt_f32(x), nc, h, w, ho, wo); break;
-    }
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         resample_node *n = silt_graph_record(g, resample_bwd, sizeof *n);
         if (!n) return NULL;

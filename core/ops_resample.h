@@ -33,7 +33,8 @@ void area_downsample_fwd_cpu(float *out, const float *x, int64_t nc, int64_t h, 
 void area_downsample_bwd_cpu(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t ho, int64_t wo);
 
 // x: (N, C, H, W) f32 -> (N, C, Ho, Wo). Ho, Wo >= 1 (else SILT_ERR_ARG); x
-// must be 4-D (else SILT_ERR_SHAPE).
+// must be 4-D (else SILT_ERR_SHAPE). On a CUDA graph (x on cuda) forward and
+// backward run the CUDA twins (cuda/ops_resample.h).
 silt_tensor *silt_upsample_nearest(silt_graph *g, silt_tensor *x, int64_t ho, int64_t wo);
 silt_tensor *silt_upsample_bicubic(silt_graph *g, silt_tensor *x, int64_t ho, int64_t wo);
 silt_tensor *silt_area_downsample(silt_graph *g, silt_tensor *x, int64_t ho, int64_t wo);

@@ -362,21 +362,30 @@ silt_tensor *silt_transpose(silt_graph *g, silt_tensor *x, int d0, int d1) {
 
 // --- pad2d ---------------------------------------------------------------------------
 
-typedef struct {
-    silt_tensor *x, *out;
-    int left, top;
-} pad2d_node;
-
-void pad2d_fwd_cpu(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left, int right, int top,
-                   int bottom) {
-    int64_t Ho = H + top + bottom, Wo = W + left + right;
-#pragma omp parallel for if (nc * H * W > 65536)
+void pad2d_fwd_cpu(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                   int64_t top, int64_t bottom) {
+    int64_t Ho = h + top + bottom, Wo = w + left + right;
+#pragma omp parallel for if (nc * h * w > 65536)
     for (int64_t p = 0; p < nc; p++) {
         float *o = out + p * Ho * Wo;
         memset(o, 0, (size_t)(Ho * Wo) * sizeof(float));
-        for (int64_t y = 0; y < H; y++) memcpy(o + (y + top) * Wo + left, x + (p * H + y) * W, (size_t)W * sizeof(float));
+        for (int64_t y = 0; y < h; y++) memcpy(o + (y + top) * Wo + left, x + (p * h + y) * w, (size_t)w * sizeof(float));
     }
 }
+
+void pad2d_bwd_cpu(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                   int64_t top, int64_t bottom) {
+    int64_t Ho = h + top + bottom, Wo = w + left + right;
+#pragma omp parallel for if (nc * h * w > 65536)
+    for (int64_t p = 0; p < nc; p++)
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) dx[(p * h + y) * w + x] += dout[(p * Ho + y + top) * Wo + x + left];
+}
+
+typedef struct {
+    silt_tensor *x, *out;
+    int64_t left, right, top, bottom;
+} pad2d_node;
 
 static silt_status pad2d_bwd(silt_graph *g, void *node) {
     pad2d_node *n = node;
@@ -384,13 +393,7 @@ static silt_status pad2d_bwd(silt_graph *g, void *node) {
     float *dx = silt_graph_grad(g, n->x);
     if (!dx) return silt_graph_status(g);
     int64_t nc = n->x->shape[0] * n->x->shape[1], H = n->x->shape[2], W = n->x->shape[3];
-    int64_t Ho = n->out->shape[2], Wo = n->out->shape[3];
-    const float *dout = n->out->grad;
-#pragma omp parallel for if (nc * H * W > 65536)
-    for (int64_t p = 0; p < nc; p++)
-        for (int64_t y = 0; y < H; y++)
-            for (int64_t x = 0; x < W; x++) dx[(p * H + y) * W + x] += dout[(p * Ho + y + n->top) * Wo + x + n->left];
-    return SILT_OK;
+    return SILT_GRAPH_BWD(g, pad2d_bwd, dx, n->out->grad, nc, H, W, n->left, n->right, n->top, n->bottom);
 }
 
 silt_tensor *silt_pad2d(silt_graph *g, silt_tensor *x, int left, int right, int top, int bottom) {
@@ -403,19 +406,19 @@ silt_tensor *silt_pad2d(silt_graph *g, silt_tensor *x, int left, int right, int 
         return NULL;
     }
     int64_t nc = x->shape[0] * x->shape[1], H = x->shape[2], W = x->shape[3];
-    int64_t Ho = H + top + bottom, Wo = W + left + right;
-    silt_tensor *out = silt_graph_new(g, x->shape[0], x->shape[1], Ho, Wo);
+    silt_tensor *out = silt_graph_new(g, x->shape[0], x->shape[1], H + top + bottom, W + left + right);
     if (!out) return NULL;
-    if (out->device == SILT_CUDA) {  // forward only: no device backward for pad2d yet
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, pad2d_fwd_cuda(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom), out);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, pad2d_fwd_cuda(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom), out))
+            return NULL;
+    } else {
+        pad2d_fwd_cpu(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom);
     }
-    pad2d_fwd_cpu(silt_f32(out), silt_f32(x), nc, H, W, left, right, top, bottom);
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         pad2d_node *n = silt_graph_record(g, pad2d_bwd, sizeof *n);
         if (!n) return NULL;
-        *n = (pad2d_node){x, out, left, top};
+        *n = (pad2d_node){x, out, left, right, top, bottom};
     }
     return out;
 }

@@ -26,10 +26,14 @@ void slice_bwd_cpu(float *dx, const float *dout, int64_t outer, int64_t dim, int
 void permute_fwd_cpu(float *out, const float *x, int ndim, const int64_t *xshape, const int *perm);
 // dx += dout permuted back. dx: xshape; dout: the permuted shape.
 void permute_bwd_cpu(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm);
-// Zero padding of nc planes: x (nc, H, W) -> out (nc, H+top+bottom, W+left+right)
-// (F.pad(x, (left, right, top, bottom))); pads >= 0.
-void pad2d_fwd_cpu(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left, int right, int top,
-                   int bottom);
+// Zero padding of nc planes: out (nc, h+top+bottom, w+left+right) holds
+// x (nc, h, w) at row offset top, column offset left, zeros elsewhere. The
+// pads are >= 0 (F.pad with non-negative pads).
+void pad2d_fwd_cpu(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                   int64_t top, int64_t bottom);
+// dx (nc, h, w) += the matching window of dout (nc, h+top+bottom, w+left+right).
+void pad2d_bwd_cpu(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                   int64_t top, int64_t bottom);
 
 // --- graph ops ------------------------------------------------------------------
 

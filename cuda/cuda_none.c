@@ -162,8 +162,12 @@ silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t
 silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm) {
     return NO_CUDA();
 }
-silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left, int right, int top,
-                           int bottom) {
+silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom) {
+    return NO_CUDA();
+}
+silt_status pad2d_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom) {
     return NO_CUDA();
 }
 
@@ -231,7 +235,10 @@ silt_status sigmoid_bwd_cuda(float *dx, const float *dout, const float *y, int64
 silt_status scale_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
 silt_status scale_bwd_cuda(float *dx, const float *dout, float s, int64_t n) { return NO_CUDA(); }
 silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, int64_t n) { return NO_CUDA(); }
-silt_status clamp_fwd_cuda(float *out, const float *x, float lo, float hi, int64_t n) { return NO_CUDA(); }
+silt_status clamp_fwd_cuda(float *out, const float *x, int64_t n, float lo, float hi) { return NO_CUDA(); }
+silt_status clamp_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    return NO_CUDA();
+}
 silt_status binary_fwd_cuda(float *out, const float *a, const float *b, const int64_t shape[4],
                             const int64_t astride[4], const int64_t bstride[4], silt_binop op) {
     return NO_CUDA();
@@ -293,8 +300,3 @@ silt_status adamw_step_cuda(float *p, float *m, float *v, const float *g, int64_
                             float decay, bool decay_on, float w1, float b2, float w2, float eps) { return NO_CUDA(); }
 silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_t n) { return NO_CUDA(); }
 silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w) { return NO_CUDA(); }
-silt_status var_kv_append_fwd_cuda(float *all, float *cache, const float *x, int64_t RH, int64_t cap, int64_t len,
-                                   int64_t T, int64_t D) {
-    return NO_CUDA();
-}
-silt_status var_clamp_exp_fwd_cuda(float *out, const float *x, float max, int64_t n) { return NO_CUDA(); }

@@ -226,20 +226,34 @@ extern "C" silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, 
     return SILT_OK;
 }
 
-// torch.clamp with clamp_fwd_cpu's comparisons: NaN fails both tests and
-// passes through.
-static __global__ void clamp_kernel(float *out, const float *x, float lo, float hi, int64_t n) {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+// torch.clamp. The comparisons are the CPU's (core/ops_elementwise.c), not
+// fminf/fmaxf, which would turn a NaN x into a bound: NaN passes through
+// forward and gets no gradient backward.
+static __global__ void clamp_fwd_kernel(float *out, const float *x, int64_t n, float lo, float hi) {
+    ELEM_LOOP(n) {
         float v = x[i];
         out[i] = v < lo ? lo : v > hi ? hi : v;
     }
 }
 
-extern "C" silt_status clamp_fwd_cuda(float *out, const float *x, float lo, float hi, int64_t n) {
+static __global__ void clamp_bwd_kernel(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    ELEM_LOOP(n) {
+        float v = x[i];
+        if (v >= lo && v <= hi) dx[i] += dout[i];
+    }
+}
+
+extern "C" silt_status clamp_fwd_cuda(float *out, const float *x, int64_t n, float lo, float hi) {
     bool skip = false;
     SILT_TRY(check_n("clamp_fwd_cuda", n, !out || !x, &skip));
-    if (!(lo <= hi)) return SILT_FAIL(SILT_ERR_ARG, "clamp_fwd_cuda: lo %g > hi %g", (double)lo, (double)hi);
-    if (!skip) ELEM_LAUNCH(clamp_kernel, n, out, x, lo, hi, n);
+    if (!skip) ELEM_LAUNCH(clamp_fwd_kernel, n, out, x, n, lo, hi);
+    return SILT_OK;
+}
+
+extern "C" silt_status clamp_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi) {
+    bool skip = false;
+    SILT_TRY(check_n("clamp_bwd_cuda", n, !dx || !dout || !x, &skip));
+    if (!skip) ELEM_LAUNCH(clamp_bwd_kernel, n, dx, dout, x, n, lo, hi);
     return SILT_OK;
 }
 

@@ -34,8 +34,10 @@ silt_status sigmoid_bwd_cuda(float *dx, const float *dout, const float *y, int64
 silt_status scale_fwd_cuda(float *out, const float *x, float s, int64_t n);
 silt_status scale_bwd_cuda(float *dx, const float *dout, float s, int64_t n);
 silt_status add_scalar_fwd_cuda(float *out, const float *x, float s, int64_t n);
-// clamp_fwd_cpu's twin (torch.clamp, NaN passes through); lo <= hi.  (n). out may alias x.
-silt_status clamp_fwd_cuda(float *out, const float *x, float lo, float hi, int64_t n);
+// torch.clamp: out = x clamped to [lo, hi], NaN passed through; dx += dout
+// where lo <= x <= hi.  (n)
+silt_status clamp_fwd_cuda(float *out, const float *x, int64_t n, float lo, float hi);
+silt_status clamp_bwd_cuda(float *dx, const float *dout, const float *x, int64_t n, float lo, float hi);
 
 // Broadcasting binary op over a 4-D index space, as binary_fwd_cpu: out
 // (shape[0..3]) contiguous; a and b read at sum_d idx[d] * stride[d], a

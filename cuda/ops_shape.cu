@@ -1,4 +1,5 @@
-// CUDA twins of the shape ops (core/ops_shape.c): concat, slice, permute.
+// CUDA twins of the shape ops (core/ops_shape.c): concat, slice, permute,
+// pad2d.
 //
 // Concat and slice are all one operation, a copy of `outer` rows of `len`
 // contiguous floats between two row-strided buffers, with = (forward) or +=
@@ -183,29 +184,57 @@ extern "C" silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, 
     return permute_launch<true>(dx, dout, p, n);
 }
 
-// --- pad2d ------------------------------------------------------------------------
+// --- pad2d --------------------------------------------------------------------------
 
-// One thread per output element: a copy of x inside the window, 0 outside.
-static __global__ void pad2d_kernel(float *__restrict__ out, const float *__restrict__ x, int64_t nc, int64_t H,
-                                    int64_t W, int64_t Ho, int64_t Wo, int64_t left, int64_t top) {
+// out (nc, Ho, Wo): x (nc, h, w) at (top, left), zeros around it.
+static __global__ void pad2d_fwd_kernel(float *__restrict__ out, const float *__restrict__ x, int64_t nc, int64_t h,
+                                        int64_t w, int64_t Ho, int64_t Wo, int64_t left, int64_t top) {
     int64_t n = nc * Ho * Wo;
     for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
-        int64_t xo = e % Wo, yo = (e / Wo) % Ho, p = e / (Wo * Ho);
-        int64_t y = yo - top, xi = xo - left;
-        out[e] = (y >= 0 && y < H && xi >= 0 && xi < W) ? x[(p * H + y) * W + xi] : 0.0f;
+        int64_t j = e % Wo, r = e / Wo, i = r % Ho, p = r / Ho;
+        int64_t y = i - top, xx = j - left;
+        out[e] = (y >= 0 && y < h && xx >= 0 && xx < w) ? x[(p * h + y) * w + xx] : 0.0f;
     }
 }
 
-extern "C" silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left,
-                                      int right, int top, int bottom) {
+// dx (nc, h, w) += dout (nc, Ho, Wo) at (top, left): a bijection, no collisions.
+static __global__ void pad2d_bwd_kernel(float *__restrict__ dx, const float *__restrict__ dout, int64_t nc, int64_t h,
+                                        int64_t w, int64_t Ho, int64_t Wo, int64_t left, int64_t top) {
+    int64_t n = nc * h * w;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t xx = e % w, r = e / w, y = r % h, p = r / h;
+        dx[e] += dout[(p * Ho + y + top) * Wo + xx + left];
+    }
+}
+
+static silt_status pad2d_check(const char *op, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                               int64_t top, int64_t bottom) {
     SILT_CUDA_READY();
-    if (nc < 0 || H < 0 || W < 0 || left < 0 || right < 0 || top < 0 || bottom < 0)
-        return SILT_FAIL(SILT_ERR_ARG, "pad2d_fwd_cuda: negative size or pad (nc %lld, %lldx%lld, pads %d %d %d %d)",
-                         (long long)nc, (long long)H, (long long)W, left, right, top, bottom);
-    int64_t Ho = H + top + bottom, Wo = W + left + right, n = nc * Ho * Wo;
+    if (nc < 0 || h < 0 || w < 0 || left < 0 || right < 0 || top < 0 || bottom < 0)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: negative size or pad (nc %lld, %lldx%lld, pads %lld %lld %lld %lld)", op,
+                         (long long)nc, (long long)h, (long long)w, (long long)left, (long long)right, (long long)top,
+                         (long long)bottom);
+    return SILT_OK;
+}
+
+extern "C" silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left,
+                                      int64_t right, int64_t top, int64_t bottom) {
+    SILT_TRY(pad2d_check("pad2d_fwd_cuda", nc, h, w, left, right, top, bottom));
+    int64_t Ho = h + top + bottom, Wo = w + left + right, n = nc * Ho * Wo;
     if (n == 0) return SILT_OK;
-    if (!out || (nc * H * W > 0 && !x)) return SILT_FAIL(SILT_ERR_ARG, "pad2d_fwd_cuda: NULL buffer");
-    pad2d_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, nc, H, W, Ho, Wo, left, top);
-    SILT_CUDA_LAUNCHED("pad2d_kernel");
+    if (!out || (nc * h * w > 0 && !x)) return SILT_FAIL(SILT_ERR_ARG, "pad2d_fwd_cuda: NULL buffer");
+    pad2d_fwd_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, nc, h, w, Ho, Wo, left, top);
+    SILT_CUDA_LAUNCHED("pad2d_fwd_kernel");
+    return SILT_OK;
+}
+
+extern "C" silt_status pad2d_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left,
+                                      int64_t right, int64_t top, int64_t bottom) {
+    SILT_TRY(pad2d_check("pad2d_bwd_cuda", nc, h, w, left, right, top, bottom));
+    int64_t Ho = h + top + bottom, Wo = w + left + right, n = nc * h * w;
+    if (n == 0) return SILT_OK;
+    if (!dx || !dout) return SILT_FAIL(SILT_ERR_ARG, "pad2d_bwd_cuda: NULL buffer");
+    pad2d_bwd_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(dx, dout, nc, h, w, Ho, Wo, left, top);
+    SILT_CUDA_LAUNCHED("pad2d_bwd_kernel");
     return SILT_OK;
 }

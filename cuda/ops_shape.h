@@ -1,8 +1,7 @@
 // CUDA twins of core/ops_shape.h's raw kernels: concat, slice, permute,
-// forward and backward, and pad2d (forward). Same arguments as the _cpu
-// versions; the data buffers are device pointers, while the small argument
-// arrays (concat's xs, dxs and sizes; permute's xshape and perm) are host
-// arrays. Backward twins
+// pad2d, forward and backward. Same arguments as the _cpu versions; the data
+// buffers are device pointers, while the small argument arrays (concat's xs,
+// dxs and sizes; permute's xshape and perm) are host arrays. Backward twins
 // accumulate (+=), like the CPU. Every output element is written by exactly
 // one thread, so the results do not depend on scheduling.
 // Errors: SILT_ERR_ARG for negative sizes, NULL buffers with work to do, a
@@ -34,10 +33,13 @@ silt_status slice_bwd_cuda(float *dx, const float *dout, int64_t outer, int64_t 
 silt_status permute_fwd_cuda(float *out, const float *x, int ndim, const int64_t *xshape, const int *perm);
 // dx (xshape) += dout permuted back.
 silt_status permute_bwd_cuda(float *dx, const float *dout, int ndim, const int64_t *xshape, const int *perm);
-// Zero padding of nc planes, as pad2d_fwd_cpu: x (nc, H, W) -> out (nc,
-// H+top+bottom, W+left+right). Forward only.
-silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t H, int64_t W, int left, int right, int top,
-                           int bottom);
+// Zero padding of nc planes: x (nc, h, w) -> out (nc, h+top+bottom, w+left+right),
+// pads >= 0. One thread per output element (zeros written too).
+silt_status pad2d_fwd_cuda(float *out, const float *x, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom);
+// dx (nc, h, w) += the window of dout at (top, left). One thread per dx element.
+silt_status pad2d_bwd_cuda(float *dx, const float *dout, int64_t nc, int64_t h, int64_t w, int64_t left, int64_t right,
+                           int64_t top, int64_t bottom);
 
 #ifdef __cplusplus
 }

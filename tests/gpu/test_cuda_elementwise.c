@@ -1,5 +1,5 @@
 // CUDA elementwise twins of cuda/ops_elementwise.h (activation backwards,
-// tanh, sigmoid, scalar ops, broadcasting binary ops) vs their CPU twins in
+// tanh, sigmoid, scalar ops, clamp, broadcasting binary ops) vs their CPU twins in
 // core/ops_elementwise.h (unit-tested against plain formulas and finite
 // differences). The forward activations gelu/silu/add are in test_cuda_twins.c.
 // Exit 77 (SKIP) when no GPU is usable.
@@ -20,14 +20,17 @@
 #define RTOL 1e-4
 
 enum { U_GELU_ERF_BWD, U_GELU_TANH_BWD, U_SILU_BWD, U_TANH_FWD, U_TANH_BWD, U_SIGMOID_FWD, U_SIGMOID_BWD,
-       U_SCALE_FWD, U_SCALE_BWD, U_ADD_SCALAR, U_COUNT };
+       U_SCALE_FWD, U_SCALE_BWD, U_ADD_SCALAR, U_CLAMP_FWD, U_CLAMP_BWD, U_COUNT };
 static const char *unary_names[U_COUNT] = {"gelu_bwd erf", "gelu_bwd tanh", "silu_bwd",  "tanh_fwd",
                                            "tanh_bwd",     "sigmoid_fwd",   "sigmoid_bwd", "scale_fwd",
-                                           "scale_bwd",    "add_scalar_fwd"};
+                                           "scale_bwd",    "add_scalar_fwd", "clamp_fwd",  "clamp_bwd"};
+// clamp's bounds; the inputs also hit them exactly (the gradient passes at
+// lo <= x <= hi inclusive).
+static const float CLAMP_LO = -1.5f, CLAMP_HI = 2.25f;
 
 static int unary_is_bwd(int op) {
     return op == U_GELU_ERF_BWD || op == U_GELU_TANH_BWD || op == U_SILU_BWD || op == U_TANH_BWD ||
-           op == U_SIGMOID_BWD || op == U_SCALE_BWD;
+           op == U_SIGMOID_BWD || op == U_SCALE_BWD || op == U_CLAMP_BWD;
 }
 
 static void unary_case(int op, int64_t n) {
@@ -37,6 +40,7 @@ static void unary_case(int op, int64_t n) {
     if (P.failed) goto done;
     test_fill(x, n, -8, 8);
     if (n > 4) { x[0] = 0; x[1] = -30; x[2] = 30; x[3] = -1e-20f; }
+    if (n > 6) { x[4] = CLAMP_LO; x[5] = CLAMP_HI; }
     test_fill(g, n, -1, 1);
     test_fill(init, n, -1, 1);
     const float s = 0.37f;
@@ -55,6 +59,8 @@ static void unary_case(int op, int64_t n) {
     case U_SIGMOID_BWD: sigmoid_bwd_cpu(ref, g, x, n); break;
     case U_SCALE_FWD: scale_fwd_cpu(ref, x, s, n); break;
     case U_SCALE_BWD: scale_bwd_cpu(ref, g, s, n); break;
+    case U_CLAMP_FWD: clamp_fwd_cpu(ref, x, n, CLAMP_LO, CLAMP_HI); break;
+    case U_CLAMP_BWD: clamp_bwd_cpu(ref, g, x, n, CLAMP_LO, CLAMP_HI); break;
     default: add_scalar_fwd_cpu(ref, x, s, n); break;
     }
     float *d_x = twin_d(&P, x, n), *d_g = twin_d(&P, g, n), *d_o = twin_d(&P, bwd ? init : NULL, n);
@@ -70,6 +76,8 @@ static void unary_case(int op, int64_t n) {
     case U_SIGMOID_BWD: st = sigmoid_bwd_cuda(d_o, d_g, d_x, n); break;
     case U_SCALE_FWD: st = scale_fwd_cuda(d_o, d_x, s, n); break;
     case U_SCALE_BWD: st = scale_bwd_cuda(d_o, d_g, s, n); break;
+    case U_CLAMP_FWD: st = clamp_fwd_cuda(d_o, d_x, n, CLAMP_LO, CLAMP_HI); break;
+    case U_CLAMP_BWD: st = clamp_bwd_cuda(d_o, d_g, d_x, n, CLAMP_LO, CLAMP_HI); break;
     default: st = add_scalar_fwd_cuda(d_o, d_x, s, n); break;
     }
     snprintf(what, sizeof what, "%s n=%lld", unary_names[op], (long long)n);
@@ -166,6 +174,26 @@ done:
     twin_pool_free(&P);
 }
 
+// NaN passes clamp's forward and gets no gradient (the CPU's comparisons,
+// not fminf/fmaxf, which would return a bound).
+static void clamp_nan(void) {
+    const float x[3] = {NAN, -5.0f, 5.0f}, ones[3] = {1, 1, 1};
+    float y[3], dx[3];
+    float *d_x = twin_upload(x, 3), *d_g = twin_upload(ones, 3), *d_y = twin_upload(NULL, 3), *d_dx = twin_upload(ones, 3);
+    if (d_x && d_g && d_y && d_dx) {
+        CHECK_OK(clamp_fwd_cuda(d_y, d_x, 3, CLAMP_LO, CLAMP_HI));
+        CHECK_OK(clamp_bwd_cuda(d_dx, d_g, d_x, 3, CLAMP_LO, CLAMP_HI));
+        if (twin_download(y, d_y, 3) && twin_download(dx, d_dx, 3)) {
+            CHECK_MSG(isnan(y[0]) && y[1] == CLAMP_LO && y[2] == CLAMP_HI, "clamp NaN fwd: %g %g %g", y[0], y[1], y[2]);
+            CHECK_MSG(dx[0] == 1 && dx[1] == 1 && dx[2] == 1, "clamp NaN bwd: %g %g %g", dx[0], dx[1], dx[2]);
+        }
+    }
+    silt_cuda_free(d_x);
+    silt_cuda_free(d_g);
+    silt_cuda_free(d_y);
+    silt_cuda_free(d_dx);
+}
+
 static void test_errors(void) {
     float *d = NULL;
     if (silt_cuda_malloc((void **)&d, 64 * sizeof(float)) != SILT_OK) {
@@ -177,6 +205,9 @@ static void test_errors(void) {
     TWIN_EXPECT(SILT_ERR_ARG, silu_bwd_cuda(d, NULL, d, 4));
     TWIN_EXPECT(SILT_ERR_ARG, tanh_fwd_cuda(d, d, -1));
     TWIN_EXPECT(SILT_OK, sigmoid_bwd_cuda(NULL, NULL, NULL, 0));
+    TWIN_EXPECT(SILT_ERR_ARG, clamp_fwd_cuda(d, NULL, 4, -1.0f, 1.0f));
+    TWIN_EXPECT(SILT_ERR_ARG, clamp_bwd_cuda(d, d, NULL, 4, -1.0f, 1.0f));
+    TWIN_EXPECT(SILT_OK, clamp_bwd_cuda(NULL, NULL, NULL, 0, -1.0f, 1.0f));
     TWIN_EXPECT(SILT_ERR_ARG, binary_fwd_cuda(d, d, d, sh, st, st, SILT_BINOP_COUNT));
     TWIN_EXPECT(SILT_ERR_ARG, binary_fwd_cuda(d, d, d, neg, st, st, SILT_BINOP_ADD));
     TWIN_EXPECT(SILT_ERR_ARG, binary_fwd_cuda(d, d, d, NULL, st, st, SILT_BINOP_ADD));
@@ -192,6 +223,7 @@ int main(void) {
     if (!twin_start()) return 77;
     test_seed(20240614);
     test_errors();
+    clamp_nan();
     const int64_t sizes[] = {1, 7, 33, 1000, 65537, 9000001};
     for (int op = 0; op < U_COUNT; op++)
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) unary_case(op, sizes[s]);

@@ -1,7 +1,8 @@
 // Smaller CUDA twins against their CPU twins: embedding (forward, and a
 // backward with many repeated ids), VQ nearest-codebook search, and the
-// shape ops concat / slice / permute (forward and backward). Shapes with odd
-// sizes; backward buffers start from random values (the twins accumulate).
+// shape ops concat / slice / permute / pad2d (forward and backward). Shapes
+// with odd sizes; backward buffers start from random values (the twins
+// accumulate).
 //
 // Exactness: the shape ops and embedding forward are copies, and the
 // embedding backward adds in the CPU's order (one warp per table row, ids
@@ -245,6 +246,39 @@ static void test_permute(void) {
     permute_case(4, big, p);
 }
 
+// pad2d: the forward is a copy with zeros around it and the backward one add
+// per dx element, so both must be bit-identical to the CPU.
+static void pad2d_case(int64_t nc, int64_t h, int64_t w, int64_t l, int64_t r, int64_t t, int64_t b) {
+    int64_t Ho = h + t + b, Wo = w + l + r, nx = nc * h * w, no = nc * Ho * Wo;
+    float *x = twin_host(nx), *ref = twin_host(no), *got = twin_host(no), *g = twin_host(no);
+    float *dx0 = twin_host(nx), *dref = twin_host(nx), *dgot = twin_host(nx);
+    float *d_x = twin_upload(NULL, (size_t)nx * 4), *d_out = twin_upload(NULL, (size_t)no * 4);
+    float *d_g = twin_upload(NULL, (size_t)no * 4), *d_dx = twin_upload(NULL, (size_t)nx * 4);
+    char what[128];
+    if (!x || !ref || !got || !g || !dx0 || !dref || !dgot || !d_x || !d_out || !d_g || !d_dx) { CHECK_MSG(0, "alloc"); goto done; }
+    test_fill(x, nx, -1, 1);
+    test_fill(g, no, -1, 1);
+    test_fill(dx0, nx, -1, 1);
+    memcpy(dref, dx0, (size_t)nx * 4);
+    CHECK_OK(silt_cuda_memcpy_h2d(d_x, x, (size_t)nx * 4));
+    CHECK_OK(silt_cuda_memcpy_h2d(d_g, g, (size_t)no * 4));
+    CHECK_OK(silt_cuda_memcpy_h2d(d_dx, dx0, (size_t)nx * 4));
+    twin_poison(d_out, (size_t)no * 4);
+    pad2d_fwd_cpu(ref, x, nc, h, w, l, r, t, b);
+    CHECK_OK(pad2d_fwd_cuda(d_out, d_x, nc, h, w, l, r, t, b));
+    snprintf(what, sizeof what, "pad2d fwd (%lld,%lld,%lld) pads (%lld,%lld,%lld,%lld)", (long long)nc, (long long)h,
+             (long long)w, (long long)l, (long long)r, (long long)t, (long long)b);
+    if (twin_download(got, d_out, (size_t)no * 4)) twin_same_bits(what, got, ref, (size_t)no * 4);
+    pad2d_bwd_cpu(dref, g, nc, h, w, l, r, t, b);
+    CHECK_OK(pad2d_bwd_cuda(d_dx, d_g, nc, h, w, l, r, t, b));
+    snprintf(what, sizeof what, "pad2d bwd (%lld,%lld,%lld) pads (%lld,%lld,%lld,%lld)", (long long)nc, (long long)h,
+             (long long)w, (long long)l, (long long)r, (long long)t, (long long)b);
+    if (twin_download(dgot, d_dx, (size_t)nx * 4)) twin_same_bits(what, dgot, dref, (size_t)nx * 4);
+done:
+    silt_cuda_free(d_x); silt_cuda_free(d_out); silt_cuda_free(d_g); silt_cuda_free(d_dx);
+    free(x); free(ref); free(got); free(g); free(dx0); free(dref); free(dgot);
+}
+
 static void test_errors(void) {
     float *d = NULL;
     CHECK_OK(silt_cuda_malloc((void **)&d, 64 * sizeof(float)));
@@ -259,6 +293,9 @@ static void test_errors(void) {
     CHECK(concat_fwd_cuda(d, xs, neg, 1, 1, 1) == SILT_ERR_ARG);
     CHECK(vq_nearest_cuda((int32_t *)d, d, d, 3, 0, 2) == SILT_ERR_ARG);  // empty codebook
     CHECK(embedding_fwd_cuda(NULL, (const int32_t *)d, d, 2, 2, 2) == SILT_ERR_ARG);
+    CHECK(pad2d_fwd_cuda(d, d, 1, 2, 2, -1, 0, 0, 0) == SILT_ERR_ARG);
+    CHECK(pad2d_bwd_cuda(NULL, d, 1, 2, 2, 1, 1, 1, 1) == SILT_ERR_ARG);
+    CHECK(pad2d_fwd_cuda(NULL, NULL, 0, 2, 2, 1, 1, 1, 1) == SILT_OK);  // nc == 0: nothing to do
     silt_cuda_free(d);
 }
 
@@ -291,5 +328,10 @@ int main(void) {
     slice_case(33, 17, 65, 0, 17);
     slice_case(2, 10, 3, 4, 0);
     test_permute();
+    pad2d_case(1, 1, 1, 0, 0, 0, 0);
+    pad2d_case(6, 5, 7, 0, 1, 0, 1);
+    pad2d_case(2, 4, 3, 2, 0, 1, 3);
+    pad2d_case(33, 17, 65, 3, 2, 1, 4);
+    pad2d_case(3, 1, 1, 5, 5, 5, 5);
     return check_summary();
 }

@@ -26,7 +26,9 @@
 #include "core/safetensors.h"
 #include "cuda/cuda.h"
 #include "dit/dit.h"
+#include "dit/dit_ops.h"
 #include "dit/mmdit.h"
+#include "var/var.h"
 #include "twin_util.h"
 
 #define REL_L2 1e-4
@@ -280,17 +282,21 @@ static void test_errors(void) {
     silt_graph_free(g);
     // A CPU-only op on a CUDA graph fails instead of touching device memory.
     g = silt_graph_create_on(SILT_CUDA, 0);
-    silt_tensor *xd = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){1, 1, 2, 2}, xh);
-    CHECK(silt_pad2d(g, xd, 1, 1, 1, 1) == NULL);
-    CHECK_MSG(strstr(silt_last_error(), "pad2d") != NULL, "got: %s", silt_last_error());
+    silt_tensor *xd = silt_graph_upload(g, SILT_F32, 2, (const int64_t[]){2, 4}, xh);
+    const int32_t targets[2] = {0, 3};
+    CHECK(var_ce_loss(g, xd, targets, NULL) == NULL);
+    CHECK_MSG(strstr(silt_last_error(), "var_ce_loss") != NULL, "got: %s", silt_last_error());
     silt_graph_free(g);
-    // Grads on a CUDA graph: an op without a device backward (group norm)
-    // fails with "backward on cuda not yet", and the chain ends in NULL.
+    // Grads on a CUDA graph: an op without a device backward (DiT's fused
+    // q/k/v split) fails with "backward on cuda not yet", and the chain ends
+    // in NULL.
     g = silt_graph_create_on(SILT_CUDA, 0);
-    xd = silt_graph_upload(g, SILT_F32, 3, (const int64_t[]){1, 2, 2}, xh);
+    xd = silt_graph_upload(g, SILT_F32, 3, (const int64_t[]){1, 2, 6}, xh);
     xd->requires_grad = true;
-    silt_tensor *h = silt_silu(g, silt_groupnorm(g, silt_gelu(g, xd, 1), NULL, NULL, 1, 1e-5f));
-    CHECK(h == NULL);
+    silt_tensor *qkv[3] = {NULL, NULL, NULL};
+    CHECK(dit_split_qkv(g, silt_gelu(g, xd, 1), 1, qkv) == SILT_ERR_UNSUPPORTED);
+    silt_tensor *h = silt_silu(g, qkv[0]);
+    CHECK(h == NULL && qkv[0] == NULL);
     CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
     CHECK_MSG(strstr(silt_last_error(), "backward on cuda not yet") != NULL, "got: %s", silt_last_error());
     silt_graph_reset(g);

@@ -53,8 +53,10 @@ int main(void) {
     REFUSED(slice_bwd_cuda(out, a, 2, 5, 2, 1, 3));
     REFUSED(permute_fwd_cuda(out, a, 3, shape, perm));
     REFUSED(permute_bwd_cuda(out, a, 3, shape, perm));
-    REFUSED(pad2d_fwd_cuda(out, a, 1, 2, 2, 0, 1, 0, 1));
-    REFUSED(clamp_fwd_cuda(out, a, -1, 1, 8));
+    REFUSED(pad2d_fwd_cuda(out, a, 2, 2, 2, 1, 0, 1, 1));
+    REFUSED(pad2d_bwd_cuda(out, a, 2, 2, 2, 1, 0, 1, 1));
+    REFUSED(clamp_fwd_cuda(out, a, 8, -1.0f, 1.0f));
+    REFUSED(clamp_bwd_cuda(out, a, b, 8, -1.0f, 1.0f));
     REFUSED(var_kv_append_fwd_cuda(out, out + 32, a, 2, 4, 1, 2, 3));
     REFUSED(var_clamp_exp_fwd_cuda(out, a, 4.6f, 8));
 #undef REFUSED

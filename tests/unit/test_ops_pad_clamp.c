@@ -1,5 +1,7 @@
 // silt_pad2d and silt_clamp: forward against plain references, backward
-// against finite differences; the in-place inference variants of SiLU and add.
+// against finite differences; their raw kernels; the in-place inference variants of SiLU and add.
+#include <string.h>
+
 #include "check.h"
 #include "core/ops.h"
 #include "gradcheck.h"
@@ -104,8 +106,27 @@ static void test_inplace(void) {
     silt_tensor_free(r);
 }
 
+// The raw kernels the CUDA twins mirror: NaN passes clamp's forward and gets
+// no gradient; both backwards accumulate (+=).
+static void test_raw(void) {
+    float x[5] = {-2.0f, -1.0f, 0.25f, 0.5f, NAN}, y[5], dx[5] = {10, 10, 10, 10, 10}, g[5] = {1, 2, 3, 4, 5};
+    clamp_fwd_cpu(y, x, 5, -1.0f, 0.5f);
+    CHECK(y[0] == -1.0f && y[1] == -1.0f && y[2] == 0.25f && y[3] == 0.5f && isnan(y[4]));
+    clamp_bwd_cpu(dx, g, x, 5, -1.0f, 0.5f);
+    CHECK(dx[0] == 10 && dx[1] == 12 && dx[2] == 13 && dx[3] == 14 && dx[4] == 10);
+    // pad2d of 2 planes 1x2 by (left 1, right 0, top 0, bottom 1) -> 2x3 each.
+    float p[4] = {1, 2, 3, 4}, o[12], dp[4] = {1, 1, 1, 1}, go[12];
+    pad2d_fwd_cpu(o, p, 2, 1, 2, 1, 0, 0, 1);
+    const float want[12] = {0, 1, 2, 0, 0, 0, 0, 3, 4, 0, 0, 0};
+    CHECK(memcmp(o, want, sizeof o) == 0);
+    for (int i = 0; i < 12; i++) go[i] = (float)(i + 1);
+    pad2d_bwd_cpu(dp, go, 2, 1, 2, 1, 0, 0, 1);
+    CHECK(dp[0] == 3 && dp[1] == 4 && dp[2] == 9 && dp[3] == 10);
+}
+
 int main(void) {
     test_seed(7);
+    test_raw();
     test_pad(2, 3, 5, 7, 0, 1, 0, 1);
     test_pad(1, 2, 4, 3, 2, 0, 1, 3);
     test_pad(1, 1, 1, 1, 0, 0, 0, 0);
