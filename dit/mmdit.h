@@ -152,8 +152,8 @@ silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, 
 // the SiLU that every adaLN applies (mmdit_forward computes that SiLU once for
 // all blocks). Returns the image stream (B, N, D) and sets *ctx_out to the
 // text stream (B, T, D), or to NULL after the context_pre_only (last) block.
-// For benchmarks and tests of one block; NULL with the graph's status set on
-// a bad argument.
+// For benchmarks and tests of one block. NULL at once if x, ctx or temb is
+// NULL (as graph ops), and NULL with the graph's status set on a bad argument.
 silt_tensor *mmdit_block_forward(silt_graph *g, const mmdit_model *m, int layer, silt_tensor *x, silt_tensor *ctx,
                                  silt_tensor *temb, silt_tensor **ctx_out);
 
