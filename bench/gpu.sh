@@ -5,7 +5,11 @@
 # twins: norms, softmax, modulate, elementwise, reductions), then the
 # DiT-XL/2 forward on the GPU (bench_dit_gpu: fp32 / tf32, batch 1 and 8,
 # SoftPAG overhead) and its PyTorch eager twin (bench/dit_torch_gpu.py, also
-# bf16) with the ratio torch/silt.
+# bf16) with the ratio torch/silt; then the SD3-medium MMDiT (bench_mmdit_gpu:
+# one joint block and the full 24-block forward at 1024^2, 4096 image + 333
+# text tokens, fp32 / tf32 / bf16, batch 1 and 2) and its PyTorch eager + SDPA
+# twin (bench/mmdit_torch_gpu.py), after the twin's CPU parity check against
+# silt with shared weights (bench/mmdit_parity.py); bench/mmdit_gpu.md.
 #
 #   bench/gpu.sh [build-dir]        (default: build-gpu next to the sources)
 #   env: JOBS (build parallelism, default nproc), SIZE (default 4096),
@@ -13,10 +17,12 @@
 #        CUDA_ARCH (default "90-real;80-virtual": Hopper binaries plus PTX;
 #        passed explicitly because CMake 3.25 with nvcc 13 otherwise picks 75),
 #        LOGDIR (default $OUT when set, else the build dir): full logs of the
-#        tests and benches, SILT_TORCH_PYTHON (default python3), SKIP_TORCH=1.
+#        tests and benches, SILT_TORCH_PYTHON (default python3), SKIP_TORCH=1,
+#        MMDIT_REPS (default 10: block runs), MMDIT_FULL_REPS (default 3: full
+#        forwards), SKIP_MMDIT=1.
 #
-# Exit status: non-zero when the build, a gpu test or the benchmark's own
-# correctness spot check fails. A machine without a GPU is not a failure: the
+# Exit status: non-zero when the build, a gpu test, a benchmark's own
+# correctness spot check or the MMDiT twin's parity check fails. A machine without a GPU is not a failure: the
 # tests report SKIP and the table says "no GPU".
 set -uo pipefail
 
@@ -82,6 +88,36 @@ if [ "${SKIP_TORCH:-0}" != 1 ]; then
         --silt "$logdir/bench_dit_gpu.log" 2>"$logdir/dit_torch_gpu.err") || torch_out="torch twin failed: $(tail -3 "$logdir/dit_torch_gpu.err")"
 fi
 
+mmdit_out="mmdit: skipped (SKIP_MMDIT=1)"
+mmdit_rc=0
+parity_out=""
+parity_rc=0
+mmdit_torch_out=""
+if [ "${SKIP_MMDIT:-0}" != 1 ]; then
+    mreps=${MMDIT_REPS:-10}
+    mfull=${MMDIT_FULL_REPS:-3}
+    say "bench_mmdit_gpu --reps $mreps --full-reps $mfull"
+    "$build/bench_mmdit_gpu" --reps "$mreps" --full-reps "$mfull" >"$logdir/bench_mmdit_gpu.log" 2>&1
+    mmdit_rc=$?
+    mmdit_out=$(grep -v '^silt_ms ' "$logdir/bench_mmdit_gpu.log")
+    mmdit_torch_out="mmdit torch: skipped (SKIP_TORCH=1)"
+    if [ "${SKIP_TORCH:-0}" != 1 ]; then
+        say "bench/mmdit_parity.py (CPU, tiny random model)"
+        OMP_NUM_THREADS=1 "${SILT_TORCH_PYTHON:-python3}" "$root/bench/mmdit_parity.py" \
+            --bin "$build/bench_mmdit_gpu" --keep "$logdir/mmdit_parity" >"$logdir/mmdit_parity.log" 2>&1
+        parity_rc=$?
+        case $parity_rc in
+        0) parity_out="mmdit twin parity (silt vs torch, CPU, shared weights): ok" ;;
+        2) parity_out="mmdit twin parity: skipped (torch not importable)"; parity_rc=0 ;;
+        *) parity_out="mmdit twin parity: FAILED (rc $parity_rc): $(grep -m3 FAILED "$logdir/mmdit_parity.log")" ;;
+        esac
+        say "bench/mmdit_torch_gpu.py --reps $mreps --full-reps $mfull"
+        mmdit_torch_out=$("${SILT_TORCH_PYTHON:-python3}" "$root/bench/mmdit_torch_gpu.py" --reps "$mreps" \
+            --full-reps "$mfull" --silt "$logdir/bench_mmdit_gpu.log" 2>"$logdir/mmdit_torch_gpu.err") ||
+            mmdit_torch_out="mmdit torch twin failed: $(tail -3 "$logdir/mmdit_torch_gpu.err")"
+    fi
+fi
+
 summary() {
     echo
     echo "silt GPU summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'))"
@@ -95,7 +131,13 @@ summary() {
     echo "$dit_out"
     [ $dit_rc -eq 0 ] || echo "bench_dit_gpu exited with $dit_rc"
     echo "$torch_out"
+    echo
+    echo "$mmdit_out"
+    [ $mmdit_rc -eq 0 ] || echo "bench_mmdit_gpu exited with $mmdit_rc"
+    [ -z "$parity_out" ] || echo "$parity_out"
+    [ -z "$mmdit_torch_out" ] || echo "$mmdit_torch_out"
 }
 summary | tee "$logdir/summary.txt"
 
-[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ] && [ $pw_rc -eq 0 ] && [ $dit_rc -eq 0 ]
+[ $test_rc -eq 0 ] && [ $bench_rc -eq 0 ] && [ $ops_rc -eq 0 ] && [ $pw_rc -eq 0 ] && [ $dit_rc -eq 0 ] &&
+    [ $mmdit_rc -eq 0 ] && [ $parity_rc -eq 0 ]

@@ -387,3 +387,40 @@ silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, 
     y = silt_linear(g, y, m->proj_w, m->proj_b);
     return dit_unpatchify(g, y, f.h, f.w, P, c->out_channels);
 }
+
+silt_tensor *mmdit_block_forward(silt_graph *g, const mmdit_model *m, int layer, silt_tensor *x, silt_tensor *ctx,
+                                 silt_tensor *temb, silt_tensor **ctx_out) {
+    if (ctx_out) *ctx_out = NULL;
+    if (!x || !ctx || !temb) return NULL;
+    if (!m || !ctx_out) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit_block_forward: NULL model or ctx_out"));
+    const mmdit_config *c = &m->cfg;
+    if (layer < 0 || layer >= c->depth)
+        return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit_block_forward: layer %d outside [0, %d)", layer, c->depth));
+    const silt_tensor *in[3] = {x, ctx, temb};
+    silt_device dev = silt_graph_device(g);
+    for (int i = 0; i < 3; i++)
+        if (in[i]->dtype != SILT_F32 || in[i]->device != dev || mmdit_device(m) != dev)
+            return fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED,
+                                     "mmdit_block_forward: x, ctx and temb must be f32 on the graph's device %s, as "
+                                     "the model (input %d is %s on %s, model on %s)",
+                                     silt_device_name(dev), i, silt_dtype_name(in[i]->dtype),
+                                     silt_device_name(in[i]->device), silt_device_name(mmdit_device(m))));
+    int64_t B = x->shape[0], D = c->hidden;
+    if (x->ndim != 3 || x->shape[2] != D || ctx->ndim != 3 || ctx->shape[0] != B || ctx->shape[2] != D ||
+        temb->ndim != 2 || temb->shape[0] != B || temb->shape[1] != D) {
+        char b1[64], b2[64], b3[64];
+        return fail(g, SILT_FAIL(SILT_ERR_SHAPE,
+                                 "mmdit_block_forward: x %s, ctx %s, temb %s; expected (B, N, %lld), (B, T, %lld), "
+                                 "(B, %lld)",
+                                 silt_shape_str(x, b1, sizeof b1), silt_shape_str(ctx, b2, sizeof b2),
+                                 silt_shape_str(temb, b3, sizeof b3), (long long)D, (long long)D, (long long)D));
+    }
+    // No perturbation, so the token grid (used by SEG only) is any N x 1.
+    fwd f = {.g = g, .m = m, .B = (int)B, .N = (int)x->shape[1], .T = (int)ctx->shape[1], .w = 1};
+    f.h = f.N;
+    silt_tensor *xo = x, *co = ctx;
+    block_forward(&f, layer, silt_silu(g, temb), &xo, &co);
+    if (!xo || silt_graph_status(g) != SILT_OK) return NULL;
+    *ctx_out = co;
+    return xo;
+}

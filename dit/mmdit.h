@@ -145,4 +145,24 @@ silt_status mmdit_save_as(const mmdit_model *m, const char *path, const char *co
 silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
                            silt_tensor *pooled, const silt_perturb *p);
 
+// One JointTransformerBlock (block `layer`) on its own, unperturbed, as
+// diffusers' JointTransformerBlock.forward(hidden_states,
+// encoder_hidden_states, temb): x (B, N, D) image tokens, ctx (B, T, D) text
+// tokens after context_embedder, temb (B, D) the conditioning vector before
+// the SiLU that every adaLN applies (mmdit_forward computes that SiLU once for
+// all blocks). Returns the image stream (B, N, D) and sets *ctx_out to the
+// text stream (B, T, D), or to NULL after the context_pre_only (last) block.
+// For benchmarks and tests of one block. NULL at once if x, ctx or temb is
+// NULL (as graph ops), and NULL with the graph's status set on a bad argument.
+silt_tensor *mmdit_block_forward(silt_graph *g, const mmdit_model *m, int layer, silt_tensor *x, silt_tensor *ctx,
+                                 silt_tensor *temb, silt_tensor **ctx_out);
+
+// After mmdit_to_device(m, SILT_CUDA): the matrices of every linear layer
+// (the blocks' adaLN, attention and MLP linears, the embedder MLPs,
+// context_embedder, norm_out and proj_out; not the patch conv, the position
+// table, QK-norm weights or biases) become bf16, so silt_linear runs bf16
+// GEMMs with fp32 accumulation (as dit_weights_to_bf16). One way: the fp32
+// weights are gone. SILT_ERR_ARG for a CPU model.
+silt_status mmdit_weights_to_bf16(mmdit_model *m);
+
 #endif

@@ -97,6 +97,29 @@ silt_status mmdit_to_device(mmdit_model *m, silt_device device) {
     return s;
 }
 
+silt_status mmdit_weights_to_bf16(mmdit_model *m) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "mmdit_weights_to_bf16: NULL model");
+    if (mmdit_device(m) != SILT_CUDA)
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit_weights_to_bf16: the model is on %s; move it to cuda first",
+                         silt_device_name(mmdit_device(m)));
+    silt_tensor *top[] = {m->t1_w, m->t2_w, m->y1_w, m->y2_w, m->ctx_w, m->norm_out_w, m->proj_w};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) SILT_TRY(silt_tensor_cuda_to_bf16(top[i]));
+    for (int l = 0; l < m->cfg.depth; l++) {
+        mmdit_block *b = &m->blocks[l];
+        const mmdit_attn *a[2] = {&b->attn, &b->attn2};
+        silt_tensor *w[] = {b->norm1_w, b->norm1_context_w, b->ff0_w, b->ff2_w, b->ffc0_w, b->ffc2_w};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            if (w[i]) SILT_TRY(silt_tensor_cuda_to_bf16(w[i]));
+        for (int k = 0; k < 2; k++) {
+            silt_tensor *aw[] = {a[k]->to_q_w,  a[k]->to_k_w,  a[k]->to_v_w,  a[k]->to_out_w,
+                                 a[k]->add_q_w, a[k]->add_k_w, a[k]->add_v_w, a[k]->to_add_out_w};
+            for (size_t i = 0; i < sizeof aw / sizeof aw[0]; i++)
+                if (aw[i]) SILT_TRY(silt_tensor_cuda_to_bf16(aw[i]));
+        }
+    }
+    return SILT_OK;
+}
+
 // --- detection ----------------------------------------------------------------------
 
 typedef struct scan {

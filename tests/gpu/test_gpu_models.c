@@ -8,7 +8,8 @@
 // must be < 1e-4 and every element within 1e-3 * (|ref| + rms(ref)). The DiT
 // once more with bf16 linear weights (dit_weights_to_bf16) against the fp32
 // CPU model: < 2e-2 and 5e-2 (bf16 keeps 8 bits of mantissa: ~4e-3 per
-// rounding, a few roundings deep).
+// rounding, a few roundings deep). MMDiT: mmdit_block_forward of every block
+// and the full forward, fp32 and with bf16 weights (mmdit_weights_to_bf16).
 //
 // Also: the device arena is poisoned with NaN before each forward (an output
 // element no kernel writes fails), two runs on the reused arena must give the
@@ -252,6 +253,86 @@ out:
     silt_safetensors_close(st);
 }
 
+// mmdit_block_forward on the device against the CPU (every block: plain, dual,
+// context_pre_only), then the same blocks and the full forward with bf16
+// linear weights (mmdit_weights_to_bf16) against the fp32 CPU model.
+static void mmdit_block_bf16_case(const char *file) {
+    silt_safetensors *st = open_golden(file);
+    mmdit_model *mc = NULL, *md = NULL;
+    if (st) {
+        CHECK_OK(mmdit_load(st, &mc));
+        CHECK_OK(mmdit_load(st, &md));
+    }
+    if (!mc || !md) goto out;
+    CHECK(mmdit_weights_to_bf16(md) == SILT_ERR_ARG);  // still on the CPU
+    CHECK_OK(mmdit_to_device(md, SILT_CUDA));
+    const mmdit_config *c = mmdit_get_config(mc);
+    const int B = 2, N = 13, T = 6, D = c->hidden, Hh = 4, Ww = 6, C = c->in_channels;
+    const int64_t nx = (int64_t)B * N * D, nc = (int64_t)B * T * D, nl = (int64_t)B * C * Hh * Ww;
+    const int64_t ne = (int64_t)B * T * c->joint_dim, np = (int64_t)B * c->pooled_dim;
+    float *x = malloc(sizeof(float) * (size_t)nx), *ctx = malloc(sizeof(float) * (size_t)nc);
+    float *temb = malloc(sizeof(float) * (size_t)B * D), *lat = malloc(sizeof(float) * (size_t)nl);
+    float *enc = malloc(sizeof(float) * (size_t)ne), *pooled = malloc(sizeof(float) * (size_t)np);
+    float t[2] = {871.5f, 40.0f};
+    test_seed(19);
+    test_fill(x, nx, -1.5f, 1.5f);
+    test_fill(ctx, nc, -1, 1);
+    test_fill(temb, (int64_t)B * D, -2, 2);
+    test_fill(lat, nl, -1.5f, 1.5f);
+    test_fill(enc, ne, -1, 1);
+    test_fill(pooled, np, -1, 1);
+    silt_graph *gc = silt_graph_create(0), *gd = cuda_graph();
+    silt_graph_set_grad(gc, false);
+    for (int bf16 = 0; bf16 < 2 && gd; bf16++) {
+        if (bf16) CHECK_OK(mmdit_weights_to_bf16(md));
+        for (int l = 0; l <= c->depth; l++) {  // l == depth: the full forward
+            silt_graph *gs[2] = {gc, gd};
+            mmdit_model *ms[2] = {mc, md};
+            silt_tensor *ox[2] = {NULL, NULL}, *oc[2] = {NULL, NULL};
+            silt_graph_reset(gc);
+            poison_again(gd);
+            for (int d = 0; d < 2; d++) {
+                if (l < c->depth) {
+                    silt_tensor *xt = silt_graph_upload(gs[d], SILT_F32, 3, (const int64_t[]){B, N, D}, x);
+                    silt_tensor *ct = silt_graph_upload(gs[d], SILT_F32, 3, (const int64_t[]){B, T, D}, ctx);
+                    silt_tensor *tt = silt_graph_upload(gs[d], SILT_F32, 2, (const int64_t[]){B, D}, temb);
+                    ox[d] = mmdit_block_forward(gs[d], ms[d], l, xt, ct, tt, &oc[d]);
+                } else {
+                    silt_tensor *xt = silt_graph_upload(gs[d], SILT_F32, 4, (const int64_t[]){B, C, Hh, Ww}, lat);
+                    silt_tensor *et = silt_graph_upload(gs[d], SILT_F32, 3, (const int64_t[]){B, T, c->joint_dim}, enc);
+                    silt_tensor *pt = silt_graph_upload(gs[d], SILT_F32, 2, (const int64_t[]){B, c->pooled_dim}, pooled);
+                    ox[d] = mmdit_forward(gs[d], ms[d], xt, t, et, pt, NULL);
+                }
+            }
+            char what[128];
+            snprintf(what, sizeof what, "mmdit %s%s: %s %d", file, bf16 ? " bf16" : "",
+                     l < c->depth ? "block" : "full forward, depth", l);
+            CHECK_MSG(ox[0] && ox[1], "%s: forward failed: %s", what, silt_last_error());
+            CHECK_MSG(!oc[0] == !oc[1], "%s: text output on one device only", what);
+            for (int s = 0; s < 2; s++) {
+                silt_tensor **o = s ? oc : ox;
+                if (!o[0] || !o[1]) continue;
+                float *hc = fetch(o[0]), *hd = fetch(o[1]);
+                char w2[160];
+                snprintf(w2, sizeof w2, "%s%s", what, s ? " text" : "");
+                if (hc && hd) {
+                    if (bf16) compare_tol(w2, hd, hc, silt_numel(o[0]), REL_L2_BF16, ELEM_TOL_BF16);
+                    else compare(w2, hd, hc, silt_numel(o[0]));
+                }
+                free(hc);
+                free(hd);
+            }
+        }
+    }
+    silt_graph_free(gc);
+    silt_graph_free(gd);
+    free(x), free(ctx), free(temb), free(lat), free(enc), free(pooled);
+out:
+    mmdit_free(mc);
+    mmdit_free(md);
+    silt_safetensors_close(st);
+}
+
 // --- error paths ------------------------------------------------------------------------
 
 static void test_errors(void) {
@@ -324,6 +405,8 @@ int main(void) {
     dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", true);
     mmdit_case("mmdit_diffusers.model.safetensors");
     mmdit_case("mmdit_qknorm_diffusers.model.safetensors");
+    mmdit_block_bf16_case("mmdit_diffusers.model.safetensors");
+    mmdit_block_bf16_case("mmdit_qknorm_diffusers.model.safetensors");
     test_errors();
     return check_summary();
 }
