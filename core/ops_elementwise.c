@@ -444,13 +444,17 @@ silt_tensor *silt_clamp(silt_graph *g, silt_tensor *x, float lo, float hi) {
 
 // --- in-place inference variants ------------------------------------------------------
 
+// wants_grad, not needs_grad: on a CUDA graph needs_grad fails the graph for
+// a tensor that requires grad, where here it only means "do not overwrite".
 static bool can_overwrite(const silt_graph *g, const silt_tensor *t) {
-    return t->device == SILT_CPU && t->dtype == SILT_F32 && !silt_graph_needs_grad(g, t, NULL, NULL);
+    return t->device == silt_graph_device(g) && t->dtype == SILT_F32 && !silt_graph_wants_grad(g, t, NULL, NULL);
 }
 
 silt_tensor *silt_silu_inplace(silt_graph *g, silt_tensor *h) {
     if (!h) return NULL;
     if (!can_overwrite(g, h)) return silt_silu(g, h);
+    if (h->device == SILT_CUDA)  // elementwise, out[i] from x[i] only: aliasing is safe
+        return silt_graph_done(g, silu_fwd_cuda(silt_f32(h), silt_f32(h), silt_numel(h)), h);
     silu_fwd_cpu(silt_f32(h), silt_f32(h), silt_numel(h));
     return h;
 }
@@ -459,6 +463,8 @@ silt_tensor *silt_add_inplace(silt_graph *g, silt_tensor *residual, silt_tensor 
     if (!residual || !h) return NULL;
     if (!silt_same_shape(residual, h) || !can_overwrite(g, h) || !can_overwrite(g, residual))
         return silt_add(g, residual, h);
+    if (h->device == SILT_CUDA)  // add_fwd_cuda allows out to alias a or b
+        return silt_graph_done(g, add_fwd_cuda(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h)), h);
     add_fwd_cpu(silt_f32(h), silt_f32(residual), silt_f32(h), silt_numel(h));
     return h;
 }
