@@ -307,3 +307,14 @@ silt_status var_kv_append_fwd_cuda(float *all, float *cache, const float *x, int
     return NO_CUDA();
 }
 silt_status var_clamp_exp_fwd_cuda(float *out, const float *x, float max, int64_t n) { return NO_CUDA(); }
+silt_status var_clamp_exp_bwd_cuda(float *dx, const float *dout, const float *x, const float *out, float max, int64_t n) {
+    return NO_CUDA();
+}
+silt_status var_ce_fwd_cuda(float *out, double *acc, float *prob, double *rows, const float *logits,
+                            const int32_t *targets, int64_t N, int64_t V) {
+    return NO_CUDA();
+}
+silt_status var_ce_bwd_cuda(float *dlogits, const float *dout, const float *prob, const int32_t *targets, int64_t N,
+                            int64_t V) {
+    return NO_CUDA();
+}
