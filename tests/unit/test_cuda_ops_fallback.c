@@ -64,6 +64,8 @@ int main(void) {
     REFUSED(var_ce_fwd_cuda(out, &acc, out + 8, rows, a, ids, 2, 4));
     REFUSED(var_ce_bwd_cuda(out, a, b, ids, 2, 4));
     CHECK(acc == -7);
+    REFUSED(wclip_infonce_fwd_cuda(out, out + 4, out + 8, rows, a, b, 2));
+    REFUSED(wclip_infonce_bwd_cuda(out, out + 4, a, b, c, a, b, 2));
 #undef REFUSED
     int untouched = 1;
     for (int i = 0; i < 64; i++) untouched &= out[i] == -1;
