@@ -4,6 +4,7 @@
 #ifndef SILT_TRAIN_ARCH_H
 #define SILT_TRAIN_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dit/mmdit.h"
@@ -25,6 +26,7 @@ typedef struct silt_train_arch {
     // weights (irrelevant on resume, where the checkpoint overwrites them).
     // opts may be NULL; an option the arch does not use is SILT_ERR_ARG.
     silt_status (*create)(uint64_t init_seed, const silt_train_arch_opts *opts, silt_train_task *out);
+    bool gpu;  // its task has to_device: `gen train --device cuda` can train it
 } silt_train_arch;
 
 int silt_train_arch_count(void);
