@@ -19,6 +19,17 @@ silt_status silt_dtype_from_name(const char *name, silt_dtype *out) {
     return SILT_FAIL(SILT_ERR_ARG, "unknown dtype '%s' (expected f32, bf16, f16 or i32)", name);
 }
 
+silt_status silt_model_move_check(const char *fn, silt_device current, silt_device want, bool *move) {
+    *move = false;
+    if (want == SILT_CPU) {
+        if (current == SILT_CPU) return SILT_OK;
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: moving a model back to the cpu is not supported", fn);
+    }
+    if (want != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "%s: unknown device %d", fn, (int)want);
+    *move = true;
+    return SILT_OK;
+}
+
 silt_status silt_device_from_name(const char *name, silt_device *out) {
     for (int i = 0; i < SILT_DEVICE_COUNT; i++)
         if (strcmp(name, device_names[i]) == 0) { *out = (silt_device)i; return SILT_OK; }

@@ -19,6 +19,11 @@ const char *silt_dtype_name(silt_dtype d);
 silt_status silt_dtype_from_name(const char *name, silt_dtype *out);
 size_t silt_dtype_size(silt_dtype d);
 const char *silt_device_name(silt_device d);
+// The shared prologue of the models' *_to_device(m, device) (weights move
+// once, in place, cpu -> cuda only): *move = false when the model is on the
+// cpu and stays there, true for cuda; SILT_ERR_UNSUPPORTED naming fn for a
+// move back to the cpu, SILT_ERR_ARG for an unknown device.
+silt_status silt_model_move_check(const char *fn, silt_device current, silt_device want, bool *move);
 silt_status silt_device_from_name(const char *name, silt_device *out);
 
 typedef struct silt_tensor {

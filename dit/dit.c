@@ -86,11 +86,9 @@ silt_device dit_device(const dit_model *m) { return m && m->n_params > 0 ? m->pa
 
 silt_status dit_to_device(dit_model *m, silt_device device) {
     if (!m) return SILT_FAIL(SILT_ERR_ARG, "dit_to_device: NULL model");
-    if (device == SILT_CPU) {
-        if (dit_device(m) == SILT_CPU) return SILT_OK;
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "dit_to_device: moving a model back to the cpu is not supported");
-    }
-    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "dit_to_device: unknown device %d", (int)device);
+    bool move;
+    SILT_TRY(silt_model_move_check("dit_to_device", dit_device(m), device, &move));
+    if (!move) return SILT_OK;
     // In place (the block structs point at these headers). A failure half way
     // leaves a mixed model: every forward then fails naming the op, and
     // dit_free still frees both kinds.

@@ -85,11 +85,9 @@ silt_device mmdit_device(const mmdit_model *m) { return m && m->patch_w ? m->pat
 
 silt_status mmdit_to_device(mmdit_model *m, silt_device device) {
     if (!m) return SILT_FAIL(SILT_ERR_ARG, "mmdit_to_device: NULL model");
-    if (device == SILT_CPU) {
-        if (mmdit_device(m) == SILT_CPU) return SILT_OK;
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "mmdit_to_device: moving a model back to the cpu is not supported");
-    }
-    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "mmdit_to_device: unknown device %d", (int)device);
+    bool move;
+    SILT_TRY(silt_model_move_check("mmdit_to_device", mmdit_device(m), device, &move));
+    if (!move) return SILT_OK;
     // In place; a failure half way leaves a mixed model whose forward fails
     // naming the op, and mmdit_free frees both kinds.
     silt_status s = SILT_OK;

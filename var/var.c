@@ -400,11 +400,9 @@ silt_device var_device(const var_model *m) { return m && m->word_w ? m->word_w->
 
 silt_status var_to_device(var_model *m, silt_device device) {
     if (!m) return SILT_FAIL(SILT_ERR_ARG, "var_to_device: NULL model");
-    if (device == SILT_CPU) {
-        if (var_device(m) == SILT_CPU) return SILT_OK;
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_to_device: moving a model back to the cpu is not supported");
-    }
-    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "var_to_device: unknown device %d", (int)device);
+    bool move;
+    SILT_TRY(silt_model_move_check("var_to_device", var_device(m), device, &move));
+    if (!move) return SILT_OK;
     // In place, tensor by tensor (headers kept, so the block pointers stay
     // valid). word_w goes last: it decides var_device, so a failure half way
     // leaves a model that still reports cpu and whose forward fails naming

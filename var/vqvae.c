@@ -450,11 +450,9 @@ silt_device var_vq_device(const var_vqvae *vq) { return vq && vq->embedding ? vq
 
 silt_status var_vq_to_device(var_vqvae *vq, silt_device device) {
     if (!vq) return SILT_FAIL(SILT_ERR_ARG, "var_vq_to_device: NULL tokenizer");
-    if (device == SILT_CPU) {
-        if (var_vq_device(vq) == SILT_CPU) return SILT_OK;
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_to_device: moving a tokenizer back to the cpu is not supported");
-    }
-    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "var_vq_to_device: unknown device %d", (int)device);
+    bool move;
+    SILT_TRY(silt_model_move_check("var_vq_to_device", var_vq_device(vq), device, &move));
+    if (!move) return SILT_OK;
     // The codebook goes last: it decides var_vq_device (see var_to_device).
     silt_status s = SILT_OK;
     for (int i = 0; i < vq->n_owned && s == SILT_OK; i++)

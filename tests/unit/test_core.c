@@ -18,6 +18,15 @@ static void test_status(void) {
     CHECK(strcmp(silt_last_error_message(), "reading x: width 7") == 0);
 }
 
+static void test_model_move_check(void) {
+    bool move = true;
+    CHECK(silt_model_move_check("m", SILT_CPU, SILT_CPU, &move) == SILT_OK && !move);
+    CHECK(silt_model_move_check("m", SILT_CPU, SILT_CUDA, &move) == SILT_OK && move);
+    CHECK(silt_model_move_check("m", SILT_CUDA, SILT_CPU, &move) == SILT_ERR_UNSUPPORTED && !move);
+    CHECK(strstr(silt_last_error_message(), "m: moving a model back to the cpu") != NULL);
+    CHECK(silt_model_move_check("m", SILT_CPU, SILT_DEVICE_COUNT, &move) == SILT_ERR_ARG && !move);
+}
+
 static void test_conversions(void) {
     // Exactly representable values survive both half formats.
     float vals[] = {0.0f, 1.0f, -2.5f, 0.15625f, 65504.0f, -0.000061035156f};
@@ -141,5 +150,6 @@ int main(void) {
     test_arena();
     test_graph();
     test_sgemm();
+    test_model_move_check();
     return check_summary();
 }
