@@ -99,11 +99,9 @@ silt_device wclip_device(const wclip_model *m) { return m && m->logit_scale ? m-
 
 silt_status wclip_to_device(wclip_model *m, silt_device device) {
     if (!m) return SILT_FAIL(SILT_ERR_ARG, "wclip_to_device: NULL model");
-    if (device == SILT_CPU) {
-        if (wclip_device(m) == SILT_CPU) return SILT_OK;
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "wclip_to_device: moving a model back to the cpu is not supported");
-    }
-    if (device != SILT_CUDA) return SILT_FAIL(SILT_ERR_ARG, "wclip_to_device: unknown device %d", (int)device);
+    bool move;
+    SILT_TRY(silt_model_move_check("wclip_to_device", wclip_device(m), device, &move));
+    if (!move) return SILT_OK;
     // In place, tensor by tensor (headers kept, so the block pointers stay
     // valid). logit_scale goes last: it decides wclip_device, so a failure half
     // way leaves a model that still reports cpu and whose forward fails naming
