@@ -129,6 +129,7 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 // Twins of further op families, one header each (device pointers, same
 // arguments as the _cpu kernels).
 #include "cuda/ops_attention.h"
+#include "cuda/ops_clip.h"
 #include "cuda/ops_conv.h"
 #include "cuda/ops_dit.h"
 #include "cuda/ops_embedding.h"

@@ -300,3 +300,31 @@ silt_status adamw_step_cuda(float *p, float *m, float *v, const float *g, int64_
                             float decay, bool decay_on, float w1, float b2, float w2, float eps) { return NO_CUDA(); }
 silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_t n) { return NO_CUDA(); }
 silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w) { return NO_CUDA(); }
+
+// cuda/ops_var.h
+silt_status var_kv_append_fwd_cuda(float *all, float *cache, const float *x, int64_t RH, int64_t cap, int64_t len,
+                                   int64_t T, int64_t D) {
+    return NO_CUDA();
+}
+silt_status var_clamp_exp_fwd_cuda(float *out, const float *x, float max, int64_t n) { return NO_CUDA(); }
+silt_status var_clamp_exp_bwd_cuda(float *dx, const float *dout, const float *x, const float *out, float max, int64_t n) {
+    return NO_CUDA();
+}
+silt_status var_ce_fwd_cuda(float *out, double *acc, float *prob, double *rows, const float *logits,
+                            const int32_t *targets, int64_t N, int64_t V) {
+    return NO_CUDA();
+}
+silt_status var_ce_bwd_cuda(float *dlogits, const float *dout, const float *prob, const int32_t *targets, int64_t N,
+                            int64_t V) {
+    return NO_CUDA();
+}
+
+// cuda/ops_clip.h
+silt_status wclip_infonce_fwd_cuda(float *out, float *prow, float *pcol, double *terms, const float *sim,
+                                   const float *logit_scale, int64_t B) {
+    return NO_CUDA();
+}
+silt_status wclip_infonce_bwd_cuda(float *dsim, float *dls, const float *dout, const float *sim, const float *prow,
+                                   const float *pcol, const float *logit_scale, int64_t B) {
+    return NO_CUDA();
+}

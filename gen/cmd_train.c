@@ -28,6 +28,16 @@ int cmd_train(int argc, char **argv) {
     const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL;
     const char *size = "default";
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
+    // The archs whose task has a device path, for --help and the refusal.
+    char gpu_archs[256] = "", device_help[512];
+    for (int i = 0; i < silt_train_arch_count(); i++) {
+        const silt_train_arch *t = silt_train_arch_at(i);
+        size_t len = strlen(gpu_archs);
+        if (t->gpu) snprintf(gpu_archs + len, sizeof gpu_archs - len, "%s%s", len ? ", " : "", t->name);
+    }
+    snprintf(device_help, sizeof device_help,
+             "where training runs: auto (cuda when a GPU is usable and the arch trains there, else cpu), cpu, "
+             "cuda (archs %s)", gpu_archs);
     arg_spec specs[] = {
         {"arch", 'a', ARG_STR, &arch, "ARCH", "architecture to train (required; listed above)", NULL, 0, -1},
         {"steps", 'n', ARG_INT, &steps, "N", "optimiser updates in the whole run", NULL, 1, 2147483647},
@@ -50,9 +60,7 @@ int cmd_train(int argc, char **argv) {
         {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv); with --export, the model file", NULL, 0, -1},
         {"resume", 'r', ARG_STR, &resume, "PATH|auto",
          "continue from a checkpoint file, a run directory, or 'auto' (OUT/latest if there is one)", NULL, 0, -1},
-        {"device", 0, ARG_CHOICE, &device, "DEV",
-         "where training runs: auto (cuda for mmdit when a GPU is usable, else cpu), cpu, cuda (mmdit only)",
-         device_choices, 0, -1},
+        {"device", 0, ARG_CHOICE, &device, "DEV", device_help, device_choices, 0, -1},
         {"seed", 's', ARG_INT, &seed, "S", "seed of the initial weights and the data order", NULL, 0, 2147483647},
         {"log-every", 0, ARG_INT, &log_every, "N", "CSV row and log line every N updates", NULL, 1, 2147483647},
         {"step-delay-ms", 0, ARG_INT, &tp.step_delay_ms, "MS", "sleep after each update (for crash/resume tests)", NULL,
@@ -141,10 +149,11 @@ int cmd_train(int argc, char **argv) {
                   (!strcmp(arch, "var") && silt_train_var_preset(size, &var_probe) != SILT_OK)))
         return args_usage_error(&p, "--size: %s", silt_last_error_message());
     // The device: cuda needs a usable GPU (one error line naming the reason
-    // otherwise); auto takes it for mmdit (the only arch with a device path).
-    // The probe's "no usable GPU" note stays off stderr either way.
-    bool is_mmdit = !strcmp(arch, "mmdit");
-    if (device == 2 && !is_mmdit) return args_usage_error(&p, "--device cuda: only --arch mmdit trains on the GPU");
+    // otherwise) and an arch with a device path (a usage error otherwise);
+    // auto takes the GPU for such an arch. The probe's "no usable GPU" note
+    // stays off stderr either way.
+    if (device == 2 && !a->gpu)
+        return args_usage_error(&p, "--device cuda: --arch %s trains on the cpu only (on the GPU: %s)", arch, gpu_archs);
     if (device != 1) {
         silt_log_level lv = silt_log_get_level();
         if (lv > SILT_LOG_WARN) silt_log_set_level(SILT_LOG_WARN);
@@ -156,7 +165,7 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "gen: train --device cuda: no usable CUDA GPU: %s\n", why);
             return 1;
         }
-        tp.device = gpu && is_mmdit ? SILT_CUDA : SILT_CPU;
+        tp.device = gpu && a->gpu ? SILT_CUDA : SILT_CPU;
     }
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .size = sized ? size : NULL};
     silt_train_task task = {0};

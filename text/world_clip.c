@@ -1,5 +1,6 @@
 // world-CLIP (see world_clip.h). Graph-op forward code; the only op of its
-// own is the fused symmetric InfoNCE with the clamped logit scale.
+// own is the fused symmetric InfoNCE with the clamped logit scale
+// (text/world_clip_ops.h, with a CUDA twin).
 #include "text/world_clip.h"
 
 #include <math.h>
@@ -11,6 +12,8 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
+#include "text/world_clip_ops.h"
 #include "text/world_tokenizer.h"
 
 #define WCLIP_MAX_PARAMS 256
@@ -70,7 +73,7 @@ silt_status wclip_config_check(const wclip_config *c) {
 
 void wclip_free(wclip_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n; i++) silt_tensor_free(m->p[i].t);
+    for (int i = 0; i < m->n; i++) silt_tensor_free_cuda(m->p[i].t);  // frees CPU and device tensors alike
     free(m->tblk);
     free(m->vblk);
     free(m);
@@ -90,6 +93,24 @@ silt_tensor *wclip_param_find(const wclip_model *m, const char *name) {
     for (int i = 0; m && name && i < m->n; i++)
         if (!strcmp(m->p[i].name, name)) return m->p[i].t;
     return NULL;
+}
+
+silt_device wclip_device(const wclip_model *m) { return m && m->logit_scale ? m->logit_scale->device : SILT_CPU; }
+
+silt_status wclip_to_device(wclip_model *m, silt_device device) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "wclip_to_device: NULL model");
+    bool move;
+    SILT_TRY(silt_model_move_check("wclip_to_device", wclip_device(m), device, &move));
+    if (!move) return SILT_OK;
+    // In place, tensor by tensor (headers kept, so the block pointers stay
+    // valid). logit_scale goes last: it decides wclip_device, so a failure half
+    // way leaves a model that still reports cpu and whose forward fails naming
+    // the first device weight (as var_to_device).
+    silt_status s = SILT_OK;
+    for (int i = 0; i < m->n && s == SILT_OK; i++)
+        if (m->p[i].t != m->logit_scale) s = silt_tensor_move_to_cuda(m->p[i].t);
+    if (s == SILT_OK) s = silt_tensor_move_to_cuda(m->logit_scale);
+    return s;
 }
 
 // Adds a parameter with init N(0, std) (std > 0), or constant `fill` (std == 0).
@@ -215,17 +236,20 @@ silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t
     if (!m || !ids || B < 1) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "wclip_encode_text: bad arguments"));
     const wclip_config *c = &m->c;
     int64_t T = c->max_len;
-    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
-    silt_tensor *sel = silt_graph_new(g, B, 1, T, 0);  // one-hot of the pooled position per row
-    if (!idt || !sel) return silt_graph_status(g);
-    memcpy(idt->data, ids, (size_t)(B * T) * sizeof *ids);
-    memset(sel->data, 0, (size_t)(B * T) * sizeof(float));
+    // The one-hot of the pooled position per row is built in host memory (the
+    // graph's host arena) and put on the graph's device with the ids.
+    float *hsel = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * T) * sizeof *hsel);
+    if (!hsel) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_encode_text: out of memory"));
+    memset(hsel, 0, (size_t)(B * T) * sizeof *hsel);
     for (int64_t b = 0; b < B; b++) {
         int64_t at = T - 1;
         for (int64_t t = 0; t < T; t++)
             if (ids[b * T + t] == TXT_WORLD_EOS) { at = t; break; }
-        silt_f32(sel)[b * T + at] = 1;
+        hsel[b * T + at] = 1;
     }
+    silt_tensor *idt = silt_graph_upload(g, SILT_I32, 2, (int64_t[]){B, T}, ids);
+    silt_tensor *sel = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, 1, T}, hsel);
+    if (!idt || !sel) return silt_graph_status(g);
     silt_tensor *x = silt_add(g, silt_embedding(g, idt, m->tok_emb), m->tpos);
     for (int l = 0; l < c->layers; l++) x = block(g, &m->tblk[l], x, c->heads, true);
     x = silt_layernorm(g, x, m->lnf_w, m->lnf_b, LN_EPS);
@@ -259,69 +283,50 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
 }
 
 // --- symmetric InfoNCE with the clamped logit scale ------------------------------
-// L = 1/(2B) sum_i [lse_j(z_ij) - z_ii] + 1/(2B) sum_j [lse_i(z_ij) - z_jj],
-// z = e^s S (s = min(logit_scale, ln 100)). dL/dz = (P_row + P_col - 2I) / (2B),
-// dL/dS = e^s dL/dz, dL/ds = sum dL/dz * z (0 when clamped).
+// The formulas are in text/world_clip_ops.h; the kernels run on the graph's
+// device and read logit_scale where it lives.
 typedef struct nce_node {
     silt_tensor *sim, *ls, *out, *prow, *pcol;
-    float scale;
-    bool clamped;
 } nce_node;
 
 static silt_status nce_bwd(silt_graph *g, void *vn) {
     nce_node *n = vn;
     if (!n->out->grad) return SILT_OK;
-    float go = n->out->grad[0];
-    int64_t B = n->sim->shape[0];
     float *ds = silt_graph_grad(g, n->sim), *dls = silt_graph_grad(g, n->ls);
-    const float *S = silt_f32(n->sim), *pr = silt_f32(n->prow), *pc = silt_f32(n->pcol);
-    double acc = 0;
-    for (int64_t i = 0; i < B; i++)
-        for (int64_t j = 0; j < B; j++) {
-            double dz = (pr[i * B + j] + pc[i * B + j] - (i == j ? 2.0 : 0.0)) / (2.0 * B) * go;
-            if (ds) ds[i * B + j] += (float)(dz * n->scale);
-            acc += dz * n->scale * S[i * B + j];
-        }
-    if (dls && !n->clamped) dls[0] += (float)acc;
-    return SILT_OK;
+    if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
+    return SILT_GRAPH_BWD(g, wclip_infonce_bwd, ds, dls, n->out->grad, silt_f32(n->sim), silt_f32(n->prow),
+                          silt_f32(n->pcol), silt_f32(n->ls), n->sim->shape[0]);
 }
 
 static silt_tensor *infonce(silt_graph *g, silt_tensor *sim, silt_tensor *ls) {
     if (!sim || !ls) return NULL;
+    if (silt_graph_check_dev(g, "wclip_loss", sim) != SILT_OK || silt_graph_check_dev(g, "wclip_loss", ls) != SILT_OK)
+        return NULL;
     if (sim->ndim != 2 || sim->shape[0] != sim->shape[1] || silt_numel(ls) != 1) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_loss: similarity must be square (B, B)"));
         return NULL;
     }
     int64_t B = sim->shape[0];
-    float lsv = silt_f32(ls)[0], cap = (float)log(100.0);
-    bool clamped = lsv > cap;
-    float scale = expf(clamped ? cap : lsv);
     silt_tensor *out = silt_graph_new(g, 1, 0, 0, 0), *pr = silt_graph_new(g, B, B, 0, 0),
                 *pc = silt_graph_new(g, B, B, 0, 0);
     if (!out || !pr || !pc) return NULL;
-    const float *S = silt_f32(sim);
-    float *P = silt_f32(pr), *Q = silt_f32(pc);
-    double loss = 0;
-    for (int64_t i = 0; i < B; i++) {  // rows: image i against every caption
-        double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < B; j++) mx = fmax(mx, scale * (double)S[i * B + j]);
-        for (int64_t j = 0; j < B; j++) sum += exp(scale * (double)S[i * B + j] - mx);
-        for (int64_t j = 0; j < B; j++) P[i * B + j] = (float)(exp(scale * (double)S[i * B + j] - mx) / sum);
-        loss += mx + log(sum) - scale * (double)S[i * B + i];
+    size_t bytes = (size_t)(2 * B) * sizeof(double);
+    if (out->device == SILT_CUDA) {
+        double *terms = silt_graph_device_scratch(g, bytes);
+        if (!terms) return NULL;
+        silt_status s = wclip_infonce_fwd_cuda(silt_f32(out), silt_f32(pr), silt_f32(pc), terms, silt_f32(sim),
+                                               silt_f32(ls), B);
+        if (!silt_graph_done(g, s, out)) return NULL;
+    } else {
+        double *terms = silt_graph_scratch(g, bytes);
+        if (!terms) return NULL;
+        wclip_infonce_fwd_cpu(silt_f32(out), silt_f32(pr), silt_f32(pc), terms, silt_f32(sim), silt_f32(ls), B);
     }
-    for (int64_t j = 0; j < B; j++) {  // columns: caption j against every image
-        double mx = -INFINITY, sum = 0;
-        for (int64_t i = 0; i < B; i++) mx = fmax(mx, scale * (double)S[i * B + j]);
-        for (int64_t i = 0; i < B; i++) sum += exp(scale * (double)S[i * B + j] - mx);
-        for (int64_t i = 0; i < B; i++) Q[i * B + j] = (float)(exp(scale * (double)S[i * B + j] - mx) / sum);
-        loss += mx + log(sum) - scale * (double)S[j * B + j];
-    }
-    silt_f32(out)[0] = (float)(loss / (2.0 * B));
-    if (silt_graph_needs_grad(g, sim, ls, NULL)) {
+    if (silt_graph_wants_grad(g, sim, ls, NULL)) {
         out->requires_grad = true;
         nce_node *n = silt_graph_record(g, nce_bwd, sizeof *n);
         if (!n) return NULL;
-        *n = (nce_node){.sim = sim, .ls = ls, .out = out, .prow = pr, .pcol = pc, .scale = scale, .clamped = clamped};
+        *n = (nce_node){.sim = sim, .ls = ls, .out = out, .prow = pr, .pcol = pc};
     }
     return out;
 }
@@ -359,6 +364,11 @@ double wclip_score(const wclip_model *m, const float *img, const char *caption, 
     silt_graph *g = NULL;
     int32_t ids[512];
     if (!m || !img || !caption) { s = SILT_FAIL(SILT_ERR_ARG, "wclip_score: NULL argument"); goto done; }
+    if (wclip_device(m) != SILT_CPU) {
+        s = SILT_FAIL(SILT_ERR_UNSUPPORTED, "wclip_score: the model is on %s (scoring runs on the cpu)",
+                      silt_device_name(wclip_device(m)));
+        goto done;
+    }
     if ((s = wclip_tokenize(m, caption, ids))) goto done;
     g = silt_graph_create(0);
     if (!g) { s = SILT_FAIL(SILT_ERR_OOM, "wclip_score: out of memory"); goto done; }
@@ -385,6 +395,9 @@ done:
 silt_status wclip_retrieval_accuracy(const wclip_model *m, world_suite suite, uint64_t seed, int64_t n_total, int group,
                                      double *top1_txt2img, double *top1_img2txt) {
     if (!m || group < 1 || n_total < group) return SILT_FAIL(SILT_ERR_ARG, "wclip_retrieval_accuracy: bad arguments");
+    if (wclip_device(m) != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "wclip_retrieval_accuracy: the model is on %s (evaluation runs on the cpu)",
+                         silt_device_name(wclip_device(m)));
     int64_t size = world_suite_size(suite);
     if (size >= 0 && n_total > size) n_total = size;
     int64_t groups = n_total / group, hits_t = 0, hits_i = 0;
@@ -447,6 +460,9 @@ static void config_json(const wclip_config *c, char *buf, size_t n) {
 
 silt_status wclip_save(const wclip_model *m, const char *path) {
     if (!m || !path) return SILT_FAIL(SILT_ERR_ARG, "wclip_save: NULL argument");
+    if (wclip_device(m) != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "wclip_save: the model is on %s; save it before wclip_to_device",
+                         silt_device_name(wclip_device(m)));
     silt_st_writer *w = silt_st_writer_create();
     if (!w) return SILT_FAIL(SILT_ERR_OOM, "wclip_save: out of memory");
     char cfg[512];

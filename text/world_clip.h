@@ -56,6 +56,18 @@ silt_status wclip_save(const wclip_model *m, const char *path);
 void wclip_free(wclip_model *m);  // NULL-safe
 const wclip_config *wclip_get_config(const wclip_model *m);
 
+// Moves every weight to `device` once, in place (as var_to_device): then
+// wclip_encode_text, wclip_encode_image and wclip_loss run on a graph of that
+// device (images on it too; token ids stay host arrays), forward and
+// backward. SILT_CPU is a no-op for a CPU model; moving back is not
+// supported. Parameters lose requires_grad (a trainer gives them device
+// grads, as gen/lib/train.c does). wclip_save, wclip_score and
+// wclip_retrieval_accuracy need the model on the cpu. A failure half way
+// leaves the model reporting cpu with some weights on the device (its
+// forward fails naming them); wclip_free frees it.
+silt_status wclip_to_device(wclip_model *m, silt_device device);
+silt_device wclip_device(const wclip_model *m);  // where the weights are (SILT_CPU for NULL)
+
 // Parameters (owned f32 tensors with requires_grad) in a fixed order.
 int wclip_param_count(const wclip_model *m);
 silt_tensor *wclip_param(const wclip_model *m, int i, const char **name, bool *no_decay);
@@ -72,7 +84,8 @@ silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t
 silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor *img, silt_tensor **patch_tokens);
 // Symmetric InfoNCE over a batch of matching pairs (row i of each matches):
 // logits = exp(min(logit_scale, ln 100)) * norm(img) norm(txt)^T,
-// loss = (CE(logits, diag) + CE(logits^T, diag)) / 2, a (1) tensor.
+// loss = (CE(logits, diag) + CE(logits^T, diag)) / 2, a (1) tensor. On the
+// graph's device (text/world_clip_ops.h has the kernels).
 silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_emb, silt_tensor *txt_emb);
 
 // Cosine similarity of one image (3, S, S) in [-1, 1] and one caption, for a

@@ -469,7 +469,8 @@ silt_status var_check_labels(const var_model *m, const int32_t *labels, int64_t 
 // --- forward pieces --------------------------------------------------------------------
 
 // exp(min(s, max)) (scale_mul_1H11.clamp_max(max_scale_mul).exp()). The
-// gradient passes where s <= max, as PyTorch's clamp_max.
+// gradient passes where s <= max, as PyTorch's clamp_max. Both devices,
+// forward and backward (var_clamp_exp_{fwd,bwd}_{cpu,cuda}).
 typedef struct clamp_exp_node {
     silt_tensor *x, *out;
     float max;
@@ -479,11 +480,9 @@ static silt_status clamp_exp_bwd(silt_graph *g, void *node) {
     clamp_exp_node *n = node;
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->x);
-    if (!dx) return SILT_OK;
-    const float *x = silt_f32(n->x), *y = silt_f32(n->out), *dy = n->out->grad;
-    for (int64_t i = 0; i < silt_numel(n->x); i++)
-        if (x[i] <= n->max) dx[i] += dy[i] * y[i];
-    return SILT_OK;
+    if (!dx) return silt_graph_status(g);
+    return SILT_GRAPH_BWD(g, var_clamp_exp_bwd, dx, n->out->grad, silt_f32(n->x), silt_f32(n->out), n->max,
+                          silt_numel(n->x));
 }
 
 static silt_tensor *clamp_max_exp(silt_graph *g, silt_tensor *x, float max) {
@@ -491,12 +490,13 @@ static silt_tensor *clamp_max_exp(silt_graph *g, silt_tensor *x, float max) {
     if (silt_graph_check_dev(g, "var clamp_max_exp", x) != SILT_OK) return NULL;
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, x->shape);
     if (!out) return NULL;
-    if (out->device == SILT_CUDA) {  // sampling and evaluation only: no device backward
-        silt_graph_needs_grad(g, x, NULL, NULL);
-        return silt_graph_done(g, var_clamp_exp_fwd_cuda(silt_f32(out), silt_f32(x), max, silt_numel(x)), out);
+    if (out->device == SILT_CUDA) {
+        if (!silt_graph_done(g, var_clamp_exp_fwd_cuda(silt_f32(out), silt_f32(x), max, silt_numel(x)), out))
+            return NULL;
+    } else {
+        var_clamp_exp_fwd_cpu(silt_f32(out), silt_f32(x), max, silt_numel(x));
     }
-    var_clamp_exp_fwd_cpu(silt_f32(out), silt_f32(x), max, silt_numel(x));
-    if (silt_graph_needs_grad(g, x, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, x, NULL, NULL)) {
         out->requires_grad = true;
         clamp_exp_node *n = silt_graph_record(g, clamp_exp_bwd, sizeof *n);
         if (!n) return NULL;

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
 #include "var/var_ckpt.h"
 #include "var/var_internal.h"
+#include "var/var_ops.h"
 
 var_config var_world_default_config(void) {
     var_config c = {.depth = 6, .embed_dim = 192, .num_heads = 3, .mlp_hidden = 768, .num_classes = 0,
@@ -154,7 +156,7 @@ silt_status var_save(const var_model *m, const char *path) { return var_save_ex(
 
 typedef struct ce_node {
     silt_tensor *logits, *out, *prob;  // prob: softmax (N, V) saved for the backward
-    const int32_t *targets;
+    silt_tensor *targets;              // (N) int32 on the graph's device
     int64_t N, V;
 } ce_node;
 
@@ -163,20 +165,13 @@ static silt_status ce_bwd(silt_graph *g, void *node) {
     ce_node *n = node;
     if (!n->out->grad) return SILT_OK;
     float *dx = silt_graph_grad(g, n->logits);
-    if (!dx) return SILT_OK;
-    double s = (double)n->out->grad[0] / (double)n->N;
-    const float *P = silt_f32(n->prob);
-#pragma omp parallel for if (n->N * n->V > 100000)
-    for (int64_t i = 0; i < n->N; i++) {
-        for (int64_t v = 0; v < n->V; v++) dx[i * n->V + v] += (float)(s * P[i * n->V + v]);
-        dx[i * n->V + n->targets[i]] -= (float)s;
-    }
-    return SILT_OK;
+    if (!dx) return silt_graph_status(g);
+    return SILT_GRAPH_BWD(g, var_ce_bwd, dx, n->out->grad, silt_f32(n->prob), silt_i32(n->targets), n->N, n->V);
 }
 
 silt_tensor *var_ce_loss(silt_graph *g, silt_tensor *logits, const int32_t *targets, double *acc) {
     if (!logits) return NULL;
-    if (silt_graph_check_f32(g, "var_ce_loss", logits) != SILT_OK) return NULL;
+    if (silt_graph_check_dev(g, "var_ce_loss", logits) != SILT_OK) return NULL;
     if (!targets || logits->ndim < 2) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "var_ce_loss: NULL targets or logits with < 2 dims"));
         return NULL;
@@ -188,29 +183,26 @@ silt_tensor *var_ce_loss(silt_graph *g, silt_tensor *logits, const int32_t *targ
                                          (long long)i, (long long)V));
             return NULL;
         }
+    // The targets go to the graph's device (a copy on the cpu: the caller's
+    // array may change before the backward runs).
+    silt_tensor *tg = silt_graph_upload(g, SILT_I32, 1, (int64_t[]){N}, targets);
     silt_tensor *out = silt_graph_new(g, 1, 0, 0, 0), *prob = silt_graph_new(g, N, V, 0, 0);
-    int32_t *tg = silt_arena_alloc(silt_graph_arena(g), (size_t)N * sizeof *tg);
-    if (!out || !prob || !tg) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
-    memcpy(tg, targets, (size_t)N * sizeof *tg);
-    const float *X = silt_f32(logits);
-    float *P = silt_f32(prob);
-    double loss = 0;
-    int64_t hits = 0;
-#pragma omp parallel for reduction(+ : loss, hits) if (N * V > 100000)
-    for (int64_t i = 0; i < N; i++) {
-        const float *x = X + i * V;
-        double mx = -INFINITY, sum = 0;
-        int64_t arg = 0;
-        for (int64_t v = 0; v < V; v++)
-            if (x[v] > mx) { mx = x[v]; arg = v; }
-        for (int64_t v = 0; v < V; v++) sum += exp((double)x[v] - mx);
-        for (int64_t v = 0; v < V; v++) P[i * V + v] = (float)(exp((double)x[v] - mx) / sum);
-        loss += mx + log(sum) - (double)x[tg[i]];
-        hits += arg == tg[i];
+    if (!tg || !out || !prob) return NULL;
+    // Scratch: 2N doubles of per-row terms (+ one double for acc on the device).
+    size_t bytes = (size_t)(2 * N + 1) * sizeof(double);
+    if (logits->device == SILT_CUDA) {
+        double *rows = silt_graph_device_scratch(g, bytes);
+        if (!rows) return NULL;
+        silt_status s = var_ce_fwd_cuda(silt_f32(out), acc ? rows + 2 * N : NULL, silt_f32(prob), rows,
+                                        silt_f32(logits), silt_i32(tg), N, V);
+        if (s == SILT_OK && acc) s = silt_cuda_memcpy_d2h(acc, rows + 2 * N, sizeof *acc);
+        if (!silt_graph_done(g, s, out)) return NULL;
+    } else {
+        double *rows = silt_graph_scratch(g, bytes);
+        if (!rows) return NULL;
+        var_ce_fwd_cpu(silt_f32(out), acc, silt_f32(prob), rows, silt_f32(logits), silt_i32(tg), N, V);
     }
-    silt_f32(out)[0] = (float)(loss / (double)N);
-    if (acc) *acc = (double)hits / (double)N;
-    if (silt_graph_needs_grad(g, logits, NULL, NULL)) {
+    if (silt_graph_wants_grad(g, logits, NULL, NULL)) {
         out->requires_grad = true;
         ce_node *n = silt_graph_record(g, ce_bwd, sizeof *n);
         if (!n) return NULL;

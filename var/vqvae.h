@@ -122,6 +122,10 @@ int var_vq_config_json(const var_vq_config *c, char *buf, size_t n);
 //   rec = mse(decoder(post_quant_conv(f + sg(f_hat_K - f))), img) (straight-
 //   through estimator); loss = rec + vq, a (1) tensor.
 // stats (may be NULL) gets the two terms and the number of distinct codes used.
+// Runs on the tokenizer's device (var_vq_to_device; graph and img there too):
+// the nearest-code search runs there and its indices come to the host (the
+// codebook rows are gathered with them, the usage is counted there); on cuda
+// the two stats values are downloaded (a sync) when stats is non-NULL.
 typedef struct var_vq_loss_stats {
     double rec, vq;
     int codes_used;
@@ -134,6 +138,12 @@ silt_tensor *var_vq_train_loss(silt_graph *g, const var_vqvae *vq, silt_tensor *
 // to a random lookup vector of the batch plus 1% noise (Philox from seed).
 // Without it a fresh codebook collapses to a handful of codes (measured: 10
 // of 256 after 250 steps of the "small" preset). *n_restarted may be NULL.
+// On the tokenizer's device (img there too): the encode and lookups run on a
+// graph of that device; on cuda the lookup vectors come to the host, the
+// codebook is downloaded, its dead rows rewritten on the host (the same
+// Philox draws and arithmetic as on the cpu) and uploaded again before it
+// returns (synchronous copies). The AdamW moments of restarted rows are left
+// as they are, on either device.
 silt_status var_vq_restart_dead_codes(var_vqvae *vq, silt_tensor *img, uint64_t seed, int *n_restarted);
 // AdamW weight-decay exemption: 1-D tensors (biases, norms) and the codebook.
 bool var_vq_param_no_decay(const char *name, const silt_tensor *t);
@@ -143,8 +153,10 @@ const var_vq_config *var_vq_get_config(const var_vqvae *vq);
 // encode, quantize (the nearest-code search is vq_nearest_cuda) and decode
 // run on a graph of that device, with images and f_hat on it too; the token
 // indices stay host arrays. SILT_CPU is a no-op for a CPU tokenizer; moving
-// back is not supported. Training (var_vq_train_loss,
-// var_vq_restart_dead_codes) and var_vq_save need it on the cpu.
+// back is not supported. Training runs there too (var_vq_train_loss and
+// var_vq_restart_dead_codes, on a graph and image of the same device; give
+// the parameters device grads as gen/lib/train.c does); var_vq_save needs it
+// on the cpu.
 silt_status var_vq_to_device(var_vqvae *vq, silt_device device);
 silt_device var_vq_device(const var_vqvae *vq);  // SILT_CPU for NULL
 // Replaces the scale list (the transformer decides it; the 512 px VAR uses

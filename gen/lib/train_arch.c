@@ -44,14 +44,14 @@ static silt_status var_create_task(uint64_t init_seed, const silt_train_arch_opt
 
 // One line per trainable architecture.
 static const silt_train_arch archs[] = {
-    {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create},
-    {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create},
+    {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create, false},
+    {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create, true},
     {"mmdit", "world MMDiT (SD3-style, 32 px pixel space): rectified flow on world train renders, conditioned on a "
-              "frozen world-CLIP (--clip-model), 10% caption dropout", mmdit_create_task},
+              "frozen world-CLIP (--clip-model), 10% caption dropout", mmdit_create_task, true},
     {"vq", "world VAR tokenizer: multi-scale residual VQ-VAE (32 px -> 1,2,3,4,6,8 token maps), L2 + codebook + "
-           "commitment loss, straight-through", vq_create_task},
+           "commitment loss, straight-through", vq_create_task, true},
     {"var", "world VAR: next-scale transformer on a frozen tokenizer (--vq) and world-CLIP (--clip-model), "
-            "cross-attention to the text, 10% caption dropout", var_create_task},
+            "cross-attention to the text, 10% caption dropout", var_create_task, true},
 };
 static const int n_archs = (int)(sizeof archs / sizeof *archs);
 

@@ -4,6 +4,7 @@
 #ifndef SILT_TRAIN_ARCH_H
 #define SILT_TRAIN_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dit/mmdit.h"
@@ -25,6 +26,7 @@ typedef struct silt_train_arch {
     // weights (irrelevant on resume, where the checkpoint overwrites them).
     // opts may be NULL; an option the arch does not use is SILT_ERR_ARG.
     silt_status (*create)(uint64_t init_seed, const silt_train_arch_opts *opts, silt_train_task *out);
+    bool gpu;  // its task has to_device: `gen train --device cuda` can train it
 } silt_train_arch;
 
 int silt_train_arch_count(void);
@@ -55,6 +57,8 @@ silt_status silt_train_toy_create(const silt_train_toy_config *c, uint64_t init_
 // rendered at the model's image size in [-1, 1], with their tokenized
 // captions; the loss is the symmetric InfoNCE. Parameters: wclip_param names.
 // Batch size >= 2. `gen train --arch clip` uses wclip_default_config().
+// Device runs (to_device): the whole model moves (wclip_to_device); images
+// are rendered on the host and uploaded.
 struct wclip_config;
 silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_seed, silt_train_task *out);
 
@@ -153,7 +157,9 @@ silt_status silt_train_export_summary(const struct silt_safetensors *st, const c
 // Before the loss of micro-batch j, when j % RESTART_EVERY == 0 and j <=
 // RESTART_UNTIL, codes that batch does not use are restarted
 // (var_vq_restart_dead_codes with seed data_seed ^ j; j = 0 is a data-
-// dependent codebook init).
+// dependent codebook init). Device runs (to_device): the tokenizer moves; the
+// batch is rendered on the host and uploaded; the restarts run on the device
+// and rewrite the dead codebook rows through a host copy.
 #define SILT_TRAIN_VQ_IMAGE 32
 #define SILT_TRAIN_VQ_BETA 0.25f
 #define SILT_TRAIN_VQ_RESTART_EVERY 50
@@ -179,6 +185,10 @@ silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path
 // "tiny" (tests: depth 1, width 32, 2 heads), "small" (depth 4, width 128,
 // 2 heads), "default" (var_world_default_config: depth 6, width 192, 3
 // heads; head_dim 64 as the official models). Checkpoints carry var_config_json as "config".
+// Device runs (to_device): the transformer and the frozen tokenizer move
+// (the tokenization runs there, its indices come back as the targets); the
+// frozen world-CLIP stays on the cpu and its tokens and pooled vectors are
+// uploaded each micro-batch (as the mmdit task does).
 #define SILT_TRAIN_VAR_IMAGE 32
 #define SILT_TRAIN_VAR_CAPTION_DROP 0.1
 #define SILT_TRAIN_VAR_DEFAULT_VQ "models/world-vq.safetensors.zst"

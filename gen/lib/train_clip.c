@@ -26,22 +26,33 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         return NULL;
     }
     int S = c->img_size, T = c->max_len;
-    silt_tensor *img = silt_graph_new(g, batch_size, 3, S, S);
-    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){batch_size, T});
-    if (!img || !idt) return NULL;
-    int32_t *ids = idt->data;
+    // The batch is built in host memory (the graph's host arena); the images
+    // go to the graph's device (a copy on a CPU graph), the ids stay host
+    // arrays (wclip_encode_text uploads them).
+    silt_arena *ha = silt_graph_arena(g);
+    float *hx = silt_arena_alloc(ha, (size_t)batch_size * 3 * S * S * sizeof *hx);
+    int32_t *ids = silt_arena_alloc(ha, (size_t)batch_size * T * sizeof *ids);
+    if (!hx || !ids) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
+        return NULL;
+    }
     for (int i = 0; i < batch_size; i++) {
         world_item it;
         silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * batch_size + i, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
-        if (!s) s = wclip_render(m, &it.scene, silt_f32(img) + (size_t)i * 3 * S * S);
+        if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
         if (s) { silt_graph_fail(g, s); return NULL; }
     }
+    silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){batch_size, 3, S, S}, hx);
+    if (!img) return NULL;
     silt_tensor *te = NULL;
     if (wclip_encode_text(g, m, ids, batch_size, NULL, &te)) return NULL;
     silt_tensor *ie = wclip_encode_image(g, m, img, NULL);
     return wclip_loss(g, m, ie, te);
 }
+
+// Device runs: every weight moves (the model is the task).
+static silt_status clip_to_device(void *self, silt_device device) { return wclip_to_device(self, device); }
 
 silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, silt_train_task *out) {
     if (!c || !out) return SILT_FAIL(SILT_ERR_ARG, "clip: NULL argument");
@@ -49,7 +60,8 @@ silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, si
     silt_status s = wclip_create(c, init_seed, &m);
     if (s) return s;
     silt_train_task task = {.self = m, .n_params = clip_n_params, .param = clip_param, .loss = clip_loss,
-                            .images_per_batch = NULL, .name = "clip", .destroy = clip_destroy};
+                            .images_per_batch = NULL, .name = "clip", .destroy = clip_destroy,
+                            .to_device = clip_to_device};
     *out = task;
     return SILT_OK;
 }

@@ -20,6 +20,7 @@ typedef struct var_task {
     var_model *m;
     var_vqvae *vq;
     wclip_model *clip;
+    silt_graph *text_g;  // device runs: the frozen text encoder stays on the cpu, on this graph
     char config[1024];
 } var_task;
 
@@ -48,6 +49,7 @@ static void task_destroy(void *self) {
     var_free(t->m);
     var_vq_free(t->vq);
     wclip_free(t->clip);
+    silt_graph_free(t->text_g);
     free(t);
 }
 
@@ -64,6 +66,21 @@ static silt_tensor *fail(silt_graph *g, silt_status s) {
     return NULL;
 }
 
+// Device runs: the transformer and the frozen tokenizer move to the device;
+// the frozen world-CLIP stays on the cpu (a small text transformer, no
+// gradient) and its outputs are uploaded each micro-batch, as in the mmdit
+// task, so its features are the CPU run's bit for bit.
+static silt_status task_to_device(void *self, silt_device device) {
+    var_task *t = self;
+    if (device == SILT_CUDA && !t->text_g) {
+        t->text_g = silt_graph_create(0);
+        if (!t->text_g) return SILT_FAIL(SILT_ERR_OOM, "var: out of memory for the text graph");
+        silt_graph_set_grad(t->text_g, false);
+    }
+    SILT_TRY(var_vq_to_device(t->vq, device));
+    return var_to_device(t->m, device);
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     var_task *t = self;
     const var_config *c = var_get_config(t->m);
@@ -71,22 +88,27 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     const int64_t npix = 3 * (int64_t)S * S;
     if (batch_index < 0 || B < 1)
         return fail(g, SILT_FAIL(SILT_ERR_ARG, "var: batch %lld of size %d", (long long)batch_index, B));
-    silt_tensor *img = silt_graph_new(g, B, 3, S, S);
-    silt_tensor *idt = silt_graph_tensor(g, SILT_I32, 2, (int64_t[]){B, T});
-    int32_t *idx = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * c->L) * sizeof *idx);
-    if (!img || !idt || !idx) return silt_graph_status(g) ? NULL : fail(g, SILT_ERR_OOM);
+    // The batch is built in host memory (the graph's host arena), then the
+    // images go to the graph's device (a copy on a CPU graph).
+    silt_arena *ha = silt_graph_arena(g);
+    float *hx = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof *hx);
+    int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof *ids);
+    int32_t *idx = silt_arena_alloc(ha, (size_t)(B * c->L) * sizeof *idx);
+    if (!hx || !ids || !idx) return fail(g, SILT_FAIL(SILT_ERR_OOM, "var: out of memory for a batch"));
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     for (int i = 0; i < B; i++) {
         world_item it;
-        float *x = silt_f32(img) + i * npix;
+        float *x = hx + i * npix;
         silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * B + i, &it);
         if (!s) s = world_render(&it.scene, S, x, NULL, NULL);
         // Caption dropout (classifier-free guidance): the null caption is "".
         bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_VAR_CAPTION_DROP;
-        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, silt_i32(idt) + (size_t)i * T);
+        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, ids + (size_t)i * T);
         if (s) return fail(g, s);
         for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
+    silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
+    if (!img) return NULL;
     // The tokenizer and the text encoder are frozen: no nodes, no gradients.
     bool grad = silt_graph_grad_enabled(g);  // the caller's mode, restored below
     silt_graph_set_grad(g, false);
@@ -94,7 +116,21 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_status s = var_vq_encode(g, t->vq, img, idx);
     if (!s) x = var_vq_idx_to_var_input(g, t->vq, idx, B);
     if (!s && !x) s = silt_graph_status(g);
-    if (!s) s = wclip_encode_text(g, t->clip, silt_i32(idt), B, &tokens, &pooled);
+    if (!s && silt_graph_device(g) != SILT_CPU) {
+        if (!t->text_g) s = SILT_FAIL(SILT_ERR_ARG, "var: device graph before to_device");
+        silt_tensor *ht = NULL, *hp = NULL;
+        if (!s) {
+            silt_graph_reset(t->text_g);
+            s = wclip_encode_text(t->text_g, t->clip, ids, B, &ht, &hp);
+        }
+        if (!s) {
+            tokens = silt_graph_upload(g, SILT_F32, ht->ndim, ht->shape, ht->data);
+            pooled = silt_graph_upload(g, SILT_F32, hp->ndim, hp->shape, hp->data);
+            if (!tokens || !pooled) s = silt_graph_status(g);
+        }
+    } else if (!s) {
+        s = wclip_encode_text(g, t->clip, ids, B, &tokens, &pooled);
+    }
     silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     return var_ce_loss(g, var_forward_text(g, t->m, pooled, tokens, x), idx, NULL);
@@ -138,7 +174,8 @@ silt_status silt_train_var_create(const char *vq_path, const char *clip_path, co
     silt_info("var: %s model (depth %d, width %d), %d parameter tensors; tokenizer %s, text encoder %s",
               size ? size : "default", c.depth, c.embed_dim, var_param_count(t->m), vpath, cpath);
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
-                             .images_per_batch = NULL, .name = "var", .config = t->config, .destroy = task_destroy};
+                             .images_per_batch = NULL, .name = "var", .config = t->config, .destroy = task_destroy,
+                             .to_device = task_to_device};
     return SILT_OK;
 }
 

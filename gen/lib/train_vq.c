@@ -47,6 +47,10 @@ static silt_tensor *task_param(void *self, int i, const char **name, bool *no_de
     return t;
 }
 
+static silt_status task_to_device(void *self, silt_device device) {
+    return var_vq_to_device(((vq_task *)self)->vq, device);
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     vq_task *t = self;
     const int S = SILT_TRAIN_VQ_IMAGE;
@@ -55,19 +59,29 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "vq: batch %lld of size %d", (long long)batch_index, B));
         return NULL;
     }
-    silt_tensor *img = silt_graph_new(g, B, 3, S, S);
-    if (!img) return NULL;
+    // The batch is built in host memory (the graph's host arena), then put on
+    // the graph's device (a copy on a CPU graph: the same numbers).
+    float *hx = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * npix) * sizeof *hx);
+    if (!hx) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "vq: out of memory for a batch"));
+        return NULL;
+    }
     for (int i = 0; i < B; i++) {
         world_item it;
-        float *x = silt_f32(img) + i * npix;
+        float *x = hx + i * npix;
         silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * B + i, &it);
         if (!s) s = world_render(&it.scene, S, x, NULL, NULL);
         if (s) { silt_graph_fail(g, s); return NULL; }
         for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
+    silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
+    if (!img) return NULL;
     // Dead-code restarts every SILT_TRAIN_VQ_RESTART_EVERY micro-batches
     // (batch 0 included: a data-dependent codebook init) until
-    // SILT_TRAIN_VQ_RESTART_UNTIL, then the codebook settles.
+    // SILT_TRAIN_VQ_RESTART_UNTIL, then the codebook settles. On a device run
+    // they run on the device too, the new codebook rows written through a
+    // host copy (var_vq_restart_dead_codes); a pure function of the weights
+    // and (data_seed, batch_index), so a resume repeats them.
     if (batch_index % SILT_TRAIN_VQ_RESTART_EVERY == 0 && batch_index <= SILT_TRAIN_VQ_RESTART_UNTIL) {
         int n = 0;
         silt_status s = var_vq_restart_dead_codes(t->vq, img, data_seed ^ (uint64_t)batch_index, &n);
@@ -96,7 +110,8 @@ silt_status silt_train_vq_create(const char *size, uint64_t init_seed, silt_trai
     silt_info("vq: %s tokenizer, codebook %d x %d, %d parameter tensors", size ? size : "default", c.vocab_size,
               c.z_channels, var_vq_param_count(t->vq));
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
-                             .images_per_batch = NULL, .name = "vq", .config = t->config, .destroy = task_destroy};
+                             .images_per_batch = NULL, .name = "vq", .config = t->config, .destroy = task_destroy,
+                             .to_device = task_to_device};
     return SILT_OK;
 }
 

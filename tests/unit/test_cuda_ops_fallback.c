@@ -59,6 +59,13 @@ int main(void) {
     REFUSED(clamp_bwd_cuda(out, a, b, 8, -1.0f, 1.0f));
     REFUSED(var_kv_append_fwd_cuda(out, out + 32, a, 2, 4, 1, 2, 3));
     REFUSED(var_clamp_exp_fwd_cuda(out, a, 4.6f, 8));
+    REFUSED(var_clamp_exp_bwd_cuda(out, a, b, c, 4.6f, 8));
+    double rows[8], acc = -7;
+    REFUSED(var_ce_fwd_cuda(out, &acc, out + 8, rows, a, ids, 2, 4));
+    REFUSED(var_ce_bwd_cuda(out, a, b, ids, 2, 4));
+    CHECK(acc == -7);
+    REFUSED(wclip_infonce_fwd_cuda(out, out + 4, out + 8, rows, a, b, 2));
+    REFUSED(wclip_infonce_bwd_cuda(out, out + 4, a, b, c, a, b, 2));
 #undef REFUSED
     int untouched = 1;
     for (int i = 0; i < 64; i++) untouched &= out[i] == -1;

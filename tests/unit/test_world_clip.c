@@ -15,7 +15,9 @@
 #include "core/safetensors.h"
 #include "gen/lib/train_arch.h"
 #include "gradcheck.h"
+#include "cuda/cuda.h"
 #include "text/world_clip.h"
+#include "text/world_clip_ops.h"
 #include "text/world_tokenizer.h"
 
 #ifdef _OPENMP
@@ -283,6 +285,29 @@ static void test_training(void) {
     silt_train_task_free(&task);
 }
 
+// The clamp constant of the kernels is ln 100 rounded to float, and
+// wclip_to_device without a usable GPU refuses and leaves the model on the
+// cpu (with a GPU, tests/gpu/test_gpu_train_var.c moves it for real).
+static void test_device(void) {
+    CHECK(WCLIP_LOGIT_SCALE_MAX == (float)log(100.0));
+    wclip_config c = tiny();
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&c, 1, &m));
+    if (!m) return;
+    CHECK(wclip_device(m) == SILT_CPU && wclip_device(NULL) == SILT_CPU);
+    CHECK_OK(wclip_to_device(m, SILT_CPU));  // already there
+    CHECK(wclip_to_device(NULL, SILT_CUDA) == SILT_ERR_ARG);
+    if (!silt_cuda_available()) {
+        silt_error_clear();
+        CHECK(wclip_to_device(m, SILT_CUDA) == SILT_ERR_UNSUPPORTED);
+        CHECK(wclip_device(m) == SILT_CPU);
+        char path[600];
+        snprintf(path, sizeof path, "%s/after_refusal.safetensors", tmpdir);
+        CHECK_OK(wclip_save(m, path));  // still a whole cpu model
+    }
+    wclip_free(m);
+}
+
 int main(void) {
 #ifdef _OPENMP
     // One thread: the learning check is then bit-reproducible (BLAS sums are
@@ -296,6 +321,7 @@ int main(void) {
     test_gradcheck();
     test_save_load();
     test_training();
+    test_device();
     test_rm_tree(tmpdir);
     return check_summary();
 }
