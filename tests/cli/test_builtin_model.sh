@@ -5,7 +5,9 @@
 # conditioned on its prompt: on 14 eval items its images are closer to their
 # captions (world-CLIP score) and to the reference renders (world-FD) than
 # noise images are, and a prompt changes the image. (The pass rate itself is
-# in README's eval table; see there for why it is not asserted.)
+# in README's eval table; see there for why it is not asserted.) The same
+# for the world VAR (models/world-var + world-vq) when it ships: `gen --arch
+# var --prompt` with no --model, and its world-CLIP score / world-FD beat noise.
 # Usage: test_builtin_model.sh PATH/TO/gen
 set -u
 gen=${1:?usage: test_builtin_model.sh GEN}
@@ -38,4 +40,18 @@ check clip-score-above-noise python3 -c "
 import json; m = json.load(open('$tmp/model.json')); n = json.load(open('$tmp/noise.json'))
 print('world-CLIP score model %.2f noise %.2f; world-FD model %.3f noise %.3f' % (m['clip_score'], n['clip_score'], m['fd'], n['fd']))
 raise SystemExit(0 if m['clip_score'] > n['clip_score'] + 5 and m['fd'] < 0.5 * n['fd'] else 1)"
+
+if [ -f "$src/models/world-var.safetensors.zst" ] && [ -f "$src/models/world-vq.safetensors.zst" ]; then
+    expect var-gen 0 "$gen" --arch var --prompt "$p" -o "$tmp/var.png"
+    check var-256 png_size_is "$tmp/var.png" 256x256
+    check var-prompt png_param "$tmp/var.png" "$p"
+    expect var-other-prompt 0 "$gen" --arch var --prompt "a yellow triangle on a striped background" -o "$tmp/var2.png"
+    check var-prompt-matters differs "$tmp/var.png" "$tmp/var2.png"
+    expect var-eval 0 "$gen" eval --suite eval --arch var --limit 14 --json -q
+    cp "$tmp/out" "$tmp/var.json"
+    check var-clip-score-above-noise python3 -c "
+import json; m = json.load(open('$tmp/var.json')); n = json.load(open('$tmp/noise.json'))
+print('world VAR: world-CLIP score %.2f noise %.2f; world-FD %.3f noise %.3f' % (m['clip_score'], n['clip_score'], m['fd'], n['fd']))
+raise SystemExit(0 if m['clip_score'] > n['clip_score'] + 5 and m['fd'] < 0.5 * n['fd'] else 1)"
+fi
 finish
