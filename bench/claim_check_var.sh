@@ -55,32 +55,7 @@ for c in "${configs[@]}"; do
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["key"]=sys.argv[2]; d["label"]=sys.argv[3]; d["flags"]=sys.argv[4]; print(json.dumps(d))' \
         "$json" "$key" "$label" "$flags" >> "$out"
 done
-python3 - "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-if not rows: sys.exit(0)
-cats = list(rows[0]["categories"].keys())
-short = {"single_object": "single", "two_objects": "two obj.", "counting": "counting", "colours": "colours",
-         "position": "position", "colour_attribution": "colour attr.", "background": "background"}
-print(f"world-GenEval on the {rows[0]['suite']} suite ({rows[0]['items']} prompts), world VAR {rows[0]['model']}:\n")
-print("| method | " + " | ".join(short.get(c, c) for c in cats) +
-      " | overall | soft | token-fwd (x plain) | FLOPs (x plain) | decodes/img | reward calls/img | s/img |")
-print("|---|" + "---|" * len(cats) + "---|---|---|---|---|---|---|")
-for d in rows:
-    v, n = d["var"], d["items"]
-    tf = v["token_forwards"] / v["plain_token_forwards"] if v["plain_token_forwards"] else 0
-    fl = v["flops"] / v["plain_flops"] if v["plain_flops"] else 0
-    cells = [f"{d['categories'][c]['pass_rate']:.3f}" for c in cats]
-    print(f"| {d['label']} | " + " | ".join(cells) +
-          f" | **{d['geneval']:.3f}** | {d['soft_score']:.3f} | {tf:.2f} | {fl:.2f} | {v['decodes']/n:.1f} | "
-          f"{v['reward_calls']/n:.1f} | {d['gen_seconds']/n:.3f} |")
-by = {d["key"]: d for d in rows}
-if "tts2" in by and "bon8" in by:
-    a, b = by["tts2"], by["bon8"]
-    verdict = "holds" if a["geneval"] > b["geneval"] else "does not hold"
-    print(f"\nTTS-VAR N=2 {a['geneval']:.3f} vs best-of-8 {b['geneval']:.3f}: the paper's claim {verdict} here "
-          f"(at {a['var']['token_forwards']/b['var']['token_forwards']:.2f}x best-of-8's token-forwards).")
-PY
+python3 "$(dirname "$0")/claim_check_var_table.py" "$out"
 echo >&2 "[$(date +%H:%M:%S)] reward correlation (n $corr_n)"
 "$gen" eval --suite "$suite" --arch var "${model[@]}" --limit "$limit" --reward-correlation --n "$corr_n" \
     --reward "$reward" "${extra[@]}" -q

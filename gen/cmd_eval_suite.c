@@ -162,9 +162,17 @@ static void print_corr(const silt_reward_corr_result *c, const char *reward, boo
     printf("reward correlation (%s): %lld items x %lld samples each; intermediate (decoded after scale k) vs final reward\n",
            reward, (long long)c->items, (long long)(c->items ? c->samples / c->items : 0));
     printf("| scale | tokens | mean reward | Pearson | Spearman | Pearson within prompts |\n|---|---|---|---|---|---|\n");
-    for (int k = 0; k < c->n_scales; k++)
-        printf("| %d | %dx%d | %.4f | %.3f | %.3f | %.3f |\n", k, c->pn[k], c->pn[k], c->mean[k], c->pearson[k],
-               c->spearman[k], c->within[k]);
+    // A correlation is undefined when either reward is constant (a random
+    // model, or every sample passing): "-" as the JSON's null.
+    for (int k = 0; k < c->n_scales; k++) {
+        double v[3] = {c->pearson[k], c->spearman[k], c->within[k]};
+        char cell[3][16];
+        for (int j = 0; j < 3; j++) {
+            if (isfinite(v[j])) snprintf(cell[j], sizeof cell[j], "%.3f", v[j]);
+            else snprintf(cell[j], sizeof cell[j], "-");
+        }
+        printf("| %d | %dx%d | %.4f | %s | %s | %s |\n", k, c->pn[k], c->pn[k], c->mean[k], cell[0], cell[1], cell[2]);
+    }
 }
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};

@@ -9,6 +9,8 @@
 #    PNG; TTS with N = 1 and no selection writes the plain image;
 #  - gen eval --suite eval --arch var: world-GenEval with compute, a search,
 #    --json, --reward-correlation;
+#  - bench/claim_check_var.sh end to end on 7 prompts (3 configurations):
+#    its table, its verdict line and the correlation table;
 #  - bad flags: one line, exit 2.
 # Usage: test_var_search.sh PATH/TO/gen
 set -u
@@ -97,6 +99,17 @@ check suite-corr-table out_has "| 5 | 8x8 | "
 check suite-corr-head out_has "2 items x 2 samples each"
 
 # 4. Refusals: one line, exit 2.
+src=$(cd "$(dirname "$0")/../.." && pwd)
+(cd "$tmp" && bash "$src/bench/claim_check_var.sh" --gen "$gen" "${files[@]}" --limit 7 --only "none bon8 tts2" \
+    --corr-n 2 > "$tmp/cc.md" 2> "$tmp/cc.err")
+check claim-check-runs test $? -eq 0
+check claim-check-json bash -c "[ \$(wc -l < '$tmp/claim_check_var.json') -eq 3 ]"
+check claim-check-rows bash -c "[ \$(grep -c '^| \(no search\|best-of-N, N=8\|TTS-VAR, N=2\) |' '$tmp/cc.md') -eq 3 ]"
+check claim-check-verdict grep -q "^TTS-VAR N=2 .* vs best-of-8 .*: the paper's claim \(holds\|does not hold\|is not decided\)" "$tmp/cc.md"
+# a random model's final rewards are constant: undefined correlations print "-"
+check claim-check-correlation grep -q '^| 5 | 8x8 | [0-9.]* | \(-\|1.000\) |' "$tmp/cc.md"
+check claim-check-no-nan bash -c "! grep -qi nan '$tmp/cc.md'"
+
 bad() {  # bad NAME ARGS...
     local name=$1; shift
     expect "$name" 2 "$gen" "$@"
