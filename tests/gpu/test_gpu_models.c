@@ -38,21 +38,8 @@
 #define ELEM_TOL_BF16 5e-2
 #define POISON_BYTES ((size_t)48 << 20)  // below the 64 MiB block the test graphs use
 
-// Relative L2 error and the scale-aware per-element check; prints one line.
 static void compare_tol(const char *what, const float *got, const float *ref, int64_t n, double limit, double elem) {
-    double d2 = 0, r2 = 0;
-    int finite = 1;
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) finite = 0;
-        double d = (double)got[i] - ref[i];
-        d2 += d * d;
-        r2 += (double)ref[i] * ref[i];
-    }
-    double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
-    CHECK_MSG(finite, "%s: non-finite values in the cuda output", what);
-    CHECK_MSG(rel < limit, "%s: ||cuda - cpu|| / ||cpu|| = %.3g (limit %.0e)", what, rel, limit);
-    if (finite && rel < limit) printf("ok   %-52s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / limit);
-    twin_compare(what, got, ref, n, elem, twin_rms(ref, n));
+    twin_compare_rel_l2(what, got, ref, n, limit, elem);
 }
 
 static void compare(const char *what, const float *got, const float *ref, int64_t n) {
@@ -80,18 +67,7 @@ static void poison_again(silt_graph *g) {
     silt_graph_reset(g);
 }
 
-// Host copy of a forward's output (device or host tensor); NULL on failure.
-static float *fetch(const silt_tensor *out) {
-    if (!out) return NULL;
-    int64_t n = silt_numel(out);
-    float *h = twin_host(n);
-    if (out->device == SILT_CPU) memcpy(h, out->data, sizeof(float) * (size_t)n);
-    else if (!twin_download(h, out->data, sizeof(float) * (size_t)n)) {
-        free(h);
-        return NULL;
-    }
-    return h;
-}
+static float *fetch(const silt_tensor *out) { return twin_fetch(out); }
 
 // --- DiT ------------------------------------------------------------------------------
 

@@ -40,24 +40,8 @@
 #define ELEM_TOL 1e-3
 #define GOLDEN "tests/golden/"
 
-// Relative L2 error and the scale-aware per-element check; prints one line.
 static void compare(const char *what, const float *got, const float *ref, int64_t n) {
-    CHECK_MSG(got && ref, "%s: missing output (%s)", what, silt_last_error());
-    if (!got || !ref) return;
-    double d2 = 0, r2 = 0;
-    int finite = 1;
-    for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) finite = 0;
-        double d = (double)got[i] - ref[i];
-        d2 += d * d;
-        r2 += (double)ref[i] * ref[i];
-    }
-    double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
-    CHECK_MSG(finite, "%s: non-finite values in the cuda output", what);
-    CHECK_MSG(rel < REL_L2, "%s: ||cuda - cpu|| / ||cpu|| = %.3g (limit %.0e)", what, rel, REL_L2);
-    if (finite && rel < REL_L2)
-        printf("ok   %-58s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / REL_L2);
-    twin_compare(what, got, ref, n, ELEM_TOL, twin_rms(ref, n));
+    twin_compare_rel_l2(what, got, ref, n, REL_L2, ELEM_TOL);
 }
 
 static void same_ints(const char *what, const int32_t *got, const int32_t *ref, int64_t n) {
@@ -72,18 +56,7 @@ static void same_ints(const char *what, const int32_t *got, const int32_t *ref, 
               (long long)n, (long long)first, first >= 0 ? got[first] : 0, first >= 0 ? ref[first] : 0);
 }
 
-// Host copy of a graph tensor (device or host); NULL on failure.
-static float *fetch(const silt_tensor *t) {
-    if (!t) return NULL;
-    int64_t n = silt_numel(t);
-    float *h = twin_host(n);
-    if (t->device == SILT_CPU) memcpy(h, t->data, sizeof(float) * (size_t)n);
-    else if (!twin_download(h, t->data, sizeof(float) * (size_t)n)) {
-        free(h);
-        return NULL;
-    }
-    return h;
-}
+static float *fetch(const silt_tensor *t) { return twin_fetch(t); }
 
 static silt_graph *graph_on(silt_device dev) {
     silt_graph *g = silt_graph_create_on(dev, (size_t)64 << 20);

@@ -11,11 +11,13 @@
 #define SILT_TEST_TWIN_UTIL_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "core/status.h"
+#include "core/tensor.h"
 #include "cuda/cuda.h"
 
 static int twin_quiet;  // print passing cases? (failures always print)
@@ -102,6 +104,42 @@ static inline float *twin_host(int64_t n) { return (float *)calloc((size_t)(n > 
 // writes cannot pass by accident.
 static inline void twin_poison(void *dev, size_t bytes) {
     if (dev && bytes) CHECK_OK(silt_cuda_memset(dev, 0xff, bytes));  // 0xffffffff is a NaN
+}
+
+// Model-level check of a cuda output against the cpu one: the relative L2
+// error ||got - ref|| / ||ref|| below `limit` (one "ok" line with the share
+// of the limit used), all values finite, then twin_compare per element with
+// rtol `elem` and the output's rms as the scale.
+static inline void twin_compare_rel_l2(const char *what, const float *got, const float *ref, int64_t n, double limit,
+                                       double elem) {
+    CHECK_MSG(got && ref, "%s: missing output (%s)", what, silt_last_error());
+    if (!got || !ref) return;
+    double d2 = 0, r2 = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) finite = 0;
+        double d = (double)got[i] - ref[i];
+        d2 += d * d;
+        r2 += (double)ref[i] * ref[i];
+    }
+    double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+    CHECK_MSG(finite, "%s: non-finite values in the cuda output", what);
+    CHECK_MSG(rel < limit, "%s: ||cuda - cpu|| / ||cpu|| = %.3g (limit %.0e)", what, rel, limit);
+    if (finite && rel < limit) printf("ok   %-58s rel_l2 %.2e (%4.1f%% of the limit)\n", what, rel, 100 * rel / limit);
+    twin_compare(what, got, ref, n, elem, twin_rms(ref, n));
+}
+
+// Host copy of a graph tensor's data (device or host); NULL on failure.
+static inline float *twin_fetch(const silt_tensor *t) {
+    if (!t) return NULL;
+    int64_t n = silt_numel(t);
+    float *h = twin_host(n);
+    if (t->device == SILT_CPU) memcpy(h, t->data, sizeof(float) * (size_t)n);
+    else if (!twin_download(h, t->data, sizeof(float) * (size_t)n)) {
+        free(h);
+        return NULL;
+    }
+    return h;
 }
 
 #endif
