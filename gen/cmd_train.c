@@ -85,7 +85,7 @@ int cmd_train(int argc, char **argv) {
          NULL, 1, 10000},
         {"sample-shift", 0, ARG_FLOAT, &xo.shift, "X", "with --export: flow shift stored as the model's default",
          NULL, 0.01, 100},
-        {"sample-cfg", 0, ARG_FLOAT, &xo.cfg, "X", "with --export: guidance scale stored as the model's default",
+        {"sample-cfg", 0, ARG_FLOAT, &xo.cfg, "X", "mmdit, var, with --export: guidance scale stored as the model's default (var: none stored unless given)",
          NULL, 0, 100},
         {"export-f16", 0, ARG_BOOL, &xo.f16, NULL, "mmdit, with --export: store the weights as F16 (half the file)", NULL,
          0, -1},
@@ -116,7 +116,10 @@ int cmd_train(int argc, char **argv) {
         bool is_mmdit = !strcmp(arch, "mmdit");
         if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var") && strcmp(arch, "clip"))
             return args_usage_error(&p, "--export is for --arch mmdit, vq, var or clip");
-        if (!is_mmdit && sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--export-f16 are for mmdit");
+        bool var_cfg_only = !strcmp(arch, "var") && !args_was_given(&p, given, "sample-steps") &&
+                            !args_was_given(&p, given, "sample-shift") && !xo.f16;
+        if (!is_mmdit && sample_flags && !var_cfg_only)
+            return args_usage_error(&p, "--sample-steps/--sample-shift/--export-f16 are for mmdit (--sample-cfg: mmdit, var)");
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
@@ -124,7 +127,8 @@ int cmd_train(int argc, char **argv) {
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
                          : !strcmp(arch, "clip") ? silt_train_clip_export(export_from, tp.out_dir)
-                                               : silt_train_var_export(export_from, tp.out_dir);
+                                               : silt_train_var_export(export_from, tp.out_dir,
+                                                                       args_was_given(&p, given, "sample-cfg") ? &xo.cfg : NULL);
         if (xs != SILT_OK) return gen_fail("export");
         fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);
         return 0;

@@ -196,7 +196,8 @@ silt_status silt_train_var_preset(const char *size, var_config *inout);  // sets
 silt_status silt_train_var_create(const char *vq_path, const char *clip_path, const char *size, uint64_t init_seed,
                                   silt_train_task *out);
 // The transformer of a `gen train --arch var` checkpoint (or run dir; EMA
-// weights when present) to out_path with var_save_ex (+ "silt.train").
-silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path);
+// weights when present) to out_path with var_save_ex (+ "silt.train", and
+// "silt.cfg" = *cfg, gen's default CFG scale for it, unless cfg is NULL).
+silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path, const double *cfg);
 
 #endif

@@ -179,7 +179,7 @@ silt_status silt_train_var_create(const char *vq_path, const char *clip_path, co
     return SILT_OK;
 }
 
-silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path) {
+silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path, const double *cfg) {
     if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "var export: NULL argument");
     char path[4096];
     silt_safetensors *st = NULL;
@@ -188,7 +188,10 @@ silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path)
     char *train = NULL;
     silt_status s = var_load(st, &m);
     if (!s) s = silt_train_export_summary(st, "head.weight", &train);
-    const char *kv[] = {"silt.train", train, NULL};
+    // silt.cfg is the sampling default gen reads (load_world_var in txt2img.c).
+    char cfg_text[32];
+    if (cfg) snprintf(cfg_text, sizeof cfg_text, "%.17g", *cfg);
+    const char *kv[] = {"silt.train", train, cfg ? "silt.cfg" : NULL, cfg ? cfg_text : NULL, NULL};
     if (!s) s = var_save_ex(m, out_path, kv);
     free(train);
     var_free(m);

@@ -81,6 +81,30 @@ expect var-export 0 "$gen" train --arch var --export "$tmp/var/checkpoint_12.saf
 expect var-export-info 0 "$gen" info "$tmp/world-var.safetensors"
 check var-export-kind out_has 'silt.kind = world-var'
 check var-export-train out_has 'silt.train = {"step": 12, "ema": true'
+check var-export-no-cfg bash -c "! grep -q 'silt.cfg' '$tmp/out'"
+# --sample-cfg stores gen's default CFG scale: sampling the model with it
+# equals sampling the plain export with --cfg 4
+expect var-export-cfg 0 "$gen" train --arch var --export "$tmp/var/checkpoint_12.safetensors" --sample-cfg 4 \
+    --out "$tmp/world-var-cfg4.safetensors"
+expect var-export-cfg-info 0 "$gen" info "$tmp/world-var-cfg4.safetensors"
+check var-export-cfg-stored out_has 'silt.cfg = 4'
+expect clip-export-for-gen 0 "$gen" train --arch clip --export "$tmp/clip" --out "$tmp/clip.safetensors"
+vgen=(--arch var --vq "$tmp/world-vq.safetensors" --clip "$tmp/clip.safetensors" --prompt "a red circle" --native -q)
+expect var-gen-meta-cfg 0 "$gen" "${vgen[@]}" --model "$tmp/world-var-cfg4.safetensors" -o "$tmp/v_meta.png"
+expect var-gen-flag-cfg 0 "$gen" "${vgen[@]}" --model "$tmp/world-var.safetensors" --cfg 4 -o "$tmp/v_flag.png"
+expect var-gen-default-cfg 0 "$gen" "${vgen[@]}" --model "$tmp/world-var.safetensors" -o "$tmp/v_default.png"
+check var-meta-cfg-is-default python3 -c "
+import sys, zlib, struct
+def px(f):
+    b = open(f, 'rb').read()[8:]; d = b''
+    while b:
+        n, t = struct.unpack('>I4s', b[:8])
+        if t == b'IDAT': d += b[8:8 + n]
+        b = b[12 + n:]
+    return zlib.decompress(d)
+sys.exit(0 if px('$tmp/v_meta.png') == px('$tmp/v_flag.png') != px('$tmp/v_default.png') else 1)"
+expect var-export-steps-refused 2 "$gen" train --arch var --export "$tmp/var" --sample-steps 10 --out "$tmp/x.safetensors"
+check var-export-steps-refused-line one_line
 # A tokenizer run directory works as --vq too (its latest checkpoint, EMA weights).
 expect var-on-vq-dir 0 "$gen" train --arch var --size tiny --vq "$tmp/vq" --clip-model "$tmp/clip" --steps 1 --batch 2 --out "$tmp/var_dir"
 
