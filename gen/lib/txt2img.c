@@ -151,6 +151,28 @@ static int world_native_size(const silt_safetensors *st, const mmdit_config *c) 
     return size;
 }
 
+// The world-CLIP text encoder of a world model (clip_path, or the built-in
+// one): its token width and pooled embedding must be the widths the model's
+// text inputs take.
+static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int token_width, int pooled_width,
+                                   const char *family) {
+    silt_txt2img_info *in = &t->info;
+    char found[sizeof in->clip_path];
+    if (!clip_path) {
+        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_CLIP, found, sizeof found));
+        clip_path = found;
+    }
+    snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
+    SILT_TRY(wclip_load_file(clip_path, &t->clip));
+    const wclip_config *cc = wclip_get_config(t->clip);
+    if (cc->width != token_width || cc->embed_dim != pooled_width)
+        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the %s takes text tokens of width "
+                                       "%d and a pooled vector of %d (is it the world-CLIP the model was trained with?)",
+                         base_name(clip_path), cc->width, cc->embed_dim, family, token_width, pooled_width);
+    in->world_text = true;
+    return SILT_OK;
+}
+
 // World models: the sampling defaults the trainer stored, and the world-CLIP
 // text encoder, whose widths must be the MMDiT's text widths. A training
 // checkpoint of `gen train --arch mmdit` (format silt-train-checkpoint, arch
@@ -177,19 +199,7 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
     if (t->has_cfg) t->meta_cfg = (float)v;
 
     silt_txt2img_info *in = &t->info;
-    char found[sizeof in->clip_path];
-    if (!clip_path) {
-        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_CLIP, found, sizeof found));
-        clip_path = found;
-    }
-    snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
-    SILT_TRY(wclip_load_file(clip_path, &t->clip));
-    const wclip_config *cc = wclip_get_config(t->clip);
-    if (cc->width != in->joint_dim || cc->embed_dim != in->pooled_dim)
-        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the MMDiT takes context width %d "
-                                       "and pooled width %d (is it the world-CLIP the model was trained with?)",
-                         base_name(clip_path), cc->width, cc->embed_dim, in->joint_dim, in->pooled_dim);
-    in->world_text = true;
+    SILT_TRY(load_world_clip(t, clip_path, in->joint_dim, in->pooled_dim, "MMDiT"));
     in->native_width = in->native_height = world_native_size(st, mmdit_get_config(t->mmdit));
     return SILT_OK;
 }
@@ -208,19 +218,7 @@ static silt_status load_world_var(silt_txt2img *t, const silt_safetensors *st, c
     if (t->has_top_k) t->meta_top_k = (int)v;
     SILT_TRY(meta_number(st, "silt.top_p", 0, 1, false, &t->has_top_p, &v));
     if (t->has_top_p) t->meta_top_p = (float)v;
-    char found[sizeof in->clip_path];
-    if (!clip_path) {
-        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_CLIP, found, sizeof found));
-        clip_path = found;
-    }
-    snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
-    SILT_TRY(wclip_load_file(clip_path, &t->clip));
-    const wclip_config *cc = wclip_get_config(t->clip);
-    if (cc->width != c->ctx_dim || cc->embed_dim != c->text_dim)
-        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the VAR takes text tokens of width "
-                                       "%d and a pooled vector of %d (is it the world-CLIP the model was trained with?)",
-                         base_name(clip_path), cc->width, cc->embed_dim, c->ctx_dim, c->text_dim);
-    in->world_text = true;
+    SILT_TRY(load_world_clip(t, clip_path, c->ctx_dim, c->text_dim, "VAR"));
     in->joint_dim = c->ctx_dim;
     in->pooled_dim = c->text_dim;
     return SILT_OK;
