@@ -53,7 +53,7 @@ int cmd_train(int argc, char **argv) {
         {"ema", 0, ARG_FLOAT, &tp.ema_decay, "D", "keep EMA weights with decay D (0: off)", NULL, 0, 0.99999999},
         {"ema-warmup", 0, ARG_CHOICE, &ema_warmup, "on|off",
          "ramp the EMA decay as min(D, (1 + t) / (10 + t)) at update t, so early exports are not the initial "
-         "weights (off: as runs before this option, needed to resume them)",
+         "weights (off: a fixed decay, as runs before this option; resume those with off to keep them exact)",
          on_off, 0, -1},
         {"ckpt-every", 0, ARG_INT, &ckpt_every, "N", "checkpoint every N updates (0: only at the end)", NULL, 0, 2147483647},
         {"keep", 0, ARG_INT, &tp.keep_last, "K", "checkpoints to keep (0: all)", NULL, 0, 1000000},

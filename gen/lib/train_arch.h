@@ -128,6 +128,9 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
 //   gen train --arch var --vq runs/vq_world --clip-model models/world-clip.safetensors.zst --steps 4000
 //       --batch 32 --lr 5e-4 --lr-min 1e-5 --warmup 200 --beta2 0.95 --weight-decay 0.05 --clip 2
 //       --ema 0.999 --ckpt-every 250 --out runs/var_world
+// Measured in the third session (2026-11-27, VM shared with compiling helpers):
+// the var default ran at 17-30 img/s, 2500 steps in 63 min (the shipped
+// models/world-var); 4000 steps would be ~100 min on a quiet machine.
 // (VAR: AdamW betas (0.9, 0.95), weight decay 0.05 and clip 2 as trainer.py;
 // the official lr 1e-4 * bs / 256 is for 310M+ models over 200+ epochs.)
 // then `gen train --arch vq --export runs/vq_world --out models/world-vq.safetensors`
