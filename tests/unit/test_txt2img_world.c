@@ -144,7 +144,7 @@ static void test_defaults_and_errors(silt_txt2img *t) {
     silt_txt2img *u = NULL;
     // A world-CLIP of another width than the model's context.
     CHECK(silt_txt2img_load(bad_model_path, NULL, clip_path, &u) == SILT_ERR_ARG && !u);
-    CHECK(strstr(silt_last_error_message(), "context width 24") != NULL);
+    CHECK(strstr(silt_last_error_message(), "the MMDiT takes text tokens of width 24") != NULL);
     // --clip for a model without a built-in text encoder.
     CHECK(silt_txt2img_load("tests/golden/dit_diffusers.model.safetensors", NULL, clip_path, &u) == SILT_ERR_ARG && !u);
 }
