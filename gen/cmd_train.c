@@ -25,7 +25,7 @@ int cmd_train(int argc, char **argv) {
     const char *arch = NULL, *resume = NULL;
     int steps = (int)tp.steps, warmup = (int)tp.warmup_steps, ckpt_every = (int)tp.ckpt_every;
     int log_every = (int)tp.log_every, seed = 0;
-    const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL;
+    const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL, *ae_model = NULL;
     const char *size = "default";
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -71,14 +71,18 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, -1},
         {"size", 0, ARG_STR, &size, "SIZE",
          "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth; "
-         "vq, var: tiny, small or default",
+         "vq, ae, var: tiny, small or default",
          NULL, 0, -1},
         {"vq", 0, ARG_STR, &vq_model, "PATH",
          "var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir) "
-         "[default: " SILT_TRAIN_VAR_DEFAULT_VQ "]",
+         "[default: " SILT_TRAIN_VAR_DEFAULT_VQ "]; ae: a tokenizer of the same size to start from [default: none]",
+         NULL, 0, -1},
+        {"ae", 0, ARG_STR, &ae_model, "PATH",
+         "mmdit: train in the latent of this world autoencoder (a `gen train --arch ae --export` file) instead of "
+         "pixels [default: none]",
          NULL, 0, -1},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
-         "mmdit, vq, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
+         "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
          NULL, 0, -1},
         {"sample-steps", 0, ARG_INT, &xo.steps, "N", "with --export: sampling steps stored as the model's default",
@@ -103,7 +107,7 @@ int cmd_train(int argc, char **argv) {
     }
     arg_parser p = {"gen train",
                     "gen train --arch ARCH [--steps N] [--batch B] [--out DIR] [--resume PATH|auto] ...\n"
-                    "       gen train --arch mmdit|vq|var|clip --export CKPT|DIR --out FILE [--sample-steps N] ...",
+                    "       gen train --arch mmdit|vq|ae|var|clip --export CKPT|DIR --out FILE [--sample-steps N] ...",
                     summary, specs, N_SPECS, NULL, 0, 0};
     int rc = args_parse_given(&p, argc, argv, given);
     if (rc) return rc == 1 ? 0 : rc;
@@ -114,8 +118,8 @@ int cmd_train(int argc, char **argv) {
                         args_was_given(&p, given, "sample-cfg") || xo.f16;
     if (export_from) {
         bool is_mmdit = !strcmp(arch, "mmdit");
-        if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "var") && strcmp(arch, "clip"))
-            return args_usage_error(&p, "--export is for --arch mmdit, vq, var or clip");
+        if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "ae") && strcmp(arch, "var") && strcmp(arch, "clip"))
+            return args_usage_error(&p, "--export is for --arch mmdit, vq, ae, var or clip");
         bool var_cfg_only = !strcmp(arch, "var") && !args_was_given(&p, given, "sample-steps") &&
                             !args_was_given(&p, given, "sample-shift") && !xo.f16;
         if (!is_mmdit && sample_flags && !var_cfg_only)
@@ -126,6 +130,7 @@ int cmd_train(int argc, char **argv) {
         if (resume) return args_usage_error(&p, "--export and --resume do not go together");
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
+                         : !strcmp(arch, "ae") ? silt_train_ae_export(export_from, tp.out_dir)
                          : !strcmp(arch, "clip") ? silt_train_clip_export(export_from, tp.out_dir)
                                                : silt_train_var_export(export_from, tp.out_dir,
                                                                        args_was_given(&p, given, "sample-cfg") ? &xo.cfg : NULL);
@@ -149,7 +154,7 @@ int cmd_train(int argc, char **argv) {
     var_config var_probe = {0};
     bool sized = args_was_given(&p, given, "size");
     if (sized && ((!strcmp(arch, "mmdit") && silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK) ||
-                  (!strcmp(arch, "vq") && silt_train_vq_preset(size, &vq_probe) != SILT_OK) ||
+                  ((!strcmp(arch, "vq") || !strcmp(arch, "ae")) && silt_train_vq_preset(size, &vq_probe) != SILT_OK) ||
                   (!strcmp(arch, "var") && silt_train_var_preset(size, &var_probe) != SILT_OK)))
         return args_usage_error(&p, "--size: %s", silt_last_error_message());
     // The device: cuda needs a usable GPU (one error line naming the reason
@@ -171,7 +176,8 @@ int cmd_train(int argc, char **argv) {
         }
         tp.device = gpu && a->gpu ? SILT_CUDA : SILT_CPU;
     }
-    silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .size = sized ? size : NULL};
+    silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
+                               .size = sized ? size : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -189,25 +189,29 @@ static int world_clip_eval_cmd(int argc, char **argv) {
 // multi-scale indices and decoded; reports PSNR (pixels in [0, 1]), the
 // world-eval pass rate of the reconstructions against the item's caption
 // (a tokenizer the VAR can use must keep shapes the evaluator accepts), and
-// the share of the codebook used.
+// the share of the codebook used. With --ae instead of --vq: a world
+// autoencoder (`gen train --arch ae`), decoded from its continuous latent.
 static int world_vq_eval_cmd(int argc, char **argv) {
-    const char *vq_path = NULL;
+    const char *vq_path = NULL, *ae_path = NULL;
     int suite = 1, limit = 0;
     bool json = false;
     arg_spec specs[] = {
         {"vq", 0, ARG_STR, &vq_path, "FILE", "VQ tokenizer: a `gen train --arch vq` model, checkpoint (EMA weights) or run dir", NULL, 0, -1},
+        {"ae", 0, ARG_STR, &ae_path, "FILE", "instead of --vq: a world autoencoder (`gen train --arch ae` model, checkpoint or run dir), no quantiser", NULL, 0, -1},
         {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite (eval or heldout)", suite_choices, 0, -1},
         {"limit", 'n', ARG_INT, &limit, "N", "first N items (0: the whole suite)", NULL, 0, 2147483647},
         {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
     };
     const char *pos[1];
-    arg_parser p = {"gen world vq-eval", "gen world vq-eval --vq FILE [--suite eval|heldout] [--limit N] [--json]",
-                    "Encode and decode each suite item's reference render with a world VQ tokenizer: PSNR, world-eval\n"
-                    "pass rate of the reconstructions, codebook usage.",
+    arg_parser p = {"gen world vq-eval", "gen world vq-eval --vq|--ae FILE [--suite eval|heldout] [--limit N] [--json]",
+                    "Encode and decode each suite item's reference render with a world VQ tokenizer (or a world\n"
+                    "autoencoder): PSNR, world-eval pass rate of the reconstructions, codebook usage (tokenizers).",
                     specs, (int)(sizeof specs / sizeof *specs), pos, 0, 0};
     int rc = args_parse(&p, argc, argv);
     if (rc) return rc == 1 ? 0 : rc;
-    if (!vq_path) return args_usage_error(&p, "--vq is required");
+    if (!vq_path == !ae_path) return args_usage_error(&p, "give one of --vq FILE and --ae FILE");
+    const bool continuous = ae_path != NULL;
+    if (continuous) vq_path = ae_path;
     int64_t n = world_suite_size((world_suite)suite);
     if (n < 0) return args_usage_error(&p, "--suite train has no fixed list");
     if (limit > 0 && limit < n) n = limit;
@@ -238,12 +242,17 @@ static int world_vq_eval_cmd(int argc, char **argv) {
             if (!s) s = world_render(&items[k].scene, S, x, NULL, NULL);
             for (int64_t q = 0; !s && q < npix; q++) x[q] = 2.0f * x[q] - 1.0f;
         }
-        if (!s) s = var_vq_encode(g, vq, img, idx);
-        silt_tensor *rec = s ? NULL : var_vq_decode(g, vq, idx, b);
+        silt_tensor *rec = NULL;
+        if (!s && continuous) {
+            rec = var_vq_fhat_to_img(g, vq, var_vq_encode_features(g, vq, img), true);
+        } else if (!s) {
+            s = var_vq_encode(g, vq, img, idx);
+            rec = s ? NULL : var_vq_decode(g, vq, idx, b);
+            for (int64_t q = 0; rec && q < b * c->L; q++)
+                if (idx[q] >= 0 && idx[q] < c->vocab_size) used[idx[q]] = 1;
+        }
         if (!s && !rec) s = silt_graph_status(g);
         if (s) { status = gen_fail("vq-eval"); goto done; }
-        for (int64_t q = 0; q < b * c->L; q++)
-            if (idx[q] >= 0 && idx[q] < c->vocab_size) used[idx[q]] = 1;
         for (int k = 0; k < b; k++) {
             const float *x = silt_f32(img) + k * npix, *y = silt_f32(rec) + k * npix;
             for (int64_t q = 0; q < npix; q++) {
@@ -264,9 +273,15 @@ static int world_vq_eval_cmd(int argc, char **argv) {
         double mse = se / ((double)n * (double)npix), psnr = mse > 0 ? 10.0 * log10(1.0 / mse) : INFINITY;
         int nused = 0;
         for (int v = 0; v < c->vocab_size; v++) nused += used[v];
-        if (json)
+        if (json && continuous)
+            printf("{\"suite\": \"%s\", \"items\": %lld, \"psnr\": %.4f, \"recon_pass\": %.6f}\n",
+                   world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n);
+        else if (json)
             printf("{\"suite\": \"%s\", \"items\": %lld, \"psnr\": %.4f, \"recon_pass\": %.6f, \"codes_used\": %d, \"codebook\": %d}\n",
                    world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n, nused, c->vocab_size);
+        else if (continuous)
+            printf("%s: %lld items: PSNR %.2f dB, world-eval pass rate of the reconstructions %.4f\n",
+                   world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n);
         else
             printf("%s: %lld items: PSNR %.2f dB, world-eval pass rate of the reconstructions %.4f, codes used %d of %d\n",
                    world_suite_name((world_suite)suite), (long long)n, psnr, passed / (double)n, nused, c->vocab_size);
@@ -322,7 +337,7 @@ int cmd_world(int argc, char **argv) {
         printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
                "  prompts  list the eval or heldout prompt suite\n"
                "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n"
-               "  vq-eval  reconstruction quality of a world VQ tokenizer on a suite\n"
+               "  vq-eval  reconstruction quality of a world VQ tokenizer (or autoencoder) on a suite\n"
                "  test-model write a tiny random world MMDiT (for tests)\n", usage);
         return 0;
     }

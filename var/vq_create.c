@@ -104,7 +104,11 @@ int var_vq_config_json(const var_vq_config *c, char *buf, size_t n) {
 }
 
 silt_status var_vq_save(const var_vqvae *vq, const char *path) {
-    if (!vq || !path) return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: NULL argument");
+    return var_vq_save_as(vq, path, (const char *const[]){"silt.kind", "world-vq", NULL});
+}
+
+silt_status var_vq_save_as(const var_vqvae *vq, const char *path, const char *const *kv) {
+    if (!vq || !path || !kv) return SILT_FAIL(SILT_ERR_ARG, "var_vq_save: NULL argument");
     if (var_vq_device(vq) != SILT_CPU)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "var_vq_save: the tokenizer is on %s; save it before var_vq_to_device",
                          silt_device_name(var_vq_device(vq)));
@@ -114,7 +118,7 @@ silt_status var_vq_save(const var_vqvae *vq, const char *path) {
     silt_st_writer *w = silt_st_writer_create();
     if (!w) return SILT_FAIL(SILT_ERR_OOM, "var_vq_save: out of memory");
     silt_status s = silt_st_writer_set_metadata(w, "config", cfg);
-    if (!s) s = silt_st_writer_set_metadata(w, "silt.kind", "world-vq");
+    for (int i = 0; !s && kv[i] && kv[i + 1]; i += 2) s = silt_st_writer_set_metadata(w, kv[i], kv[i + 1]);
     for (int i = 0; !s && i < vq->n_owned; i++) {
         const silt_tensor *t = vq->owned[i];
         s = silt_st_writer_add(w, vq->owned_names[i], SILT_ST_F32, t->ndim, t->shape, t->data);

@@ -111,6 +111,9 @@ silt_status var_vq_create(const var_vq_config *c, uint64_t seed, var_vqvae **out
 // (norm_num_groups, quant_resi, patch_nums, using_znorm false) and
 // "silt.kind" = "world-vq"; atomic; zstd when path ends in ".zst".
 silt_status var_vq_save(const var_vqvae *vq, const char *path);
+// The same with other metadata: kv is NULL-terminated key, value pairs
+// (var_vq_save: "silt.kind" = "world-vq"); "config" is always written.
+silt_status var_vq_save_as(const var_vqvae *vq, const char *path, const char *const *kv);
 // That "config" JSON into buf; returns its length (>= n: truncated).
 int var_vq_config_json(const var_vq_config *c, char *buf, size_t n);
 // The training loss of one batch (var/vq_train.c has the sources and the

@@ -14,6 +14,8 @@
 
 #define SILT_MODEL_WORLD_DIT "world-dit.safetensors.zst"
 #define SILT_MODEL_WORLD_CLIP "world-clip.safetensors.zst"
+// The world autoencoder: the latent space of a latent world MMDiT (metadata silt.latent = world-ae).
+#define SILT_MODEL_WORLD_AE "world-ae.safetensors.zst"
 // The world VAR (issue 5): the text-conditioned next-scale transformer and its
 // multi-scale VQ tokenizer, used by `gen --arch var --prompt ...`.
 #define SILT_MODEL_WORLD_VAR "world-var.safetensors.zst"

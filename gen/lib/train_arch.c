@@ -7,6 +7,7 @@
 
 // toy and clip have one size and no text encoder.
 static silt_status no_opts(const char *arch, const silt_train_arch_opts *o) {
+    if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "%s: --ae is for --arch mmdit", arch);
     if (o && o->clip_path)
         return SILT_FAIL(SILT_ERR_ARG, "%s: --clip-model is for text-conditioned archs (mmdit, var)", arch);
     if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "%s: --vq is for --arch var", arch);
@@ -28,17 +29,26 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
 }
 
 static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
-    if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit: --vq is for --arch var");
+    if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit: --vq is for --arch var (a latent MMDiT takes --ae)");
+    if (o && o->ae_path) return silt_train_mmdit_create_latent(o->clip_path, o->ae_path, o->size, init_seed, out);
     return silt_train_mmdit_create(o ? o->clip_path : NULL, o ? o->size : NULL, init_seed, out);
 }
 
 static silt_status vq_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
     if (o && o->clip_path) return SILT_FAIL(SILT_ERR_ARG, "vq: --clip-model is for text-conditioned archs (mmdit, var)");
     if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "vq: --vq is for --arch var");
+    if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "vq: --ae is for --arch mmdit");
     return silt_train_vq_create(o ? o->size : NULL, init_seed, out);
 }
 
+static silt_status ae_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    if (o && o->clip_path) return SILT_FAIL(SILT_ERR_ARG, "ae: --clip-model is for text-conditioned archs (mmdit, var)");
+    if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "ae: --ae is for --arch mmdit (ae starts from --vq)");
+    return silt_train_ae_create(o ? o->vq_path : NULL, o ? o->size : NULL, init_seed, out);
+}
+
 static silt_status var_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
+    if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "var: --ae is for --arch mmdit");
     return silt_train_var_create(o ? o->vq_path : NULL, o ? o->clip_path : NULL, o ? o->size : NULL, init_seed, out);
 }
 
@@ -46,10 +56,13 @@ static silt_status var_create_task(uint64_t init_seed, const silt_train_arch_opt
 static const silt_train_arch archs[] = {
     {"toy", "small MLP regressing a fixed random teacher network (tests, smoke runs)", toy_create, false},
     {"clip", "world-CLIP: small text transformer + ViT, contrastive on world train captions and renders", clip_create, true},
-    {"mmdit", "world MMDiT (SD3-style, 32 px pixel space): rectified flow on world train renders, conditioned on a "
-              "frozen world-CLIP (--clip-model), 10% caption dropout", mmdit_create_task, true},
+    {"mmdit", "world MMDiT (SD3-style, 32 px pixel space, or with --ae the 16 x 8 x 8 latent of a world "
+              "autoencoder): rectified flow on world train renders, conditioned on a frozen world-CLIP (--clip-model), "
+              "10% caption dropout", mmdit_create_task, true},
     {"vq", "world VAR tokenizer: multi-scale residual VQ-VAE (32 px -> 1,2,3,4,6,8 token maps), L2 + codebook + "
            "commitment loss, straight-through", vq_create_task, true},
+    {"ae", "world autoencoder: the tokenizer's conv encoder/decoder without the quantiser (32 px -> 16 x 8 x 8), "
+           "L2 on a noised latent; --vq warm-starts from a tokenizer", ae_create_task, true},
     {"var", "world VAR: next-scale transformer on a frozen tokenizer (--vq) and world-CLIP (--clip-model), "
             "cross-attention to the text, 10% caption dropout", var_create_task, true},
 };

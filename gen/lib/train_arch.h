@@ -16,7 +16,8 @@
 typedef struct silt_train_arch_opts {
     const char *clip_path;  // frozen text encoder (mmdit): a world-CLIP file, checkpoint or run dir; NULL: default
     const char *size;       // model size preset (mmdit: silt_train_mmdit_presets(); vq, var: tiny|small|default); NULL: "default"
-    const char *vq_path;    // var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir)
+    const char *vq_path;    // var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir); ae: a start
+    const char *ae_path;    // mmdit: train in this world autoencoder's latent (`gen train --arch ae --export`); NULL: pixels
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -86,12 +87,25 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 // any "P:D:H:L" (P dividing 32, D a multiple of H and of 4). joint_dim /
 // pooled_dim come from the CLIP.
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out);
+// The same for a (channels, side, side) input: side 32 (pixels) takes 4 px
+// patches in the presets, any other side (a latent: 8) 1 x 1 patches.
+silt_status silt_train_mmdit_preset_for(const char *size, int joint_dim, int pooled_dim, int channels, int side,
+                                        mmdit_config *out);
 const char *silt_train_mmdit_presets(void);  // "tiny|small|default|P:D:H:L"
 
 // clip_path: as silt_train_arch_opts (a run directory means its latest
 // checkpoint); the CLIP's EMA weights when it is a trainer checkpoint.
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out);
+// Latent space: the same flow on z = (f - shift) * scale, f the frozen world
+// autoencoder's latent of the render (B, Cvae, 8, 8) (ae_path: a `gen train
+// --arch ae --export` file with silt.latent_shift / silt.latent_scale),
+// encoded on a CPU graph without grad (uploaded on device runs). The
+// checkpoint's config JSON gets "silt_latent": "world-ae" and the two
+// numbers, which the export writes as metadata silt.latent,
+// silt.latent_shift, silt.latent_scale for gen to decode with.
+silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
+                                           uint64_t init_seed, silt_train_task *out);
 // The same with an explicit model config (joint_dim and pooled_dim are set
 // from the CLIP); for benchmarks and experiments.
 silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
@@ -175,6 +189,34 @@ silt_status silt_train_vq_export(const char *ckpt_or_dir, const char *out_path);
 // The EMA (else plain) weights of a clip checkpoint, or of a run dir's latest,
 // as a wclip_save model file (zstd when out_path ends in ".zst").
 silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path);
+
+// --- ae: the world autoencoder (a latent space for the world MMDiT) ---------------------
+// The world tokenizer's conv encoder and decoder (var/vqvae.h, the same
+// presets and tensor names) without the quantiser: f = quant_conv(encoder(x)),
+// a continuous (Cvae, 8, 8) latent for 32 px renders. A micro-batch is B
+// train renders j = batch_index * B + i in [-1, 1]; the loss is
+//   mse(decoder(post_quant_conv(f + LATENT_NOISE * n)), x) + LATENT_PENALTY * mean(f^2)
+// with n ~ N(0, I) from Philox stream j under data_seed ^ (0x9E3779B97F4A7C15 * 5):
+// the noise makes the decoder draw clean shapes from latents that are only
+// close to an encoding (what a sampler produces), the penalty stops the
+// encoder from outscaling the noise (a fixed-variance VAE's KL term, up to
+// constants). The codebook and phi convs are kept (zero gradients, no decay),
+// so the model file is a VQ-VAE file. opts->vq_path (`--vq`) warm-starts from
+// a tokenizer of the same preset (the shipped world-vq by name).
+#define SILT_TRAIN_AE_IMAGE 32
+#define SILT_TRAIN_AE_LATENT_NOISE 0.1f
+#define SILT_TRAIN_AE_LATENT_PENALTY 1e-3f
+// Export: the latent's mean and standard deviation over the first
+// SILT_AE_STATS_IMAGES train renders of seed SILT_AE_STATS_SEED, stored as
+// "silt.latent_shift" = mean and "silt.latent_scale" = 1 / std (SD3's
+// shift_factor / scaling_factor: z = (f - shift) * scale has unit variance).
+#define SILT_AE_STATS_IMAGES 1024
+#define SILT_AE_STATS_SEED 7
+silt_status silt_train_ae_create(const char *init_path, const char *size, uint64_t init_seed, silt_train_task *out);
+silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, double *std);
+// The EMA (else plain) weights of an ae checkpoint (or run dir) to out_path
+// with var_vq_save_as: "silt.kind" = "world-ae" and the two latent numbers.
+silt_status silt_train_ae_export(const char *ckpt_or_dir, const char *out_path);
 
 // --- var: the world VAR (var/var.h), text-conditioned on a frozen world-CLIP ----------
 // A micro-batch is B train-suite items j = batch_index * B + i: the render

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -24,7 +25,13 @@ typedef struct mmdit_task {
     mmdit_model *m;
     wclip_model *clip;
     silt_graph *text_g;  // device runs: the frozen text encode stays on a CPU graph
-    char config[1024];  // mmdit_config_json, stored in checkpoints
+    // Latent runs: the frozen world autoencoder, its normalisation, and a
+    // CPU graph for its encoder (no grad; device runs upload the latents).
+    var_vqvae *ae;
+    silt_graph *ae_g;
+    double latent_shift, latent_scale;
+    int side, channels;  // the diffused tensor: (channels, side, side)
+    char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
 } mmdit_task;
 
 // A per-purpose Philox seed (the same odd-multiplier mix as silt_train_batch_rng).
@@ -35,31 +42,39 @@ static uint64_t purpose_seed(uint64_t data_seed, uint32_t purpose) {
 const char *silt_train_mmdit_presets(void) { return "tiny|small|default|P:D:H:L"; }
 
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out) {
-    if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit preset: NULL out");
+    return silt_train_mmdit_preset_for(size, joint_dim, pooled_dim, 3, SILT_TRAIN_MMDIT_IMAGE, out);
+}
+
+silt_status silt_train_mmdit_preset_for(const char *size, int joint_dim, int pooled_dim, int channels, int side,
+                                        mmdit_config *out) {
+    if (!out || channels < 1 || side < 1) return SILT_FAIL(SILT_ERR_ARG, "mmdit preset: bad argument");
     if (!size) size = "default";
+    // Pixel space (side 32) uses 4 px patches; a latent (side 8) 1 x 1
+    // patches: 64 tokens either way, so a step costs about the same.
+    const int pp = side == SILT_TRAIN_MMDIT_IMAGE ? 4 : 1;
     // All presets: RGB in and out, QK RMS-norm (SD3.5: steadier attention
     // logits at high learning rates), a table exactly the 32 px patch grid.
     // Costs per step at batch 32 (one core, bench/mmdit_train.c): small
     // 0.86 s, default 1.31 s; patch 2 at hidden 192 costs 3.98 s (attention
     // over 4x the tokens), so patch 4 buys ~3x the updates in a fixed time.
-    mmdit_config c = {.in_channels = 3, .out_channels = 3, .joint_dim = joint_dim, .pooled_dim = pooled_dim,
-                      .qk_norm = true, .n_dual = 0};
+    mmdit_config c = {.in_channels = channels, .out_channels = channels, .joint_dim = joint_dim,
+                      .pooled_dim = pooled_dim, .qk_norm = true, .n_dual = 0};
     int p = 0, D = 0, H = 0, L = 0, used = 0;
     if (!strcmp(size, "tiny")) {  // CLI tests: a few ms a step
-        p = 4, D = 32, H = 2, L = 2;
+        p = pp, D = 32, H = 2, L = 2;
     } else if (!strcmp(size, "small")) {
-        p = 4, D = 192, H = 8, L = 6;
+        p = pp, D = 192, H = 8, L = 6;
     } else if (!strcmp(size, "default")) {
-        p = 4, D = 256, H = 8, L = 6;
+        p = pp, D = 256, H = 8, L = 6;
     } else if (sscanf(size, "%d:%d:%d:%d%n", &p, &D, &H, &L, &used) != 4 || size[used] || p < 1 || H < 1 ||
-               D % H || SILT_TRAIN_MMDIT_IMAGE % p) {
+               D % H || side % p) {
         return SILT_FAIL(SILT_ERR_ARG,
                          "mmdit: unknown size '%s' (known: tiny, small, default, or patch:hidden:heads:depth with "
                          "the patch dividing %d and hidden a multiple of heads)",
-                         size, SILT_TRAIN_MMDIT_IMAGE);
+                         size, side);
     }
     c.patch = p, c.hidden = D, c.heads = H, c.head_dim = D / H, c.depth = L;
-    c.pos_max = SILT_TRAIN_MMDIT_IMAGE / c.patch;
+    c.pos_max = side / c.patch;
     *out = c;
     return mmdit_config_check(&c);
 }
@@ -71,6 +86,8 @@ static void task_destroy(void *self) {
     mmdit_free(t->m);
     wclip_free(t->clip);
     silt_graph_free(t->text_g);
+    var_vq_free(t->ae);
+    silt_graph_free(t->ae_g);
     free(t);
 }
 
@@ -103,42 +120,55 @@ static silt_tensor *fail(silt_graph *g, silt_status s) {
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     mmdit_task *t = self;
     const wclip_config *cc = wclip_get_config(t->clip);
-    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len;
-    const int64_t npix = 3 * (int64_t)S * S;
+    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len, side = t->side;
+    const int64_t npix = 3 * (int64_t)S * S, nx = (int64_t)t->channels * side * side;
     if (batch_index < 0 || B < 1)
         return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: batch %lld of size %d", (long long)batch_index, B));
     // The batch is built in host memory (the graph's host arena) and then put
     // on the graph's device (a copy on a CPU graph: the same numbers).
     silt_arena *ha = silt_graph_arena(g);
-    float *hx = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
-    float *htarget = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
+    float *hx = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
+    float *htarget = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
     int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof(int32_t));
-    float *x0 = silt_arena_alloc(ha, (size_t)npix * sizeof(float));
+    float *x0 = silt_arena_alloc(ha, (size_t)(B * (npix > nx ? npix : nx)) * sizeof(float));
     float *ts = silt_arena_alloc(ha, (size_t)B * sizeof(float));
     if (!hx || !htarget || !ids || !x0 || !ts) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     const uint64_t seed_t = purpose_seed(data_seed, PURPOSE_TIME), seed_n = purpose_seed(data_seed, PURPOSE_NOISE);
+    // x0: the B renders in [-1, 1], or (latent runs) their normalised encodings.
     for (int i = 0; i < B; i++) {
         const int64_t j = batch_index * B + i;  // the sample's global index
         world_item it;
         silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it);
-        if (!s) s = world_render(&it.scene, S, x0, NULL, NULL);
+        if (!s) s = world_render(&it.scene, S, x0 + i * npix, NULL, NULL);
         // Caption dropout (for classifier-free guidance): the null caption is "".
         bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_MMDIT_CAPTION_DROP;
         if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, ids + (size_t)i * T);
         if (s) return fail(g, s);
-        float n = 0, *noise = htarget + i * npix, *x = hx + i * npix;
+    }
+    for (int64_t k = 0; k < B * npix; k++) x0[k] = 2.0f * x0[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
+    if (t->ae) {
+        silt_graph_reset(t->ae_g);
+        silt_tensor *img = silt_graph_upload(t->ae_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
+        silt_tensor *f = var_vq_encode_features(t->ae_g, t->ae, img);
+        if (!f) return fail(g, silt_graph_status(t->ae_g));
+        const float *fv = silt_f32(f);
+        for (int64_t k = 0; k < B * nx; k++) x0[k] = (float)((fv[k] - t->latent_shift) * t->latent_scale);
+    }
+    for (int i = 0; i < B; i++) {
+        const int64_t j = batch_index * B + i;
+        float n = 0, *noise = htarget + i * nx, *x = hx + i * nx;
+        const float *v0 = x0 + i * nx;
         silt_rng_normal(&n, 1, seed_t, (uint64_t)j, 0);
-        silt_rng_normal(noise, npix, seed_n, (uint64_t)j, 0);
+        silt_rng_normal(noise, nx, seed_n, (uint64_t)j, 0);
         const float sg = 1.0f / (1.0f + expf(-n));  // logit-normal(0, 1)
         ts[i] = 1000.0f * sg;
-        for (int64_t k = 0; k < npix; k++) {
-            float v0 = 2.0f * x0[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
-            x[k] = (1.0f - sg) * v0 + sg * noise[k];
-            noise[k] -= v0;  // the target v = noise - x0, in place
+        for (int64_t k = 0; k < nx; k++) {
+            x[k] = (1.0f - sg) * v0[k] + sg * noise[k];
+            noise[k] -= v0[k];  // the target v = noise - x0, in place
         }
     }
-    const int64_t shape[4] = {B, 3, S, S};
+    const int64_t shape[4] = {B, t->channels, side, side};
     silt_tensor *xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
     silt_tensor *target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
     if (!xt || !target) return NULL;
@@ -166,9 +196,47 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     return silt_mse_loss(g, v, target);
 }
 
+// The frozen world autoencoder of a latent run, with its normalisation
+// (metadata silt.latent_shift / silt.latent_scale of a `gen train --arch ae
+// --export` file).
+static silt_status load_ae(mmdit_task *t, const char *ae_path) {
+    char path[4096];
+    SILT_TRY(silt_train_resolve_path(ae_path, path, sizeof path, "world autoencoder"));
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(path, &st));
+    const char *kind = silt_safetensors_metadata(st, "silt.kind");
+    const char *sh = silt_safetensors_metadata(st, "silt.latent_shift"), *sc = silt_safetensors_metadata(st, "silt.latent_scale");
+    char *e1 = NULL, *e2 = NULL;
+    silt_status s = SILT_OK;
+    if (!kind || strcmp(kind, "world-ae") || !sh || !sc)
+        s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s is not a world autoencoder (`gen train --arch ae --export`: "
+                                       "metadata silt.kind = world-ae, silt.latent_shift, silt.latent_scale)", path);
+    if (!s) {
+        t->latent_shift = strtod(sh, &e1);
+        t->latent_scale = strtod(sc, &e2);
+        if (*e1 || *e2 || !isfinite(t->latent_shift) || !(t->latent_scale > 0) || !isfinite(t->latent_scale))
+            s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s: latent shift '%s' / scale '%s' are not numbers (scale > 0)",
+                          path, sh, sc);
+    }
+    if (!s) s = var_vq_load(st, &t->ae);
+    silt_safetensors_close(st);
+    if (s) return s;
+    const var_vq_config *q = var_vq_get_config(t->ae);
+    if (SILT_TRAIN_MMDIT_IMAGE % q->downsample)
+        return SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s downsamples by %d, which does not divide %d", path,
+                         q->downsample, SILT_TRAIN_MMDIT_IMAGE);
+    t->channels = q->z_channels;
+    t->side = SILT_TRAIN_MMDIT_IMAGE / q->downsample;
+    t->ae_g = silt_graph_create(0);
+    if (!t->ae_g) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for the autoencoder graph");
+    silt_graph_set_grad(t->ae_g, false);
+    return SILT_OK;
+}
+
 // size: a preset name, or NULL with *cfg set (joint/pooled from the CLIP).
-static silt_status create(const char *clip_path, const char *size, const mmdit_config *cfg, uint64_t init_seed,
-                          silt_train_task *out) {
+// ae_path: NULL for pixel space, else the world autoencoder of a latent run.
+static silt_status create(const char *clip_path, const char *ae_path, const char *size, const mmdit_config *cfg,
+                          uint64_t init_seed, silt_train_task *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
     const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
     char path[4096];
@@ -181,7 +249,9 @@ static silt_status create(const char *clip_path, const char *size, const mmdit_c
     SILT_TRY(silt_train_resolve_path(cp, path, sizeof path, "world-CLIP"));
     mmdit_task *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory");
-    silt_status s = wclip_load_file(path, &t->clip);
+    t->channels = 3, t->side = SILT_TRAIN_MMDIT_IMAGE;
+    silt_status s = ae_path ? load_ae(t, ae_path) : SILT_OK;
+    if (!s) s = wclip_load_file(path, &t->clip);
     mmdit_config c = {0};
     if (!s) {
         const wclip_config *cc = wclip_get_config(t->clip);
@@ -193,23 +263,34 @@ static silt_status create(const char *clip_path, const char *size, const mmdit_c
             c.joint_dim = cc->width;
             c.pooled_dim = cc->embed_dim;
         } else if (!s) {
-            s = silt_train_mmdit_preset(size, cc->width, cc->embed_dim, &c);
+            s = silt_train_mmdit_preset_for(size, cc->width, cc->embed_dim, t->channels, t->side, &c);
         }
     }
-    if (!s && (long)c.pos_max * c.patch < SILT_TRAIN_MMDIT_IMAGE)
-        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d px patches is smaller than %d px",
-                      c.pos_max, c.pos_max, c.patch, SILT_TRAIN_MMDIT_IMAGE);
+    if (!s && (c.in_channels != t->channels || c.out_channels != t->channels))
+        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: the model takes %d channels in and %d out, the %s has %d", c.in_channels,
+                      c.out_channels, ae_path ? "latent" : "image", t->channels);
+    if (!s && (long)c.pos_max * c.patch < t->side)
+        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d-wide patches is smaller than %d",
+                      c.pos_max, c.pos_max, c.patch, t->side);
     if (!s) s = mmdit_create(&c, init_seed, &t->m);
-    if (!s && mmdit_config_json(&c, t->config, sizeof t->config) >= (int)sizeof t->config)
-        s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
+    int len = s ? 0 : mmdit_config_json(&c, t->config, sizeof t->config);
+    // A latent run records its latent in the checkpoint's config, so a resume
+    // with another autoencoder fails and the export can name it.
+    if (!s && ae_path && len > 1 && (size_t)len < sizeof t->config && t->config[len - 1] == '}')
+        len = len - 1 + snprintf(t->config + len - 1, sizeof t->config - (size_t)(len - 1),
+                                 ", \"silt_latent\": \"world-ae\", \"silt_latent_shift\": %.9g, "
+                                 "\"silt_latent_scale\": %.9g}",
+                                 t->latent_shift, t->latent_scale);
+    if (!s && (len <= 0 || len >= (int)sizeof t->config)) s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
     if (s) {
         task_destroy(t);
         return s;
     }
     int64_t n = 0;
     for (int i = 0; i < mmdit_param_count(t->m); i++) n += silt_numel(mmdit_param(t->m, i, NULL, NULL));
-    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s",
-              cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path);
+    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s%s%s",
+              cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path,
+              ae_path ? ", latent of " : ", pixel space", ae_path ? ae_path : "");
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
                              .destroy = task_destroy, .to_device = task_to_device};
@@ -218,13 +299,18 @@ static silt_status create(const char *clip_path, const char *size, const mmdit_c
 
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out) {
-    return create(clip_path, size ? size : "default", NULL, init_seed, out);
+    return create(clip_path, NULL, size ? size : "default", NULL, init_seed, out);
+}
+
+silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
+                                           uint64_t init_seed, silt_train_task *out) {
+    return create(clip_path, ae_path, size ? size : "default", NULL, init_seed, out);
 }
 
 silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
                                            silt_train_task *out) {
     if (!c) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL config");
-    return create(clip_path, NULL, c, init_seed, out);
+    return create(clip_path, NULL, NULL, c, init_seed, out);
 }
 
 // --- export ------------------------------------------------------------------------
@@ -247,6 +333,22 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
     char *train = NULL;
     silt_status s = mmdit_load(st, &m);
     if (!s) s = silt_train_export_summary(st, "proj_out.weight", &train);
+    // A latent run's checkpoint config names its latent (see create).
+    char lshift[40] = "", lscale[40] = "";
+    const char *ccfg = silt_safetensors_metadata(st, "config");
+    silt_json *doc = NULL;
+    if (!s && ccfg && silt_json_parse(ccfg, strlen(ccfg), 16, &doc) == SILT_OK) {
+        const silt_json_value *root = silt_json_root(doc);
+        const silt_json_value *vs = silt_json_member(doc, root, "silt_latent_shift");
+        const silt_json_value *vc = silt_json_member(doc, root, "silt_latent_scale");
+        if (silt_json_member(doc, root, "silt_latent")) {
+            if (!vs || !vc || vs->type != SILT_JSON_NUMBER || vc->type != SILT_JSON_NUMBER)
+                s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit export: %s: a latent run without its latent shift and scale", path);
+            else
+                snprintf(lshift, sizeof lshift, "%.9g", vs->num), snprintf(lscale, sizeof lscale, "%.9g", vc->num);
+        }
+    }
+    silt_json_free(doc);
     if (!s) {
         char steps[32], shift[32], cfg[32];
         snprintf(steps, sizeof steps, "%d", o->steps);
@@ -254,7 +356,8 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
         snprintf(cfg, sizeof cfg, "%g", o->cfg);
         const char *kv[] = {"silt.kind", "world-mmdit", "silt.text_encoder", "world-clip", "silt.sampler",
                             "flow_euler", "silt.steps", steps, "silt.shift", shift, "silt.cfg", cfg, "silt.train",
-                            train, NULL};
+                            train, lshift[0] ? "silt.latent" : NULL, "world-ae", "silt.latent_shift", lshift,
+                            "silt.latent_scale", lscale, NULL};
         s = mmdit_save_as(m, out_path, kv, o->f16 ? SILT_ST_F16 : SILT_ST_F32);
     }
     free(train);

@@ -39,6 +39,11 @@ struct silt_txt2img {
     vae_model *vae;
     var_model *var;
     var_vqvae *vq;  // VAR's tokenizer (the --vae of a VAR)
+    // A latent world MMDiT (metadata silt.latent = world-ae): its world
+    // autoencoder decodes f = z / latent_scale + latent_shift.
+    var_vqvae *wae;
+    bool wants_wae;
+    double latent_shift, latent_scale;
     wclip_model *clip;  // world models: the frozen text encoder
     // World models: defaults from the metadata (has_* false when absent).
     bool has_sampler, has_steps, has_shift, has_cfg;
@@ -173,6 +178,44 @@ static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int t
     return SILT_OK;
 }
 
+// Metadata silt.latent = "world-ae" (an export), or the same in a training
+// checkpoint's config JSON ("silt_latent", see gen/lib/train_mmdit.c): the
+// model works in a world autoencoder's latent, normalised by shift and scale.
+static silt_status world_latent(silt_txt2img *t, const silt_safetensors *st) {
+    const char *lat = silt_safetensors_metadata(st, "silt.latent");
+    double shift = 0, scale = 0;
+    bool hs = false, hc = false;
+    if (lat) {
+        if (strcmp(lat, "world-ae"))
+            return SILT_FAIL(SILT_ERR_UNSUPPORTED, "metadata silt.latent = '%s': the only built-in latent is world-ae", lat);
+        SILT_TRY(meta_number(st, "silt.latent_shift", -1e6, 1e6, false, &hs, &shift));
+        SILT_TRY(meta_number(st, "silt.latent_scale", 1e-9, 1e9, false, &hc, &scale));
+    } else {
+        const char *cfg = silt_safetensors_metadata(st, "config");
+        silt_json *doc = NULL;
+        if (!cfg || silt_json_parse(cfg, strlen(cfg), 16, &doc) != SILT_OK) {
+            silt_error_clear();
+            return SILT_OK;
+        }
+        const silt_json_value *root = silt_json_root(doc), *v = silt_json_member(doc, root, "silt_latent");
+        const silt_json_value *vs = silt_json_member(doc, root, "silt_latent_shift");
+        const silt_json_value *vc = silt_json_member(doc, root, "silt_latent_scale");
+        if (v) {
+            lat = "world-ae";
+            if ((hs = vs && vs->type == SILT_JSON_NUMBER)) shift = vs->num;
+            if ((hc = vc && vc->type == SILT_JSON_NUMBER && vc->num > 0)) scale = vc->num;
+        }
+        silt_json_free(doc);
+        if (!lat) return SILT_OK;
+    }
+    if (!hs || !hc || !isfinite(shift) || !isfinite(scale))
+        return SILT_FAIL(SILT_ERR_FORMAT, "a world-ae latent model needs silt.latent_shift and silt.latent_scale > 0");
+    t->wants_wae = true;
+    t->latent_shift = shift;
+    t->latent_scale = scale;
+    return SILT_OK;
+}
+
 // World models: the sampling defaults the trainer stored, and the world-CLIP
 // text encoder, whose widths must be the MMDiT's text widths. A training
 // checkpoint of `gen train --arch mmdit` (format silt-train-checkpoint, arch
@@ -199,8 +242,38 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
     if (t->has_cfg) t->meta_cfg = (float)v;
 
     silt_txt2img_info *in = &t->info;
+    SILT_TRY(world_latent(t, st));
     SILT_TRY(load_world_clip(t, clip_path, in->joint_dim, in->pooled_dim, "MMDiT"));
     in->native_width = in->native_height = world_native_size(st, mmdit_get_config(t->mmdit));
+    return SILT_OK;
+}
+
+// A world autoencoder for a latent world MMDiT: vae_path, or the built-in
+// world-ae; its latent width must be the model's channels.
+static silt_status load_world_ae(silt_txt2img *t, const char *vae_path) {
+    silt_txt2img_info *in = &t->info;
+    char found[sizeof in->vae_path];
+    if (!vae_path) {
+        SILT_TRY(silt_models_find(SILT_MODEL_WORLD_AE, found, sizeof found));
+        vae_path = found;
+    }
+    snprintf(in->vae_path, sizeof in->vae_path, "%s", vae_path);
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_safetensors_open(vae_path, &st));
+    const char *kind = silt_safetensors_metadata(st, "silt.kind");
+    silt_status s = kind && !strcmp(kind, "world-ae")
+                        ? var_vq_load(st, &t->wae)
+                        : SILT_FAIL(SILT_ERR_ARG, "--vae %s: not a world autoencoder (metadata silt.kind = world-ae), "
+                                                  "which this latent world MMDiT decodes with", base_name(vae_path));
+    silt_safetensors_close(st);
+    if (s != SILT_OK) return s;
+    const var_vq_config *q = var_vq_get_config(t->wae);
+    if (q->z_channels != in->latent_channels || q->in_channels != 3)
+        return SILT_FAIL(SILT_ERR_ARG, "--vae %s: a %d-channel latent of %d-channel images, but the model works on %d "
+                                       "channels of RGB", base_name(vae_path), q->z_channels, q->in_channels,
+                         in->latent_channels);
+    in->has_vae = true;
+    in->downscale = q->downsample;
     return SILT_OK;
 }
 
@@ -304,8 +377,9 @@ silt_status silt_txt2img_load(const char *model_path, const char *vae_path, cons
     if (s == SILT_OK && clip_path && !in->world_text)
         s = SILT_FAIL(SILT_ERR_ARG, "--clip is for world models (MMDiT with metadata silt.text_encoder = world-clip, "
                                     "or a text-conditioned VAR), not this %s", silt_family_name(in->family));
-    if (s == SILT_OK && vae_path) s = in->family == SILT_FAMILY_VAR ? load_vq(t, vae_path) : load_vae(t, vae_path);
-    if (s == SILT_OK && !vae_path && in->latent_channels != 3)
+    if (s == SILT_OK && t->wants_wae) s = load_world_ae(t, vae_path);
+    else if (s == SILT_OK && vae_path) s = in->family == SILT_FAMILY_VAR ? load_vq(t, vae_path) : load_vae(t, vae_path);
+    if (s == SILT_OK && !vae_path && !t->wae && in->latent_channels != 3)
         s = SILT_FAIL(SILT_ERR_ARG, "this model makes %d-channel latents: pass --vae FILE to decode them",
                       in->latent_channels);
     if (s != SILT_OK) { silt_txt2img_free(t); return s; }
@@ -322,6 +396,7 @@ void silt_txt2img_free(silt_txt2img *t) {
     vae_free(t->vae);
     var_free(t->var);
     var_vq_free(t->vq);
+    var_vq_free(t->wae);
     wclip_free(t->clip);
     free(t);
 }
@@ -847,6 +922,18 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
         if (!img) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "VAE decode failed"); goto done; }
         if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != H || img->shape[3] != W) {
             s = SILT_FAIL(SILT_ERR_SHAPE, "VAE decoded to an unexpected shape");
+            goto done;
+        }
+        pix = silt_f32(img);
+    } else if (t->wae) {
+        silt_tensor *Z = silt_graph_tensor_f32(g, 4, (int64_t[]){B, C, lh, lw});
+        if (!Z) { s = silt_graph_status(g); goto done; }
+        float *z = silt_f32(Z);
+        for (int64_t i = 0; i < n; i++) z[i] = (float)(x[i] / t->latent_scale + t->latent_shift);
+        silt_tensor *img = var_vq_fhat_to_img(g, t->wae, Z, true);
+        if (!img) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "world autoencoder decode failed"); goto done; }
+        if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != H || img->shape[3] != W) {
+            s = SILT_FAIL(SILT_ERR_SHAPE, "the world autoencoder decoded to an unexpected shape");
             goto done;
         }
         pix = silt_f32(img);

@@ -59,6 +59,7 @@ typedef struct silt_txt2img_info {
     bool world_text;           // MMDiT conditioned on world-CLIP prompts (metadata silt.text_encoder = world-clip),
                                // or a text-conditioned VAR (the world VAR: text_pool_proj instead of class_emb)
     char clip_path[512];       // world_text: the world-CLIP file loaded
+    char vae_path[512];        // a latent world MMDiT: the world autoencoder file loaded (else "")
 } silt_txt2img_info;
 
 // Detects the architecture (gen/lib/arch.h) and loads a DiT or MMDiT, plus the
@@ -78,7 +79,10 @@ typedef struct silt_txt2img_info {
 // silt.sampler, silt.steps, silt.shift and silt.cfg become the defaults of
 // silt_txt2img_default_params (a bad value: SILT_ERR_FORMAT naming the key).
 // clip_path must be NULL for every other model; an unknown
-// silt.text_encoder is SILT_ERR_UNSUPPORTED.
+// silt.text_encoder is SILT_ERR_UNSUPPORTED. A latent world MMDiT (metadata
+// silt.latent = "world-ae" with silt.latent_shift / silt.latent_scale, or a
+// latent training checkpoint) decodes with the world autoencoder vae_path
+// names, or the built-in world-ae.safetensors.zst when it is NULL.
 silt_status silt_txt2img_load(const char *model_path, const char *vae_path, const char *clip_path, silt_txt2img **out);
 void silt_txt2img_free(silt_txt2img *t);  // NULL-safe
 const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);

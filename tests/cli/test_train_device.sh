@@ -26,10 +26,10 @@ expect train-bogus 2 "$gen" "${args[@]}" --device tpu --out "$tmp/x"
 check train-bogus-line one_line
 expect train-cuda-toy 2 "$gen" train --arch toy --steps 1 --device cuda --out "$tmp/toy"
 check train-cuda-toy-line one_line
-check train-cuda-toy-says err_has "toy trains on the cpu only (on the GPU: clip, mmdit, vq, var)"
+check train-cuda-toy-says err_has "toy trains on the cpu only (on the GPU: clip, mmdit, vq, ae, var)"
 check train-cuda-toy-nothing test ! -e "$tmp/toy/latest"
 expect help 0 "$gen" train --help
-check help-device out_has "cuda (archs clip, mmdit, vq, var)"
+check help-device out_has "cuda (archs clip, mmdit, vq, ae, var)"
 if "$gen" info --system 2>&1 | grep -q '^gpu: .*\(not built\|no GPU\)'; then
     expect train-cuda-none 1 "$gen" "${args[@]}" --device cuda --out "$tmp/x"
     check train-cuda-none-line one_line

@@ -1,0 +1,200 @@
+// The world autoencoder's training task and export (see train_arch.h): the
+// world tokenizer's conv encoder and decoder without the quantiser, a
+// continuous 8 x 8 x Cvae latent for a latent world MMDiT.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "gen/lib/train_arch.h"
+#include "world/render.h"
+#include "world/suites.h"
+
+enum { PURPOSE_LATENT_NOISE = 4 };
+
+typedef struct ae_task {
+    var_vqvae *vq;
+    char config[1024];
+} ae_task;
+
+// The codebook and the phi convs are only the quantiser's: no loss term
+// reaches them, so they get zero gradients, and they are exempt from weight
+// decay so that they stay as initialised (the file stays a loadable tokenizer).
+static bool quantiser_only(const char *name) { return !strncmp(name, "quantize.", 9); }
+
+static void task_destroy(void *self) {
+    ae_task *t = self;
+    if (!t) return;
+    var_vq_free(t->vq);
+    free(t);
+}
+
+static int task_n_params(void *self) { return var_vq_param_count(((ae_task *)self)->vq); }
+
+static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
+    silt_tensor *p = var_vq_param(((ae_task *)self)->vq, i, name);
+    if (p) *no_decay = var_vq_param_no_decay(*name, p) || quantiser_only(*name);
+    return p;
+}
+
+static silt_status task_to_device(void *self, silt_device device) {
+    return var_vq_to_device(((ae_task *)self)->vq, device);
+}
+
+// Renders of train items j0 .. j0 + B - 1 in [-1, 1] into x (B, 3, S, S).
+static silt_status render_batch(uint64_t data_seed, int64_t j0, int B, float *x) {
+    const int S = SILT_TRAIN_AE_IMAGE;
+    const int64_t npix = 3 * (int64_t)S * S;
+    for (int i = 0; i < B; i++) {
+        world_item it;
+        float *xi = x + i * npix;
+        SILT_TRY(world_suite_item(WORLD_SUITE_TRAIN, data_seed, j0 + i, &it));
+        SILT_TRY(world_render(&it.scene, S, xi, NULL, NULL));
+        for (int64_t k = 0; k < npix; k++) xi[k] = 2.0f * xi[k] - 1.0f;
+    }
+    return SILT_OK;
+}
+
+static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
+    ae_task *t = self;
+    const int S = SILT_TRAIN_AE_IMAGE;
+    const int64_t npix = 3 * (int64_t)S * S;
+    if (batch_index < 0 || B < 1) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "ae: batch %lld of size %d", (long long)batch_index, B));
+        return NULL;
+    }
+    silt_arena *ha = silt_graph_arena(g);
+    float *hx = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof *hx);
+    if (!hx) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
+        return NULL;
+    }
+    silt_status s = render_batch(data_seed, batch_index * B, B, hx);
+    if (s) { silt_graph_fail(g, s); return NULL; }
+    silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
+    silt_tensor *f = var_vq_encode_features(g, t->vq, img);
+    if (!f) return NULL;
+    // The decoder sees f + sigma * noise: it learns to draw clean shapes from
+    // a latent that is only close (as a sampler's output is), and the penalty
+    // below keeps the encoder from outscaling the noise.
+    int64_t nf = silt_numel(f);
+    float *hn = silt_arena_alloc(ha, (size_t)nf * sizeof *hn);
+    if (!hn) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for the latent noise"));
+        return NULL;
+    }
+    const int64_t per = nf / B;
+    const uint64_t seed_n = data_seed ^ (0x9E3779B97F4A7C15ull * (PURPOSE_LATENT_NOISE + 1));
+    for (int i = 0; i < B; i++) {
+        silt_rng_normal(hn + i * per, per, seed_n, (uint64_t)(batch_index * B + i), 0);
+        for (int64_t k = 0; k < per; k++) hn[i * per + k] *= SILT_TRAIN_AE_LATENT_NOISE;
+    }
+    silt_tensor *noise = silt_graph_upload(g, SILT_F32, f->ndim, f->shape, hn);
+    silt_tensor *rec = var_vq_fhat_to_img(g, t->vq, silt_add(g, f, noise), false);
+    silt_tensor *rec_loss = silt_mse_loss(g, rec, img);
+    silt_tensor *pen = silt_scale(g, silt_mean(g, silt_mul(g, f, f)), SILT_TRAIN_AE_LATENT_PENALTY);
+    silt_tensor *loss = silt_add(g, rec_loss, pen);
+    if (loss && batch_index % 250 == 0 && rec_loss->device == SILT_CPU)
+        silt_info("ae: batch %lld: reconstruction %.5f, latent mean square %.4f", (long long)batch_index,
+                  (double)silt_f32(rec_loss)[0], (double)silt_f32(pen)[0] / SILT_TRAIN_AE_LATENT_PENALTY);
+    return loss;
+}
+
+silt_status silt_train_ae_create(const char *init_path, const char *size, uint64_t init_seed, silt_train_task *out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "ae: NULL out");
+    var_vq_config c;
+    SILT_TRY(silt_train_vq_preset(size, &c));
+    ae_task *t = calloc(1, sizeof *t);
+    if (!t) return SILT_FAIL(SILT_ERR_OOM, "ae: out of memory");
+    silt_status s = var_vq_create(&c, init_seed, &t->vq);
+    if (!s && var_vq_config_json(&c, t->config, sizeof t->config) >= (int)sizeof t->config)
+        s = SILT_FAIL(SILT_ERR_ARG, "ae: config JSON too long");
+    // Optional warm start from a tokenizer of the same shape (its conv nets):
+    // the world tokenizer's encoder and decoder already draw the world.
+    var_vqvae *init = NULL;
+    if (!s && init_path) {
+        char path[4096];
+        s = silt_train_resolve_path(init_path, path, sizeof path, "initial tokenizer");
+        if (!s) s = var_vq_load_file(path, &init);
+        for (int i = 0; !s && i < var_vq_param_count(t->vq); i++) {
+            const char *name = NULL;
+            silt_tensor *dst = var_vq_param(t->vq, i, &name);
+            silt_tensor *src = var_vq_find_param(init, name);
+            if (!src || silt_numel(src) != silt_numel(dst))
+                s = SILT_FAIL(SILT_ERR_FORMAT, "ae: %s has no tensor %s of the %s tokenizer's shape", path, name,
+                              size ? size : "default");
+            else
+                memcpy(dst->data, src->data, silt_nbytes(dst));
+        }
+        var_vq_free(init);
+    }
+    if (s) { task_destroy(t); return s; }
+    silt_info("ae: %s autoencoder, latent %d x %d x %d, %d parameter tensors%s%s", size ? size : "default",
+              c.z_channels, c.patch_nums[c.n_scales - 1], c.patch_nums[c.n_scales - 1], var_vq_param_count(t->vq),
+              init_path ? ", initialised from " : "", init_path ? init_path : "");
+    *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
+                             .images_per_batch = NULL, .name = "ae", .config = t->config, .destroy = task_destroy,
+                             .to_device = task_to_device};
+    return SILT_OK;
+}
+
+silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, double *std) {
+    if (!ae || n < 1 || !mean || !std) return SILT_FAIL(SILT_ERR_ARG, "ae latent stats: bad argument");
+    const int S = SILT_TRAIN_AE_IMAGE, B = 32;
+    const int64_t npix = 3 * (int64_t)S * S;
+    float *x = malloc(sizeof(float) * (size_t)(B * npix));
+    silt_graph *g = silt_graph_create(0);
+    if (!x || !g) {
+        free(x);
+        silt_graph_free(g);
+        return SILT_FAIL(SILT_ERR_OOM, "ae latent stats: out of memory");
+    }
+    silt_graph_set_grad(g, false);
+    double sum = 0, sq = 0;
+    int64_t cnt = 0;
+    silt_status s = SILT_OK;
+    for (int j0 = 0; j0 < n && !s; j0 += B) {
+        int b = n - j0 < B ? n - j0 : B;
+        s = render_batch(SILT_AE_STATS_SEED, j0, b, x);
+        if (s) break;
+        silt_graph_reset(g);
+        silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){b, 3, S, S}, x);
+        silt_tensor *f = var_vq_encode_features(g, ae, img);
+        if (!f) { s = silt_graph_status(g); break; }
+        const float *v = silt_f32(f);
+        for (int64_t k = 0; k < silt_numel(f); k++) sum += v[k], sq += (double)v[k] * v[k];
+        cnt += silt_numel(f);
+    }
+    free(x);
+    silt_graph_free(g);
+    if (s) return s;
+    *mean = sum / (double)cnt;
+    *std = sqrt(fmax(sq / (double)cnt - *mean * *mean, 1e-12));
+    return SILT_OK;
+}
+
+silt_status silt_train_ae_export(const char *ckpt_or_dir, const char *out_path) {
+    if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "ae export: NULL argument");
+    char path[4096];
+    silt_safetensors *st = NULL;
+    SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "ae", path, sizeof path, &st));
+    var_vqvae *ae = NULL;
+    silt_status s = var_vq_load(st, &ae);
+    double mean = 0, std = 1;
+    if (!s) s = silt_ae_latent_stats(ae, SILT_AE_STATS_IMAGES, &mean, &std);
+    if (!s) {
+        char sh[32], sc[32];
+        snprintf(sh, sizeof sh, "%.9g", mean);
+        snprintf(sc, sizeof sc, "%.9g", 1.0 / std);
+        const char *kv[] = {"silt.kind", "world-ae", "silt.latent_shift", sh, "silt.latent_scale", sc, NULL};
+        s = var_vq_save_as(ae, out_path, kv);
+        if (!s) silt_info("ae export: latent mean %.4f, std %.4f over %d train renders", mean, std, SILT_AE_STATS_IMAGES);
+    }
+    var_vq_free(ae);
+    silt_safetensors_close(st);
+    return s;
+}

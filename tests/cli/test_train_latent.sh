@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# gen train --arch ae (the world autoencoder) and --arch mmdit --ae (the
+# latent world MMDiT), tiny presets: the ae loss falls, a run stopped by
+# SIGTERM after a checkpoint and resumed ends byte-identical, --export writes
+# a world-ae file with its latent normalisation, `gen world vq-eval --ae`
+# reads it; a latent MMDiT trains on it, exports with silt.latent, and `gen
+# --prompt` decodes through it (given with --vae or found as the built-in
+# world-ae); a resume with another autoencoder, a tokenizer given as the
+# autoencoder, and misplaced flags fail with one line.
+# Usage: test_train_latent.sh PATH/TO/gen
+set -u
+gen=${1:?usage: test_train_latent.sh GEN}
+tmp=$(mktemp -d)
+bg=
+trap '[ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+export OMP_NUM_THREADS=1
+
+wait_for() {  # wait_for FILE: up to 60 s
+    for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
+    return 1
+}
+falls() {  # falls RUN FACTOR: mean loss of the last 4 logged steps < FACTOR x that of the first 2
+    awk -F, -v f="$2" 'NR > 1 {l[NR] = $2; n = NR}
+             END {a = (l[2] + l[3]) / 2; b = (l[n] + l[n-1] + l[n-2] + l[n-3]) / 4; exit !(b < f * a)}' "$1/train_log.csv"
+}
+
+expect clip 0 "$gen" train --arch clip --steps 1 --batch 2 --out "$tmp/clip"
+
+# 1. the autoencoder: trains, resumes exactly, exports
+ae=(train --arch ae --size tiny --steps 40 --batch 16 --lr 5e-3 --warmup 2 --log-every 1 --ckpt-every 10 --ema 0.9
+    --weight-decay 0 --seed 2)
+expect ae 0 "$gen" "${ae[@]}" --out "$tmp/ae"
+check ae-loss-falls falls "$tmp/ae" 0.85
+"$gen" "${ae[@]}" --out "$tmp/ae_b" --step-delay-ms 100 >/dev/null 2>"$tmp/err_b" &
+bg=$!
+wait_for "$tmp/ae_b/checkpoint_10.safetensors"
+kill -TERM "$bg" 2>/dev/null
+wait "$bg"
+rc=$?
+bg=
+check ae-sigterm-exit-1 test "$rc" -eq 1
+expect ae-resume 0 "$gen" "${ae[@]}" --out "$tmp/ae_b" --resume auto
+check ae-resume-identical cmp "$tmp/ae/checkpoint_40.safetensors" "$tmp/ae_b/checkpoint_40.safetensors"
+mkdir -p "$tmp/models"
+expect ae-export 0 "$gen" train --arch ae --export "$tmp/ae" --out "$tmp/models/world-ae.safetensors.zst"
+expect ae-info 0 "$gen" info "$tmp/models/world-ae.safetensors.zst"
+check ae-info-kind out_has 'silt.kind = world-ae'
+check ae-info-scale out_has 'silt.latent_scale = '
+check ae-info-shift out_has 'silt.latent_shift = '
+expect ae-eval 0 "$gen" world vq-eval --ae "$tmp/models/world-ae.safetensors.zst" --limit 5 --json
+check ae-eval-json python3 -c "import json; d = json.load(open('$tmp/out')); assert d['items'] == 5 and 0 < d['psnr'] < 99 and 0 <= d['recon_pass'] <= 1 and 'codes_used' not in d"
+expect ae-eval-both 2 "$gen" world vq-eval --ae "$tmp/ae" --vq "$tmp/ae" --limit 1
+expect ae-with-clip 1 "$gen" train --arch ae --size tiny --clip-model "$tmp/clip" --steps 1 --out "$tmp/e"
+check ae-with-clip-line one_line
+# A warm start from a tokenizer run (tiny, one step)
+expect vq 0 "$gen" train --arch vq --size tiny --steps 1 --batch 2 --out "$tmp/vq"
+expect ae-warm 0 "$gen" train --arch ae --size tiny --vq "$tmp/vq" --steps 1 --batch 2 --out "$tmp/ae_warm"
+check ae-warm-says err_has 'initialised from'
+expect ae-warm-wrong-size 1 "$gen" train --arch ae --size small --vq "$tmp/vq" --steps 1 --out "$tmp/e"
+check ae-warm-wrong-size-line one_line
+
+# 2. the latent MMDiT
+mm=(train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/models/world-ae.safetensors.zst" --steps 16
+    --batch 8 --lr 1e-2 --warmup 2 --log-every 1 --ckpt-every 8 --ema 0.9 --seed 3)
+expect mm 0 "$gen" "${mm[@]}" --out "$tmp/mm"
+check mm-loss-falls falls "$tmp/mm" 0.9
+check mm-says-latent err_has 'latent of'
+expect mm-export 0 "$gen" train --arch mmdit --export "$tmp/mm" --out "$tmp/mm.safetensors"
+expect mm-info 0 "$gen" info "$tmp/mm.safetensors"
+check mm-info-latent out_has 'silt.latent = world-ae'
+check mm-info-channels out_has '8 latent channels'
+expect gen-vae 0 "$gen" --model "$tmp/mm.safetensors" --clip "$tmp/clip/checkpoint_1.safetensors" \
+    --vae "$tmp/models/world-ae.safetensors.zst" --prompt "a red circle" --native --steps 3 -q -o "$tmp/a.png"
+check gen-vae-size png_size_is "$tmp/a.png" 32x32
+# the built-in world-ae, found through $SILT_MODELS; the same pixels
+expect gen-builtin-ae 0 env SILT_MODELS="$tmp/models" "$gen" --model "$tmp/mm.safetensors" \
+    --clip "$tmp/clip/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/b.png"
+check gen-builtin-same-pixels bash -c "python3 - '$tmp/a.png' '$tmp/b.png' <<'EOF'
+import sys, zlib
+def idat(p):
+    b = open(p, 'rb').read(); i = 8; out = b''
+    while i < len(b):
+        n = int.from_bytes(b[i:i+4], 'big'); t = b[i+4:i+8]
+        if t == b'IDAT': out += b[i+8:i+8+n]
+        i += 12 + n
+    return zlib.decompress(out)
+sys.exit(0 if idat(sys.argv[1]) == idat(sys.argv[2]) else 1)
+EOF"
+expect gen-no-ae 1 env SILT_MODELS="$tmp/nowhere" "$gen" --model "$tmp/mm.safetensors" \
+    --clip "$tmp/clip/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png"
+check gen-no-ae-line one_line
+check gen-no-ae-names err_has 'world-ae.safetensors.zst'
+expect gen-vq-as-ae 2 "$gen" --model "$tmp/mm.safetensors" --clip "$tmp/clip/checkpoint_1.safetensors" \
+    --vae "$tmp/vq/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png"
+check gen-vq-as-ae-line one_line
+check nothing-written test ! -e "$tmp/c.png"
+# a tokenizer is not an autoencoder to train in
+expect mm-vq-as-ae 1 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/vq/checkpoint_1.safetensors" \
+    --steps 1 --out "$tmp/e"
+check mm-vq-as-ae-line one_line
+# resuming a latent run with another autoencoder is refused (its config records the latent)
+expect ae2-export 0 "$gen" train --arch ae --export "$tmp/ae_warm" --out "$tmp/ae2.safetensors"
+expect mm-resume-other-ae 1 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
+    --steps 20 --out "$tmp/mm" --resume auto
+check mm-resume-other-ae-says err_has "holds a model with config"
+expect ae-for-var 1 "$gen" train --arch var --size tiny --ae "$tmp/ae2.safetensors" --steps 1 --out "$tmp/e"
+check ae-for-var-line one_line
+expect help 0 "$gen" train --help
+check help-lists-ae grep -q '^  ae ' "$tmp/out"
+check help-ae-flag out_has '--ae PATH'
+
+finish

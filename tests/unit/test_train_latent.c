@@ -1,0 +1,295 @@
+// The world autoencoder and the latent world MMDiT (gen/lib/train_arch.h:
+// "ae" and silt_train_mmdit_create_latent; gen/lib/txt2img.c's decode):
+//   - the ae loss equals its documented formula (noise stream, constants);
+//   - --vq warm start copies the tokenizer; a tokenizer of another size fails;
+//   - the export's shift / scale normalise the latents of fresh renders
+//     (measured here independently: mean ~0, std ~1);
+//   - a fresh latent MMDiT's loss is mean |noise - z0|^2 with z0 = (f - shift)
+//     * scale, f the autoencoder's latent of the render (adaLN-Zero: v = 0);
+//   - the latent run's export names its latent; gen's txt2img decodes a
+//     latent sample as decoder(z / scale + shift), the inverse of training's
+//     normalisation (checked against the autoencoder called by hand);
+//   - a file that is not a world autoencoder is refused with one message.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "tmpdir.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "gen/lib/train_arch.h"
+#include "gen/lib/txt2img.h"
+#include "text/world_clip.h"
+#include "world/render.h"
+#include "world/suites.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static char tmpdir[256], clip_path[512], vq_path[512], ae_path[512];
+
+static void make_clip(void) {
+    wclip_config c = wclip_default_config();
+    c.width = 24, c.layers = 1, c.heads = 2, c.embed_dim = 20, c.patch = 8, c.img_width = 24, c.img_layers = 1,
+    c.img_heads = 2;
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&c, 3, &m));
+    snprintf(clip_path, sizeof clip_path, "%s/clip.safetensors", tmpdir);
+    CHECK_OK(wclip_save(m, clip_path));
+    wclip_free(m);
+}
+
+// Train render j of data_seed in [-1, 1] into x (3 * 32 * 32).
+static void render(uint64_t data_seed, int64_t j, float *x) {
+    world_item it;
+    CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it));
+    CHECK_OK(world_render(&it.scene, 32, x, NULL, NULL));
+    for (int k = 0; k < 3 * 32 * 32; k++) x[k] = 2.0f * x[k] - 1.0f;
+}
+
+static double task_loss(silt_train_task *t, uint64_t seed, int64_t bi, int B) {
+    silt_graph *g = silt_graph_create(0);
+    silt_tensor *L = t->loss(t->self, g, seed, bi, B);
+    double v = L ? silt_f32(L)[0] : NAN;
+    silt_graph_free(g);
+    return v;
+}
+
+// The documented ae loss, from the model's own conv nets and the noise stream.
+static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B) {
+    const int np = 3 * 32 * 32;
+    silt_graph *g = silt_graph_create(0);
+    silt_graph_set_grad(g, false);
+    silt_tensor *img = silt_graph_new(g, B, 3, 32, 32);
+    for (int i = 0; i < B; i++) render(seed, bi * B + i, silt_f32(img) + i * np);
+    silt_tensor *f = var_vq_encode_features(g, vq, img);
+    if (!f) {
+        CHECK_MSG(0, "encode: %s", silt_last_error());
+        silt_graph_free(g);
+        return NAN;
+    }
+    double sq = 0, se = 0;
+    int64_t per = silt_numel(f) / B;
+    silt_tensor *z = silt_graph_tensor_f32(g, 4, f->shape);
+    for (int i = 0; i < B; i++) {
+        float *zi = silt_f32(z) + i * per;
+        silt_rng_normal(zi, per, seed ^ (0x9E3779B97F4A7C15ull * 5), (uint64_t)(bi * B + i), 0);
+        for (int64_t k = 0; k < per; k++) {
+            double fv = silt_f32(f)[i * per + k];
+            sq += fv * fv;
+            zi[k] = (float)(fv + 0.1 * zi[k]);
+        }
+    }
+    silt_tensor *rec = var_vq_fhat_to_img(g, vq, z, false);
+    for (int64_t k = 0; k < (int64_t)B * np; k++) {
+        double d = (double)silt_f32(rec)[k] - silt_f32(img)[k];
+        se += d * d;
+    }
+    double nf = (double)silt_numel(f);
+    silt_graph_free(g);
+    return se / ((double)B * np) + 1e-3 * sq / nf;
+}
+
+static void test_ae_task(void) {
+    CHECK(SILT_TRAIN_AE_LATENT_NOISE == 0.1f && SILT_TRAIN_AE_LATENT_PENALTY == 1e-3f);
+    // A tiny tokenizer file to warm-start from.
+    var_vq_config c;
+    CHECK_OK(silt_train_vq_preset("tiny", &c));
+    var_vqvae *vq = NULL;
+    CHECK_OK(var_vq_create(&c, 9, &vq));
+    snprintf(vq_path, sizeof vq_path, "%s/vq.safetensors", tmpdir);
+    CHECK_OK(var_vq_save(vq, vq_path));
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_ae_create(vq_path, "tiny", 1, &t));
+    if (!t.self) { var_vq_free(vq); return; }
+    CHECK(!strcmp(t.name, "ae") && t.n_params(t.self) == var_vq_param_count(vq));
+    bool same = true, codebook_exempt = false;
+    for (int i = 0; i < t.n_params(t.self); i++) {
+        const char *name = NULL, *vn = NULL;
+        bool nd = false;
+        silt_tensor *p = t.param(t.self, i, &name, &nd);
+        silt_tensor *q = var_vq_param(vq, i, &vn);
+        same = same && p && q && !strcmp(name, vn) && !memcmp(p->data, q->data, silt_nbytes(p));
+        if (!strncmp(name, "quantize.", 9)) codebook_exempt = nd;
+    }
+    CHECK_MSG(same, "the warm start is not the tokenizer's weights");
+    CHECK_MSG(codebook_exempt, "the quantiser's tensors must be exempt from weight decay");
+    // The loss, for a warm-started model (whose latent is not ~0) on three batches.
+    var_vq_free(vq);
+    vq = NULL;
+    CHECK_OK(var_vq_load_file(vq_path, &vq));
+    for (int bi = 0; bi < 3; bi++) {
+        double got = task_loss(&t, 21, bi, 3), ref = ref_ae_loss(vq, 21, bi, 3);
+        CHECK_MSG(fabs(got - ref) <= 1e-5 * ref, "ae loss (batch %d) %.8f vs reference %.8f", bi, got, ref);
+    }
+    CHECK(task_loss(&t, 21, 1, 3) != task_loss(&t, 22, 1, 3));
+    silt_train_task_free(&t);
+    var_vq_free(vq);
+    // Warm start from a tokenizer of another size: one message naming a tensor.
+    CHECK(silt_train_ae_create(vq_path, "small", 1, &t) == SILT_ERR_FORMAT);
+    CHECK(strstr(silt_last_error(), "has no tensor") != NULL);
+}
+
+// A short ae run, exported: the stored shift and scale normalise fresh renders.
+static void test_ae_export(void) {
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_ae_create(NULL, "tiny", 3, &t));
+    if (!t.self) return;
+    silt_train_params p = silt_train_default_params();
+    p.steps = 6, p.batch_size = 4, p.lr = 3e-3, p.warmup_steps = 1, p.ckpt_every = 0, p.keep_last = 1,
+    p.log_every = 6, p.handle_signals = false, p.weight_decay = 0;
+    char out[512];
+    snprintf(out, sizeof out, "%s/ae_run", tmpdir);
+    p.out_dir = out;
+    CHECK_OK(silt_train_run(&p, &t, NULL, NULL));
+    silt_train_task_free(&t);
+    snprintf(ae_path, sizeof ae_path, "%s/ae.safetensors", tmpdir);
+    CHECK_OK(silt_train_ae_export(out, ae_path));
+    silt_safetensors *st = NULL;
+    CHECK_OK(silt_safetensors_open(ae_path, &st));
+    if (!st) return;
+    const char *kind = silt_safetensors_metadata(st, "silt.kind");
+    const char *sh = silt_safetensors_metadata(st, "silt.latent_shift"), *sc = silt_safetensors_metadata(st, "silt.latent_scale");
+    CHECK(kind && !strcmp(kind, "world-ae") && sh && sc);
+    double shift = sh ? atof(sh) : 0, scale = sc ? atof(sc) : 0;
+    var_vqvae *ae = NULL;
+    CHECK_OK(var_vq_load(st, &ae));
+    silt_safetensors_close(st);
+    if (!ae) return;
+    // Other renders than the export's (another seed): normalised mean ~0, std ~1.
+    const int B = 64;
+    silt_graph *g = silt_graph_create(0);
+    silt_graph_set_grad(g, false);
+    silt_tensor *img = silt_graph_new(g, B, 3, 32, 32);
+    for (int i = 0; i < B; i++) render(12345, i, silt_f32(img) + i * 3 * 32 * 32);
+    silt_tensor *f = var_vq_encode_features(g, ae, img);
+    double s1 = 0, s2 = 0;
+    int64_t n = silt_numel(f);
+    for (int64_t k = 0; k < n; k++) {
+        double z = (silt_f32(f)[k] - shift) * scale;
+        s1 += z, s2 += z * z;
+    }
+    double mean = s1 / n, sd = sqrt(s2 / n - mean * mean);
+    printf("ae export: normalised latent of 64 other renders: mean %.4f, std %.4f\n", mean, sd);
+    CHECK_MSG(fabs(mean) < 0.1 && fabs(sd - 1) < 0.1, "normalised latent mean %g std %g", mean, sd);
+    silt_graph_free(g);
+    var_vq_free(ae);
+}
+
+static void test_latent_mmdit(void) {
+    silt_train_task t = {0};
+    // Not a world autoencoder (a tokenizer): refused, naming the flag's file.
+    CHECK(silt_train_mmdit_create_latent(clip_path, vq_path, "tiny", 1, &t) == SILT_ERR_FORMAT);
+    CHECK(strstr(silt_last_error(), "not a world autoencoder") != NULL);
+    CHECK_OK(silt_train_mmdit_create_latent(clip_path, ae_path, "tiny", 1, &t));
+    if (!t.self) return;
+    CHECK(t.config && strstr(t.config, "\"in_channels\": 8") && strstr(t.config, "\"patch_size\": 1") &&
+          strstr(t.config, "\"sample_size\": 8") && strstr(t.config, "\"silt_latent\": \"world-ae\""));
+    // Reference: mean |noise - z0|^2 over the documented streams.
+    silt_safetensors *st = NULL;
+    CHECK_OK(silt_safetensors_open(ae_path, &st));
+    double shift = atof(silt_safetensors_metadata(st, "silt.latent_shift"));
+    double scale = atof(silt_safetensors_metadata(st, "silt.latent_scale"));
+    var_vqvae *ae = NULL;
+    CHECK_OK(var_vq_load(st, &ae));
+    silt_safetensors_close(st);
+    const int B = 3, np = 3 * 32 * 32, nz = 8 * 8 * 8;
+    for (int bi = 0; bi < 2 && ae; bi++) {
+        silt_graph *g = silt_graph_create(0);
+        silt_graph_set_grad(g, false);
+        silt_tensor *img = silt_graph_new(g, B, 3, 32, 32);
+        for (int i = 0; i < B; i++) render(31, bi * B + i, silt_f32(img) + i * np);
+        silt_tensor *f = var_vq_encode_features(g, ae, img);
+        CHECK(f && silt_numel(f) == (int64_t)B * nz);
+        float noise[8 * 8 * 8];
+        double se = 0;
+        for (int i = 0; f && i < B; i++) {
+            silt_rng_normal(noise, nz, 31 ^ (0x9E3779B97F4A7C15ull * 4), (uint64_t)(bi * B + i), 0);
+            for (int k = 0; k < nz; k++) {
+                double d = noise[k] - (silt_f32(f)[i * nz + k] - shift) * scale;
+                se += d * d;
+            }
+        }
+        silt_graph_free(g);
+        double ref = se / ((double)B * nz), got = task_loss(&t, 31, bi, B);
+        CHECK_MSG(fabs(got - ref) <= 1e-5 * ref, "latent loss (batch %d) %.7f vs reference %.7f", bi, got, ref);
+    }
+    // A few steps, then the export names its latent.
+    silt_train_params p = silt_train_default_params();
+    p.steps = 3, p.batch_size = 4, p.warmup_steps = 1, p.ckpt_every = 0, p.keep_last = 1, p.log_every = 3,
+    p.handle_signals = false;
+    char out[512], model[600];
+    snprintf(out, sizeof out, "%s/latent_run", tmpdir);
+    p.out_dir = out;
+    CHECK_OK(silt_train_run(&p, &t, NULL, NULL));
+    silt_train_task_free(&t);
+    snprintf(model, sizeof model, "%s/latent.safetensors", tmpdir);
+    CHECK_OK(silt_train_mmdit_export(out, model, NULL));
+    CHECK_OK(silt_safetensors_open(model, &st));
+    if (st) {
+        const char *l = silt_safetensors_metadata(st, "silt.latent");
+        const char *sh = silt_safetensors_metadata(st, "silt.latent_shift");
+        const char *sc = silt_safetensors_metadata(st, "silt.latent_scale");
+        CHECK(l && !strcmp(l, "world-ae") && sh && sc && fabs(atof(sh) - shift) <= 1e-6 * (1 + fabs(shift)) &&
+              fabs(atof(sc) - scale) <= 1e-6 * scale);
+        silt_safetensors_close(st);
+    }
+
+    // gen's pipeline: the sample's latent z decodes as decoder(z / scale + shift).
+    silt_txt2img *ti = NULL;
+    CHECK(silt_txt2img_load(model, vq_path, clip_path, &ti) == SILT_ERR_ARG);  // a tokenizer is not a world-ae
+    CHECK(strstr(silt_last_error(), "not a world autoencoder") != NULL);
+    CHECK_OK(silt_txt2img_load(model, ae_path, clip_path, &ti));
+    if (ti && ae) {
+        const silt_txt2img_info *in = silt_txt2img_get_info(ti);
+        CHECK(in->native_width == 32 && in->downscale == 4 && in->latent_channels == 8 && in->has_vae);
+        silt_txt2img_params q = silt_txt2img_default_params(ti);
+        q.prompt = "a red circle";
+        q.batch = 2;
+        q.sampler.steps = 2;
+        q.progress = false;
+        float lat[2 * 8 * 8 * 8];
+        q.latent_out = lat;
+        silt_image *im[2] = {0};
+        CHECK_OK(silt_txt2img_run(ti, &q, im, NULL));
+        silt_graph *g = silt_graph_create(0);
+        silt_graph_set_grad(g, false);
+        silt_tensor *Z = silt_graph_new(g, 2, 8, 8, 8);
+        for (int k = 0; k < 2 * nz; k++) silt_f32(Z)[k] = (float)(lat[k] / scale + shift);
+        silt_tensor *rec = var_vq_fhat_to_img(g, ae, Z, true);
+        int worst = 0;
+        for (int b = 0; b < 2 && rec && im[b]; b++)
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < 32; y++)
+                    for (int x = 0; x < 32; x++) {
+                        double v = 127.5 * ((double)silt_f32(rec)[((b * 3 + c) * 32 + y) * 32 + x] + 1.0);
+                        int want = (int)lround(v < 0 ? 0 : v > 255 ? 255 : v);
+                        int d = abs(want - im[b]->data[(y * 32 + x) * 3 + c]);
+                        if (d > worst) worst = d;
+                    }
+        CHECK_MSG(rec && im[0] && im[1] && worst <= 1, "txt2img's decode differs from the autoencoder by %d/255", worst);
+        silt_graph_free(g);
+        for (int b = 0; b < 2; b++) silt_image_free(im[b]);
+    }
+    silt_txt2img_free(ti);
+    var_vq_free(ae);
+}
+
+int main(void) {
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_test_train_latent_XXXXXX");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    make_clip();
+    test_ae_task();
+    test_ae_export();
+    test_latent_mmdit();
+    test_rm_tree(tmpdir);
+    return check_summary();
+}
