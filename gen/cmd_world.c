@@ -192,7 +192,7 @@ static int world_clip_eval_cmd(int argc, char **argv) {
 // the share of the codebook used. With --ae instead of --vq: a world
 // autoencoder (`gen train --arch ae`), decoded from its continuous latent.
 static int world_vq_eval_cmd(int argc, char **argv) {
-    const char *vq_path = NULL, *ae_path = NULL;
+    const char *vq_path = NULL, *ae_path = NULL, *dump = NULL;
     int suite = 1, limit = 0;
     bool json = false;
     arg_spec specs[] = {
@@ -201,6 +201,7 @@ static int world_vq_eval_cmd(int argc, char **argv) {
         {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite (eval or heldout)", suite_choices, 0, -1},
         {"limit", 'n', ARG_INT, &limit, "N", "first N items (0: the whole suite)", NULL, 0, 2147483647},
         {"json", 0, ARG_BOOL, &json, "", "print the result as JSON", NULL, 0, -1},
+        {"dump", 0, ARG_STR, &dump, "DIR", "also write each reconstruction as DIR/<item>.png (32 px, caption and pass/fail in its parameters; DIR must exist)", NULL, 0, -1},
     };
     const char *pos[1];
     arg_parser p = {"gen world vq-eval", "gen world vq-eval --vq|--ae FILE [--suite eval|heldout] [--limit N] [--json]",
@@ -267,6 +268,13 @@ static int world_vq_eval_cmd(int argc, char **argv) {
             world_eval_result r;
             if (world_eval_image_reqs(rgb8, S, S, &items[k].reqs, &r) != SILT_OK) { status = gen_fail("vq-eval"); goto done; }
             passed += r.pass;
+            if (dump) {
+                char file[4096 + 32], params[WORLD_CAPTION_MAX + 32];
+                snprintf(file, sizeof file, "%s/%03lld.png", dump, (long long)(i0 + k));
+                snprintf(params, sizeof params, "%s (%s)", items[k].caption, r.pass ? "pass" : "fail");
+                silt_image im = {.w = S, .h = S, .c = 3, .data = rgb8};
+                if (silt_image_write_png(&im, file, params) != SILT_OK) { status = gen_fail(file); goto done; }
+            }
         }
     }
     {

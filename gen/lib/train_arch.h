@@ -204,8 +204,8 @@ silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path
 // so the model file is a VQ-VAE file. opts->vq_path (`--vq`) warm-starts from
 // a tokenizer of the same preset (the shipped world-vq by name).
 #define SILT_TRAIN_AE_IMAGE 32
-#define SILT_TRAIN_AE_LATENT_NOISE 0.1f
-#define SILT_TRAIN_AE_LATENT_PENALTY 1e-3f
+#define SILT_TRAIN_AE_LATENT_NOISE 0.03f
+#define SILT_TRAIN_AE_LATENT_PENALTY 1e-4f
 // Export: the latent's mean and standard deviation over the first
 // SILT_AE_STATS_IMAGES train renders of seed SILT_AE_STATS_SEED, stored as
 // "silt.latent_shift" = mean and "silt.latent_scale" = 1 / std (SD3's

@@ -82,7 +82,7 @@ static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B)
         for (int64_t k = 0; k < per; k++) {
             double fv = silt_f32(f)[i * per + k];
             sq += fv * fv;
-            zi[k] = (float)(fv + 0.1 * zi[k]);
+            zi[k] = (float)(fv + 0.03 * zi[k]);
         }
     }
     silt_tensor *rec = var_vq_fhat_to_img(g, vq, z, false);
@@ -92,11 +92,11 @@ static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B)
     }
     double nf = (double)silt_numel(f);
     silt_graph_free(g);
-    return se / ((double)B * np) + 1e-3 * sq / nf;
+    return se / ((double)B * np) + 1e-4 * sq / nf;
 }
 
 static void test_ae_task(void) {
-    CHECK(SILT_TRAIN_AE_LATENT_NOISE == 0.1f && SILT_TRAIN_AE_LATENT_PENALTY == 1e-3f);
+    CHECK(SILT_TRAIN_AE_LATENT_NOISE == 0.03f && SILT_TRAIN_AE_LATENT_PENALTY == 1e-4f);
     // A tiny tokenizer file to warm-start from.
     var_vq_config c;
     CHECK_OK(silt_train_vq_preset("tiny", &c));
