@@ -7,7 +7,9 @@
 #   tools/train_world_dit_gpu.sh [BUDGET_SECONDS (default 400)] [OUT_DIR (default ./world_dit_gpu)]
 #
 # Env: BUILD (build dir, default /tmp/silt-gpu-build), EXTRA_CMAKE (more cmake
-# args, e.g. -DSTB_INCLUDE_DIR=... where libstb is not installed).
+# args, e.g. -DSTB_INCLUDE_DIR=... where libstb is not installed), AE (a world
+# autoencoder file: train the latent world MMDiT in it, `gen train --ae`;
+# default: pixel space).
 # The shipped model: BUDGET 395 on an H100 gave 5374 steps (batch 64, 1250-1330
 # images/s, 277 s of training).
 set -u
@@ -22,6 +24,7 @@ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSILT_CUDA=ON "-DCMAKE_CUDA_ARCHI
 G=$B/gen
 A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch 64 --lr 1e-3
    --lr-min 1e-5 --warmup 200 --ema 0.999 --clip 1 --seed 0)
+[ -n "${AE:-}" ] && A+=(--ae "$AE")
 rm -rf "$out/probe" "$out/run"
 "$G" train "${A[@]}" --steps 40 --log-every 20 --ckpt-every 0 --out "$out/probe" >"$out/probe.log" 2>&1 ||
     { tail -5 "$out/probe.log"; exit 1; }
