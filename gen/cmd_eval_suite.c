@@ -56,16 +56,16 @@ static void compute_json(silt_json_buf *b, const silt_suite_eval_result *r, cons
     silt_json_buf_string(b, search, strlen(search));
     silt_json_buf_printf(b, ", \"token_forwards\": %lld, \"plain_token_forwards\": %lld, \"flops\": %.6g, "
                             "\"plain_flops\": %.6g, \"decodes\": %lld, \"reward_calls\": %lld, \"feature_calls\": %lld},\n",
-                         (long long)r->token_forwards, (long long)r->plain_token_forwards, r->flops, r->plain_flops,
-                         (long long)r->decodes, (long long)r->reward_calls, (long long)r->feature_calls);
+                         (long long)r->compute.token_forwards, (long long)r->compute.plain_token_forwards, r->compute.flops, r->compute.plain_flops,
+                         (long long)r->compute.decodes, (long long)r->compute.reward_calls, (long long)r->compute.feature_calls);
 }
 
 static void compute_text(const silt_suite_eval_result *r, const char *search) {
     printf("var %s\ncompute:           token-forwards %lld (%.2fx plain), FLOPs %.4g (%.2fx plain), decodes %lld, "
-           "reward calls %lld, feature calls %lld\n", search, (long long)r->token_forwards,
-           r->plain_token_forwards ? (double)r->token_forwards / (double)r->plain_token_forwards : 0.0, r->flops,
-           r->plain_flops > 0 ? r->flops / r->plain_flops : 0.0, (long long)r->decodes, (long long)r->reward_calls,
-           (long long)r->feature_calls);
+           "reward calls %lld, feature calls %lld\n", search, (long long)r->compute.token_forwards,
+           r->compute.plain_token_forwards ? (double)r->compute.token_forwards / (double)r->compute.plain_token_forwards : 0.0, r->compute.flops,
+           r->compute.plain_flops > 0 ? r->compute.flops / r->compute.plain_flops : 0.0, (long long)r->compute.decodes, (long long)r->compute.reward_calls,
+           (long long)r->compute.feature_calls);
 }
 
 static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,

@@ -329,8 +329,7 @@ int cmd_generate(int argc, char **argv) {
     silt_txt2img_report rep = {0};
     int evals = 0;
     double secs = 0, reward_mean = NAN;
-    int64_t tf = 0, tf_plain = 0, decodes = 0, rcalls = 0, fcalls = 0;
-    double flops = 0, flops_plain = 0;
+    var_compute cost = {0};
     // World models run the grid as one batch (image i: Philox stream i of the
     // seed); the others run seed + i one by one.
     const int runs = world ? 1 : n;
@@ -343,9 +342,7 @@ int cmd_generate(int argc, char **argv) {
         if (s != SILT_OK) { status = fail_status(s, "generate"); goto done; }
         evals += rep.model_rows;
         secs += rep.seconds;
-        tf += rep.token_forwards, tf_plain += rep.plain_token_forwards, decodes += rep.decodes;
-        rcalls += rep.reward_calls, fcalls += rep.feature_calls;
-        flops += rep.flops, flops_plain += rep.plain_flops;
+        var_compute_add(&cost, &rep.compute);
         reward_mean = rep.search_reward;
     }
     for (int i = 0; i < n; i++) {
@@ -393,8 +390,10 @@ int cmd_generate(int argc, char **argv) {
         gen_search_describe(p.search, reward, in->n_scales, search_desc, sizeof search_desc);
         snprintf(compute, sizeof compute,
                  "compute: token-forwards %lld (%.2fx plain), flops %.4g (%.2fx plain), decodes %lld, reward calls %lld, "
-                 "feature calls %lld", (long long)tf, tf_plain ? (double)tf / (double)tf_plain : 0.0, flops,
-                 flops_plain > 0 ? flops / flops_plain : 0.0, (long long)decodes, (long long)rcalls, (long long)fcalls);
+                 "feature calls %lld", (long long)cost.token_forwards,
+                 cost.plain_token_forwards ? (double)cost.token_forwards / (double)cost.plain_token_forwards : 0.0,
+                 cost.flops, cost.plain_flops > 0 ? cost.flops / cost.plain_flops : 0.0, (long long)cost.decodes,
+                 (long long)cost.reward_calls, (long long)cost.feature_calls);
     }
     if (is_var && world) {
         snprintf(params, sizeof params,

@@ -77,6 +77,16 @@ static bool in_list(const int *a, int n, int k) {
     return false;
 }
 
+void var_compute_add(var_compute *sum, const var_compute *x) {
+    sum->token_forwards += x->token_forwards;
+    sum->plain_token_forwards += x->plain_token_forwards;
+    sum->flops += x->flops;
+    sum->plain_flops += x->plain_flops;
+    sum->decodes += x->decodes;
+    sum->reward_calls += x->reward_calls;
+    sum->feature_calls += x->feature_calls;
+}
+
 silt_status var_search_check(const var_search_params *p, int K) {
     if (!p) return SILT_FAIL(SILT_ERR_ARG, "search: NULL parameters");
     if ((unsigned)p->kind >= VAR_SEARCH_KIND_COUNT) return SILT_FAIL(SILT_ERR_ARG, "search: bad kind");
@@ -364,21 +374,21 @@ static silt_status step(search *s) {
     int si = var_run_next_scale(s->run);
     int64_t rows = s->sp.cfg != 0 ? 2 * s->B : s->B;
     SILT_TRY(var_run_step(s->run, &s->sp, s->streams));
-    s->st.token_forwards += rows * (int64_t)c->patch_nums[si] * c->patch_nums[si];
-    s->st.flops += var_scale_flops(c, s->Tc, si, rows);
+    s->st.compute.token_forwards += rows * (int64_t)c->patch_nums[si] * c->patch_nums[si];
+    s->st.compute.flops += var_scale_flops(c, s->Tc, si, rows);
     s->st.live[si] = s->B;
     return SILT_OK;
 }
 
 static silt_status decode(search *s) {
     SILT_TRY(var_run_decode(s->run, s->img));
-    s->st.decodes += s->B;
+    s->st.compute.decodes += s->B;
     return SILT_OK;
 }
 
 static silt_status score(search *s) {
     SILT_TRY(s->p->reward(s->p->reward_user, s->img, s->B, (int)s->H, (int)s->W, s->scores));
-    s->st.reward_calls += s->B;
+    s->st.compute.reward_calls += s->B;
     for (int64_t b = 0; b < s->B; b++)
         if (isnan(s->scores[b])) return SILT_FAIL(SILT_ERR_NUMERIC, "search: the reward of sample %lld is NaN", (long long)b);
     return SILT_OK;
@@ -420,7 +430,7 @@ static silt_status cluster(search *s, int si, int64_t keep_n) {
     int64_t *keep = malloc((size_t)keep_n * sizeof *keep);
     silt_status st = feat && phi && keep ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "search: out of memory");
     if (st == SILT_OK) st = p->features(p->feature_user, s->img, s->B, (int)s->H, (int)s->W, feat);
-    if (st == SILT_OK) s->st.feature_calls += s->B;
+    if (st == SILT_OK) s->st.compute.feature_calls += s->B;
     for (int64_t b = 0; b < s->B && st == SILT_OK; b++) st = var_pca_feature(feat + b * P * D, P, D, phi + b * P);
     if (st == SILT_OK) st = var_kmeans_select(phi, (int)s->B, P, (int)keep_n, p->seed + (uint64_t)si, NULL, keep);
     if (st == SILT_OK) st = select_rows(s, keep, keep_n);
@@ -519,8 +529,8 @@ static silt_status run_search(search *s, const var_model *m, const var_vqvae *vq
     // One plain sample of the same sampler, for the compute ratios.
     int64_t rows1 = s->sp.cfg != 0 ? 2 : 1;
     for (int si = 0; si < K; si++) {
-        s->st.plain_token_forwards += rows1 * (int64_t)c->patch_nums[si] * c->patch_nums[si];
-        s->st.plain_flops += var_scale_flops(c, s->Tc, si, rows1);
+        s->st.compute.plain_token_forwards += rows1 * (int64_t)c->patch_nums[si] * c->patch_nums[si];
+        s->st.compute.plain_flops += var_scale_flops(c, s->Tc, si, rows1);
     }
     return SILT_OK;
 }

@@ -132,13 +132,20 @@ void var_search_map_paper(int n_scales, var_search_params *p);
 // [0, K-1), not both), missing callbacks.
 silt_status var_search_check(const var_search_params *p, int n_scales);
 
-typedef struct var_search_stats {
+// What sampling or a search cost, in the units methods are compared by;
+// txt2img's report and the suite evaluation sum these per image.
+typedef struct var_compute {
     int64_t token_forwards;         // transformer rows x tokens over the run (CFG rows counted)
     double flops;                   // estimate, see above
     int64_t decodes, reward_calls, feature_calls;  // images
-    int64_t live[VAR_MAX_SCALES];   // samples generated at scale k
-    int64_t plain_token_forwards;   // one plain sample with the same cfg, for ratios
+    int64_t plain_token_forwards;   // the same images sampled plainly with the same cfg, for ratios
     double plain_flops;
+} var_compute;
+void var_compute_add(var_compute *sum, const var_compute *x);  // field by field
+
+typedef struct var_search_stats {
+    var_compute compute;
+    int64_t live[VAR_MAX_SCALES];   // samples generated at scale k
     double reward;                  // reward of the returned image (NAN when it was never scored)
     int64_t candidates;             // samples the final choice was made among
     int64_t chosen;                 // its index among them

@@ -64,13 +64,7 @@ static silt_status make_images(const silt_suite_eval_params *p, const world_item
         silt_txt2img_report rep;
         SILT_TRY(silt_txt2img_run(p->model, &gp, ims, &rep));
         r->model_rows += rep.model_rows;
-        r->token_forwards += rep.token_forwards;
-        r->plain_token_forwards += rep.plain_token_forwards;
-        r->flops += rep.flops;
-        r->plain_flops += rep.plain_flops;
-        r->decodes += rep.decodes;
-        r->reward_calls += rep.reward_calls;
-        r->feature_calls += rep.feature_calls;
+        var_compute_add(&r->compute, &rep.compute);
         memcpy(r->heads, rep.heads, sizeof r->heads);
         return SILT_OK;
     }

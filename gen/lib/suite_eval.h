@@ -65,11 +65,9 @@ typedef struct silt_suite_eval_result {
     int size;                  // pixels of the judged images
     double gen_seconds, images_per_s;
     int64_t model_rows;        // model rows run (NFE x images, guidance blocks included)
-    // VAR compute (txt2img report sums; zero for other models): token-forwards
-    // with CFG rows, FLOPs estimate, tokenizer decodes, reward and feature
-    // calls; plain_*: the same items without search.
-    int64_t token_forwards, plain_token_forwards, decodes, reward_calls, feature_calls;
-    double flops, plain_flops;
+    // VAR compute over the run (search.h's var_compute; plain sampling too;
+    // zero for other models).
+    var_compute compute;
     char heads[256];           // the perturbed heads as a spec ("" when none)
 } silt_suite_eval_result;
 

@@ -614,8 +614,8 @@ static void plain_compute(const silt_txt2img *t, const var_sample_params *vp, in
     const var_config *c = var_get_config(t->var);
     int64_t rows = vp->cfg != 0 ? 2 * B : B;
     for (int si = 0; si < c->n_scales; si++) {
-        rep->plain_token_forwards += rows * (int64_t)c->patch_nums[si] * c->patch_nums[si];
-        rep->plain_flops += var_scale_flops(c, Tc, si, rows);
+        rep->compute.plain_token_forwards += rows * (int64_t)c->patch_nums[si] * c->patch_nums[si];
+        rep->compute.plain_flops += var_scale_flops(c, Tc, si, rows);
     }
 }
 
@@ -645,7 +645,7 @@ static silt_status run_world_var(silt_txt2img *t, const silt_txt2img_params *p, 
         s = var_generate_text(t->var, t->vq, &vc, B, vp, img, NULL);
         if (s == SILT_OK) {
             plain_compute(t, vp, T, B, rep);
-            rep->token_forwards = rep->plain_token_forwards, rep->flops = rep->plain_flops, rep->decodes = B;
+            rep->compute.token_forwards = rep->compute.plain_token_forwards, rep->compute.flops = rep->compute.plain_flops, rep->compute.decodes = B;
         }
     }
     for (int b = 0; s == SILT_OK && (search || p->seeds) && b < B; b++) {
@@ -656,7 +656,7 @@ static silt_status run_world_var(silt_txt2img *t, const silt_txt2img_params *p, 
             s = var_generate_text(t->var, t->vq, &vc, 1, &v1, img + b * per, NULL);
             if (s == SILT_OK) {
                 plain_compute(t, vp, T, 1, rep);
-                rep->token_forwards = rep->plain_token_forwards, rep->flops = rep->plain_flops, rep->decodes = b + 1;
+                rep->compute.token_forwards = rep->compute.plain_token_forwards, rep->compute.flops = rep->compute.plain_flops, rep->compute.decodes = b + 1;
             }
             continue;
         }
@@ -674,13 +674,7 @@ static silt_status run_world_var(silt_txt2img *t, const silt_txt2img_params *p, 
         var_search_stats st;
         s = var_search_text(t->var, t->vq, &vc, &v1, &sp, img + b * per, &st);
         if (s != SILT_OK) break;
-        rep->token_forwards += st.token_forwards;
-        rep->plain_token_forwards += st.plain_token_forwards;
-        rep->flops += st.flops;
-        rep->plain_flops += st.plain_flops;
-        rep->decodes += st.decodes;
-        rep->reward_calls += st.reward_calls;
-        rep->feature_calls += st.feature_calls;
+        var_compute_add(&rep->compute, &st.compute);
         for (int k = 0; k < c->n_scales; k++) rep->model_rows += (int)(st.live[k] * (vp->cfg != 0 ? 2 : 1));
         if (!isnan(st.reward)) rsum += st.reward, rn++;
         if (prog) silt_progress_step(prog, 1);
@@ -738,7 +732,7 @@ static silt_status run_var(silt_txt2img *t, const silt_txt2img_params *p, silt_i
         s = var_generate(t->var, t->vq, labels, B, &vp, img, NULL);
         if (s == SILT_OK) {
             plain_compute(t, &vp, 0, B, &rep);
-            rep.token_forwards = rep.plain_token_forwards, rep.flops = rep.plain_flops, rep.decodes = B;
+            rep.compute.token_forwards = rep.compute.plain_token_forwards, rep.compute.flops = rep.compute.plain_flops, rep.compute.decodes = B;
             rep.search_reward = NAN;
         }
     }

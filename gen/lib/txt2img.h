@@ -153,11 +153,9 @@ typedef struct silt_txt2img_report {
     int width, height;              // pixels produced
     int model_rows;                 // model rows evaluated over the run (NFE x batch; VAR: scales x rows)
     double seconds;                 // sampling + decoding
-    // VAR compute over the run (search.h's counts; plain sampling too):
-    // token-forwards (CFG rows counted), FLOPs estimate, tokenizer decodes,
-    // reward and feature calls (images); plain_*: the same images without search.
-    int64_t token_forwards, plain_token_forwards, decodes, reward_calls, feature_calls;
-    double flops, plain_flops;
+    // VAR compute over the run (search.h's var_compute; plain sampling too;
+    // zero for other models).
+    var_compute compute;
     double search_reward;           // mean reward of the returned images (NAN when not scored)
 } silt_txt2img_report;
 

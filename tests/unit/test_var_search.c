@@ -388,7 +388,7 @@ static void test_plain_equivalence(void) {
     var_search_stats st;
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
     CHECK_MSG(!memcmp(img, ref, (size_t)t.per * sizeof(float)), "TTS N=1 without selection != plain generation");
-    CHECK(st.decodes == 1 && st.reward_calls == 0 && isnan(st.reward) && st.token_forwards == st.plain_token_forwards);
+    CHECK(st.compute.decodes == 1 && st.compute.reward_calls == 0 && isnan(st.reward) && st.compute.token_forwards == st.compute.plain_token_forwards);
     p.kind = VAR_SEARCH_NONE;
     memset(img, 0, (size_t)t.per * sizeof(float));
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
@@ -399,7 +399,7 @@ static void test_plain_equivalence(void) {
     ref = plain(&t, 1);
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
     CHECK(!memcmp(img, ref, (size_t)t.per * sizeof(float)));
-    CHECK(st.token_forwards == 1 + 4 + 16);
+    CHECK(st.compute.token_forwards == 1 + 4 + 16);
     free(ref);
     free(img);
     tiny_free(&t);
@@ -428,9 +428,9 @@ static void test_best_of_n(void) {
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
     CHECK_MSG(!memcmp(img, ref + best * t.per, (size_t)t.per * sizeof(float)), "best-of-n returned not sample %d", best);
     CHECK(st.chosen == best && st.candidates == N && fabs(st.reward - r[best]) < 1e-12);
-    CHECK(lg.images == N && st.reward_calls == N && st.decodes == N);
+    CHECK(lg.images == N && st.compute.reward_calls == N && st.compute.decodes == N);
     // Hand count, CFG rows counted: 2 N (1 + 4 + 16).
-    CHECK(st.token_forwards == 2 * N * 21 && st.plain_token_forwards == 2 * 21);
+    CHECK(st.compute.token_forwards == 2 * N * 21 && st.compute.plain_token_forwards == 2 * 21);
     CHECK(st.live[0] == N && st.live[2] == N);
     // Importance with a huge lambda is the argmax; with lambda 0 any of them.
     p.kind = VAR_SEARCH_IMPORTANCE;
@@ -453,7 +453,7 @@ static void test_best_of_n(void) {
     p.kind = VAR_SEARCH_BEST_OF_N;
     p.trace = trace;
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
-    CHECK(st.decodes == 3 * N && st.reward_calls == 3 * N);
+    CHECK(st.compute.decodes == 3 * N && st.compute.reward_calls == 3 * N);
     for (int b = 0; b < N; b++) CHECK(fabs(trace[2 * N + b] - r[b]) < 1e-12);
     // No reward: one-line error.
     p.trace = NULL;
@@ -491,13 +491,13 @@ static void test_tts_counts(void) {
     CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img, &st));
     // Live samples 8, 8 (-> 4 by clustering), 4 (-> 2 by resampling), 2.
     CHECK(st.live[0] == 8 && st.live[1] == 8 && st.live[2] == 4 && st.live[3] == 2);
-    CHECK_MSG(st.token_forwards == 2 * (8 * 1 + 8 * 4 + 4 * 9 + 2 * 16), "token-forwards %lld", (long long)st.token_forwards);
-    CHECK(st.plain_token_forwards == 2 * 30);
-    CHECK(st.decodes == 8 + 4 + 2 && st.feature_calls == 8 && nfeat == 8 && st.reward_calls == 4 + 2 && lg.images == 6);
+    CHECK_MSG(st.compute.token_forwards == 2 * (8 * 1 + 8 * 4 + 4 * 9 + 2 * 16), "token-forwards %lld", (long long)st.compute.token_forwards);
+    CHECK(st.compute.plain_token_forwards == 2 * 30);
+    CHECK(st.compute.decodes == 8 + 4 + 2 && st.compute.feature_calls == 8 && nfeat == 8 && st.compute.reward_calls == 4 + 2 && lg.images == 6);
     double fl = 0, fl1 = 0;
     const int live[4] = {8, 8, 4, 2};
     for (int si = 0; si < 4; si++) fl += var_scale_flops(c, 3, si, 2 * live[si]), fl1 += var_scale_flops(c, 3, si, 2);
-    CHECK(st.flops == fl && st.plain_flops == fl1);
+    CHECK(st.compute.flops == fl && st.compute.plain_flops == fl1);
     CHECK(st.candidates == 2 && (st.chosen == 0 || st.chosen == 1));
     CHECK(fabs(st.reward - toy_reward(img, 8, 8)) < 1e-12);
     // Deterministic, and every potential runs.
@@ -507,7 +507,7 @@ static void test_tts_counts(void) {
         p.potential = (var_potential)k;
         p.n_resample = 2, p.resample_at[0] = 1, p.resample_at[1] = 2, p.n_cluster = 0;
         CHECK_OK(var_search_text(t.m, t.vq, &t.tc, &t.sp, &p, img2, &st));
-        CHECK(st.reward_calls == 8 + 4 + 2 && st.feature_calls == 0);
+        CHECK(st.compute.reward_calls == 8 + 4 + 2 && st.compute.feature_calls == 0);
     }
     free(img);
     free(img2);
