@@ -12,10 +12,6 @@ bg=
 trap '[ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 
-wait_for() {  # wait_for FILE: up to 60 s
-    for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
-    return 1
-}
 det_cols() { cut -d, -f1-4 "$1"; }
 no_dup_steps() { [ -z "$(tail -n +2 "$1" | cut -d, -f1 | sort | uniq -d)" ]; }
 

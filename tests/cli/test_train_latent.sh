@@ -16,14 +16,6 @@ trap '[ -n "$bg" ] && kill -KILL $bg 2>/dev/null; rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1
 
-wait_for() {  # wait_for FILE: up to 60 s
-    for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
-    return 1
-}
-falls() {  # falls RUN FACTOR: mean loss of the last 4 logged steps < FACTOR x that of the first 2
-    awk -F, -v f="$2" 'NR > 1 {l[NR] = $2; n = NR}
-             END {a = (l[2] + l[3]) / 2; b = (l[n] + l[n-1] + l[n-2] + l[n-3]) / 4; exit !(b < f * a)}' "$1/train_log.csv"
-}
 
 expect clip 0 "$gen" train --arch clip --steps 1 --batch 2 --out "$tmp/clip"
 

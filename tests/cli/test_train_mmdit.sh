@@ -14,10 +14,6 @@ source "$(dirname "$0")/lib.sh"
 # steps on a busy machine are much slower with spinning OpenMP threads.
 export OMP_NUM_THREADS=1
 
-wait_for() {  # wait_for FILE: up to 60 s
-    for _ in $(seq 1 3000); do [ -e "$1" ] && return 0; sleep 0.02; done
-    return 1
-}
 # mean of the loss column (2) over CSV rows [from, to] (1-based, header excluded)
 mean_loss() { tail -n +2 "$1" | sed -n "$2,$3p" | awk -F, '{s += $2; n++} END {printf "%.6f", s / n}'; }
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a < b)}'; }
