@@ -42,6 +42,11 @@ check ae-info-scale out_has 'silt.latent_scale = '
 check ae-info-shift out_has 'silt.latent_shift = '
 expect ae-eval 0 "$gen" world vq-eval --ae "$tmp/models/world-ae.safetensors.zst" --limit 5 --json
 check ae-eval-json python3 -c "import json; d = json.load(open('$tmp/out')); assert d['items'] == 5 and 0 < d['psnr'] < 99 and 0 <= d['recon_pass'] <= 1 and 'codes_used' not in d"
+mkdir -p "$tmp/dump"
+expect ae-eval-dump 0 "$gen" world vq-eval --ae "$tmp/ae" --limit 3 --dump "$tmp/dump"
+check ae-eval-dump-files test "$(ls "$tmp/dump" | wc -l)" -eq 3
+check ae-eval-dump-png png_size_is "$tmp/dump/002.png" 32x32
+check ae-eval-dump-caption bash -c "grep -aq -e '(pass)' -e '(fail)' '$tmp/dump/000.png'"
 expect ae-eval-both 2 "$gen" world vq-eval --ae "$tmp/ae" --vq "$tmp/ae" --limit 1
 expect ae-with-clip 1 "$gen" train --arch ae --size tiny --clip-model "$tmp/clip" --steps 1 --out "$tmp/e"
 check ae-with-clip-line one_line
