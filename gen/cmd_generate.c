@@ -33,7 +33,8 @@ static const char summary[] =
     "  models/" SILT_MODEL_WORLD_CLIP ", looked up in $SILT_MODELS, then <folder of gen>/../models,\n"
     "  then ./models (--model / --clip name other files). An MMDiT whose metadata says silt.text_encoder\n"
     "  = world-clip encodes --prompt and --negative itself; its metadata's silt.steps, silt.shift and\n"
-    "  silt.cfg are the defaults. Words outside the world's vocabulary are dropped with a warning. It\n"
+    "  silt.cfg are the defaults. One whose metadata says silt.latent = world-ae samples in the latent of\n"
+    "  the world autoencoder models/" SILT_MODEL_WORLD_AE " (or --vae) and decodes with it. Words outside the world's vocabulary are dropped with a warning. It\n"
     "  makes 32 px images, written upscaled (nearest) to --upscale 256 unless --native. --grid N runs\n"
     "  the N images as one batch: image i is Philox stream i of --seed (not seed + i).\n"
     "\n"
@@ -150,7 +151,7 @@ int cmd_generate(int argc, char **argv) {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
         {"arch", 0, ARG_STR, &arch, "mmdit|var", "the built-in world model to use with --prompt and no --model: mmdit (" SILT_MODEL_WORLD_DIT ") or var (" SILT_MODEL_WORLD_VAR " + " SILT_MODEL_WORLD_VQ "); with --model it must name the model's family", NULL, 0, -1},
         {"vq", 0, ARG_STR, &vq, "PATH", "VAR: its multi-scale VQ tokenizer (same as --vae) [default with --arch var: the built-in " SILT_MODEL_WORLD_VQ "]", NULL, 0, -1},
-        {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required)", NULL, 0, -1},
+        {"vae", 0, ARG_STR, &vae, "PATH", "VAE (AutoencoderKL) to decode latents; needed unless the model makes 3-channel images. VAR: its VQ-VAE tokenizer (required). A latent world MMDiT: its world autoencoder [default: the built-in " SILT_MODEL_WORLD_AE "]", NULL, 0, -1},
         {"clip", 0, ARG_STR, &clip, "PATH", "world models: the world-CLIP text encoder [default: the built-in " SILT_MODEL_WORLD_CLIP "]", NULL, 0, -1},
         {"class", 'c', ARG_STR, &cls, "N|NAME", "DiT, VAR: ImageNet class id or exact name ('golden retriever')", NULL, 0, -1},
         {"prompt", 'p', ARG_STR, &prompt, "TEXT", "world models: the prompt; other MMDiTs: recorded in the PNG (the embeddings come from --text-embeds)", NULL, 0, -1},
