@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The shipped world models (models/world-dit + world-clip): the README's first
+# The shipped world models (models/world-dit, in the latent of world-ae, on
+# world-clip): the README's first
 # command works (gen --prompt with no --model writes a 256 px PNG that records
 # its prompt, and gen eval --image reads it back), and the model is
 # conditioned on its prompt: on 14 eval items its images are closer to their
@@ -13,6 +14,7 @@ set -u
 gen=${1:?usage: test_builtin_model.sh GEN}
 src=${SILT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 [ -f "$src/models/world-dit.safetensors.zst" ] || { echo "SKIP: no models/world-dit.safetensors.zst"; exit 77; }
+[ -f "$src/models/world-ae.safetensors.zst" ] || { echo "FAIL: models/world-dit needs models/world-ae.safetensors.zst"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"

@@ -84,10 +84,21 @@ def idat(p):
     return zlib.decompress(out)
 sys.exit(0 if idat(sys.argv[1]) == idat(sys.argv[2]) else 1)
 EOF"
-expect gen-no-ae 1 env SILT_MODELS="$tmp/nowhere" "$gen" --model "$tmp/mm.safetensors" \
-    --clip "$tmp/clip/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png"
+# no world-ae anywhere gen looks ($SILT_MODELS, <gen>/../models, ./models): a
+# copy of gen in a folder without models, run from there
+mkdir -p "$tmp/bare/bin" && cp "$gen" "$tmp/bare/bin/gen"
+(cd "$tmp/bare" && env SILT_MODELS="$tmp/nowhere" "$tmp/bare/bin/gen" --model "$tmp/mm.safetensors" \
+    --clip "$tmp/clip/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png" \
+    >"$tmp/out" 2>"$tmp/err")
+check gen-no-ae-exit-1 test $? -eq 1
 check gen-no-ae-line one_line
 check gen-no-ae-names err_has 'world-ae.safetensors.zst'
+# a world-ae of another width (--vae): refused, naming both widths
+expect ae-other-width 0 "$gen" train --arch ae --size small --steps 1 --batch 2 --out "$tmp/ae_small"
+expect ae-other-width-export 0 "$gen" train --arch ae --export "$tmp/ae_small" --out "$tmp/ae_small.safetensors"
+expect gen-ae-other-width 2 "$gen" --model "$tmp/mm.safetensors" --clip "$tmp/clip/checkpoint_1.safetensors" \
+    --vae "$tmp/ae_small.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png"
+check gen-ae-other-width-says err_has "16-channel latent"
 expect gen-vq-as-ae 2 "$gen" --model "$tmp/mm.safetensors" --clip "$tmp/clip/checkpoint_1.safetensors" \
     --vae "$tmp/vq/checkpoint_1.safetensors" --prompt "a red circle" --native --steps 3 -q -o "$tmp/c.png"
 check gen-vq-as-ae-line one_line
