@@ -70,7 +70,8 @@ int cmd_train(int argc, char **argv) {
          "[default: " SILT_TRAIN_MMDIT_DEFAULT_CLIP "]",
          NULL, 0, -1},
         {"size", 0, ARG_STR, &size, "SIZE",
-         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth; "
+         "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth "
+         "(with --ae the presets take patch 1); "
          "vq, ae, var: tiny, small or default",
          NULL, 0, -1},
         {"vq", 0, ARG_STR, &vq_model, "PATH",

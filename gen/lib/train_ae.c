@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "gen/lib/train_arch.h"
+#include "gen/lib/world_latent.h"
 #include "world/render.h"
 #include "world/suites.h"
 
@@ -120,11 +121,18 @@ silt_status silt_train_ae_create(const char *init_path, const char *size, uint64
         char path[4096];
         s = silt_train_resolve_path(init_path, path, sizeof path, "initial tokenizer");
         if (!s) s = var_vq_load_file(path, &init);
+        // GroupNorm's group count is not in the shapes: a file with other
+        // groups would normalise differently under the same weights.
+        if (!s && var_vq_get_config(init)->groups != c.groups)
+            s = SILT_FAIL(SILT_ERR_FORMAT, "ae: %s normalises with %d groups, the %s preset with %d", path,
+                          var_vq_get_config(init)->groups, size ? size : "default", c.groups);
         for (int i = 0; !s && i < var_vq_param_count(t->vq); i++) {
             const char *name = NULL;
             silt_tensor *dst = var_vq_param(t->vq, i, &name);
             silt_tensor *src = var_vq_find_param(init, name);
-            if (!src || silt_numel(src) != silt_numel(dst))
+            bool same = src && src->ndim == dst->ndim;
+            for (int d = 0; same && d < dst->ndim; d++) same = src->shape[d] == dst->shape[d];
+            if (!same)
                 s = SILT_FAIL(SILT_ERR_FORMAT, "ae: %s has no tensor %s of the %s tokenizer's shape", path, name,
                               size ? size : "default");
             else
@@ -190,7 +198,7 @@ silt_status silt_train_ae_export(const char *ckpt_or_dir, const char *out_path) 
         char sh[32], sc[32];
         snprintf(sh, sizeof sh, "%.9g", mean);
         snprintf(sc, sizeof sc, "%.9g", 1.0 / std);
-        const char *kv[] = {"silt.kind", "world-ae", "silt.latent_shift", sh, "silt.latent_scale", sc, NULL};
+        const char *kv[] = {"silt.kind", SILT_WORLD_LATENT_NAME, "silt.latent_shift", sh, "silt.latent_scale", sc, NULL};
         s = var_vq_save_as(ae, out_path, kv);
         if (!s) silt_info("ae export: latent mean %.4f, std %.4f over %d train renders", mean, std, SILT_AE_STATS_IMAGES);
     }

@@ -83,7 +83,9 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 #define SILT_TRAIN_MMDIT_DEFAULT_CLIP "models/world-clip.safetensors.zst"
 
 // The size presets (patch:hidden:heads:depth, QK-norm on): "tiny" 4:32:2:2
-// (tests), "small" 4:192:8:6, "default" 4:256:8:6 (the shipped model); or
+// (tests), "small" 4:192:8:6, "default" 4:256:8:6 (in pixels; on a latent,
+// silt_train_mmdit_preset_for, the presets take patch 1: the shipped model is
+// 1:256:8:6 on the 8 x 8 latent); or
 // any "P:D:H:L" (P dividing 32, D a multiple of H and of 4). joint_dim /
 // pooled_dim come from the CLIP.
 silt_status silt_train_mmdit_preset(const char *size, int joint_dim, int pooled_dim, mmdit_config *out);

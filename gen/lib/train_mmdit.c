@@ -7,12 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/json.h"
 #include "core/log.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "gen/lib/train_arch.h"
+#include "gen/lib/world_latent.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
 #include "world/render.h"
@@ -205,18 +205,14 @@ static silt_status load_ae(mmdit_task *t, const char *ae_path) {
     silt_safetensors *st = NULL;
     SILT_TRY(silt_safetensors_open(path, &st));
     const char *kind = silt_safetensors_metadata(st, "silt.kind");
-    const char *sh = silt_safetensors_metadata(st, "silt.latent_shift"), *sc = silt_safetensors_metadata(st, "silt.latent_scale");
-    char *e1 = NULL, *e2 = NULL;
     silt_status s = SILT_OK;
-    if (!kind || strcmp(kind, "world-ae") || !sh || !sc)
+    if (!kind || strcmp(kind, SILT_WORLD_LATENT_NAME))
         s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s is not a world autoencoder (`gen train --arch ae --export`: "
-                                       "metadata silt.kind = world-ae, silt.latent_shift, silt.latent_scale)", path);
-    if (!s) {
-        t->latent_shift = strtod(sh, &e1);
-        t->latent_scale = strtod(sc, &e2);
-        if (*e1 || *e2 || !isfinite(t->latent_shift) || !(t->latent_scale > 0) || !isfinite(t->latent_scale))
-            s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s: latent shift '%s' / scale '%s' are not numbers (scale > 0)",
-                          path, sh, sc);
+                                       "metadata silt.kind = " SILT_WORLD_LATENT_NAME ")", path);
+    if (!s && silt_world_latent_numbers(st, &t->latent_shift, &t->latent_scale) != SILT_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", silt_last_error_message());
+        s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit: --ae %s: %s", path, msg);
     }
     if (!s) s = var_vq_load(st, &t->ae);
     silt_safetensors_close(st);
@@ -278,7 +274,7 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
     // with another autoencoder fails and the export can name it.
     if (!s && ae_path && len > 1 && (size_t)len < sizeof t->config && t->config[len - 1] == '}')
         len = len - 1 + snprintf(t->config + len - 1, sizeof t->config - (size_t)(len - 1),
-                                 ", \"silt_latent\": \"world-ae\", \"silt_latent_shift\": %.9g, "
+                                 ", \"silt_latent\": \"" SILT_WORLD_LATENT_NAME "\", \"silt_latent_shift\": %.9g, "
                                  "\"silt_latent_scale\": %.9g}",
                                  t->latent_shift, t->latent_scale);
     if (!s && (len <= 0 || len >= (int)sizeof t->config)) s = SILT_FAIL(SILT_ERR_ARG, "mmdit: config JSON too long");
@@ -334,21 +330,10 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
     silt_status s = mmdit_load(st, &m);
     if (!s) s = silt_train_export_summary(st, "proj_out.weight", &train);
     // A latent run's checkpoint config names its latent (see create).
+    silt_world_latent wl = {0};
     char lshift[40] = "", lscale[40] = "";
-    const char *ccfg = silt_safetensors_metadata(st, "config");
-    silt_json *doc = NULL;
-    if (!s && ccfg && silt_json_parse(ccfg, strlen(ccfg), 16, &doc) == SILT_OK) {
-        const silt_json_value *root = silt_json_root(doc);
-        const silt_json_value *vs = silt_json_member(doc, root, "silt_latent_shift");
-        const silt_json_value *vc = silt_json_member(doc, root, "silt_latent_scale");
-        if (silt_json_member(doc, root, "silt_latent")) {
-            if (!vs || !vc || vs->type != SILT_JSON_NUMBER || vc->type != SILT_JSON_NUMBER)
-                s = SILT_FAIL(SILT_ERR_FORMAT, "mmdit export: %s: a latent run without its latent shift and scale", path);
-            else
-                snprintf(lshift, sizeof lshift, "%.9g", vs->num), snprintf(lscale, sizeof lscale, "%.9g", vc->num);
-        }
-    }
-    silt_json_free(doc);
+    if (!s) s = silt_world_latent_read(st, &wl);
+    if (wl.on) snprintf(lshift, sizeof lshift, "%.9g", wl.shift), snprintf(lscale, sizeof lscale, "%.9g", wl.scale);
     if (!s) {
         char steps[32], shift[32], cfg[32];
         snprintf(steps, sizeof steps, "%d", o->steps);
@@ -356,7 +341,7 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
         snprintf(cfg, sizeof cfg, "%g", o->cfg);
         const char *kv[] = {"silt.kind", "world-mmdit", "silt.text_encoder", "world-clip", "silt.sampler",
                             "flow_euler", "silt.steps", steps, "silt.shift", shift, "silt.cfg", cfg, "silt.train",
-                            train, lshift[0] ? "silt.latent" : NULL, "world-ae", "silt.latent_shift", lshift,
+                            train, wl.on ? "silt.latent" : NULL, SILT_WORLD_LATENT_NAME, "silt.latent_shift", lshift,
                             "silt.latent_scale", lscale, NULL};
         s = mmdit_save_as(m, out_path, kv, o->f16 ? SILT_ST_F16 : SILT_ST_F32);
     }

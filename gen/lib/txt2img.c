@@ -17,6 +17,7 @@
 #include "dit/dit.h"
 #include "dit/mmdit.h"
 #include "gen/lib/models.h"
+#include "gen/lib/world_latent.h"
 #include "text/world_tokenizer.h"
 #include "unet/vae.h"
 #include "var/var.h"
@@ -178,41 +179,14 @@ static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int t
     return SILT_OK;
 }
 
-// Metadata silt.latent = "world-ae" (an export), or the same in a training
-// checkpoint's config JSON ("silt_latent", see gen/lib/train_mmdit.c): the
-// model works in a world autoencoder's latent, normalised by shift and scale.
+// A latent world MMDiT (gen/lib/world_latent.h): remembered, the
+// autoencoder is loaded after the model (load_world_ae).
 static silt_status world_latent(silt_txt2img *t, const silt_safetensors *st) {
-    const char *lat = silt_safetensors_metadata(st, "silt.latent");
-    double shift = 0, scale = 0;
-    bool hs = false, hc = false;
-    if (lat) {
-        if (strcmp(lat, "world-ae"))
-            return SILT_FAIL(SILT_ERR_UNSUPPORTED, "metadata silt.latent = '%s': the only built-in latent is world-ae", lat);
-        SILT_TRY(meta_number(st, "silt.latent_shift", -1e6, 1e6, false, &hs, &shift));
-        SILT_TRY(meta_number(st, "silt.latent_scale", 1e-9, 1e9, false, &hc, &scale));
-    } else {
-        const char *cfg = silt_safetensors_metadata(st, "config");
-        silt_json *doc = NULL;
-        if (!cfg || silt_json_parse(cfg, strlen(cfg), 16, &doc) != SILT_OK) {
-            silt_error_clear();
-            return SILT_OK;
-        }
-        const silt_json_value *root = silt_json_root(doc), *v = silt_json_member(doc, root, "silt_latent");
-        const silt_json_value *vs = silt_json_member(doc, root, "silt_latent_shift");
-        const silt_json_value *vc = silt_json_member(doc, root, "silt_latent_scale");
-        if (v) {
-            lat = "world-ae";
-            if ((hs = vs && vs->type == SILT_JSON_NUMBER)) shift = vs->num;
-            if ((hc = vc && vc->type == SILT_JSON_NUMBER && vc->num > 0)) scale = vc->num;
-        }
-        silt_json_free(doc);
-        if (!lat) return SILT_OK;
-    }
-    if (!hs || !hc || !isfinite(shift) || !isfinite(scale))
-        return SILT_FAIL(SILT_ERR_FORMAT, "a world-ae latent model needs silt.latent_shift and silt.latent_scale > 0");
-    t->wants_wae = true;
-    t->latent_shift = shift;
-    t->latent_scale = scale;
+    silt_world_latent wl;
+    SILT_TRY(silt_world_latent_read(st, &wl));
+    t->wants_wae = wl.on;
+    t->latent_shift = wl.shift;
+    t->latent_scale = wl.scale;
     return SILT_OK;
 }
 
@@ -261,7 +235,7 @@ static silt_status load_world_ae(silt_txt2img *t, const char *vae_path) {
     silt_safetensors *st = NULL;
     SILT_TRY(silt_safetensors_open(vae_path, &st));
     const char *kind = silt_safetensors_metadata(st, "silt.kind");
-    silt_status s = kind && !strcmp(kind, "world-ae")
+    silt_status s = kind && !strcmp(kind, SILT_WORLD_LATENT_NAME)
                         ? var_vq_load(st, &t->wae)
                         : SILT_FAIL(SILT_ERR_ARG, "--vae %s: not a world autoencoder (metadata silt.kind = world-ae), "
                                                   "which this latent world MMDiT decodes with", base_name(vae_path));

@@ -18,11 +18,13 @@
 
 #include "check.h"
 #include "tmpdir.h"
+#include "tiny_world_clip.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "gen/lib/train_arch.h"
 #include "gen/lib/txt2img.h"
+#include "gen/lib/world_latent.h"
 #include "text/world_clip.h"
 #include "world/render.h"
 #include "world/suites.h"
@@ -34,14 +36,8 @@
 static char tmpdir[256], clip_path[512], vq_path[512], ae_path[512];
 
 static void make_clip(void) {
-    wclip_config c = wclip_default_config();
-    c.width = 24, c.layers = 1, c.heads = 2, c.embed_dim = 20, c.patch = 8, c.img_width = 24, c.img_layers = 1,
-    c.img_heads = 2;
-    wclip_model *m = NULL;
-    CHECK_OK(wclip_create(&c, 3, &m));
     snprintf(clip_path, sizeof clip_path, "%s/clip.safetensors", tmpdir);
-    CHECK_OK(wclip_save(m, clip_path));
-    wclip_free(m);
+    tiny_world_clip_write(clip_path);
 }
 
 // Train render j of data_seed in [-1, 1] into x (3 * 32 * 32).
@@ -108,14 +104,14 @@ static void test_ae_task(void) {
     CHECK_OK(silt_train_ae_create(vq_path, "tiny", 1, &t));
     if (!t.self) { var_vq_free(vq); return; }
     CHECK(!strcmp(t.name, "ae") && t.n_params(t.self) == var_vq_param_count(vq));
-    bool same = true, codebook_exempt = false;
+    bool same = true, codebook_exempt = true;
     for (int i = 0; i < t.n_params(t.self); i++) {
         const char *name = NULL, *vn = NULL;
         bool nd = false;
         silt_tensor *p = t.param(t.self, i, &name, &nd);
         silt_tensor *q = var_vq_param(vq, i, &vn);
         same = same && p && q && !strcmp(name, vn) && !memcmp(p->data, q->data, silt_nbytes(p));
-        if (!strncmp(name, "quantize.", 9)) codebook_exempt = nd;
+        if (!strncmp(name, "quantize.", 9)) codebook_exempt = codebook_exempt && nd;
     }
     CHECK_MSG(same, "the warm start is not the tokenizer's weights");
     CHECK_MSG(codebook_exempt, "the quantiser's tensors must be exempt from weight decay");
@@ -130,9 +126,20 @@ static void test_ae_task(void) {
     CHECK(task_loss(&t, 21, 1, 3) != task_loss(&t, 22, 1, 3));
     silt_train_task_free(&t);
     var_vq_free(vq);
-    // Warm start from a tokenizer of another size: one message naming a tensor.
+    // Warm start from a tokenizer of another size: its GroupNorm groups differ
+    // (tiny 4, small 8), one message naming them.
     CHECK(silt_train_ae_create(vq_path, "small", 1, &t) == SILT_ERR_FORMAT);
-    CHECK(strstr(silt_last_error(), "has no tensor") != NULL);
+    CHECK(strstr(silt_last_error(), "normalises with 4 groups") != NULL);
+    // The same groups but another codebook shape: one message naming the tensor.
+    var_vq_config c2 = c;
+    c2.vocab_size = 128;
+    char other[600];
+    snprintf(other, sizeof other, "%s/vq128.safetensors", tmpdir);
+    CHECK_OK(var_vq_create(&c2, 9, &vq));
+    CHECK_OK(var_vq_save(vq, other));
+    var_vq_free(vq);
+    CHECK(silt_train_ae_create(other, "tiny", 1, &t) == SILT_ERR_FORMAT);
+    CHECK(strstr(silt_last_error(), "has no tensor quantize.embedding.weight") != NULL);
 }
 
 // A short ae run, exported: the stored shift and scale normalise fresh renders.
@@ -237,6 +244,39 @@ static void test_latent_mmdit(void) {
         const char *sc = silt_safetensors_metadata(st, "silt.latent_scale");
         CHECK(l && !strcmp(l, "world-ae") && sh && sc && fabs(atof(sh) - shift) <= 1e-6 * (1 + fabs(shift)) &&
               fabs(atof(sc) - scale) <= 1e-6 * scale);
+        silt_safetensors_close(st);
+    }
+
+    // The shared reader (gen/lib/world_latent.h): the checkpoint's config and
+    // the export's metadata give the same numbers; a pixel model has none;
+    // another latent name or a bad scale is refused.
+    char ck[640];
+    CHECK_OK(silt_train_latest(out, ck, sizeof ck));
+    silt_world_latent from_ck = {0}, from_model = {0};
+    CHECK_OK(silt_safetensors_open(ck, &st));
+    if (st) CHECK_OK(silt_world_latent_read(st, &from_ck));
+    silt_safetensors_close(st);
+    CHECK_OK(silt_safetensors_open(model, &st));
+    if (st) CHECK_OK(silt_world_latent_read(st, &from_model));
+    silt_safetensors_close(st);
+    CHECK(from_ck.on && from_model.on && fabs(from_ck.scale - scale) <= 1e-6 * scale &&
+          fabs(from_model.shift - from_ck.shift) <= 1e-6 * (1 + fabs(shift)) && from_model.scale == from_ck.scale);
+    silt_world_latent none = {.on = true};
+    CHECK_OK(silt_safetensors_open(clip_path, &st));
+    if (st) CHECK_OK(silt_world_latent_read(st, &none));
+    silt_safetensors_close(st);
+    CHECK(!none.on);
+    const char *bad[][7] = {{"silt.latent", "sd-vae", "silt.latent_shift", "0", "silt.latent_scale", "1", NULL},
+                            {"silt.latent", "world-ae", "silt.latent_shift", "0", "silt.latent_scale", "0", NULL},
+                            {"silt.latent", "world-ae", "silt.latent_shift", "x", "silt.latent_scale", "1", NULL}};
+    const silt_status want_status[] = {SILT_ERR_UNSUPPORTED, SILT_ERR_FORMAT, SILT_ERR_FORMAT};
+    for (int i = 0; i < 3 && ae; i++) {
+        char bp[640];
+        snprintf(bp, sizeof bp, "%s/bad_latent_%d.safetensors", tmpdir, i);
+        CHECK_OK(var_vq_save_as(ae, bp, bad[i]));
+        silt_world_latent wl;
+        CHECK_OK(silt_safetensors_open(bp, &st));
+        CHECK_MSG(st && silt_world_latent_read(st, &wl) == want_status[i], "bad latent metadata %d accepted", i);
         silt_safetensors_close(st);
     }
 

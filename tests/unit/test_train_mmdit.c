@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "tmpdir.h"
+#include "tiny_world_clip.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "dit/mmdit.h"
@@ -28,17 +29,9 @@
 static char tmpdir[256], clip_path[512];
 
 
-// A small untrained world-CLIP (the MMDiT task only needs its shapes and a
-// deterministic encoding); odd widths so joint_dim != pooled_dim.
 static void make_clip(void) {
-    wclip_config c = wclip_default_config();
-    c.width = 24, c.layers = 1, c.heads = 2, c.embed_dim = 20, c.patch = 8, c.img_width = 24, c.img_layers = 1,
-    c.img_heads = 2;
-    wclip_model *m = NULL;
-    CHECK_OK(wclip_create(&c, 3, &m));
     snprintf(clip_path, sizeof clip_path, "%s/clip.safetensors", tmpdir);
-    CHECK_OK(wclip_save(m, clip_path));
-    wclip_free(m);
+    tiny_world_clip_write(clip_path);
 }
 
 static void test_presets(void) {
