@@ -60,6 +60,10 @@ int cmd_train(int argc, char **argv) {
         {"out", 'o', ARG_STR, &tp.out_dir, "DIR", "output directory (checkpoints, latest, train_log.csv); with --export, the model file", NULL, 0, -1},
         {"resume", 'r', ARG_STR, &resume, "PATH|auto",
          "continue from a checkpoint file, a run directory, or 'auto' (OUT/latest if there is one)", NULL, 0, -1},
+        {"init", 0, ARG_STR, &tp.init_path, "CKPT|DIR",
+         "start a fresh run from the weights of a checkpoint (or a run dir's latest) of the same arch and size, "
+         "its EMA weights when present; step, schedule and optimiser start fresh (ignored on resume)",
+         NULL, 0, -1},
         {"device", 0, ARG_CHOICE, &device, "DEV", device_help, device_choices, 0, -1},
         {"seed", 's', ARG_INT, &seed, "S", "seed of the initial weights and the data order", NULL, 0, 2147483647},
         {"log-every", 0, ARG_INT, &log_every, "N", "CSV row and log line every N updates", NULL, 1, 2147483647},
@@ -128,7 +132,7 @@ int cmd_train(int argc, char **argv) {
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
-        if (resume) return args_usage_error(&p, "--export and --resume do not go together");
+        if (resume || tp.init_path) return args_usage_error(&p, "--export and --%s do not go together", resume ? "resume" : "init");
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
                          : !strcmp(arch, "ae") ? silt_train_ae_export(export_from, tp.out_dir)
@@ -142,6 +146,7 @@ int cmd_train(int argc, char **argv) {
     if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--export-f16 go with --export");
     if (!tp.out_dir || !*tp.out_dir) return args_usage_error(&p, "--out needs a directory");
     if (resume && !*resume) return args_usage_error(&p, "--resume needs a checkpoint, a directory or 'auto'");
+    if (tp.init_path && !*tp.init_path) return args_usage_error(&p, "--init needs a checkpoint or a run directory");
     tp.steps = steps;
     tp.warmup_steps = warmup;
     tp.ckpt_every = ckpt_every;

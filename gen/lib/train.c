@@ -497,6 +497,12 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
             goto done;
         }
         silt_info("resuming from %s at step %lld of %lld", ckpt, (long long)start, (long long)p->steps);
+    } else if (p->init_path) {
+        char init[TRAIN_PATH_MAX];
+        int64_t from = 0;
+        if ((st = silt_train_resolve_path(p->init_path, init, sizeof init, "--init")) != SILT_OK) goto done;
+        if ((st = train_ckpt_init(&s, init, &from)) != SILT_OK) goto done;
+        silt_info("starting from the weights of %s (step %lld)", init, (long long)from);
     }
     if (p->device == SILT_CUDA && (st = device_setup(&s)) != SILT_OK) goto done;
     if ((st = train_csv_open(p->out_dir, start, &csv)) != SILT_OK) goto done;

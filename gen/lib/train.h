@@ -94,6 +94,12 @@ typedef struct silt_train_params {
     // checkpoints are written from host copies in the same format (so a run
     // resumes on either device).
     silt_device device;
+    // Optional (NULL: none): a fresh run starts its weights and EMA from this
+    // checkpoint (file or run dir) of the same arch and config, its EMA weights
+    // when it has them; step, schedule and optimiser start fresh (fine-tuning,
+    // or going on past a finished run with a new schedule). Ignored when the
+    // run resumes: the checkpoint then holds everything.
+    const char *init_path;
 } silt_train_params;
 
 // steps 1000, batch 32, accum 1, lr 1e-3, lr_min 1e-5, warmup 100, weight decay
@@ -143,5 +149,7 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
 // Path of the newest checkpoint in dir (from its `latest` file) into buf.
 // SILT_ERR_IO when there is none.
 silt_status silt_train_latest(const char *dir, char *buf, size_t n);
+// A file, or a run directory (its latest checkpoint), into buf.
+silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
 
 #endif

@@ -153,8 +153,6 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
 // (same for var) and zstd -19. On a shared machine set OMP_WAIT_POLICY=passive:
 // with the default spinning, 2 threads ran 10x slower than 1 at load 10.
 
-// A file, or a run directory (its latest checkpoint), into buf.
-silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
 // For exports: opens the checkpoint of a `gen train --arch ARCH` run (a file,
 // or a run directory's latest) into *out; SILT_ERR_FORMAT naming the file when
 // it is not a silt training checkpoint of that arch. path (n bytes) gets the file.

@@ -231,6 +231,58 @@ static const silt_st_tensor *find_like(const silt_safetensors *f, const char *pa
     return x;
 }
 
+// The checks every reader of a checkpoint makes: format, version, and the
+// same arch and model config as the task.
+static silt_status ckpt_check_header(const train_state *s, const silt_safetensors *f, const char *path) {
+    const char *fmt = silt_safetensors_metadata(f, "format"), *ver = silt_safetensors_metadata(f, "format_version");
+    if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT))
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s is not a silt training checkpoint (metadata format is %s)", path,
+                         fmt ? fmt : "missing");
+    if (!ver || strcmp(ver, TRAIN_CKPT_VERSION))
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s has checkpoint format version %s; this build reads version %s", path,
+                         ver ? ver : "(none)", TRAIN_CKPT_VERSION);
+    const char *arch = silt_safetensors_metadata(f, "arch"), *want = s->task->name ? s->task->name : "";
+    if (arch && strcmp(arch, want))
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s holds arch '%s', this run trains '%s'", path, arch, want);
+    const char *cfg = silt_safetensors_metadata(f, "config"), *want_cfg = s->task->config;
+    if ((cfg || want_cfg) && (!cfg || !want_cfg || strcmp(cfg, want_cfg)))
+        return SILT_FAIL(SILT_ERR_FORMAT, "%s holds a model with config %s; this run builds %s", path,
+                         cfg ? cfg : "(none)", want_cfg ? want_cfg : "(none)");
+    return SILT_OK;
+}
+
+// True when the checkpoint has EMA weights for every parameter.
+static bool ckpt_has_ema(const train_state *s, const silt_safetensors *f) {
+    bool have = true;
+    for (int i = 0; i < s->n && have; i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "ema.%s", s->names[i]);
+        have = silt_safetensors_find(f, key) != NULL;
+    }
+    return have;
+}
+
+silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step) {
+    silt_safetensors *f = NULL;
+    SILT_TRY(silt_safetensors_open(path, &f));
+    silt_status st = ckpt_check_header(s, f, path);
+    const silt_st_tensor **found = calloc((size_t)s->n, sizeof *found);
+    if (st == SILT_OK && !found) st = SILT_FAIL(SILT_ERR_OOM, "out of memory");
+    if (st == SILT_OK) st = parse_i64(f, path, "step", from_step);
+    const char *prefix = ckpt_has_ema(s, f) ? "ema." : "";
+    // Validate everything, then copy: a bad file changes nothing.
+    for (int i = 0; st == SILT_OK && i < s->n; i++) found[i] = find_like(f, path, prefix, s->names[i], s->params[i], &st);
+    for (int i = 0; st == SILT_OK && i < s->n; i++) {
+        int64_t n = silt_numel(s->params[i]);
+        silt_safetensors_read_f32(found[i], silt_f32(s->params[i]), n);
+        if (s->ema) memcpy(s->ema[i], silt_f32(s->params[i]), (size_t)n * sizeof(float));
+    }
+    if (st == SILT_OK && !*prefix) silt_warn("%s has no EMA weights: the run starts from its raw weights", path);
+    free(found);
+    silt_safetensors_close(f);
+    return st;
+}
+
 silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out) {
     silt_safetensors *f = NULL;
     SILT_TRY(silt_safetensors_open(path, &f));
@@ -238,28 +290,7 @@ silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out)
     const silt_st_tensor **found = calloc((size_t)s->n * 4, sizeof *found);
     int64_t step = 0, adam_step = 0;
     if (!found) { st = SILT_FAIL(SILT_ERR_OOM, "out of memory"); goto done; }
-    const char *fmt = silt_safetensors_metadata(f, "format"), *ver = silt_safetensors_metadata(f, "format_version");
-    if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT)) {
-        st = SILT_FAIL(SILT_ERR_FORMAT, "%s is not a silt training checkpoint (metadata format is %s)", path,
-                       fmt ? fmt : "missing");
-        goto done;
-    }
-    if (!ver || strcmp(ver, TRAIN_CKPT_VERSION)) {
-        st = SILT_FAIL(SILT_ERR_FORMAT, "%s has checkpoint format version %s; this build reads version %s", path,
-                       ver ? ver : "(none)", TRAIN_CKPT_VERSION);
-        goto done;
-    }
-    const char *arch = silt_safetensors_metadata(f, "arch"), *want = s->task->name ? s->task->name : "";
-    if (arch && strcmp(arch, want)) {
-        st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds arch '%s', this run trains '%s'", path, arch, want);
-        goto done;
-    }
-    const char *cfg = silt_safetensors_metadata(f, "config"), *want_cfg = s->task->config;
-    if ((cfg || want_cfg) && (!cfg || !want_cfg || strcmp(cfg, want_cfg))) {
-        st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds a model with config %s; this run builds %s", path,
-                       cfg ? cfg : "(none)", want_cfg ? want_cfg : "(none)");
-        goto done;
-    }
+    if ((st = ckpt_check_header(s, f, path)) != SILT_OK) goto done;
     if ((st = parse_i64(f, path, "step", &step)) != SILT_OK) goto done;
     if ((st = parse_i64(f, path, "adam_step", &adam_step)) != SILT_OK) goto done;
     const char *pj = silt_safetensors_metadata(f, "train_params");
@@ -268,12 +299,7 @@ silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out)
                   "  checkpoint: %s\n  now:        %s",
                   path, pj, s->params_json);
 
-    bool have_ema = true;
-    for (int i = 0; i < s->n && have_ema; i++) {
-        char key[1024];
-        snprintf(key, sizeof key, "ema.%s", s->names[i]);
-        have_ema = silt_safetensors_find(f, key) != NULL;
-    }
+    bool have_ema = ckpt_has_ema(s, f);
     // Validate everything, then copy: a bad file changes nothing.
     static const char *const prefixes[4] = {"", "ema.", "adam_m.", "adam_v."};
     for (int i = 0; i < s->n; i++)

@@ -40,6 +40,11 @@ silt_status train_ckpt_write(train_state *s, int64_t step);
 // Loads a checkpoint into the parameters, EMA and optimiser; validates the
 // whole file first, so on failure nothing has changed. *step: updates done.
 silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step);
+// Starts a fresh run's weights (and EMA) from a checkpoint of the same arch and
+// config: its EMA weights when it has them, else its weights; the optimiser
+// starts fresh. Validates first, so on failure nothing has changed.
+// *from_step: the checkpoint's step (for the log).
+silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step);
 
 // Opens OUT/train_log.csv for appending: a fresh file with the header when
 // start_step is 0, else the existing file cut back to the rows with

@@ -3,7 +3,8 @@
 # resumed with --resume auto ends with a final checkpoint byte-identical to an
 # uninterrupted run (the checkpoint holds no time stamps or paths), the CSV
 # has each step once and the same (step, loss, lr, grad_norm) columns; SIGTERM
-# stops gracefully with a checkpoint; bad flags exit 2.
+# stops gracefully with a checkpoint; --init starts a fresh run from a
+# finished one's weights; bad flags exit 2.
 # Usage: test_train.sh PATH/TO/gen
 set -u
 gen=${1:?usage: test_train.sh GEN}
@@ -27,6 +28,7 @@ check full-csv-rows bash -c "[ \$(wc -l < '$A/train_log.csv') -eq 41 ]"
 check full-csv-header grep -qx 'step,loss,lr,grad_norm,images_per_s,elapsed_s' "$A/train_log.csv"
 expect info-ckpt 0 "$gen" info "$A/checkpoint_40.safetensors"
 check info-step grep -q 'step = 40' "$tmp/out"
+first_loss=$(awk -F, 'NR==2{print $2}' "$A/train_log.csv")
 
 # 2. the same run, killed (SIGKILL) once checkpoint 20 exists, then resumed
 "$gen" "${args[@]}" --out "$B" --step-delay-ms 100 >/dev/null 2>"$tmp/err_b" &
@@ -77,6 +79,15 @@ check resume-other-ema-warmup-warns grep -q 'other parameters' "$tmp/err"
 check ema-warmup-in-params grep -q '"ema_warmup": true' "$tmp/err"
 expect resume-missing 1 "$gen" "${args[@]}" --out "$tmp/d" --resume "$tmp/none.safetensors"
 check resume-missing-line one_line
+# --init: a fresh run from another run's weights; a finished run's EMA
+# weights, so its first loss (the same first batch) is below a fresh start's
+expect init-run 0 "$gen" "${args[@]}" --out "$tmp/i" --init "$A" --steps 5
+check init-says-so grep -q "starting from the weights of $A/checkpoint_40.safetensors (step 40)" "$tmp/err"
+check init-loss-lower bash -c "[ \$(awk -F, 'NR==2{print (\$2 < 0.8 * $first_loss)}' '$tmp/i/train_log.csv') = 1 ]"
+expect init-missing 1 "$gen" "${args[@]}" --out "$tmp/i2" --init "$tmp/none"
+check init-missing-line one_line
+expect init-empty 2 "$gen" train --arch toy --init "" --out "$tmp/e"
+expect init-export 2 "$gen" train --arch mmdit --export "$A" --init "$A" --out "$tmp/e.safetensors"
 expect unknown-arch 2 "$gen" train --arch nope --out "$tmp/e"
 check unknown-arch-lists grep -q 'known: toy' "$tmp/err"
 check unknown-arch-line one_line

@@ -2,7 +2,7 @@
 // schedule, gradient accumulation, the EMA formula, checkpoint round trips
 // and pruning, NaN stops, and the key property: a run stopped (SIGINT) and
 // resumed ends bit-identical to an uninterrupted one - weights, EMA, AdamW
-// state and CSV rows.
+// state and CSV rows; --init starts a fresh run from another run's weights.
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -686,6 +686,87 @@ static void test_numeric_stop(void) {
     }
 }
 
+// --init: a fresh run starts from another run's EMA weights (its raw weights
+// when it has no EMA); the wrong arch or a missing file is refused with the
+// task untouched; a resumed run ignores it.
+static bool params_equal_ckpt(silt_train_task *t, const char *ckpt, const char *prefix) {
+    bool same = true;
+    for (int i = 0; i < t->n_params(t->self); i++) {
+        const char *name;
+        bool nd;
+        silt_tensor *w = t->param(t->self, i, &name, &nd);
+        char key[256];
+        snprintf(key, sizeof key, "%s%s", prefix, name);
+        int64_t n = 0;
+        float *x = ckpt_tensor(ckpt, key, &n);
+        same = same && x && n == silt_numel(w) && !memcmp(x, w->data, silt_nbytes(w));
+        free(x);
+    }
+    return same;
+}
+
+static void test_init(void) {
+    char src[512], src_raw[512];  // dir_of's buffers rotate
+    snprintf(src, sizeof src, "%s", dir_of("init_src"));
+    snprintf(src_raw, sizeof src_raw, "%s", dir_of("init_src_raw"));
+    silt_train_params p = base_params(src);
+    p.steps = 6;
+    p.ema_decay = 0.8;
+    silt_train_task a = new_toy(3);
+    CHECK_OK(silt_train_run(&p, &a, NULL, NULL));
+    char ckpt[512], ckpt_raw[512];
+    snprintf(ckpt, sizeof ckpt, "%s", file_in(src, "checkpoint_6.safetensors"));
+    p.out_dir = src_raw;
+    p.ema_decay = 0;
+    silt_train_task a_raw = new_toy(4);
+    CHECK_OK(silt_train_run(&p, &a_raw, NULL, NULL));
+    snprintf(ckpt_raw, sizeof ckpt_raw, "%s", file_in(src_raw, "checkpoint_6.safetensors"));
+    // The EMA and the weights differ, so the test tells which one was taken.
+    CHECK(!params_equal_ckpt(&a, ckpt, "ema."));
+
+    // lr 0: the one step changes nothing, so the run ends on its start weights.
+    silt_train_params q = base_params(dir_of("init_ema"));
+    q.steps = 1;
+    q.lr = q.lr_min = 0;
+    q.ema_decay = 0.9;
+    q.init_path = src;  // a run directory: its latest checkpoint
+    silt_train_task b = new_toy(11);
+    CHECK(!params_equal_ckpt(&b, ckpt, "ema."));
+    CHECK_OK(silt_train_run(&q, &b, NULL, NULL));
+    CHECK_MSG(params_equal_ckpt(&b, ckpt, "ema."), "--init took the source's EMA weights");
+    CHECK(params_equal_ckpt(&b, file_in(dir_of("init_ema"), "checkpoint_1.safetensors"), ""));
+
+    q.out_dir = dir_of("init_raw");
+    q.init_path = ckpt_raw;
+    silt_train_task c = new_toy(12);
+    CHECK_OK(silt_train_run(&q, &c, NULL, NULL));
+    CHECK_MSG(params_equal_ckpt(&c, ckpt_raw, ""), "--init from a run without EMA took its weights");
+
+    // Another arch, a missing file: one error, the weights untouched.
+    silt_train_task d = new_toy(13), other = new_toy(13);
+    d.name = "toy-other";
+    q.out_dir = dir_of("init_bad");
+    q.init_path = ckpt;
+    CHECK(silt_train_run(&q, &d, NULL, NULL) == SILT_ERR_FORMAT);
+    CHECK(same_params(&d, &other));
+    q.out_dir = dir_of("init_missing");
+    q.init_path = file_in(src, "no_such.safetensors");
+    d.name = other.name;
+    CHECK(silt_train_run(&q, &d, NULL, NULL) == SILT_ERR_IO);
+    CHECK(same_params(&d, &other));
+
+    // A resumed run (here: a finished one) takes its state from its own
+    // checkpoint and never reads --init.
+    q.out_dir = dir_of("init_ema");
+    q.init_path = file_in(src, "no_such.safetensors");
+    silt_train_task e = new_toy(14);
+    CHECK_OK(silt_train_run(&q, &e, "auto", NULL));
+    CHECK(params_equal_ckpt(&e, ckpt, "ema."));
+
+    silt_train_task *all[] = {&a, &a_raw, &b, &c, &d, &other, &e};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) silt_train_task_free(all[i]);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_test_train_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -698,6 +779,7 @@ int main(void) {
     test_checkpoint_round_trip();
     test_resume_is_exact();
     test_numeric_stop();
+    test_init();
     if (!getenv("KEEP_TMP")) rm_tree(tmpdir);
     else fprintf(stderr, "kept %s\n", tmpdir);
     return check_summary();
