@@ -202,6 +202,8 @@ int cmd_generate(int argc, char **argv) {
     const bool want_var = arch && !strcmp(arch, "var");
     if (vq && arch && !want_var) return args_usage_error(&ap, "--vq is the VAR tokenizer: not for --arch %s", arch);
     if (vq) vae = vq;
+    if ((rc = gen_check_output("--output", out)) != 0) return rc;
+    if (save_latents && (rc = gen_check_output("--save-latents", save_latents)) != 0) return rc;
     char builtin[4096], builtin_vq[4096];
     if (!model) {
         if (!prompt || embeds || cls || (vae && !want_var) || (arch && !want_var && strcmp(arch, "mmdit")))

@@ -13,5 +13,8 @@ int cmd_eval_suite(int argc, char **argv);  // gen eval --suite (cmd_eval hands 
 
 // Prints "gen: <silt_last_error_message()>" and returns 1.
 int gen_fail(const char *what);
+// Before long work: 0 when the folder of `path` (the value of `flag`) exists
+// and is writable; else one line naming it and 1 (2 for an empty path).
+int gen_check_output(const char *flag, const char *path);
 
 #endif

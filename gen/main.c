@@ -1,7 +1,10 @@
 // gen: the silt command line. Dispatches to a subcommand and maps its status
 // to an exit code (0 ok, 1 runtime failure, 2 usage error).
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/status.h"
 #include "gen/commands.h"
@@ -26,6 +29,25 @@ int gen_fail(const char *what) {
     const char *msg = silt_last_error_message();
     if (what && *what) fprintf(stderr, "gen: %s: %s\n", what, *msg ? msg : "failed");
     else fprintf(stderr, "gen: %s\n", *msg ? msg : "failed");
+    return 1;
+}
+
+int gen_check_output(const char *flag, const char *path) {
+    if (!*path) {
+        fprintf(stderr, "gen: %s needs a file name\n", flag);
+        return 2;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    struct stat st;
+    const char *why = stat(dir, &st) != 0  ? strerror(errno)
+                      : !S_ISDIR(st.st_mode) ? "not a directory"
+                      : access(dir, W_OK | X_OK) != 0 ? strerror(errno)
+                                                      : NULL;
+    if (!why) return 0;
+    fprintf(stderr, "gen: %s %s: cannot write into %s: %s\n", flag, path, dir, why);
     return 1;
 }
 

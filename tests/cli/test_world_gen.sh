@@ -166,4 +166,10 @@ expect gen-clip-not-world 2 "$gen" --model "$SILT_SOURCE_DIR/tests/golden/dit_di
 check gen-clip-not-world-line one_line
 expect gen-missing-clip 1 "$gen" --model "$model" --clip "$tmp/none.safetensors" --prompt "a circle"
 check gen-missing-clip-line one_line
+# an output folder that is not there: refused before any work, nothing written
+expect gen-no-out-dir 1 "$gen" "${m[@]}" --prompt "a circle" -o "$tmp/no/such/dir/x.png"
+check gen-no-out-dir-line one_line
+check gen-no-out-dir-names grep -q "cannot write into $tmp/no/such/dir" "$tmp/err"
+check gen-no-out-dir-fast bash -c "! grep -q 'generate' '$tmp/err'"
+expect gen-empty-out 2 "$gen" "${m[@]}" --prompt "a circle" -o ""
 finish
