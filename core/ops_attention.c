@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "core/fastmath.h"
 #include "cuda/cuda.h"
 
 #define SM_PAR_MIN 32768
@@ -36,8 +37,9 @@ static float softmax_row(float *y, const float *x, int64_t C) {
         return -INFINITY;
     }
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t c = 0; c < C; c++) {
-        float e = expf(x[c] - m);
+        float e = silt_expf(x[c] - m);
         y[c] = e;
         s += e;
     }
@@ -218,7 +220,8 @@ static void attn_bwd_tile(float *P, float *dP, float *dq, float *dk, float *dv, 
         float l = lse[bh * Tq + i0 + r];
         if (l == -INFINITY) memset(p, 0, (size_t)kend * sizeof(float));
         else
-            for (int64_t j = 0; j < kend; j++) p[j] = expf(p[j] - l);
+#pragma omp simd
+            for (int64_t j = 0; j < kend; j++) p[j] = silt_expf(p[j] - l);
     }
     if (dvh) silt_sgemm(true, false, kend, Dv, rows, am, P, kend, gb, Dv, 1.0f, dvh, Dv);
     if (!dq && !dkh) return;

@@ -1,9 +1,11 @@
 // Elementwise ops: activations, scalar ops and broadcasting binary arithmetic.
 // Forwards against plainly written double references (rtol 1e-5), backwards
-// against finite differences (gradcheck.h defaults), plus error cases.
+// against finite differences (gradcheck.h defaults), plus error cases; the
+// vectorizable exp (core/fastmath.h) against double exp.
 #include <string.h>
 
 #include "check.h"
+#include "core/fastmath.h"
 #include "core/ops_elementwise.h"
 #include "gradcheck.h"
 
@@ -305,6 +307,62 @@ static void test_parallel_paths(void) {
     silt_tensor_free(b);
 }
 
+// silt_expf (core/fastmath.h) against double exp: relative error under 2e-7
+// wherever exp(x) is a normal float, on a grid of 2M points over [-87.3, 88.72]
+// plus its edges (subnormals, inf above 88.7228, 0 below -104, NaN through); and the
+// vectorized loops (GELU tanh, SiLU, sigmoid) at the extremes: no NaN, right
+// limits.
+static void test_fast_exp(void) {
+    double worst = 0, worst_x = 0;
+    const int n = 2000000;
+    for (int i = 0; i <= n; i++) {
+        float x = (float)(-87.3 + (88.72 + 87.3) * i / n);
+        double want = exp((double)x), got = silt_expf(x);
+        double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel, worst_x = x;
+    }
+    CHECK_MSG(worst < 2e-7, "silt_expf: worst relative error %.3g at x = %.9g", worst, worst_x);
+    // around 0 (the reduction's r = x there) and at the n boundaries
+    for (float x = -1.0f; x <= 1.0f; x += 1.0f / 4096) {
+        double want = exp((double)x);
+        if (fabs(silt_expf(x) - want) / want >= 2e-7) CHECK_MSG(0, "silt_expf(%.9g) off", x);
+    }
+    CHECK(silt_expf(0.0f) == 1.0f);
+    CHECK(isinf(silt_expf(88.8f)) && isinf(silt_expf(1e30f)) && isinf(silt_expf(INFINITY)));
+    CHECK(silt_expf(-105.0f) == 0.0f && silt_expf(-1e30f) == 0.0f && silt_expf(-INFINITY) == 0.0f);
+    for (float x = -103.0f; x < -87.4f; x += 0.37f) {  // subnormal results: within one unit of the last place
+        double want = exp((double)x), got = silt_expf(x);
+        if (fabs(got - want) > 1.5e-45) CHECK_MSG(0, "silt_expf(%.9g) = %g, exp = %g", x, got, want);
+    }
+    CHECK(isnan(silt_expf(NAN)));
+    CHECK(fabs(silt_expf(88.72f) / exp((double)88.72f) - 1) < 2e-7);  // the largest finite results
+    CHECK(fabs(silt_sigmoidf(-100.0f)) < 1e-38f && silt_sigmoidf(100.0f) == 1.0f && silt_sigmoidf(0.0f) == 0.5f);
+
+    enum { N = 9 };
+    float x[N] = {-1e30f, -200.0f, -90.0f, -20.0f, 0.0f, 20.0f, 90.0f, 200.0f, 1e30f}, y[N], d[N], one[N];
+    for (int i = 0; i < N; i++) one[i] = 1.0f;
+    gelu_fwd_cpu(y, x, N, 1);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(!isnan(y[i]), "gelu_tanh(%g) is NaN", x[i]);
+        float want = x[i] > 0 ? x[i] : 0.0f;  // the limits: x for x >> 0, 0 for x << 0
+        if (fabsf(x[i]) >= 20) CHECK_MSG(y[i] == want, "gelu_tanh(%g) = %g", x[i], y[i]);
+    }
+    memset(d, 0, sizeof d);
+    gelu_bwd_cpu(d, one, x, N, 1);
+    for (int i = 0; i < N; i++)
+        if (fabsf(x[i]) >= 20 && fabsf(x[i]) < 1e10f) CHECK_MSG(d[i] == (x[i] > 0 ? 1.0f : 0.0f), "gelu_tanh'(%g) = %g", x[i], d[i]);
+    silu_fwd_cpu(y, x, N);
+    for (int i = 0; i < N; i++) {
+        CHECK_MSG(!isnan(y[i]), "silu(%g) is NaN", x[i]);
+        if (fabsf(x[i]) >= 90) CHECK_MSG(x[i] > 0 ? y[i] == x[i] : fabsf(y[i]) < 1e-36f, "silu(%g) = %g", x[i], y[i]);
+    }
+    float nan_in = NAN, nan_out = 0;
+    gelu_fwd_cpu(&nan_out, &nan_in, 1, 1);
+    CHECK(isnan(nan_out));
+    silu_fwd_cpu(&nan_out, &nan_in, 1);
+    CHECK(isnan(nan_out));
+}
+
 int main(void) {
     test_seed(1);
     test_unary_forward();
@@ -314,5 +372,6 @@ int main(void) {
     test_binary_grad_values();
     test_errors();
     test_parallel_paths();
+    test_fast_exp();
     return check_summary();
 }
