@@ -10,6 +10,16 @@
 #include <stdint.h>
 #include <string.h>
 
+// On x86-64 with GCC: a function compiled three times (AVX-512, AVX2, SSE2)
+// and picked at load time by the CPU (ifunc), for the hot loops over
+// silt_expf. -std=c11 keeps FMA contraction off, so all three give the same
+// bits. Off under the sanitizers and elsewhere.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define SILT_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SILT_VEC_CLONES
+#endif
+
 // exp(x) in float: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then
 // Cephes' expf polynomial for e^r (Moshier, Cephes Math Library, expf.c) and
 // the exponent n put into the bits. Relative error within 2e-7 of exp(x)

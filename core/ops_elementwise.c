@@ -18,7 +18,7 @@
 #define GELU_INV_SQRT_2PI 0.3989422804014327f    // 1/sqrt(2 pi)
 #define GELU_C 0.044715f
 
-void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
+SILT_VEC_CLONES void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
     if (approximate) {
 #pragma omp parallel for simd if (n > ELEM_PAR_MIN)
         for (int64_t i = 0; i < n; i++) {
@@ -36,7 +36,7 @@ void gelu_fwd_cpu(float *out, const float *x, int64_t n, int approximate) {
     }
 }
 
-void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int approximate) {
+SILT_VEC_CLONES void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int approximate) {
     if (approximate) {
         // With s = sigmoid(2u) = 0.5 (1 + tanh u): d/dx [x s] = s + x s (1 - s) 2u',
         // u' = sqrt(2/pi) (1 + 3c x^2)
@@ -60,12 +60,12 @@ void gelu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n, int a
     }
 }
 
-void silu_fwd_cpu(float *out, const float *x, int64_t n) {
+SILT_VEC_CLONES void silu_fwd_cpu(float *out, const float *x, int64_t n) {
 #pragma omp parallel for simd if (n > ELEM_PAR_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = x[i] * silt_sigmoidf(x[i]);
 }
 
-void silu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n) {
+SILT_VEC_CLONES void silu_bwd_cpu(float *dx, const float *dout, const float *x, int64_t n) {
     // d/dx [x s(x)] = s (1 + x (1 - s))
 #pragma omp parallel for simd if (n > ELEM_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ void tanh_bwd_cpu(float *dx, const float *dout, const float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) dx[i] += dout[i] * (1.0f - y[i] * y[i]);
 }
 
-void sigmoid_fwd_cpu(float *out, const float *x, int64_t n) {
+SILT_VEC_CLONES void sigmoid_fwd_cpu(float *out, const float *x, int64_t n) {
 #pragma omp parallel for simd if (n > ELEM_PAR_MIN)
     for (int64_t i = 0; i < n; i++) out[i] = silt_sigmoidf(x[i]);
 }
