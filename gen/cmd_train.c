@@ -62,7 +62,8 @@ int cmd_train(int argc, char **argv) {
          "continue from a checkpoint file, a run directory, or 'auto' (OUT/latest if there is one)", NULL, 0, -1},
         {"init", 0, ARG_STR, &tp.init_path, "CKPT|DIR",
          "start a fresh run from the weights of a checkpoint (or a run dir's latest) of the same arch and size, "
-         "its EMA weights when present; step, schedule and optimiser start fresh (ignored on resume)",
+         "its EMA weights when present, or of an exported model file (e.g. models/world-dit.safetensors.zst); "
+         "step, schedule and optimiser start fresh (ignored on resume)",
          NULL, 0, -1},
         {"device", 0, ARG_CHOICE, &device, "DEV", device_help, device_choices, 0, -1},
         {"seed", 's', ARG_INT, &seed, "S", "seed of the initial weights and the data order", NULL, 0, 2147483647},

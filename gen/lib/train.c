@@ -502,7 +502,8 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
         int64_t from = 0;
         if ((st = silt_train_resolve_path(p->init_path, init, sizeof init, "--init")) != SILT_OK) goto done;
         if ((st = train_ckpt_init(&s, init, &from)) != SILT_OK) goto done;
-        silt_info("starting from the weights of %s (step %lld)", init, (long long)from);
+        if (from >= 0) silt_info("starting from the weights of %s (step %lld)", init, (long long)from);
+        else silt_info("starting from the weights of the model file %s", init);
     }
     if (p->device == SILT_CUDA && (st = device_setup(&s)) != SILT_OK) goto done;
     if ((st = train_csv_open(p->out_dir, start, &csv)) != SILT_OK) goto done;

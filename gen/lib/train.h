@@ -96,9 +96,11 @@ typedef struct silt_train_params {
     silt_device device;
     // Optional (NULL: none): a fresh run starts its weights and EMA from this
     // checkpoint (file or run dir) of the same arch and config, its EMA weights
-    // when it has them; step, schedule and optimiser start fresh (fine-tuning,
-    // or going on past a finished run with a new schedule). Ignored when the
-    // run resumes: the checkpoint then holds everything.
+    // when it has them, or from a model file (an export, e.g. the shipped
+    // models/world-dit) holding every parameter by name and shape; step,
+    // schedule and optimiser start fresh (fine-tuning, or going on past a
+    // finished run with a new schedule). Ignored when the run resumes: the
+    // checkpoint then holds everything.
     const char *init_path;
 } silt_train_params;
 

@@ -211,8 +211,9 @@ static silt_status parse_i64(const silt_safetensors *f, const char *path, const 
 }
 
 // The tensor prefix+name with param t's shape, or NULL with the error set.
-static const silt_st_tensor *find_like(const silt_safetensors *f, const char *path, const char *prefix,
-                                       const char *name, const silt_tensor *t, silt_status *st) {
+// Checkpoints hold F32; model files (any_float) may hold F16 or BF16.
+static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char *path, const char *prefix,
+                                           const char *name, const silt_tensor *t, bool any_float, silt_status *st) {
     char key[1024];
     snprintf(key, sizeof key, "%s%s", prefix, name);
     const silt_st_tensor *x = silt_safetensors_find(f, key);
@@ -220,7 +221,8 @@ static const silt_st_tensor *find_like(const silt_safetensors *f, const char *pa
         *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is missing (a checkpoint of another model?)", path, key);
         return NULL;
     }
-    bool same = x->dtype == SILT_ST_F32 && x->ndim == t->ndim;
+    bool is_float = x->dtype == SILT_ST_F32 || (any_float && (x->dtype == SILT_ST_F16 || x->dtype == SILT_ST_BF16));
+    bool same = is_float && x->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = x->shape[d] == t->shape[d];
     if (!same) {
         char buf[64];
@@ -229,6 +231,11 @@ static const silt_st_tensor *find_like(const silt_safetensors *f, const char *pa
         return NULL;
     }
     return x;
+}
+
+static const silt_st_tensor *find_like(const silt_safetensors *f, const char *path, const char *prefix,
+                                       const char *name, const silt_tensor *t, silt_status *st) {
+    return find_like_any(f, path, prefix, name, t, false, st);
 }
 
 // The checks every reader of a checkpoint makes: format, version, and the
@@ -265,19 +272,27 @@ static bool ckpt_has_ema(const train_state *s, const silt_safetensors *f) {
 silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step) {
     silt_safetensors *f = NULL;
     SILT_TRY(silt_safetensors_open(path, &f));
-    silt_status st = ckpt_check_header(s, f, path);
+    const char *fmt = silt_safetensors_metadata(f, "format");
+    // A model file (an export: no trainer metadata) qualifies when it holds
+    // every parameter under its name with its shape; a checkpoint must also
+    // be of the same arch and config.
+    const bool model_file = !fmt || strcmp(fmt, TRAIN_CKPT_FORMAT);
+    silt_status st = model_file ? SILT_OK : ckpt_check_header(s, f, path);
     const silt_st_tensor **found = calloc((size_t)s->n, sizeof *found);
     if (st == SILT_OK && !found) st = SILT_FAIL(SILT_ERR_OOM, "out of memory");
-    if (st == SILT_OK) st = parse_i64(f, path, "step", from_step);
-    const char *prefix = ckpt_has_ema(s, f) ? "ema." : "";
+    *from_step = -1;
+    if (st == SILT_OK && !model_file) st = parse_i64(f, path, "step", from_step);
+    const char *prefix = !model_file && ckpt_has_ema(s, f) ? "ema." : "";
     // Validate everything, then copy: a bad file changes nothing.
-    for (int i = 0; st == SILT_OK && i < s->n; i++) found[i] = find_like(f, path, prefix, s->names[i], s->params[i], &st);
+    for (int i = 0; st == SILT_OK && i < s->n; i++)
+        found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         int64_t n = silt_numel(s->params[i]);
         silt_safetensors_read_f32(found[i], silt_f32(s->params[i]), n);
         if (s->ema) memcpy(s->ema[i], silt_f32(s->params[i]), (size_t)n * sizeof(float));
     }
-    if (st == SILT_OK && !*prefix) silt_warn("%s has no EMA weights: the run starts from its raw weights", path);
+    if (st == SILT_OK && !model_file && !*prefix)
+        silt_warn("%s has no EMA weights: the run starts from its raw weights", path);
     free(found);
     silt_safetensors_close(f);
     return st;

@@ -41,9 +41,10 @@ silt_status train_ckpt_write(train_state *s, int64_t step);
 // whole file first, so on failure nothing has changed. *step: updates done.
 silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step);
 // Starts a fresh run's weights (and EMA) from a checkpoint of the same arch and
-// config: its EMA weights when it has them, else its weights; the optimiser
-// starts fresh. Validates first, so on failure nothing has changed.
-// *from_step: the checkpoint's step (for the log).
+// config (its EMA weights when it has them, else its weights), or from a model
+// file that holds every parameter under its name and shape (F32, F16 or BF16:
+// an export); the optimiser starts fresh. Validates first, so on failure
+// nothing has changed. *from_step: the checkpoint's step, -1 for a model file.
 silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step);
 
 // Opens OUT/train_log.csv for appending: a fresh file with the header when

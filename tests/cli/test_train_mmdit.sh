@@ -79,6 +79,21 @@ expect export-not-mmdit 1 "$gen" train --arch mmdit --export "$clip" -o "$tmp/x.
 check export-not-mmdit-line one_line
 check export-not-mmdit-nothing test ! -e "$tmp/x.safetensors"
 
+# --init from an exported model file (the F16 export, zstd'd: how a run goes on
+# from a shipped model): its first loss, on the same first batch, is below a
+# fresh start's; a model file of another size, or a checkpoint of another arch,
+# is refused
+zstd -q "$tmp/m16.safetensors" -o "$tmp/m16.safetensors.zst"
+expect init-model-file 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/init" --init "$tmp/m16.safetensors.zst"
+check init-model-file-says err_has 'starting from the weights of the model file'
+init_first=$(mean_loss "$tmp/init/train_log.csv" 1 1) a_first=$(mean_loss "$A/train_log.csv" 1 1)
+check "init-model-file-loss ($init_first vs $a_first)" less_than "$init_first" "$(awk -v a="$a_first" 'BEGIN {print 0.7 * a}')"
+expect init-other-size 1 "$gen" train --arch mmdit --size small --clip-model "$clip" --steps 1 --out "$tmp/init2" \
+    --init "$tmp/m16.safetensors.zst"
+check init-other-size-names err_has 'm16.safetensors.zst: tensor'
+expect init-clip-ckpt 1 "$gen" "${args[@]}" --out "$tmp/init3" --init "$clip"
+check init-clip-ckpt-says err_has "holds arch .clip."
+
 # 4. usage and runtime errors
 (cd "$tmp" && "$gen" train --arch mmdit --size tiny --steps 1 --out "$tmp/e" >"$tmp/out" 2>"$tmp/err")
 check no-clip-exit-1 test $? -eq 1
