@@ -9,7 +9,10 @@
 # Env: BUILD (build dir, default /tmp/silt-gpu-build), EXTRA_CMAKE (more cmake
 # args, e.g. -DSTB_INCLUDE_DIR=... where libstb is not installed), AE (a world
 # autoencoder file: train the latent world MMDiT in it, `gen train --ae`;
-# default: pixel space).
+# default: pixel space), INIT (a checkpoint, run dir or model file to start
+# from, `gen train --init`: e.g. models/world-dit.safetensors.zst with
+# AE=models/world-ae.safetensors.zst goes on from the shipped model), LR (peak
+# learning rate, default 1e-3; 5e-4 suits a run from INIT).
 # The shipped model: BUDGET 395 on an H100 gave 5374 steps (batch 64, 1250-1330
 # images/s, 277 s of training).
 set -u
@@ -22,9 +25,10 @@ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSILT_CUDA=ON "-DCMAKE_CUDA_ARCHI
     ${EXTRA_CMAKE:-} >"$out/configure.log" 2>&1 &&
     cmake --build "$B" -j"$(nproc)" --target gen >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 G=$B/gen
-A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch 64 --lr 1e-3
+A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch 64 --lr "${LR:-1e-3}"
    --lr-min 1e-5 --warmup 200 --ema 0.999 --clip 1 --seed 0)
 [ -n "${AE:-}" ] && A+=(--ae "$AE")
+[ -n "${INIT:-}" ] && A+=(--init "$INIT")
 rm -rf "$out/probe" "$out/run"
 "$G" train "${A[@]}" --steps 40 --log-every 20 --ckpt-every 0 --out "$out/probe" >"$out/probe.log" 2>&1 ||
     { tail -5 "$out/probe.log"; exit 1; }
