@@ -343,7 +343,15 @@ static silt_status check_inputs(silt_graph *g, const mmdit_model *m, silt_tensor
 
 silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
                            silt_tensor *pooled, const silt_perturb *p) {
+    return mmdit_forward_tap(g, m, x, t, ctx, pooled, p, -1, NULL);
+}
+
+silt_tensor *mmdit_forward_tap(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
+                               silt_tensor *pooled, const silt_perturb *p, int tap_layer, silt_tensor **tap) {
+    if (tap) *tap = NULL;
     if (!x || !ctx || !pooled) return NULL;
+    if (tap && m && (tap_layer < 0 || tap_layer >= m->cfg.depth))
+        return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit_forward: tap layer %d outside [0, %d)", tap_layer, m->cfg.depth));
     if (!m) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit_forward: NULL model"));
     silt_status s = check_inputs(g, m, x, t, ctx, pooled, p);
     if (s != SILT_OK) return fail(g, s);
@@ -377,7 +385,10 @@ silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, 
     silt_tensor *silu_temb = silt_silu(g, silt_add(g, te, ye));
     silt_tensor *hc = silt_linear(g, ctx, m->ctx_w, m->ctx_b);
 
-    for (int i = 0; i < c->depth && hx; i++) block_forward(&f, i, silu_temb, &hx, &hc);
+    for (int i = 0; i < c->depth && hx; i++) {
+        block_forward(&f, i, silu_temb, &hx, &hc);
+        if (tap && i == tap_layer) *tap = hx;
+    }
     if (!hx || silt_graph_status(g) != SILT_OK) return NULL;
 
     // norm_out: AdaLayerNormContinuous (scale, shift), then proj_out and unpatchify.

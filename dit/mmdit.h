@@ -145,6 +145,12 @@ silt_status mmdit_save_as(const mmdit_model *m, const char *path, const char *co
 silt_tensor *mmdit_forward(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
                            silt_tensor *pooled, const silt_perturb *p);
 
+// The same, also handing out the image stream (B, N, D) after block
+// tap_layer (0-based) in *tap: a graph node, so a loss on it trains the blocks
+// up to there (REPA's alignment in gen train --repa). tap NULL: mmdit_forward.
+silt_tensor *mmdit_forward_tap(silt_graph *g, const mmdit_model *m, silt_tensor *x, const float *t, silt_tensor *ctx,
+                               silt_tensor *pooled, const silt_perturb *p, int tap_layer, silt_tensor **tap);
+
 // One JointTransformerBlock (block `layer`) on its own, unperturbed, as
 // diffusers' JointTransformerBlock.forward(hidden_states,
 // encoder_hidden_states, temb): x (B, N, D) image tokens, ctx (B, T, D) text

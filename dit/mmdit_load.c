@@ -536,11 +536,14 @@ silt_status mmdit_load(const silt_safetensors *st, mmdit_model **out) {
     if (s == SILT_OK) {
         loader L = {.wl = wl, .orig = sc->layout == MMDIT_LAYOUT_ORIGINAL, .train = sc->train, .D = m->cfg.hidden};
         load_all(&L, m);
-        if (sc->train && !*sc->prefix)  // the optimiser moments are not part of the model
-            for (int i = 0; i < silt_safetensors_count(st); i++) {
-                const char *nm = silt_safetensors_get(st, i)->name;
-                if (starts(nm, "adam_m.") || starts(nm, "adam_v.")) silt_weights_skip(wl, nm);
-            }
+        // Not part of the model: the optimiser moments, and "aux." parameters
+        // (training-only heads such as REPA's projector, gen/lib/train.h).
+        size_t plen = strlen(sc->prefix);
+        for (int i = 0; sc->train && i < silt_safetensors_count(st); i++) {
+            const char *nm = silt_safetensors_get(st, i)->name;
+            if (!*sc->prefix && (starts(nm, "adam_m.") || starts(nm, "adam_v."))) silt_weights_skip(wl, nm);
+            else if (starts(nm, sc->prefix) && starts(nm + plen, "aux.")) silt_weights_skip(wl, nm + plen);
+        }
         s = silt_weights_end(wl);  // the first load failure, else any unexpected tensor
         wl = NULL;
         if (L.s != SILT_OK) s = L.s;

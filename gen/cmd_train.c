@@ -27,6 +27,8 @@ int cmd_train(int argc, char **argv) {
     int log_every = (int)tp.log_every, seed = 0;
     const char *clip_model = NULL, *export_from = NULL, *vq_model = NULL, *ae_model = NULL;
     const char *size = "default";
+    double repa_weight = 0;
+    int repa_layer = -1;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
     char gpu_archs[256] = "", device_help[512];
@@ -87,6 +89,12 @@ int cmd_train(int argc, char **argv) {
          "mmdit: train in the latent of this world autoencoder (a `gen train --arch ae --export` file) instead of "
          "pixels [default: none]",
          NULL, 0, -1},
+        {"repa", 0, ARG_FLOAT, &repa_weight, "W",
+         "mmdit: REPA, align the image stream after block --repa-layer to world-CLIP's patch tokens of the clean "
+         "render through a training-only MLP, with weight W (the paper's 0.5; 0: off)",
+         NULL, 0, 100},
+        {"repa-layer", 0, ARG_INT, &repa_layer, "K", "mmdit: the block REPA taps (0-based; -1: depth / 3 - 1)", NULL, -1,
+         1000},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
@@ -183,8 +191,12 @@ int cmd_train(int argc, char **argv) {
         }
         tp.device = gpu && a->gpu ? SILT_CUDA : SILT_CPU;
     }
+    if ((repa_weight > 0 || args_was_given(&p, given, "repa-layer")) && strcmp(arch, "mmdit"))
+        return args_usage_error(&p, "--repa and --repa-layer are for --arch mmdit");
+    if (args_was_given(&p, given, "repa-layer") && !(repa_weight > 0))
+        return args_usage_error(&p, "--repa-layer needs --repa W (a weight > 0)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
-                               .size = sized ? size : NULL};
+                               .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

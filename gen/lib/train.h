@@ -48,6 +48,10 @@ typedef struct silt_train_task {
     // not start with "ema.", "adam_m." or "adam_v."), *no_decay exempts it from
     // weight decay (biases, norms, embeddings).
     silt_tensor *(*param)(void *self, int i, const char **name, bool *no_decay);
+    // Parameters named "aux.*" are training-only (e.g. REPA's projector in
+    // gen train --repa): checkpoints hold them like any other, model loaders
+    // and exports skip them, and an --init source may lack them (they keep
+    // their fresh values).
     // Builds the loss for micro-batch `batch_index` of the run (the data order
     // is a pure function of (data_seed, batch_index)) on graph g, which the
     // trainer has just reset; returns a scalar (one-element, f32) tensor that

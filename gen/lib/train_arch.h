@@ -18,6 +18,8 @@ typedef struct silt_train_arch_opts {
     const char *size;       // model size preset (mmdit: silt_train_mmdit_presets(); vq, var: tiny|small|default); NULL: "default"
     const char *vq_path;    // var: the frozen tokenizer (a `gen train --arch vq` model, checkpoint or run dir); ae: a start
     const char *ae_path;    // mmdit: train in this world autoencoder's latent (`gen train --arch ae --export`); NULL: pixels
+    double repa_weight;     // mmdit: REPA alignment weight (silt_train_mmdit_set_repa); 0: off
+    int repa_layer;         // mmdit: its block (-1: the default)
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -108,6 +110,15 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
 // silt.latent_shift, silt.latent_scale for gen to decode with.
 silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
                                            uint64_t init_seed, silt_train_task *out);
+// REPA (Yu et al., "Representation Alignment for Generation", ICLR 2025) on a
+// task from the creators here, before training: the loss gains
+// weight * (1 - mean cos(proj(h), y)), h the image stream (B, N, D) after
+// block `layer` (-1: depth / 3 - 1, the paper's ~0.3 of the depth), proj a
+// D-D-E MLP with SiLU (training-only parameters "aux.repa.*"), y the frozen
+// world-CLIP's patch tokens (B, N, E) of the clean render (its grid must be
+// the model's token grid: 8 x 8 for the presets). The checkpoint config
+// records weight and layer. SILT_ERR_ARG for a bad weight (0, 100] or layer.
+silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int layer, uint64_t init_seed);
 // The same with an explicit model config (joint_dim and pooled_dim are set
 // from the CLIP); for benchmarks and experiments.
 silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,

@@ -258,10 +258,12 @@ static silt_status ckpt_check_header(const train_state *s, const silt_safetensor
     return SILT_OK;
 }
 
-// True when the checkpoint has EMA weights for every parameter.
+// True when the checkpoint has EMA weights for every parameter (training-only
+// aux.* ones aside: an --init source may lack those).
 static bool ckpt_has_ema(const train_state *s, const silt_safetensors *f) {
     bool have = true;
     for (int i = 0; i < s->n && have; i++) {
+        if (!strncmp(s->names[i], "aux.", 4)) continue;
         char key[1024];
         snprintf(key, sizeof key, "ema.%s", s->names[i]);
         have = silt_safetensors_find(f, key) != NULL;
@@ -283,10 +285,21 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
     *from_step = -1;
     if (st == SILT_OK && !model_file) st = parse_i64(f, path, "step", from_step);
     const char *prefix = !model_file && ckpt_has_ema(s, f) ? "ema." : "";
-    // Validate everything, then copy: a bad file changes nothing.
-    for (int i = 0; st == SILT_OK && i < s->n; i++)
-        found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
+    // Validate everything, then copy: a bad file changes nothing. Training-only
+    // "aux." parameters the source lacks keep their fresh values.
+    int fresh = 0;
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
+        char key[1024];
+        snprintf(key, sizeof key, "%s%s", prefix, s->names[i]);
+        if (!strncmp(s->names[i], "aux.", 4) && !silt_safetensors_find(f, key)) {
+            fresh++;
+            continue;
+        }
+        found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
+    }
+    if (st == SILT_OK && fresh) silt_info("%s lacks %d training-only aux.* parameters: they start fresh", path, fresh);
+    for (int i = 0; st == SILT_OK && i < s->n; i++) {
+        if (!found[i]) continue;
         int64_t n = silt_numel(s->params[i]);
         silt_safetensors_read_f32(found[i], silt_f32(s->params[i]), n);
         if (s->ema) memcpy(s->ema[i], silt_f32(s->params[i]), (size_t)n * sizeof(float));

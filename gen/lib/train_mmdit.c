@@ -11,6 +11,7 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
+#include "cuda/cuda.h"
 #include "gen/lib/train_arch.h"
 #include "gen/lib/world_latent.h"
 #include "text/world_clip.h"
@@ -32,7 +33,19 @@ typedef struct mmdit_task {
     double latent_shift, latent_scale;
     int side, channels;  // the diffused tensor: (channels, side, side)
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
+    // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
+    // "aux." parameters) of the image stream after block repa_layer, aligned
+    // to the frozen world-CLIP's patch tokens of the clean render, computed on
+    // the CPU graph clip_g. repa_weight 0: off.
+    double repa_weight;
+    int repa_layer, repa_hidden, repa_dim;
+    silt_tensor *repa_w[3], *repa_b[3];
+    silt_graph *clip_g;
 } mmdit_task;
+
+#define REPA_LAYERS 3
+static const char *const repa_names[2 * REPA_LAYERS] = {"aux.repa.0.weight", "aux.repa.0.bias", "aux.repa.1.weight",
+                                                        "aux.repa.1.bias",   "aux.repa.2.weight", "aux.repa.2.bias"};
 
 // A per-purpose Philox seed (the same odd-multiplier mix as silt_train_batch_rng).
 static uint64_t purpose_seed(uint64_t data_seed, uint32_t purpose) {
@@ -88,13 +101,25 @@ static void task_destroy(void *self) {
     silt_graph_free(t->text_g);
     var_vq_free(t->ae);
     silt_graph_free(t->ae_g);
+    for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free(t->repa_w[k]), silt_tensor_free(t->repa_b[k]);
+    silt_graph_free(t->clip_g);
     free(t);
 }
 
-static int task_n_params(void *self) { return mmdit_param_count(((mmdit_task *)self)->m); }
+static int task_n_params(void *self) {
+    mmdit_task *t = self;
+    return mmdit_param_count(t->m) + (t->repa_weight > 0 ? 2 * REPA_LAYERS : 0);
+}
 
 static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
-    return mmdit_param(((mmdit_task *)self)->m, i, name, no_decay);
+    mmdit_task *t = self;
+    int nm = mmdit_param_count(t->m);
+    if (i < nm) return mmdit_param(t->m, i, name, no_decay);
+    int k = i - nm;
+    if (t->repa_weight <= 0 || k >= 2 * REPA_LAYERS) return NULL;
+    if (name) *name = repa_names[k];
+    if (no_decay) *no_decay = k % 2 == 1;  // biases
+    return k % 2 ? t->repa_b[k / 2] : t->repa_w[k / 2];
 }
 
 static silt_status task_to_device(void *self, silt_device device) {
@@ -104,7 +129,12 @@ static silt_status task_to_device(void *self, silt_device device) {
         if (!t->text_g) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for the text graph");
         silt_graph_set_grad(t->text_g, false);
     }
-    return mmdit_to_device(t->m, device);
+    SILT_TRY(mmdit_to_device(t->m, device));
+    for (int k = 0; device == SILT_CUDA && t->repa_weight > 0 && k < REPA_LAYERS; k++) {
+        if (t->repa_w[k]->device != SILT_CUDA) SILT_TRY(silt_tensor_move_to_cuda(t->repa_w[k]));
+        if (t->repa_b[k]->device != SILT_CUDA) SILT_TRY(silt_tensor_move_to_cuda(t->repa_b[k]));
+    }
+    return SILT_OK;
 }
 
 static double task_images(void *self, int batch_size) {
@@ -147,6 +177,19 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         if (s) return fail(g, s);
     }
     for (int64_t k = 0; k < B * npix; k++) x0[k] = 2.0f * x0[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
+    silt_tensor *repa_target = NULL;
+    if (t->repa_weight > 0) {
+        // REPA's target: the frozen world-CLIP's patch tokens of the clean
+        // render, L2-normalised, as a constant on g.
+        silt_graph_reset(t->clip_g);
+        silt_tensor *img = silt_graph_upload(t->clip_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
+        silt_tensor *tok = NULL;
+        if (!wclip_encode_image(t->clip_g, t->clip, img, &tok) || !tok) return fail(g, silt_graph_status(t->clip_g));
+        silt_tensor *yn = silt_l2norm(t->clip_g, tok, 1e-12f);
+        if (!yn) return fail(g, silt_graph_status(t->clip_g));
+        repa_target = silt_graph_upload(g, SILT_F32, yn->ndim, yn->shape, yn->data);
+        if (!repa_target) return NULL;
+    }
     if (t->ae) {
         silt_graph_reset(t->ae_g);
         silt_tensor *img = silt_graph_upload(t->ae_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
@@ -192,8 +235,20 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_set_grad(g, grad);
         if (s) return fail(g, s);
     }
-    silt_tensor *v = mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL);
-    return silt_mse_loss(g, v, target);
+    if (t->repa_weight <= 0) return silt_mse_loss(g, mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL), target);
+    // REPA (Yu et al. 2025, eq. 8): loss = flow MSE + w (1 - mean over tokens
+    // of cos(proj(h), y)), h the image stream after block repa_layer.
+    silt_tensor *h = NULL;
+    silt_tensor *v = mmdit_forward_tap(g, t->m, xt, ts, ctx, pooled, NULL, t->repa_layer, &h);
+    silt_tensor *mse = silt_mse_loss(g, v, target);
+    for (int k = 0; k < REPA_LAYERS && h; k++) {
+        h = silt_linear(g, h, t->repa_w[k], t->repa_b[k]);
+        if (k + 1 < REPA_LAYERS) h = silt_silu(g, h);
+    }
+    silt_tensor *cos = silt_scale(g, silt_mean(g, silt_mul(g, silt_l2norm(g, h, 1e-12f), repa_target)),
+                                  (float)t->repa_dim);  // mean of the per-token sums over the feature dim
+    silt_tensor *align = silt_scale(g, silt_add_scalar(g, silt_scale(g, cos, -1.0f), 1.0f), (float)t->repa_weight);
+    return silt_add(g, mse, align);
 }
 
 // The frozen world autoencoder of a latent run, with its normalisation
@@ -296,6 +351,52 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out) {
     return create(clip_path, NULL, size ? size : "default", NULL, init_seed, out);
+}
+
+silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int layer, uint64_t init_seed) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "repa: not a world MMDiT task");
+    mmdit_task *t = task->self;
+    const mmdit_config *c = mmdit_get_config(t->m);
+    const wclip_config *cc = wclip_get_config(t->clip);
+    if (t->repa_weight > 0) return SILT_FAIL(SILT_ERR_ARG, "repa: already on");
+    if (!(weight > 0 && weight <= 100)) return SILT_FAIL(SILT_ERR_ARG, "repa: weight %g outside (0, 100]", weight);
+    // REPA's default taps block 8 of SiT-XL's 28: about 0.3 of the depth (block 1 of 6).
+    if (layer < 0) layer = c->depth / 3 > 0 ? c->depth / 3 - 1 : 0;
+    if (layer >= c->depth - 1)
+        return SILT_FAIL(SILT_ERR_ARG, "repa: layer %d: the model has blocks 0..%d and the tap must come before "
+                                       "the last", layer, c->depth - 1);
+    int grid = t->side / c->patch, clip_grid = cc->img_size / cc->patch;
+    if (grid != clip_grid)
+        return SILT_FAIL(SILT_ERR_ARG, "repa: the model's %d x %d tokens do not match world-CLIP's %d x %d patches",
+                         grid, grid, clip_grid, clip_grid);
+    const int D = c->hidden, E = cc->img_width;
+    const int in[REPA_LAYERS] = {D, D, D}, out[REPA_LAYERS] = {D, D, E};
+    // torch.nn.Linear's default init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+    silt_rng rng = silt_rng_init(init_seed ^ 0x5EB4A11CEull, 0);
+    for (int k = 0; k < REPA_LAYERS; k++) {
+        t->repa_w[k] = silt_tensor_create_f32(2, (const int64_t[]){out[k], in[k]}, true);
+        t->repa_b[k] = silt_tensor_create_f32(1, (const int64_t[]){out[k]}, true);
+        if (!t->repa_w[k] || !t->repa_b[k]) return SILT_FAIL(SILT_ERR_OOM, "repa: out of memory");
+        float bound = 1.0f / sqrtf((float)in[k]);
+        for (int64_t j = 0; j < silt_numel(t->repa_w[k]); j++)
+            silt_f32(t->repa_w[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
+        for (int64_t j = 0; j < out[k]; j++) silt_f32(t->repa_b[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
+    }
+    t->clip_g = silt_graph_create(0);
+    if (!t->clip_g) return SILT_FAIL(SILT_ERR_OOM, "repa: out of memory for the CLIP graph");
+    silt_graph_set_grad(t->clip_g, false);
+    // The checkpoint's config records it: a resume with other REPA settings fails.
+    size_t len = strlen(t->config);
+    if (len < 2 || t->config[len - 1] != '}' ||
+        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"silt_repa_weight\": %.9g, \"silt_repa_layer\": %d}",
+                 weight, layer) >= (int)(sizeof t->config - (len - 1)))
+        return SILT_FAIL(SILT_ERR_ARG, "repa: config JSON too long");
+    t->repa_weight = weight, t->repa_layer = layer, t->repa_hidden = D, t->repa_dim = E;
+    silt_info("mmdit: REPA on: weight %g, the image stream after block %d (of %d) aligned to world-CLIP's %d x %d "
+              "patch tokens (width %d) through a %d-%d-%d MLP",
+              weight, layer, c->depth, clip_grid, clip_grid, E, D, D, E);
+    return SILT_OK;
 }
 
 silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,

@@ -94,6 +94,25 @@ check init-other-size-names err_has 'm16.safetensors.zst: tensor'
 expect init-clip-ckpt 1 "$gen" "${args[@]}" --out "$tmp/init3" --init "$clip"
 check init-clip-ckpt-says err_has "holds arch .clip."
 
+# REPA: a run with the alignment exports a model without its projector (gen
+# reads it), starts from a plain model (the projector fresh), and resumes
+# only with the same settings
+expect repa-run 0 "$gen" "${args[@]}" --steps 4 --out "$tmp/repa" --repa 0.5
+check repa-says err_has 'REPA on: weight 0.5, the image stream after block 0'
+expect repa-export 0 "$gen" train --arch mmdit --export "$tmp/repa" -o "$tmp/repa.safetensors"
+expect repa-export-loads 0 "$gen" --prompt "a red circle" --model "$tmp/repa.safetensors" --clip "$clip/checkpoint_2.safetensors" \
+    --native --steps 2 -q -o "$tmp/repa.png"
+check repa-export-same-tensors bash -c "[ \$('$gen' info '$tmp/repa.safetensors' | grep -c 'aux\.') -eq 0 ]"
+expect repa-init-plain 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/repa2" --repa 0.5 --init "$tmp/m16.safetensors.zst"
+check repa-init-plain-fresh err_has 'lacks 6 training-only aux'
+expect repa-resume-without 1 "$gen" "${args[@]}" --steps 6 --out "$tmp/repa" --resume auto
+check repa-resume-without-says err_has 'silt_repa_weight'
+expect repa-deep-layer 1 "$gen" "${args[@]}" --out "$tmp/repa3" --repa 0.5 --repa-layer 1
+check repa-deep-layer-says err_has 'before the last'
+expect repa-toy 2 "$gen" train --arch toy --repa 0.5 --out "$tmp/e"
+expect repa-layer-alone 2 "$gen" "${args[@]}" --out "$tmp/e" --repa-layer 0
+expect repa-negative 2 "$gen" "${args[@]}" --out "$tmp/e" --repa -1
+
 # 4. usage and runtime errors
 (cd "$tmp" && "$gen" train --arch mmdit --size tiny --steps 1 --out "$tmp/e" >"$tmp/out" 2>"$tmp/err")
 check no-clip-exit-1 test $? -eq 1

@@ -176,6 +176,87 @@ static void test_train_export(void) {
     CHECK(access(model, F_OK) != 0);
 }
 
+// REPA (silt_train_mmdit_set_repa): the loss is the flow MSE plus
+// w (1 - mean cos), linear in w; a zero projector gives cos 0 (the term is w);
+// the alignment reaches the blocks up to the tap and no further; refusals.
+static bool grads_equal(silt_train_task *a, silt_train_task *b, const char *prefix, bool *any) {
+    bool same = true;
+    *any = false;
+    for (int i = 0; i < a->n_params(a->self); i++) {
+        const char *na, *nb;
+        silt_tensor *x = a->param(a->self, i, &na, NULL), *y = b->param(b->self, i, &nb, NULL);
+        if (strncmp(na, prefix, strlen(prefix))) continue;
+        *any = true;
+        same = same && !strcmp(na, nb) && !memcmp(x->grad, y->grad, silt_nbytes(x));
+    }
+    return same;
+}
+
+static double loss_backward(silt_train_task *t, int64_t bi, int B) {
+    for (int i = 0; i < t->n_params(t->self); i++) silt_tensor_zero_grad(t->param(t->self, i, NULL, NULL));
+    silt_graph *g = silt_graph_create(0);
+    silt_tensor *L = t->loss(t->self, g, 7, bi, B);
+    double v = L ? silt_f32(L)[0] : NAN;
+    CHECK_OK(L ? silt_backward(g, L, NULL) : SILT_ERR_ARG);
+    silt_graph_free(g);
+    return v;
+}
+
+static void test_repa(void) {
+    char clip4[600];
+    snprintf(clip4, sizeof clip4, "%s/clip_patch4.safetensors", tmpdir);
+    tiny_world_clip_write_patch(clip4, 4);
+    silt_train_task plain = {0}, r1 = {0}, r3 = {0}, bad = {0};
+    // The 4 x 4 patches of the default fixture do not match 8 x 8 tokens.
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &bad));
+    CHECK(silt_train_mmdit_set_repa(&bad, 0.5, -1, 1) == SILT_ERR_ARG && strstr(silt_last_error(), "patches"));
+    silt_train_task_free(&bad);
+    CHECK_OK(silt_train_mmdit_create(clip4, "tiny", 1, &plain));
+    CHECK_OK(silt_train_mmdit_create(clip4, "tiny", 1, &r1));
+    CHECK_OK(silt_train_mmdit_create(clip4, "tiny", 1, &r3));
+    CHECK(silt_train_mmdit_set_repa(&r1, 0, -1, 1) == SILT_ERR_ARG);
+    CHECK(silt_train_mmdit_set_repa(&r1, 0.5, 1, 1) == SILT_ERR_ARG);  // tiny has blocks 0, 1: not the last
+    CHECK_OK(silt_train_mmdit_set_repa(&r1, 0.5, -1, 1));
+    CHECK_OK(silt_train_mmdit_set_repa(&r3, 1.5, -1, 1));
+    CHECK(silt_train_mmdit_set_repa(&r1, 0.5, -1, 1) == SILT_ERR_ARG);  // once
+    if (!plain.self || !r1.self || !r3.self) return;
+    int n = plain.n_params(plain.self);
+    CHECK(r1.n_params(r1.self) == n + 6);
+    const char *name = NULL;
+    bool nd = false;
+    CHECK(r1.param(r1.self, n, &name, &nd) && !strcmp(name, "aux.repa.0.weight") && !nd);
+    CHECK(r1.param(r1.self, n + 5, &name, &nd) && !strcmp(name, "aux.repa.2.bias") && nd);
+    CHECK(strstr(r1.config, "\"silt_repa_weight\": 0.5") && strstr(r1.config, "\"silt_repa_layer\": 0") &&
+          !strstr(plain.config, "repa"));
+
+    const int B = 4;
+    double lp = loss_backward(&plain, 2, B), l1 = loss_backward(&r1, 2, B);
+    double l3 = task_loss(&r3, 7, 2, B, false), cos = 1 - (l1 - lp) / 0.5;
+    CHECK_MSG(cos > -1 && cos < 1 && fabs(cos) > 1e-4, "1 - (loss_repa - loss) / w = cos %.6f", cos);
+    CHECK_MSG(fabs((l3 - lp) - 3 * (l1 - lp)) < 1e-5, "the term is linear in w: %.7f vs 3 x %.7f", l3 - lp, l1 - lp);
+    // The alignment reaches block 0 (the tap) and the embedders, never block 1
+    // after it; the projector learns.
+    bool any = false;
+    CHECK_MSG(grads_equal(&plain, &r1, "transformer_blocks.1.", &any) && any, "block 1 is after the tap");
+    CHECK_MSG(!grads_equal(&plain, &r1, "transformer_blocks.0.", &any) && any, "block 0 gets the alignment's gradient");
+    for (int k = 0; k < 6; k++) {
+        silt_tensor *p = r1.param(r1.self, n + k, NULL, NULL);
+        double s = 0;
+        for (int64_t j = 0; j < silt_numel(p); j++) s += fabs(p->grad[j]);
+        CHECK_MSG(s > 0, "projector parameter %d has no gradient", k);
+    }
+    // A zero last projector layer: proj(h) = 0, normalised to 0, so cos = 0.
+    for (int k = 4; k < 6; k++) {
+        silt_tensor *p = r1.param(r1.self, n + k, NULL, NULL);
+        memset(p->data, 0, silt_nbytes(p));
+    }
+    double l0 = task_loss(&r1, 7, 2, B, false);
+    CHECK_MSG(fabs((l0 - lp) - 0.5) < 1e-6, "zero projector: term %.7f, want w = 0.5", l0 - lp);
+    silt_train_task_free(&plain);
+    silt_train_task_free(&r1);
+    silt_train_task_free(&r3);
+}
+
 int main(void) {
 #ifdef _OPENMP
     omp_set_num_threads(1);  // bit-reproducible sums; a shared 2-core machine
@@ -186,6 +267,7 @@ int main(void) {
     test_presets();
     test_task();
     test_train_export();
+    test_repa();
     test_rm_tree(tmpdir);
     return check_summary();
 }
