@@ -489,6 +489,21 @@ static double csv_loss(const char *path, int step) {
     return v;
 }
 
+// The CSV losses of two 5-step runs (tmp/a vs tmp/b), cuda vs cpu: the same
+// data and init, so nearly the same losses (fp32 sums in other orders; AdamW
+// steps amplify a little).
+static void same_losses(const char *label, const char *tmp, const char *a_dir, const char *b_dir) {
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s/%s/train_log.csv", tmp, a_dir);
+    snprintf(pb, sizeof pb, "%s/%s/train_log.csv", tmp, b_dir);
+    for (int r = 1; r <= 5; r++) {
+        double a = csv_loss(pa, r), c = csv_loss(pb, r);
+        printf("%s step %d loss: cuda %.7g cpu %.7g\n", label, r, a, c);
+        CHECK_MSG(isfinite(a) && fabs(a - c) <= (r == 1 ? 1e-4 : 1e-3) * fabs(c), "%s step %d loss cuda %.9g cpu %.9g",
+                  label, r, a, c);
+    }
+}
+
 static void test_cli(void) {
     const char *gen = getenv("SILT_GEN"), *src = getenv("SILT_SOURCE_DIR");
     if (!gen) {
@@ -512,20 +527,12 @@ static void test_cli(void) {
              "'%s' train --arch mmdit --export '%s/gpu' --out '%s/gpu.safetensors' && '%s' info '%s/gpu.safetensors'",
              gen, tmp, tmp, gen, tmp);
     CHECK_MSG(sh(cmd) == 0, "export / info of the cuda run's checkpoint failed");
-    // The same run on the CPU (checkpoints at 3 and 5): the same data and
-    // init, so nearly the same losses (fp32 sums in other orders; AdamW steps
-    // amplify a little).
+    // The same run on the CPU (checkpoints at 3 and 5).
     snprintf(cmd, sizeof cmd, "%s --device cpu --ckpt-every 3 --keep 0 --out '%s/cpu'", common, tmp);
     CHECK_MSG(sh(cmd) == 0, "gen train --device cpu failed");
+    same_losses("pixel", tmp, "gpu", "cpu");
     char pg[512], pcu[512];
-    snprintf(pg, sizeof pg, "%s/gpu/train_log.csv", tmp);
     snprintf(pcu, sizeof pcu, "%s/cpu/train_log.csv", tmp);
-    for (int r = 1; r <= 5; r++) {
-        double a = csv_loss(pg, r), c = csv_loss(pcu, r);
-        printf("step %d loss: cuda %.7g cpu %.7g\n", r, a, c);
-        CHECK_MSG(isfinite(a) && fabs(a - c) <= (r == 1 ? 1e-4 : 1e-3) * fabs(c), "step %d loss cuda %.9g cpu %.9g", r,
-                  a, c);
-    }
     // Cross-device resume: the CPU run's step-3 checkpoint, steps 4 and 5 on the GPU.
     snprintf(cmd, sizeof cmd, "%s --device cuda --out '%s/mix' --resume '%s/cpu/checkpoint_3.safetensors'", common,
              tmp, tmp);
@@ -548,14 +555,15 @@ static void test_cli(void) {
                  dev ? "cuda" : "cpu", tmp, dev ? "cuda" : "cpu");
         CHECK_MSG(sh(cmd) == 0, "latent gen train --device %s failed", dev ? "cuda" : "cpu");
     }
-    snprintf(pg, sizeof pg, "%s/lat_cuda/train_log.csv", tmp);
-    snprintf(pcu, sizeof pcu, "%s/lat_cpu/train_log.csv", tmp);
-    for (int r = 1; r <= 5; r++) {
-        double a = csv_loss(pg, r), c = csv_loss(pcu, r);
-        printf("latent step %d loss: cuda %.7g cpu %.7g\n", r, a, c);
-        CHECK_MSG(isfinite(a) && fabs(a - c) <= (r == 1 ? 1e-4 : 1e-3) * fabs(c), "latent step %d loss cuda %.9g cpu %.9g",
-                  r, a, c);
+    same_losses("latent", tmp, "lat_cuda", "lat_cpu");
+    // REPA (--repa): the projector on the device, world-CLIP's patch tokens
+    // from the cpu graph uploaded.
+    for (int dev = 0; dev < 2; dev++) {
+        snprintf(cmd, sizeof cmd, "%s --repa 0.5 --device %s --out '%s/repa_%s'", common, dev ? "cuda" : "cpu", tmp,
+                 dev ? "cuda" : "cpu");
+        CHECK_MSG(sh(cmd) == 0, "REPA gen train --device %s failed", dev ? "cuda" : "cpu");
     }
+    same_losses("repa", tmp, "repa_cuda", "repa_cpu");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (sh(cmd) != 0) printf("note: could not remove %s\n", tmp);
 }
