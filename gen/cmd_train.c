@@ -105,6 +105,10 @@ int cmd_train(int argc, char **argv) {
          NULL, 0.01, 100},
         {"sample-cfg", 0, ARG_FLOAT, &xo.cfg, "X", "mmdit, var, with --export: guidance scale stored as the model's default (var: none stored unless given)",
          NULL, 0, 100},
+        {"sample-pag-scale", 0, ARG_FLOAT, &xo.pag_scale, "S",
+         "mmdit, with --export: gen's default --pag-scale for this model (PAG, SoftPAG, SEG, ...) [default: none "
+         "stored: gen uses 3]",
+         NULL, -100, 100},
         {"export-f16", 0, ARG_BOOL, &xo.f16, NULL, "mmdit, with --export: store the weights as F16 (half the file)", NULL,
          0, -1},
     };
@@ -129,15 +133,18 @@ int cmd_train(int argc, char **argv) {
     const silt_train_arch *a = silt_train_arch_find(arch);
     if (!a) return args_usage_error(&p, "--arch: unknown architecture '%s' (known: %s)", arch, known);
     bool sample_flags = args_was_given(&p, given, "sample-steps") || args_was_given(&p, given, "sample-shift") ||
-                        args_was_given(&p, given, "sample-cfg") || xo.f16;
+                        args_was_given(&p, given, "sample-cfg") || args_was_given(&p, given, "sample-pag-scale") ||
+                        xo.f16;
     if (export_from) {
         bool is_mmdit = !strcmp(arch, "mmdit");
         if (!is_mmdit && strcmp(arch, "vq") && strcmp(arch, "ae") && strcmp(arch, "var") && strcmp(arch, "clip"))
             return args_usage_error(&p, "--export is for --arch mmdit, vq, ae, var or clip");
         bool var_cfg_only = !strcmp(arch, "var") && !args_was_given(&p, given, "sample-steps") &&
-                            !args_was_given(&p, given, "sample-shift") && !xo.f16;
+                            !args_was_given(&p, given, "sample-shift") &&
+                            !args_was_given(&p, given, "sample-pag-scale") && !xo.f16;
         if (!is_mmdit && sample_flags && !var_cfg_only)
-            return args_usage_error(&p, "--sample-steps/--sample-shift/--export-f16 are for mmdit (--sample-cfg: mmdit, var)");
+            return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-pag-scale/--export-f16 are for mmdit "
+                                        "(--sample-cfg: mmdit, var)");
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
@@ -152,7 +159,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "exported %s to %s\n", export_from, tp.out_dir);
         return 0;
     }
-    if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--export-f16 go with --export");
+    if (sample_flags) return args_usage_error(&p, "--sample-steps/--sample-shift/--sample-cfg/--sample-pag-scale/--export-f16 go with --export");
     if (!tp.out_dir || !*tp.out_dir) return args_usage_error(&p, "--out needs a directory");
     if (resume && !*resume) return args_usage_error(&p, "--resume needs a checkpoint, a directory or 'auto'");
     if (tp.init_path && !*tp.init_path) return args_usage_error(&p, "--init needs a checkpoint or a run directory");

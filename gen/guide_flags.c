@@ -10,7 +10,7 @@ const char *const gen_guidance_choices[] = {"none", "cfg", "pag", "softpag", "se
 static const char *const identity_choices[] = {"auto", "joint", "image", NULL};
 
 gen_guide_flags gen_guide_flags_default(void) {
-    return (gen_guide_flags){.mode = GUIDE_CFG, .identity = GUIDE_IDENTITY_AUTO, .cfg = NAN, .scale = 3.0,
+    return (gen_guide_flags){.mode = GUIDE_CFG, .identity = GUIDE_IDENTITY_AUTO, .cfg = NAN, .scale = NAN,
                              .soft_u = 0.5, .start = 0.0, .stop = 1.0, .adaptive = 0.0, .sigma = INFINITY};
 }
 
@@ -18,7 +18,7 @@ void gen_guide_flags_specs(gen_guide_flags *f, const char *cfg_help, arg_spec *s
     const arg_spec s[GEN_GUIDE_NFLAGS] = {
         {"guidance", 'g', ARG_CHOICE, &f->mode, "MODE", "guidance method (see above)", gen_guidance_choices, 0, -1},
         {"cfg", 0, ARG_FLOAT, &f->cfg, "G", cfg_help, NULL, -100, 100},
-        {"pag-scale", 0, ARG_FLOAT, &f->scale, "S", "perturbation scale s for pag/softpag/seg/slg/uniform", NULL, -100, 100},
+        {"pag-scale", 0, ARG_FLOAT, &f->scale, "S", "perturbation scale s for pag/softpag/seg/slg/uniform [default: the model's silt.pag_scale, else 3]", NULL, -100, 100},
         {"heads", 0, ARG_STR, &f->heads, "SPEC|FILE", "perturbed heads/layers (see above) [default: every head of layer depth/2]", NULL, 0, -1},
         {"soft-u", 0, ARG_FLOAT, &f->soft_u, "U", "SoftPAG u for heads without their own (1 = PAG)", NULL, 0, 1},
         {"identity", 0, ARG_CHOICE, &f->identity, "KIND", "MMDiT identity for pag/softpag", identity_choices, 0, -1},
@@ -50,7 +50,7 @@ int gen_guide_flags_check(const gen_guide_flags *f, const arg_parser *ap, guide_
 void gen_guide_flags_apply(const gen_guide_flags *f, guide_params *p) {
     p->mode = (guide_mode)f->mode;
     if (!isnan(f->cfg)) p->cfg = (float)f->cfg;
-    p->scale = (float)f->scale;
+    if (!isnan(f->scale)) p->scale = (float)f->scale;
     p->soft_u = (float)f->soft_u;
     p->start = (float)f->start;
     p->stop = (float)f->stop;

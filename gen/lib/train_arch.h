@@ -129,6 +129,7 @@ typedef struct silt_mmdit_export_opts {
     int steps;       // silt.steps (20)
     double shift;    // silt.shift (1.0)
     double cfg;      // silt.cfg (4.0)
+    double pag_scale;  // silt.pag_scale, gen's default --pag-scale for this model (NAN: none stored, gen uses 3)
     bool f16;        // store the weights as F16 (half the file; the model is the rounded weights)
 } silt_mmdit_export_opts;
 silt_mmdit_export_opts silt_mmdit_export_default_opts(void);

@@ -413,16 +413,17 @@ silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_co
 // --- export ------------------------------------------------------------------------
 
 silt_mmdit_export_opts silt_mmdit_export_default_opts(void) {
-    return (silt_mmdit_export_opts){.steps = 20, .shift = 1.0, .cfg = 4.0};
+    return (silt_mmdit_export_opts){.steps = 20, .shift = 1.0, .cfg = 4.0, .pag_scale = NAN};
 }
 
 silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_path, const silt_mmdit_export_opts *o) {
     if (!ckpt_or_dir || !out_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit export: NULL argument");
     silt_mmdit_export_opts d = silt_mmdit_export_default_opts();
     if (!o) o = &d;
-    if (o->steps < 1 || !(o->shift > 0) || !isfinite(o->shift) || !(o->cfg >= 0) || !isfinite(o->cfg))
-        return SILT_FAIL(SILT_ERR_ARG, "mmdit export: steps %d, shift %g, cfg %g (need >= 1, > 0, >= 0)", o->steps,
-                         o->shift, o->cfg);
+    if (o->steps < 1 || !(o->shift > 0) || !isfinite(o->shift) || !(o->cfg >= 0) || !isfinite(o->cfg) ||
+        (!isnan(o->pag_scale) && !(fabs(o->pag_scale) <= 100)))
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit export: steps %d, shift %g, cfg %g, pag scale %g (need >= 1, > 0, >= 0, "
+                                       "within +-100)", o->steps, o->shift, o->cfg, o->pag_scale);
     char path[4096];
     silt_safetensors *st = NULL;
     SILT_TRY(silt_train_open_checkpoint(ckpt_or_dir, "mmdit", path, sizeof path, &st));
@@ -436,14 +437,22 @@ silt_status silt_train_mmdit_export(const char *ckpt_or_dir, const char *out_pat
     if (!s) s = silt_world_latent_read(st, &wl);
     if (wl.on) snprintf(lshift, sizeof lshift, "%.9g", wl.shift), snprintf(lscale, sizeof lscale, "%.9g", wl.scale);
     if (!s) {
-        char steps[32], shift[32], cfg[32];
+        char steps[32], shift[32], cfg[32], pag[32];
         snprintf(steps, sizeof steps, "%d", o->steps);
         snprintf(shift, sizeof shift, "%g", o->shift);
         snprintf(cfg, sizeof cfg, "%g", o->cfg);
+        snprintf(pag, sizeof pag, "%g", o->pag_scale);
+        // Optional pairs go last: a NULL key ends the list.
         const char *kv[] = {"silt.kind", "world-mmdit", "silt.text_encoder", "world-clip", "silt.sampler",
                             "flow_euler", "silt.steps", steps, "silt.shift", shift, "silt.cfg", cfg, "silt.train",
-                            train, wl.on ? "silt.latent" : NULL, SILT_WORLD_LATENT_NAME, "silt.latent_shift", lshift,
-                            "silt.latent_scale", lscale, NULL};
+                            train, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        int k = 14;
+        if (wl.on) {
+            kv[k++] = "silt.latent", kv[k++] = SILT_WORLD_LATENT_NAME;
+            kv[k++] = "silt.latent_shift", kv[k++] = lshift;
+            kv[k++] = "silt.latent_scale", kv[k++] = lscale;
+        }
+        if (!isnan(o->pag_scale)) kv[k++] = "silt.pag_scale", kv[k++] = pag;
         s = mmdit_save_as(m, out_path, kv, o->f16 ? SILT_ST_F16 : SILT_ST_F32);
     }
     free(train);

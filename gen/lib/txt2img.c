@@ -47,11 +47,11 @@ struct silt_txt2img {
     double latent_shift, latent_scale;
     wclip_model *clip;  // world models: the frozen text encoder
     // World models: defaults from the metadata (has_* false when absent).
-    bool has_sampler, has_steps, has_shift, has_cfg;
+    bool has_sampler, has_steps, has_shift, has_cfg, has_pag_scale;
     silt_sampler_kind meta_sampler;
     int meta_steps;
     double meta_shift;
-    float meta_cfg;
+    float meta_cfg, meta_pag_scale;
     bool has_top_k, has_top_p;  // world VAR metadata silt.top_k / silt.top_p
     int meta_top_k;
     float meta_top_p;
@@ -214,6 +214,8 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
     SILT_TRY(meta_number(st, "silt.shift", 0.01, 100, false, &t->has_shift, &t->meta_shift));
     SILT_TRY(meta_number(st, "silt.cfg", -100, 100, false, &t->has_cfg, &v));
     if (t->has_cfg) t->meta_cfg = (float)v;
+    SILT_TRY(meta_number(st, "silt.pag_scale", -100, 100, false, &t->has_pag_scale, &v));
+    if (t->has_pag_scale) t->meta_pag_scale = (float)v;
 
     silt_txt2img_info *in = &t->info;
     SILT_TRY(world_latent(t, st));
@@ -424,6 +426,7 @@ silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t) {
         if (t->has_steps) p.sampler.steps = t->meta_steps;
         if (t->has_shift) p.sampler.shift = t->meta_shift;
         if (t->has_cfg) p.guide.cfg = t->meta_cfg;
+        if (t->has_pag_scale) p.guide.scale = t->meta_pag_scale;
     } else if (t && t->info.family == SILT_FAMILY_VAR && t->info.world_text) {
         p.negative = "";
         if (t->has_cfg) p.var.cfg = t->meta_cfg;

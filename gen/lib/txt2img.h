@@ -76,7 +76,7 @@ typedef struct silt_txt2img_info {
 // world-CLIP is loaded from clip_path, or when it is NULL the built-in
 // world-clip.safetensors.zst (gen/lib/models.h); its text width and embedding
 // size must be the MMDiT's joint_dim and pooled_dim. The metadata's
-// silt.sampler, silt.steps, silt.shift and silt.cfg become the defaults of
+// silt.sampler, silt.steps, silt.shift, silt.cfg and silt.pag_scale become the defaults of
 // silt_txt2img_default_params (a bad value: SILT_ERR_FORMAT naming the key).
 // clip_path must be NULL for every other model; an unknown
 // silt.text_encoder is SILT_ERR_UNSUPPORTED. A latent world MMDiT (metadata

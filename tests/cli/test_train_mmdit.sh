@@ -79,6 +79,21 @@ expect export-not-mmdit 1 "$gen" train --arch mmdit --export "$clip" -o "$tmp/x.
 check export-not-mmdit-line one_line
 check export-not-mmdit-nothing test ! -e "$tmp/x.safetensors"
 
+# --sample-pag-scale: the model's default --pag-scale (metadata silt.pag_scale), which a flag overrides
+expect export-pag 0 "$gen" train --arch mmdit --export "$A" -o "$tmp/mpag.safetensors" --sample-pag-scale 1.5
+expect info-pag 0 "$gen" info "$tmp/mpag.safetensors"
+check info-pag-meta out_has 'silt.pag_scale = 1.5'
+ev=(eval --suite eval --model "$tmp/mpag.safetensors" --clip "$clip/checkpoint_2.safetensors" --guidance pag --limit 1
+    --steps 1 --json -q)
+expect pag-default 0 "$gen" "${ev[@]}"
+check pag-default-used out_has '"scale": 1.5'
+expect pag-flag 0 "$gen" "${ev[@]}" --pag-scale 2
+check pag-flag-wins out_has '"scale": 2,'
+expect pag-none-stored 0 "$gen" eval --suite eval --model "$tmp/m.safetensors" --clip "$clip/checkpoint_2.safetensors" \
+    --guidance pag --limit 1 --steps 1 --json -q
+check pag-none-stored-3 out_has '"scale": 3,'
+expect export-pag-var 2 "$gen" train --arch var --export "$A" -o "$tmp/x.safetensors" --sample-pag-scale 1
+
 # --init from an exported model file (the F16 export, zstd'd: how a run goes on
 # from a shipped model): its first loss, on the same first batch, is below a
 # fresh start's; a model file of another size, or a checkpoint of another arch,
