@@ -33,8 +33,9 @@ int gen_fail(const char *what) {
 }
 
 int gen_check_output(const char *flag, const char *path) {
-    if (!*path) {
-        fprintf(stderr, "gen: %s needs a file name\n", flag);
+    size_t len = strlen(path);
+    if (!len || path[len - 1] == '/') {
+        fprintf(stderr, "gen: %s needs a file name%s%s\n", flag, len ? ", not the folder " : "", path);
         return 2;
     }
     char dir[4096];

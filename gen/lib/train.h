@@ -49,9 +49,11 @@ typedef struct silt_train_task {
     // weight decay (biases, norms, embeddings).
     silt_tensor *(*param)(void *self, int i, const char **name, bool *no_decay);
     // Parameters named "aux.*" are training-only (e.g. REPA's projector in
-    // gen train --repa): checkpoints hold them like any other, model loaders
-    // and exports skip them, and an --init source may lack them (they keep
-    // their fresh values).
+    // gen train --repa): checkpoints hold them like any other, the model's
+    // loader must skip them (mmdit_load does; the arch that adds some makes
+    // its loader skip them), and an --init source may lack them (they keep
+    // their fresh values). Likewise "aux_*" keys of `config` below describe
+    // training-only settings: a resume must match them, an --init ignores them.
     // Builds the loss for micro-batch `batch_index` of the run (the data order
     // is a pure function of (data_seed, batch_index)) on graph g, which the
     // trainer has just reset; returns a scalar (one-element, f32) tensor that

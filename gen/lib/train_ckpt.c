@@ -238,9 +238,53 @@ static const silt_st_tensor *find_like(const silt_safetensors *f, const char *pa
     return find_like_any(f, path, prefix, name, t, false, st);
 }
 
+// Two JSON values alike: same type, same scalar text, containers alike member
+// by member (objects: the same keys in any order) except, where skip_aux, the
+// object members whose key starts with "aux_".
+static bool json_alike(const silt_json *da, const silt_json_value *a, const silt_json *db, const silt_json_value *b,
+                       bool skip_aux) {
+    if (a->type != b->type) return false;
+    if (a->type == SILT_JSON_NUMBER || a->type == SILT_JSON_STRING)
+        return a->len == b->len && !memcmp(a->str, b->str, a->len);
+    if (a->type == SILT_JSON_ARRAY) {
+        if (a->count != b->count) return false;
+        for (const silt_json_value *x = silt_json_child(da, a), *y = silt_json_child(db, b); x && y;
+             x = silt_json_next(da, x), y = silt_json_next(db, y))
+            if (!json_alike(da, x, db, y, false)) return false;
+        return true;
+    }
+    if (a->type != SILT_JSON_OBJECT) return true;  // null, true, false
+    int na = 0, nb = 0;
+    for (const silt_json_value *x = silt_json_child(da, a); x; x = silt_json_next(da, x)) {
+        if (skip_aux && !strncmp(x->key, "aux_", 4)) continue;
+        const silt_json_value *y = silt_json_member(db, b, x->key);
+        if (!y || !json_alike(da, x, db, y, false)) return false;
+        na++;
+    }
+    for (const silt_json_value *y = silt_json_child(db, b); y; y = silt_json_next(db, y))
+        nb += !(skip_aux && !strncmp(y->key, "aux_", 4));
+    return na == nb;
+}
+
+// The same model: the config strings are equal, or (skip_aux) equal as JSON
+// but for their training-only "aux_*" keys (e.g. REPA's settings).
+static bool configs_match(const char *a, const char *b, bool skip_aux) {
+    if (!a || !b) return !a && !b;
+    if (!strcmp(a, b)) return true;
+    if (!skip_aux) return false;
+    silt_json *da = NULL, *db = NULL;
+    bool same = silt_json_parse(a, strlen(a), 16, &da) == SILT_OK && silt_json_parse(b, strlen(b), 16, &db) == SILT_OK &&
+                json_alike(da, silt_json_root(da), db, silt_json_root(db), true);
+    silt_json_free(da);
+    silt_json_free(db);
+    silt_error_clear();  // a parse failure is just "no match"
+    return same;
+}
+
 // The checks every reader of a checkpoint makes: format, version, and the
-// same arch and model config as the task.
-static silt_status ckpt_check_header(const train_state *s, const silt_safetensors *f, const char *path) {
+// same arch and model config as the task (for --init, skip_aux: the config
+// but for its training-only aux_* keys).
+static silt_status ckpt_check_header(const train_state *s, const silt_safetensors *f, const char *path, bool skip_aux) {
     const char *fmt = silt_safetensors_metadata(f, "format"), *ver = silt_safetensors_metadata(f, "format_version");
     if (!fmt || strcmp(fmt, TRAIN_CKPT_FORMAT))
         return SILT_FAIL(SILT_ERR_FORMAT, "%s is not a silt training checkpoint (metadata format is %s)", path,
@@ -252,7 +296,7 @@ static silt_status ckpt_check_header(const train_state *s, const silt_safetensor
     if (arch && strcmp(arch, want))
         return SILT_FAIL(SILT_ERR_FORMAT, "%s holds arch '%s', this run trains '%s'", path, arch, want);
     const char *cfg = silt_safetensors_metadata(f, "config"), *want_cfg = s->task->config;
-    if ((cfg || want_cfg) && (!cfg || !want_cfg || strcmp(cfg, want_cfg)))
+    if (!configs_match(cfg, want_cfg, skip_aux))
         return SILT_FAIL(SILT_ERR_FORMAT, "%s holds a model with config %s; this run builds %s", path,
                          cfg ? cfg : "(none)", want_cfg ? want_cfg : "(none)");
     return SILT_OK;
@@ -279,7 +323,7 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
     // every parameter under its name with its shape; a checkpoint must also
     // be of the same arch and config.
     const bool model_file = !fmt || strcmp(fmt, TRAIN_CKPT_FORMAT);
-    silt_status st = model_file ? SILT_OK : ckpt_check_header(s, f, path);
+    silt_status st = model_file ? SILT_OK : ckpt_check_header(s, f, path, true);
     const silt_st_tensor **found = calloc((size_t)s->n, sizeof *found);
     if (st == SILT_OK && !found) st = SILT_FAIL(SILT_ERR_OOM, "out of memory");
     *from_step = -1;
@@ -318,7 +362,7 @@ silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out)
     const silt_st_tensor **found = calloc((size_t)s->n * 4, sizeof *found);
     int64_t step = 0, adam_step = 0;
     if (!found) { st = SILT_FAIL(SILT_ERR_OOM, "out of memory"); goto done; }
-    if ((st = ckpt_check_header(s, f, path)) != SILT_OK) goto done;
+    if ((st = ckpt_check_header(s, f, path, false)) != SILT_OK) goto done;
     if ((st = parse_i64(f, path, "step", &step)) != SILT_OK) goto done;
     if ((st = parse_i64(f, path, "adam_step", &adam_step)) != SILT_OK) goto done;
     const char *pj = silt_safetensors_metadata(f, "train_params");

@@ -38,7 +38,7 @@ typedef struct mmdit_task {
     // to the frozen world-CLIP's patch tokens of the clean render, computed on
     // the CPU graph clip_g. repa_weight 0: off.
     double repa_weight;
-    int repa_layer, repa_hidden, repa_dim;
+    int repa_layer, repa_dim;
     silt_tensor *repa_w[3], *repa_b[3];
     silt_graph *clip_g;
 } mmdit_task;
@@ -386,13 +386,14 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
     t->clip_g = silt_graph_create(0);
     if (!t->clip_g) return SILT_FAIL(SILT_ERR_OOM, "repa: out of memory for the CLIP graph");
     silt_graph_set_grad(t->clip_g, false);
-    // The checkpoint's config records it: a resume with other REPA settings fails.
+    // The checkpoint's config records it (training-only "aux_" keys): a resume
+    // with other REPA settings fails; an --init ignores them.
     size_t len = strlen(t->config);
     if (len < 2 || t->config[len - 1] != '}' ||
-        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"silt_repa_weight\": %.9g, \"silt_repa_layer\": %d}",
+        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_repa_weight\": %.9g, \"aux_repa_layer\": %d}",
                  weight, layer) >= (int)(sizeof t->config - (len - 1)))
         return SILT_FAIL(SILT_ERR_ARG, "repa: config JSON too long");
-    t->repa_weight = weight, t->repa_layer = layer, t->repa_hidden = D, t->repa_dim = E;
+    t->repa_weight = weight, t->repa_layer = layer, t->repa_dim = E;
     silt_info("mmdit: REPA on: weight %g, the image stream after block %d (of %d) aligned to world-CLIP's %d x %d "
               "patch tokens (width %d) through a %d-%d-%d MLP",
               weight, layer, c->depth, clip_grid, clip_grid, E, D, D, E);

@@ -120,8 +120,17 @@ expect repa-export-loads 0 "$gen" --prompt "a red circle" --model "$tmp/repa.saf
 check repa-export-same-tensors bash -c "[ \$('$gen' info '$tmp/repa.safetensors' | grep -c 'aux\.') -eq 0 ]"
 expect repa-init-plain 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/repa2" --repa 0.5 --init "$tmp/m16.safetensors.zst"
 check repa-init-plain-fresh err_has 'lacks 6 training-only aux'
+# --init across REPA settings: the config's training-only aux_* keys aside,
+# the model must match (a plain checkpoint into a REPA run and back; another
+# size is still refused)
+expect repa-init-plain-ckpt 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/repa4" --repa 0.5 --init "$A"
+check repa-init-plain-ckpt-ema err_has "starting from the weights of $A/checkpoint_40.safetensors (step 40)"
+expect repa-ckpt-into-plain 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/repa5" --init "$tmp/repa"
+expect repa-ckpt-other-size 1 "$gen" train --arch mmdit --size small --clip-model "$clip" --steps 1 --out "$tmp/repa6" \
+    --repa 0.5 --init "$tmp/repa"
+check repa-ckpt-other-size-says err_has 'holds a model with config'
 expect repa-resume-without 1 "$gen" "${args[@]}" --steps 6 --out "$tmp/repa" --resume auto
-check repa-resume-without-says err_has 'silt_repa_weight'
+check repa-resume-without-says err_has 'aux_repa_weight'
 expect repa-deep-layer 1 "$gen" "${args[@]}" --out "$tmp/repa3" --repa 0.5 --repa-layer 1
 check repa-deep-layer-says err_has 'before the last'
 expect repa-toy 2 "$gen" train --arch toy --repa 0.5 --out "$tmp/e"

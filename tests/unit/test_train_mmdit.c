@@ -226,7 +226,7 @@ static void test_repa(void) {
     bool nd = false;
     CHECK(r1.param(r1.self, n, &name, &nd) && !strcmp(name, "aux.repa.0.weight") && !nd);
     CHECK(r1.param(r1.self, n + 5, &name, &nd) && !strcmp(name, "aux.repa.2.bias") && nd);
-    CHECK(strstr(r1.config, "\"silt_repa_weight\": 0.5") && strstr(r1.config, "\"silt_repa_layer\": 0") &&
+    CHECK(strstr(r1.config, "\"aux_repa_weight\": 0.5") && strstr(r1.config, "\"aux_repa_layer\": 0") &&
           !strstr(plain.config, "repa"));
 
     const int B = 4;
