@@ -175,7 +175,10 @@ int cmd_train(int argc, char **argv) {
     var_vq_config vq_probe;
     var_config var_probe = {0};
     bool sized = args_was_given(&p, given, "size");
-    if (sized && ((!strcmp(arch, "mmdit") && silt_train_mmdit_preset(size, 1, 1, &probe) != SILT_OK) ||
+    // A latent run's token grid is the world autoencoder's (every ae/vq size
+    // downsamples 32 px as the world config does), so --size is checked against it.
+    const int mmdit_side = ae_model ? SILT_TRAIN_MMDIT_IMAGE / var_vq_world_config().downsample : SILT_TRAIN_MMDIT_IMAGE;
+    if (sized && ((!strcmp(arch, "mmdit") && silt_train_mmdit_preset_for(size, 1, 1, 3, mmdit_side, &probe) != SILT_OK) ||
                   ((!strcmp(arch, "vq") || !strcmp(arch, "ae")) && silt_train_vq_preset(size, &vq_probe) != SILT_OK) ||
                   (!strcmp(arch, "var") && silt_train_var_preset(size, &var_probe) != SILT_OK)))
         return args_usage_error(&p, "--size: %s", silt_last_error_message());

@@ -112,6 +112,12 @@ expect ae2-export 0 "$gen" train --arch ae --export "$tmp/ae_warm" --out "$tmp/a
 expect mm-resume-other-ae 1 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
     --steps 20 --out "$tmp/mm" --resume auto
 check mm-resume-other-ae-says err_has "holds a model with config"
+# a patch that divides 32 px but not the 8 x 8 latent is a usage error, before anything loads
+expect mm-latent-patch 2 "$gen" train --arch mmdit --size 16:32:2:1 --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
+    --steps 1 --out "$tmp/e"
+check mm-latent-patch-says err_has "patch dividing 8"
+expect mm-latent-patch-2 0 "$gen" train --arch mmdit --size 2:32:2:1 --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
+    --steps 1 --batch 2 --out "$tmp/mm_p2"
 expect ae-for-var 1 "$gen" train --arch var --size tiny --ae "$tmp/ae2.safetensors" --steps 1 --out "$tmp/e"
 check ae-for-var-line one_line
 expect help 0 "$gen" train --help
