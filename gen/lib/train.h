@@ -37,6 +37,7 @@
 #include "core/graph.h"
 #include "core/log.h"
 #include "core/rng.h"
+#include "core/safetensors.h"
 #include "core/status.h"
 
 // What the trainer needs from a model. The task owns its parameters (f32 CPU
@@ -71,6 +72,10 @@ typedef struct silt_train_task {
     // device memory). After it, loss() gets graphs on that device and must put
     // its inputs there (build on the host, silt_graph_upload).
     silt_status (*to_device)(void *self, silt_device device);
+    // Optional (NULL: none): looks at the metadata of a model file (an export,
+    // not a checkpoint) that --init starts from, after its tensors matched,
+    // and warns about what the shapes cannot show (e.g. another latent).
+    void (*check_init_model)(void *self, const silt_safetensors *f, const char *path);
 } silt_train_task;
 
 void silt_train_task_free(silt_train_task *t);  // calls t->destroy(t->self) once; NULL-safe

@@ -341,6 +341,7 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
         }
         found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
     }
+    if (st == SILT_OK && model_file && s->task->check_init_model) s->task->check_init_model(s->task->self, f, path);
     if (st == SILT_OK && fresh) silt_info("%s lacks %d training-only aux.* parameters: they start fresh", path, fresh);
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         if (!found[i]) continue;

@@ -137,6 +137,25 @@ static silt_status task_to_device(void *self, silt_device device) {
     return SILT_OK;
 }
 
+// An exported model of another space (pixels vs latent) or another latent
+// normalisation has the same tensor shapes when the channels agree: say so.
+static void task_check_init_model(void *self, const silt_safetensors *f, const char *path) {
+    const mmdit_task *t = self;
+    silt_world_latent wl = {0};
+    if (silt_world_latent_read(f, &wl) != SILT_OK) {
+        silt_warn("--init %s: %s", path, silt_last_error_message());
+        silt_error_clear();
+        return;
+    }
+    if (!t->ae != !wl.on)
+        silt_warn("--init %s was trained in %s, this run trains in %s", path, wl.on ? "a latent" : "pixels",
+                  t->ae ? "a latent" : "pixels");
+    else if (t->ae && (fabs(wl.shift - t->latent_shift) > 1e-6 * fabs(t->latent_shift) + 1e-9 ||
+                       fabs(wl.scale - t->latent_scale) > 1e-6 * t->latent_scale))
+        silt_warn("--init %s was trained on another latent (shift %.6g, scale %.6g; this --ae: %.6g, %.6g)", path,
+                  wl.shift, wl.scale, t->latent_shift, t->latent_scale);
+}
+
 static double task_images(void *self, int batch_size) {
     (void)self;
     return batch_size;
@@ -344,7 +363,8 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
               ae_path ? ", latent of " : ", pixel space", ae_path ? ae_path : "");
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
-                             .destroy = task_destroy, .to_device = task_to_device};
+                             .destroy = task_destroy, .to_device = task_to_device,
+                             .check_init_model = task_check_init_model};
     return SILT_OK;
 }
 

@@ -112,6 +112,13 @@ expect ae2-export 0 "$gen" train --arch ae --export "$tmp/ae_warm" --out "$tmp/a
 expect mm-resume-other-ae 1 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
     --steps 20 --out "$tmp/mm" --resume auto
 check mm-resume-other-ae-says err_has "holds a model with config"
+# an exported model of another latent starts a run (same shapes) with a warning naming both
+expect mm-init-other-ae 0 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
+    --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init"
+check mm-init-other-ae-warns err_has "was trained on another latent"
+expect mm-init-same-ae 0 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" \
+    --ae "$tmp/models/world-ae.safetensors.zst" --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init2"
+check mm-init-same-ae-quiet bash -c "! grep -q 'another latent' '$tmp/err'"
 # a patch that divides 32 px but not the 8 x 8 latent is a usage error, before anything loads
 expect mm-latent-patch 2 "$gen" train --arch mmdit --size 16:32:2:1 --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
     --steps 1 --out "$tmp/e"
