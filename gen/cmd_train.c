@@ -78,7 +78,7 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, -1},
         {"size", 0, ARG_STR, &size, "SIZE",
          "mmdit: model size, tiny (tests), small (4:192:8:6), default (4:256:8:6) or patch:hidden:heads:depth "
-         "(with --ae the presets take patch 1); "
+         "(the patch divides the token grid: 32 px, or with --ae the latent's 8, where the presets take patch 1); "
          "vq, ae, var: tiny, small or default",
          NULL, 0, -1},
         {"vq", 0, ARG_STR, &vq_model, "PATH",
