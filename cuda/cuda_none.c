@@ -299,7 +299,7 @@ silt_status linear_bwd_cuda(float *dx, float *dw, float *dbias, const float *dou
 silt_status adamw_step_cuda(float *p, float *m, float *v, const float *g, int64_t n, float step_size, float bc2_sqrt,
                             float decay, bool decay_on, float w1, float b2, float w2, float eps) { return NO_CUDA(); }
 silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_t n) { return NO_CUDA(); }
-silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w) { return NO_CUDA(); }
+silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float w) { return NO_CUDA(); }
 
 // cuda/ops_var.h
 silt_status var_kv_append_fwd_cuda(float *all, float *cache, const float *x, int64_t RH, int64_t cap, int64_t len,

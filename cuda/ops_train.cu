@@ -75,17 +75,17 @@ extern "C" silt_status sumsq_acc_cuda(double *acc, double *partials, const float
     return SILT_OK;
 }
 
-static __global__ void ema_kernel(float *ema, const float *p, int64_t n, float d, float w) {
+static __global__ void ema_kernel(float *ema, const float *p, int64_t n, float w) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        ema[i] = __fadd_rn(__fmul_rn(d, ema[i]), __fmul_rn(w, p[i]));
+        ema[i] = __fadd_rn(ema[i], __fmul_rn(w, __fsub_rn(p[i], ema[i])));
 }
 
-extern "C" silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w) {
+extern "C" silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float w) {
     SILT_CUDA_READY();
     if (n < 0) return SILT_FAIL(SILT_ERR_ARG, "ema_update_cuda: negative size %lld", (long long)n);
     if (n == 0) return SILT_OK;
     if (!ema || !p) return SILT_FAIL(SILT_ERR_ARG, "ema_update_cuda: NULL buffer");
-    ema_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(ema, p, n, d, w);
+    ema_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(ema, p, n, w);
     SILT_CUDA_LAUNCHED("ema_kernel");
     return SILT_OK;
 }

@@ -40,8 +40,8 @@ enum { SILT_SUMSQ_PARTIALS = 256 };
 // is the same on every run. partials: SILT_SUMSQ_PARTIALS device doubles.
 silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_t n);
 
-// ema = d * ema + w * p over n (silt_train_ema_update with d = decay, w = 1 - decay, as floats).
-silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float d, float w);
+// ema += w * (p - ema) over n (silt_train_ema_update with w = 1 - decay, as a float).
+silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float w);
 
 #ifdef __cplusplus
 }

@@ -82,9 +82,12 @@ double silt_train_ema_decay_at(const silt_train_params *p, int64_t step) {
 }
 
 void silt_train_ema_update(float *ema, const float *p, int64_t n, double decay) {
-    const float d = (float)decay, w = (float)(1.0 - decay);
+    // e + w (p - e), not d e + w p: the same number in exact arithmetic, but
+    // a weight that does not move (a frozen encoder, gen train --decoder-only)
+    // keeps a bit-identical EMA.
+    const float w = (float)(1.0 - decay);
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) ema[i] = d * ema[i] + w * p[i];
+    for (int64_t i = 0; i < n; i++) ema[i] = ema[i] + w * (p[i] - ema[i]);
 }
 
 silt_rng silt_train_batch_rng(uint64_t data_seed, int64_t batch_index, uint32_t purpose) {
@@ -452,9 +455,9 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
     SILT_TRY(silt_adamw_step(s->on_device ? s->dev_opt : s->opt, (float)silt_train_lr(p, step)));
     const double ema_d = silt_train_ema_decay_at(p, step);
     if (s->ema && s->on_device) {
-        const float d = (float)ema_d, w = (float)(1.0 - ema_d);  // as silt_train_ema_update
+        const float w = (float)(1.0 - ema_d);  // as silt_train_ema_update
         for (int i = 0; i < s->n; i++)
-            SILT_TRY(ema_update_cuda(s->dev_ema[i], silt_f32(params[i]), silt_numel(params[i]), d, w));
+            SILT_TRY(ema_update_cuda(s->dev_ema[i], silt_f32(params[i]), silt_numel(params[i]), w));
     } else if (s->ema) {
         for (int i = 0; i < s->n; i++)
             silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), ema_d);

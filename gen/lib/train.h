@@ -137,7 +137,8 @@ double silt_train_lr(const silt_train_params *p, int64_t step);
 // mostly the initial weights (with adaLN-Zero, a model that outputs zeros),
 // since (ema_decay)^step of them remains (0.999^1000 = 0.37).
 double silt_train_ema_decay_at(const silt_train_params *p, int64_t step);
-// EMA update, in float: ema[i] = decay * ema[i] + (1 - decay) * p[i].  ema, p: (n)
+// EMA update, in float: ema[i] += (1 - decay) * (p[i] - ema[i]) (= decay * ema[i]
+// + (1 - decay) * p[i], and exact for a weight that stays put).  ema, p: (n)
 void silt_train_ema_update(float *ema, const float *p, int64_t n, double decay);
 
 // A host RNG for a task's choices within one micro-batch (timesteps, crops,

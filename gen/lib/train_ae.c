@@ -19,6 +19,7 @@ enum { PURPOSE_LATENT_NOISE = 4 };
 
 typedef struct ae_task {
     var_vqvae *vq;
+    bool decoder_only;  // silt_train_ae_freeze_encoder: the encoder side stays as it started
     char config[1024];
 } ae_task;
 
@@ -26,6 +27,9 @@ typedef struct ae_task {
 // reaches them, so they get zero gradients, and they are exempt from weight
 // decay so that they stay as initialised (the file stays a loadable tokenizer).
 static bool quantiser_only(const char *name) { return !strncmp(name, "quantize.", 9); }
+
+// The encoder side, render -> latent: what a latent MMDiT was trained on.
+static bool encoder_side(const char *name) { return !strncmp(name, "encoder.", 8) || !strncmp(name, "quant_conv.", 11); }
 
 static void task_destroy(void *self) {
     ae_task *t = self;
@@ -37,8 +41,11 @@ static void task_destroy(void *self) {
 static int task_n_params(void *self) { return var_vq_param_count(((ae_task *)self)->vq); }
 
 static silt_tensor *task_param(void *self, int i, const char **name, bool *no_decay) {
-    silt_tensor *p = var_vq_param(((ae_task *)self)->vq, i, name);
-    if (p) *no_decay = var_vq_param_no_decay(*name, p) || quantiser_only(*name);
+    ae_task *t = self;
+    silt_tensor *p = var_vq_param(t->vq, i, name);
+    // A frozen encoder gets zero gradients (no graph nodes reach it), so
+    // AdamW leaves it bit-identical, provided it is not decayed either.
+    if (p) *no_decay = var_vq_param_no_decay(*name, p) || quantiser_only(*name) || (t->decoder_only && encoder_side(*name));
     return p;
 }
 
@@ -77,7 +84,12 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_status s = render_batch(data_seed, batch_index * B, B, hx);
     if (s) { silt_graph_fail(g, s); return NULL; }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
+    // Decoder-only: the encoder runs without a tape (torch.no_grad), so no
+    // gradient reaches it.
+    const bool grad = silt_graph_grad_enabled(g);
+    if (t->decoder_only) silt_graph_set_grad(g, false);
     silt_tensor *f = var_vq_encode_features(g, t->vq, img);
+    silt_graph_set_grad(g, grad);
     if (!f) return NULL;
     // The decoder sees f + sigma * noise: it learns to draw clean shapes from
     // a latent that is only close (as a sampler's output is), and the penalty
@@ -98,7 +110,8 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *rec = var_vq_fhat_to_img(g, t->vq, silt_add(g, f, noise), false);
     silt_tensor *rec_loss = silt_mse_loss(g, rec, img);
     silt_tensor *pen = silt_scale(g, silt_mean(g, silt_mul(g, f, f)), SILT_TRAIN_AE_LATENT_PENALTY);
-    silt_tensor *loss = silt_add(g, rec_loss, pen);
+    // The penalty only moves the encoder: a decoder-only loss is the reconstruction.
+    silt_tensor *loss = t->decoder_only ? rec_loss : silt_add(g, rec_loss, pen);
     if (loss && batch_index % 250 == 0 && rec_loss->device == SILT_CPU)
         silt_info("ae: batch %lld: reconstruction %.5f, latent mean square %.4f", (long long)batch_index,
                   (double)silt_f32(rec_loss)[0], (double)silt_f32(pen)[0] / SILT_TRAIN_AE_LATENT_PENALTY);
@@ -147,6 +160,22 @@ silt_status silt_train_ae_create(const char *init_path, const char *size, uint64
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = NULL, .name = "ae", .config = t->config, .destroy = task_destroy,
                              .to_device = task_to_device};
+    return SILT_OK;
+}
+
+silt_status silt_train_ae_freeze_encoder(silt_train_task *task) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "ae"))
+        return SILT_FAIL(SILT_ERR_ARG, "ae: freeze encoder: not an ae task");
+    ae_task *t = task->self;
+    if (t->decoder_only) return SILT_OK;
+    // A training-only "aux_" key: a resume must match it, an --init ignores it.
+    size_t len = strlen(t->config);
+    if (len < 2 || t->config[len - 1] != '}' ||
+        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_decoder_only\": true}") >=
+            (int)(sizeof t->config - (len - 1)))
+        return SILT_FAIL(SILT_ERR_ARG, "ae: config JSON too long");
+    t->decoder_only = true;
+    silt_info("ae: decoder only: the encoder and quant_conv stay as they start, so the latent space does not move");
     return SILT_OK;
 }
 

@@ -49,7 +49,12 @@ static silt_status vq_create_task(uint64_t init_seed, const silt_train_arch_opts
 static silt_status ae_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
     if (o && o->clip_path) return SILT_FAIL(SILT_ERR_ARG, "ae: --clip-model is for text-conditioned archs (mmdit, var)");
     if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "ae: --ae is for --arch mmdit (ae starts from --vq)");
-    return silt_train_ae_create(o ? o->vq_path : NULL, o ? o->size : NULL, init_seed, out);
+    silt_status s = silt_train_ae_create(o ? o->vq_path : NULL, o ? o->size : NULL, init_seed, out);
+    if (!s && o && o->decoder_only) {
+        s = silt_train_ae_freeze_encoder(out);
+        if (s) silt_train_task_free(out);
+    }
+    return s;
 }
 
 static silt_status var_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {

@@ -20,6 +20,7 @@ typedef struct silt_train_arch_opts {
     const char *ae_path;    // mmdit: train in this world autoencoder's latent (`gen train --arch ae --export`); NULL: pixels
     double repa_weight;     // mmdit: REPA alignment weight (silt_train_mmdit_set_repa); 0: off
     int repa_layer;         // mmdit: its block (-1: the default)
+    bool decoder_only;      // ae: train the decoder only (silt_train_ae_freeze_encoder)
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -225,6 +226,14 @@ silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path
 #define SILT_AE_STATS_IMAGES 1024
 #define SILT_AE_STATS_SEED 7
 silt_status silt_train_ae_create(const char *init_path, const char *size, uint64_t init_seed, silt_train_task *out);
+// Decoder-only training (`gen train --arch ae --decoder-only`): the encoder
+// and quant_conv get no gradient and no decay, so they (and their EMA) stay
+// bit-identical to the start, and so does the latent space: a latent MMDiT
+// trained on the start's latents decodes through the result unchanged, with
+// the same silt.latent_shift / silt.latent_scale on export. The loss is the
+// reconstruction term alone (the penalty only moves the encoder). The config
+// gets "aux_decoder_only": true. SILT_ERR_ARG for a task that is not ae.
+silt_status silt_train_ae_freeze_encoder(silt_train_task *task);
 silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, double *std);
 // The EMA (else plain) weights of an ae checkpoint (or run dir) to out_path
 // with var_vq_save_as: "silt.kind" = "world-ae" and the two latent numbers.

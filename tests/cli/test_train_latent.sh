@@ -3,7 +3,8 @@
 # latent world MMDiT), tiny presets: the ae loss falls, a run stopped by
 # SIGTERM after a checkpoint and resumed ends byte-identical, --export writes
 # a world-ae file with its latent normalisation, `gen world vq-eval --ae`
-# reads it; a latent MMDiT trains on it, exports with silt.latent, and `gen
+# reads it; --decoder-only keeps the latent numbers and a latent MMDiT takes
+# its export as the same latent; a latent MMDiT trains on it, exports with silt.latent, and `gen
 # --prompt` decodes through it (given with --vae or found as the built-in
 # world-ae); a resume with another autoencoder, a tokenizer given as the
 # autoencoder, and misplaced flags fail with one line.
@@ -56,6 +57,24 @@ expect ae-warm 0 "$gen" train --arch ae --size tiny --vq "$tmp/vq" --steps 1 --b
 check ae-warm-says err_has 'initialised from'
 expect ae-warm-wrong-size 1 "$gen" train --arch ae --size small --vq "$tmp/vq" --steps 1 --out "$tmp/e"
 check ae-warm-wrong-size-line one_line
+# Decoder-only from the exported autoencoder (weight decay on): the export's
+# latent numbers are the start's, a resume must keep the flag, and it needs
+# a start and the ae arch (usage errors).
+dec=(train --arch ae --size tiny --vq "$tmp/models/world-ae.safetensors.zst" --steps 3 --batch 4 --weight-decay 0.1
+     --ema 0.9 --ckpt-every 1 --keep 0 --out "$tmp/ae_dec")
+expect ae-dec 0 "$gen" "${dec[@]}" --decoder-only
+check ae-dec-says err_has 'decoder only'
+expect ae-dec-export 0 "$gen" train --arch ae --export "$tmp/ae_dec" --out "$tmp/ae_dec.safetensors"
+"$gen" info "$tmp/models/world-ae.safetensors.zst" | grep 'silt.latent_s' >"$tmp/numbers_start"
+"$gen" info "$tmp/ae_dec.safetensors" | grep 'silt.latent_s' >"$tmp/numbers_dec"
+check ae-dec-same-numbers bash -c "test \$(wc -l <'$tmp/numbers_start') -eq 2 && cmp '$tmp/numbers_start' '$tmp/numbers_dec'"
+expect ae-dec-resume-plain 1 "$gen" "${dec[@]}" --steps 4 --resume auto
+check ae-dec-resume-plain-says err_has "holds a model with config"
+expect ae-dec-resume 0 "$gen" "${dec[@]}" --steps 4 --resume auto --decoder-only
+expect ae-dec-no-start 2 "$gen" train --arch ae --size tiny --decoder-only --steps 1 --out "$tmp/e"
+check ae-dec-no-start-says err_has "start from a trained one"
+expect ae-dec-not-ae 2 "$gen" train --arch vq --size tiny --decoder-only --steps 1 --out "$tmp/e"
+check ae-dec-not-ae-line one_line
 
 # 2. the latent MMDiT
 mm=(train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/models/world-ae.safetensors.zst" --steps 16
@@ -119,6 +138,10 @@ check mm-init-other-ae-warns err_has "was trained on another latent"
 expect mm-init-same-ae 0 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" \
     --ae "$tmp/models/world-ae.safetensors.zst" --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init2"
 check mm-init-same-ae-quiet bash -c "! grep -q 'another latent' '$tmp/err'"
+# the decoder-only autoencoder is the same latent to the MMDiT
+expect mm-init-dec-ae 0 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" \
+    --ae "$tmp/ae_dec.safetensors" --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init3"
+check mm-init-dec-ae-quiet bash -c "! grep -q 'another latent' '$tmp/err'"
 # a patch that divides 32 px but not the 8 x 8 latent is a usage error, before anything loads
 expect mm-latent-patch 2 "$gen" train --arch mmdit --size 16:32:2:1 --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
     --steps 1 --out "$tmp/e"

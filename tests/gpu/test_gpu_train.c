@@ -376,7 +376,7 @@ static void test_grads_and_optimiser(void) {
         void *de = NULL;
         CHECK(silt_cuda_malloc(&de, (size_t)len * sizeof(float)) == SILT_OK);
         CHECK(silt_cuda_memcpy_h2d(de, e, (size_t)len * sizeof(float)) == SILT_OK);
-        CHECK(ema_update_cuda(de, silt_f32(pd[0]), len, 0.999f, (float)(1.0 - 0.999)) == SILT_OK);
+        CHECK(ema_update_cuda(de, silt_f32(pd[0]), len, (float)(1.0 - 0.999)) == SILT_OK);
         silt_train_ema_update(e, silt_f32(pc[0]), len, 0.999);
         et.data = de;
         float *eh = download(&et);

@@ -427,6 +427,11 @@ static void test_ema(void) {
     float rf[37];
     for (int i = 0; i < 37; i++) rf[i] = (float)ref[i];
     CHECK_CLOSE("ema kernel", e, rf, 37, 1e-6, 1e-7);
+    // A weight that stays put keeps its EMA bit for bit (a frozen encoder).
+    float same[37];
+    memcpy(same, x, sizeof same);
+    silt_train_ema_update(same, x, 37, 0.999);
+    CHECK(!memcmp(same, x, sizeof same));
 
     // The decay schedule: warmup ramps (1 + t) / (10 + t) up to the decay.
     silt_train_params q = silt_train_default_params();

@@ -4,6 +4,9 @@
 //   - --vq warm start copies the tokenizer; a tokenizer of another size fails;
 //   - the export's shift / scale normalise the latents of fresh renders
 //     (measured here independently: mean ~0, std ~1);
+//   - decoder-only training: its loss is the reconstruction term; the encoder
+//     side and the exported shift / scale stay bit-identical (a full run, the
+//     control, moves them) while the decoder learns;
 //   - a fresh latent MMDiT's loss is mean |noise - z0|^2 with z0 = (f - shift)
 //     * scale, f the autoencoder's latent of the render (adaLN-Zero: v = 0);
 //   - the latent run's export names its latent; gen's txt2img decodes a
@@ -56,8 +59,9 @@ static double task_loss(silt_train_task *t, uint64_t seed, int64_t bi, int B) {
     return v;
 }
 
-// The documented ae loss, from the model's own conv nets and the noise stream.
-static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B) {
+// The documented ae loss, from the model's own conv nets and the noise stream
+// (penalty: the latent penalty's weight, 0 for a decoder-only run).
+static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B, double penalty) {
     const int np = 3 * 32 * 32;
     silt_graph *g = silt_graph_create(0);
     silt_graph_set_grad(g, false);
@@ -88,7 +92,7 @@ static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B)
     }
     double nf = (double)silt_numel(f);
     silt_graph_free(g);
-    return se / ((double)B * np) + 1e-4 * sq / nf;
+    return se / ((double)B * np) + penalty * sq / nf;
 }
 
 static void test_ae_task(void) {
@@ -120,7 +124,7 @@ static void test_ae_task(void) {
     vq = NULL;
     CHECK_OK(var_vq_load_file(vq_path, &vq));
     for (int bi = 0; bi < 3; bi++) {
-        double got = task_loss(&t, 21, bi, 3), ref = ref_ae_loss(vq, 21, bi, 3);
+        double got = task_loss(&t, 21, bi, 3), ref = ref_ae_loss(vq, 21, bi, 3, 1e-4);
         CHECK_MSG(fabs(got - ref) <= 1e-5 * ref, "ae loss (batch %d) %.8f vs reference %.8f", bi, got, ref);
     }
     CHECK(task_loss(&t, 21, 1, 3) != task_loss(&t, 22, 1, 3));
@@ -186,6 +190,88 @@ static void test_ae_export(void) {
     CHECK_MSG(fabs(mean) < 0.1 && fabs(sd - 1) < 0.1, "normalised latent mean %g std %g", mean, sd);
     silt_graph_free(g);
     var_vq_free(ae);
+}
+
+// A short ae run (weight decay on, EMA on) from the exported autoencoder;
+// export_path gets its export.
+static void short_ae_run(bool decoder_only, const char *name, char *export_path, size_t n) {
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_ae_create(ae_path, "tiny", 5, &t));
+    if (!t.self) return;
+    if (decoder_only) CHECK_OK(silt_train_ae_freeze_encoder(&t));
+    silt_train_params p = silt_train_default_params();
+    p.steps = 4, p.batch_size = 4, p.lr = 3e-3, p.warmup_steps = 1, p.ckpt_every = 0, p.keep_last = 1,
+    p.log_every = 4, p.handle_signals = false, p.weight_decay = 0.1, p.ema_decay = 0.9;
+    char out[512];
+    snprintf(out, sizeof out, "%s/%s", tmpdir, name);
+    p.out_dir = out;
+    CHECK_OK(silt_train_run(&p, &t, NULL, NULL));
+    silt_train_task_free(&t);
+    snprintf(export_path, n, "%s/%s.safetensors", tmpdir, name);
+    CHECK_OK(silt_train_ae_export(out, export_path));
+}
+
+// Decoder-only training: the encoder side (and so the latent space and the
+// exported shift and scale) stays bit-identical; the decoder learns.
+static void test_ae_decoder_only(void) {
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_ae_create(ae_path, "tiny", 5, &t));
+    if (!t.self) return;
+    CHECK_OK(silt_train_ae_freeze_encoder(&t));
+    CHECK(strstr(t.config, "\"aux_decoder_only\": true}") != NULL);
+    var_vqvae *start = NULL;
+    CHECK_OK(var_vq_load_file(ae_path, &start));
+    // Its loss is the reconstruction term alone.
+    for (int bi = 0; bi < 2 && start; bi++) {
+        double got = task_loss(&t, 21, bi, 3), ref = ref_ae_loss(start, 21, bi, 3, 0);
+        CHECK_MSG(fabs(got - ref) <= 1e-5 * ref, "decoder-only loss (batch %d) %.8f vs reference %.8f", bi, got, ref);
+    }
+    silt_train_task_free(&t);
+    silt_train_task toy = {0};
+    silt_train_toy_config tc = silt_train_toy_default_config();
+    CHECK_OK(silt_train_toy_create(&tc, 1, &toy));
+    CHECK(silt_train_ae_freeze_encoder(&toy) == SILT_ERR_ARG);
+    silt_train_task_free(&toy);
+
+    char frozen[600], free_run[600];
+    short_ae_run(true, "ae_dec", frozen, sizeof frozen);
+    short_ae_run(false, "ae_all", free_run, sizeof free_run);
+    const char *paths[2] = {frozen, free_run};
+    for (int r = 0; r < 2 && start; r++) {
+        silt_safetensors *st = NULL;
+        var_vqvae *ae = NULL;
+        CHECK_OK(silt_safetensors_open(paths[r], &st));
+        if (!st) continue;
+        CHECK_OK(var_vq_load(st, &ae));
+        int enc_same = 0, enc_n = 0, dec_moved = 0;
+        for (int i = 0; ae && i < var_vq_param_count(ae); i++) {
+            const char *name = NULL;
+            silt_tensor *a = var_vq_param(ae, i, &name), *b = var_vq_find_param(start, name);
+            bool same = b && !memcmp(a->data, b->data, silt_nbytes(a));
+            if (!strncmp(name, "encoder.", 8) || !strncmp(name, "quant_conv.", 11)) enc_n++, enc_same += same;
+            else if (!strncmp(name, "decoder.", 8) || !strncmp(name, "post_quant_conv.", 16)) dec_moved += !same;
+        }
+        silt_safetensors *s0 = NULL;
+        CHECK_OK(silt_safetensors_open(ae_path, &s0));
+        const char *keys[2] = {"silt.latent_shift", "silt.latent_scale"};
+        int numbers_same = 0;
+        for (int k = 0; k < 2 && s0; k++) {
+            const char *x = silt_safetensors_metadata(st, keys[k]), *y = silt_safetensors_metadata(s0, keys[k]);
+            numbers_same += x && y && !strcmp(x, y);
+        }
+        if (r == 0) {
+            CHECK_MSG(enc_n > 4 && enc_same == enc_n, "decoder-only: %d of %d encoder tensors kept", enc_same, enc_n);
+            CHECK_MSG(numbers_same == 2, "decoder-only: the exported latent shift and scale changed");
+            CHECK_MSG(dec_moved > 4, "decoder-only: only %d decoder tensors moved", dec_moved);
+        } else {  // the control: a full run moves the encoder and its numbers
+            CHECK_MSG(enc_same == 0 && numbers_same == 0, "full run: %d encoder tensors and %d numbers unchanged",
+                      enc_same, numbers_same);
+        }
+        silt_safetensors_close(s0);
+        silt_safetensors_close(st);
+        var_vq_free(ae);
+    }
+    var_vq_free(start);
 }
 
 static void test_latent_mmdit(void) {
@@ -329,6 +415,7 @@ int main(void) {
     make_clip();
     test_ae_task();
     test_ae_export();
+    test_ae_decoder_only();
     test_latent_mmdit();
     test_rm_tree(tmpdir);
     return check_summary();
