@@ -106,7 +106,25 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
     silt_json_buf_printf(&b, "  \"fd_features\": \"L2-normalised world-CLIP image embeddings\",\n");
     json_num(&b, "images_per_s", r->images_per_s, true);
     json_num(&b, "gen_seconds", r->gen_seconds, true);
-    silt_json_buf_printf(&b, "  \"model_rows\": %lld\n}\n", (long long)r->model_rows);
+    silt_json_buf_printf(&b, "  \"model_rows\": %lld%s\n", (long long)r->model_rows, r->item ? "," : "");
+    if (r->item) {
+        silt_json_buf_printf(&b, "  \"per_item\": [");
+        for (int64_t i = 0; i < r->n; i++) {
+            const silt_suite_eval_item *v = &r->item[i];
+            world_item it;
+            const char *caption = world_suite_item(p->suite, 0, v->index, &it) == SILT_OK ? it.caption : "";
+            silt_json_buf_printf(&b, "%s\n    {\"index\": %lld, \"category\": \"%s\", \"pass\": %s, \"soft\": %.6g, ",
+                                 i ? "," : "", (long long)v->index, world_category_name(v->category),
+                                 v->pass ? "true" : "false", v->soft);
+            if (isfinite(v->clip_cos)) silt_json_buf_printf(&b, "\"clip_cos\": %.6g, ", v->clip_cos);
+            else silt_json_buf_printf(&b, "\"clip_cos\": null, ");
+            silt_json_buf_printf(&b, "\"caption\": ");
+            silt_json_buf_string(&b, caption, strlen(caption));
+            silt_json_buf_printf(&b, "}");
+        }
+        silt_json_buf_printf(&b, "\n  ]\n");
+    }
+    silt_json_buf_printf(&b, "}\n");
     if (!b.failed) fwrite(b.data, 1, b.len, stdout);
     silt_json_buf_free(&b);
 }
@@ -138,6 +156,13 @@ static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_re
     printf("generation:        %.2f images/s  (%lld images of %dx%d in %.2f s)\n", r->images_per_s, (long long)r->n,
            r->size, r->size, r->gen_seconds);
     if (search) compute_text(r, search);
+    for (int64_t i = 0; r->item && i < r->n; i++) {
+        const silt_suite_eval_item *v = &r->item[i];
+        world_item it;
+        const char *caption = world_suite_item(p->suite, 0, v->index, &it) == SILT_OK ? it.caption : "";
+        printf("%s%5lld  %-18s %s  soft %.3f  %s\n", i ? "" : "per item:\n", (long long)v->index,
+               world_category_name(v->category), v->pass ? "pass" : "FAIL", v->soft, caption);
+    }
 }
 
 static void print_corr(const silt_reward_corr_result *c, const char *reward, bool json) {
@@ -182,7 +207,7 @@ int cmd_eval_suite(int argc, char **argv) {
     bool corr = false;
     int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0, device = 0;  // device_choices: auto
     double shift = 3.0;
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, per_item = false;
     gen_guide_flags gf = gen_guide_flags_default();
     const arg_spec own[] = {
         {"suite", 0, ARG_CHOICE, &suite, "NAME", "prompt suite: eval (504 prompts) or heldout (144)", suite_choices, 0, -1},
@@ -198,6 +223,9 @@ int cmd_eval_suite(int argc, char **argv) {
         {"seed", 's', ARG_INT, &seed, "S", "added to every item's fixed noise seed (0: the suite's own noise)", NULL, 0, 2147483647},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable), cpu, cuda", device_choices, 0, -1},
         {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
+        {"per-item", 0, ARG_BOOL, &per_item, NULL,
+         "also print each item's verdict (JSON: per_item), to pair two runs item by item (tools/paired_eval.py)",
+         NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
@@ -208,7 +236,7 @@ int cmd_eval_suite(int argc, char **argv) {
     gen_guide_flags_specs(&gf, "CFG scale g (1 = off) [default: the model's silt.cfg]", specs + N_OWN);
     arg_parser ap = {"gen eval --suite",
                      "gen eval --suite eval|heldout [--model M|render|noise|shuffled] [--clip C] [--guidance MODE ...]\n"
-                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json]\n"
+                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json] [--per-item]\n"
                      "       gen eval --suite eval --arch var [--model VAR --vq VQ] [--search KIND --n N ...] [--reward-correlation]",
                      summary, specs, N_SPECS, NULL, 0, 0};
     bool given[N_SPECS];
@@ -223,11 +251,13 @@ int cmd_eval_suite(int argc, char **argv) {
     p.batch = batch;
     p.seed = (uint64_t)seed;
     p.progress = !quiet;
+    p.per_item = per_item;
     if (arch && strcmp(arch, "var") && strcmp(arch, "mmdit"))
         return args_usage_error(&ap, "--arch %s: expected mmdit or var", arch);
     const bool want_var = arch && !strcmp(arch, "var");
     if (vq && arch && !want_var) return args_usage_error(&ap, "--vq is the world VAR's tokenizer: not for --arch %s", arch);
     if (corr && !want_var) return args_usage_error(&ap, "--reward-correlation needs --arch var");
+    if (corr && per_item) return args_usage_error(&ap, "--per-item is for world-GenEval, not --reward-correlation");
     if (!want_var && !vq) {
         const char *first = NULL;
         if (gen_search_flags_given(&ap, given, &first)) return args_usage_error(&ap, "--%s is for --arch var", first);
@@ -352,6 +382,7 @@ int cmd_eval_suite(int argc, char **argv) {
     const char *sd = search_desc[0] ? search_desc : NULL;
     if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd);
     else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd);
+    silt_suite_eval_result_free(&r);
     status = 0;
 done:
     silt_txt2img_free(t);

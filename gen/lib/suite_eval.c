@@ -164,8 +164,9 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
     float *feat_gen = E ? malloc(sizeof(float) * (size_t)(n * E)) : NULL;
     float *feat_ref = E ? malloc(sizeof(float) * (size_t)(n * E)) : NULL;
     float *cap = E ? malloc(sizeof(float) * (size_t)Bmax * (size_t)E) : NULL;
+    silt_suite_eval_item *verdict = p->per_item ? calloc((size_t)n, sizeof *verdict) : NULL;
     silt_status s = SILT_OK;
-    if (!items || !ims || !refs || (E && (!feat_gen || !feat_ref || !cap)))
+    if (!items || !ims || !refs || (E && (!feat_gen || !feat_ref || !cap)) || (p->per_item && n && !verdict))
         s = SILT_FAIL(SILT_ERR_OOM, "suite eval: out of memory");
     silt_progress prog;
     if (p->progress) silt_progress_begin(&prog, "eval", n);
@@ -191,6 +192,9 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
             r.cat_passed[it->category] += er.pass;
             r.passed += er.pass;
             soft += er.score;
+            if (verdict)
+                verdict[i0 + b] = (silt_suite_eval_item){.index = i0 + b, .category = it->category, .pass = er.pass,
+                                                         .soft = er.score, .clip_cos = NAN};
         }
         if (s == SILT_OK && E) {
             for (int b = 0; b < B && s == SILT_OK; b++) s = render8(&items[b].scene, size, &refs[b]);
@@ -201,6 +205,7 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
                 double d = 0;
                 for (int e = 0; e < E; e++) d += (double)feat_gen[(i0 + b) * E + e] * cap[(int64_t)b * E + e];
                 cos_sum += d;
+                if (verdict) verdict[i0 + b].clip_cos = d;
             }
         }
         for (int b = 0; b < B; b++) {
@@ -222,7 +227,12 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
             if (n >= 2) s = world_frechet_features(feat_gen, n, feat_ref, n, E, &r.fd);
         }
     }
-    if (s == SILT_OK) *out = r;
+    if (s == SILT_OK) {
+        r.item = verdict;
+        verdict = NULL;
+        *out = r;
+    }
+    free(verdict);
     free(items);
     free(ims);
     free(refs);
@@ -230,6 +240,12 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
     free(feat_ref);
     free(cap);
     return s;
+}
+
+void silt_suite_eval_result_free(silt_suite_eval_result *r) {
+    if (!r) return;
+    free(r->item);
+    r->item = NULL;
 }
 
 // ---- reward correlation ---------------------------------------------------------------

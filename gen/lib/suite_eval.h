@@ -50,10 +50,22 @@ typedef struct silt_suite_eval_params {
                                // size and progress are set here per call
     const wclip_model *clip;   // NULL: no world-CLIP score and world-FD
     bool progress;             // progress bar over the items on stderr
+    bool per_item;             // also keep each item's verdict (result.item), for paired comparisons
 } silt_suite_eval_params;
 
 // suite eval, source model, batch 8, progress on; the rest zero.
 silt_suite_eval_params silt_suite_eval_default_params(void);
+
+// One item's verdict. Two evaluations of the same suite and seed draw the
+// same noise per item, so their verdicts pair up (a decoder or guidance A/B
+// on identical samples: count the items that flip, McNemar's test).
+typedef struct silt_suite_eval_item {
+    int64_t index;             // the item's index in the suite
+    world_category category;
+    bool pass;
+    double soft;               // world-eval soft score
+    double clip_cos;           // cos(image, caption) in world-CLIP (NAN without a world-CLIP)
+} silt_suite_eval_item;
 
 typedef struct silt_suite_eval_result {
     int64_t n, passed;
@@ -69,7 +81,10 @@ typedef struct silt_suite_eval_result {
     // zero for other models).
     var_compute compute;
     char heads[256];           // the perturbed heads as a spec ("" when none)
+    silt_suite_eval_item *item;  // params.per_item: n verdicts in suite order (silt_suite_eval_result_free); else NULL
 } silt_suite_eval_result;
+
+void silt_suite_eval_result_free(silt_suite_eval_result *r);  // frees r->item; NULL-safe
 
 // Runs the suite; *out is set only on success. SILT_ERR_ARG for a train
 // suite, a model that is not a world model, a world-CLIP whose image size

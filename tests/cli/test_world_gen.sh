@@ -38,6 +38,24 @@ expect noise-suite 0 "$gen" eval --suite eval --model noise --limit 14 --clip "$
 check noise-low json_ok "d['geneval'] == 0 and d['soft_score'] < 0.2 and d['fd'] > 0.01"
 expect shuffled-suite 0 "$gen" eval --suite eval --model shuffled --limit 14 --clip "$clip" --json -q
 check shuffled-low json_ok "d['geneval'] < 0.3"
+# Per-item verdicts pair two runs (tools/paired_eval.py): the render passes
+# every item, the shuffled renders fail most; the verdicts add up to the totals.
+expect render-per-item 0 "$gen" eval --suite eval --model render --limit 14 --clip "$clip" --json --per-item -q
+cp "$tmp/out" "$tmp/render.json"
+check render-per-item-json json_ok "len(d['per_item']) == 14 and all(v['pass'] and v['soft'] == 1 for v in d['per_item']) and abs(sum(v['clip_cos'] for v in d['per_item']) / 14 * 100 - d['clip_score']) < 1e-3 and [v['index'] for v in d['per_item']] == list(range(14))"
+expect shuffled-per-item 0 "$gen" eval --suite eval --model shuffled --limit 14 --clip "$clip" --json --per-item -q
+cp "$tmp/out" "$tmp/shuffled.json"
+check shuffled-per-item-sums json_ok "sum(v['pass'] for v in d['per_item']) == d['passed'] < 14 and abs(sum(v['soft'] for v in d['per_item']) / 14 - d['soft_score']) < 1e-5"
+expect paired 0 python3 "$(dirname "$0")/../../tools/paired_eval.py" "$tmp/render.json" "$tmp/shuffled.json" --json
+check paired-counts json_ok "(lambda o: o['both'] + o['only_a'] == 14 and o['only_b'] == 0 and o['neither'] == 0 and abs(o['p_mcnemar'] - min(1, 2 * 0.5 ** o['only_a'])) < 1e-12)(d['overall']) and sum(c['items'] for c in d['categories'].values()) == 14"
+expect render-per-item-13 0 "$gen" eval --suite eval --model render --limit 13 --clip "$clip" --json --per-item -q
+cp "$tmp/out" "$tmp/render13.json"
+expect paired-unmatched 2 python3 "$(dirname "$0")/../../tools/paired_eval.py" "$tmp/render.json" "$tmp/render13.json"
+check paired-unmatched-says err_has "paired_eval: the runs judged other items"
+expect per-item-text 0 "$gen" eval --suite eval --model render --limit 2 --clip "$clip" --per-item -q
+check per-item-text-rows out_has "    1  two_objects        pass  soft 1.000"
+expect per-item-corr 2 "$gen" eval --suite eval --arch var --reward-correlation --per-item
+check per-item-corr-line one_line
 expect heldout-render 0 "$gen" eval --suite heldout --model render --limit 12 --clip "$clip" --json -q
 check heldout-six-categories json_ok "d['geneval'] == 1.0 and 'single_object' not in d['categories'] and len(d['categories']) == 6"
 # No world-CLIP anywhere: a copy of gen away from the repo's models/ (the
