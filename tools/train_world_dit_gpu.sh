@@ -2,7 +2,8 @@
 # How models/world-dit.safetensors.zst was made: on a GPU machine, build gen,
 # time 20 training steps of the world MMDiT on cuda, then train for as many
 # steps as fit the time budget (a full cosine schedule for that length),
-# export the EMA weights as F16.
+# export the EMA weights as F16 with the shipped model's sampling defaults
+# (20 steps, shift 1, CFG 4, PAG scale 1: without it gen would use PAG scale 3).
 #
 #   tools/train_world_dit_gpu.sh [BUDGET_SECONDS (default 400)] [OUT_DIR (default ./world_dit_gpu)]
 #
@@ -42,5 +43,5 @@ timeout -s TERM $(( left + 10 )) "$G" train "${A[@]}" --steps "$N" --log-every 1
     --out "$out/run" >"$out/train.log" 2>&1
 echo "train rc=$?"; tail -1 "$out/run/train_log.csv"
 "$G" train --arch mmdit --export "$out/run" -o "$out/world-dit.safetensors" --export-f16 \
-    --sample-steps 20 --sample-shift 1 --sample-cfg 4 && { ! command -v zstd >/dev/null || zstd -19 -q -f "$out/world-dit.safetensors"; }
+    --sample-steps 20 --sample-shift 1 --sample-cfg 4 --sample-pag-scale 1 && { ! command -v zstd >/dev/null || zstd -19 -q -f "$out/world-dit.safetensors"; }
 echo "done in $(( $(date +%s) - T0 )) s: $out/world-dit.safetensors(.zst)"
