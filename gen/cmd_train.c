@@ -153,7 +153,9 @@ int cmd_train(int argc, char **argv) {
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
-        if (resume || tp.init_path) return args_usage_error(&p, "--export and --%s do not go together", resume ? "resume" : "init");
+        if (resume || tp.init_path || decoder_only)
+            return args_usage_error(&p, "--export and --%s do not go together",
+                                    resume ? "resume" : tp.init_path ? "init" : "decoder-only");
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
                          : !strcmp(arch, "ae") ? silt_train_ae_export(export_from, tp.out_dir)
@@ -214,7 +216,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
         return args_usage_error(&p, "--decoder-only keeps the encoder as it starts: start from a trained one with "
-                                    "--vq or --init");
+                                    "--vq or --init (a resume too: give the start the run began with)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only};

@@ -75,6 +75,8 @@ expect ae-dec-no-start 2 "$gen" train --arch ae --size tiny --decoder-only --ste
 check ae-dec-no-start-says err_has "start from a trained one"
 expect ae-dec-not-ae 2 "$gen" train --arch vq --size tiny --decoder-only --steps 1 --out "$tmp/e"
 check ae-dec-not-ae-line one_line
+expect ae-dec-export-flag 2 "$gen" train --arch ae --export "$tmp/ae_dec" --decoder-only --out "$tmp/e.safetensors"
+check ae-dec-export-flag-nothing-written test ! -e "$tmp/e.safetensors"
 
 # 2. the latent MMDiT
 mm=(train --arch mmdit --size tiny --clip-model "$tmp/clip" --ae "$tmp/models/world-ae.safetensors.zst" --steps 16
