@@ -101,7 +101,8 @@ static void task_destroy(void *self) {
     silt_graph_free(t->text_g);
     var_vq_free(t->ae);
     silt_graph_free(t->ae_g);
-    for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free(t->repa_w[k]), silt_tensor_free(t->repa_b[k]);
+    // The projector may live on the device (task_to_device): the device-aware free.
+    for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free_cuda(t->repa_w[k]), silt_tensor_free_cuda(t->repa_b[k]);
     silt_graph_free(t->clip_g);
     free(t);
 }

@@ -10,7 +10,9 @@
 //  4. the CLI: `gen train --arch mmdit --size tiny --device cuda` runs 5 steps
 //     and writes a checkpoint `gen train --export` reads, a CPU run of the same
 //     command gives nearly the same losses, and a CPU checkpoint resumes on
-//     the GPU (the checkpoint format is the same).
+//     the GPU (the checkpoint format is the same); the latent and REPA runs
+//     likewise; the world autoencoder (`--arch ae`) likewise, and its
+//     decoder-only run on cuda keeps the encoder byte-identical.
 // Exit 77 (SKIP) without a GPU.
 //
 // Tolerances (scale-aware, as tests/gpu/test_cuda_twins.c): an element passes
@@ -36,8 +38,11 @@
 #include "core/ops_linear.h"
 #include "core/optim.h"
 #include "core/rng.h"
+#include "core/log.h"
+#include "core/safetensors.h"
 #include "cuda/cuda.h"
 #include "dit/mmdit.h"
+#include "var/vqvae.h"
 #include "gen/lib/train.h"
 
 enum { B = 2, S = 16, T = 5, JOINT = 24, POOLED = 20 };
@@ -504,6 +509,55 @@ static void same_losses(const char *label, const char *tmp, const char *a_dir, c
     }
 }
 
+// The world autoencoder on the device: 5 steps of `gen train --arch ae` on
+// each device give nearly the same losses; 3 decoder-only steps on cuda keep
+// every encoder / quant_conv tensor byte-identical (no tape through them, no
+// decay, and the EMA update e + w (p - e) leaves a frozen weight's EMA exact)
+// while the decoder moves.
+static void test_cli_ae(const char *gen, const char *tmp) {
+    char cmd[4096];
+    for (int dev = 0; dev < 2; dev++) {
+        snprintf(cmd, sizeof cmd,
+                 "OMP_NUM_THREADS=2 '%s' train --arch ae --size tiny --steps 5 --batch 4 --warmup 1 --log-every 1 "
+                 "--seed 3 --device %s --out '%s/aefull_%s'",
+                 gen, dev ? "cuda" : "cpu", tmp, dev ? "cuda" : "cpu");
+        CHECK_MSG(sh(cmd) == 0, "gen train --arch ae --device %s failed", dev ? "cuda" : "cpu");
+    }
+    same_losses("ae", tmp, "aefull_cuda", "aefull_cpu");
+    char start[512], out[512];
+    snprintf(start, sizeof start, "%s/ae.safetensors", tmp);
+    snprintf(out, sizeof out, "%s/aedec.safetensors", tmp);
+    snprintf(cmd, sizeof cmd,
+             "OMP_NUM_THREADS=2 '%s' train --arch ae --size tiny --decoder-only --init '%s' --steps 3 --batch 4 "
+             "--warmup 1 --lr 1e-3 --device cuda --out '%s/aedec' && '%s' train --arch ae --export '%s/aedec' --out '%s'",
+             gen, start, tmp, gen, tmp, out);
+    CHECK_MSG(sh(cmd) == 0, "decoder-only gen train --arch ae --device cuda failed");
+    silt_safetensors *sa = NULL, *sb = NULL;
+    var_vqvae *a = NULL, *b = NULL;
+    if (silt_safetensors_open(start, &sa) != SILT_OK || silt_safetensors_open(out, &sb) != SILT_OK ||
+        var_vq_load(sa, &a) != SILT_OK || var_vq_load(sb, &b) != SILT_OK) {
+        CHECK_MSG(0, "decoder-only: cannot load %s or %s: %s", start, out, silt_last_error());
+    } else {
+        int enc_n = 0, enc_same = 0, dec_moved = 0;
+        for (int i = 0; i < var_vq_param_count(b); i++) {
+            const char *name = NULL;
+            silt_tensor *x = var_vq_param(b, i, &name), *y = var_vq_find_param(a, name);
+            bool same = y && silt_nbytes(x) == silt_nbytes(y) && !memcmp(x->data, y->data, silt_nbytes(x));
+            if (!strncmp(name, "encoder.", 8) || !strncmp(name, "quant_conv.", 11)) enc_n++, enc_same += same;
+            else if (!strncmp(name, "decoder.", 8) || !strncmp(name, "post_quant_conv.", 16)) dec_moved += !same;
+        }
+        printf("decoder-only on cuda: %d of %d encoder tensors byte-identical, %d decoder tensors moved\n", enc_same,
+               enc_n, dec_moved);
+        CHECK_MSG(enc_n > 4 && enc_same == enc_n, "decoder-only on cuda: %d of %d encoder tensors kept", enc_same,
+                  enc_n);
+        CHECK_MSG(dec_moved > 4, "decoder-only on cuda: only %d decoder tensors moved", dec_moved);
+    }
+    var_vq_free(a);
+    var_vq_free(b);
+    silt_safetensors_close(sa);
+    silt_safetensors_close(sb);
+}
+
 static void test_cli(void) {
     const char *gen = getenv("SILT_GEN"), *src = getenv("SILT_SOURCE_DIR");
     if (!gen) {
@@ -556,6 +610,7 @@ static void test_cli(void) {
         CHECK_MSG(sh(cmd) == 0, "latent gen train --device %s failed", dev ? "cuda" : "cpu");
     }
     same_losses("latent", tmp, "lat_cuda", "lat_cpu");
+    test_cli_ae(gen, tmp);
     // REPA (--repa): the projector on the device, world-CLIP's patch tokens
     // from the cpu graph uploaded.
     for (int dev = 0; dev < 2; dev++) {

@@ -275,11 +275,18 @@ static void compare_task(silt_train_task *tc, silt_train_task *td, int64_t bi0, 
         int64_t len = silt_numel(pcs[i]), flips = 0, worse = 0;
         double scale = 0;
         for (int64_t j = 0; j < len; j++) scale = fmax(scale, fabs(ref[j]));
+        // The key third of an attention's in_proj_bias has a gradient of exactly
+        // 0 (softmax ignores a shift shared by all keys): both devices see only
+        // rounding there, so its AdamW steps may take either sign, and are not
+        // counted as flips (each is still held to the flip bound below).
+        int64_t k0 = 0, k1 = 0;
+        size_t nl = strlen(name), sl = strlen("attn.in_proj_bias");
+        if (nl >= sl && !strcmp(name + nl - sl, "attn.in_proj_bias") && len % 3 == 0) k0 = len / 3, k1 = 2 * len / 3;
         for (int64_t j = 0; j < len; j++) {
             double d = fabs((double)w[j] - ref[j]);
             if (d <= RTOL * (fabs(ref[j]) + scale)) continue;
-            if (d <= 2.0 * lr * STEPS + 1e-7) flips++;  // an opposite step from a gradient within rounding of 0
-            else worse++;
+            if (d > 2.0 * lr * STEPS + 1e-7) worse++;
+            else if (j < k0 || j >= k1) flips++;  // an opposite step from a gradient within rounding of 0
         }
         char what[200];
         snprintf(what, sizeof what, "%s %d steps: %s", arch, STEPS, name);
@@ -499,7 +506,8 @@ static void test_cli(void) {
     CHECK_MSG(sh(cmd) == 0, "gen train --arch clip --device cuda / export failed");
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=2 '%s' train --arch var --size tiny --vq '%s/vq_gpu.safetensors' --clip-model "
-             "'%s/clip_gpu' --steps 2 --batch 4 --warmup 1 --device cuda --out '%s/var_gpu' && '%s' train --arch var "
+             "'%s/clip_gpu' --steps 2 --batch 4 --warmup 1 --log-every 1 --device cuda --out '%s/var_gpu' && '%s' train "
+             "--arch var "
              "--export '%s/var_gpu' --out '%s/var_gpu.safetensors' && '%s' info '%s/var_gpu.safetensors' | grep -q "
              "'silt.kind = world-var'",
              gen, tmp, tmp, tmp, gen, tmp, tmp, gen, tmp);

@@ -32,7 +32,7 @@ static inline int twin_compare(const char *what, const float *got, const float *
             rel = d;
         } else {
             d = fabs(g - r);
-            rel = d / (fabs(r) + scale);
+            rel = d == 0 ? 0 : d / (fabs(r) + scale);  // 0 vs 0 with scale 0 (a zero loss) is exact, not 0/0
         }
         if (isnan(d) || isnan(rel)) rel = INFINITY;
         if (!(rel <= rtol)) bad++;
