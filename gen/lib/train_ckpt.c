@@ -225,9 +225,13 @@ static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char
     bool same = is_float && x->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = x->shape[d] == t->shape[d];
     if (!same) {
-        char buf[64];
-        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s with %d dims, the model has F32 %s", path, key,
-                        silt_st_dtype_name(x->dtype), x->ndim, silt_shape_str(t, buf, sizeof buf));
+        char buf[64], fbuf[160] = "(";
+        size_t o = 1;
+        for (int d = 0; d < x->ndim && o < sizeof fbuf; d++)
+            o += (size_t)snprintf(fbuf + o, sizeof fbuf - o, d ? ", %lld" : "%lld", (long long)x->shape[d]);
+        if (o < sizeof fbuf) snprintf(fbuf + o, sizeof fbuf - o, ")");
+        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s %s, the model has F32 %s", path, key,
+                        silt_st_dtype_name(x->dtype), fbuf, silt_shape_str(t, buf, sizeof buf));
         return NULL;
     }
     return x;
@@ -331,6 +335,9 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
     const char *prefix = !model_file && ckpt_has_ema(s, f) ? "ema." : "";
     // Validate everything, then copy: a bad file changes nothing. Training-only
     // "aux." parameters the source lacks keep their fresh values.
+    // The task's note on the file (e.g. pixels vs latent) comes first: it
+    // explains a shape mismatch found below.
+    if (st == SILT_OK && model_file && s->task->check_init_model) s->task->check_init_model(s->task->self, f, path);
     int fresh = 0;
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         char key[1024];
@@ -341,7 +348,6 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
         }
         found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
     }
-    if (st == SILT_OK && model_file && s->task->check_init_model) s->task->check_init_model(s->task->self, f, path);
     if (st == SILT_OK && fresh) silt_info("%s lacks %d training-only aux.* parameters: they start fresh", path, fresh);
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         if (!found[i]) continue;

@@ -139,7 +139,9 @@ static silt_status task_to_device(void *self, silt_device device) {
 }
 
 // An exported model of another space (pixels vs latent) or another latent
-// normalisation has the same tensor shapes when the channels agree: say so.
+// normalisation: say so before the shapes are checked (the world-ae's 8
+// channels never give a pixel model's patch embedding, so that mismatch then
+// fails; another latent with the same channels loads, warned).
 static void task_check_init_model(void *self, const silt_safetensors *f, const char *path) {
     const mmdit_task *t = self;
     silt_world_latent wl = {0};

@@ -144,6 +144,12 @@ check mm-init-same-ae-quiet bash -c "! grep -q 'another latent' '$tmp/err'"
 expect mm-init-dec-ae 0 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" \
     --ae "$tmp/ae_dec.safetensors" --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init3"
 check mm-init-dec-ae-quiet bash -c "! grep -q 'another latent' '$tmp/err'"
+# a latent model given to a pixel run: the warning names both spaces, then
+# the patch embedding's shapes refuse it in one line (nothing trained)
+expect mm-init-latent-into-pixels 1 "$gen" train --arch mmdit --size tiny --clip-model "$tmp/clip" \
+    --init "$tmp/mm.safetensors" --steps 1 --batch 2 --out "$tmp/mm_init4"
+check mm-init-latent-into-pixels-warns err_has "was trained in a latent, this run trains in pixels"
+check mm-init-latent-into-pixels-nothing test ! -e "$tmp/mm_init4/checkpoint_1.safetensors"
 # a patch that divides 32 px but not the 8 x 8 latent is a usage error, before anything loads
 expect mm-latent-patch 2 "$gen" train --arch mmdit --size 16:32:2:1 --clip-model "$tmp/clip" --ae "$tmp/ae2.safetensors" \
     --steps 1 --out "$tmp/e"
