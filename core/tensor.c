@@ -103,14 +103,16 @@ void silt_tensor_zero_grad(silt_tensor *t) {
     if (t && t->grad) memset(t->grad, 0, (size_t)silt_numel(t) * sizeof(float));
 }
 
-char *silt_shape_str(const silt_tensor *t, char *buf, size_t n) {
-    size_t off = 0;
-    off += (size_t)snprintf(buf + off, n - off, "(");
-    for (int i = 0; i < t->ndim && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, i ? ", %lld" : "%lld", (long long)t->shape[i]);
+char *silt_dims_str(const int64_t *shape, int ndim, char *buf, size_t n) {
+    if (!buf || n == 0) return buf;
+    size_t off = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < ndim && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, i ? ", %lld" : "%lld", (long long)shape[i]);
     if (off < n) snprintf(buf + off, n - off, ")");
     return buf;
 }
+
+char *silt_shape_str(const silt_tensor *t, char *buf, size_t n) { return silt_dims_str(t->shape, t->ndim, buf, n); }
 
 bool silt_same_shape(const silt_tensor *a, const silt_tensor *b) {
     if (a->ndim != b->ndim) return false;

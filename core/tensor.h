@@ -51,6 +51,8 @@ void silt_tensor_zero_grad(silt_tensor *t);
 
 // "(2, 3, 4)" into buf; returns buf.
 char *silt_shape_str(const silt_tensor *t, char *buf, size_t n);
+// "(2, 3, 4)" for any dims array (a file's tensor, an expected shape); truncated to n.
+char *silt_dims_str(const int64_t *shape, int ndim, char *buf, size_t n);
 bool silt_same_shape(const silt_tensor *a, const silt_tensor *b);
 // Checks ndim 1..4, every dim >= 1 and numel within int64 / memory limits.
 silt_status silt_shape_check(int ndim, const int64_t *shape);

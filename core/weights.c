@@ -34,19 +34,13 @@ static void mark_used(silt_weights *wl, const silt_st_tensor *t) {
         if (silt_safetensors_get(wl->st, i) == t) { wl->used[i] = true; return; }
 }
 
-static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
-    size_t off = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && off < n; i++) off += (size_t)snprintf(buf + off, n - off, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (off < n) snprintf(buf + off, n - off, "]");
-}
-
 static silt_tensor *load(silt_weights *wl, const char *name, int ndim, const int64_t *shape, bool optional) {
     if (wl->status != SILT_OK) return NULL;
     const silt_st_tensor *t = lookup(wl, name);
     if (!t) {
         if (optional) return NULL;
         char want[96];
-        shape_str(want, sizeof want, ndim, shape);
+        silt_dims_str(shape, ndim, want, sizeof want);
         wl->status = SILT_FAIL(SILT_ERR_FORMAT, "missing tensor '%s%s' (expected shape %s)", wl->prefix, name, want);
         return NULL;
     }
@@ -55,8 +49,8 @@ static silt_tensor *load(silt_weights *wl, const char *name, int ndim, const int
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
         char want[96], got[96];
-        shape_str(want, sizeof want, ndim, shape);
-        shape_str(got, sizeof got, t->ndim, t->shape);
+        silt_dims_str(shape, ndim, want, sizeof want);
+        silt_dims_str(t->shape, t->ndim, got, sizeof got);
         wl->status = SILT_FAIL(SILT_ERR_SHAPE, "tensor '%s' has shape %s, expected %s", t->name, got, want);
         return NULL;
     }

@@ -79,10 +79,8 @@ static int info_file(const char *path, bool show_all) {
     int limit = show_all ? n : (n < 40 ? n : 40);
     for (int i = 0; i < limit; i++) {
         const silt_st_tensor *t = silt_safetensors_get(st, i);
-        char shape[128] = "(";
-        for (int d = 0; d < t->ndim; d++)
-            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), d ? ", %lld" : "%lld", (long long)t->shape[d]);
-        strncat(shape, ")", sizeof shape - strlen(shape) - 1);
+        char shape[160];
+        silt_dims_str(t->shape, t->ndim, shape, sizeof shape);
         printf("  %-60s %-5s %s\n", t->name, silt_st_dtype_name(t->dtype), shape);
     }
     if (limit < n) printf("  ... %d more (use --all)\n", n - limit);

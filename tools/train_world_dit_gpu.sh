@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# How models/world-dit.safetensors.zst was made: on a GPU machine, build gen,
+# A world-MMDiT training run on a GPU machine (how the earlier, pixel-space
+# world model was made; with AE and INIT it goes on with the shipped latent
+# one, as two short runs of its history did, models/README.md): build gen,
 # time 20 training steps of the world MMDiT on cuda, then train for as many
 # steps as fit the time budget (a full cosine schedule for that length),
 # export the EMA weights as F16 with the shipped model's sampling defaults
@@ -14,8 +16,9 @@
 # from, `gen train --init`: e.g. models/world-dit.safetensors.zst with
 # AE=models/world-ae.safetensors.zst goes on from the shipped model), LR (peak
 # learning rate, default 1e-3; 5e-4 suits a run from INIT).
-# The shipped model: BUDGET 395 on an H100 gave 5374 steps (batch 64, 1250-1330
-# images/s, 277 s of training).
+# The pixel-space model: BUDGET 395 on an H100 gave 5374 steps (batch 64,
+# 1250-1330 images/s, 277 s of training). The latent model trains at 320-370
+# images/s on an H200: its frozen autoencoder and text encoder run on the CPU.
 set -u
 T0=$(date +%s)
 budget=${1:-400}

@@ -225,13 +225,10 @@ static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char
     bool same = is_float && x->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = x->shape[d] == t->shape[d];
     if (!same) {
-        char buf[64], fbuf[160] = "(";
-        size_t o = 1;
-        for (int d = 0; d < x->ndim && o < sizeof fbuf; d++)
-            o += (size_t)snprintf(fbuf + o, sizeof fbuf - o, d ? ", %lld" : "%lld", (long long)x->shape[d]);
-        if (o < sizeof fbuf) snprintf(fbuf + o, sizeof fbuf - o, ")");
+        char buf[160], fbuf[160];
         *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s %s, the model has F32 %s", path, key,
-                        silt_st_dtype_name(x->dtype), fbuf, silt_shape_str(t, buf, sizeof buf));
+                        silt_st_dtype_name(x->dtype), silt_dims_str(x->shape, x->ndim, fbuf, sizeof fbuf),
+                        silt_shape_str(t, buf, sizeof buf));
         return NULL;
     }
     return x;
