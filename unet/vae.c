@@ -13,6 +13,7 @@
 #include "core/json.h"
 #include "core/ops.h"
 #include "core/weights.h"
+#include "cuda/cuda.h"
 
 // GroupNorm eps of every norm in the VAE (diffusers Encoder/Decoder pass
 // resnet_eps=1e-6 to resnets, the mid attention and conv_norm_out).
@@ -450,7 +451,7 @@ silt_status vae_load(const silt_safetensors *st, vae_model **out) {
 
 void vae_free(vae_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_owned; i++) silt_tensor_free(m->owned[i]);
+    for (int i = 0; i < m->n_owned; i++) silt_tensor_free_cuda(m->owned[i]);  // frees CPU and device tensors alike
     free(m->owned);
     free(m->enc.res);
     free(m->dec.res);
@@ -458,6 +459,17 @@ void vae_free(vae_model *m) {
 }
 
 const vae_config *vae_get_config(const vae_model *m) { return m ? &m->cfg : NULL; }
+
+// The last owned tensor moves last, so it says where the whole model is.
+silt_device vae_device(const vae_model *m) { return m && m->n_owned ? m->owned[m->n_owned - 1]->device : SILT_CPU; }
+
+silt_status vae_to_device(vae_model *m, silt_device device) {
+    if (!m) return SILT_FAIL(SILT_ERR_ARG, "vae_to_device: NULL model");
+    bool move;
+    SILT_TRY(silt_model_move_check("vae_to_device", vae_device(m), device, &move));
+    for (int i = 0; move && i < m->n_owned; i++) SILT_TRY(silt_tensor_move_to_cuda(m->owned[i]));
+    return SILT_OK;
+}
 const char *vae_get_prefix(const vae_model *m) { return m ? m->prefix : NULL; }
 
 silt_status vae_set_scaling(vae_model *m, float scaling_factor, float shift_factor) {
@@ -522,11 +534,13 @@ static silt_tensor *mid_fwd(silt_graph *g, const vae_model *m, const vae_coder *
     return resnet_fwd(g, &cd->mid[1], h, groups);
 }
 
-static bool check_input(silt_graph *g, const char *op, silt_tensor *x, int64_t channels, int64_t multiple) {
+static bool check_input(silt_graph *g, const vae_model *m, const char *op, silt_tensor *x, int64_t channels,
+                        int64_t multiple) {
     char buf[64];
-    if (x->dtype != SILT_F32 || x->device != SILT_CPU) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: needs an f32 CPU tensor, got %s on %s", op,
-                                     silt_dtype_name(x->dtype), silt_device_name(x->device)));
+    if (x->dtype != SILT_F32 || x->device != vae_device(m)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: needs an f32 tensor on %s (where the VAE is), got %s on %s",
+                                     op, silt_device_name(vae_device(m)), silt_dtype_name(x->dtype),
+                                     silt_device_name(x->device)));
         return false;
     }
     if (x->ndim != 4 || x->shape[1] != channels) {
@@ -552,7 +566,7 @@ silt_tensor *vae_encode(silt_graph *g, const vae_model *m, silt_tensor *img, sil
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "vae_encode: this VAE file has no encoder weights"));
         return NULL;
     }
-    if (!check_input(g, "vae_encode", img, c->in_channels, c->downscale)) return NULL;
+    if (!check_input(g, m, "vae_encode", img, c->in_channels, c->downscale)) return NULL;
     const vae_coder *cd = &m->enc;
     int n = c->n_blocks, lpb = c->layers_per_block, groups = c->groups;
     silt_tensor *h = silt_conv2d(g, img, cd->conv_in.w, cd->conv_in.b, 1, 1);
@@ -584,7 +598,7 @@ silt_tensor *vae_decode(silt_graph *g, const vae_model *m, silt_tensor *z) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "vae_decode: this VAE file has no decoder weights"));
         return NULL;
     }
-    if (!check_input(g, "vae_decode (latent)", z, c->latent_channels, 1)) return NULL;
+    if (!check_input(g, m, "vae_decode (latent)", z, c->latent_channels, 1)) return NULL;
     const vae_coder *cd = &m->dec;
     int n = c->n_blocks, lpb = c->layers_per_block, groups = c->groups;
     silt_tensor *h = z;

@@ -55,6 +55,11 @@ typedef struct vae_model vae_model;
 silt_status vae_load(const silt_safetensors *st, vae_model **out);
 void vae_free(vae_model *m);  // NULL-safe
 const vae_config *vae_get_config(const vae_model *m);
+// Moves the weights to the device, once, in place (cpu -> cuda only; a move
+// back fails, SILT_ERR_UNSUPPORTED). Encode and decode then take inputs on
+// that device, on a graph of that device.
+silt_status vae_to_device(vae_model *m, silt_device device);
+silt_device vae_device(const vae_model *m);  // SILT_CPU for NULL
 // The prefix the weights were found under: "", "first_stage_model." or "vae.".
 const char *vae_get_prefix(const vae_model *m);
 

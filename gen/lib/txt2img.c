@@ -397,8 +397,10 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
     if (t->var) {  // the transformer and its tokenizer; world-CLIP stays on the cpu (one encode per prompt)
         SILT_TRY(var_to_device(t->var, SILT_CUDA));
         SILT_TRY(var_vq_to_device(t->vq, SILT_CUDA));
-    } else {
+    } else {  // the model and its decoder (SD VAE or world autoencoder)
         SILT_TRY(t->dit ? dit_to_device(t->dit, SILT_CUDA) : mmdit_to_device(t->mmdit, SILT_CUDA));
+        if (t->vae) SILT_TRY(vae_to_device(t->vae, SILT_CUDA));
+        if (t->wae) SILT_TRY(var_vq_to_device(t->wae, SILT_CUDA));
     }
     t->device = SILT_CUDA;
     return SILT_OK;
@@ -788,7 +790,7 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     text_cond tc = {0};
     silt_sampler *smp = NULL;
     silt_graph *g = NULL, *gd = NULL;  // gd: the model's graph when it runs on a device
-    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL, *hout = NULL;
+    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL, *hout = NULL, *hpix = NULL;
     int32_t *yy = NULL;
     silt_image **made = NULL;
     silt_status s = SILT_OK;
@@ -881,33 +883,29 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
         if (!isfinite(x[i])) { s = SILT_FAIL(SILT_ERR_NUMERIC, "the sample has NaN/Inf values"); goto done; }
 
     if (p->latent_out) memcpy(p->latent_out, x, sizeof(float) * (size_t)n);
-    // Decode: latents -> [-1, 1] pixels.
-    silt_graph_reset(g);
+    // Decode: latents -> [-1, 1] pixels, on the model's device.
+    silt_graph *dg = gd ? gd : g;
+    silt_graph_reset(dg);
     const float *pix = x;
-    if (t->vae) {
-        vae_unscale_latent(t->vae, x, n);
-        silt_tensor *Z = silt_graph_tensor_f32(g, 4, (int64_t[]){B, C, lh, lw});
-        if (!Z) { s = silt_graph_status(g); goto done; }
-        memcpy(silt_f32(Z), x, sizeof(float) * (size_t)n);
-        silt_tensor *img = vae_decode(g, t->vae, Z);
-        if (!img) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "VAE decode failed"); goto done; }
+    if (t->vae || t->wae) {
+        if (t->vae) vae_unscale_latent(t->vae, x, n);
+        else for (int64_t i = 0; i < n; i++) x[i] = (float)(x[i] / t->latent_scale + t->latent_shift);
+        silt_tensor *Z = silt_graph_tensor_f32(dg, 4, (int64_t[]){B, C, lh, lw});
+        if (!Z) { s = silt_graph_status(dg); goto done; }
+        if ((s = fill_tensor(Z, 0, x, n)) != SILT_OK) goto done;
+        silt_tensor *img = t->vae ? vae_decode(dg, t->vae, Z) : var_vq_fhat_to_img(dg, t->wae, Z, true);
+        const char *what = t->vae ? "the VAE" : "the world autoencoder";
+        if (!img) { s = silt_graph_status(dg); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "%s decode failed", what); goto done; }
         if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != H || img->shape[3] != W) {
-            s = SILT_FAIL(SILT_ERR_SHAPE, "VAE decoded to an unexpected shape");
+            s = SILT_FAIL(SILT_ERR_SHAPE, "%s decoded to an unexpected shape", what);
             goto done;
         }
         pix = silt_f32(img);
-    } else if (t->wae) {
-        silt_tensor *Z = silt_graph_tensor_f32(g, 4, (int64_t[]){B, C, lh, lw});
-        if (!Z) { s = silt_graph_status(g); goto done; }
-        float *z = silt_f32(Z);
-        for (int64_t i = 0; i < n; i++) z[i] = (float)(x[i] / t->latent_scale + t->latent_shift);
-        silt_tensor *img = var_vq_fhat_to_img(g, t->wae, Z, true);
-        if (!img) { s = silt_graph_status(g); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "world autoencoder decode failed"); goto done; }
-        if (img->ndim != 4 || img->shape[1] != 3 || img->shape[2] != H || img->shape[3] != W) {
-            s = SILT_FAIL(SILT_ERR_SHAPE, "the world autoencoder decoded to an unexpected shape");
-            goto done;
+        if (img->device != SILT_CPU) {  // the pixels come down once
+            if (!(hpix = malloc(silt_nbytes(img)))) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
+            if ((s = silt_cuda_memcpy_d2h(hpix, pix, silt_nbytes(img))) != SILT_OK) goto done;
+            pix = hpix;
         }
-        pix = silt_f32(img);
     }
     for (int b = 0; b < B && s == SILT_OK; b++) s = silt_image_from_tensor(pix + (int64_t)b * 3 * W * H, 3, H, W, -1.0f, 1.0f, &made[b]);
     if (s != SILT_OK) goto done;
@@ -931,6 +929,7 @@ done:
     free(tt);
     free(yy);
     free(hout);
+    free(hpix);
     silt_graph_free(gd);
     silt_graph_free(g);
     silt_sampler_free(smp);

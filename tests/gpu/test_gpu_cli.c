@@ -5,6 +5,7 @@
 // of the values differ by at most 1 (1/255), and none by more than 4. The
 // model runs in fp32 on both devices (TF32 off by default), so the latents
 // agree to ~1e-5 relative and only values sitting at a rounding boundary move.
+// The decoder (SD VAE, world autoencoder) runs on the device with the model.
 // Also: the PNG records the same parameters (the device is not a parameter),
 // and the closing "wrote ..." line says the model ran on cuda.
 // Exit 77 (SKIP) without a GPU. Needs SILT_GEN (set by ctest) and the golden files.

@@ -10,6 +10,7 @@
 // CPU model: < 2e-2 and 5e-2 (bf16 keeps 8 bits of mantissa: ~4e-3 per
 // rounding, a few roundings deep). MMDiT: mmdit_block_forward of every block
 // and the full forward, fp32 and with bf16 weights (mmdit_weights_to_bf16).
+// The tiny golden SD and SD3 VAEs: encode and decode (vae_case).
 //
 // Also: the device arena is poisoned with NaN before each forward (an output
 // element no kernel writes fails), two runs on the reused arena must give the
@@ -29,6 +30,7 @@
 #include "dit/dit.h"
 #include "dit/dit_ops.h"
 #include "dit/mmdit.h"
+#include "unet/vae.h"
 #include "var/var.h"
 #include "twin_util.h"
 
@@ -309,6 +311,111 @@ out:
     silt_safetensors_close(st);
 }
 
+// --- the SD VAE ---------------------------------------------------------------------------
+
+// The tiny golden AutoencoderKLs (SD: quant convs, 4 latent channels; SD3:
+// 16, none) moved with vae_to_device: encode (mean and logvar) and decode of
+// the golden inputs, square and rectangular, on a poisoned CUDA arena, against
+// the same model on the CPU (fp32 bounds above) and against the diffusers
+// outputs in the io file (the golden test's 1e-4 of max |ref|). Twice on the
+// reused arena: the same bits. A CPU latent into the device VAE: one error
+// naming both devices.
+static int64_t st_numel(const silt_st_tensor *t) {
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    return n;
+}
+
+static void vae_case(const char *name) {
+    char file[128];
+    snprintf(file, sizeof file, "%s.model.safetensors", name);
+    silt_safetensors *st = open_golden(file);
+    snprintf(file, sizeof file, "%s.io.safetensors", name);
+    silt_safetensors *io = open_golden(file);
+    vae_model *mc = NULL, *md = NULL;
+    if (st) CHECK_OK(vae_load(st, &mc));
+    if (st) CHECK_OK(vae_load(st, &md));
+    if (!mc || !md || !io) goto out;
+    CHECK(vae_device(md) == SILT_CPU);
+    CHECK_OK(vae_to_device(md, SILT_CUDA));
+    CHECK(vae_device(md) == SILT_CUDA && vae_device(mc) == SILT_CPU);
+    CHECK_OK(vae_to_device(md, SILT_CUDA));  // already there: nothing moves
+    silt_graph *gc = silt_graph_create(0), *gd = cuda_graph();
+    silt_graph_set_grad(gc, false);
+    static const char *sfx[2] = {"", "_rect"};
+    for (int r = 0; gd && r < 2; r++) {
+        char in[32], lat[32], what[96];
+        snprintf(in, sizeof in, "image%s", sfx[r]);
+        snprintf(lat, sizeof lat, "latent%s", sfx[r]);
+        const silt_st_tensor *ti = silt_safetensors_find(io, in), *tl = silt_safetensors_find(io, lat);
+        CHECK_MSG(ti && tl, "%s: io tensors %s / %s missing", name, in, lat);
+        if (!ti || !tl) continue;
+        float *img = malloc(sizeof(float) * (size_t)st_numel(ti)), *z = malloc(sizeof(float) * (size_t)st_numel(tl));
+        CHECK_OK(silt_safetensors_read_f32(ti, img, st_numel(ti)));
+        CHECK_OK(silt_safetensors_read_f32(tl, z, st_numel(tl)));
+        float *first = NULL;
+        for (int rep = 0; rep < 2; rep++) {
+            silt_graph_reset(gc);
+            poison_again(gd);
+            silt_tensor *lvc = NULL, *lvd = NULL;
+            silt_tensor *muc = vae_encode(gc, mc, silt_graph_upload(gc, SILT_F32, 4, ti->shape, img), &lvc);
+            silt_tensor *mud = vae_encode(gd, md, silt_graph_upload(gd, SILT_F32, 4, ti->shape, img), &lvd);
+            silt_tensor *xc = vae_decode(gc, mc, silt_graph_upload(gc, SILT_F32, 4, tl->shape, z));
+            silt_tensor *xd = vae_decode(gd, md, silt_graph_upload(gd, SILT_F32, 4, tl->shape, z));
+            CHECK_MSG(muc && mud && lvc && lvd && xc && xd, "%s%s: a forward failed: %s", name, sfx[r], silt_last_error());
+            if (!muc || !mud || !lvc || !lvd || !xc || !xd) break;
+            CHECK(mud->device == SILT_CUDA && xd->device == SILT_CUDA);
+            float *hm = fetch(mud), *hl = fetch(lvd), *hx = fetch(xd);
+            if (rep == 0) {
+                snprintf(what, sizeof what, "vae %s%s mean", name, sfx[r]);
+                compare(what, hm, silt_f32(muc), silt_numel(muc));
+                snprintf(what, sizeof what, "vae %s%s logvar", name, sfx[r]);
+                compare(what, hl, silt_f32(lvc), silt_numel(lvc));
+                snprintf(what, sizeof what, "vae %s%s decoded", name, sfx[r]);
+                compare(what, hx, silt_f32(xc), silt_numel(xc));
+                // Against diffusers itself (the golden file's own reference).
+                char dec[32];
+                snprintf(dec, sizeof dec, "decoded%s", sfx[r]);
+                const silt_st_tensor *tr = silt_safetensors_find(io, dec);
+                float *ref = tr ? malloc(sizeof(float) * (size_t)st_numel(tr)) : NULL;
+                if (ref && st_numel(tr) == silt_numel(xd) &&
+                    silt_safetensors_read_f32(tr, ref, st_numel(tr)) == SILT_OK) {
+                    double max_err = 0, max_ref = 0;
+                    for (int64_t i = 0; i < silt_numel(xd); i++) {
+                        max_err = fmax(max_err, fabs((double)hx[i] - ref[i]));
+                        max_ref = fmax(max_ref, fabs((double)ref[i]));
+                    }
+                    printf("vae %s%s decoded vs diffusers: max_err %.3g, max|ref| %.3g\n", name, sfx[r], max_err, max_ref);
+                    CHECK_MSG(max_err <= 1e-4 * max_ref, "vae %s%s decoded vs diffusers: %.3g > 1e-4 * %.3g", name, sfx[r],
+                              max_err, max_ref);
+                } else {
+                    CHECK_MSG(0, "vae %s: io tensor %s missing or misshaped", name, dec);
+                }
+                free(ref);
+                first = malloc(silt_nbytes(xd));
+                if (first && hx) memcpy(first, hx, silt_nbytes(xd));
+            } else if (first && hx) {
+                CHECK_MSG(!memcmp(first, hx, silt_nbytes(xd)), "vae %s%s: two decodes on the reused arena differ", name,
+                          sfx[r]);
+            }
+            free(hm), free(hl), free(hx);
+        }
+        free(first), free(img), free(z);
+    }
+    // A latent on the cpu into the device VAE: one error naming both devices.
+    silt_graph_reset(gc);
+    silt_tensor *zc = silt_graph_new(gc, 1, vae_get_config(md)->latent_channels, 4, 4);
+    CHECK(zc && vae_decode(gc, md, zc) == NULL && silt_graph_status(gc) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "cuda") && strstr(silt_last_error(), "cpu"), "got: %s", silt_last_error());
+    silt_graph_free(gc);
+    silt_graph_free(gd);
+out:
+    vae_free(mc);
+    vae_free(md);
+    silt_safetensors_close(io);
+    silt_safetensors_close(st);
+}
+
 // --- error paths ------------------------------------------------------------------------
 
 static void test_errors(void) {
@@ -385,6 +492,8 @@ int main(void) {
     mmdit_case("mmdit_qknorm_diffusers.model.safetensors");
     mmdit_block_bf16_case("mmdit_diffusers.model.safetensors");
     mmdit_block_bf16_case("mmdit_qknorm_diffusers.model.safetensors");
+    vae_case("vae_sd");
+    vae_case("vae_sd3");
     test_errors();
     return check_summary();
 }
