@@ -140,6 +140,7 @@ silt_status silt_rng_uniform_cuda(float *out, int64_t n, uint64_t seed, uint64_t
 #include "cuda/ops_modulate.h"
 #include "cuda/ops_norm.h"
 #include "cuda/ops_reduce.h"
+#include "cuda/ops_sample.h"
 #include "cuda/ops_softmax.h"
 #include "cuda/ops_train.h"
 #include "cuda/ops_var.h"

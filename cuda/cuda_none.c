@@ -328,3 +328,13 @@ silt_status wclip_infonce_bwd_cuda(float *dsim, float *dls, const float *dout, c
                                    const float *pcol, const float *logit_scale, int64_t B) {
     return NO_CUDA();
 }
+
+// cuda/ops_sample.h
+silt_status sampler_update_cuda(const sampler_update *u, float *x, const float *mo, const float *z, float *prev) {
+    return NO_CUDA();
+}
+silt_status guide_combine_fwd_cuda(float *out, const float *pred, int64_t batch, int64_t row, int64_t out_row,
+                                   int64_t guided, int blk_cond, int blk_uncond, int blk_perturbed, float cfg,
+                                   float scale) {
+    return NO_CUDA();
+}

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/cuda.h"
+
 static const char *const mode_names[GUIDE_MODE_COUNT] = {"none", "cfg", "pag", "softpag", "seg", "slg", "uniform"};
 static const char *const identity_names[GUIDE_IDENTITY_COUNT] = {"auto", "joint", "image"};
 
@@ -254,13 +256,28 @@ const silt_perturb *guide_step_perturb(const guide_step *st) {
     return st && st->blk_perturbed >= 0 ? &st->perturb : NULL;
 }
 
-silt_status guide_combine(const guide_step *st, float *out, const float *pred, int channels, int out_channels,
-                          int64_t hw) {
-    if (!st || !out || !pred) return SILT_FAIL(SILT_ERR_ARG, "guide_combine: NULL argument");
+static silt_status combine_check(const char *fn, const guide_step *st, const float *out, const float *pred, int channels,
+                                 int out_channels, int64_t hw) {
+    if (!st || !out || !pred) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL argument", fn);
     if (channels <= 0 || out_channels <= 0 || out_channels > channels || hw <= 0 || st->batch <= 0 ||
         st->blk_cond < 0 || st->n_blocks < 1 || st->n_blocks > 3)
-        return SILT_FAIL(SILT_ERR_ARG, "guide_combine: bad shape (channels %d, out %d, hw %lld, batch %d, blocks %d)",
-                         channels, out_channels, (long long)hw, st->batch, st->n_blocks);
+        return SILT_FAIL(SILT_ERR_ARG, "%s: bad shape (channels %d, out %d, hw %lld, batch %d, blocks %d)", fn, channels,
+                         out_channels, (long long)hw, st->batch, st->n_blocks);
+    return SILT_OK;
+}
+
+silt_status guide_combine_cuda(const guide_step *st, float *out, const float *pred, int channels, int out_channels,
+                               int64_t hw) {
+    SILT_TRY(combine_check("guide_combine_cuda", st, out, pred, channels, out_channels, hw));
+    const int guided = st->guided > 0 && st->guided < out_channels ? st->guided : out_channels;
+    return guide_combine_fwd_cuda(out, pred, st->batch, (int64_t)channels * hw, (int64_t)out_channels * hw,
+                                  (int64_t)guided * hw, st->blk_cond, st->blk_uncond, st->blk_perturbed, st->cfg,
+                                  st->scale);
+}
+
+silt_status guide_combine(const guide_step *st, float *out, const float *pred, int channels, int out_channels,
+                          int64_t hw) {
+    SILT_TRY(combine_check("guide_combine", st, out, pred, channels, out_channels, hw));
     const int64_t row = (int64_t)channels * hw;  // one model output row
     const int64_t blk = row * st->batch;          // one block of B rows
     const int guided = st->guided > 0 && st->guided < out_channels ? st->guided : out_channels;

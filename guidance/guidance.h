@@ -161,5 +161,9 @@ const silt_perturb *guide_step_perturb(const guide_step *st);
 // out must not alias pred.
 silt_status guide_combine(const guide_step *st, float *out, const float *pred, int channels, int out_channels,
                           int64_t hw);
+// The same on device buffers (out, pred: device pointers), for a sampling
+// loop that stays on the GPU; SILT_ERR_UNSUPPORTED without a usable GPU.
+silt_status guide_combine_cuda(const guide_step *st, float *out, const float *pred, int channels, int out_channels,
+                               int64_t hw);
 
 #endif

@@ -178,4 +178,13 @@ silt_status silt_sampler_pred_x0(const silt_sampler *s, const float *model_outpu
 // Fails (x untouched) after the last step.
 silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float *x, const float *noise);
 
+// The same two calls on device buffers (out, x, model_output, noise: device
+// pointers), for a loop that keeps its latents on the GPU. Step noise drawn
+// from the seed comes from the CUDA Philox twin in the CPU's stream layout, so
+// a run gives the CPU's sample to a few ulp per step. One sampler steps on one
+// side only (dpmpp_2m keeps its previous x0 there): mixing fails, SILT_ERR_ARG.
+// SILT_ERR_UNSUPPORTED without a usable GPU.
+silt_status silt_sampler_scale_input_cuda(const silt_sampler *s, float *out, const float *x);
+silt_status silt_sampler_step_cuda(silt_sampler *s, const float *model_output, float *x, const float *noise);
+
 #endif

@@ -11,6 +11,7 @@
 #include "sample/sample.h"
 
 #include "core/rng.h"
+#include "cuda/cuda.h"
 
 struct silt_sampler {
     silt_schedule *sch;
@@ -22,7 +23,11 @@ struct silt_sampler {
     int lower_order_nums;  // dpmpp_2m: steps taken so far, capped at 2
     float *noise;     // [n] noise drawn from the seed
     float *prev_x0;   // [n] dpmpp_2m: x0 prediction of the previous step
+    int side;         // SIDE_HOST or SIDE_DEVICE once a step is taken (0 before)
+    float *d_noise, *d_prev_x0;  // device twins of noise and prev_x0, made on the first device step
 };
+
+enum { SIDE_HOST = 1, SIDE_DEVICE = 2 };
 
 // ---- noise -------------------------------------------------------------------------
 
@@ -43,6 +48,8 @@ void silt_sampler_free(silt_sampler *s) {
     silt_schedule_free(s->sch);
     free(s->noise);
     free(s->prev_x0);
+    silt_cuda_free(s->d_noise);
+    silt_cuda_free(s->d_prev_x0);
     free(s);
 }
 
@@ -134,112 +141,99 @@ silt_status silt_sampler_scale_input(const silt_sampler *s, float *out, const fl
 
 // ---- the prediction as x0 -----------------------------------------------------------
 
-// Index of element j's main (eps/v) value in the model output.
-static inline int64_t out_index(const silt_sampler *s, int64_t j) {
-    return s->learned ? (j / s->per) * 2 * s->per + j % s->per : j;
-}
-
-// Per-step coefficients: x0 = ca * x - cb * m (eps: ca = 1/sqrt(a), cb = sqrt(1-a)/sqrt(a)
-// written as (x - sqrt(1-a) m) / sqrt(a) to follow diffusers' float order).
-typedef struct { int form; float c1, c2, c3; } x0_coef;
-enum { X0_EPS_VP, X0_V_VP, X0_EPS_K, X0_V_K, X0_FLOW };
-
-static x0_coef x0_coefficients(const silt_sampler *s, int i) {
+// Per-step coefficients of the x0 estimate (forms in cuda/ops_sample.h):
+// eps on the VP sample is written (x - sqrt(1-a) m) / sqrt(a), diffusers' float order.
+static void x0_coefficients(const silt_sampler *s, int i, sampler_update *u) {
     const silt_schedule *sc = s->sch;
     const silt_sampler_params *p = &sc->params;
-    x0_coef c = {0, 0, 0, 0};
     bool v = p->prediction == SILT_PRED_V;
     switch (p->sampler) {
     case SILT_SAMPLER_DDPM:
     case SILT_SAMPLER_DDIM: {
         double a = sc->alphas_cumprod[sc->t_index[i]];
-        c.form = v ? X0_V_VP : X0_EPS_VP;
-        c.c1 = (float)sqrt(1 - a);  // sqrt(beta_prod_t)
-        c.c2 = (float)sqrt(a);      // sqrt(alpha_prod_t)
+        u->x0_form = v ? SAMPLER_X0_V_VP : SAMPLER_X0_EPS_VP;
+        u->x0_c1 = (float)sqrt(1 - a);  // sqrt(beta_prod_t)
+        u->x0_c2 = (float)sqrt(a);      // sqrt(alpha_prod_t)
         break;
     }
     case SILT_SAMPLER_EULER:
     case SILT_SAMPLER_EULER_A: {
         double sg = sc->sigmas[i];
-        c.form = v ? X0_V_K : X0_EPS_K;
-        c.c1 = (float)sg;
-        c.c2 = (float)(-sg / sqrt(sg * sg + 1));  // v: m * (-sigma / sqrt(sigma^2+1)) + x / (sigma^2+1)
-        c.c3 = (float)(sg * sg + 1);
+        u->x0_form = v ? SAMPLER_X0_V_K : SAMPLER_X0_EPS_K;
+        u->x0_c1 = (float)sg;
+        u->x0_c2 = (float)(-sg / sqrt(sg * sg + 1));  // v: m * (-sigma / sqrt(sigma^2+1)) + x / (sigma^2+1)
+        u->x0_c3 = (float)(sg * sg + 1);
         break;
     }
     case SILT_SAMPLER_DPMPP_2M: {
         // _sigma_to_alpha_sigma_t: the VP pair (alpha, sigma) of the k-diffusion sigma.
         double sg = sc->sigmas[i], al = 1 / sqrt(sg * sg + 1);
-        c.form = v ? X0_V_VP : X0_EPS_VP;
-        c.c1 = (float)(sg * al);
-        c.c2 = (float)al;
+        u->x0_form = v ? SAMPLER_X0_V_VP : SAMPLER_X0_EPS_VP;
+        u->x0_c1 = (float)(sg * al);
+        u->x0_c2 = (float)al;
         break;
     }
     default:
-        c.form = X0_FLOW;
-        c.c1 = sc->sigmas[i];
+        u->x0_form = SAMPLER_X0_FLOW;
+        u->x0_c1 = sc->sigmas[i];
         break;
     }
-    return c;
+    u->clip = p->clip_sample && (p->sampler == SILT_SAMPLER_DDPM || p->sampler == SILT_SAMPLER_DDIM);
+    u->clip_range = (float)p->clip_sample_range;
 }
 
-static inline float x0_of(const x0_coef *c, float x, float m) {
-    switch (c->form) {
-    case X0_EPS_VP: return (x - c->c1 * m) / c->c2;
-    case X0_V_VP: return c->c2 * x - c->c1 * m;
-    case X0_EPS_K: return x - c->c1 * m;
-    case X0_V_K: return m * c->c2 + x / c->c3;
-    default: return x - c->c1 * m;
+static inline float x0_of(const sampler_update *u, float x, float m) {
+    switch (u->x0_form) {
+    case SAMPLER_X0_EPS_VP: return (x - u->x0_c1 * m) / u->x0_c2;
+    case SAMPLER_X0_V_VP: return u->x0_c2 * x - u->x0_c1 * m;
+    case SAMPLER_X0_EPS_K: return x - u->x0_c1 * m;
+    case SAMPLER_X0_V_K: return m * u->x0_c2 + x / u->x0_c3;
+    default: return x - u->x0_c1 * m;
     }
 }
 
-static inline float clip_x0(const silt_sampler_params *p, float x0) {
-    if (!p->clip_sample || (p->sampler != SILT_SAMPLER_DDPM && p->sampler != SILT_SAMPLER_DDIM)) return x0;
-    float r = (float)p->clip_sample_range;
+static inline float clip_x0(const sampler_update *u, float x0) {
+    if (!u->clip) return x0;
+    float r = u->clip_range;
     return x0 < -r ? -r : (x0 > r ? r : x0);
+}
+
+// Index of element j's main (eps/v) value in the model output.
+static inline int64_t out_index(const sampler_update *u, int64_t j) {
+    return u->learned ? (j / u->per) * 2 * u->per + j % u->per : j;
 }
 
 silt_status silt_sampler_pred_x0(const silt_sampler *s, const float *model_output, const float *x, float *x0) {
     if (!s || !model_output || !x || !x0) return SILT_FAIL(SILT_ERR_ARG, "silt_sampler_pred_x0: NULL argument");
     if (s->i >= s->sch->steps) return SILT_FAIL(SILT_ERR_ARG, "silt_sampler_pred_x0: all %d steps done", s->sch->steps);
-    x0_coef c = x0_coefficients(s, s->i);
-    for (int64_t j = 0; j < s->n; j++) x0[j] = clip_x0(&s->sch->params, x0_of(&c, x[j], model_output[out_index(s, j)]));
+    sampler_update u = {.n = s->n, .per = s->per, .learned = s->learned};
+    x0_coefficients(s, s->i, &u);
+    for (int64_t j = 0; j < s->n; j++) x0[j] = clip_x0(&u, x0_of(&u, x[j], model_output[out_index(&u, j)]));
     return SILT_OK;
 }
 
 // ---- steps ---------------------------------------------------------------------------
+// Each step is its coefficients (host, double) and one elementwise pass,
+// sampler_update_cpu here or its twin sampler_update_cuda.
 
 // DDPMScheduler.step: posterior mean c0 x0 + cx x, plus std z for t > 0.
-static void step_ddpm(silt_sampler *s, const float *mo, float *x, const float *z) {
+static void coef_ddpm(const silt_sampler *s, sampler_update *u) {
     const silt_schedule *sc = s->sch;
     const silt_sampler_params *p = &sc->params;
     int i = s->i, t = sc->t_index[i], prev = sc->prev_index[i];
     double a_t = sc->alphas_cumprod[t], a_prev = prev >= 0 ? sc->alphas_cumprod[prev] : 1.0;
     double b_t = 1 - a_t, b_prev = 1 - a_prev;
     double cur_alpha = a_t / a_prev, cur_beta = 1 - cur_alpha;
-    float c0 = (float)(sqrt(a_prev) * cur_beta / b_t), cx = (float)(sqrt(cur_alpha) * b_prev / b_t);
+    u->c0 = (float)(sqrt(a_prev) * cur_beta / b_t);
+    u->cx = (float)(sqrt(cur_alpha) * b_prev / b_t);
     double var_small = fmax(b_prev / b_t * cur_beta, 1e-20);  // clamped as in _get_variance
-    float std_fixed = (float)(p->variance == SILT_VARIANCE_FIXED_LARGE ? sqrt(cur_beta) : sqrt(var_small));
-    double min_log = log(var_small), max_log = log(cur_beta);
-    x0_coef c = x0_coefficients(s, i);
-    for (int64_t j = 0; j < s->n; j++) {
-        int64_t o = out_index(s, j);
-        float x0 = clip_x0(p, x0_of(&c, x[j], mo[o]));
-        float v = c0 * x0 + cx * x[j];
-        if (z) {
-            float sd = std_fixed;
-            if (s->learned) {  // frac = (v+1)/2; log var = frac max_log + (1-frac) min_log
-                double frac = ((double)mo[o + s->per] + 1) / 2;
-                sd = (float)exp(0.5 * (frac * max_log + (1 - frac) * min_log));
-            }
-            v = v + sd * z[j];
-        }
-        x[j] = v;
-    }
+    u->sd = (float)(p->variance == SILT_VARIANCE_FIXED_LARGE ? sqrt(cur_beta) : sqrt(var_small));
+    u->min_log = log(var_small);  // learned_range: log var = frac max_log + (1-frac) min_log
+    u->max_log = log(cur_beta);
 }
 
 // DDIMScheduler.step (eq. 12): x' = sqrt(a_prev) x0 + sqrt(1 - a_prev - std^2) eps + std z.
-static void step_ddim(silt_sampler *s, const float *mo, float *x, const float *z) {
+static void coef_ddim(const silt_sampler *s, sampler_update *u) {
     const silt_schedule *sc = s->sch;
     const silt_sampler_params *p = &sc->params;
     int i = s->i, t = sc->t_index[i], prev = sc->prev_index[i];
@@ -247,89 +241,148 @@ static void step_ddim(silt_sampler *s, const float *mo, float *x, const float *z
     double b_t = 1 - a_t;
     double var = (1 - a_prev) / b_t * (1 - a_t / a_prev);
     double sd = p->eta * sqrt(var);
-    float c_x0 = (float)sqrt(a_prev), c_dir = (float)sqrt(fmax(1 - a_prev - sd * sd, 0.0));
-    float sa = (float)sqrt(a_t), sb = (float)sqrt(b_t), fsd = (float)sd;
-    x0_coef c = x0_coefficients(s, i);
-    bool v = p->prediction == SILT_PRED_V;
-    for (int64_t j = 0; j < s->n; j++) {
-        float m = mo[out_index(s, j)];
-        float x0 = clip_x0(p, x0_of(&c, x[j], m));
-        float eps = v ? sa * m + sb * x[j] : m;  // pred_epsilon from the unclipped prediction
-        float r = c_x0 * x0 + c_dir * eps;
-        if (z) r = r + fsd * z[j];
-        x[j] = r;
-    }
+    u->c0 = (float)sqrt(a_prev);
+    u->cdir = (float)sqrt(fmax(1 - a_prev - sd * sd, 0.0));
+    u->sa = (float)sqrt(a_t);
+    u->sb = (float)sqrt(b_t);
+    u->sd = (float)sd;
+    u->v_pred = p->prediction == SILT_PRED_V;  // pred_epsilon from the unclipped prediction
 }
 
 // EulerDiscreteScheduler.step (churn 0) and EulerAncestralDiscreteScheduler.step:
 // d = (x - x0)/sigma, x' = x + d (sigma_next - sigma) [+ sigma_up z, sigma_next -> sigma_down].
-static void step_euler(silt_sampler *s, const float *mo, float *x, const float *z) {
+static void coef_euler(const silt_sampler *s, sampler_update *u) {
     const silt_schedule *sc = s->sch;
     int i = s->i;
     double sg = sc->sigmas[i], next = sc->sigmas[i + 1], up = 0;
     if (sc->params.sampler == SILT_SAMPLER_EULER_A) ancestral_sigmas(sg, next, sc->params.eta, &up, &next);
-    float fs = (float)sg, dt = (float)(next - sg), fup = (float)up;
-    x0_coef c = x0_coefficients(s, i);
-    for (int64_t j = 0; j < s->n; j++) {
-        float x0 = x0_of(&c, x[j], mo[out_index(s, j)]);
-        float d = (x[j] - x0) / fs;
-        float r = x[j] + d * dt;
-        if (z) r = r + z[j] * fup;
-        x[j] = r;
-    }
+    u->sigma = (float)sg;
+    u->dt = (float)(next - sg);
+    u->up = (float)up;
 }
 
 // DPMSolverMultistepScheduler (dpmsolver++, midpoint, order 2) on the VP sample.
 // lambda = log(alpha) - log(sigma_vp) = -log(sigma); h = lambda_t - lambda_s0.
 // First order on the first step and on the last (final sigma 0: lower_order_final).
-static void step_dpm(silt_sampler *s, const float *mo, float *x) {
+static void coef_dpm(const silt_sampler *s, sampler_update *u) {
     const silt_schedule *sc = s->sch;
     int i = s->i;
     double st = sc->sigmas[i + 1], s0 = sc->sigmas[i];
     double al_t = 1 / sqrt(st * st + 1), sv_t = st * al_t;
     double al_0 = 1 / sqrt(s0 * s0 + 1), sv_0 = s0 * al_0;
-    bool first = s->lower_order_nums < 1 || i == sc->steps - 1;
-    float cx, cd, c1 = 0;
+    u->first = s->lower_order_nums < 1 || i == sc->steps - 1;
+    u->c1 = 0;
     if (st == 0) {  // h = inf: x' = x0 exactly
-        cx = 0, cd = -1;
+        u->cx = 0, u->cd = -1;
     } else {
         double h = (log(al_t) - log(sv_t)) - (log(al_0) - log(sv_0));
-        cx = (float)(sv_t / sv_0);
-        cd = (float)(al_t * (exp(-h) - 1));
-        if (!first) {
+        u->cx = (float)(sv_t / sv_0);
+        u->cd = (float)(al_t * (exp(-h) - 1));
+        if (!u->first) {
             double s1 = sc->sigmas[i - 1], al_1 = 1 / sqrt(s1 * s1 + 1), sv_1 = s1 * al_1;
             double h0 = (log(al_0) - log(sv_0)) - (log(al_1) - log(sv_1));
-            c1 = (float)(1 / (h0 / h));  // D1 = (1/r0) (m0 - m1), r0 = h_0 / h
+            u->c1 = (float)(1 / (h0 / h));  // D1 = (1/r0) (m0 - m1), r0 = h_0 / h
         }
     }
-    x0_coef c = x0_coefficients(s, i);
-    for (int64_t j = 0; j < s->n; j++) {
-        float m0 = x0_of(&c, x[j], mo[out_index(s, j)]);
-        float r;
-        if (first) {
-            r = cx * x[j] - cd * m0;
-        } else {
-            float d1 = c1 * (m0 - s->prev_x0[j]);
-            r = cx * x[j] - cd * m0 - 0.5f * cd * d1;
-        }
-        s->prev_x0[j] = m0;
-        x[j] = r;
-    }
-    if (s->lower_order_nums < 2) s->lower_order_nums++;
 }
 
 // FlowMatchEulerDiscreteScheduler.step: x' = x + (sigma_next - sigma) v.
-static void step_flow(silt_sampler *s, const float *mo, float *x) {
-    const silt_schedule *sc = s->sch;
-    float dt = sc->sigmas[s->i + 1] - sc->sigmas[s->i];
-    for (int64_t j = 0; j < s->n; j++) x[j] = x[j] + dt * mo[out_index(s, j)];
+static void coef_flow(const silt_sampler *s, sampler_update *u) {
+    u->dt = s->sch->sigmas[s->i + 1] - s->sch->sigmas[s->i];
 }
 
-silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float *x, const float *noise) {
-    if (!s || !model_output || !x) return SILT_FAIL(SILT_ERR_ARG, "silt_sampler_step: NULL argument");
+// The coefficients of step s->i.
+static sampler_update step_update(const silt_sampler *s) {
+    sampler_update u = {.n = s->n, .per = s->per, .learned = s->learned};
+    x0_coefficients(s, s->i, &u);
+    switch (s->sch->params.sampler) {
+    case SILT_SAMPLER_DDPM: u.kind = SAMPLER_UPDATE_DDPM, coef_ddpm(s, &u); break;
+    case SILT_SAMPLER_DDIM: u.kind = SAMPLER_UPDATE_DDIM, coef_ddim(s, &u); break;
+    case SILT_SAMPLER_EULER:
+    case SILT_SAMPLER_EULER_A: u.kind = SAMPLER_UPDATE_EULER, coef_euler(s, &u); break;
+    case SILT_SAMPLER_DPMPP_2M: u.kind = SAMPLER_UPDATE_DPM, coef_dpm(s, &u); break;
+    default: u.kind = SAMPLER_UPDATE_FLOW, coef_flow(s, &u); break;
+    }
+    return u;
+}
+
+// The CPU twin of sampler_update_cuda (cuda/ops_sample.h).
+static void sampler_update_cpu(const sampler_update *u, float *x, const float *mo, const float *z, float *prev) {
+    for (int64_t j = 0; j < u->n; j++) {
+        const int64_t o = out_index(u, j);
+        const float xj = x[j], m = mo[o];
+        float r;
+        switch (u->kind) {
+        case SAMPLER_UPDATE_DDPM: {
+            float x0 = clip_x0(u, x0_of(u, xj, m));
+            r = u->c0 * x0 + u->cx * xj;
+            if (z) {
+                float sd = u->sd;
+                if (u->learned) {  // frac = (v+1)/2; log var = frac max_log + (1-frac) min_log
+                    double frac = ((double)mo[o + u->per] + 1) / 2;
+                    sd = (float)exp(0.5 * (frac * u->max_log + (1 - frac) * u->min_log));
+                }
+                r = r + sd * z[j];
+            }
+            break;
+        }
+        case SAMPLER_UPDATE_DDIM: {
+            float x0 = clip_x0(u, x0_of(u, xj, m));
+            float eps = u->v_pred ? u->sa * m + u->sb * xj : m;
+            r = u->c0 * x0 + u->cdir * eps;
+            if (z) r = r + u->sd * z[j];
+            break;
+        }
+        case SAMPLER_UPDATE_EULER: {
+            float x0 = x0_of(u, xj, m);
+            float d = (xj - x0) / u->sigma;
+            r = xj + d * u->dt;
+            if (z) r = r + z[j] * u->up;
+            break;
+        }
+        case SAMPLER_UPDATE_DPM: {
+            float m0 = x0_of(u, xj, m);
+            if (u->first) {
+                r = u->cx * xj - u->cd * m0;
+            } else {
+                float d1 = u->c1 * (m0 - prev[j]);
+                r = u->cx * xj - u->cd * m0 - 0.5f * u->cd * d1;
+            }
+            prev[j] = m0;
+            break;
+        }
+        default: r = xj + u->dt * m; break;
+        }
+        x[j] = r;
+    }
+}
+
+// One sampler keeps its state (dpmpp_2m's previous x0) on one side: the
+// first step that succeeds decides which.
+static silt_status check_side(const silt_sampler *s, int side) {
+    if (s->side && s->side != side)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: steps on the cpu and on the device cannot be mixed in one run",
+                         silt_sampler_name(s->sch->params.sampler));
+    return SILT_OK;
+}
+
+static silt_status check_step(const silt_sampler *s, const float *model_output, const float *x, const char *fn) {
+    if (!s || !model_output || !x) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL argument", fn);
     if (s->i >= s->sch->steps)
         return SILT_FAIL(SILT_ERR_ARG, "%s: all %d steps already taken", silt_sampler_name(s->sch->params.sampler),
                          s->sch->steps);
+    return SILT_OK;
+}
+
+static void step_taken(silt_sampler *s, int side) {
+    s->side = side;
+    if (s->sch->params.sampler == SILT_SAMPLER_DPMPP_2M && s->lower_order_nums < 2) s->lower_order_nums++;
+    s->i++;
+}
+
+silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float *x, const float *noise) {
+    SILT_TRY(check_step(s, model_output, x, "silt_sampler_step"));
+    SILT_TRY(check_side(s, SIDE_HOST));
     const float *z = NULL;
     if (silt_sampler_needs_noise(s, s->i)) {
         if (!noise) {
@@ -338,15 +391,38 @@ silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float 
         }
         z = noise;
     }
-    switch (s->sch->params.sampler) {
-    case SILT_SAMPLER_DDPM: step_ddpm(s, model_output, x, z); break;
-    case SILT_SAMPLER_DDIM: step_ddim(s, model_output, x, z); break;
-    case SILT_SAMPLER_EULER:
-    case SILT_SAMPLER_EULER_A: step_euler(s, model_output, x, z); break;
-    case SILT_SAMPLER_DPMPP_2M: step_dpm(s, model_output, x); break;
-    default: step_flow(s, model_output, x); break;
+    sampler_update u = step_update(s);
+    sampler_update_cpu(&u, x, model_output, z, s->prev_x0);
+    step_taken(s, SIDE_HOST);
+    return SILT_OK;
+}
+
+silt_status silt_sampler_scale_input_cuda(const silt_sampler *s, float *out, const float *x) {
+    if (!s || !out || !x) return SILT_FAIL(SILT_ERR_ARG, "silt_sampler_scale_input_cuda: NULL argument");
+    if (s->i >= s->sch->steps)
+        return SILT_FAIL(SILT_ERR_ARG, "silt_sampler_scale_input_cuda: all %d steps done", s->sch->steps);
+    return scale_fwd_cuda(out, x, silt_sampler_input_scale(s, s->i), s->n);
+}
+
+silt_status silt_sampler_step_cuda(silt_sampler *s, const float *model_output, float *x, const float *noise) {
+    SILT_TRY(check_step(s, model_output, x, "silt_sampler_step_cuda"));
+    SILT_TRY(check_side(s, SIDE_DEVICE));
+    const bool dpm = s->sch->params.sampler == SILT_SAMPLER_DPMPP_2M;
+    if (dpm && !s->d_prev_x0) SILT_TRY(silt_cuda_malloc((void **)&s->d_prev_x0, (size_t)s->n * sizeof(float)));
+    const float *z = NULL;
+    if (silt_sampler_needs_noise(s, s->i)) {
+        if (!noise) {  // the CPU's stream layout (step_noise) from the Philox twin
+            if (!s->d_noise) SILT_TRY(silt_cuda_malloc((void **)&s->d_noise, (size_t)s->n * sizeof(float)));
+            for (int64_t b = 0; b < s->n / s->per; b++)
+                SILT_TRY(silt_rng_normal_cuda(s->d_noise + b * s->per, s->per, s->seed, (uint64_t)b,
+                                              (uint64_t)(s->i + 1) * (uint64_t)s->per));
+            noise = s->d_noise;
+        }
+        z = noise;
     }
-    s->i++;
+    sampler_update u = step_update(s);
+    SILT_TRY(sampler_update_cuda(&u, x, model_output, z, s->d_prev_x0));
+    step_taken(s, SIDE_DEVICE);
     return SILT_OK;
 }
 

@@ -790,7 +790,8 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     text_cond tc = {0};
     silt_sampler *smp = NULL;
     silt_graph *g = NULL, *gd = NULL;  // gd: the model's graph when it runs on a device
-    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL, *hout = NULL, *hpix = NULL;
+    float *x = NULL, *xin = NULL, *pred = NULL, *tt = NULL, *hpix = NULL;
+    float *dx = NULL, *dpred = NULL;  // device runs: the latents and the guided prediction
     int32_t *yy = NULL;
     silt_image **made = NULL;
     silt_status s = SILT_OK;
@@ -813,12 +814,9 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     if (!x || !xin || !pred || !tt || !yy || !made || !g) { s = SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory"); goto done; }
     silt_graph_set_grad(g, false);
     if (t->device != SILT_CPU) {
-        // Up to 3 row blocks (cond, uncond, perturbed) of the model's output come back to the host.
-        hout = malloc(sizeof(float) * (size_t)(3 * B) * (size_t)model_out * (size_t)hw);
         gd = silt_graph_create_on(t->device, 0);
-        if (!hout || !gd) {
-            s = hout ? SILT_FAIL(SILT_ERR_CUDA, "txt2img: no %s graph: %s", silt_device_name(t->device), silt_last_error_message())
-                     : SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
+        if (!gd) {
+            s = SILT_FAIL(SILT_ERR_CUDA, "txt2img: no %s graph: %s", silt_device_name(t->device), silt_last_error_message());
             goto done;
         }
         silt_graph_set_grad(gd, false);
@@ -832,19 +830,26 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     if (p->noise_out) memcpy(p->noise_out, x, sizeof(float) * (size_t)n);
     const float sigma0 = silt_sampler_init_noise_sigma(smp);
     for (int64_t i = 0; i < n; i++) x[i] *= sigma0;
+    if (gd) {  // on a device the latents stay there until the last step: guidance and the sampler run there too
+        s = silt_cuda_malloc((void **)&dx, sizeof(float) * (size_t)n);
+        if (s == SILT_OK) s = silt_cuda_malloc((void **)&dpred, sizeof(float) * (size_t)out_n);
+        if (s == SILT_OK) s = silt_cuda_memcpy_h2d(dx, x, sizeof(float) * (size_t)n);
+        if (s != SILT_OK) goto done;
+    }
 
     if (p->progress) silt_progress_begin(&prog, "generate", steps);
     for (int i = 0; i < steps && s == SILT_OK; i++) {
         const float ts = silt_sampler_timestep(smp, i);
         guide_step gs;
         s = guide_plan_step(plan, i, steps, ts, B, &gs);
-        if (s == SILT_OK) s = silt_sampler_scale_input(smp, xin, x);
+        if (s == SILT_OK && !gd) s = silt_sampler_scale_input(smp, xin, x);
         if (s != SILT_OK) break;
         const int rows = gs.n_blocks * B;
         silt_graph_reset(mg);
         silt_tensor *X = silt_graph_tensor_f32(mg, 4, (int64_t[]){rows, C, lh, lw});
         if (!X) { s = silt_graph_status(mg); break; }
-        for (int k = 0; k < gs.n_blocks && s == SILT_OK; k++) s = fill_tensor(X, (int64_t)k * n, xin, n);
+        for (int k = 0; k < gs.n_blocks && s == SILT_OK; k++)
+            s = gd ? silt_sampler_scale_input_cuda(smp, silt_f32(X) + (int64_t)k * n, dx) : fill_tensor(X, (int64_t)k * n, xin, n);
         if (s != SILT_OK) break;
         for (int r = 0; r < rows; r++) tt[r] = ts;
         silt_tensor *out = NULL;
@@ -866,18 +871,18 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
             out = mmdit_forward(mg, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
         }
         if (!out) { s = silt_graph_status(mg); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "model forward failed"); break; }
-        const float *outp = silt_f32(out);
-        if (out->device != SILT_CPU) {  // the model's output comes back for guidance and the sampler
-            s = silt_cuda_memcpy_d2h(hout, outp, silt_nbytes(out));
-            if (s != SILT_OK) break;
-            outp = hout;
+        if (gd) {
+            s = guide_combine_cuda(&gs, dpred, silt_f32(out), model_out, sampler_out, hw);
+            if (s == SILT_OK) s = silt_sampler_step_cuda(smp, dpred, dx, NULL);
+        } else {
+            s = guide_combine(&gs, pred, silt_f32(out), model_out, sampler_out, hw);
+            if (s == SILT_OK) s = silt_sampler_step(smp, pred, x, NULL);
         }
-        s = guide_combine(&gs, pred, outp, model_out, sampler_out, hw);
-        if (s == SILT_OK) s = silt_sampler_step(smp, pred, x, NULL);
         rows_total += rows;
         if (p->progress) silt_progress_step(&prog, 1);
     }
     if (p->progress) silt_progress_end(&prog);
+    if (s == SILT_OK && gd) s = silt_cuda_memcpy_d2h(x, dx, sizeof(float) * (size_t)n);
     if (s != SILT_OK) goto done;
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(x[i])) { s = SILT_FAIL(SILT_ERR_NUMERIC, "the sample has NaN/Inf values"); goto done; }
@@ -928,8 +933,9 @@ done:
     free(pred);
     free(tt);
     free(yy);
-    free(hout);
     free(hpix);
+    silt_cuda_free(dx);
+    silt_cuda_free(dpred);
     silt_graph_free(gd);
     silt_graph_free(g);
     silt_sampler_free(smp);
