@@ -389,11 +389,13 @@ silt_tensor *silt_attention(silt_graph *g, silt_tensor *q, silt_tensor *k, silt_
     if (!out) return NULL;
     if (out->device == SILT_CUDA) {
         // The option arrays are host memory (as on the CPU); the twin reads
-        // device copies. A mask is Tq*Tk floats per call: fine at DiT sizes,
-        // to be cached per forward if a large masked model makes it hot.
+        // device copies. A mask is Tq*Tk floats per call, unless the caller
+        // copied it once (mask_in_graph: VAR's block-causal mask, MMDiT's
+        // identity-image mask, shared by all layers).
         if (opts.probs_out)
             return attn_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "attention: probs_out is not supported on a cuda graph"));
-        if (opts.mask && !(opts.mask = silt_graph_device_copy(g, opts.mask, (size_t)(Tq * Tk) * sizeof(float))))
+        if (opts.mask && !opts.mask_in_graph &&
+            !(opts.mask = silt_graph_device_copy(g, opts.mask, (size_t)(Tq * Tk) * sizeof(float))))
             return NULL;
         if (opts.head_u && !(opts.head_u = silt_graph_device_copy(g, opts.head_u, (size_t)(B * H) * sizeof(float))))
             return NULL;

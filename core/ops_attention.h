@@ -32,6 +32,10 @@ typedef struct silt_attn_opts {
     bool causal;            // key j allowed for query i iff j <= i + (Tk - Tq) (bottom-right aligned)
     const float *head_u;    // SoftPAG strength per (batch row, head): (B, H), or NULL. Needs Tq == Tk.
     float *probs_out;       // if non-NULL: the attention probabilities (B, H, Tq, Tk), before the u-mix
+    // silt_attention only: mask is already in the graph's memory (from
+    // silt_graph_device_copy), so a cuda graph does not upload it per call.
+    // A model whose layers share a mask copies it once per forward.
+    bool mask_in_graph;
 } silt_attn_opts;
 
 // --- softmax over the last dim ----------------------------------------------------

@@ -18,7 +18,7 @@ typedef struct fwd {
     const silt_perturb *p;
     int B, N, T, h, w;     // batch, image tokens (h x w patches), text tokens
     int rb, re;            // perturbed rows [rb, re); rb == re: none
-    float *img_mask;       // IDENTITY_IMAGE additive mask (L, L), built once per forward
+    const float *img_mask;  // IDENTITY_IMAGE additive mask (L, L), built once per forward, in the graph's memory
     silt_tensor *seg_kh, *seg_kw;  // SEG blur matrices (h, h), (w, w), built once per forward
 } fwd;
 
@@ -94,8 +94,8 @@ static const float *identity_image_mask(fwd *f) {
     }
     for (int64_t i = 0; i < L; i++)
         for (int64_t j = 0; j < L; j++) mk[i * L + j] = (i < f->N && j < f->N && i != j) ? -INFINITY : 0.0f;
-    f->img_mask = mk;
-    return mk;
+    f->img_mask = silt_graph_device_copy(f->g, mk, (size_t)(L * L) * sizeof(float));  // once for all layers
+    return f->img_mask;
 }
 
 // SEG blur along one axis of length n as an (n, n) matrix M (out = M x):
@@ -200,7 +200,7 @@ static void joint_attention(fwd *f, int layer, const mmdit_attn *a, silt_tensor 
         const float *mk = identity_image_mask(f);
         if (!mk) return;
         silt_tensor *op = silt_attention(g, rows(g, q, rb, np), rows(g, k, rb, np), rows(g, v, rb, np),
-                                         &(silt_attn_opts){.mask = mk});
+                                         &(silt_attn_opts){.mask = mk, .mask_in_graph = true});
         silt_tensor *parts[3];
         int n = 0;
         if (rb > 0) parts[n++] = silt_attention(g, rows(g, q, 0, rb), rows(g, k, 0, rb), rows(g, v, 0, rb), NULL);

@@ -565,7 +565,7 @@ static silt_tensor *attn_fwd(silt_graph *g, const var_model *m, const var_block 
         k = kv_append(g, kv->k, kv->cap, kv->len, k);
         v = kv_append(g, kv->v, kv->cap, kv->len, v);
     }
-    silt_attn_opts o = {.scale = scale, .mask = mask};
+    silt_attn_opts o = {.scale = scale, .mask = mask, .mask_in_graph = true};
     silt_tensor *out = silt_attention(g, q, k, v, &o);  // (R, H, T, hd)
     out = silt_reshape(g, silt_transpose(g, out, 1, 2), 3, (int64_t[]){R, T, C});
     return silt_linear(g, out, b->proj_w, b->proj_b);
@@ -641,14 +641,17 @@ static silt_tensor *forward_cond(silt_graph *g, const var_model *m, silt_tensor 
     if (!cond) return NULL;
     const var_config *c = &m->cfg;
     int64_t L = c->L, C = c->embed_dim;
-    // The mask is host memory on either device (silt_attention uploads it on a cuda graph).
     silt_tensor *lvl = silt_graph_upload(g, SILT_I32, 1, (int64_t[]){L}, m->lvl);
-    float *mask = silt_arena_alloc(silt_graph_arena(g), (size_t)(L * L) * sizeof *mask);
+    float *hmask = silt_arena_alloc(silt_graph_arena(g), (size_t)(L * L) * sizeof *hmask);
     if (!lvl) return NULL;
-    if (!mask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
-    // attn_bias_for_masking: 0 where lvl[i] >= lvl[j], else -inf.
+    if (!hmask) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    // attn_bias_for_masking: 0 where lvl[i] >= lvl[j], else -inf. Built on
+    // the host and copied into the graph's memory once for all layers (on a
+    // cuda graph, one upload per forward instead of one per layer).
     for (int64_t i = 0; i < L; i++)
-        for (int64_t j = 0; j < L; j++) mask[i * L + j] = m->lvl[i] >= m->lvl[j] ? 0.0f : -INFINITY;
+        for (int64_t j = 0; j < L; j++) hmask[i * L + j] = m->lvl[i] >= m->lvl[j] ? 0.0f : -INFINITY;
+    const float *mask = silt_graph_device_copy(g, hmask, (size_t)(L * L) * sizeof *hmask);
+    if (!mask) return NULL;
 
     silt_tensor *sos = silt_add(g, silt_reshape(g, cond, 3, (int64_t[]){B, 1, C}), m->pos_start);
     silt_tensor *parts[2] = {sos, silt_linear(g, x, m->word_w, m->word_b)};

@@ -48,7 +48,8 @@ typedef struct var_kv {
 // shared = shared_ada_lin(cs) (R, 6C) with shared_aln, else NULL.
 silt_status var_ada(silt_graph *g, const var_model *m, int bi, silt_tensor *cs, silt_tensor *shared,
                     silt_tensor *out[6]);
-// One AdaLNSelfAttn block on x (R, T, C). mask: additive (T, T) or NULL;
+// One AdaLNSelfAttn block on x (R, T, C). mask: additive (T, T) in the
+// graph's memory (silt_graph_device_copy: shared by all layers) or NULL;
 // kv: cache to append to and attend over, or NULL; ctx: the projected text
 // tokens (R, Tc, C) of a text model (cross-attention), else NULL.
 silt_tensor *var_block_fwd(silt_graph *g, const var_model *m, int bi, silt_tensor *x, silt_tensor *const ada[6],
