@@ -17,8 +17,10 @@
 //   silt_ms <mode> <batch> <ms>
 // that bench/dit_torch_gpu.py --silt FILE reads to print torch/silt ratios.
 //
-//   bench_dit_gpu [--reps N (20)] [--no-check] [--tiny]
+//   bench_dit_gpu [--reps N (20)] [--no-check] [--tiny] [--attn-mma 1|2]
 // --tiny: depth 2, hidden 128, 4 heads (a smoke test of the bench itself).
+// --attn-mma: the tensor-core attention kernel of the tf32/bf16 modes
+// (silt_cuda_set_attention_mma_variant; default 1).
 // Without a GPU it prints "no GPU (...)" and exits 0.
 #include <math.h>
 #include <stdio.h>
@@ -105,8 +107,9 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-check")) check = 0;
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
+        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc) silt_cuda_set_attention_mma_variant(atoi(argv[++i]));
         else {
-            fprintf(stderr, "usage: bench_dit_gpu [--reps N (20)] [--no-check] [--tiny]\n");
+            fprintf(stderr, "usage: bench_dit_gpu [--reps N (20)] [--no-check] [--tiny] [--attn-mma 1|2]\n");
             return 2;
         }
     }

@@ -107,9 +107,16 @@ static void bench_attention(int64_t B, int64_t H, int64_t T, int64_t D, int iter
     double flops = 4.0 * (double)(B * H) * (double)T * (double)T * (double)D;  // QK^T and PV
     if (a.q && a.k && a.v && a.out && a.lse && a.dout && a.dq && a.dk && a.dv && a.scratch) {
         report("attention fwd", shape, time_ms(attn_fwd, &a, iters, why, sizeof why), flops, "TFLOP/s", why);
-        if (attention_bf16_eligible_cuda(a.out, a.q, a.k, a.v, D, D, NULL))
-            report("attention fwd bf16 mma", shape, time_ms(attn_fwd_bf16, &a, iters, why, sizeof why), flops,
+        if (attention_bf16_eligible_cuda(a.out, a.q, a.k, a.v, D, D, NULL)) {
+            // Both kernels (silt_cuda_set_attention_mma_variant); v2's time includes its K/V pre-pass.
+            int was = silt_cuda_set_attention_mma_variant(1);
+            report("attention fwd bf16 mma v1", shape, time_ms(attn_fwd_bf16, &a, iters, why, sizeof why), flops,
                    "TFLOP/s", why);
+            silt_cuda_set_attention_mma_variant(2);
+            report("attention fwd bf16 mma v2", shape, time_ms(attn_fwd_bf16, &a, iters, why, sizeof why), flops,
+                   "TFLOP/s", why);
+            silt_cuda_set_attention_mma_variant(was);
+        }
         // Backward: S and dP recomputed twice (dk/dv and dq kernels) plus dV, dK, dQ: 7 products of the same size.
         report("attention bwd", shape, time_ms(attn_bwd, &a, iters, why, sizeof why), 3.5 * flops, "TFLOP/s", why);
     }

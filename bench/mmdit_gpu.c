@@ -29,6 +29,7 @@
 // that bench/mmdit_torch_gpu.py --silt FILE reads to print torch/silt ratios.
 //
 //   bench_mmdit_gpu [--reps N (10)] [--full-reps N (3)] [--no-full] [--no-check] [--tiny] [--text T (333)]
+//                   [--attn-mma 1|2]  (the tensor-core attention kernel of the tf32/bf16 modes; default 1)
 //   bench_mmdit_gpu --dump DIR [--qk]
 // --tiny: depth 2, hidden 128 (2 heads of 64), 256 image tokens (a smoke test
 // of the bench itself). --dump: no GPU needed; a tiny random model (depth 3,
@@ -311,9 +312,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-full")) do_full = 0;
         else if (!strcmp(argv[i], "--no-check")) check = 0;
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
+        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc) silt_cuda_set_attention_mma_variant(atoi(argv[++i]));
         else {
             fprintf(stderr, "usage: bench_mmdit_gpu [--reps N (10)] [--full-reps N (3)] [--no-full] [--no-check] "
-                            "[--tiny] [--text T (333)]\n       bench_mmdit_gpu --dump DIR [--qk]\n");
+                            "[--tiny] [--text T (333)] [--attn-mma 1|2]\n       bench_mmdit_gpu --dump DIR [--qk]\n");
             return 2;
         }
     }

@@ -78,6 +78,16 @@ bool attention_bf16_eligible_cuda(const float *out, const float *q, const float 
 // previous setting.
 bool silt_cuda_set_attention_bf16(bool allow);
 bool silt_cuda_attention_bf16(void);  // the current setting
+// Which kernel attention_fwd_cuda_bf16 runs (same contract, same results to
+// rounding): 1, the one above (64 query rows per block of 4 warps, K/V tiles
+// converted from fp32 as they are loaded, no load/compute overlap); 2, a
+// pipelined one (a pre-pass converts K and V once to bf16, V transposed, into
+// a device workspace that grows as needed and is kept for the process; 128
+// query rows per block of 8 warps; K/V tiles copied by cp.async into two
+// shared-memory stages, the next tile in flight while one is used). Default
+// 1: variant 2 was written (2026-11-28) without a GPU to run it on. Returns
+// the previous setting; values other than 1 and 2 change nothing.
+int silt_cuda_set_attention_mma_variant(int variant);
 
 // Accumulates (+=) into dq (B,H,Tq,D), dk (B,H,Tk,D), dv (B,H,Tk,Dv); any may
 // be NULL. out and lse from the forward may be NULL (then they are recomputed

@@ -95,11 +95,12 @@ __device__ inline void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t 
 __device__ inline float4 ld4(const float *p) { return __ldg(reinterpret_cast<const float4 *>(p)); }
 
 // Keys visible to query row i: [0, row_keys(i)), as cuda/ops_attention.cu.
-__device__ inline int64_t row_keys(const mma_p &p, int64_t i) {
-    if (!p.causal) return p.Tk;
-    int64_t e = i + 1 + (p.Tk - p.Tq);
-    return e < 0 ? 0 : (e > p.Tk ? p.Tk : e);
+__device__ inline int64_t row_keys_of(int causal, int64_t Tq, int64_t Tk, int64_t i) {
+    if (!causal) return Tk;
+    int64_t e = i + 1 + (Tk - Tq);
+    return e < 0 ? 0 : (e > Tk ? Tk : e);
 }
+__device__ inline int64_t row_keys(const mma_p &p, int64_t i) { return row_keys_of(p.causal, p.Tq, p.Tk, i); }
 
 // Rows [row0, row0 + 64) x columns [0, DP) of src (rows of D floats, nrows
 // of them) as bf16 into dst (row stride SW words); zero past nrows or D.
@@ -296,6 +297,304 @@ silt_status launch(const mma_p &p, unsigned blocks) {
     return SILT_OK;
 }
 
+
+// --- variant 2: K/V converted once, 128 query rows, cp.async double buffering ---
+//
+// A pre-pass (kv_bf16_kernel) writes K as bf16 rows kb[bh][Tkp][DP] and V
+// transposed, vt[bh][DP][Tkp] (key pairs as bf16x2 words, the even key in
+// the low half: sVt's layout above), both zero-padded to DP columns and to
+// Tkp = Tk rounded up to BN keys, into a device workspace that grows as
+// needed and lives for the process (one stream: the next call's pre-pass
+// runs after this call's kernel). The main kernel is variant 1's warp code
+// with 8 warps (BM2 = 128 query rows per block: each K/V tile serves twice
+// the rows) and its tiles copied by cp.async (16 bytes, no conversion) into
+// two shared-memory stages: tile j + 1 is in flight while tile j is used.
+// Shared memory: 2 x (BN x SW + DP x VW) words, 72 KB at DP = 128 (dynamic,
+// opted in above 48 KB).
+constexpr int BM2 = 128, NWARPS2 = BM2 / 16, THREADS2 = NWARPS2 * 32;
+
+int g_mma_variant = 1;  // attention_fwd_cuda_bf16's kernel, read and written with __atomic builtins
+uint32_t *g_ws;         // variant 2's bf16 K / V^T workspace
+size_t g_ws_bytes;
+
+struct mma2_p {
+    const float *q, *v, *head_u;  // fp32 q (A fragments, from global) and v (the SoftPAG identity rows)
+    const uint32_t *kb, *vt;      // the pre-pass's bf16 copies
+    float *out, *lse;
+    int64_t Tq, Tk, Tkp, nqt;
+    int D;
+    float scale_log2;
+    int causal;
+};
+
+__device__ inline void cp_async16(void *smem, const void *gmem) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    (void)smem, (void)gmem;
+    __trap();
+#else
+    const unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+#endif
+}
+__device__ inline void cp_async_commit() {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+template <int N>
+__device__ inline void cp_async_wait() {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+#endif
+}
+
+// One block per (bh, key tile of BN): the tile's K rows (as load_rows) and
+// V columns (as load_vt) into kb / vt, zeros past Tk and past D.
+template <int DP>
+__global__ void kv_bf16_kernel(uint32_t *kb, uint32_t *vt, const float *k, const float *v, int64_t Tk, int64_t Tkp,
+                               int D, int64_t nkt) {
+    constexpr int CH = DP / 4, RW = DP / 2, KP = BN / 2;
+    const int64_t bh = blockIdx.x / nkt, j0 = (blockIdx.x % nkt) * BN;
+    const float *kh = k + bh * Tk * D, *vh = v + bh * Tk * D;
+    uint32_t *kd = kb + (bh * Tkp + j0) * RW;
+    for (int e = threadIdx.x; e < BN * CH; e += blockDim.x) {
+        const int r = e / CH, c = e - r * CH, d = 4 * c;
+        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (j0 + r < Tk && d < D) x = ld4(kh + (j0 + r) * D + d);
+        *reinterpret_cast<uint2 *>(kd + r * RW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+    }
+    const int64_t vw = Tkp / 2;  // words per vt row
+    uint32_t *vd = vt + bh * DP * vw + j0 / 2;
+    for (int e = threadIdx.x; e < KP * CH; e += blockDim.x) {
+        const int c = e / KP, kp = e - c * KP, d = 4 * c;
+        const int64_t j = j0 + 2 * kp;
+        float4 x0 = make_float4(0.0f, 0.0f, 0.0f, 0.0f), x1 = x0;
+        if (d < D) {
+            if (j < Tk) x0 = ld4(vh + j * D + d);
+            if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * D + d);
+        }
+        vd[(d + 0) * vw + kp] = pack_bf16(x0.x, x1.x);
+        vd[(d + 1) * vw + kp] = pack_bf16(x0.y, x1.y);
+        vd[(d + 2) * vw + kp] = pack_bf16(x0.z, x1.z);
+        vd[(d + 3) * vw + kp] = pack_bf16(x0.w, x1.w);
+    }
+}
+
+// Issues the cp.async copies of key tile j0 into one stage (sKs: BN rows of
+// SW words, sVs: DP rows of VW words). Every chunk is in bounds: the
+// workspace is padded to Tkp keys and DP columns.
+template <int DP>
+__device__ inline void load_tile_async(uint32_t *sKs, uint32_t *sVs, const mma2_p &p, int64_t bh, int64_t j0) {
+    constexpr int SW = DP / 2 + 4, RW = DP / 2, KC = RW / 4, VC = BN / 8;  // 16-byte chunks per K row / V^T row
+    const uint32_t *ks = p.kb + (bh * p.Tkp + j0) * RW;
+    for (int e = threadIdx.x; e < BN * KC; e += THREADS2) {
+        const int r = e / KC, c = e - r * KC;
+        cp_async16(sKs + r * SW + 4 * c, ks + r * RW + 4 * c);
+    }
+    const int64_t vw = p.Tkp / 2;
+    const uint32_t *vs = p.vt + bh * DP * vw + j0 / 2;
+    for (int e = threadIdx.x; e < DP * VC; e += THREADS2) {
+        const int d = e / VC, c = e - d * VC;
+        cp_async16(sVs + d * VW + 4 * c, vs + d * vw + 4 * c);
+    }
+}
+
+template <int DP>
+constexpr size_t mma2_smem_bytes() {
+    return (size_t)(2 * BN * (DP / 2 + 4) + 2 * DP * VW) * sizeof(uint32_t);
+}
+
+// Block: blockIdx.x = (b*H + h) * nqt + query tile of BM2 rows.
+template <int DP>
+__global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p) {
+    constexpr int SW = DP / 2 + 4, KS = DP / 16, NT = BN / 8, DT = DP / 8, CH = DP / 4;
+    constexpr int KBUF = BN * SW, VBUF = DP * VW;
+    static_assert(BM2 == 2 * BN, "the two K stages stage the Q tile");
+    static_assert(DP % 16 == 0 && DP >= 16 && DP <= 128, "DP");
+    extern __shared__ __align__(16) uint32_t smem2[];
+    uint32_t *sK = smem2, *sVt = smem2 + 2 * KBUF;
+
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int D = p.D;
+    const int64_t Tq = p.Tq;
+    const int64_t bh = blockIdx.x / p.nqt, i0 = (blockIdx.x % p.nqt) * BM2;
+    const float *qh = p.q + bh * Tq * D, *vh = p.v + bh * p.Tk * D;
+
+    // The Q tile (BM2 rows, as load_rows) across both K stages, then each
+    // warp's A fragments into registers for the whole loop.
+    for (int e = threadIdx.x; e < BM2 * CH; e += THREADS2) {
+        const int r = e / CH, c = e - r * CH, d = 4 * c;
+        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (i0 + r < Tq && d < D) x = ld4(qh + (i0 + r) * D + d);
+        *reinterpret_cast<uint2 *>(sK + r * SW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+    }
+    __syncthreads();
+    uint32_t qf[KS][4];
+    {
+        const uint32_t *r0 = sK + (warp * 16 + g) * SW, *r8 = r0 + 8 * SW;
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) {
+            qf[kk][0] = r0[kk * 8 + t];
+            qf[kk][1] = r8[kk * 8 + t];
+            qf[kk][2] = r0[kk * 8 + 4 + t];
+            qf[kk][3] = r8[kk * 8 + 4 + t];
+        }
+    }
+    __syncthreads();  // every warp has its Q fragments before tile 0 overwrites the staging
+
+    const int64_t row[2] = {i0 + warp * 16 + g, i0 + warp * 16 + g + 8};
+    const int64_t lim[2] = {row_keys_of(p.causal, p.Tq, p.Tk, row[0]), row_keys_of(p.causal, p.Tq, p.Tk, row[1])};
+    const int64_t ilast = (i0 + BM2 < Tq ? i0 + BM2 : Tq) - 1, kend = row_keys_of(p.causal, p.Tq, p.Tk, ilast);
+    const int64_t ntiles = (kend + BN - 1) / BN;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float o[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+
+    if (ntiles > 0) {
+        load_tile_async<DP>(sK, sVt, p, bh, 0);
+        cp_async_commit();
+    }
+    for (int64_t jt = 0; jt < ntiles; jt++) {
+        const int st = (int)(jt & 1);
+        if (jt + 1 < ntiles) {  // the other stage was last read in iteration jt - 1, which ended in a barrier
+            load_tile_async<DP>(sK + (st ^ 1) * KBUF, sVt + (st ^ 1) * VBUF, p, bh, (jt + 1) * BN);
+            cp_async_commit();
+            cp_async_wait<1>();  // tile jt has landed (this thread's copies)
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();  // ... and every thread's copies of it
+        const uint32_t *cK = sK + st * KBUF, *cV = sVt + st * VBUF;
+        const int64_t j0 = jt * BN;
+
+        float s[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+            const uint32_t *kr = cK + (nt * 8 + g) * SW;
+#pragma unroll
+            for (int kk = 0; kk < KS; kk++) mma16816(s[nt], qf[kk], kr[kk * 8 + t], kr[kk * 8 + 4 + t]);
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
+                s[nt][e] = col < lim[e >> 1] ? s[nt][e] * p.scale_log2 : -INFINITY;
+            }
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 2));
+            const float mn = fmaxf(m[h], mx);
+            if (mn == -INFINITY) {
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) s[nt][2 * h] = s[nt][2 * h + 1] = 0.0f;
+            } else {
+                const float alpha = exp2f(m[h] - mn);
+                float ls = 0.0f;
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) {
+                    const float p0 = exp2f(s[nt][2 * h] - mn), p1 = exp2f(s[nt][2 * h + 1] - mn);
+                    s[nt][2 * h] = p0;
+                    s[nt][2 * h + 1] = p1;
+                    ls += p0 + p1;
+                }
+                l[h] = l[h] * alpha + ls;
+                m[h] = mn;
+#pragma unroll
+                for (int dt = 0; dt < DT; dt++) {
+                    o[dt][2 * h] *= alpha;
+                    o[dt][2 * h + 1] *= alpha;
+                }
+            }
+        }
+#pragma unroll
+        for (int kk = 0; kk < BN / 16; kk++) {
+            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                if (dt * 8 >= D) break;
+                const uint32_t *vr = cV + (dt * 8 + g) * VW;
+                mma16816(o[dt], a, vr[kk * 8 + t], vr[kk * 8 + 4 + t]);
+            }
+        }
+        __syncthreads();  // every warp is done with stage st before iteration jt + 1 refills it
+    }
+
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        l[h] += __shfl_xor_sync(FULL, l[h], 1);
+        l[h] += __shfl_xor_sync(FULL, l[h], 2);
+    }
+    const float u = p.head_u ? p.head_u[bh] : 0.0f, am = 1.0f - u;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t i = row[h];
+        if (i >= Tq) continue;
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float *orow = p.out + (bh * Tq + i) * D;
+        const float *vrow = vh + i * D;
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            const int col = dt * 8 + 2 * t;
+            if (col >= D) continue;
+            float2 r = make_float2(am * (o[dt][2 * h] * inv), am * (o[dt][2 * h + 1] * inv));
+            if (u != 0.0f) {
+                r.x += u * vrow[col];
+                r.y += u * vrow[col + 1];
+            }
+            *reinterpret_cast<float2 *>(orow + col) = r;
+        }
+        if (p.lse && t == 0) p.lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
+    }
+}
+
+// The workspace for BH heads of Tkp keys at DP columns: kb then vt.
+silt_status workspace(size_t bytes, uint32_t **out) {
+    if (bytes > g_ws_bytes) {
+        if (g_ws) SILT_CUDA_TRY(cudaFree(g_ws));  // synchronises: no kernel still reads it
+        g_ws = nullptr;
+        g_ws_bytes = 0;
+        SILT_CUDA_TRY(cudaMalloc((void **)&g_ws, bytes));
+        g_ws_bytes = bytes;
+    }
+    *out = g_ws;
+    return SILT_OK;
+}
+
+template <int DP>
+silt_status launch2(mma2_p p, unsigned blocks, const float *k, int64_t BH) {
+    const int64_t nkt = p.Tkp / BN;
+    if (BH * nkt > INT_MAX) return SILT_FAIL(SILT_ERR_UNSUPPORTED, "attention_fwd_cuda_bf16: too many key tiles");
+    uint32_t *ws = nullptr;
+    const size_t half = (size_t)(BH * p.Tkp) * (DP / 2) * sizeof(uint32_t);
+    SILT_TRY(workspace(2 * half, &ws));
+    uint32_t *kb = ws, *vt = ws + half / sizeof(uint32_t);
+    if (p.Tkp > 0) {
+        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), 256>>>(kb, vt, k, p.v, p.Tk, p.Tkp, p.D, nkt);
+        SILT_CUDA_LAUNCHED("kv_bf16_kernel");
+    }
+    p.kb = kb;
+    p.vt = vt;
+    constexpr size_t smem = mma2_smem_bytes<DP>();
+    static int attr_set;
+    if (!__atomic_load_n(&attr_set, __ATOMIC_RELAXED)) {
+        SILT_CUDA_TRY(cudaFuncSetAttribute((const void *)attn_fwd_mma2_kernel<DP>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        __atomic_store_n(&attr_set, 1, __ATOMIC_RELAXED);
+    }
+    attn_fwd_mma2_kernel<DP><<<blocks, THREADS2, smem>>>(p);
+    SILT_CUDA_LAUNCHED("attn_fwd_mma2_kernel");
+    return SILT_OK;
+}
+
 }  // namespace
 
 extern "C" bool silt_cuda_set_attention_bf16(bool allow) {
@@ -303,6 +602,11 @@ extern "C" bool silt_cuda_set_attention_bf16(bool allow) {
 }
 
 extern "C" bool silt_cuda_attention_bf16(void) { return __atomic_load_n(&g_attention_bf16, __ATOMIC_RELAXED) != 0; }
+
+extern "C" int silt_cuda_set_attention_mma_variant(int variant) {
+    if (variant != 1 && variant != 2) return __atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED);
+    return __atomic_exchange_n(&g_mma_variant, variant, __ATOMIC_RELAXED);
+}
 
 extern "C" bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v,
                                              int64_t D, int64_t Dv, const silt_attn_opts *o) {
@@ -344,6 +648,37 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
                          "q/k/v (got D %lld, Dv %lld, mask %s, probs_out %s)",
                          op, (long long)D, (long long)Dv, o && o->mask ? "set" : "none",
                          o && o->probs_out ? "set" : "none");
+    if (__atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED) == 2) {
+        const int64_t nqt2 = (Tq + BM2 - 1) / BM2;
+        if (B * H * nqt2 > INT_MAX)
+            return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,
+                             (long long)(B * H), (long long)nqt2);
+        mma2_p p2;
+        p2.q = q;
+        p2.v = v;
+        p2.head_u = o ? o->head_u : nullptr;
+        p2.kb = p2.vt = nullptr;
+        p2.out = out;
+        p2.lse = lse;
+        p2.Tq = Tq;
+        p2.Tk = Tk;
+        p2.Tkp = (Tk + BN - 1) / BN * BN;
+        p2.nqt = nqt2;
+        p2.D = (int)D;
+        p2.scale_log2 = scale * LOG2E;
+        p2.causal = o && o->causal;
+        const unsigned blocks2 = (unsigned)(B * H * nqt2);
+        switch ((D + 15) / 16) {
+        case 1: return launch2<16>(p2, blocks2, k, B * H);
+        case 2: return launch2<32>(p2, blocks2, k, B * H);
+        case 3: return launch2<48>(p2, blocks2, k, B * H);
+        case 4: return launch2<64>(p2, blocks2, k, B * H);
+        case 5: return launch2<80>(p2, blocks2, k, B * H);
+        case 6: return launch2<96>(p2, blocks2, k, B * H);
+        case 7: return launch2<112>(p2, blocks2, k, B * H);
+        default: return launch2<128>(p2, blocks2, k, B * H);
+        }
+    }
     const int64_t nqt = (Tq + BM - 1) / BM;
     if (B * H * nqt > INT_MAX)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,

@@ -16,7 +16,8 @@
 // output is a convex mix of v rows), lse against 1; and the norm-wise
 // ||out - cpu|| / ||cpu|| < 1e-2. Inputs: q, k uniform in [-1, 1], v in
 // [-1, 1]. Outputs start as NaN (poisoned), so an unwritten element fails.
-// Each case also checks that a second run gives the same bits, that
+// Every case runs on both kernels (silt_cuda_set_attention_mma_variant 1 and
+// 2). Each case also checks that a second run gives the same bits, that
 // attention_fwd_cuda gives those same bits with the switch on (dispatch) and
 // stays within the fp32 twins' 1e-4 with it off.
 #include <math.h>
@@ -269,9 +270,17 @@ int main(void) {
         {1, 1, 99, 99, 96},  {1, 1, 40, 40, 8},    {1, 1, 33, 90, 4},    {2, 16, 256, 256, 72},
     };
     twin_quiet = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
-        for (int opt = 0; opt < OPT_COUNT; opt++) mma_case(shapes[i], opt);
-    graph_case();
+    // Both kernels behind attention_fwd_cuda_bf16 (variant 2: the pipelined
+    // one, with its workspace growing over the shapes and reused after).
+    CHECK(silt_cuda_set_attention_mma_variant(0) == 1);  // default 1; 0 changes nothing
+    for (int variant = 1; variant <= 2; variant++) {
+        CHECK(silt_cuda_set_attention_mma_variant(variant) == 1);  // the previous: 1, then 1 again
+        printf("-- kernel variant %d\n", variant);
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int opt = 0; opt < OPT_COUNT; opt++) mma_case(shapes[i], opt);
+        graph_case();
+    }
+    CHECK(silt_cuda_set_attention_mma_variant(1) == 2);
     CHECK(!silt_cuda_set_attention_bf16(false));  // every case put it back
     return check_summary();
 }
