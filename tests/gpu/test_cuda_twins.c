@@ -163,7 +163,9 @@ static void test_tf32(void) {
     CHECK(silt_cuda_set_allow_tf32(false));
 }
 
-static void linear_case(int64_t N, int64_t in_f, int64_t out_f, bool with_bias) {
+// shift: every device buffer starts `shift` floats past its allocation, so
+// the cuBLASLt path (a bias) meets 4- and 8-byte aligned operands too.
+static void linear_case(int64_t N, int64_t in_f, int64_t out_f, bool with_bias, int shift) {
     float *x = host_f32(N * in_f), *w = host_f32(out_f * in_f), *bias = host_f32(out_f), *ref = host_f32(N * out_f),
           *got = host_f32(N * out_f);
     void *dx = NULL, *dw = NULL, *db = NULL, *dout = NULL;
@@ -177,17 +179,21 @@ static void linear_case(int64_t N, int64_t in_f, int64_t out_f, bool with_bias) 
             for (int64_t i = 0; i < in_f; i++) acc += (double)x[n * in_f + i] * w[o * in_f + i];
             ref[n * out_f + o] = (float)acc;
         }
-    dx = upload(x, (size_t)(N * in_f) * 4);
-    dw = upload(w, (size_t)(out_f * in_f) * 4);
-    db = upload(bias, (size_t)out_f * 4);
-    dout = upload(NULL, (size_t)(N * out_f) * 4);
+    dx = upload(NULL, (size_t)(N * in_f + shift) * 4);
+    dw = upload(NULL, (size_t)(out_f * in_f + shift) * 4);
+    db = upload(NULL, (size_t)(out_f + shift) * 4);
+    dout = upload(NULL, (size_t)(N * out_f + shift) * 4);
     if (!dx || !dw || !db || !dout) goto done;
+    float *sx = (float *)dx + shift, *sw = (float *)dw + shift, *sb = (float *)db + shift, *so = (float *)dout + shift;
+    CHECK_OK(silt_cuda_memcpy_h2d(sx, x, (size_t)(N * in_f) * 4));
+    CHECK_OK(silt_cuda_memcpy_h2d(sw, w, (size_t)(out_f * in_f) * 4));
+    CHECK_OK(silt_cuda_memcpy_h2d(sb, bias, (size_t)out_f * 4));
     char what[128];
-    snprintf(what, sizeof what, "linear N%lld in%lld out%lld %s", (long long)N, (long long)in_f, (long long)out_f,
-             with_bias ? "bias" : "no-bias");
-    silt_status s = linear_fwd_cuda(dout, dx, dw, with_bias ? db : NULL, N, in_f, out_f);
+    snprintf(what, sizeof what, "linear N%lld in%lld out%lld %s shift %d", (long long)N, (long long)in_f,
+             (long long)out_f, with_bias ? "bias" : "no-bias", shift);
+    silt_status s = linear_fwd_cuda(so, sx, sw, with_bias ? sb : NULL, N, in_f, out_f);
     CHECK_MSG(s == SILT_OK, "%s: %s", what, silt_last_error());
-    if (s == SILT_OK && download(got, dout, (size_t)(N * out_f) * 4))
+    if (s == SILT_OK && download(got, so, (size_t)(N * out_f) * 4))
         compare(what, got, ref, N * out_f, 1e-4, sqrt((double)in_f) * rms(x, N * in_f) * rms(w, out_f * in_f));
 done:
     silt_cuda_free(dx);
@@ -200,7 +206,12 @@ done:
 static void test_linear(void) {
     const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 127}, {33, 127, 7}, {127, 256, 1000}, {1000, 256, 33}, {3, 1000, 1}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-        for (int b = 0; b < 2; b++) linear_case(shapes[s][0], shapes[s][1], shapes[s][2], b);
+        for (int b = 0; b < 2; b++) linear_case(shapes[s][0], shapes[s][1], shapes[s][2], b, 0);
+    // Misaligned operands, and the same shapes again (the cached cuBLASLt plans are keyed by alignment).
+    linear_case(127, 256, 1000, true, 1);
+    linear_case(33, 127, 7, true, 2);
+    linear_case(127, 256, 1000, true, 0);
+    linear_case(127, 256, 1000, true, 1);
 }
 
 enum { OP_GELU_ERF, OP_GELU_TANH, OP_SILU, OP_ADD, OP_ADD_ALIAS };
