@@ -138,12 +138,121 @@ __device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64
     }
 }
 
+// One key tile for one warp's 16 query rows: S = Q K^T on the tensor cores,
+// the online softmax update of m, l and o, then O += P V. cK: the tile's
+// BN key rows (SW words each), cV: its V^T (DP rows of VW words).
+template <int DP>
+__device__ __forceinline__ void tile_step(const uint32_t *cK, const uint32_t *cV, const uint32_t (&qf)[DP / 16][4],
+                                          int64_t j0, const int64_t (&lim)[2], float scale_log2, int D, float (&m)[2],
+                                          float (&l)[2], float (&o)[DP / 8][4], int g, int t) {
+    constexpr int SW = DP / 2 + 4, KS = DP / 16, NT = BN / 8, DT = DP / 8;
+    // S = Q K^T: B[k = d][n = key] = K[key][d], so b0 is sK[key][2t..2t+1] of step kk.
+    float s[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+        s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+        const uint32_t *kr = cK + (nt * 8 + g) * SW;
+#pragma unroll
+        for (int kk = 0; kk < KS; kk++) mma16816(s[nt], qf[kk], kr[kk * 8 + t], kr[kk * 8 + 4 + t]);
+    }
+    // Scale to base 2; -inf past each row's visible keys (causal) and past Tk.
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
+            s[nt][e] = col < lim[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
+        }
+    // Online softmax, per row. The max is reduced over the 4 lanes of the
+    // row's quad (xor 1, 2), so all four take the same branch below.
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 2));
+        const float mn = fmaxf(m[h], mx);
+        if (mn == -INFINITY) {  // nothing visible yet: p = 0, state unchanged
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) s[nt][2 * h] = s[nt][2 * h + 1] = 0.0f;
+        } else {
+            const float alpha = exp2f(m[h] - mn);  // 0 when m was -inf
+            float ls = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                const float p0 = exp2f(s[nt][2 * h] - mn), p1 = exp2f(s[nt][2 * h + 1] - mn);  // 0 where masked
+                s[nt][2 * h] = p0;
+                s[nt][2 * h + 1] = p1;
+                ls += p0 + p1;
+            }
+            l[h] = l[h] * alpha + ls;
+            m[h] = mn;
+#pragma unroll
+            for (int dt = 0; dt < DT; dt++) {
+                o[dt][2 * h] *= alpha;
+                o[dt][2 * h + 1] *= alpha;
+            }
+        }
+    }
+    // O += P V over the tile's 4 groups of 16 keys. P's A fragment is the
+    // accumulator of score tiles 2kk and 2kk+1; b0 of output tile dt is
+    // V[keys 16kk + 2t, +1][d = 8dt + g] = sVt word (8dt + g) * VW + 8kk + t.
+#pragma unroll
+    for (int kk = 0; kk < BN / 16; kk++) {
+        const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                               pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                               pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            if (dt * 8 >= D) break;  // all-zero padding columns (uniform over the block)
+            const uint32_t *vr = cV + (dt * 8 + g) * VW;
+            mma16816(o[dt], a, vr[kk * 8 + t], vr[kk * 8 + 4 + t]);
+        }
+    }
+}
+
+// The rows' sums over their quads, then out = (1 - u) O / l + u v_i and the
+// log-sum-exp for this thread's two rows (vh: the fp32 V of this head).
+template <int DP>
+__device__ __forceinline__ void epilogue(float (&l)[2], const float (&m)[2], const float (&o)[DP / 8][4],
+                                         const int64_t (&row)[2], int64_t Tq, int D, int64_t bh, const float *head_u,
+                                         float *out, float *lse, const float *vh, int t) {
+    constexpr int DT = DP / 8;
+    // Row sums over the quad (every lane takes part before any lane skips).
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        l[h] += __shfl_xor_sync(FULL, l[h], 1);
+        l[h] += __shfl_xor_sync(FULL, l[h], 2);
+    }
+    const float u = head_u ? head_u[bh] : 0.0f, am = 1.0f - u;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t i = row[h];
+        if (i >= Tq) continue;
+        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
+        float *orow = out + (bh * Tq + i) * D;
+        const float *vrow = vh + i * D;  // the identity map's value row: Tq == Tk when u is set
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++) {
+            const int col = dt * 8 + 2 * t;  // even, and D % 4 == 0: col < D implies col + 1 < D
+            if (col >= D) continue;
+            float2 r = make_float2(am * (o[dt][2 * h] * inv), am * (o[dt][2 * h + 1] * inv));
+            if (u != 0.0f) {
+                r.x += u * vrow[col];
+                r.y += u * vrow[col + 1];
+            }
+            *reinterpret_cast<float2 *>(orow + col) = r;
+        }
+        if (lse && t == 0) lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
+    }
+}
+
 // Block: blockIdx.x = (b*H + h) * nqt + query tile.
 template <int DP>
 __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
     constexpr int SW = DP / 2 + 4;  // words per sK row: DP bf16 + 8 of padding
     constexpr int KS = DP / 16;     // k-steps of QK^T
-    constexpr int NT = BN / 8;      // n8 score tiles per key tile
     constexpr int DT = DP / 8;      // n8 output tiles
     // sK also stages the Q tile before the loop (BM == BN rows, same stride).
     __shared__ __align__(16) uint32_t sK[BN * SW];
@@ -186,99 +295,10 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
         load_vt<DP>(sVt, vh, j0, Tk, D);
         __syncthreads();
 
-        // S = Q K^T: B[k = d][n = key] = K[key][d], so b0 is sK[key][2t..2t+1] of step kk.
-        float s[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            const uint32_t *kr = sK + (nt * 8 + g) * SW;
-#pragma unroll
-            for (int kk = 0; kk < KS; kk++) mma16816(s[nt], qf[kk], kr[kk * 8 + t], kr[kk * 8 + 4 + t]);
-        }
-        // Scale to base 2; -inf past each row's visible keys (causal) and past Tk.
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
-                s[nt][e] = col < lim[e >> 1] ? s[nt][e] * p.scale_log2 : -INFINITY;
-            }
-        // Online softmax, per row. The max is reduced over the 4 lanes of the
-        // row's quad (xor 1, 2), so all four take the same branch below.
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 2));
-            const float mn = fmaxf(m[h], mx);
-            if (mn == -INFINITY) {  // nothing visible yet: p = 0, state unchanged
-#pragma unroll
-                for (int nt = 0; nt < NT; nt++) s[nt][2 * h] = s[nt][2 * h + 1] = 0.0f;
-            } else {
-                const float alpha = exp2f(m[h] - mn);  // 0 when m was -inf
-                float ls = 0.0f;
-#pragma unroll
-                for (int nt = 0; nt < NT; nt++) {
-                    const float p0 = exp2f(s[nt][2 * h] - mn), p1 = exp2f(s[nt][2 * h + 1] - mn);  // 0 where masked
-                    s[nt][2 * h] = p0;
-                    s[nt][2 * h + 1] = p1;
-                    ls += p0 + p1;
-                }
-                l[h] = l[h] * alpha + ls;
-                m[h] = mn;
-#pragma unroll
-                for (int dt = 0; dt < DT; dt++) {
-                    o[dt][2 * h] *= alpha;
-                    o[dt][2 * h + 1] *= alpha;
-                }
-            }
-        }
-        // O += P V over the tile's 4 groups of 16 keys. P's A fragment is the
-        // accumulator of score tiles 2kk and 2kk+1; b0 of output tile dt is
-        // V[keys 16kk + 2t, +1][d = 8dt + g] = sVt word (8dt + g) * VW + 8kk + t.
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++) {
-                if (dt * 8 >= D) break;  // all-zero padding columns (uniform over the block)
-                const uint32_t *vr = sVt + (dt * 8 + g) * VW;
-                mma16816(o[dt], a, vr[kk * 8 + t], vr[kk * 8 + 4 + t]);
-            }
-        }
+        tile_step<DP>(sK, sVt, qf, j0, lim, p.scale_log2, D, m, l, o, g, t);
     }
 
-    // Row sums over the quad (every lane takes part before any lane skips).
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        l[h] += __shfl_xor_sync(FULL, l[h], 1);
-        l[h] += __shfl_xor_sync(FULL, l[h], 2);
-    }
-    const float u = p.head_u ? p.head_u[bh] : 0.0f, am = 1.0f - u;
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int64_t i = row[h];
-        if (i >= Tq) continue;
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float *orow = p.out + (bh * Tq + i) * D;
-        const float *vrow = vh + i * D;  // the identity map's value row: Tq == Tk when u is set
-#pragma unroll
-        for (int dt = 0; dt < DT; dt++) {
-            const int col = dt * 8 + 2 * t;  // even, and D % 4 == 0: col < D implies col + 1 < D
-            if (col >= D) continue;
-            float2 r = make_float2(am * (o[dt][2 * h] * inv), am * (o[dt][2 * h + 1] * inv));
-            if (u != 0.0f) {
-                r.x += u * vrow[col];
-                r.y += u * vrow[col + 1];
-            }
-            *reinterpret_cast<float2 *>(orow + col) = r;
-        }
-        if (p.lse && t == 0) p.lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
-    }
+    epilogue<DP>(l, m, o, row, Tq, D, bh, p.head_u, p.out, p.lse, vh, t);
 }
 
 template <int DP>
@@ -407,7 +427,7 @@ constexpr size_t mma2_smem_bytes() {
 // Block: blockIdx.x = (b*H + h) * nqt + query tile of BM2 rows.
 template <int DP>
 __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p) {
-    constexpr int SW = DP / 2 + 4, KS = DP / 16, NT = BN / 8, DT = DP / 8, CH = DP / 4;
+    constexpr int SW = DP / 2 + 4, KS = DP / 16, DT = DP / 8, CH = DP / 4;
     constexpr int KBUF = BN * SW, VBUF = DP * VW;
     static_assert(BM2 == 2 * BN, "the two K stages stage the Q tile");
     static_assert(DP % 16 == 0 && DP >= 16 && DP <= 128, "DP");
@@ -468,92 +488,11 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
         const uint32_t *cK = sK + st * KBUF, *cV = sVt + st * VBUF;
         const int64_t j0 = jt * BN;
 
-        float s[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            const uint32_t *kr = cK + (nt * 8 + g) * SW;
-#pragma unroll
-            for (int kk = 0; kk < KS; kk++) mma16816(s[nt], qf[kk], kr[kk * 8 + t], kr[kk * 8 + 4 + t]);
-        }
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int64_t col = j0 + nt * 8 + 2 * t + (e & 1);
-                s[nt][e] = col < lim[e >> 1] ? s[nt][e] * p.scale_log2 : -INFINITY;
-            }
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int nt = 0; nt < NT; nt++) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(FULL, mx, 2));
-            const float mn = fmaxf(m[h], mx);
-            if (mn == -INFINITY) {
-#pragma unroll
-                for (int nt = 0; nt < NT; nt++) s[nt][2 * h] = s[nt][2 * h + 1] = 0.0f;
-            } else {
-                const float alpha = exp2f(m[h] - mn);
-                float ls = 0.0f;
-#pragma unroll
-                for (int nt = 0; nt < NT; nt++) {
-                    const float p0 = exp2f(s[nt][2 * h] - mn), p1 = exp2f(s[nt][2 * h + 1] - mn);
-                    s[nt][2 * h] = p0;
-                    s[nt][2 * h + 1] = p1;
-                    ls += p0 + p1;
-                }
-                l[h] = l[h] * alpha + ls;
-                m[h] = mn;
-#pragma unroll
-                for (int dt = 0; dt < DT; dt++) {
-                    o[dt][2 * h] *= alpha;
-                    o[dt][2 * h + 1] *= alpha;
-                }
-            }
-        }
-#pragma unroll
-        for (int kk = 0; kk < BN / 16; kk++) {
-            const uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
-                                   pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                   pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-            for (int dt = 0; dt < DT; dt++) {
-                if (dt * 8 >= D) break;
-                const uint32_t *vr = cV + (dt * 8 + g) * VW;
-                mma16816(o[dt], a, vr[kk * 8 + t], vr[kk * 8 + 4 + t]);
-            }
-        }
+        tile_step<DP>(cK, cV, qf, j0, lim, p.scale_log2, D, m, l, o, g, t);
         __syncthreads();  // every warp is done with stage st before iteration jt + 1 refills it
     }
 
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        l[h] += __shfl_xor_sync(FULL, l[h], 1);
-        l[h] += __shfl_xor_sync(FULL, l[h], 2);
-    }
-    const float u = p.head_u ? p.head_u[bh] : 0.0f, am = 1.0f - u;
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int64_t i = row[h];
-        if (i >= Tq) continue;
-        const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float *orow = p.out + (bh * Tq + i) * D;
-        const float *vrow = vh + i * D;
-#pragma unroll
-        for (int dt = 0; dt < DT; dt++) {
-            const int col = dt * 8 + 2 * t;
-            if (col >= D) continue;
-            float2 r = make_float2(am * (o[dt][2 * h] * inv), am * (o[dt][2 * h + 1] * inv));
-            if (u != 0.0f) {
-                r.x += u * vrow[col];
-                r.y += u * vrow[col + 1];
-            }
-            *reinterpret_cast<float2 *>(orow + col) = r;
-        }
-        if (p.lse && t == 0) p.lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
-    }
+    epilogue<DP>(l, m, o, row, Tq, D, bh, p.head_u, p.out, p.lse, vh, t);
 }
 
 // The workspace for BH heads of Tkp keys at DP columns: kb then vt.
