@@ -102,28 +102,30 @@ __device__ inline int64_t row_keys_of(int causal, int64_t Tq, int64_t Tk, int64_
 }
 __device__ inline int64_t row_keys(const mma_p &p, int64_t i) { return row_keys_of(p.causal, p.Tq, p.Tk, i); }
 
-// Rows [row0, row0 + 64) x columns [0, DP) of src (rows of D floats, nrows
-// of them) as bf16 into dst (row stride SW words); zero past nrows or D.
-// Element e = (r, c) covers columns 4c..4c+3: one 16-byte load, one 8-byte
-// store. D % 4 == 0, so a group never straddles D.
-template <int DP>
+// Rows [row0, row0 + ROWS) x columns [0, DP) of src (rows of D floats,
+// nrows of them) as bf16 into dst (row stride STRIDE words: SW in shared
+// memory, DP / 2 in kernel 2's workspace) by NTH threads; zero past nrows
+// or D. Element e = (r, c) covers columns 4c..4c+3: one 16-byte load, one
+// 8-byte store. D % 4 == 0, so a group never straddles D.
+template <int DP, int ROWS = 64, int NTH = THREADS, int STRIDE = DP / 2 + 4>
 __device__ inline void load_rows(uint32_t *dst, const float *src, int64_t row0, int64_t nrows, int D) {
-    constexpr int SW = DP / 2 + 4, CH = DP / 4;
-    for (int e = threadIdx.x; e < 64 * CH; e += THREADS) {
+    constexpr int CH = DP / 4;
+    for (int e = threadIdx.x; e < ROWS * CH; e += NTH) {
         const int r = e / CH, c = e - r * CH, d = 4 * c;
         float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         if (row0 + r < nrows && d < D) x = ld4(src + (row0 + r) * D + d);
-        *reinterpret_cast<uint2 *>(dst + r * SW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+        *reinterpret_cast<uint2 *>(dst + r * STRIDE + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
     }
 }
 
-// The V tile transposed: sVt[d * VW + kp] = (V[j0 + 2kp][d], V[j0 + 2kp + 1][d])
-// as bf16x2, zero past Tk or D. kp runs fastest over the threads, so the 32
-// lanes of a warp store 32 consecutive words (no bank conflicts).
-template <int DP>
-__device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64_t Tk, int D) {
+// The V tile transposed: sVt[d * stride + kp] = (V[j0 + 2kp][d], V[j0 + 2kp + 1][d])
+// as bf16x2 (stride VW in shared memory), zero past Tk or D, by NTH threads.
+// kp runs fastest over the threads, so the 32 lanes of a warp store 32
+// consecutive words (no bank conflicts; coalesced in global memory).
+template <int DP, int NTH = THREADS>
+__device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64_t Tk, int D, int64_t stride = VW) {
     constexpr int CH = DP / 4, KP = BN / 2;
-    for (int e = threadIdx.x; e < KP * CH; e += THREADS) {
+    for (int e = threadIdx.x; e < KP * CH; e += NTH) {
         const int c = e / KP, kp = e - c * KP, d = 4 * c;
         const int64_t j = j0 + 2 * kp;
         float4 x0 = make_float4(0.0f, 0.0f, 0.0f, 0.0f), x1 = x0;
@@ -131,10 +133,10 @@ __device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64
             if (j < Tk) x0 = ld4(vh + j * D + d);
             if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * D + d);
         }
-        sVt[(d + 0) * VW + kp] = pack_bf16(x0.x, x1.x);
-        sVt[(d + 1) * VW + kp] = pack_bf16(x0.y, x1.y);
-        sVt[(d + 2) * VW + kp] = pack_bf16(x0.z, x1.z);
-        sVt[(d + 3) * VW + kp] = pack_bf16(x0.w, x1.w);
+        sVt[(d + 0) * stride + kp] = pack_bf16(x0.x, x1.x);
+        sVt[(d + 1) * stride + kp] = pack_bf16(x0.y, x1.y);
+        sVt[(d + 2) * stride + kp] = pack_bf16(x0.z, x1.z);
+        sVt[(d + 3) * stride + kp] = pack_bf16(x0.w, x1.w);
     }
 }
 
@@ -331,7 +333,7 @@ silt_status launch(const mma_p &p, unsigned blocks) {
 // two shared-memory stages: tile j + 1 is in flight while tile j is used.
 // Shared memory: 2 x (BN x SW + DP x VW) words, 72 KB at DP = 128 (dynamic,
 // opted in above 48 KB).
-constexpr int BM2 = 128, NWARPS2 = BM2 / 16, THREADS2 = NWARPS2 * 32;
+constexpr int BM2 = 128, NWARPS2 = BM2 / 16, THREADS2 = NWARPS2 * 32, PREPASS_THREADS = 256;
 
 int g_mma_variant = 1;  // attention_fwd_cuda_bf16's kernel, read and written with __atomic builtins
 uint32_t *g_ws;         // variant 2's bf16 K / V^T workspace
@@ -371,33 +373,13 @@ __device__ inline void cp_async_wait() {
 // One block per (bh, key tile of BN): the tile's K rows (as load_rows) and
 // V columns (as load_vt) into kb / vt, zeros past Tk and past D.
 template <int DP>
-__global__ void kv_bf16_kernel(uint32_t *kb, uint32_t *vt, const float *k, const float *v, int64_t Tk, int64_t Tkp,
-                               int D, int64_t nkt) {
-    constexpr int CH = DP / 4, RW = DP / 2, KP = BN / 2;
+__global__ void __launch_bounds__(PREPASS_THREADS) kv_bf16_kernel(uint32_t *kb, uint32_t *vt, const float *k,
+                                                                  const float *v, int64_t Tk, int64_t Tkp, int D,
+                                                                  int64_t nkt) {
     const int64_t bh = blockIdx.x / nkt, j0 = (blockIdx.x % nkt) * BN;
-    const float *kh = k + bh * Tk * D, *vh = v + bh * Tk * D;
-    uint32_t *kd = kb + (bh * Tkp + j0) * RW;
-    for (int e = threadIdx.x; e < BN * CH; e += blockDim.x) {
-        const int r = e / CH, c = e - r * CH, d = 4 * c;
-        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (j0 + r < Tk && d < D) x = ld4(kh + (j0 + r) * D + d);
-        *reinterpret_cast<uint2 *>(kd + r * RW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
-    }
+    load_rows<DP, BN, PREPASS_THREADS, DP / 2>(kb + (bh * Tkp + j0) * (DP / 2), k + bh * Tk * D, j0, Tk, D);
     const int64_t vw = Tkp / 2;  // words per vt row
-    uint32_t *vd = vt + bh * DP * vw + j0 / 2;
-    for (int e = threadIdx.x; e < KP * CH; e += blockDim.x) {
-        const int c = e / KP, kp = e - c * KP, d = 4 * c;
-        const int64_t j = j0 + 2 * kp;
-        float4 x0 = make_float4(0.0f, 0.0f, 0.0f, 0.0f), x1 = x0;
-        if (d < D) {
-            if (j < Tk) x0 = ld4(vh + j * D + d);
-            if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * D + d);
-        }
-        vd[(d + 0) * vw + kp] = pack_bf16(x0.x, x1.x);
-        vd[(d + 1) * vw + kp] = pack_bf16(x0.y, x1.y);
-        vd[(d + 2) * vw + kp] = pack_bf16(x0.z, x1.z);
-        vd[(d + 3) * vw + kp] = pack_bf16(x0.w, x1.w);
-    }
+    load_vt<DP, PREPASS_THREADS>(vt + bh * DP * vw + j0 / 2, v + bh * Tk * D, j0, Tk, D, vw);
 }
 
 // Issues the cp.async copies of key tile j0 into one stage (sKs: BN rows of
@@ -427,7 +409,7 @@ constexpr size_t mma2_smem_bytes() {
 // Block: blockIdx.x = (b*H + h) * nqt + query tile of BM2 rows.
 template <int DP>
 __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p) {
-    constexpr int SW = DP / 2 + 4, KS = DP / 16, DT = DP / 8, CH = DP / 4;
+    constexpr int SW = DP / 2 + 4, KS = DP / 16, DT = DP / 8;
     constexpr int KBUF = BN * SW, VBUF = DP * VW;
     static_assert(BM2 == 2 * BN, "the two K stages stage the Q tile");
     static_assert(DP % 16 == 0 && DP >= 16 && DP <= 128, "DP");
@@ -442,12 +424,7 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
 
     // The Q tile (BM2 rows, as load_rows) across both K stages, then each
     // warp's A fragments into registers for the whole loop.
-    for (int e = threadIdx.x; e < BM2 * CH; e += THREADS2) {
-        const int r = e / CH, c = e - r * CH, d = 4 * c;
-        float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (i0 + r < Tq && d < D) x = ld4(qh + (i0 + r) * D + d);
-        *reinterpret_cast<uint2 *>(sK + r * SW + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
-    }
+    load_rows<DP, BM2, THREADS2>(sK, qh, i0, Tq, D);
     __syncthreads();
     uint32_t qf[KS][4];
     {
@@ -517,7 +494,7 @@ silt_status launch2(mma2_p p, unsigned blocks, const float *k, int64_t BH) {
     SILT_TRY(workspace(2 * half, &ws));
     uint32_t *kb = ws, *vt = ws + half / sizeof(uint32_t);
     if (p.Tkp > 0) {
-        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), 256>>>(kb, vt, k, p.v, p.Tk, p.Tkp, p.D, nkt);
+        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), PREPASS_THREADS>>>(kb, vt, k, p.v, p.Tk, p.Tkp, p.D, nkt);
         SILT_CUDA_LAUNCHED("kv_bf16_kernel");
     }
     p.kb = kb;
