@@ -140,6 +140,21 @@ __device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64
     }
 }
 
+// The A fragments of warp's 16 query rows from the staged Q tile (rows of
+// SW words), kept in registers for the whole key loop.
+template <int DP>
+__device__ __forceinline__ void q_fragments(const uint32_t *sQ, int warp, int g, int t, uint32_t (&qf)[DP / 16][4]) {
+    constexpr int SW = DP / 2 + 4;
+    const uint32_t *r0 = sQ + (warp * 16 + g) * SW, *r8 = r0 + 8 * SW;
+#pragma unroll
+    for (int kk = 0; kk < DP / 16; kk++) {
+        qf[kk][0] = r0[kk * 8 + t];
+        qf[kk][1] = r8[kk * 8 + t];
+        qf[kk][2] = r0[kk * 8 + 4 + t];
+        qf[kk][3] = r8[kk * 8 + 4 + t];
+    }
+}
+
 // One key tile for one warp's 16 query rows: S = Q K^T on the tensor cores,
 // the online softmax update of m, l and o, then O += P V. cK: the tile's
 // BN key rows (SW words each), cV: its V^T (DP rows of VW words).
@@ -272,16 +287,7 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
     load_rows<DP>(sK, qh, i0, Tq, D);
     __syncthreads();
     uint32_t qf[KS][4];
-    {
-        const uint32_t *r0 = sK + (warp * 16 + g) * SW, *r8 = r0 + 8 * SW;
-#pragma unroll
-        for (int kk = 0; kk < KS; kk++) {
-            qf[kk][0] = r0[kk * 8 + t];
-            qf[kk][1] = r8[kk * 8 + t];
-            qf[kk][2] = r0[kk * 8 + 4 + t];
-            qf[kk][3] = r8[kk * 8 + 4 + t];
-        }
-    }
+    q_fragments<DP>(sK, warp, g, t, qf);
     // This thread's two rows: h = 0 is row g of the warp's block, h = 1 row g + 8.
     const int64_t row[2] = {i0 + warp * 16 + g, i0 + warp * 16 + g + 8};
     const int64_t lim[2] = {row_keys(p, row[0]), row_keys(p, row[1])};
@@ -427,16 +433,7 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
     load_rows<DP, BM2, THREADS2>(sK, qh, i0, Tq, D);
     __syncthreads();
     uint32_t qf[KS][4];
-    {
-        const uint32_t *r0 = sK + (warp * 16 + g) * SW, *r8 = r0 + 8 * SW;
-#pragma unroll
-        for (int kk = 0; kk < KS; kk++) {
-            qf[kk][0] = r0[kk * 8 + t];
-            qf[kk][1] = r8[kk * 8 + t];
-            qf[kk][2] = r0[kk * 8 + 4 + t];
-            qf[kk][3] = r8[kk * 8 + 4 + t];
-        }
-    }
+    q_fragments<DP>(sK, warp, g, t, qf);
     __syncthreads();  // every warp has its Q fragments before tile 0 overwrites the staging
 
     const int64_t row[2] = {i0 + warp * 16 + g, i0 + warp * 16 + g + 8};
