@@ -17,8 +17,9 @@
 # AE=models/world-ae.safetensors.zst goes on from the shipped model), LR (peak
 # learning rate, default 1e-3; 5e-4 suits a run from INIT).
 # The pixel-space model: BUDGET 395 on an H100 gave 5374 steps (batch 64,
-# 1250-1330 images/s, 277 s of training). The latent model trains at 320-370
-# images/s on an H200: its frozen autoencoder and text encoder run on the CPU.
+# 1250-1330 images/s, 277 s of training). The latent model trained at 320-370
+# images/s on an H200 while its frozen autoencoder encoded on the CPU; the
+# encoder runs on the device since 2026-11-28 (not yet timed there).
 set -u
 T0=$(date +%s)
 budget=${1:-400}
