@@ -53,20 +53,6 @@ static silt_status task_to_device(void *self, silt_device device) {
     return var_vq_to_device(((ae_task *)self)->vq, device);
 }
 
-// Renders of train items j0 .. j0 + B - 1 in [-1, 1] into x (B, 3, S, S).
-static silt_status render_batch(uint64_t data_seed, int64_t j0, int B, float *x) {
-    const int S = SILT_TRAIN_AE_IMAGE;
-    const int64_t npix = 3 * (int64_t)S * S;
-    for (int i = 0; i < B; i++) {
-        world_item it;
-        float *xi = x + i * npix;
-        SILT_TRY(world_suite_item(WORLD_SUITE_TRAIN, data_seed, j0 + i, &it));
-        SILT_TRY(world_render(&it.scene, S, xi, NULL, NULL));
-        for (int64_t k = 0; k < npix; k++) xi[k] = 2.0f * xi[k] - 1.0f;
-    }
-    return SILT_OK;
-}
-
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     ae_task *t = self;
     const int S = SILT_TRAIN_AE_IMAGE;
@@ -81,7 +67,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
         return NULL;
     }
-    silt_status s = render_batch(data_seed, batch_index * B, B, hx);
+    silt_status s = silt_train_render_batch(data_seed, batch_index * B, B, SILT_TRAIN_AE_IMAGE, hx, NULL);
     if (s) { silt_graph_fail(g, s); return NULL; }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
     // Decoder-only: the encoder runs without a tape (torch.no_grad), so no
@@ -196,7 +182,7 @@ silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, doubl
     silt_status s = SILT_OK;
     for (int j0 = 0; j0 < n && !s; j0 += B) {
         int b = n - j0 < B ? n - j0 : B;
-        s = render_batch(SILT_AE_STATS_SEED, j0, b, x);
+        s = silt_train_render_batch(SILT_AE_STATS_SEED, j0, b, SILT_TRAIN_AE_IMAGE, x, NULL);
         if (s) break;
         silt_graph_reset(g);
         silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){b, 3, S, S}, x);

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "text/world_clip.h"
+#include "world/render.h"
 
 // toy and clip have one size and no text encoder.
 static silt_status no_opts(const char *arch, const silt_train_arch_opts *o) {
@@ -96,4 +98,32 @@ char *silt_train_arch_list(char *buf, size_t n) {
         snprintf(buf + len, n - len, "%s%s", i ? ", " : "", archs[i].name);
     }
     return buf;
+}
+
+silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items) {
+    if (!x || B < 0 || S < 1 || j0 < 0) return SILT_FAIL(SILT_ERR_ARG, "render batch: bad arguments");
+    const int64_t npix = 3 * (int64_t)S * S;
+    silt_status first = SILT_OK;
+    int first_i = B;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) if (B > 1)
+    for (int i = 0; i < B; i++) {
+        world_item it;
+        float *xi = x + i * npix;
+        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j0 + i, &it);
+        if (!s) s = world_render(&it.scene, S, xi, NULL, NULL);
+        if (s) {  // the message is thread-local: keep the first item's
+#pragma omp critical(silt_train_render_batch)
+            if (i < first_i) {
+                first_i = i;
+                first = s;
+                snprintf(msg, sizeof msg, "%s", silt_last_error_message());
+            }
+            continue;
+        }
+        for (int64_t k = 0; k < npix; k++) xi[k] = 2.0f * xi[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
+        if (items) items[i] = it;
+    }
+    if (first != SILT_OK) return SILT_FAIL(first, "train item %lld: %s", (long long)(j0 + first_i), msg);
+    return SILT_OK;
 }

@@ -10,6 +10,7 @@
 #include "dit/mmdit.h"
 #include "var/var.h"
 #include "var/vqvae.h"
+#include "world/suites.h"
 #include "gen/lib/train.h"
 
 // What `gen train` passes through to an architecture beyond the seed.
@@ -265,5 +266,14 @@ silt_status silt_train_var_create(const char *vq_path, const char *clip_path, co
 // weights when present) to out_path with var_save_ex (+ "silt.train", and
 // "silt.cfg" = *cfg, gen's default CFG scale for it, unless cfg is NULL).
 silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path, const double *cfg);
+
+// The batch of the world trainers (ae, vq, var, mmdit): train-suite items
+// j0 .. j0 + B - 1 (world_suite_item(TRAIN, data_seed, j)) rendered at S px
+// into x (B, 3, S, S) in [-1, 1], and the items themselves into items[B]
+// (their captions) when items is non-NULL. The images render in parallel
+// (OpenMP): a GPU run's host side is mostly this. Each image is a pure
+// function of (data_seed, j), so the bytes do not depend on the thread
+// count. A failure returns the first failing item's error.
+silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items);
 
 #endif

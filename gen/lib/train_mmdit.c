@@ -199,17 +199,16 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     const uint64_t seed_t = purpose_seed(data_seed, PURPOSE_TIME), seed_n = purpose_seed(data_seed, PURPOSE_NOISE);
     // x0: the B renders in [-1, 1], or (latent runs) their normalised encodings.
+    world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
+    if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
+    silt_status rs = silt_train_render_batch(data_seed, batch_index * B, B, S, x0, items);
+    if (rs) return fail(g, rs);
     for (int i = 0; i < B; i++) {
-        const int64_t j = batch_index * B + i;  // the sample's global index
-        world_item it;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it);
-        if (!s) s = world_render(&it.scene, S, x0 + i * npix, NULL, NULL);
         // Caption dropout (for classifier-free guidance): the null caption is "".
         bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_MMDIT_CAPTION_DROP;
-        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, ids + (size_t)i * T);
+        silt_status s = wclip_tokenize(t->clip, dropped ? "" : items[i].caption, ids + (size_t)i * T);
         if (s) return fail(g, s);
     }
-    for (int64_t k = 0; k < B * npix; k++) x0[k] = 2.0f * x0[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
     silt_tensor *repa_target = NULL;
     if (t->repa_weight > 0) {
         // REPA's target: the frozen world-CLIP's patch tokens of the clean

@@ -95,17 +95,16 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof *ids);
     int32_t *idx = silt_arena_alloc(ha, (size_t)(B * c->L) * sizeof *idx);
     if (!hx || !ids || !idx) return fail(g, SILT_FAIL(SILT_ERR_OOM, "var: out of memory for a batch"));
+    world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
+    if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "var: out of memory for a batch"));
+    silt_status rs = silt_train_render_batch(data_seed, batch_index * B, B, S, hx, items);
+    if (rs) return fail(g, rs);
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     for (int i = 0; i < B; i++) {
-        world_item it;
-        float *x = hx + i * npix;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * B + i, &it);
-        if (!s) s = world_render(&it.scene, S, x, NULL, NULL);
         // Caption dropout (classifier-free guidance): the null caption is "".
         bool dropped = silt_rng_next_double(&drop) < SILT_TRAIN_VAR_CAPTION_DROP;
-        if (!s) s = wclip_tokenize(t->clip, dropped ? "" : it.caption, ids + (size_t)i * T);
+        silt_status s = wclip_tokenize(t->clip, dropped ? "" : items[i].caption, ids + (size_t)i * T);
         if (s) return fail(g, s);
-        for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
     }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
     if (!img) return NULL;

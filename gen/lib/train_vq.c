@@ -66,14 +66,8 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "vq: out of memory for a batch"));
         return NULL;
     }
-    for (int i = 0; i < B; i++) {
-        world_item it;
-        float *x = hx + i * npix;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * B + i, &it);
-        if (!s) s = world_render(&it.scene, S, x, NULL, NULL);
-        if (s) { silt_graph_fail(g, s); return NULL; }
-        for (int64_t k = 0; k < npix; k++) x[k] = 2.0f * x[k] - 1.0f;
-    }
+    silt_status rs = silt_train_render_batch(data_seed, batch_index * B, B, S, hx, NULL);
+    if (rs) { silt_graph_fail(g, rs); return NULL; }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
     if (!img) return NULL;
     // Dead-code restarts every SILT_TRAIN_VQ_RESTART_EVERY micro-batches
