@@ -107,7 +107,8 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-check")) check = 0;
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
-        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc) silt_cuda_set_attention_mma_variant(atoi(argv[++i]));
+        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc && (!strcmp(argv[i + 1], "1") || !strcmp(argv[i + 1], "2")))
+            silt_cuda_set_attention_mma_variant(atoi(argv[++i]));  // any other value: the usage line below
         else {
             fprintf(stderr, "usage: bench_dit_gpu [--reps N (20)] [--no-check] [--tiny] [--attn-mma 1|2]\n");
             return 2;

@@ -312,7 +312,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-full")) do_full = 0;
         else if (!strcmp(argv[i], "--no-check")) check = 0;
         else if (!strcmp(argv[i], "--tiny")) tiny = 1;
-        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc) silt_cuda_set_attention_mma_variant(atoi(argv[++i]));
+        else if (!strcmp(argv[i], "--attn-mma") && i + 1 < argc && (!strcmp(argv[i + 1], "1") || !strcmp(argv[i + 1], "2")))
+            silt_cuda_set_attention_mma_variant(atoi(argv[++i]));  // any other value: the usage line below
         else {
             fprintf(stderr, "usage: bench_mmdit_gpu [--reps N (10)] [--full-reps N (3)] [--no-full] [--no-check] "
                             "[--tiny] [--text T (333)] [--attn-mma 1|2]\n       bench_mmdit_gpu --dump DIR [--qk]\n");

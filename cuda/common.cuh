@@ -3,6 +3,7 @@
 #ifndef SILT_CUDA_COMMON_CUH
 #define SILT_CUDA_COMMON_CUH
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -22,6 +23,8 @@ silt_status silt_cublas_fail_(cublasStatus_t s, const char *what, const char *fi
 silt_status silt_cuda_ready_(const char *file, int line);
 // The process-wide cuBLAS handle on device 0, created on first use.
 silt_status silt_cublas_handle_(cublasHandle_t *h, const char *file, int line);
+// The process-wide cuBLASLt handle, created on first use, kept the same way.
+silt_status silt_cublaslt_handle_(cublasLtHandle_t *h, const char *file, int line);
 bool silt_cuda_tf32_(void);
 
 #define SILT_CUDA_TRY(expr)                                                                       \

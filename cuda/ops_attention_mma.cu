@@ -47,6 +47,8 @@
 #include <limits.h>
 #include <math.h>
 
+#include <type_traits>
+
 namespace {
 
 constexpr int BM = 64, BN = 64, NWARPS = BM / 16, THREADS = NWARPS * 32;
@@ -508,6 +510,22 @@ silt_status launch2(mma2_p p, unsigned blocks, const float *k, int64_t BH) {
     return SILT_OK;
 }
 
+// Calls f(std::integral_constant<int, DP>) for the compiled head-dim step
+// DP = D rounded up to a multiple of 16 (D <= 128, checked by the caller).
+template <class F>
+silt_status by_head_dim(int64_t D, F &&f) {
+    switch ((D + 15) / 16) {
+    case 1: return f(std::integral_constant<int, 16>{});
+    case 2: return f(std::integral_constant<int, 32>{});
+    case 3: return f(std::integral_constant<int, 48>{});
+    case 4: return f(std::integral_constant<int, 64>{});
+    case 5: return f(std::integral_constant<int, 80>{});
+    case 6: return f(std::integral_constant<int, 96>{});
+    case 7: return f(std::integral_constant<int, 112>{});
+    default: return f(std::integral_constant<int, 128>{});
+    }
+}
+
 }  // namespace
 
 extern "C" bool silt_cuda_set_attention_bf16(bool allow) {
@@ -581,16 +599,7 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
         p2.scale_log2 = scale * LOG2E;
         p2.causal = o && o->causal;
         const unsigned blocks2 = (unsigned)(B * H * nqt2);
-        switch ((D + 15) / 16) {
-        case 1: return launch2<16>(p2, blocks2, k, B * H);
-        case 2: return launch2<32>(p2, blocks2, k, B * H);
-        case 3: return launch2<48>(p2, blocks2, k, B * H);
-        case 4: return launch2<64>(p2, blocks2, k, B * H);
-        case 5: return launch2<80>(p2, blocks2, k, B * H);
-        case 6: return launch2<96>(p2, blocks2, k, B * H);
-        case 7: return launch2<112>(p2, blocks2, k, B * H);
-        default: return launch2<128>(p2, blocks2, k, B * H);
-        }
+        return by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks2, k, B * H); });
     }
     const int64_t nqt = (Tq + BM - 1) / BM;
     if (B * H * nqt > INT_MAX)
@@ -610,14 +619,5 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
     p.scale_log2 = scale * LOG2E;
     p.causal = o && o->causal;
     const unsigned blocks = (unsigned)(B * H * nqt);
-    switch ((D + 15) / 16) {
-    case 1: return launch<16>(p, blocks);
-    case 2: return launch<32>(p, blocks);
-    case 3: return launch<48>(p, blocks);
-    case 4: return launch<64>(p, blocks);
-    case 5: return launch<80>(p, blocks);
-    case 6: return launch<96>(p, blocks);
-    case 7: return launch<112>(p, blocks);
-    default: return launch<128>(p, blocks);
-    }
+    return by_head_dim(D, [&](auto dp) { return launch<decltype(dp)::value>(p, blocks); });
 }

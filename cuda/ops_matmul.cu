@@ -10,7 +10,6 @@
 // transpose flag, with leading dimension = its row length as stored.
 #include "cuda/common.cuh"
 
-#include <cublasLt.h>
 #include <limits.h>
 #include <pthread.h>
 
@@ -132,10 +131,9 @@ struct lt_entry {
 };
 
 pthread_mutex_t g_lt_lock = PTHREAD_MUTEX_INITIALIZER;
-cublasLtHandle_t g_lt;
+cublasLtHandle_t g_lt;  // silt_cublaslt_handle_'s, fetched on the first call
 void *g_lt_ws;
 size_t g_lt_ws_bytes;
-bool g_lt_failed;  // no handle: never try again
 lt_entry g_lt_cache[LT_CACHE];
 
 // The largest power of two (<= 256) dividing every address.
@@ -192,9 +190,11 @@ static bool lt_linear(float *out, const void *x, const void *w, const float *bia
     const int align = common_alignment(out, x, w, bias);
     pthread_mutex_lock(&g_lt_lock);
     bool done = false;
-    if (!g_lt && !g_lt_failed) {
-        g_lt_failed = cublasLtCreate(&g_lt) != CUBLAS_STATUS_SUCCESS;
-        if (!g_lt_failed && cudaMalloc(&g_lt_ws, LT_WORKSPACE) == cudaSuccess) {
+    if (!g_lt) {
+        if (silt_cublaslt_handle_(&g_lt, __FILE__, __LINE__) != SILT_OK) {
+            g_lt = nullptr;
+            silt_error_clear();  // the plain path runs instead
+        } else if (cudaMalloc(&g_lt_ws, LT_WORKSPACE) == cudaSuccess) {
             g_lt_ws_bytes = LT_WORKSPACE;
         } else {  // run without a workspace
             (void)cudaGetLastError();

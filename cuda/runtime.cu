@@ -170,6 +170,20 @@ silt_status silt_cublas_handle_(cublasHandle_t *h, const char *file, int line) {
     return SILT_OK;
 }
 
+static cublasLtHandle_t g_cublaslt;
+
+silt_status silt_cublaslt_handle_(cublasLtHandle_t *h, const char *file, int line) {
+    SILT_TRY(silt_cuda_ready_(file, line));
+    pthread_mutex_lock(&g_cublas_lock);
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    if (!g_cublaslt) s = cublasLtCreate(&g_cublaslt);
+    cublasLtHandle_t got = g_cublaslt;
+    pthread_mutex_unlock(&g_cublas_lock);
+    if (s != CUBLAS_STATUS_SUCCESS) return silt_cublas_fail_(s, "cublasLtCreate", file, line);
+    *h = got;
+    return SILT_OK;
+}
+
 // --- memory ------------------------------------------------------------------------------
 
 extern "C" silt_status silt_cuda_malloc(void **p, size_t bytes) {

@@ -173,7 +173,7 @@ int cmd_generate(int argc, char **argv) {
         {"output", 'o', ARG_STR, &out, "PATH", "PNG file to write", NULL, 0, -1},
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
-        {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable, else cpu), cpu, cuda. DiT/MMDiT: the transformer (the sampler, guidance and the VAE stay on the cpu); VAR: the transformer with its KV cache and the VQ tokenizer (each scale's top-k/top-p draw, world-CLIP and search rewards stay on the cpu)", device_choices, 0, -1},
+        {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable, else cpu), cpu, cuda. DiT/MMDiT: the transformer, guidance, the sampler and the decoder (VAE or world autoencoder), the latents staying on the GPU until the image comes back (the prompt's text encoding stays on the cpu); VAR: the transformer with its KV cache and the VQ tokenizer (each scale's top-k/top-p draw, world-CLIP and search rewards stay on the cpu)", device_choices, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
     enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };

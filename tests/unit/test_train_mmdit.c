@@ -3,7 +3,8 @@
 // from the documented data and noise streams (adaLN-Zero predicts v = 0, so
 // the loss is mean |noise - x0|^2), determinism per (data_seed, batch),
 // the checkpoint's config, a short training whose loss falls, and the export
-// (EMA weights bit-exact, sampling metadata).
+// (EMA weights bit-exact, sampling metadata). Also the trainers' shared
+// batch renderer, silt_train_render_batch, at several thread counts.
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -257,6 +258,44 @@ static void test_repa(void) {
     silt_train_task_free(&r3);
 }
 
+// silt_train_render_batch (shared by the world trainers) renders its images
+// in parallel: at 1, 2 and 3 threads each image and caption must equal the
+// item rendered alone, in [-1, 1], bit for bit; bad arguments are refused.
+static void test_render_batch(void) {
+    enum { B = 7, S = 32 };
+    const int64_t npix = 3 * S * S, j0 = 5;
+    const uint64_t seed = 7;
+    float *ref = malloc(sizeof(float) * B * npix), *x = malloc(sizeof(float) * B * npix);
+    world_item ref_items[B], items[B];
+    for (int i = 0; i < B; i++) {
+        CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, seed, j0 + i, &ref_items[i]));
+        CHECK_OK(world_render(&ref_items[i].scene, S, ref + i * npix, NULL, NULL));
+        for (int64_t k = 0; k < npix; k++) ref[i * npix + k] = 2.0f * ref[i * npix + k] - 1.0f;
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads);
+#endif
+        memset(x, 0, sizeof(float) * B * npix);
+        memset(items, 0, sizeof items);
+        CHECK_OK(silt_train_render_batch(seed, j0, B, S, x, items));
+        CHECK_MSG(!memcmp(x, ref, sizeof(float) * B * npix), "render batch at %d threads differs from one by one", threads);
+        for (int i = 0; i < B; i++)
+            CHECK_MSG(!strcmp(items[i].caption, ref_items[i].caption), "item %d caption at %d threads: '%s' vs '%s'", i,
+                      threads, items[i].caption, ref_items[i].caption);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    CHECK_OK(silt_train_render_batch(seed, j0, B, S, x, NULL));  // images only
+    CHECK(!memcmp(x, ref, sizeof(float) * B * npix));
+    CHECK(silt_train_render_batch(seed, j0, -1, S, x, NULL) == SILT_ERR_ARG);
+    CHECK(silt_train_render_batch(seed, -1, B, S, x, NULL) == SILT_ERR_ARG);
+    CHECK(silt_train_render_batch(seed, j0, B, S, NULL, NULL) == SILT_ERR_ARG);
+    free(ref);
+    free(x);
+}
+
 int main(void) {
 #ifdef _OPENMP
     omp_set_num_threads(1);  // bit-reproducible sums; a shared 2-core machine
@@ -264,6 +303,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_test_train_mmdit_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     make_clip();
+    test_render_batch();
     test_presets();
     test_task();
     test_train_export();
