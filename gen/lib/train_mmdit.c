@@ -24,8 +24,7 @@ enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3 };
 
 typedef struct mmdit_task {
     mmdit_model *m;
-    wclip_model *clip;
-    silt_graph *text_g;  // device runs: the frozen text encode stays on a CPU graph
+    wclip_model *clip;  // frozen; on the model's device (its encodes run on the step's graph without grad)
     // Latent runs: the frozen world autoencoder, its normalisation, and a
     // graph for its encoder (no grad), on the device with the model in
     // device runs (the latents come down to be mixed with the noise).
@@ -36,12 +35,10 @@ typedef struct mmdit_task {
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
-    // to the frozen world-CLIP's patch tokens of the clean render, computed on
-    // the CPU graph clip_g. repa_weight 0: off.
+    // to the frozen world-CLIP's patch tokens of the clean render. repa_weight 0: off.
     double repa_weight;
     int repa_layer, repa_dim;
     silt_tensor *repa_w[3], *repa_b[3];
-    silt_graph *clip_g;
 } mmdit_task;
 
 #define REPA_LAYERS 3
@@ -98,12 +95,10 @@ static void task_destroy(void *self) {
     if (!t) return;
     mmdit_free(t->m);
     wclip_free(t->clip);
-    silt_graph_free(t->text_g);
     var_vq_free(t->ae);
     silt_graph_free(t->ae_g);
     // The projector may live on the device (task_to_device): the device-aware free.
     for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free_cuda(t->repa_w[k]), silt_tensor_free_cuda(t->repa_b[k]);
-    silt_graph_free(t->clip_g);
     free(t);
 }
 
@@ -125,12 +120,10 @@ static silt_tensor *task_param(void *self, int i, const char **name, bool *no_de
 
 static silt_status task_to_device(void *self, silt_device device) {
     mmdit_task *t = self;
-    if (device == SILT_CUDA && !t->text_g) {
-        t->text_g = silt_graph_create(0);
-        if (!t->text_g) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for the text graph");
-        silt_graph_set_grad(t->text_g, false);
-    }
     SILT_TRY(mmdit_to_device(t->m, device));
+    // The frozen text encoder goes too: on a CPU graph it cost ~12 ms of host
+    // time per batch of 64 (and REPA's image encode more).
+    SILT_TRY(wclip_to_device(t->clip, device));
     if (device == SILT_CUDA && t->ae && var_vq_device(t->ae) != SILT_CUDA) {
         // The frozen encoder of a latent run goes too: on a CPU graph it held
         // the H200 of 2026-11-28 to ~350 images/s (1250 for pixel runs).
@@ -212,15 +205,13 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *repa_target = NULL;
     if (t->repa_weight > 0) {
         // REPA's target: the frozen world-CLIP's patch tokens of the clean
-        // render, L2-normalised, as a constant on g.
-        silt_graph_reset(t->clip_g);
-        silt_tensor *img = silt_graph_upload(t->clip_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
-        silt_tensor *tok = NULL;
-        if (!wclip_encode_image(t->clip_g, t->clip, img, &tok) || !tok) return fail(g, silt_graph_status(t->clip_g));
-        silt_tensor *yn = silt_l2norm(t->clip_g, tok, 1e-12f);
-        if (!yn) return fail(g, silt_graph_status(t->clip_g));
-        repa_target = silt_graph_upload(g, SILT_F32, yn->ndim, yn->shape, yn->data);
-        if (!repa_target) return NULL;
+        // render, L2-normalised, a constant on g (no grad).
+        bool grad = silt_graph_grad_enabled(g);
+        silt_graph_set_grad(g, false);
+        silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0), *tok = NULL;
+        if (img && wclip_encode_image(g, t->clip, img, &tok) && tok) repa_target = silt_l2norm(g, tok, 1e-12f);
+        silt_graph_set_grad(g, grad);
+        if (!repa_target) return fail(g, silt_graph_status(g));
     }
     if (t->ae) {
         silt_graph_reset(t->ae_g);
@@ -254,26 +245,13 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
     silt_tensor *target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
     if (!xt || !target) return NULL;
-    // The text encoder is frozen: no graph nodes, no gradients into it. On a
-    // device graph it runs on the CPU graph text_g and its outputs go up.
+    // The text encoder is frozen: no graph nodes, no gradients into it.
     silt_tensor *ctx = NULL, *pooled = NULL;
-    silt_status s;
-    if (silt_graph_device(g) != SILT_CPU) {
-        if (!t->text_g) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: device graph before to_device"));
-        silt_graph_reset(t->text_g);
-        silt_tensor *hc = NULL, *hp = NULL;
-        s = wclip_encode_text(t->text_g, t->clip, ids, B, &hc, &hp);
-        if (s) return fail(g, s);
-        ctx = silt_graph_upload(g, SILT_F32, hc->ndim, hc->shape, hc->data);
-        pooled = silt_graph_upload(g, SILT_F32, hp->ndim, hp->shape, hp->data);
-        if (!ctx || !pooled) return NULL;
-    } else {
-        bool grad = silt_graph_grad_enabled(g);
-        silt_graph_set_grad(g, false);
-        s = wclip_encode_text(g, t->clip, ids, B, &ctx, &pooled);
-        silt_graph_set_grad(g, grad);
-        if (s) return fail(g, s);
-    }
+    bool grad = silt_graph_grad_enabled(g);
+    silt_graph_set_grad(g, false);
+    silt_status s = wclip_encode_text(g, t->clip, ids, B, &ctx, &pooled);
+    silt_graph_set_grad(g, grad);
+    if (s) return fail(g, s);
     if (t->repa_weight <= 0) return silt_mse_loss(g, mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL), target);
     // REPA (Yu et al. 2025, eq. 8): loss = flow MSE + w (1 - mean over tokens
     // of cos(proj(h), y)), h the image stream after block repa_layer.
@@ -423,9 +401,6 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
             silt_f32(t->repa_w[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
         for (int64_t j = 0; j < out[k]; j++) silt_f32(t->repa_b[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
     }
-    t->clip_g = silt_graph_create(0);
-    if (!t->clip_g) return SILT_FAIL(SILT_ERR_OOM, "repa: out of memory for the CLIP graph");
-    silt_graph_set_grad(t->clip_g, false);
     // The checkpoint's config records it (training-only "aux_" keys): a resume
     // with other REPA settings fails; an --init ignores them.
     size_t len = strlen(t->config);

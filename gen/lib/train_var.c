@@ -19,8 +19,7 @@ enum { PURPOSE_DROP = 1 };  // silt_train_batch_rng purposes
 typedef struct var_task {
     var_model *m;
     var_vqvae *vq;
-    wclip_model *clip;
-    silt_graph *text_g;  // device runs: the frozen text encoder stays on the cpu, on this graph
+    wclip_model *clip;  // frozen; on the model's device
     char config[1024];
 } var_task;
 
@@ -49,7 +48,6 @@ static void task_destroy(void *self) {
     var_free(t->m);
     var_vq_free(t->vq);
     wclip_free(t->clip);
-    silt_graph_free(t->text_g);
     free(t);
 }
 
@@ -66,18 +64,13 @@ static silt_tensor *fail(silt_graph *g, silt_status s) {
     return NULL;
 }
 
-// Device runs: the transformer and the frozen tokenizer move to the device;
-// the frozen world-CLIP stays on the cpu (a small text transformer, no
-// gradient) and its outputs are uploaded each micro-batch, as in the mmdit
-// task, so its features are the CPU run's bit for bit.
+// Device runs: the transformer, the frozen tokenizer and the frozen
+// world-CLIP move to the device (the text encode runs on the step's graph
+// without grad, as on the cpu).
 static silt_status task_to_device(void *self, silt_device device) {
     var_task *t = self;
-    if (device == SILT_CUDA && !t->text_g) {
-        t->text_g = silt_graph_create(0);
-        if (!t->text_g) return SILT_FAIL(SILT_ERR_OOM, "var: out of memory for the text graph");
-        silt_graph_set_grad(t->text_g, false);
-    }
     SILT_TRY(var_vq_to_device(t->vq, device));
+    SILT_TRY(wclip_to_device(t->clip, device));
     return var_to_device(t->m, device);
 }
 
@@ -115,21 +108,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_status s = var_vq_encode(g, t->vq, img, idx);
     if (!s) x = var_vq_idx_to_var_input(g, t->vq, idx, B);
     if (!s && !x) s = silt_graph_status(g);
-    if (!s && silt_graph_device(g) != SILT_CPU) {
-        if (!t->text_g) s = SILT_FAIL(SILT_ERR_ARG, "var: device graph before to_device");
-        silt_tensor *ht = NULL, *hp = NULL;
-        if (!s) {
-            silt_graph_reset(t->text_g);
-            s = wclip_encode_text(t->text_g, t->clip, ids, B, &ht, &hp);
-        }
-        if (!s) {
-            tokens = silt_graph_upload(g, SILT_F32, ht->ndim, ht->shape, ht->data);
-            pooled = silt_graph_upload(g, SILT_F32, hp->ndim, hp->shape, hp->data);
-            if (!tokens || !pooled) s = silt_graph_status(g);
-        }
-    } else if (!s) {
-        s = wclip_encode_text(g, t->clip, ids, B, &tokens, &pooled);
-    }
+    if (!s) s = wclip_encode_text(g, t->clip, ids, B, &tokens, &pooled);
     silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     return var_ce_loss(g, var_forward_text(g, t->m, pooled, tokens, x), idx, NULL);
