@@ -104,6 +104,10 @@ silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, const uint16_
 // bias: (out_f) or NULL.
 silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const float *bias, int64_t N, int64_t in_f,
                             int64_t out_f);
+// Calls of linear_fwd_cuda so far by path: the cuBLASLt bias epilogue (a
+// bias, 16-byte aligned, a plan found; SILT_CUBLASLT=0 turns it off) and the
+// plain cuBLAS GEMM (+ bias kernel). Either pointer may be NULL.
+void silt_cuda_linear_paths(uint64_t *lt, uint64_t *plain);
 // The same with bf16 weights (uint16_t bit patterns, converted once by the
 // caller): x is rounded to bf16 into xb (N*in_f scratch), then cuBLAS
 // multiplies bf16 operands with fp32 accumulation into the fp32 out (as

@@ -60,6 +60,10 @@ silt_status linear_fwd_cuda(float *out, const float *x, const float *w, const fl
                             int64_t out_f) {
     return NO_CUDA();
 }
+void silt_cuda_linear_paths(uint64_t *lt, uint64_t *plain) {
+    if (lt) *lt = 0;
+    if (plain) *plain = 0;
+}
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
 silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }

@@ -12,6 +12,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 static silt_status check_dims(const char *op, int64_t batch, int64_t M, int64_t N, int64_t K) {
     if (batch < 0 || M < 0 || N < 0 || K < 0)
@@ -115,7 +117,9 @@ extern "C" silt_status matmul_fwd_cuda_bf16(uint16_t *out, const uint16_t *a, co
 // pointer alignment): a DiT forward has a handful of linear shapes and ~120
 // calls. Anything cuBLASLt declines (no algorithm, a full cache, an error)
 // falls back to cuBLAS + bias_add_kernel, so the result never depends on it
-// beyond rounding. One process-wide cache, used under a lock.
+// beyond rounding. One process-wide cache, used under a lock; when it is full
+// the oldest plan makes room (round robin). SILT_CUBLASLT=0 in the
+// environment forces the plain path; silt_cuda_linear_paths counts both.
 namespace {
 
 constexpr int LT_CACHE = 64;
@@ -135,6 +139,17 @@ cublasLtHandle_t g_lt;  // silt_cublaslt_handle_'s, fetched on the first call
 void *g_lt_ws;
 size_t g_lt_ws_bytes;
 lt_entry g_lt_cache[LT_CACHE];
+int g_lt_next;                     // the slot a full cache gives up next
+int g_lt_off = -1;                 // SILT_CUBLASLT=0: 1; read on the first call
+uint64_t g_lt_calls, g_plain_calls;  // linear_fwd_cuda calls by path (silt_cuda_linear_paths)
+
+void lt_destroy(lt_entry *e) {
+    if (e->op) cublasLtMatmulDescDestroy(e->op);
+    if (e->lw) cublasLtMatrixLayoutDestroy(e->lw);
+    if (e->lx) cublasLtMatrixLayoutDestroy(e->lx);
+    if (e->lo) cublasLtMatrixLayoutDestroy(e->lo);
+    *e = lt_entry{};
+}
 
 // The largest power of two (<= 256) dividing every address.
 int common_alignment(const void *a, const void *b, const void *c, const void *d) {
@@ -177,6 +192,12 @@ bool lt_build(lt_entry *e, const float *bias) {
              res.state == CUBLAS_STATUS_SUCCESS;
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (ok) e->algo = res.algo;
+    if (!ok) {  // keep the slot (so the shape is not asked again) without its descriptors
+        lt_entry key = *e;
+        key.op = nullptr, key.lw = key.lx = key.lo = nullptr;
+        lt_destroy(e);
+        *e = key;
+    }
     return ok;
 }
 
@@ -187,9 +208,20 @@ bool lt_build(lt_entry *e, const float *bias) {
 static bool lt_linear(float *out, const void *x, const void *w, const float *bias, cudaDataType_t type, int64_t N,
                       int64_t in_f, int64_t out_f, cublasComputeType_t compute) {
     if (N <= 0 || in_f <= 0 || out_f <= 0 || !bias) return false;
+    // cuBLASLt has no alignment preference for the bias and its epilogue may
+    // read it in 16-byte vectors: a misaligned read would be a sticky fault.
+    if ((uintptr_t)bias & 15) return false;
     const int align = common_alignment(out, x, w, bias);
     pthread_mutex_lock(&g_lt_lock);
     bool done = false;
+    if (g_lt_off < 0) {
+        const char *v = getenv("SILT_CUBLASLT");
+        g_lt_off = v && !strcmp(v, "0");
+    }
+    if (g_lt_off) {
+        pthread_mutex_unlock(&g_lt_lock);
+        return false;
+    }
     if (!g_lt) {
         if (silt_cublaslt_handle_(&g_lt, __FILE__, __LINE__) != SILT_OK) {
             g_lt = nullptr;
@@ -201,19 +233,28 @@ static bool lt_linear(float *out, const void *x, const void *w, const float *bia
             g_lt_ws = nullptr;
         }
     }
-    lt_entry *e = nullptr;
+    lt_entry *e = nullptr, *fresh = nullptr;
     for (int i = 0; g_lt && i < LT_CACHE && !e; i++) {
         lt_entry *c = &g_lt_cache[i];
-        if (!c->used) {  // first free slot: build it
-            *c = lt_entry{};
-            c->used = true;
-            c->N = N, c->in_f = in_f, c->out_f = out_f, c->type = (int)type, c->compute = (int)compute, c->align = align;
-            c->ok = lt_build(c, bias);
-            e = c;
-        } else if (c->N == N && c->in_f == in_f && c->out_f == out_f && c->type == (int)type &&
-                   c->compute == (int)compute && c->align == align) {
-            e = c;
+        if (!c->used) {
+            fresh = c;  // the cache fills in order: no match past a free slot
+            break;
         }
+        if (c->N == N && c->in_f == in_f && c->out_f == out_f && c->type == (int)type && c->compute == (int)compute &&
+            c->align == align)
+            e = c;
+    }
+    if (g_lt && !e) {
+        if (!fresh) {  // full: the oldest plan makes room
+            fresh = &g_lt_cache[g_lt_next];
+            g_lt_next = (g_lt_next + 1) % LT_CACHE;
+            lt_destroy(fresh);
+        }
+        fresh->used = true;
+        fresh->N = N, fresh->in_f = in_f, fresh->out_f = out_f, fresh->type = (int)type, fresh->compute = (int)compute;
+        fresh->align = align;
+        fresh->ok = lt_build(fresh, bias);
+        e = fresh;
     }
     if (e && e->ok) {
         const float alpha = 1.0f, beta = 0.0f;
@@ -222,8 +263,16 @@ static bool lt_linear(float *out, const void *x, const void *w, const float *bia
                               g_lt_ws_bytes, 0) == CUBLAS_STATUS_SUCCESS;
         if (!done) e->ok = false;  // do not ask again for this shape
     }
+    if (done) g_lt_calls++;
     pthread_mutex_unlock(&g_lt_lock);
     return done;
+}
+
+extern "C" void silt_cuda_linear_paths(uint64_t *lt, uint64_t *plain) {
+    pthread_mutex_lock(&g_lt_lock);
+    if (lt) *lt = g_lt_calls;
+    if (plain) *plain = g_plain_calls;
+    pthread_mutex_unlock(&g_lt_lock);
 }
 
 // out: (rows,cols) += bias: (cols), broadcast over rows.
@@ -242,6 +291,9 @@ extern "C" silt_status linear_fwd_cuda(float *out, const float *x, const float *
         lt_linear(out, x, w, bias, CUDA_R_32F, N, in_f, out_f,
                   silt_cuda_tf32_() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F))
         return SILT_OK;
+    pthread_mutex_lock(&g_lt_lock);
+    g_plain_calls++;
+    pthread_mutex_unlock(&g_lt_lock);
     SILT_TRY(matmul_fwd_cuda(out, x, w, 1, N, out_f, in_f, false, true));
     if (!bias || N == 0 || out_f == 0) return SILT_OK;
     bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);

@@ -871,6 +871,11 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
             out = mmdit_forward(mg, t->mmdit, X, tt, ctx, pooled, guide_step_perturb(&gs));
         }
         if (!out) { s = silt_graph_status(mg); if (s == SILT_OK) s = SILT_FAIL(SILT_ERR_NUMERIC, "model forward failed"); break; }
+        if (gd && out->device != SILT_CUDA) {  // the kernels below would read a host pointer
+            s = SILT_FAIL(SILT_ERR_UNSUPPORTED, "txt2img: the model's output is on %s, not cuda",
+                          silt_device_name(out->device));
+            break;
+        }
         if (gd) {
             s = guide_combine_cuda(&gs, dpred, silt_f32(out), model_out, sampler_out, hw);
             if (s == SILT_OK) s = silt_sampler_step_cuda(smp, dpred, dx, NULL);

@@ -205,13 +205,29 @@ done:
 
 static void test_linear(void) {
     const int64_t shapes[][3] = {{1, 1, 1}, {7, 33, 127}, {33, 127, 7}, {127, 256, 1000}, {1000, 256, 33}, {3, 1000, 1}};
+    uint64_t lt0 = 0, plain0 = 0, lt1 = 0, plain1 = 0, lt2 = 0, plain2 = 0;
+    silt_cuda_linear_paths(&lt0, &plain0);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int b = 0; b < 2; b++) linear_case(shapes[s][0], shapes[s][1], shapes[s][2], b, 0);
-    // Misaligned operands, and the same shapes again (the cached cuBLASLt plans are keyed by alignment).
+    // Aligned biases take cuBLASLt (unless SILT_CUBLASLT=0): say how many did, so
+    // a run shows the fused path ran rather than its fallback everywhere.
+    silt_cuda_linear_paths(&lt1, &plain1);
+    const char *off = getenv("SILT_CUBLASLT");
+    printf("linear: %llu calls through the cuBLASLt bias epilogue, %llu plain (SILT_CUBLASLT=%s)\n",
+           (unsigned long long)(lt1 - lt0), (unsigned long long)(plain1 - plain0), off ? off : "unset");
+    CHECK_MSG((off && !strcmp(off, "0")) ? lt1 == lt0 : lt1 - lt0 >= 3, "cuBLASLt took %llu of the 6 biased cases",
+              (unsigned long long)(lt1 - lt0));
+    // Misaligned operands, and the same shapes again (the cached cuBLASLt plans
+    // are keyed by alignment); a bias off 16 bytes takes the plain path.
+    linear_case(127, 256, 1000, true, 0);
+    linear_case(127, 256, 1000, true, 4);  // 16-byte aligned, the others' alignment differs
+    silt_cuda_linear_paths(&lt1, &plain1);
     linear_case(127, 256, 1000, true, 1);
     linear_case(33, 127, 7, true, 2);
-    linear_case(127, 256, 1000, true, 0);
     linear_case(127, 256, 1000, true, 1);
+    silt_cuda_linear_paths(&lt2, &plain2);
+    CHECK_MSG(lt2 == lt1 && plain2 - plain1 == 3, "misaligned biases: %llu cuBLASLt, %llu plain (want 0 and 3)",
+              (unsigned long long)(lt2 - lt1), (unsigned long long)(plain2 - plain1));
 }
 
 enum { OP_GELU_ERF, OP_GELU_TANH, OP_SILU, OP_ADD, OP_ADD_ALIAS };
