@@ -84,8 +84,10 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
                              p->gen.guide.mode == GUIDE_NONE ? 0.0 : (double)p->gen.var.cfg);
     } else if (p->source == SILT_SUITE_MODEL) {
         const guide_params *g = &p->gen.guide;
-        silt_json_buf_printf(&b, "  \"steps\": %d,\n  \"guidance\": {\"mode\": \"%s\", \"cfg\": %g, \"scale\": %g, \"heads\": ",
-                             steps, guide_mode_name(g->mode), (double)g->cfg, (double)g->scale);
+        silt_json_buf_printf(&b, "  \"steps\": %d,\n  \"guidance\": {\"mode\": \"%s\", \"cfg\": %g, \"cfg_window\": [%g, %g], "
+                                 "\"scale\": %g, \"heads\": ",
+                             steps, guide_mode_name(g->mode), (double)g->cfg, (double)g->cfg_start, (double)g->cfg_stop,
+                             (double)g->scale);
         silt_json_buf_string(&b, r->heads, strlen(r->heads));
         silt_json_buf_printf(&b, "},\n");
     }
@@ -265,8 +267,8 @@ int cmd_eval_suite(int argc, char **argv) {
     if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
         p.source != SILT_SUITE_MODEL) {
         static const char *const gen_only[] = {"device", "steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
-                                               "soft-u", "identity", "guide-start", "guide-stop", "adaptive-scale",
-                                               "seg-sigma", NULL};
+                                               "soft-u", "identity", "guide-start", "guide-stop", "cfg-start", "cfg-stop",
+                                               "adaptive-scale", "seg-sigma", NULL};
         for (int i = 0; gen_only[i]; i++)
             if (args_was_given(&ap, given, gen_only[i]))
                 return args_usage_error(&ap, "--%s does not apply to --model %s (no generation)", gen_only[i], model);

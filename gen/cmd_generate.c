@@ -44,7 +44,8 @@ static const char summary[] =
     "                          e = e_u + g (e_c - e_u) + s (e_c - e_p)   s = --pag-scale\n"
     "  The official ADM PAG code writes e_p + s'(e_c - e_p): its --guide_scale 4.0 is 3.0 here.\n"
     "  Model rows per step: 3 with CFG and a perturbation, 2 with one of them, 1 for none. Outside\n"
-    "  the step window, or where the adaptive scale reaches 0, no perturbed row is run.\n"
+    "  the step window, or where the adaptive scale reaches 0, no perturbed row is run; outside\n"
+    "  --cfg-start/--cfg-stop (guidance in a limited interval) no uncond row: the step takes e_c.\n"
     "  pag: identity attention on the selected heads; softpag: (1-u) Attn + u V (HeadHunter);\n"
     "  seg: Gaussian blur of the queries (SEG; sigma > 9999 = mean query); slg: skip whole blocks\n"
     "  (SD3.5 recipe: --guidance slg --heads 7,8,9 --pag-scale 2.5 --guide-start 0.01 --guide-stop 0.2);\n"
@@ -93,8 +94,8 @@ static const char summary[] =
 // so that e.g. `--steps 50` on a VAR is not silently ignored.
 static int check_family_flags(const arg_parser *ap, const bool *given, silt_family family, int mode) {
     static const char *const not_var[] = {"sampler", "steps", "shift", "eta", "heads", "pag-scale", "soft-u",
-                                          "identity", "guide-start", "guide-stop", "adaptive-scale", "seg-sigma",
-                                          "guided-channels", "save-latents", NULL};
+                                          "identity", "guide-start", "guide-stop", "cfg-start", "cfg-stop", "adaptive-scale",
+                                          "seg-sigma", "guided-channels", "save-latents", NULL};
     static const char *const var_only[] = {"top-k", "top-p", NULL};
     if (family == SILT_FAMILY_VAR) {
         for (int i = 0; not_var[i]; i++)
@@ -384,7 +385,9 @@ int cmd_generate(int argc, char **argv) {
         if (in->family == SILT_FAMILY_MMDIT && (p.guide.mode == GUIDE_PAG || p.guide.mode == GUIDE_SOFTPAG))
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", identity: %s", guide_identity_name(rep.identity));
     }
-    char sampler_extra[64] = "", encoder[768] = "";
+    char sampler_extra[64] = "", encoder[768] = "", cfg_window[64] = "";
+    if (p.guide.cfg_start != 0.0f || p.guide.cfg_stop != 1.0f)
+        snprintf(cfg_window, sizeof cfg_window, ", cfg-window: %g-%g", (double)p.guide.cfg_start, (double)p.guide.cfg_stop);
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
     if (world) snprintf(encoder, sizeof encoder, ", clip: %s, negative: \"%s\"", base(in->clip_path), p.negative ? p.negative : "");
@@ -414,11 +417,11 @@ int cmd_generate(int argc, char **argv) {
                  p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, sizes, SILT_VERSION);
     } else {
         snprintf(params, sizeof params,
-                 "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s, "
+                 "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s%s, "
                  "size: %s, silt %s",
                  cond_text, base(model), vae ? base(vae) : "none", encoder, silt_family_name(in->family), seeds,
                  silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra, guide_mode_name(p.guide.mode),
-                 (double)p.guide.cfg, window, extra, sizes, SILT_VERSION);
+                 (double)p.guide.cfg, cfg_window, window, extra, sizes, SILT_VERSION);
     }
     s = silt_image_write_png(sheet ? sheet : tiles[0], out, params);
     if (s != SILT_OK) { status = gen_fail(out); goto done; }

@@ -43,6 +43,8 @@ guide_params guide_default_params(void) {
         .soft_u = 0.5f,   // HeadHunter App. B: u = 0.5 at inference
         .start = 0.0f,
         .stop = 1.0f,
+        .cfg_start = 0.0f,
+        .cfg_stop = 1.0f,
         .adaptive = 0.0f, // diffusers pag_adaptive_scale default
         .seg_sigma = INFINITY,
         .identity = GUIDE_IDENTITY_AUTO,
@@ -61,6 +63,9 @@ silt_status guide_params_check(const guide_params *p) {
     if (!(p->start >= 0.0f && p->start < p->stop && p->stop <= 1.0f))
         return SILT_FAIL(SILT_ERR_ARG, "guidance: step window [%g, %g) must satisfy 0 <= start < stop <= 1",
                          (double)p->start, (double)p->stop);
+    if (!(p->cfg_start >= 0.0f && p->cfg_start < p->cfg_stop && p->cfg_stop <= 1.0f))
+        return SILT_FAIL(SILT_ERR_ARG, "guidance: CFG window [%g, %g) must satisfy 0 <= start < stop <= 1",
+                         (double)p->cfg_start, (double)p->cfg_stop);
     if (!(p->adaptive >= 0.0f) || !isfinite(p->adaptive))
         return SILT_FAIL(SILT_ERR_ARG, "guidance: adaptive scale %g must be >= 0", (double)p->adaptive);
     if (!(p->seg_sigma > 0.0f)) return SILT_FAIL(SILT_ERR_ARG, "guidance: SEG sigma %g must be > 0", (double)p->seg_sigma);
@@ -209,11 +214,28 @@ char *guide_plan_heads_str(const guide_plan *pl, char *buf, size_t n) {
     return buf;
 }
 
+// A window edge in step units. Edges within 1e-4 of a whole step snap to it:
+// 0.3f is 0.30000001, and --cfg-start 0.3 of 10 steps means from step 3.
+static double window_edge(float frac, int n_steps) {
+    double e = (double)frac * n_steps, r = floor(e + 0.5);
+    return fabs(e - r) < 1e-4 ? r : e;
+}
+
+// Step i of n inside the window [start, stop) (fractions of the steps):
+// 0.2 of 28 steps = 5.6 keeps steps 0..5.
+static bool in_window(int step, int n_steps, float start, float stop) {
+    double i = step;
+    return i >= window_edge(start, n_steps) && i < window_edge(stop, n_steps);
+}
+
+bool guide_step_cfg(const guide_params *p, int step, int n_steps) {
+    return p && p->mode != GUIDE_NONE && p->cfg != 1.0f && n_steps > 0 &&
+           in_window(step, n_steps, p->cfg_start, p->cfg_stop);
+}
+
 float guide_step_scale(const guide_params *p, int step, int n_steps, float t) {
     if (!p || !guide_mode_perturbs(p->mode) || n_steps <= 0) return 0.0f;
-    // [start, stop) in step units; doubles so 0.2 * 28 = 5.6 keeps steps 0..5.
-    double i = step;
-    if (!(i >= (double)p->start * n_steps && i < (double)p->stop * n_steps)) return 0.0f;
+    if (!in_window(step, n_steps, p->start, p->stop)) return 0.0f;
     double s = p->scale;
     if (p->adaptive > 0.0f) {  // diffusers PAGMixin._get_pag_scale
         s = s - (double)p->adaptive * (1000.0 - (double)t);
@@ -233,7 +255,7 @@ silt_status guide_plan_step(const guide_plan *pl, int step, int n_steps, float t
     s.guided = p->guided_channels;
     s.blk_uncond = s.blk_perturbed = -1;
     int k = 0;
-    if (p->mode != GUIDE_NONE && p->cfg != 1.0f) s.blk_uncond = k++;
+    if (guide_step_cfg(p, step, n_steps)) s.blk_uncond = k++;
     s.blk_cond = k++;
     float sc = guide_step_scale(p, step, n_steps, t);
     if (sc != 0.0f && pl->kind != SILT_PERTURB_NONE && pl->any) {

@@ -13,6 +13,10 @@
 //
 // The CFG term is on when g != 1 (g = 1 gives e_c exactly, so the
 // unconditional row is not run); mode NONE runs the conditional row only.
+// It is gated per step by its own window [cfg_start, cfg_stop) (fractions of
+// the steps; guidance in a limited interval, Kynkaenniemi et al. 2024):
+// outside it the step takes e_c (plus any perturbation term) and spends no
+// unconditional row.
 // The perturbation term is gated per step by the window [start, stop)
 // (fractions of the steps) and by the diffusers adaptive scale
 // s(t) = max(0, s - a (1000 - t)) (a > 0 only); where it is off, no perturbed
@@ -66,6 +70,7 @@ typedef struct guide_params {
     float scale;        // s, the perturbation scale (convention A)
     float soft_u;       // SoftPAG u for heads without their own u
     float start, stop;  // perturbation window [start, stop) as fractions of the steps
+    float cfg_start, cfg_stop;  // CFG window [cfg_start, cfg_stop), fractions of the steps
     float adaptive;     // a: s(t) = max(0, s - a (1000 - t)); 0 = off
     float seg_sigma;    // SEG blur sigma over the token grid; INFINITY = mean query
     guide_identity identity;
@@ -73,10 +78,10 @@ typedef struct guide_params {
 } guide_params;
 
 // mode cfg, g = 4 (diffusers DiTPipeline), s = 3 (diffusers PAG), u = 0.5
-// (HeadHunter App. B), window [0, 1), a = 0, SEG sigma = INFINITY, identity
+// (HeadHunter App. B), windows [0, 1), a = 0, SEG sigma = INFINITY, identity
 // auto, all channels guided.
 guide_params guide_default_params(void);
-// Checks ranges (finite scales, 0 <= start < stop <= 1, 0 <= u <= 1, a >= 0,
+// Checks ranges (finite scales, 0 <= start < stop <= 1 for both windows, 0 <= u <= 1, a >= 0,
 // sigma > 0, guided_channels >= 0); SILT_ERR_ARG naming the bad field.
 silt_status guide_params_check(const guide_params *p);
 
@@ -143,6 +148,9 @@ typedef struct guide_step {
     silt_perturb perturb;                   // rows of the perturbed block; u points into the plan
 } guide_step;
 
+// Whether step `step` of `n_steps` (0-based) runs the CFG term: mode not
+// none, g != 1, and the step inside [cfg_start*n, cfg_stop*n).
+bool guide_step_cfg(const guide_params *p, int step, int n_steps);
 // The effective perturbation scale at step `step` of `n_steps` (0-based),
 // model timestep t (0..1000; flow models: 1000 sigma): 0 outside
 // [start*n, stop*n), else s, reduced by the adaptive scale when a > 0.

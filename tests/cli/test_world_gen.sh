@@ -93,6 +93,16 @@ for mode in none pag softpag; do
     expect "gen-$mode" 0 "$gen" --prompt "$prompt" "${m[@]}" --guidance $mode --steps 2 -o "$tmp/$mode.png"
     check "gen-$mode-param" png_param "$tmp/$mode.png" "guidance: $mode"
 done
+# A CFG window: 4 steps with CFG on steps 2..3 only = 4 cond + 2 uncond rows;
+# the image differs from full CFG's and the window is recorded.
+expect gen-cfg-full 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 4 -o "$tmp/cf.png"
+check gen-cfg-full-rows err_has "(.*, cfg, 8 model evaluations"
+expect gen-cfg-window 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 4 --cfg-start 0.5 -o "$tmp/cw.png"
+check gen-cfg-window-rows err_has "(.*, cfg, 6 model evaluations"
+check gen-cfg-window-param png_param "$tmp/cw.png" "cfg-window: 0.5-1"
+check gen-cfg-window-matters differs "$tmp/cw.png" "$tmp/cf.png"
+expect gen-cfg-window-bad 2 "$gen" --prompt "$prompt" "${m[@]}" --cfg-start 0.6 --cfg-stop 0.6 -o "$tmp/x.png"
+check gen-cfg-window-bad-says err_has "cfg-start 0.6 must be below --cfg-stop 0.6"
 expect gen-softpag-heads 0 "$gen" --prompt "$prompt" "${m[@]}" --guidance softpag --heads 1:0,0:1:0.3 --steps 2 -o "$tmp/sh.png"
 check gen-softpag-heads-param png_param "$tmp/sh.png" "heads: 0:1:0.3,1:0"
 check gen-heads-matter differs "$tmp/sh.png" "$tmp/softpag.png"

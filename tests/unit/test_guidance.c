@@ -54,6 +54,57 @@ static void test_params(void) {
     CHECK(guide_params_check(&q) == SILT_ERR_ARG);
     q = p; q.seg_sigma = 0;
     CHECK(guide_params_check(&q) == SILT_ERR_ARG);
+    CHECK(p.cfg_start == 0.0f && p.cfg_stop == 1.0f);
+    q = p; q.cfg_start = 0.3f; q.cfg_stop = 0.3f;
+    CHECK(guide_params_check(&q) == SILT_ERR_ARG);
+    q = p; q.cfg_start = -0.1f;
+    CHECK(guide_params_check(&q) == SILT_ERR_ARG);
+    q = p; q.cfg_stop = 1.01f;
+    CHECK(guide_params_check(&q) == SILT_ERR_ARG);
+}
+
+// The CFG window [cfg_start, cfg_stop): steps outside it run no uncond row
+// and take e_c (plus the perturbation term, whose own window is separate).
+static void test_cfg_window(void) {
+    guide_params p = guide_default_params();
+    p.cfg = 4.0f;
+    p.cfg_start = 0.3f;  // 0.3 * 10 = 3: steps 0..2 without CFG
+    p.cfg_stop = 0.85f;  // 8.5: steps 9.. without
+    guide_plan *pl = NULL;
+    CHECK_OK(guide_plan_create(&p, NULL, 4, 2, false, &pl));
+    const float pred[2] = {1, 3};  // e_u, e_c
+    for (int i = 0; i < 10; i++) {
+        guide_step st;
+        CHECK_OK(guide_plan_step(pl, i, 10, 500.0f, 1, &st));
+        const bool on = i >= 3 && i <= 8;
+        CHECK_MSG(guide_step_cfg(&p, i, 10) == on, "step %d", i);
+        CHECK_MSG(st.n_blocks == (on ? 2 : 1) && st.blk_uncond == (on ? 0 : -1) && st.blk_cond == (on ? 1 : 0),
+                  "step %d: %d blocks, uncond %d", i, st.n_blocks, st.blk_uncond);
+        float out = 0;
+        CHECK_OK(guide_combine(&st, &out, on ? pred : pred + 1, 1, 1, 1));
+        CHECK_MSG(out == (on ? 9.0f : 3.0f), "step %d: %g", i, (double)out);
+    }
+    guide_plan_free(pl);
+    // With a perturbation: before cfg_start the step runs [cond, perturbed].
+    p.mode = GUIDE_PAG;
+    p.scale = 3.0f;
+    CHECK_OK(guide_plan_create(&p, NULL, 4, 2, false, &pl));
+    guide_step st;
+    CHECK_OK(guide_plan_step(pl, 0, 10, 999.0f, 1, &st));
+    CHECK(st.n_blocks == 2 && st.blk_uncond == -1 && st.blk_cond == 0 && st.blk_perturbed == 1);
+    const float pc[2] = {3, 2};
+    float out = 0;
+    CHECK_OK(guide_combine(&st, &out, pc, 1, 1, 1));
+    CHECK(out == 6.0f);
+    CHECK_OK(guide_plan_step(pl, 5, 10, 500.0f, 1, &st));
+    CHECK(st.n_blocks == 3 && st.blk_uncond == 0 && st.blk_cond == 1 && st.blk_perturbed == 2);
+    guide_plan_free(pl);
+    // mode none and g = 1 never run CFG, whatever the window.
+    p.mode = GUIDE_NONE;
+    CHECK(!guide_step_cfg(&p, 5, 10));
+    p.mode = GUIDE_CFG;
+    p.cfg = 1.0f;
+    CHECK(!guide_step_cfg(&p, 5, 10));
 }
 
 // Known numbers: e_u = 1, e_c = 3, e_p = 2, g = 4, s = 3.
@@ -443,6 +494,7 @@ int main(void) {
     test_names();
     test_params();
     test_combine_known();
+    test_cfg_window();
     test_combine_random();
     test_window_adaptive();
     test_spec_parse();
