@@ -46,6 +46,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 
 #include <type_traits>
 
@@ -346,6 +347,10 @@ constexpr int BM2 = 128, NWARPS2 = BM2 / 16, THREADS2 = NWARPS2 * 32, PREPASS_TH
 int g_mma_variant = 1;  // attention_fwd_cuda_bf16's kernel, read and written with __atomic builtins
 uint32_t *g_ws;         // variant 2's bf16 K / V^T workspace
 size_t g_ws_bytes;
+// One process-wide workspace: a call holds it from the pre-pass to its main
+// kernel's launch (the default stream orders the next call's pre-pass after
+// that kernel), so two host threads never fill or regrow it under each other.
+pthread_mutex_t g_ws_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct mma2_p {
     const float *q, *v, *head_u;  // fp32 q (A fragments, from global) and v (the SoftPAG identity rows)
@@ -599,7 +604,10 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
         p2.scale_log2 = scale * LOG2E;
         p2.causal = o && o->causal;
         const unsigned blocks2 = (unsigned)(B * H * nqt2);
-        return by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks2, k, B * H); });
+        pthread_mutex_lock(&g_ws_lock);
+        silt_status st = by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks2, k, B * H); });
+        pthread_mutex_unlock(&g_ws_lock);
+        return st;
     }
     const int64_t nqt = (Tq + BM - 1) / BM;
     if (B * H * nqt > INT_MAX)

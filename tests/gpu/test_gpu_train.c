@@ -598,7 +598,8 @@ static void test_cli(void) {
         CHECK_MSG(isfinite(a) && fabs(a - c) <= 1e-3 * fabs(c), "resumed step %d loss %.9g vs cpu %.9g", r, a, c);
     }
     // The latent MMDiT (--ae): a tiny world autoencoder made on the cpu,
-    // then 5 steps on each device; the autoencoder encodes on the cpu in both.
+    // then 5 steps on each device; on cuda the autoencoder's encoder and the
+    // world-CLIP text encoder run on the device too (REPA's image encode below).
     snprintf(cmd, sizeof cmd,
              "OMP_NUM_THREADS=2 '%s' train --arch ae --size tiny --steps 2 --batch 4 --warmup 1 --out '%s/ae' && "
              "'%s' train --arch ae --export '%s/ae' --out '%s/ae.safetensors'",
