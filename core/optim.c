@@ -1,6 +1,7 @@
 #include "core/optim.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,24 +173,38 @@ silt_adamw_params silt_adamw_get_params(const silt_adamw *o) { return o ? o->p :
 
 // The device path of silt_grad_clip_norm: per tensor a fixed-shape double
 // sum of squares on the device (cuda/ops_train.h), the per-tensor sums summed
-// on the host in parameter order, the scaling in place on the device.
+// on the host in parameter order, the scaling in place on the device. Its
+// device buffers are kept and only grow (a cudaFree each step would
+// synchronise the device twice more per step).
+static pthread_mutex_t g_norm_lock = PTHREAD_MUTEX_INITIALIZER;
+static double *g_norm_acc, *g_norm_partials;
+static size_t g_norm_n;
+
 static float grad_clip_norm_cuda(silt_tensor **params, int n, float max_norm) {
-    double *acc = NULL, *partials = NULL, *host = NULL;
+    double *host = NULL;
     double total = NAN;
     size_t k = n > 0 ? (size_t)n : 1;
-    silt_status s = silt_cuda_malloc((void **)&acc, k * sizeof(double));
-    if (!s) s = silt_cuda_malloc((void **)&partials, SILT_SUMSQ_PARTIALS * sizeof(double));
+    pthread_mutex_lock(&g_norm_lock);
+    silt_status s = SILT_OK;
+    if (!g_norm_partials) s = silt_cuda_malloc((void **)&g_norm_partials, SILT_SUMSQ_PARTIALS * sizeof(double));
+    if (!s && k > g_norm_n) {
+        silt_cuda_free(g_norm_acc);
+        g_norm_acc = NULL;
+        g_norm_n = 0;
+        s = silt_cuda_malloc((void **)&g_norm_acc, k * sizeof(double));
+        if (!s) g_norm_n = k;
+    }
+    double *acc = g_norm_acc, *partials = g_norm_partials;
     if (!s) s = silt_cuda_memset(acc, 0, k * sizeof(double));
     if (!s && !(host = calloc(k, sizeof(double)))) s = SILT_FAIL(SILT_ERR_OOM, "grad_clip_norm: out of memory");
     for (int i = 0; !s && i < n; i++)
         if (params[i] && params[i]->grad) s = sumsq_acc_cuda(acc + i, partials, params[i]->grad, silt_numel(params[i]));
-    if (!s) s = silt_cuda_memcpy_d2h(host, acc, k * sizeof(double));
+    if (!s) s = silt_cuda_memcpy_d2h(host, acc, k * sizeof(double));  // ordered after the kernels: the buffers are free again
+    pthread_mutex_unlock(&g_norm_lock);
     if (!s) {
         total = 0;
         for (int i = 0; i < n; i++) total += host[i];
     }
-    silt_cuda_free(acc);
-    silt_cuda_free(partials);
     free(host);
     // A device failure reads as a NaN norm: the caller stops before the update.
     double norm = sqrt(total);

@@ -230,7 +230,8 @@ static void test_bwd_twins(void) {
                     free(a), free(b), free(dc), free(da), free(db), free(ga), free(gb);
                 }
     printf("ok  matmul_bwd_cuda: 4 shapes x batch 1, 3 x 4 transpose cases\n");
-    const int64_t lin[][3] = {{1, 1, 1}, {5, 7, 3}, {130, 33, 65}, {2048, 32, 96}};  // N, in_f, out_f
+    // N, in_f, out_f; the bias grad runs in row chunks from 128 rows (its scratch grows at 4096 x 257)
+    const int64_t lin[][3] = {{1, 1, 1}, {5, 7, 3}, {130, 33, 65}, {2048, 32, 96}, {4096, 16, 257}};
     for (size_t si = 0; si < sizeof lin / sizeof lin[0]; si++) {
         int64_t N = lin[si][0], I = lin[si][1], O = lin[si][2];
         float *x = malloc((size_t)(N * I) * 4), *w = malloc((size_t)(O * I) * 4), *dout = malloc((size_t)(N * O) * 4);
