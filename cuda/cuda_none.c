@@ -341,6 +341,10 @@ silt_status wclip_infonce_bwd_cuda(float *dsim, float *dls, const float *dout, c
 silt_status sampler_update_cuda(const sampler_update *u, float *x, const float *mo, const float *z, float *prev) {
     return NO_CUDA();
 }
+silt_status flow_pair_cuda(float *xt, float *target, const float *z, const float *sig, int64_t B, int64_t per,
+                           double shift, double scale, uint64_t seed, uint64_t stream0) {
+    return NO_CUDA();
+}
 silt_status guide_combine_fwd_cuda(float *out, const float *pred, int64_t batch, int64_t row, int64_t out_row,
                                    int64_t guided, int blk_cond, int blk_uncond, int blk_perturbed, float cfg,
                                    float scale) {

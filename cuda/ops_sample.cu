@@ -5,6 +5,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/ops_sample.h"
+#include "core/philox.h"
 
 __device__ static inline float x0_of(const sampler_update &u, float x, float m) {
     switch (u.x0_form) {
@@ -114,5 +115,31 @@ extern "C" silt_status guide_combine_fwd_cuda(float *out, const float *pred, int
                                                                            blk_cond, blk_uncond, blk_perturbed, cfg,
                                                                            scale);
     SILT_CUDA_LAUNCHED("guide_combine_k");
+    return SILT_OK;
+}
+
+// --- rectified-flow training pairs (flow_pair_cpu's twin) ----------------------------
+
+static __global__ void flow_pair_kernel(float *xt, float *target, const float *z, const float *sig, int64_t n,
+                                        int64_t per, double shift, double scale, uint64_t seed, uint64_t stream0) {
+    for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t i = j / per, k = j - i * per;
+        const float s = sig[i], x0 = (float)(((double)z[j] - shift) * scale);
+        const float nz = silt_philox_normal_at(seed, stream0 + (uint64_t)i, (uint64_t)k);
+        xt[j] = __fadd_rn(__fmul_rn(__fsub_rn(1.0f, s), x0), __fmul_rn(s, nz));  // the CPU's order, no FMA
+        target[j] = __fsub_rn(nz, x0);
+    }
+}
+
+extern "C" silt_status flow_pair_cuda(float *xt, float *target, const float *z, const float *sig, int64_t B,
+                                      int64_t per, double shift, double scale, uint64_t seed, uint64_t stream0) {
+    SILT_CUDA_READY();
+    if (B < 0 || per < 0) return SILT_FAIL(SILT_ERR_ARG, "flow_pair_cuda: negative size (B %lld, per %lld)",
+                                           (long long)B, (long long)per);
+    if (B == 0 || per == 0) return SILT_OK;
+    if (!xt || !target || !z || !sig) return SILT_FAIL(SILT_ERR_ARG, "flow_pair_cuda: NULL buffer");
+    const int64_t n = B * per;
+    flow_pair_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(xt, target, z, sig, n, per, shift, scale, seed, stream0);
+    SILT_CUDA_LAUNCHED("flow_pair_kernel");
     return SILT_OK;
 }

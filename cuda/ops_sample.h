@@ -62,6 +62,11 @@ silt_status sampler_update_cuda(const sampler_update *u, float *x, const float *
 // e = eu + cfg (ec - eu) (ec alone when blk_uncond < 0), + scale (ec - ep) when
 // blk_perturbed >= 0, over the first guided values of the row, and ec copied
 // for the rest of out_row (out_row <= row; guided <= out_row).
+// flow_pair_cpu's twin (sample/sample.h): xt, target (B * per), z (B * per)
+// and sig (B) device pointers.
+silt_status flow_pair_cuda(float *xt, float *target, const float *z, const float *sig, int64_t B, int64_t per,
+                           double shift, double scale, uint64_t seed, uint64_t stream0);
+
 silt_status guide_combine_fwd_cuda(float *out, const float *pred, int64_t batch, int64_t row, int64_t out_row,
                                    int64_t guided, int blk_cond, int blk_uncond, int blk_perturbed, float cfg,
                                    float scale);

@@ -187,4 +187,16 @@ silt_status silt_sampler_step(silt_sampler *s, const float *model_output, float 
 silt_status silt_sampler_scale_input_cuda(const silt_sampler *s, float *out, const float *x);
 silt_status silt_sampler_step_cuda(silt_sampler *s, const float *model_output, float *x, const float *noise);
 
+// --- rectified-flow training pairs ---------------------------------------------------
+// For B samples of `per` values: x0 = (float)((z - shift) * scale) (a
+// latent's normalisation; shift 0, scale 1 for pixels), n = N(0, 1) noise of
+// Philox (seed, stream0 + i, offset 0..per-1) (silt_rng_normal's layout), and
+// the sample's sigma s = sig[i]:
+//   xt = (1 - s) x0 + s n,  target = n - x0  (the velocity).
+// The CPU fills host buffers; its twin flow_pair_cuda (cuda/ops_sample.h)
+// device ones with the same fp32 operations (no contraction), equal but for
+// the noise's last ulp (logf/cosf, core/philox.h).
+void flow_pair_cpu(float *xt, float *target, const float *z, const float *sig, int64_t B, int64_t per, double shift,
+                   double scale, uint64_t seed, uint64_t stream0);
+
 #endif

@@ -469,3 +469,17 @@ done:
     silt_sampler_free(s);
     return st;
 }
+
+void flow_pair_cpu(float *xt, float *target, const float *z, const float *sig, int64_t B, int64_t per, double shift,
+                   double scale, uint64_t seed, uint64_t stream0) {
+    for (int64_t i = 0; i < B; i++) {
+        float *x = xt + i * per, *v = target + i * per;
+        const float *zi = z + i * per, s = sig[i];
+        silt_rng_normal(v, per, seed, stream0 + (uint64_t)i, 0);  // the noise, then the target in place
+        for (int64_t k = 0; k < per; k++) {
+            const float x0 = (float)((zi[k] - shift) * scale);
+            x[k] = (1.0f - s) * x0 + s * v[k];
+            v[k] -= x0;
+        }
+    }
+}

@@ -14,6 +14,7 @@
 #include "cuda/cuda.h"
 #include "gen/lib/train_arch.h"
 #include "gen/lib/world_latent.h"
+#include "sample/sample.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
 #include "world/render.h"
@@ -213,38 +214,52 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_set_grad(g, grad);
         if (!repa_target) return fail(g, silt_graph_status(g));
     }
+    // z: the B renders in [-1, 1], or (latent runs) their encodings, which the
+    // pair normalises with the latent's shift and scale.
+    const float *z = x0;
+    bool z_on_device = false;
+    double shift = 0.0, scale = 1.0;
     if (t->ae) {
         silt_graph_reset(t->ae_g);
         silt_tensor *img = silt_graph_upload(t->ae_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
         silt_tensor *f = var_vq_encode_features(t->ae_g, t->ae, img);
         if (!f) return fail(g, silt_graph_status(t->ae_g));
-        const float *fv = silt_f32(f);
-        if (f->device != SILT_CPU) {  // the encoder ran on the device: its latents come down to mix with the noise
-            float *hf = silt_arena_alloc(ha, silt_nbytes(f));
-            if (!hf) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
-            silt_status s = silt_cuda_memcpy_d2h(hf, fv, silt_nbytes(f));
-            if (s) return fail(g, s);
-            fv = hf;
-        }
-        for (int64_t k = 0; k < B * nx; k++) x0[k] = (float)((fv[k] - t->latent_shift) * t->latent_scale);
+        if (silt_numel(f) != B * nx)
+            return fail(g, SILT_FAIL(SILT_ERR_SHAPE, "mmdit: the autoencoder gave %lld latent values for %lld",
+                                     (long long)silt_numel(f), (long long)(B * nx)));
+        z = silt_f32(f), z_on_device = f->device != SILT_CPU;
+        shift = t->latent_shift, scale = t->latent_scale;
     }
+    // Each image's sigma: logit-normal(0, 1) (SD3), the model's timestep 1000 sigma.
+    float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
+    if (!sig) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     for (int i = 0; i < B; i++) {
-        const int64_t j = batch_index * B + i;
-        float n = 0, *noise = htarget + i * nx, *x = hx + i * nx;
-        const float *v0 = x0 + i * nx;
-        silt_rng_normal(&n, 1, seed_t, (uint64_t)j, 0);
-        silt_rng_normal(noise, nx, seed_n, (uint64_t)j, 0);
-        const float sg = 1.0f / (1.0f + expf(-n));  // logit-normal(0, 1)
-        ts[i] = 1000.0f * sg;
-        for (int64_t k = 0; k < nx; k++) {
-            x[k] = (1.0f - sg) * v0[k] + sg * noise[k];
-            noise[k] -= v0[k];  // the target v = noise - x0, in place
-        }
+        float n = 0;
+        silt_rng_normal(&n, 1, seed_t, (uint64_t)(batch_index * B + i), 0);
+        sig[i] = 1.0f / (1.0f + expf(-n));
+        ts[i] = 1000.0f * sig[i];
     }
+    // The pair (x_t, v = noise - x0), noise from Philox (seed_n, image index):
+    // on a device graph built there from the device latents (nothing comes
+    // down), else on the host and copied.
     const int64_t shape[4] = {B, t->channels, side, side};
-    silt_tensor *xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
-    silt_tensor *target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
-    if (!xt || !target) return NULL;
+    silt_tensor *xt = NULL, *target = NULL;
+    if (silt_graph_device(g) != SILT_CPU) {
+        xt = silt_graph_tensor_f32(g, 4, shape);
+        target = silt_graph_tensor_f32(g, 4, shape);
+        silt_tensor *sig_d = silt_graph_upload(g, SILT_F32, 1, (const int64_t[]){B}, sig);
+        silt_tensor *z_d = z_on_device ? NULL : silt_graph_upload(g, SILT_F32, 4, shape, z);
+        if (!xt || !target || !sig_d || (!z_on_device && !z_d)) return NULL;
+        silt_status s = flow_pair_cuda(silt_f32(xt), silt_f32(target), z_on_device ? z : silt_f32(z_d), silt_f32(sig_d),
+                                       B, nx, shift, scale, seed_n, (uint64_t)(batch_index * B));
+        if (s) return fail(g, s);
+    } else {
+        if (z_on_device) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: device latents on a cpu graph"));
+        flow_pair_cpu(hx, htarget, z, sig, B, nx, shift, scale, seed_n, (uint64_t)(batch_index * B));
+        xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
+        target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
+        if (!xt || !target) return NULL;
+    }
     // The text encoder is frozen: no graph nodes, no gradients into it.
     silt_tensor *ctx = NULL, *pooled = NULL;
     bool grad = silt_graph_grad_enabled(g);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "core/rng.h"
 #include "sample/sample.h"
 
 static void test_names(void) {
@@ -453,8 +454,34 @@ static void test_learned_range_layout(void) {
     }
 }
 
+// Rectified-flow training pairs: image i's noise is Philox stream stream0 + i
+// from offset 0 (so a pair regenerates from its image index alone), x0 the
+// latent normalised as (z - shift) * scale, x_t = (1 - s) x0 + s n, and the
+// target n - x0.
+static void test_flow_pair(void) {
+    const int64_t B = 3, per = 7;
+    float z[21], sig[3] = {0.1f, 0.5f, 0.9f}, xt[21], tg[21], noise[7];
+    for (int k = 0; k < 21; k++) z[k] = (float)(k - 10) / 7.0f;
+    flow_pair_cpu(xt, tg, z, sig, B, per, 0.25, 1.5, 42, 9);
+    int bad = 0;
+    for (int64_t i = 0; i < B; i++) {
+        silt_rng_normal(noise, per, 42, 9 + (uint64_t)i, 0);
+        for (int64_t k = 0; k < per; k++) {
+            const float x0 = (float)((z[i * per + k] - 0.25) * 1.5);
+            bad += tg[i * per + k] != noise[k] - x0;
+            bad += xt[i * per + k] != (1.0f - sig[i]) * x0 + sig[i] * noise[k];
+        }
+    }
+    CHECK_MSG(bad == 0, "flow_pair_cpu: %d values off", bad);
+    // Pixels (shift 0, scale 1): x0 = z exactly; at s = 0 x_t is x0.
+    float s0[1] = {0.0f};
+    flow_pair_cpu(xt, tg, z, s0, 1, per, 0.0, 1.0, 42, 9);
+    for (int k = 0; k < per; k++) CHECK(xt[k] == z[k]);
+}
+
 int main(void) {
     test_names();
+    test_flow_pair();
     test_defaults();
     test_known_values();
     test_tables();
