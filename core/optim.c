@@ -17,6 +17,7 @@ struct silt_adamw {
     silt_tensor **params;
     bool *no_decay;
     float **m, **v;
+    silt_multi_list *dev_list;  // device runs: the update of every tensor in one launch
 };
 
 silt_adamw_params silt_adamw_default_params(void) {
@@ -37,6 +38,7 @@ void silt_adamw_free(silt_adamw *o) {
     }
     free(o->m);
     free(o->v);
+    silt_multi_list_free(o->dev_list);
     free(o->params);
     free(o->no_decay);
     free(o);
@@ -122,6 +124,24 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
     const float bc2_sqrt = (float)sqrt(bc2);
     const float decay = (float)(1.0 - (double)lr * o->p.weight_decay);
     const float w1 = (float)(1.0 - b1), fb2 = (float)b2, w2 = (float)(1.0 - b2), eps = o->p.eps;
+    if (o->device == SILT_CUDA) {
+        // One launch over every tensor with a grad, the arithmetic of adamw_step_cuda (cuda/ops_train.h).
+        silt_multi_entry *e = calloc((size_t)(o->n > 0 ? o->n : 1), sizeof *e);
+        if (!e) return SILT_FAIL(SILT_ERR_OOM, "adamw_step: out of memory");
+        int k = 0;
+        for (int i = 0; i < o->n; i++) {
+            silt_tensor *pt = o->params[i];
+            if (!pt->grad) continue;
+            e[k++] = (silt_multi_entry){.a = silt_f32(pt), .b = o->m[i], .c = o->v[i], .d = pt->grad,
+                                        .n = silt_numel(pt), .flag = !o->no_decay[i] && o->p.weight_decay != 0};
+        }
+        silt_status s = silt_multi_list_set(&o->dev_list, e, k);
+        free(e);
+        if (!s) s = adamw_multi_cuda(o->dev_list, step_size, bc2_sqrt, decay, w1, fb2, w2, eps);
+        if (s) return s;
+        o->t = t;
+        return SILT_OK;
+    }
     for (int i = 0; i < o->n; i++) {
         silt_tensor *pt = o->params[i];
         const float *g = pt->grad;
@@ -129,11 +149,6 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
         float *p = silt_f32(pt), *m = o->m[i], *v = o->v[i];
         const int64_t n = silt_numel(pt);
         const bool dec = !o->no_decay[i] && o->p.weight_decay != 0;
-        if (o->device == SILT_CUDA) {
-            // The same float scalars and per-element arithmetic (cuda/ops_train.h).
-            SILT_TRY(adamw_step_cuda(p, m, v, g, n, step_size, bc2_sqrt, decay, dec, w1, fb2, w2, eps));
-            continue;
-        }
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (int64_t j = 0; j < n; j++) {
             float pj = dec ? p[j] * decay : p[j];

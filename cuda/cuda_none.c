@@ -350,3 +350,13 @@ silt_status guide_combine_fwd_cuda(float *out, const float *pred, int64_t batch,
                                    float scale) {
     return NO_CUDA();
 }
+
+// cuda/ops_train.h multi-tensor launches
+silt_status silt_multi_list_set(silt_multi_list **l, const silt_multi_entry *e, int count) { return NO_CUDA(); }
+void silt_multi_list_free(silt_multi_list *l) { (void)l; }
+silt_status adamw_multi_cuda(const silt_multi_list *l, float step_size, float bc2_sqrt, float decay, float w1,
+                             float b2, float w2, float eps) {
+    return NO_CUDA();
+}
+silt_status ema_multi_cuda(const silt_multi_list *l, float w) { return NO_CUDA(); }
+silt_status zero_multi_cuda(const silt_multi_list *l) { return NO_CUDA(); }

@@ -43,6 +43,29 @@ silt_status sumsq_acc_cuda(double *acc, double *partials, const float *x, int64_
 // ema += w * (p - ema) over n (silt_train_ema_update with w = 1 - decay, as a float).
 silt_status ema_update_cuda(float *ema, const float *p, int64_t n, float w);
 
+// Multi-tensor launches: one kernel over all the tensors of a step (a model's
+// ~200 parameters) instead of one launch each (~1000 launches per training
+// step before). The per-element arithmetic is the single-tensor kernels',
+// so the results are theirs bit for bit. The list lives in device memory
+// and is uploaded again only when its entries change.
+typedef struct silt_multi_entry {
+    float *a, *b, *c;  // meaning per op below
+    const float *d;
+    int64_t n;
+    int flag;
+} silt_multi_entry;
+typedef struct silt_multi_list silt_multi_list;
+// Makes *l (created on the first call) hold these count entries.
+silt_status silt_multi_list_set(silt_multi_list **l, const silt_multi_entry *e, int count);
+void silt_multi_list_free(silt_multi_list *l);  // NULL-safe
+// adamw_step_cuda on every entry: a = p, b = m, c = v, d = g, flag = decay_on.
+silt_status adamw_multi_cuda(const silt_multi_list *l, float step_size, float bc2_sqrt, float decay, float w1,
+                             float b2, float w2, float eps);
+// ema_update_cuda on every entry: a = ema, d = p.
+silt_status ema_multi_cuda(const silt_multi_list *l, float w);
+// a[0..n) = 0 on every entry.
+silt_status zero_multi_cuda(const silt_multi_list *l);
+
 #ifdef __cplusplus
 }
 #endif

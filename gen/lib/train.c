@@ -186,6 +186,8 @@ static void state_free(train_state *s) {
     }
     free(s->dev_ema);
     free(s->dev_params);
+    silt_multi_list_free(s->zero_list);
+    silt_multi_list_free(s->ema_list);
     silt_adamw_free(s->dev_opt);
     if (s->ema)
         for (int i = 0; i < s->n; i++) silt_free(s->ema[i]);
@@ -402,6 +404,26 @@ static void sleep_ms(int ms) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop_signal) {}
 }
 
+// The device lists of the step's multi-tensor launches: every parameter's
+// grad (zeroed before the micro-batches) and, with EMA, its EMA buffer
+// beside the weights. Uploaded once; later steps only compare.
+static silt_status device_lists(train_state *s) {
+    silt_multi_entry *z = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *z);
+    silt_multi_entry *e = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *e);
+    silt_status st = z && e ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "train: out of memory");
+    int nz = 0;
+    for (int i = 0; !st && i < s->n; i++) {
+        silt_tensor *t = s->dev_params[i];
+        if (t->grad) z[nz++] = (silt_multi_entry){.a = t->grad, .n = silt_numel(t)};
+        if (s->dev_ema) e[i] = (silt_multi_entry){.a = s->dev_ema[i], .d = silt_f32(t), .n = silt_numel(t)};
+    }
+    if (!st) st = silt_multi_list_set(&s->zero_list, z, nz);
+    if (!st && s->dev_ema) st = silt_multi_list_set(&s->ema_list, e, s->n);
+    free(z);
+    free(e);
+    return st;
+}
+
 typedef struct step_result {
     double loss;
     float grad_norm;
@@ -413,9 +435,11 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
     const silt_train_params *p = s->p;
     silt_train_task *task = s->task;
     silt_tensor **params = s->on_device ? s->dev_params : s->params;
-    for (int i = 0; i < s->n; i++) {
-        if (s->on_device) SILT_TRY(silt_cuda_memset(params[i]->grad, 0, silt_nbytes(params[i])));
-        else silt_tensor_zero_grad(params[i]);
+    if (s->on_device) {
+        SILT_TRY(device_lists(s));
+        SILT_TRY(zero_multi_cuda(s->zero_list));
+    } else {
+        for (int i = 0; i < s->n; i++) silt_tensor_zero_grad(params[i]);
     }
     // The loss is the mean over the K*B samples of the update: each
     // micro-batch mean is scaled by 1/K through the backward seed.
@@ -455,9 +479,7 @@ static silt_status train_step(train_state *s, silt_graph *g, int64_t step, step_
     SILT_TRY(silt_adamw_step(s->on_device ? s->dev_opt : s->opt, (float)silt_train_lr(p, step)));
     const double ema_d = silt_train_ema_decay_at(p, step);
     if (s->ema && s->on_device) {
-        const float w = (float)(1.0 - ema_d);  // as silt_train_ema_update
-        for (int i = 0; i < s->n; i++)
-            SILT_TRY(ema_update_cuda(s->dev_ema[i], silt_f32(params[i]), silt_numel(params[i]), w));
+        SILT_TRY(ema_multi_cuda(s->ema_list, (float)(1.0 - ema_d)));  // w as silt_train_ema_update's
     } else if (s->ema) {
         for (int i = 0; i < s->n; i++)
             silt_train_ema_update(s->ema[i], silt_f32(s->params[i]), silt_numel(s->params[i]), ema_d);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "core/optim.h"
+#include "cuda/cuda.h"
 #include "gen/lib/train.h"
 
 #define TRAIN_CKPT_FORMAT "silt-train-checkpoint"
@@ -32,6 +33,7 @@ typedef struct train_state {
     silt_tensor **dev_params;  // the task's parameter headers, moved to the device
     silt_adamw *dev_opt;
     float **dev_ema;           // device buffers, or NULL when EMA is off
+    silt_multi_list *zero_list, *ema_list;  // device runs: zero-grad and EMA in one launch each
 } train_state;
 
 // Writes OUT/checkpoint_<step>.safetensors, then OUT/latest, then deletes all

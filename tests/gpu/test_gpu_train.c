@@ -2,9 +2,10 @@
 //  1. one batch: the flow-matching MSE loss and EVERY parameter gradient on a
 //     CUDA graph vs a CPU graph (fp32, TF32 off);
 //  2. the optimiser pieces on identical inputs: the global grad norm and
-//     clipping, one AdamW update (adamw_step_cuda repeats the CPU arithmetic,
-//     so the weights and moments should agree to the last bit) and the EMA
-//     update;
+//     clipping, one AdamW update (silt_adamw_step's one multi-tensor launch,
+//     adamw_multi_cuda, repeats the CPU arithmetic, so the weights and moments
+//     should agree to the last bit), the EMA update, and the multi-tensor EMA
+//     and zeroing against the per-tensor kernels;
 //  3. five full steps (forward, backward, clip, AdamW) on each device from
 //     the same weights: the weights after them;
 //  4. the CLI: `gen train --arch mmdit --size tiny --device cuda` runs 5 steps
@@ -390,6 +391,58 @@ static void test_grads_and_optimiser(void) {
         free(eh);
         free(e);
         silt_cuda_free(de);
+    }
+    // 2d. the multi-tensor launches the trainer uses (one kernel over every
+    // tensor): EMA on every parameter equals ema_update_cuda's per tensor bit
+    // for bit, a second list of other sizes replaces the first, and zeroing
+    // clears every grad.
+    {
+        silt_multi_entry *me = calloc((size_t)n, sizeof *me);
+        float **e1 = calloc((size_t)n, sizeof *e1), **e2 = calloc((size_t)n, sizeof *e2);
+        silt_multi_list *ml = NULL;
+        int bad = 0;
+        for (int i = 0; me && e1 && e2 && i < n; i++) {
+            int64_t len = silt_numel(pd[i]);
+            float *h = malloc((size_t)len * sizeof(float));
+            for (int64_t j = 0; h && j < len; j++) h[j] = 0.25f * (float)(j % 13) - 1.0f;
+            CHECK(silt_cuda_malloc((void **)&e1[i], (size_t)len * 4) == SILT_OK);
+            CHECK(silt_cuda_malloc((void **)&e2[i], (size_t)len * 4) == SILT_OK);
+            if (h && e1[i] && e2[i]) {
+                CHECK(silt_cuda_memcpy_h2d(e1[i], h, (size_t)len * 4) == SILT_OK);
+                CHECK(silt_cuda_memcpy_h2d(e2[i], h, (size_t)len * 4) == SILT_OK);
+                CHECK(ema_update_cuda(e2[i], silt_f32(pd[i]), len, 0.01f) == SILT_OK);
+            }
+            free(h);
+            me[i] = (silt_multi_entry){.a = e1[i], .d = silt_f32(pd[i]), .n = len};
+        }
+        CHECK(me && silt_multi_list_set(&ml, me, 1) == SILT_OK);  // a first, shorter list, replaced below
+        CHECK(me && silt_multi_list_set(&ml, me, n) == SILT_OK);
+        CHECK(ema_multi_cuda(ml, 0.01f) == SILT_OK);
+        for (int i = 0; me && e1 && e2 && i < n; i++) {
+            int64_t len = silt_numel(pd[i]);
+            float *got = malloc((size_t)len * 4), *want = malloc((size_t)len * 4);
+            if (got && want && silt_cuda_memcpy_d2h(got, e1[i], (size_t)len * 4) == SILT_OK &&
+                silt_cuda_memcpy_d2h(want, e2[i], (size_t)len * 4) == SILT_OK)
+                bad += memcmp(got, want, (size_t)len * 4) != 0;
+            free(got), free(want);
+            me[i] = (silt_multi_entry){.a = e1[i], .n = len};
+        }
+        CHECK_MSG(bad == 0, "ema_multi_cuda: %d of %d tensors differ from ema_update_cuda's", bad, n);
+        CHECK(me && silt_multi_list_set(&ml, me, n) == SILT_OK);
+        CHECK(zero_multi_cuda(ml) == SILT_OK);
+        int nonzero = 0;
+        for (int i = 0; me && e1 && i < n; i++) {
+            int64_t len = silt_numel(pd[i]);
+            float *got = malloc((size_t)len * 4);
+            if (got && silt_cuda_memcpy_d2h(got, e1[i], (size_t)len * 4) == SILT_OK)
+                for (int64_t j = 0; j < len; j++) nonzero += got[j] != 0.0f;
+            free(got);
+        }
+        CHECK_MSG(nonzero == 0, "zero_multi_cuda left %d values", nonzero);
+        printf("ok  multi-tensor EMA and zero over %d tensors\n", n);
+        for (int i = 0; e1 && e2 && i < n; i++) silt_cuda_free(e1[i]), silt_cuda_free(e2[i]);
+        silt_multi_list_free(ml);
+        free(me), free(e1), free(e2);
     }
     silt_adamw_free(oc);
     silt_adamw_free(od);
