@@ -17,7 +17,8 @@ struct silt_adamw {
     silt_tensor **params;
     bool *no_decay;
     float **m, **v;
-    silt_multi_list *dev_list;  // device runs: the update of every tensor in one launch
+    silt_multi_list *dev_list;  // device runs: the update of every tensor in one launch,
+    silt_multi_entry *dev_entries;  // from these n host entries (rebuilt each step, allocated once)
 };
 
 silt_adamw_params silt_adamw_default_params(void) {
@@ -39,6 +40,7 @@ void silt_adamw_free(silt_adamw *o) {
     free(o->m);
     free(o->v);
     silt_multi_list_free(o->dev_list);
+    free(o->dev_entries);
     free(o->params);
     free(o->no_decay);
     free(o);
@@ -126,8 +128,9 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
     const float w1 = (float)(1.0 - b1), fb2 = (float)b2, w2 = (float)(1.0 - b2), eps = o->p.eps;
     if (o->device == SILT_CUDA) {
         // One launch over every tensor with a grad, the arithmetic of adamw_step_cuda (cuda/ops_train.h).
-        silt_multi_entry *e = calloc((size_t)(o->n > 0 ? o->n : 1), sizeof *e);
-        if (!e) return SILT_FAIL(SILT_ERR_OOM, "adamw_step: out of memory");
+        if (!o->dev_entries && !(o->dev_entries = calloc((size_t)(o->n > 0 ? o->n : 1), sizeof *o->dev_entries)))
+            return SILT_FAIL(SILT_ERR_OOM, "adamw_step: out of memory");
+        silt_multi_entry *e = o->dev_entries;
         int k = 0;
         for (int i = 0; i < o->n; i++) {
             silt_tensor *pt = o->params[i];
@@ -136,7 +139,6 @@ silt_status silt_adamw_step(silt_adamw *o, float lr) {
                                         .n = silt_numel(pt), .flag = !o->no_decay[i] && o->p.weight_decay != 0};
         }
         silt_status s = silt_multi_list_set(&o->dev_list, e, k);
-        free(e);
         if (!s) s = adamw_multi_cuda(o->dev_list, step_size, bc2_sqrt, decay, w1, fb2, w2, eps);
         if (s) return s;
         o->t = t;
@@ -192,23 +194,16 @@ silt_adamw_params silt_adamw_get_params(const silt_adamw *o) { return o ? o->p :
 // device buffers are kept and only grow (a cudaFree each step would
 // synchronise the device twice more per step).
 static pthread_mutex_t g_norm_lock = PTHREAD_MUTEX_INITIALIZER;
-static double *g_norm_acc, *g_norm_partials;
-static size_t g_norm_n;
+static void *g_norm_acc, *g_norm_partials;
+static size_t g_norm_acc_bytes, g_norm_partials_bytes;
 
 static float grad_clip_norm_cuda(silt_tensor **params, int n, float max_norm) {
     double *host = NULL;
     double total = NAN;
     size_t k = n > 0 ? (size_t)n : 1;
     pthread_mutex_lock(&g_norm_lock);
-    silt_status s = SILT_OK;
-    if (!g_norm_partials) s = silt_cuda_malloc((void **)&g_norm_partials, SILT_SUMSQ_PARTIALS * sizeof(double));
-    if (!s && k > g_norm_n) {
-        silt_cuda_free(g_norm_acc);
-        g_norm_acc = NULL;
-        g_norm_n = 0;
-        s = silt_cuda_malloc((void **)&g_norm_acc, k * sizeof(double));
-        if (!s) g_norm_n = k;
-    }
+    silt_status s = silt_cuda_grow(&g_norm_partials, &g_norm_partials_bytes, SILT_SUMSQ_PARTIALS * sizeof(double));
+    if (!s) s = silt_cuda_grow(&g_norm_acc, &g_norm_acc_bytes, k * sizeof(double));
     double *acc = g_norm_acc, *partials = g_norm_partials;
     if (!s) s = silt_cuda_memset(acc, 0, k * sizeof(double));
     if (!s && !(host = calloc(k, sizeof(double)))) s = SILT_FAIL(SILT_ERR_OOM, "grad_clip_norm: out of memory");

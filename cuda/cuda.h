@@ -51,6 +51,12 @@ bool silt_cuda_set_allow_tf32(bool allow);
 // are no-ops. Copies synchronise with the default stream.
 silt_status silt_cuda_malloc(void **p, size_t bytes);
 void silt_cuda_free(void *p);  // NULL-safe
+// A device buffer that only grows (a process-wide workspace or scratch):
+// when *bytes < need, frees *buf (cudaFree waits for the device, so no queued
+// kernel still reads it) and allocates need bytes. The caller holds the lock
+// guarding the buffer until its last use is queued. On failure *buf is NULL
+// and *bytes 0.
+silt_status silt_cuda_grow(void **buf, size_t *bytes, size_t need);
 silt_status silt_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes);
 silt_status silt_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes);
 silt_status silt_cuda_memcpy_d2d(void *dst, const void *src, size_t bytes);

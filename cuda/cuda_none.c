@@ -24,6 +24,7 @@ bool silt_cuda_set_allow_tf32(bool allow) { return false; }
 
 silt_status silt_cuda_malloc(void **p, size_t bytes) { return NO_CUDA(); }
 void silt_cuda_free(void *p) {}
+silt_status silt_cuda_grow(void **buf, size_t *bytes, size_t need) { return NO_CUDA(); }
 silt_status silt_cuda_memcpy_h2d(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }
 silt_status silt_cuda_memcpy_d2h(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }
 silt_status silt_cuda_memcpy_d2d(void *dst, const void *src, size_t bytes) { return NO_CUDA(); }

@@ -352,14 +352,11 @@ size_t g_ws_bytes;
 // that kernel), so two host threads never fill or regrow it under each other.
 pthread_mutex_t g_ws_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct mma2_p {
-    const float *q, *v, *head_u;  // fp32 q (A fragments, from global) and v (the SoftPAG identity rows)
-    const uint32_t *kb, *vt;      // the pre-pass's bf16 copies
-    float *out, *lse;
-    int64_t Tq, Tk, Tkp, nqt;
-    int D;
-    float scale_log2;
-    int causal;
+// Kernel 2 reads q and v as kernel 1 does (k only in the pre-pass), and the
+// pre-pass's bf16 copies of K and V^T padded to Tkp keys.
+struct mma2_p : mma_p {
+    const uint32_t *kb, *vt;
+    int64_t Tkp;
 };
 
 __device__ inline void cp_async16(void *smem, const void *gmem) {
@@ -478,19 +475,13 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
 
 // The workspace for BH heads of Tkp keys at DP columns: kb then vt.
 silt_status workspace(size_t bytes, uint32_t **out) {
-    if (bytes > g_ws_bytes) {
-        if (g_ws) SILT_CUDA_TRY(cudaFree(g_ws));  // synchronises: no kernel still reads it
-        g_ws = nullptr;
-        g_ws_bytes = 0;
-        SILT_CUDA_TRY(cudaMalloc((void **)&g_ws, bytes));
-        g_ws_bytes = bytes;
-    }
+    SILT_TRY(silt_cuda_grow((void **)&g_ws, &g_ws_bytes, bytes));  // under g_ws_lock
     *out = g_ws;
     return SILT_OK;
 }
 
 template <int DP>
-silt_status launch2(mma2_p p, unsigned blocks, const float *k, int64_t BH) {
+silt_status launch2(mma2_p p, unsigned blocks, int64_t BH) {
     const int64_t nkt = p.Tkp / BN;
     if (BH * nkt > INT_MAX) return SILT_FAIL(SILT_ERR_UNSUPPORTED, "attention_fwd_cuda_bf16: too many key tiles");
     uint32_t *ws = nullptr;
@@ -498,7 +489,7 @@ silt_status launch2(mma2_p p, unsigned blocks, const float *k, int64_t BH) {
     SILT_TRY(workspace(2 * half, &ws));
     uint32_t *kb = ws, *vt = ws + half / sizeof(uint32_t);
     if (p.Tkp > 0) {
-        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), PREPASS_THREADS>>>(kb, vt, k, p.v, p.Tk, p.Tkp, p.D, nkt);
+        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), PREPASS_THREADS>>>(kb, vt, p.k, p.v, p.Tk, p.Tkp, p.D, nkt);
         SILT_CUDA_LAUNCHED("kv_bf16_kernel");
     }
     p.kb = kb;
@@ -584,36 +575,13 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
                          "q/k/v (got D %lld, Dv %lld, mask %s, probs_out %s)",
                          op, (long long)D, (long long)Dv, o && o->mask ? "set" : "none",
                          o && o->probs_out ? "set" : "none");
-    if (__atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED) == 2) {
-        const int64_t nqt2 = (Tq + BM2 - 1) / BM2;
-        if (B * H * nqt2 > INT_MAX)
-            return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,
-                             (long long)(B * H), (long long)nqt2);
-        mma2_p p2;
-        p2.q = q;
-        p2.v = v;
-        p2.head_u = o ? o->head_u : nullptr;
-        p2.kb = p2.vt = nullptr;
-        p2.out = out;
-        p2.lse = lse;
-        p2.Tq = Tq;
-        p2.Tk = Tk;
-        p2.Tkp = (Tk + BN - 1) / BN * BN;
-        p2.nqt = nqt2;
-        p2.D = (int)D;
-        p2.scale_log2 = scale * LOG2E;
-        p2.causal = o && o->causal;
-        const unsigned blocks2 = (unsigned)(B * H * nqt2);
-        pthread_mutex_lock(&g_ws_lock);
-        silt_status st = by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks2, k, B * H); });
-        pthread_mutex_unlock(&g_ws_lock);
-        return st;
-    }
-    const int64_t nqt = (Tq + BM - 1) / BM;
+    const bool v2 = __atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED) == 2;
+    const int64_t bm = v2 ? BM2 : BM, nqt = (Tq + bm - 1) / bm;
     if (B * H * nqt > INT_MAX)
         return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,
                          (long long)(B * H), (long long)nqt);
-    mma_p p;
+    mma2_p p2;  // kernel 1 takes its mma_p part
+    mma_p &p = p2;
     p.q = q;
     p.k = k;
     p.v = v;
@@ -627,5 +595,11 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
     p.scale_log2 = scale * LOG2E;
     p.causal = o && o->causal;
     const unsigned blocks = (unsigned)(B * H * nqt);
-    return by_head_dim(D, [&](auto dp) { return launch<decltype(dp)::value>(p, blocks); });
+    if (!v2) return by_head_dim(D, [&](auto dp) { return launch<decltype(dp)::value>(p, blocks); });
+    p2.kb = p2.vt = nullptr;
+    p2.Tkp = (Tk + BN - 1) / BN * BN;
+    pthread_mutex_lock(&g_ws_lock);
+    silt_status st = by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks, B * H); });
+    pthread_mutex_unlock(&g_ws_lock);
+    return st;
 }

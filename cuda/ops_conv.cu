@@ -326,13 +326,7 @@ silt_status workspace(float *scratch, size_t bytes, void **ws) {
         *ws = scratch;
         return SILT_OK;
     }
-    if (bytes > g_ws_bytes) {
-        silt_cuda_free(g_ws);
-        g_ws = nullptr;
-        g_ws_bytes = 0;
-        SILT_TRY(silt_cuda_malloc(&g_ws, bytes));
-        g_ws_bytes = bytes;
-    }
+    SILT_TRY(silt_cuda_grow(&g_ws, &g_ws_bytes, bytes));
     *ws = g_ws;
     return SILT_OK;
 }

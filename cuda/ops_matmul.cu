@@ -349,28 +349,20 @@ struct bias_grad_term {
 };
 
 static pthread_mutex_t g_bias_lock = PTHREAD_MUTEX_INITIALIZER;
-static double *g_bias_part;
-static size_t g_bias_part_n;
+static void *g_bias_part;
+static size_t g_bias_part_bytes;
 
 static silt_status bias_grad(float *dbias, const float *d, int64_t rows, int64_t cols) {
     int64_t R = 1, chunk = rows;
     silt_colsum_plan_(1, rows, cols, &R, &chunk);
     pthread_mutex_lock(&g_bias_lock);
-    const size_t need = R > 1 ? (size_t)(R * cols) : 0;
-    if (need > g_bias_part_n) {
-        if (g_bias_part) cudaFree(g_bias_part);  // synchronises: no kernel still writes it
-        g_bias_part = nullptr;
-        g_bias_part_n = 0;
-        if (cudaMalloc((void **)&g_bias_part, need * sizeof(double)) == cudaSuccess) {
-            g_bias_part_n = need;
-        } else {  // one pass without scratch: the same sums, less parallel
-            (void)cudaGetLastError();
-            g_bias_part = nullptr;
-        }
+    if (R > 1 && silt_cuda_grow(&g_bias_part, &g_bias_part_bytes, (size_t)(R * cols) * sizeof(double)) != SILT_OK) {
+        silt_error_clear();  // one pass without scratch: the same sums, less parallel
+        R = 1, chunk = rows;
     }
-    if (need > g_bias_part_n) R = 1, chunk = rows;
     silt_status s = silt_colsum_<double, 1>("linear_bwd_cuda: bias", bias_grad_term{d, cols}, dbias, NULL,
-                                            R > 1 ? g_bias_part : (double *)NULL, 1, rows, cols, R, chunk, true, 1.0);
+                                            R > 1 ? (double *)g_bias_part : (double *)NULL, 1, rows, cols, R, chunk,
+                                            true, 1.0);
     pthread_mutex_unlock(&g_bias_lock);
     return s;
 }

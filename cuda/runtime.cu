@@ -154,34 +154,30 @@ extern "C" silt_status silt_cuda_describe(char *buf, size_t n) {
 
 static pthread_mutex_t g_cublas_lock = PTHREAD_MUTEX_INITIALIZER;
 static cublasHandle_t g_cublas;
+static cublasLtHandle_t g_cublaslt;
 
-// Created on first use and kept for the process: creating one costs
-// milliseconds and allocates device memory, and destroying it at exit races
-// with the driver's own teardown.
-silt_status silt_cublas_handle_(cublasHandle_t *h, const char *file, int line) {
+// The library handles are created on first use and kept for the process:
+// creating one costs milliseconds and allocates device memory, and
+// destroying it at exit races with the driver's own teardown.
+template <typename H, typename Create>
+static silt_status lazy_handle(H *slot, Create create, const char *what, H *h, const char *file, int line) {
     SILT_TRY(silt_cuda_ready_(file, line));
     pthread_mutex_lock(&g_cublas_lock);
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
-    if (!g_cublas) s = cublasCreate(&g_cublas);
-    cublasHandle_t got = g_cublas;
+    if (!*slot) s = create(slot);
+    H got = *slot;
     pthread_mutex_unlock(&g_cublas_lock);
-    if (s != CUBLAS_STATUS_SUCCESS) return silt_cublas_fail_(s, "cublasCreate", file, line);
+    if (s != CUBLAS_STATUS_SUCCESS) return silt_cublas_fail_(s, what, file, line);
     *h = got;
     return SILT_OK;
 }
 
-static cublasLtHandle_t g_cublaslt;
+silt_status silt_cublas_handle_(cublasHandle_t *h, const char *file, int line) {
+    return lazy_handle(&g_cublas, cublasCreate, "cublasCreate", h, file, line);
+}
 
 silt_status silt_cublaslt_handle_(cublasLtHandle_t *h, const char *file, int line) {
-    SILT_TRY(silt_cuda_ready_(file, line));
-    pthread_mutex_lock(&g_cublas_lock);
-    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
-    if (!g_cublaslt) s = cublasLtCreate(&g_cublaslt);
-    cublasLtHandle_t got = g_cublaslt;
-    pthread_mutex_unlock(&g_cublas_lock);
-    if (s != CUBLAS_STATUS_SUCCESS) return silt_cublas_fail_(s, "cublasLtCreate", file, line);
-    *h = got;
-    return SILT_OK;
+    return lazy_handle(&g_cublaslt, cublasLtCreate, "cublasLtCreate", h, file, line);
 }
 
 // --- memory ------------------------------------------------------------------------------
@@ -210,6 +206,17 @@ extern "C" void silt_cuda_free(void *p) {
     // cudaFree also reports faults of earlier asynchronous work; there is no
     // caller to return them to, so they go to the log.
     if (e != cudaSuccess) silt_warn("cudaFree: %s", cudaGetErrorString(e));
+}
+
+extern "C" silt_status silt_cuda_grow(void **buf, size_t *bytes, size_t need) {
+    if (!buf || !bytes) return SILT_FAIL(SILT_ERR_ARG, "silt_cuda_grow: NULL argument");
+    if (need <= *bytes && (*buf || need == 0)) return SILT_OK;
+    silt_cuda_free(*buf);
+    *buf = nullptr;
+    *bytes = 0;
+    SILT_TRY(silt_cuda_malloc(buf, need));
+    *bytes = need;
+    return SILT_OK;
 }
 
 static silt_status copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, const char *name) {

@@ -188,6 +188,7 @@ static void state_free(train_state *s) {
     free(s->dev_params);
     silt_multi_list_free(s->zero_list);
     silt_multi_list_free(s->ema_list);
+    free(s->multi_entries);
     silt_adamw_free(s->dev_opt);
     if (s->ema)
         for (int i = 0; i < s->n; i++) silt_free(s->ema[i]);
@@ -408,20 +409,17 @@ static void sleep_ms(int ms) {
 // grad (zeroed before the micro-batches) and, with EMA, its EMA buffer
 // beside the weights. Uploaded once; later steps only compare.
 static silt_status device_lists(train_state *s) {
-    silt_multi_entry *z = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *z);
-    silt_multi_entry *e = calloc((size_t)(s->n > 0 ? s->n : 1), sizeof *e);
-    silt_status st = z && e ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "train: out of memory");
+    if (!s->multi_entries && !(s->multi_entries = calloc((size_t)(2 * s->n + 1), sizeof *s->multi_entries)))
+        return SILT_FAIL(SILT_ERR_OOM, "train: out of memory");
+    silt_multi_entry *z = s->multi_entries, *e = s->multi_entries + s->n;
     int nz = 0;
-    for (int i = 0; !st && i < s->n; i++) {
+    for (int i = 0; i < s->n; i++) {
         silt_tensor *t = s->dev_params[i];
         if (t->grad) z[nz++] = (silt_multi_entry){.a = t->grad, .n = silt_numel(t)};
         if (s->dev_ema) e[i] = (silt_multi_entry){.a = s->dev_ema[i], .d = silt_f32(t), .n = silt_numel(t)};
     }
-    if (!st) st = silt_multi_list_set(&s->zero_list, z, nz);
-    if (!st && s->dev_ema) st = silt_multi_list_set(&s->ema_list, e, s->n);
-    free(z);
-    free(e);
-    return st;
+    SILT_TRY(silt_multi_list_set(&s->zero_list, z, nz));
+    return s->dev_ema ? silt_multi_list_set(&s->ema_list, e, s->n) : SILT_OK;
 }
 
 typedef struct step_result {

@@ -28,7 +28,7 @@ typedef struct mmdit_task {
     wclip_model *clip;  // frozen; on the model's device (its encodes run on the step's graph without grad)
     // Latent runs: the frozen world autoencoder, its normalisation, and a
     // graph for its encoder (no grad), on the device with the model in
-    // device runs (the latents come down to be mixed with the noise).
+    // device runs (the latents stay there: flow_pair_cuda mixes the noise).
     var_vqvae *ae;
     silt_graph *ae_g;
     double latent_shift, latent_scale;
@@ -181,18 +181,16 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     const int64_t npix = 3 * (int64_t)S * S, nx = (int64_t)t->channels * side * side;
     if (batch_index < 0 || B < 1)
         return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: batch %lld of size %d", (long long)batch_index, B));
-    // The batch is built in host memory (the graph's host arena) and then put
-    // on the graph's device (a copy on a CPU graph: the same numbers).
+    // The renders, captions and timesteps are built in host memory (the
+    // graph's host arena).
     silt_arena *ha = silt_graph_arena(g);
-    float *hx = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
-    float *htarget = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
     int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof(int32_t));
-    float *x0 = silt_arena_alloc(ha, (size_t)(B * (npix > nx ? npix : nx)) * sizeof(float));
+    float *x0 = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
     float *ts = silt_arena_alloc(ha, (size_t)B * sizeof(float));
-    if (!hx || !htarget || !ids || !x0 || !ts) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
+    if (!ids || !x0 || !ts) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     silt_rng drop = silt_train_batch_rng(data_seed, batch_index, PURPOSE_DROP);
     const uint64_t seed_t = purpose_seed(data_seed, PURPOSE_TIME), seed_n = purpose_seed(data_seed, PURPOSE_NOISE);
-    // x0: the B renders in [-1, 1], or (latent runs) their normalised encodings.
+    // x0: the B renders in [-1, 1].
     world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
     if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     silt_status rs = silt_train_render_batch(data_seed, batch_index * B, B, S, x0, items);
@@ -255,6 +253,9 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         if (s) return fail(g, s);
     } else {
         if (z_on_device) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: device latents on a cpu graph"));
+        float *hx = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
+        float *htarget = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
+        if (!hx || !htarget) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
         flow_pair_cpu(hx, htarget, z, sig, B, nx, shift, scale, seed_n, (uint64_t)(batch_index * B));
         xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
         target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);

@@ -33,7 +33,8 @@ typedef struct train_state {
     silt_tensor **dev_params;  // the task's parameter headers, moved to the device
     silt_adamw *dev_opt;
     float **dev_ema;           // device buffers, or NULL when EMA is off
-    silt_multi_list *zero_list, *ema_list;  // device runs: zero-grad and EMA in one launch each
+    silt_multi_list *zero_list, *ema_list;  // device runs: zero-grad and EMA in one launch each,
+    silt_multi_entry *multi_entries;        // from these 2 n host entries (allocated once)
 } train_state;
 
 // Writes OUT/checkpoint_<step>.safetensors, then OUT/latest, then deletes all
