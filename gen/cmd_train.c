@@ -29,7 +29,7 @@ int cmd_train(int argc, char **argv) {
     const char *size = "default";
     double repa_weight = 0;
     int repa_layer = -1;
-    bool decoder_only = false;
+    bool decoder_only = false, clip_only = false;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
     char gpu_archs[256] = "", device_help[512];
@@ -96,6 +96,10 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, 100},
         {"repa-layer", 0, ARG_INT, &repa_layer, "K", "mmdit: the block REPA taps (0-based; -1: depth / 3 - 1)", NULL, -1,
          1000},
+        {"clip-only", 0, ARG_BOOL, &clip_only, NULL,
+         "mmdit: condition on world-CLIP's tokens alone, without the word channel (one-hot word and position "
+         "appended to each token; CLIP barely tells \"left of\" from \"right of\"), as models before it did",
+         NULL, 0, -1},
         {"decoder-only", 0, ARG_BOOL, &decoder_only, NULL,
          "ae: train the decoder only; the encoder (and so the latent space a latent MMDiT was trained in, and "
          "its exported shift and scale) stays bit-identical to the start given by --vq or --init",
@@ -212,6 +216,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--repa and --repa-layer are for --arch mmdit");
     if (args_was_given(&p, given, "repa-layer") && !(repa_weight > 0))
         return args_usage_error(&p, "--repa-layer needs --repa W (a weight > 0)");
+    if (clip_only && strcmp(arch, "mmdit")) return args_usage_error(&p, "--clip-only is for --arch mmdit");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -219,7 +224,7 @@ int cmd_train(int argc, char **argv) {
                                     "--vq or --init (a resume too: give the start the run began with)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
-                               .decoder_only = decoder_only};
+                               .decoder_only = decoder_only, .clip_only = clip_only};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

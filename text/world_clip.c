@@ -261,6 +261,37 @@ silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t
     return SILT_OK;
 }
 
+int wclip_words_width(const wclip_model *m) { return m ? m->c.vocab + m->c.max_len : 0; }
+
+silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, bool words,
+                                 silt_tensor **ctx, silt_tensor **pooled) {
+    silt_tensor *tok = NULL;
+    if (ctx) *ctx = NULL;
+    SILT_TRY(wclip_encode_text(g, m, ids, B, &tok, pooled));
+    if (!words) {
+        if (ctx) *ctx = tok;
+        return SILT_OK;
+    }
+    const int64_t T = m->c.max_len, V = m->c.vocab, W = V + T;
+    float *hot = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * T * W) * sizeof *hot);
+    if (!hot) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_encode_context: out of memory"));
+    memset(hot, 0, (size_t)(B * T * W) * sizeof *hot);
+    for (int64_t r = 0; r < B * T; r++) {
+        int32_t id = ids[r];
+        if (id < 0 || id >= V)
+            return silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "wclip_encode_context: token id %d outside [0, %lld)", id,
+                                                (long long)V));
+        hot[r * W + id] = 1;
+        hot[r * W + V + r % T] = 1;
+    }
+    silt_tensor *h = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, W}, hot);
+    silt_tensor *parts[2] = {tok, h};
+    silt_tensor *c = h ? silt_concat(g, parts, 2, 2) : NULL;
+    if (!c) return silt_graph_status(g) ? silt_graph_status(g) : SILT_FAIL(SILT_ERR_ARG, "wclip_encode_context: failed");
+    if (ctx) *ctx = c;
+    return SILT_OK;
+}
+
 silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor *img, silt_tensor **patch_tokens) {
     if (patch_tokens) *patch_tokens = NULL;
     if (!g || !m || !img) return NULL;

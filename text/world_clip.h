@@ -78,6 +78,18 @@ silt_tensor *wclip_param_find(const wclip_model *m, const char *name);  // NULL 
 // *pooled (B, embed_dim) projected, NOT normalised.
 silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, silt_tensor **tokens,
                               silt_tensor **pooled);
+// The conditioning a world generator takes: world-CLIP's tokens, and with
+// `words` the word channel appended to each token's features, a one-hot of
+// the token id (vocab) then a one-hot of its position (max_len). CLIP's
+// contrastive text tower is nearly blind to word order and relations
+// (measured on the shipped world-CLIP: the tokens of "... left of ..." and
+// "... right of ..." differ by at most 9% of their norm), so a generator
+// that must bind "left of" to the right object gets the words themselves
+// too, as SD3 joins CLIP with T5 by concatenating features. *ctx (B,
+// max_len, width [+ wclip_words_width]), *pooled as wclip_encode_text.
+silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, bool words,
+                                 silt_tensor **ctx, silt_tensor **pooled);
+int wclip_words_width(const wclip_model *m);  // vocab + max_len
 // img (B, 3, S, S) in [-1, 1] -> (B, embed_dim) projected, NOT normalised;
 // *patch_tokens (B, n_patches, img_width) after ln_post if non-NULL. NULL on
 // failure (graph status set).

@@ -76,6 +76,10 @@ typedef struct silt_train_task {
     // not a checkpoint) that --init starts from, after its tensors matched,
     // and warns about what the shapes cannot show (e.g. another latent).
     void (*check_init_model)(void *self, const silt_safetensors *f, const char *path);
+    // Optional (NULL: none): true when parameter `name` may start (--init)
+    // from a tensor narrower in its last dim, the extra columns zero (a
+    // model that gained inputs, e.g. the MMDiT's word channel).
+    bool (*init_narrower)(void *self, const char *name);
 } silt_train_task;
 
 void silt_train_task_free(silt_train_task *t);  // calls t->destroy(t->self) once; NULL-safe

@@ -22,6 +22,7 @@ typedef struct silt_train_arch_opts {
     double repa_weight;     // mmdit: REPA alignment weight (silt_train_mmdit_set_repa); 0: off
     int repa_layer;         // mmdit: its block (-1: the default)
     bool decoder_only;      // ae: train the decoder only (silt_train_ae_freeze_encoder)
+    bool clip_only;         // mmdit: condition on world-CLIP's tokens alone (no word channel)
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -112,6 +113,13 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
 // silt.latent_shift, silt.latent_scale for gen to decode with.
 silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
                                            uint64_t init_seed, silt_train_task *out);
+// The creators above condition on world-CLIP's tokens with the word channel
+// (text/world_clip.h, wclip_encode_context: joint_dim = CLIP width + vocab +
+// max_len); this one chooses (words false: CLIP's tokens alone, as the
+// models before it) and takes ae_path NULL for pixels. A model with the
+// channel may --init from an export without it (task init_narrower).
+silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, bool words,
+                                       uint64_t init_seed, silt_train_task *out);
 // REPA (Yu et al., "Representation Alignment for Generation", ICLR 2025) on a
 // task from the creators here, before training: the loss gains
 // weight * (1 - mean cos(proj(h), y)), h the image stream (B, N, D) after

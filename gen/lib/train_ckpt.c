@@ -213,7 +213,8 @@ static silt_status parse_i64(const silt_safetensors *f, const char *path, const 
 // The tensor prefix+name with param t's shape, or NULL with the error set.
 // Checkpoints hold F32; model files (any_float) may hold F16 or BF16.
 static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char *path, const char *prefix,
-                                           const char *name, const silt_tensor *t, bool any_float, silt_status *st) {
+                                           const char *name, const silt_tensor *t, bool any_float, bool narrower,
+                                           silt_status *st) {
     char key[1024];
     snprintf(key, sizeof key, "%s%s", prefix, name);
     const silt_st_tensor *x = silt_safetensors_find(f, key);
@@ -223,7 +224,8 @@ static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char
     }
     bool is_float = x->dtype == SILT_ST_F32 || (any_float && (x->dtype == SILT_ST_F16 || x->dtype == SILT_ST_BF16));
     bool same = is_float && x->ndim == t->ndim;
-    for (int d = 0; same && d < t->ndim; d++) same = x->shape[d] == t->shape[d];
+    for (int d = 0; same && d < t->ndim; d++)
+        same = x->shape[d] == t->shape[d] || (narrower && d == t->ndim - 1 && x->shape[d] >= 1 && x->shape[d] < t->shape[d]);
     if (!same) {
         char buf[160], fbuf[160];
         *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s %s, the model has F32 %s", path, key,
@@ -236,7 +238,7 @@ static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char
 
 static const silt_st_tensor *find_like(const silt_safetensors *f, const char *path, const char *prefix,
                                        const char *name, const silt_tensor *t, silt_status *st) {
-    return find_like_any(f, path, prefix, name, t, false, st);
+    return find_like_any(f, path, prefix, name, t, false, false, st);
 }
 
 // Two JSON values alike: same type, same scalar text, containers alike member
@@ -343,13 +345,36 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
             fresh++;
             continue;
         }
-        found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, &st);
+        bool narrower = s->task->init_narrower && s->task->init_narrower(s->task->self, s->names[i]);
+        found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, narrower, &st);
     }
     if (st == SILT_OK && fresh) silt_info("%s lacks %d training-only aux.* parameters: they start fresh", path, fresh);
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         if (!found[i]) continue;
         int64_t n = silt_numel(s->params[i]);
-        silt_safetensors_read_f32(found[i], silt_f32(s->params[i]), n);
+        const silt_tensor *t = s->params[i];
+        int64_t have = found[i]->shape[t->ndim - 1], want = t->shape[t->ndim - 1];
+        if (have == want) {
+            silt_safetensors_read_f32(found[i], silt_f32(s->params[i]), n);
+        } else {
+            // A narrower source (init_narrower): its rows fill the first
+            // columns, the new inputs' columns start at zero.
+            int64_t rows = n / want;
+            float *tmp = malloc(sizeof(float) * (size_t)(rows * have));
+            if (!tmp) {
+                st = SILT_FAIL(SILT_ERR_OOM, "out of memory");
+                break;
+            }
+            silt_safetensors_read_f32(found[i], tmp, rows * have);
+            float *dst = silt_f32(s->params[i]);
+            for (int64_t r = 0; r < rows; r++) {
+                memcpy(dst + r * want, tmp + r * have, sizeof(float) * (size_t)have);
+                memset(dst + r * want + have, 0, sizeof(float) * (size_t)(want - have));
+            }
+            free(tmp);
+            silt_info("%s: %s is %lld wide, the model's %lld: its %lld new input columns start at zero", path,
+                      s->names[i], (long long)have, (long long)want, (long long)(want - have));
+        }
         if (s->ema) memcpy(s->ema[i], silt_f32(s->params[i]), (size_t)n * sizeof(float));
     }
     if (st == SILT_OK && !model_file && !*prefix)

@@ -33,6 +33,7 @@ typedef struct mmdit_task {
     silt_graph *ae_g;
     double latent_shift, latent_scale;
     int side, channels;  // the diffused tensor: (channels, side, side)
+    bool words;         // the context is world-CLIP's tokens + the word channel (wclip_encode_context)
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
@@ -164,6 +165,14 @@ static void task_check_init_model(void *self, const silt_safetensors *f, const c
                   wl.shift, wl.scale, t->latent_shift, t->latent_scale);
 }
 
+// A model of the word channel starts (--init) from one without it: the
+// context embedder's new input columns start at zero, so the start is the
+// old model exactly.
+static bool task_init_narrower(void *self, const char *name) {
+    const mmdit_task *t = self;
+    return t->words && !strcmp(name, "context_embedder.weight");
+}
+
 static double task_images(void *self, int batch_size) {
     (void)self;
     return batch_size;
@@ -265,7 +274,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *ctx = NULL, *pooled = NULL;
     bool grad = silt_graph_grad_enabled(g);
     silt_graph_set_grad(g, false);
-    silt_status s = wclip_encode_text(g, t->clip, ids, B, &ctx, &pooled);
+    silt_status s = wclip_encode_context(g, t->clip, ids, B, t->words, &ctx, &pooled);
     silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     if (t->repa_weight <= 0) return silt_mse_loss(g, mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL), target);
@@ -320,7 +329,7 @@ static silt_status load_ae(mmdit_task *t, const char *ae_path) {
 // size: a preset name, or NULL with *cfg set (joint/pooled from the CLIP).
 // ae_path: NULL for pixel space, else the world autoencoder of a latent run.
 static silt_status create(const char *clip_path, const char *ae_path, const char *size, const mmdit_config *cfg,
-                          uint64_t init_seed, silt_train_task *out) {
+                          bool words, uint64_t init_seed, silt_train_task *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
     const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
     char path[4096];
@@ -344,10 +353,11 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
                           path, cc->img_size, cc->max_len, SILT_TRAIN_MMDIT_IMAGE, TXT_WORLD_MAX_LEN);
         if (!s && cfg) {
             c = *cfg;
-            c.joint_dim = cc->width;
+            c.joint_dim = cc->width + (words ? wclip_words_width(t->clip) : 0);
             c.pooled_dim = cc->embed_dim;
         } else if (!s) {
-            s = silt_train_mmdit_preset_for(size, cc->width, cc->embed_dim, t->channels, t->side, &c);
+            s = silt_train_mmdit_preset_for(size, cc->width + (words ? wclip_words_width(t->clip) : 0), cc->embed_dim,
+                                            t->channels, t->side, &c);
         }
     }
     if (!s && (c.in_channels != t->channels || c.out_channels != t->channels))
@@ -356,6 +366,7 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
     if (!s && (long)c.pos_max * c.patch < t->side)
         s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d-wide patches is smaller than %d",
                       c.pos_max, c.pos_max, c.patch, t->side);
+    t->words = words;
     if (!s) s = mmdit_create(&c, init_seed, &t->m);
     int len = s ? 0 : mmdit_config_json(&c, t->config, sizeof t->config);
     // A latent run records its latent in the checkpoint's config, so a resume
@@ -372,19 +383,20 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
     }
     int64_t n = 0;
     for (int i = 0; i < mmdit_param_count(t->m); i++) n += silt_numel(mmdit_param(t->m, i, NULL, NULL));
-    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s%s%s",
+    silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s%s%s%s",
               cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path,
+              words ? " with the word channel" : "",
               ae_path ? ", latent of " : ", pixel space", ae_path ? ae_path : "");
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
                              .destroy = task_destroy, .to_device = task_to_device,
-                             .check_init_model = task_check_init_model};
+                             .check_init_model = task_check_init_model, .init_narrower = task_init_narrower};
     return SILT_OK;
 }
 
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out) {
-    return create(clip_path, NULL, size ? size : "default", NULL, init_seed, out);
+    return create(clip_path, NULL, size ? size : "default", NULL, true, init_seed, out);
 }
 
 silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int layer, uint64_t init_seed) {
@@ -433,13 +445,18 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
 
 silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
                                            uint64_t init_seed, silt_train_task *out) {
-    return create(clip_path, ae_path, size ? size : "default", NULL, init_seed, out);
+    return create(clip_path, ae_path, size ? size : "default", NULL, true, init_seed, out);
+}
+
+silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, bool words,
+                                       uint64_t init_seed, silt_train_task *out) {
+    return create(clip_path, ae_path, size ? size : "default", NULL, words, init_seed, out);
 }
 
 silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
                                            silt_train_task *out) {
     if (!c) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL config");
-    return create(clip_path, NULL, NULL, c, init_seed, out);
+    return create(clip_path, NULL, NULL, c, true, init_seed, out);
 }
 
 // --- export ------------------------------------------------------------------------

@@ -46,6 +46,7 @@ struct silt_txt2img {
     bool wants_wae;
     double latent_shift, latent_scale;
     wclip_model *clip;  // world models: the frozen text encoder
+    bool words;         // ... whose tokens get the word channel (the model's joint_dim says so)
     // World models: defaults from the metadata (has_* false when absent).
     bool has_sampler, has_steps, has_shift, has_cfg, has_pag_scale;
     silt_sampler_kind meta_sampler;
@@ -171,10 +172,14 @@ static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int t
     snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
     SILT_TRY(wclip_load_file(clip_path, &t->clip));
     const wclip_config *cc = wclip_get_config(t->clip);
-    if (cc->width != token_width || cc->embed_dim != pooled_width)
-        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d and embedding %d, but the %s takes text tokens of width "
-                                       "%d and a pooled vector of %d (is it the world-CLIP the model was trained with?)",
-                         base_name(clip_path), cc->width, cc->embed_dim, family, token_width, pooled_width);
+    // A model with the word channel takes wider tokens (wclip_encode_context).
+    t->words = token_width == cc->width + wclip_words_width(t->clip);
+    if ((cc->width != token_width && !t->words) || cc->embed_dim != pooled_width)
+        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d (%d with the word channel) and embedding %d, but the %s "
+                                       "takes text tokens of width %d and a pooled vector of %d (is it the world-CLIP "
+                                       "the model was trained with?)",
+                         base_name(clip_path), cc->width, cc->width + wclip_words_width(t->clip), cc->embed_dim,
+                         family, token_width, pooled_width);
     in->world_text = true;
     return SILT_OK;
 }
@@ -521,13 +526,13 @@ static void world_clean_prompt(const char *prompt, char *out, size_t n) {
 
 // world-CLIP text tower, no grad: rows of ids (rows, max_len) -> dst_ctx
 // (rows, T, J) tokens after the final LN, dst_pooled (rows, P) projected.
-static silt_status world_encode_rows(const wclip_model *clip, const int32_t *ids, int rows, float *dst_ctx,
+static silt_status world_encode_rows(const wclip_model *clip, bool words, const int32_t *ids, int rows, float *dst_ctx,
                                      float *dst_pooled) {
     silt_graph *g = silt_graph_create(0);
     if (!g) return SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
     silt_graph_set_grad(g, false);
     silt_tensor *tok = NULL, *pooled = NULL;
-    silt_status s = wclip_encode_text(g, clip, ids, rows, &tok, &pooled);
+    silt_status s = wclip_encode_context(g, clip, ids, rows, words, &tok, &pooled);
     if (s == SILT_OK && (!tok || !pooled)) s = silt_graph_status(g);
     if (s == SILT_OK) {
         memcpy(dst_ctx, silt_f32(tok), sizeof(float) * (size_t)silt_numel(tok));
@@ -551,7 +556,7 @@ static silt_status world_text(text_cond *c, const silt_txt2img *t, const silt_tx
         if (!p->prompts[b]) return SILT_FAIL(SILT_ERR_ARG, "txt2img: prompts[%d] is NULL", b);
     c->n_ctx = p->prompts ? B : 1;
     c->tokens = L;
-    const int64_t TJ = (int64_t)L * cc->width, P = cc->embed_dim;
+    const int64_t TJ = (int64_t)L * (cc->width + (t->words ? wclip_words_width(t->clip) : 0)), P = cc->embed_dim;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)L * (size_t)c->n_ctx);
     c->ctx = malloc(sizeof(float) * (size_t)(TJ * c->n_ctx));
     c->pooled = malloc(sizeof(float) * (size_t)(P * c->n_ctx));
@@ -567,11 +572,11 @@ static silt_status world_text(text_cond *c, const silt_txt2img *t, const silt_tx
         world_clean_prompt(p->prompts ? p->prompts[b] : p->prompt, clean, sizeof clean);
         s = wclip_tokenize(t->clip, clean, ids + (size_t)b * L);
     }
-    if (s == SILT_OK) s = world_encode_rows(t->clip, ids, c->n_ctx, c->ctx, c->pooled);
+    if (s == SILT_OK) s = world_encode_rows(t->clip, t->words, ids, c->n_ctx, c->ctx, c->pooled);
     if (s == SILT_OK && need_negative) {
         world_clean_prompt(p->negative ? p->negative : "", clean, sizeof clean);
         s = wclip_tokenize(t->clip, clean, ids);
-        if (s == SILT_OK) s = world_encode_rows(t->clip, ids, 1, c->neg_ctx, c->neg_pooled);
+        if (s == SILT_OK) s = world_encode_rows(t->clip, t->words, ids, 1, c->neg_ctx, c->neg_pooled);
     }
     free(ids);
     return s;

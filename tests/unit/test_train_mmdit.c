@@ -20,6 +20,7 @@
 #include "dit/mmdit.h"
 #include "gen/lib/train_arch.h"
 #include "text/world_clip.h"
+#include "text/world_tokenizer.h"
 #include "world/render.h"
 #include "world/suites.h"
 
@@ -87,7 +88,7 @@ static void test_task(void) {
     // A missing encoder names the flag that fixes it.
     CHECK(silt_train_mmdit_create("/nonexistent/clip.safetensors", "tiny", 1, &t) == SILT_ERR_IO);
     CHECK(strstr(silt_last_error(), "--clip-model") != NULL);
-    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &t));
+    CHECK_OK(silt_train_mmdit_create_ex(clip_path, NULL, "tiny", false, 1, &t));
     if (!t.self) return;
     CHECK(!strcmp(t.name, "mmdit") && t.config && strstr(t.config, "\"num_attention_heads\": 2") &&
           strstr(t.config, "\"joint_attention_dim\": 24") && strstr(t.config, "\"pooled_projection_dim\": 20"));
@@ -175,6 +176,76 @@ static void test_train_export(void) {
     snprintf(model, sizeof model, "%s/bad.safetensors", tmpdir);
     CHECK(silt_train_mmdit_export(clip_path, model, NULL) == SILT_ERR_FORMAT);
     CHECK(access(model, F_OK) != 0);
+}
+
+static silt_tensor *param_named(silt_train_task *t, const char *want) {
+    for (int i = 0; i < t->n_params(t->self); i++) {
+        const char *name;
+        silt_tensor *p = t->param(t->self, i, &name, NULL);
+        if (!strcmp(name, want)) return p;
+    }
+    return NULL;
+}
+
+// The word channel: the default task's context is CLIP's 24 features + the
+// vocabulary's one-hot + the 16 positions'; it starts (--init) from an export of a CLIP-only
+// model with the old columns copied and the new ones zero, so its loss is
+// the old model's; training then moves the new columns. A CLIP-only run
+// refuses to start from the wider model.
+static void test_words(void) {
+    silt_train_task a = {0}, b = {0}, c = {0};
+    CHECK_OK(silt_train_mmdit_create_ex(clip_path, NULL, "tiny", false, 3, &a));
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 4, &b));
+    if (!a.self || !b.self) return;
+    const int J = 24 + txt_world_vocab_size() + TXT_WORLD_MAX_LEN;
+    char want[64];
+    snprintf(want, sizeof want, "\"joint_attention_dim\": %d", J);
+    CHECK_MSG(strstr(b.config, want) != NULL, "config %s lacks %s", b.config, want);
+    silt_train_params p = silt_train_default_params();
+    p.steps = 3, p.batch_size = 4, p.lr = 1e-2, p.warmup_steps = 1, p.ckpt_every = 0, p.keep_last = 1,
+    p.log_every = 100, p.lr_min = 0, p.handle_signals = false, p.ema_decay = 0;
+    char out_a[512], model[512], out_b[512];
+    snprintf(out_a, sizeof out_a, "%s/words_a", tmpdir);
+    snprintf(out_b, sizeof out_b, "%s/words_b", tmpdir);
+    snprintf(model, sizeof model, "%s/words_a.safetensors", tmpdir);
+    p.out_dir = out_a;
+    CHECK_OK(silt_train_run(&p, &a, NULL, NULL));
+    CHECK_OK(silt_train_mmdit_export(out_a, model, NULL));
+    // lr 0: the init, unchanged by its one step.
+    p.out_dir = out_b, p.init_path = model, p.steps = 1, p.lr = 0;
+    CHECK_OK(silt_train_run(&p, &b, NULL, NULL));
+    silt_tensor *wa = param_named(&a, "context_embedder.weight"), *wb = param_named(&b, "context_embedder.weight");
+    CHECK(wa && wb && wa->shape[1] == 24 && wb->shape[1] == J && wa->shape[0] == wb->shape[0]);
+    int bad = 0;
+    for (int64_t r = 0; wa && wb && r < wa->shape[0]; r++)
+        for (int k = 0; k < J; k++) {
+            float got = silt_f32(wb)[r * J + k], ref = k < 24 ? silt_f32(wa)[r * 24 + k] : 0.0f;
+            bad += got != ref;
+        }
+    CHECK_MSG(bad == 0, "%d entries of the widened context_embedder differ", bad);
+    for (int bi = 0; bi < 2; bi++) {
+        double la = task_loss(&a, 21, bi, 4, false), lb = task_loss(&b, 21, bi, 4, false);
+        CHECK_MSG(fabs(la - lb) <= 1e-5 * la, "batch %d: the widened model's loss %.8f, the old one's %.8f", bi, lb, la);
+    }
+    // Training moves the word columns.
+    snprintf(out_b, sizeof out_b, "%s/words_b2", tmpdir);
+    p.out_dir = out_b, p.steps = 3, p.lr = 1e-2;
+    CHECK_OK(silt_train_run(&p, &b, NULL, NULL));
+    double moved = 0;
+    for (int64_t r = 0; wb && r < wb->shape[0]; r++)
+        for (int k = 24; k < J; k++) moved += fabs(silt_f32(wb)[r * J + k]);
+    CHECK_MSG(moved > 0, "the word columns did not train");
+    // The other way round is a shape error.
+    char model_b[512];
+    snprintf(model_b, sizeof model_b, "%s/words_b.safetensors", tmpdir);
+    CHECK_OK(silt_train_mmdit_export(out_b, model_b, NULL));
+    CHECK_OK(silt_train_mmdit_create_ex(clip_path, NULL, "tiny", false, 5, &c));
+    snprintf(out_b, sizeof out_b, "%s/words_c", tmpdir);
+    p.out_dir = out_b, p.init_path = model_b;
+    CHECK(c.self && silt_train_run(&p, &c, NULL, NULL) == SILT_ERR_FORMAT);
+    silt_train_task_free(&a);
+    silt_train_task_free(&b);
+    silt_train_task_free(&c);
 }
 
 // REPA (silt_train_mmdit_set_repa): the loss is the flow MSE plus
@@ -308,6 +379,7 @@ int main(void) {
     test_task();
     test_train_export();
     test_repa();
+    test_words();
     test_rm_tree(tmpdir);
     return check_summary();
 }

@@ -34,13 +34,13 @@ static wclip_config tiny_clip_config(void) {
 }
 
 // v = mmdit(x, 1000 sigma, ctx, pooled) for one image and one caption, by hand.
-static int velocity(const mmdit_model *m, const wclip_model *clip, const float *x, float t, const char *caption,
-                    float *v) {
+static int velocity(const mmdit_model *m, const wclip_model *clip, bool words, const float *x, float t,
+                    const char *caption, float *v) {
     silt_graph *g = silt_graph_create(0);
     silt_graph_set_grad(g, false);
     int32_t ids[TXT_WORLD_MAX_LEN];
     silt_tensor *tok = NULL, *pooled = NULL;
-    int ok = wclip_tokenize(clip, caption, ids) == SILT_OK && wclip_encode_text(g, clip, ids, 1, &tok, &pooled) == SILT_OK;
+    int ok = wclip_tokenize(clip, caption, ids) == SILT_OK && wclip_encode_context(g, clip, ids, 1, words, &tok, &pooled) == SILT_OK;
     silt_tensor *X = silt_graph_new(g, 1, 3, 32, 32);
     if (ok && X) {
         memcpy(silt_f32(X), x, sizeof(float) * 3 * 32 * 32);
@@ -61,12 +61,13 @@ static silt_status run1(silt_txt2img *t, silt_txt2img_params p, float *latent) {
     return s;
 }
 
-static void test_reference(silt_txt2img *t) {
+// path: the model t runs; words: its context has the word channel.
+static void test_reference(silt_txt2img *t, const char *path, bool words) {
     enum { N = 3 * 32 * 32 };
     static float noise[N], vc[N], vu[N], want[N], got[N], other[N];
     mmdit_model *m = NULL;
     wclip_model *clip = NULL;
-    CHECK_OK(mmdit_load_file(model_path, &m));
+    CHECK_OK(mmdit_load_file(path, &m));
     CHECK_OK(wclip_load_file(clip_path, &clip));
     if (!m || !clip) { mmdit_free(m); wclip_free(clip); return; }
     const char *caption = "a red circle left of a blue square";
@@ -74,8 +75,8 @@ static void test_reference(silt_txt2img *t) {
     silt_rng_normal(noise, N, 11, 0, 0);
     // One flow_euler step from sigma 1 (t = 1000, shift leaves 1 alone) to 0:
     // x0 = x1 - v, v = v_u + g (v_c - v_u).
-    CHECK(velocity(m, clip, noise, 1000.0f, caption, vc));
-    CHECK(velocity(m, clip, noise, 1000.0f, "", vu));
+    CHECK(velocity(m, clip, words, noise, 1000.0f, caption, vc));
+    CHECK(velocity(m, clip, words, noise, 1000.0f, "", vu));
     for (int i = 0; i < N; i++) want[i] = noise[i] - (vu[i] + g * (vc[i] - vu[i]));
     silt_txt2img_params p = silt_txt2img_default_params(t);
     p.sampler.steps = 1;
@@ -101,6 +102,14 @@ static void test_reference(silt_txt2img *t) {
     CHECK_OK(run1(t, p, got));
     for (int i = 0; i < N; i++) want[i] = noise[i] - vc[i];
     CHECK_CLOSE("one unguided step = by hand", got, want, N, 1e-5, 1e-5);
+    if (words) {
+        // The word channel tells the relation apart.
+        p.prompt = "a red circle right of a blue square";
+        CHECK_OK(run1(t, p, other));
+        d = 0;
+        for (int i = 0; i < N; i++) d = fmax(d, fabs(other[i] - got[i]));
+        CHECK_MSG(d > 1e-3, "left of / right of: the same image (%.3g)", d);
+    }
     mmdit_free(m);
     wclip_free(clip);
 }
@@ -237,10 +246,18 @@ int main(void) {
     CHECK_OK(silt_txt2img_load(model_path, NULL, clip_path, &t));
     if (t) {
         test_defaults_and_errors(t);
-        test_reference(t);
+        test_reference(t, model_path, false);
         test_batch(t);
         test_suite(t);
     }
+    silt_txt2img_free(t);
+    // A model whose context has the word channel (wclip_encode_context): the
+    // pipeline conditions as the trainer does.
+    t = NULL;
+    tp.joint_dim = cc.width + txt_world_vocab_size() + TXT_WORLD_MAX_LEN;
+    CHECK_OK(silt_world_test_model_write(&tp, bad_model_path));
+    CHECK_OK(silt_txt2img_load(bad_model_path, NULL, clip_path, &t));
+    if (t) test_reference(t, bad_model_path, true);
     silt_txt2img_free(t);
     test_builtin_lookup();
     remove(model_path);

@@ -104,6 +104,46 @@ static void test_shapes(void) {
     wclip_free(m);
 }
 
+// wclip_encode_context: without words the tokens themselves; with words the
+// tokens' features, then one 1 at the token id and one at vocab + position
+// per row, zeros elsewhere; the pooled vector is the text tower's either way;
+// an id outside the vocabulary fails.
+static void test_context(void) {
+    wclip_config c = tiny();
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&c, 9, &m));
+    if (!m) return;
+    const int B = 2, S = c.img_size, T = c.max_len, W = c.width, V = c.vocab, X = W + V + T;
+    CHECK(wclip_words_width(m) == V + T);
+    int32_t ids[2 * 16];
+    float *img = malloc(sizeof(float) * B * 3 * S * S);
+    batch(m, 3, 0, B, ids, img);
+    silt_graph *g = silt_graph_create(0);
+    silt_tensor *tok = NULL, *pooled = NULL, *ctx = NULL, *pooled2 = NULL, *plain = NULL;
+    CHECK_OK(wclip_encode_text(g, m, ids, B, &tok, &pooled));
+    CHECK_OK(wclip_encode_context(g, m, ids, B, false, &plain, NULL));
+    CHECK(plain && tok && !memcmp(silt_f32(plain), silt_f32(tok), silt_nbytes(tok)));
+    CHECK_OK(wclip_encode_context(g, m, ids, B, true, &ctx, &pooled2));
+    CHECK(ctx && ctx->ndim == 3 && ctx->shape[0] == B && ctx->shape[1] == T && ctx->shape[2] == X);
+    CHECK(pooled2 && !memcmp(silt_f32(pooled2), silt_f32(pooled), silt_nbytes(pooled)));
+    int bad = 0;
+    for (int r = 0; ctx && r < B * T; r++) {
+        const float *row = silt_f32(ctx) + (size_t)r * X;
+        bad += memcmp(row, silt_f32(tok) + (size_t)r * W, sizeof(float) * W) != 0;
+        for (int k = 0; k < V + T; k++) {
+            float want = (k == ids[r] || k == V + r % T) ? 1.0f : 0.0f;
+            bad += row[W + k] != want;
+        }
+    }
+    CHECK_MSG(bad == 0, "%d wrong entries in the word channel", bad);
+    ids[3] = V;
+    silt_graph_reset(g);
+    CHECK(wclip_encode_context(g, m, ids, B, true, &ctx, NULL) != SILT_OK);
+    silt_graph_free(g);
+    free(img);
+    wclip_free(m);
+}
+
 // Loss value against a plain double reference on random embeddings, both
 // sides of the logit-scale clamp.
 static void test_loss_value(void) {
@@ -317,6 +357,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/silt_test_wclip_XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_shapes();
+    test_context();
     test_loss_value();
     test_gradcheck();
     test_save_load();
