@@ -30,6 +30,7 @@ int cmd_train(int argc, char **argv) {
     double repa_weight = 0;
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false;
+    double time_shift = 1.0;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
     char gpu_archs[256] = "", device_help[512];
@@ -100,6 +101,10 @@ int cmd_train(int argc, char **argv) {
          "mmdit: condition on world-CLIP's tokens alone, without the word channel (one-hot word and position "
          "appended to each token; CLIP barely tells \"left of\" from \"right of\"), as models before it did",
          NULL, 0, -1},
+        {"time-shift", 0, ARG_FLOAT, &time_shift, "S",
+         "mmdit: shift the training sigmas toward noise as the flow sampler's shift does, s sigma / (1 + (s-1) "
+         "sigma), where the layout (relations, counts) is decided (1: SD3's logit-normal as is)",
+         NULL, 1, 100},
         {"decoder-only", 0, ARG_BOOL, &decoder_only, NULL,
          "ae: train the decoder only; the encoder (and so the latent space a latent MMDiT was trained in, and "
          "its exported shift and scale) stays bit-identical to the start given by --vq or --init",
@@ -217,6 +222,7 @@ int cmd_train(int argc, char **argv) {
     if (args_was_given(&p, given, "repa-layer") && !(repa_weight > 0))
         return args_usage_error(&p, "--repa-layer needs --repa W (a weight > 0)");
     if (clip_only && strcmp(arch, "mmdit")) return args_usage_error(&p, "--clip-only is for --arch mmdit");
+    if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -224,7 +230,7 @@ int cmd_train(int argc, char **argv) {
                                     "--vq or --init (a resume too: give the start the run began with)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
-                               .decoder_only = decoder_only, .clip_only = clip_only};
+                               .decoder_only = decoder_only, .clip_only = clip_only, .time_shift = time_shift};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

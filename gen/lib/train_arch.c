@@ -38,6 +38,10 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         s = silt_train_mmdit_set_repa(out, o->repa_weight, o->repa_layer, init_seed);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->time_shift > 0 && o->time_shift != 1.0) {
+        s = silt_train_mmdit_set_time_shift(out, o->time_shift);
+        if (s) silt_train_task_free(out);
+    }
     return s;
 }
 

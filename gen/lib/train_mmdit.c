@@ -34,6 +34,7 @@ typedef struct mmdit_task {
     double latent_shift, latent_scale;
     int side, channels;  // the diffused tensor: (channels, side, side)
     bool words;         // the context is world-CLIP's tokens + the word channel (wclip_encode_context)
+    double time_shift;  // training sigmas shifted as the flow sampler's (silt_train_mmdit_sigma); 1: none
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
@@ -183,6 +184,14 @@ static silt_tensor *fail(silt_graph *g, silt_status s) {
     return NULL;
 }
 
+float silt_train_mmdit_sigma(uint64_t seed_t, int64_t j, double shift) {
+    float n = 0;
+    silt_rng_normal(&n, 1, seed_t, (uint64_t)j, 0);
+    float s = 1.0f / (1.0f + expf(-n));
+    if (shift != 1.0) s = (float)(shift * s / (1.0 + (shift - 1.0) * s));
+    return s;
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     mmdit_task *t = self;
     const wclip_config *cc = wclip_get_config(t->clip);
@@ -237,13 +246,11 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         z = silt_f32(f), z_on_device = f->device != SILT_CPU;
         shift = t->latent_shift, scale = t->latent_scale;
     }
-    // Each image's sigma: logit-normal(0, 1) (SD3), the model's timestep 1000 sigma.
+    // Each image's sigma (silt_train_mmdit_sigma), the model's timestep 1000 sigma.
     float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
     if (!sig) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     for (int i = 0; i < B; i++) {
-        float n = 0;
-        silt_rng_normal(&n, 1, seed_t, (uint64_t)(batch_index * B + i), 0);
-        sig[i] = 1.0f / (1.0f + expf(-n));
+        sig[i] = silt_train_mmdit_sigma(seed_t, batch_index * B + i, t->time_shift);
         ts[i] = 1000.0f * sig[i];
     }
     // The pair (x_t, v = noise - x0), noise from Philox (seed_n, image index):
@@ -367,6 +374,7 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
         s = SILT_FAIL(SILT_ERR_ARG, "mmdit: a %d x %d position table of %d-wide patches is smaller than %d",
                       c.pos_max, c.pos_max, c.patch, t->side);
     t->words = words;
+    t->time_shift = 1.0;
     if (!s) s = mmdit_create(&c, init_seed, &t->m);
     int len = s ? 0 : mmdit_config_json(&c, t->config, sizeof t->config);
     // A latent run records its latent in the checkpoint's config, so a resume
@@ -440,6 +448,24 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
     silt_info("mmdit: REPA on: weight %g, the image stream after block %d (of %d) aligned to world-CLIP's %d x %d "
               "patch tokens (width %d) through a %d-%d-%d MLP",
               weight, layer, c->depth, clip_grid, clip_grid, E, D, D, E);
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "time shift: not a world MMDiT task");
+    if (!(shift >= 1 && shift <= 100)) return SILT_FAIL(SILT_ERR_ARG, "time shift %g outside [1, 100]", shift);
+    mmdit_task *t = task->self;
+    if (t->time_shift != 1.0) return SILT_FAIL(SILT_ERR_ARG, "time shift: already set");
+    if (shift == 1.0) return SILT_OK;
+    // Recorded as a training-only key: a resume with another shift fails, an --init ignores it.
+    size_t len = strlen(t->config);
+    if (len < 2 || t->config[len - 1] != '}' ||
+        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_time_shift\": %.9g}", shift) >=
+            (int)(sizeof t->config - (len - 1)))
+        return SILT_FAIL(SILT_ERR_ARG, "time shift: config JSON too long");
+    t->time_shift = shift;
+    silt_info("mmdit: training sigmas shifted by %g (median sigma %.2f)", shift, shift * 0.5 / (1 + (shift - 1) * 0.5));
     return SILT_OK;
 }
 

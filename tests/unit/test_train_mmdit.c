@@ -248,6 +248,37 @@ static void test_words(void) {
     silt_train_task_free(&c);
 }
 
+// Training sigmas: sigmoid of the Philox normal of image j, then the flow
+// shift s sigma / (1 + (s - 1) sigma); the shifted draw puts far more mass
+// above sigma 0.9 (where the layout is decided); the config records the
+// shift; bad shifts are refused.
+static void test_time_shift(void) {
+    int above1 = 0, above3 = 0;
+    for (int64_t j = 0; j < 4000; j++) {
+        float n = 0;
+        silt_rng_normal(&n, 1, 77, (uint64_t)j, 0);
+        double s1 = 1 / (1 + exp(-(double)n)), s3 = 3 * s1 / (1 + 2 * s1);
+        float g1 = silt_train_mmdit_sigma(77, j, 1.0), g3 = silt_train_mmdit_sigma(77, j, 3.0);
+        if (fabs(g1 - s1) > 1e-6 || fabs(g3 - s3) > 1e-6) {
+            CHECK_MSG(false, "image %lld: sigma %.7f / %.7f, want %.7f / %.7f", (long long)j, g1, g3, s1, s3);
+            break;
+        }
+        above1 += g1 > 0.9f, above3 += g3 > 0.9f;
+    }
+    printf("sigma > 0.9: %d of 4000 unshifted, %d with shift 3\n", above1, above3);
+    CHECK(above1 < 120 && above3 > 400);
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &t));
+    if (!t.self) return;
+    CHECK(silt_train_mmdit_set_time_shift(&t, 0.5) == SILT_ERR_ARG);
+    CHECK(silt_train_mmdit_set_time_shift(&t, NAN) == SILT_ERR_ARG);
+    CHECK(!strstr(t.config, "aux_time_shift"));
+    CHECK_OK(silt_train_mmdit_set_time_shift(&t, 3.0));
+    CHECK(strstr(t.config, "\"aux_time_shift\": 3") != NULL);
+    CHECK(silt_train_mmdit_set_time_shift(&t, 2.0) == SILT_ERR_ARG);
+    silt_train_task_free(&t);
+}
+
 // REPA (silt_train_mmdit_set_repa): the loss is the flow MSE plus
 // w (1 - mean cos), linear in w; a zero projector gives cos 0 (the term is w);
 // the alignment reaches the blocks up to the tap and no further; refusals.
@@ -380,6 +411,7 @@ int main(void) {
     test_train_export();
     test_repa();
     test_words();
+    test_time_shift();
     test_rm_tree(tmpdir);
     return check_summary();
 }
