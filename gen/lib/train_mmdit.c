@@ -407,6 +407,15 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
     return create(clip_path, NULL, size ? size : "default", NULL, true, init_seed, out);
 }
 
+// Appends training-only members ("aux_*") to the checkpoint's config JSON: a
+// resume with other settings then fails, an --init ignores them.
+static silt_status config_add_aux(mmdit_task *t, const char *members, const char *what) {
+    size_t len = strlen(t->config), room = sizeof t->config - (len - 1);
+    if (len < 2 || t->config[len - 1] != '}' || snprintf(t->config + len - 1, room, ", %s}", members) >= (int)room)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: config JSON too long", what);
+    return SILT_OK;
+}
+
 silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int layer, uint64_t init_seed) {
     if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
         return SILT_FAIL(SILT_ERR_ARG, "repa: not a world MMDiT task");
@@ -437,13 +446,9 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
             silt_f32(t->repa_w[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
         for (int64_t j = 0; j < out[k]; j++) silt_f32(t->repa_b[k])[j] = (float)(bound * (2 * silt_rng_next_double(&rng) - 1));
     }
-    // The checkpoint's config records it (training-only "aux_" keys): a resume
-    // with other REPA settings fails; an --init ignores them.
-    size_t len = strlen(t->config);
-    if (len < 2 || t->config[len - 1] != '}' ||
-        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_repa_weight\": %.9g, \"aux_repa_layer\": %d}",
-                 weight, layer) >= (int)(sizeof t->config - (len - 1)))
-        return SILT_FAIL(SILT_ERR_ARG, "repa: config JSON too long");
+    char aux[96];
+    snprintf(aux, sizeof aux, "\"aux_repa_weight\": %.9g, \"aux_repa_layer\": %d", weight, layer);
+    SILT_TRY(config_add_aux(t, aux, "repa"));
     t->repa_weight = weight, t->repa_layer = layer, t->repa_dim = E;
     silt_info("mmdit: REPA on: weight %g, the image stream after block %d (of %d) aligned to world-CLIP's %d x %d "
               "patch tokens (width %d) through a %d-%d-%d MLP",
@@ -458,12 +463,9 @@ silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift)
     mmdit_task *t = task->self;
     if (t->time_shift != 1.0) return SILT_FAIL(SILT_ERR_ARG, "time shift: already set");
     if (shift == 1.0) return SILT_OK;
-    // Recorded as a training-only key: a resume with another shift fails, an --init ignores it.
-    size_t len = strlen(t->config);
-    if (len < 2 || t->config[len - 1] != '}' ||
-        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_time_shift\": %.9g}", shift) >=
-            (int)(sizeof t->config - (len - 1)))
-        return SILT_FAIL(SILT_ERR_ARG, "time shift: config JSON too long");
+    char aux[64];
+    snprintf(aux, sizeof aux, "\"aux_time_shift\": %.9g", shift);
+    SILT_TRY(config_add_aux(t, aux, "time shift"));
     t->time_shift = shift;
     silt_info("mmdit: training sigmas shifted by %g (median sigma %.2f)", shift, shift * 0.5 / (1 + (shift - 1) * 0.5));
     return SILT_OK;

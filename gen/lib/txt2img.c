@@ -162,7 +162,7 @@ static int world_native_size(const silt_safetensors *st, const mmdit_config *c) 
 // one): its token width and pooled embedding must be the widths the model's
 // text inputs take.
 static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int token_width, int pooled_width,
-                                   const char *family) {
+                                   const char *family, bool words_ok) {
     silt_txt2img_info *in = &t->info;
     char found[sizeof in->clip_path];
     if (!clip_path) {
@@ -172,10 +172,11 @@ static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int t
     snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
     SILT_TRY(wclip_load_file(clip_path, &t->clip));
     const wclip_config *cc = wclip_get_config(t->clip);
-    // A model with the word channel takes wider tokens (wclip_encode_context).
-    t->words = token_width == cc->width + wclip_words_width(t->clip);
+    // An MMDiT with the word channel takes wider tokens (wclip_encode_context);
+    // the VAR trainer never appends it.
+    t->words = words_ok && token_width == cc->width + wclip_words_width(t->clip);
     if ((cc->width != token_width && !t->words) || cc->embed_dim != pooled_width)
-        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d (%d with the word channel) and embedding %d, but the %s "
+        return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d (%d with the MMDiT's word channel) and embedding %d, but the %s "
                                        "takes text tokens of width %d and a pooled vector of %d (is it the world-CLIP "
                                        "the model was trained with?)",
                          base_name(clip_path), cc->width, cc->width + wclip_words_width(t->clip), cc->embed_dim,
@@ -224,7 +225,7 @@ static silt_status load_world(silt_txt2img *t, const silt_safetensors *st, const
 
     silt_txt2img_info *in = &t->info;
     SILT_TRY(world_latent(t, st));
-    SILT_TRY(load_world_clip(t, clip_path, in->joint_dim, in->pooled_dim, "MMDiT"));
+    SILT_TRY(load_world_clip(t, clip_path, in->joint_dim, in->pooled_dim, "MMDiT", true));
     in->native_width = in->native_height = world_native_size(st, mmdit_get_config(t->mmdit));
     return SILT_OK;
 }
@@ -272,7 +273,7 @@ static silt_status load_world_var(silt_txt2img *t, const silt_safetensors *st, c
     if (t->has_top_k) t->meta_top_k = (int)v;
     SILT_TRY(meta_number(st, "silt.top_p", 0, 1, false, &t->has_top_p, &v));
     if (t->has_top_p) t->meta_top_p = (float)v;
-    SILT_TRY(load_world_clip(t, clip_path, c->ctx_dim, c->text_dim, "VAR"));
+    SILT_TRY(load_world_clip(t, clip_path, c->ctx_dim, c->text_dim, "VAR", false));
     in->joint_dim = c->ctx_dim;
     in->pooled_dim = c->text_dim;
     return SILT_OK;

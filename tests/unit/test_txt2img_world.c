@@ -102,14 +102,6 @@ static void test_reference(silt_txt2img *t, const char *path, bool words) {
     CHECK_OK(run1(t, p, got));
     for (int i = 0; i < N; i++) want[i] = noise[i] - vc[i];
     CHECK_CLOSE("one unguided step = by hand", got, want, N, 1e-5, 1e-5);
-    if (words) {
-        // The word channel tells the relation apart.
-        p.prompt = "a red circle right of a blue square";
-        CHECK_OK(run1(t, p, other));
-        d = 0;
-        for (int i = 0; i < N; i++) d = fmax(d, fabs(other[i] - got[i]));
-        CHECK_MSG(d > 1e-3, "left of / right of: the same image (%.3g)", d);
-    }
     mmdit_free(m);
     wclip_free(clip);
 }
