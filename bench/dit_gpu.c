@@ -20,7 +20,7 @@
 //   bench_dit_gpu [--reps N (20)] [--no-check] [--tiny] [--attn-mma 1|2]
 // --tiny: depth 2, hidden 128, 4 heads (a smoke test of the bench itself).
 // --attn-mma: the tensor-core attention kernel of the tf32/bf16 modes
-// (silt_cuda_set_attention_mma_variant; default 1).
+// (silt_cuda_set_attention_mma_variant; default 2).
 // Without a GPU it prints "no GPU (...)" and exits 0.
 #include <math.h>
 #include <stdio.h>

@@ -29,7 +29,7 @@
 // that bench/mmdit_torch_gpu.py --silt FILE reads to print torch/silt ratios.
 //
 //   bench_mmdit_gpu [--reps N (10)] [--full-reps N (3)] [--no-full] [--no-check] [--tiny] [--text T (333)]
-//                   [--attn-mma 1|2]  (the tensor-core attention kernel of the tf32/bf16 modes; default 1)
+//                   [--attn-mma 1|2]  (the tensor-core attention kernel of the tf32/bf16 modes; default 2)
 //   bench_mmdit_gpu --dump DIR [--qk]
 // --tiny: depth 2, hidden 128 (2 heads of 64), 256 image tokens (a smoke test
 // of the bench itself). --dump: no GPU needed; a tiny random model (depth 3,

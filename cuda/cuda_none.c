@@ -90,7 +90,7 @@ bool silt_cuda_set_attention_bf16(bool allow) { return false; }
 bool silt_cuda_attention_bf16(void) { return false; }
 int silt_cuda_set_attention_mma_variant(int variant) {
     (void)variant;
-    return 1;
+    return 2;
 }
 silt_status attention_bwd_cuda(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *q,
                                const float *k, const float *v, const float *out, const float *lse, int64_t B,

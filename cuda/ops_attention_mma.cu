@@ -344,7 +344,7 @@ silt_status launch(const mma_p &p, unsigned blocks) {
 // opted in above 48 KB).
 constexpr int BM2 = 128, NWARPS2 = BM2 / 16, THREADS2 = NWARPS2 * 32, PREPASS_THREADS = 256;
 
-int g_mma_variant = 1;  // attention_fwd_cuda_bf16's kernel, read and written with __atomic builtins
+int g_mma_variant = 2;  // attention_fwd_cuda_bf16's kernel, read and written with __atomic builtins
 uint32_t *g_ws;         // variant 2's bf16 K / V^T workspace
 size_t g_ws_bytes;
 // One process-wide workspace: a call holds it from the pre-pass to its main

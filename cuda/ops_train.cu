@@ -171,6 +171,13 @@ extern "C" silt_status silt_multi_list_set(silt_multi_list **lp, const silt_mult
     return SILT_OK;
 }
 
+// SILT_CUDA_MULTI=0 runs the single-tensor kernels entry by entry instead
+// (the same bits): an escape hatch while the multi kernels are new on a GPU.
+static bool multi_off() {
+    const char *v = getenv("SILT_CUDA_MULTI");  // read per call (3 a step): a test switches it
+    return v && strcmp(v, "0") == 0;
+}
+
 // The entry holding flat element j: the last k with off[k] <= j.
 static __device__ __forceinline__ int multi_find(const int64_t *off, int count, int64_t j) {
     int lo = 0, hi = count - 1;
@@ -212,6 +219,14 @@ extern "C" silt_status adamw_multi_cuda(const silt_multi_list *l, float step_siz
     SILT_CUDA_READY();
     if (!l) return SILT_FAIL(SILT_ERR_ARG, "adamw_multi_cuda: NULL list");
     if (l->count == 0 || l->total == 0) return SILT_OK;
+    if (multi_off()) {
+        for (int i = 0; i < l->count; i++) {
+            const silt_multi_entry &e = l->host[i];
+            SILT_TRY(adamw_step_cuda(e.a, e.b, e.c, e.d, e.n, step_size, bc2_sqrt, decay, e.flag != 0, w1, b2, w2,
+                                     eps));
+        }
+        return SILT_OK;
+    }
     adamw_multi_kernel<<<silt_cuda_grid_(l->total), SILT_CUDA_BLOCK>>>(l->dev, l->dev_off, l->count, l->total,
                                                                         step_size, bc2_sqrt, decay, w1, b2, w2, eps);
     SILT_CUDA_LAUNCHED("adamw_multi_kernel");
@@ -222,6 +237,10 @@ extern "C" silt_status ema_multi_cuda(const silt_multi_list *l, float w) {
     SILT_CUDA_READY();
     if (!l) return SILT_FAIL(SILT_ERR_ARG, "ema_multi_cuda: NULL list");
     if (l->count == 0 || l->total == 0) return SILT_OK;
+    if (multi_off()) {
+        for (int i = 0; i < l->count; i++) SILT_TRY(ema_update_cuda(l->host[i].a, l->host[i].d, l->host[i].n, w));
+        return SILT_OK;
+    }
     ema_multi_kernel<<<silt_cuda_grid_(l->total), SILT_CUDA_BLOCK>>>(l->dev, l->dev_off, l->count, l->total, w);
     SILT_CUDA_LAUNCHED("ema_multi_kernel");
     return SILT_OK;
@@ -231,6 +250,11 @@ extern "C" silt_status zero_multi_cuda(const silt_multi_list *l) {
     SILT_CUDA_READY();
     if (!l) return SILT_FAIL(SILT_ERR_ARG, "zero_multi_cuda: NULL list");
     if (l->count == 0 || l->total == 0) return SILT_OK;
+    if (multi_off()) {
+        for (int i = 0; i < l->count; i++)
+            SILT_CUDA_TRY(cudaMemsetAsync(l->host[i].a, 0, sizeof(float) * (size_t)l->host[i].n));
+        return SILT_OK;
+    }
     zero_multi_kernel<<<silt_cuda_grid_(l->total), SILT_CUDA_BLOCK>>>(l->dev, l->dev_off, l->count, l->total);
     SILT_CUDA_LAUNCHED("zero_multi_kernel");
     return SILT_OK;

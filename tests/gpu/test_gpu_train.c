@@ -395,8 +395,10 @@ static void test_grads_and_optimiser(void) {
     // 2d. the multi-tensor launches the trainer uses (one kernel over every
     // tensor): EMA on every parameter equals ema_update_cuda's per tensor bit
     // for bit, a second list of other sizes replaces the first, and zeroing
-    // clears every grad.
-    {
+    // clears every grad. The second pass: the same through the per-tensor
+    // escape hatch (SILT_CUDA_MULTI=0).
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) setenv("SILT_CUDA_MULTI", "0", 1);
         silt_multi_entry *me = calloc((size_t)n, sizeof *me);
         float **e1 = calloc((size_t)n, sizeof *e1), **e2 = calloc((size_t)n, sizeof *e2);
         silt_multi_list *ml = NULL;
@@ -439,10 +441,11 @@ static void test_grads_and_optimiser(void) {
             free(got);
         }
         CHECK_MSG(nonzero == 0, "zero_multi_cuda left %d values", nonzero);
-        printf("ok  multi-tensor EMA and zero over %d tensors\n", n);
+        printf("ok  multi-tensor EMA and zero over %d tensors%s\n", n, pass ? " (SILT_CUDA_MULTI=0)" : "");
         for (int i = 0; e1 && e2 && i < n; i++) silt_cuda_free(e1[i]), silt_cuda_free(e2[i]);
         silt_multi_list_free(ml);
         free(me), free(e1), free(e2);
+        if (pass) unsetenv("SILT_CUDA_MULTI");
     }
     silt_adamw_free(oc);
     silt_adamw_free(od);
