@@ -15,11 +15,16 @@
 # default: pixel space), INIT (a checkpoint, run dir or model file to start
 # from, `gen train --init`: e.g. models/world-dit.safetensors.zst with
 # AE=models/world-ae.safetensors.zst goes on from the shipped model), LR (peak
-# learning rate, default 1e-3; 5e-4 suits a run from INIT).
+# learning rate, default 1e-3; 5e-4 suits a run from INIT), BATCH (default
+# 64), TIME_SHIFT (`gen train --time-shift`, default none), SEED (default 0).
+# The shipped model's last two runs (twelfth session, models/README.md runs
+# 11-12): INIT=models/world-dit.safetensors.zst AE=models/world-ae.safetensors.zst
+# BATCH=128 LR=4e-4 TIME_SHIFT=3.
 # The pixel-space model: BUDGET 395 on an H100 gave 5374 steps (batch 64,
-# 1250-1330 images/s, 277 s of training). The latent model trained at 320-370
-# images/s on an H200 while its frozen autoencoder encoded on the CPU; the
-# encoder runs on the device since 2026-11-28 (not yet timed there).
+# 1250-1330 images/s, 277 s of training). The latent model: 4600-4750
+# images/s at batch 128 on an H200 (twelfth session; 320-370 at batch 64
+# before its encoders moved to the device). The device machine has no zstd:
+# the model then stays uncompressed (split it to bring it back).
 set -u
 T0=$(date +%s)
 budget=${1:-400}
@@ -30,8 +35,9 @@ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DSILT_CUDA=ON "-DCMAKE_CUDA_ARCHI
     ${EXTRA_CMAKE:-} >"$out/configure.log" 2>&1 &&
     cmake --build "$B" -j"$(nproc)" --target gen >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 G=$B/gen
-A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch 64 --lr "${LR:-1e-3}"
-   --lr-min 1e-5 --warmup 200 --ema 0.999 --clip 1 --seed 0)
+A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch "${BATCH:-64}"
+   --lr "${LR:-1e-3}" --lr-min 1e-5 --warmup 200 --ema 0.999 --clip 1 --seed "${SEED:-0}")
+[ -n "${TIME_SHIFT:-}" ] && A+=(--time-shift "$TIME_SHIFT")
 [ -n "${AE:-}" ] && A+=(--ae "$AE")
 [ -n "${INIT:-}" ] && A+=(--init "$INIT")
 rm -rf "$out/probe" "$out/run"
