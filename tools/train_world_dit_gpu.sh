@@ -16,7 +16,8 @@
 # from, `gen train --init`: e.g. models/world-dit.safetensors.zst with
 # AE=models/world-ae.safetensors.zst goes on from the shipped model), LR (peak
 # learning rate, default 1e-3; 5e-4 suits a run from INIT), BATCH (default
-# 64), TIME_SHIFT (`gen train --time-shift`, default none), SEED (default 0).
+# 64), TIME_SHIFT (`gen train --time-shift`, default none), SEED (default 0),
+# TF32=1 (`gen train --tf32`: tensor-core products; not yet timed on a GPU).
 # The shipped model's last two runs (twelfth session, models/README.md runs
 # 11-12): INIT=models/world-dit.safetensors.zst AE=models/world-ae.safetensors.zst
 # BATCH=128 LR=4e-4 TIME_SHIFT=3.
@@ -38,6 +39,7 @@ G=$B/gen
 A=(--arch mmdit --device cuda --clip-model models/world-clip.safetensors.zst --size default --batch "${BATCH:-64}"
    --lr "${LR:-1e-3}" --lr-min 1e-5 --warmup 200 --ema 0.999 --clip 1 --seed "${SEED:-0}")
 [ -n "${TIME_SHIFT:-}" ] && A+=(--time-shift "$TIME_SHIFT")
+[ "${TF32:-0}" = 1 ] && A+=(--tf32)
 [ -n "${AE:-}" ] && A+=(--ae "$AE")
 [ -n "${INIT:-}" ] && A+=(--init "$INIT")
 rm -rf "$out/probe" "$out/run"

@@ -4,7 +4,7 @@
 # cuda without a usable GPU (or in a CPU-only build) is one error line (exit
 # 1), for every arch with a device path (mmdit, vq, var, clip); cuda for an
 # arch without one (toy) and an unknown device are usage errors (exit 2);
-# --help names the GPU archs. The GPU side is tests/gpu/test_gpu_train.c
+# --help names the GPU archs; --tf32 off cuda is a usage error. The GPU side is tests/gpu/test_gpu_train.c
 # (mmdit) and tests/gpu/test_gpu_train_var.c (vq, var, clip).
 # Usage: test_train_device.sh PATH/TO/gen
 set -u
@@ -22,6 +22,10 @@ check train-cpu-ckpt test -f "$tmp/cpu/checkpoint_2.safetensors"
 expect train-default 0 "$gen" "${args[@]}" --out "$tmp/default"
 check train-default-cpu err_has "on cpu"
 check train-default-same cmp -s "$tmp/cpu/checkpoint_2.safetensors" "$tmp/default/checkpoint_2.safetensors"
+expect train-tf32-cpu 2 "$gen" "${args[@]}" --device cpu --tf32 --out "$tmp/x"
+check train-tf32-cpu-line one_line
+check train-tf32-cpu-says err_has "--tf32 is for a run on cuda"
+check train-tf32-cpu-nothing test ! -e "$tmp/x/latest"
 expect train-bogus 2 "$gen" "${args[@]}" --device tpu --out "$tmp/x"
 check train-bogus-line one_line
 expect train-cuda-toy 2 "$gen" train --arch toy --steps 1 --device cuda --out "$tmp/toy"

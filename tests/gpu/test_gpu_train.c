@@ -668,6 +668,25 @@ static void test_cli(void) {
         CHECK_MSG(sh(cmd) == 0, "latent gen train --device %s failed", dev ? "cuda" : "cpu");
     }
     same_losses("latent", tmp, "lat_cuda", "lat_cpu");
+    // --tf32: the same run with tensor-core products stays near the CPU's
+    // losses (TF32's ~1e-3 per product, so 2e-2 over 5 steps) and is not
+    // the fp32 run bit for bit (the switch took effect).
+    snprintf(cmd, sizeof cmd, "%s --ae '%s/ae.safetensors' --device cuda --tf32 --out '%s/lat_tf32'", common, tmp, tmp);
+    CHECK_MSG(sh(cmd) == 0, "latent gen train --device cuda --tf32 failed");
+    {
+        char pt[512], pc[512], pf[512];
+        snprintf(pt, sizeof pt, "%s/lat_tf32/train_log.csv", tmp);
+        snprintf(pc, sizeof pc, "%s/lat_cpu/train_log.csv", tmp);
+        snprintf(pf, sizeof pf, "%s/lat_cuda/train_log.csv", tmp);
+        int differ = 0;
+        for (int r = 1; r <= 5; r++) {
+            double t = csv_loss(pt, r), c = csv_loss(pc, r), f = csv_loss(pf, r);
+            printf("latent tf32 step %d loss: %.7g (cpu %.7g, cuda fp32 %.7g)\n", r, t, c, f);
+            CHECK_MSG(isfinite(t) && fabs(t - c) <= 2e-2 * fabs(c), "tf32 step %d loss %.9g vs cpu %.9g", r, t, c);
+            differ += t != f;
+        }
+        CHECK_MSG(differ > 0, "--tf32 gave the fp32 run's losses to the bit: the switch did nothing");
+    }
     test_cli_ae(gen, tmp);
     // REPA (--repa): the projector on the device, world-CLIP's patch tokens
     // from the cpu graph uploaded.
