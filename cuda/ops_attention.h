@@ -86,7 +86,7 @@ bool silt_cuda_attention_bf16(void);  // the current setting
 // query rows per block of 8 warps; K/V tiles copied by cp.async into two
 // shared-memory stages, the next tile in flight while one is used). Default
 // 2: on an H200 (2026-11-28) it matched the CPU twin in every case of
-// test_cuda_attention_mma and ran 1.3-2.4x faster than 1 (bench_gpu_ops).
+// test_cuda_attention_mma and ran 1.3-2.5x faster than 1 (bench_gpu_ops).
 // Returns the previous setting; values other than 1 and 2 change nothing.
 int silt_cuda_set_attention_mma_variant(int variant);
 
