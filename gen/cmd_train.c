@@ -166,9 +166,9 @@ int cmd_train(int argc, char **argv) {
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
-        if (resume || tp.init_path || decoder_only)
+        if (resume || tp.init_path || decoder_only || tf32)
             return args_usage_error(&p, "--export and --%s do not go together",
-                                    resume ? "resume" : tp.init_path ? "init" : "decoder-only");
+                                    resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only" : "tf32");
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
                          : !strcmp(arch, "ae") ? silt_train_ae_export(export_from, tp.out_dir)

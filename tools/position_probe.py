@@ -28,6 +28,14 @@ def centroids(png):
 
 
 def main():
+    try:
+        probe()
+    except (subprocess.CalledProcessError, OSError, ValueError) as e:  # one line, not a traceback
+        err = getattr(e, 'stderr', None)
+        raise SystemExit(f'position_probe: {(err or str(e)).strip().splitlines()[-1]}')
+
+
+def probe():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('model')
     ap.add_argument('--gen', default='build/gen')
@@ -42,7 +50,7 @@ def main():
                 for rel in RELS:
                     p = f'a red circle {rel} a blue square'
                     subprocess.run([a.gen, '--model', a.model, '--prompt', p, '--native', '--seed', str(s), '-q',
-                                    '-o', out] + extra, check=True, stderr=subprocess.DEVNULL)
+                                    '-o', out] + extra, check=True, capture_output=True, text=True)
                     verdict = ''
                     if extra:
                         rc, bc = centroids(out)

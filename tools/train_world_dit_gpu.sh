@@ -22,8 +22,8 @@
 # 11-12): INIT=models/world-dit.safetensors.zst AE=models/world-ae.safetensors.zst
 # BATCH=128 LR=4e-4 TIME_SHIFT=3.
 # The pixel-space model: BUDGET 395 on an H100 gave 5374 steps (batch 64,
-# 1250-1330 images/s, 277 s of training). The latent model: 4600-4750
-# images/s at batch 128 on an H200 (twelfth session; 320-370 at batch 64
+# 1250-1330 images/s, 277 s of training). The latent model: a median
+# 4660 images/s at batch 128 on an H200 (twelfth session; 320-370 at batch 64
 # before its encoders moved to the device). The device machine has no zstd:
 # the model then stays uncompressed (split it to bring it back).
 set -u

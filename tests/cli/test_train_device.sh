@@ -26,6 +26,9 @@ expect train-tf32-cpu 2 "$gen" "${args[@]}" --device cpu --tf32 --out "$tmp/x"
 check train-tf32-cpu-line one_line
 check train-tf32-cpu-says err_has "--tf32 is for a run on cuda"
 check train-tf32-cpu-nothing test ! -e "$tmp/x/latest"
+expect train-tf32-export 2 "$gen" train --arch mmdit --export "$tmp/cpu" --out "$tmp/x.safetensors" --tf32
+check train-tf32-export-says err_has "--export and --tf32 do not go together"
+check train-tf32-export-nothing test ! -e "$tmp/x.safetensors"
 expect train-bogus 2 "$gen" "${args[@]}" --device tpu --out "$tmp/x"
 check train-bogus-line one_line
 expect train-cuda-toy 2 "$gen" train --arch toy --steps 1 --device cuda --out "$tmp/toy"
