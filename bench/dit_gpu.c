@@ -2,7 +2,10 @@
 // hidden 1152, 16 heads, patch 2, 32x32x4 latent = 256 tokens, diffusers
 // layout) on a CUDA graph: batch 1 and 8 in fp32 (TF32 off), with TF32
 // allowed (cuBLAS), and with bf16 linear weights (dit_weights_to_bf16: bf16
-// GEMMs with fp32 accumulation; activations and the other ops stay fp32);
+// GEMMs with fp32 accumulation) twice: "bf16w" with fp32 activations rounded
+// at each linear (SILT_BF16_ACTS=0), "bf16" with the adaLN and GELU outputs
+// written as bf16 by fused kernels (the residual stream, attention and the
+// other ops stay fp32 in both);
 // the tf32 and bf16 modes also run attention on the bf16 tensor-core kernel
 // (silt_cuda_set_attention_bf16; head dim 72, zero-padded to 80 inside it),
 // median ms over N runs (CUDA events around dit_forward, the latent already
@@ -172,9 +175,11 @@ int main(int argc, char **argv) {
     }
     silt_graph_set_grad(g, false);
 
-    const char *modes[3] = {"fp32", "tf32", "bf16"};
+    enum { NMODES = 4 };
+    const char *modes[NMODES] = {"fp32", "tf32", "bf16w", "bf16"};
     const int batches[2] = {1, 8};
-    double ms[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, cfg_ms[3] = {-1, -1, -1}, pag_ms[3] = {-1, -1, -1};
+    double ms[NMODES][2], cfg_ms[NMODES], pag_ms[NMODES];
+    for (int mi = 0; mi < NMODES; mi++) ms[mi][0] = ms[mi][1] = cfg_ms[mi] = pag_ms[mi] = -1;
     char bf16_err[256] = "";
     // SoftPAG on 4 (layer, head) pairs of the perturbed row 2, u = 0.5 (as bench_dit).
     float *u = calloc((size_t)cfg.depth * cfg.heads, sizeof(float));
@@ -183,10 +188,12 @@ int main(int argc, char **argv) {
         if (heads[i][0] < cfg.depth && heads[i][1] < cfg.heads) u[heads[i][0] * cfg.heads + heads[i][1]] = 0.5f;
     if (tiny) u[1 * cfg.heads + 2] = 0.5f;
     silt_perturb p = {SILT_PERTURB_IDENTITY, 2, 3, cfg.depth, cfg.heads, u, 0};
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < NMODES; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
         silt_cuda_set_attention_bf16(mi >= 1);  // tf32 and bf16 modes: attention on the bf16 tensor-core kernel
-        if (mi == 2 && dit_weights_to_bf16(m) != SILT_OK) {  // last: the conversion is one way
+        if (mi == 2) setenv("SILT_BF16_ACTS", "0", 1);  // bf16w: fp32 activations
+        if (mi == 3) unsetenv("SILT_BF16_ACTS");
+        if (mi == 2 && dit_weights_to_bf16(m) != SILT_OK) {  // the conversion is one way: bf16 modes last
             snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
             rc = 1;
             break;
@@ -223,16 +230,16 @@ int main(int argc, char **argv) {
     else if (check)
         printf("check: FAILED (no CPU or GPU output to compare)\n");
     printf("%-6s %6s %10s %10s %10s\n", "mode", "batch", "ms", "img/s", "TFLOP/s");
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < NMODES; mi++)
         for (int bi = 0; bi < 2; bi++)
             printf("%-6s %6d %10.3f %10.1f %10.1f\n", modes[mi], batches[bi], ms[mi][bi],
                    ms[mi][bi] > 0 ? 1000.0 * batches[bi] / ms[mi][bi] : 0.0,
                    ms[mi][bi] > 0 ? gf * batches[bi] / ms[mi][bi] : 0.0);
     if (bf16_err[0]) printf("bf16: weights not converted: %s\n", bf16_err);
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < NMODES; mi++)
         printf("SoftPAG %s: CFG batch 2 %.3f ms, CFG + SoftPAG batch 3 %.3f ms: x%.2f (one more row: <= 1.5)\n",
                modes[mi], cfg_ms[mi], pag_ms[mi], cfg_ms[mi] > 0 ? pag_ms[mi] / cfg_ms[mi] : 0.0);
-    for (int mi = 0; mi < 3; mi++)
+    for (int mi = 0; mi < NMODES; mi++)
         for (int bi = 0; bi < 2; bi++)
             if (ms[mi][bi] > 0) printf("silt_ms %s %d %.4f\n", modes[mi], batches[bi], ms[mi][bi]);
     free(u);

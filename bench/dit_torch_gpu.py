@@ -8,8 +8,10 @@ blocks, timm attention, GELU-tanh MLP), so diffusers is not needed.
 
 With --silt FILE (bench_dit_gpu's output, lines "silt_ms <mode> <batch> <ms>")
 it prints one table with silt's ms next to torch's and the ratio torch/silt
-(> 1: silt is faster). Note silt's bf16 row is bf16 GEMM operands with fp32
-activations, torch's is everything in bf16.
+(> 1: silt is faster). Note silt's bf16 row is bf16 GEMM operands, with the
+adaLN and GELU outputs (the linears' inputs) written as bf16 and the residual
+stream and attention inputs kept fp32; torch's is everything in bf16. silt's
+bf16w row (fp32 activations) has no torch twin and is not in the table.
 
     python bench/dit_torch_gpu.py [--reps 20] [--silt bench_dit_gpu.log]
 Exit 0 without torch or CUDA (it says so), 1 on a failure.

@@ -8,8 +8,10 @@
 // reference code used 77 T5 tokens, 154 in all: --text 154).
 //
 // Timed, batch 1 and 2, in fp32 (TF32 off), tf32 (TF32 GEMMs, attention on
-// the bf16 tensor-core kernel) and bf16 (mmdit_weights_to_bf16: bf16 GEMM
-// operands with fp32 accumulation, bf16 attention; activations fp32), as
+// the bf16 tensor-core kernel), bf16w (mmdit_weights_to_bf16: bf16 GEMM
+// operands with fp32 accumulation, bf16 attention; activations fp32, rounded
+// at each linear: SILT_BF16_ACTS=0) and bf16 (the same, with the adaLN and
+// GELU outputs written as bf16 by fused kernels), as
 // bench/dit_gpu.c: median ms of CUDA events around the forward (inputs
 // already on the device) after warm-ups, of
 //  - one JointTransformerBlock (block 0: both streams, adaLN-Zero on each,
@@ -399,16 +401,19 @@ int main(int argc, char **argv) {
     if (check && (!ref_x || !ref_c || check_rel[0] < 0)) check_ok = false;
     if (!check_ok) rc = 1;
 
-    const char *modes[3] = {"fp32", "tf32", "bf16"};
-    double ms[2][3][MAX_B];  // [block, full][mode][batch - 1]
+    enum { NMODES = 4 };
+    const char *modes[NMODES] = {"fp32", "tf32", "bf16w", "bf16"};
+    double ms[2][NMODES][MAX_B];  // [block, full][mode][batch - 1]
     for (int a = 0; a < 2; a++)
-        for (int mi = 0; mi < 3; mi++)
+        for (int mi = 0; mi < NMODES; mi++)
             for (int b = 0; b < MAX_B; b++) ms[a][mi][b] = -1;
     char bf16_err[256] = "";
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < NMODES; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
         silt_cuda_set_attention_bf16(mi >= 1);  // tf32 and bf16: attention on the bf16 tensor-core kernel
-        if (mi == 2 && mmdit_weights_to_bf16(m) != SILT_OK) {  // last: the conversion is one way
+        if (mi == 2) setenv("SILT_BF16_ACTS", "0", 1);  // bf16w: fp32 activations
+        if (mi == 3) unsetenv("SILT_BF16_ACTS");
+        if (mi == 2 && mmdit_weights_to_bf16(m) != SILT_OK) {  // the conversion is one way: bf16 modes last
             snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
             rc = 1;
             break;
@@ -439,14 +444,14 @@ int main(int argc, char **argv) {
     if (check && check_rel[0] < 0) printf("check: FAILED (no CPU or GPU output to compare)\n");
     printf("%-6s %-6s %6s %10s %10s\n", "part", "mode", "batch", "ms", "TFLOP/s");
     for (int a = 0; a < 2; a++)
-        for (int mi = 0; mi < 3; mi++)
+        for (int mi = 0; mi < NMODES; mi++)
             for (int b = 0; b < MAX_B; b++)
                 if (a == 0 || do_full)
                     printf("%-6s %-6s %6d %10.3f %10.1f\n", a ? "full" : "block", modes[mi], b + 1, ms[a][mi][b],
                            ms[a][mi][b] > 0 ? gf[a] * (b + 1) / ms[a][mi][b] : 0.0);
     if (bf16_err[0]) printf("bf16: weights not converted: %s\n", bf16_err);
     for (int a = 0; a < 2; a++)
-        for (int mi = 0; mi < 3; mi++)
+        for (int mi = 0; mi < NMODES; mi++)
             for (int b = 0; b < MAX_B; b++)
                 if (ms[a][mi][b] > 0) printf("silt_ms %s %s %d %.4f\n", a ? "full" : "block", modes[mi], b + 1,
                                              ms[a][mi][b]);

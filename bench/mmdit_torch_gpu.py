@@ -18,8 +18,9 @@ importable) with shared weights.
 With --silt FILE (bench_mmdit_gpu's output, lines
 "silt_ms <block|full> <mode> <batch> <ms>") it prints one table with silt's ms
 next to torch's, both TFLOP/s, and the ratio torch/silt (> 1: silt is faster).
-silt's bf16 rows are bf16 GEMM operands and bf16 attention with fp32
-activations; torch's are everything in bf16.
+silt's bf16 rows are bf16 GEMM operands and bf16 attention, with the adaLN
+and GELU outputs written as bf16 and the residual stream fp32; torch's are
+everything in bf16 (silt's bf16w rows, fp32 activations, are not compared).
 
     python bench/mmdit_torch_gpu.py [--reps 10] [--full-reps 3] [--no-full] [--text 333] [--silt FILE]
 Exit 0 without torch or CUDA (it says so), 1 on a failure.

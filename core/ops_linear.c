@@ -1,5 +1,6 @@
 #include "core/ops_linear.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/blas.h"
@@ -135,11 +136,20 @@ static silt_status linear_bwd(silt_graph *g, void *p) {
                           n->out_f);
 }
 
+static bool cuda_bf16_weight(const silt_graph *g, const silt_tensor *w) {
+    return g && w && w->dtype == SILT_BF16 && w->device == SILT_CUDA && silt_graph_device(g) == SILT_CUDA;
+}
+
+bool silt_linear_takes_bf16(const silt_graph *g, const silt_tensor *w) {
+    const char *v = getenv("SILT_BF16_ACTS");  // "0": fp32 activations (a bench compares both in one run)
+    return cuda_bf16_weight(g, w) && !(v && strcmp(v, "0") == 0);
+}
+
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
     if (!x || !w) return NULL;
     // A CUDA graph also takes bf16 weights (silt_tensor_cuda_to_bf16): bf16 GEMM, fp32 accumulation.
-    bool wbf16 = w->dtype == SILT_BF16 && w->device == SILT_CUDA && silt_graph_device(g) == SILT_CUDA;
-    if (!check_tensor(g, "linear", "x", x, SILT_F32) ||
+    bool wbf16 = cuda_bf16_weight(g, w), xbf16 = wbf16 && x->dtype == SILT_BF16;
+    if (!check_tensor(g, "linear", "x", x, xbf16 ? SILT_BF16 : SILT_F32) ||
         !check_tensor(g, "linear", "w", w, wbf16 ? SILT_BF16 : SILT_F32) ||
         (bias && !check_tensor(g, "linear", "bias", bias, SILT_F32)))
         return NULL;
@@ -163,6 +173,13 @@ silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_ten
     silt_tensor *out = silt_graph_tensor_f32(g, x->ndim, shape);
     if (!out) return NULL;
     int64_t N = silt_numel(x) / in_f;
+    if (out->device == SILT_CUDA && xbf16) {
+        silt_graph_needs_grad(g, x, w, bias);
+        return silt_graph_done(g, linear_fwd_cuda_bf16(silt_f32(out), (const uint16_t *)x->data,
+                                                       (const uint16_t *)w->data, bias ? silt_f32(bias) : NULL, N,
+                                                       in_f, out_f),
+                               out);
+    }
     if (out->device == SILT_CUDA && wbf16) {
         silt_graph_needs_grad(g, x, w, bias);
         uint16_t *xb = silt_graph_device_scratch(g, (size_t)(N * in_f) * sizeof(uint16_t));
@@ -186,6 +203,41 @@ silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_ten
         *n = (linear_node){x, w, bias, out, N, in_f, out_f};
     }
     return out;
+}
+
+silt_tensor *silt_linear_gelu_bf16(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
+    if (!x || !w) return NULL;
+    if (!cuda_bf16_weight(g, w)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED,
+                                     "linear_gelu_bf16: a bf16 weight on a CUDA graph only (w is %s on %s, the graph on %s)",
+                                     silt_dtype_name(w->dtype), silt_device_name(w->device),
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
+    if (!check_tensor(g, "linear_gelu_bf16", "x", x, SILT_BF16) ||
+        (bias && !check_tensor(g, "linear_gelu_bf16", "bias", bias, SILT_F32)))
+        return NULL;
+    char sx[64], sw[64], sb[64];
+    int64_t in_f = x->shape[x->ndim - 1];
+    if (w->ndim != 2 || w->shape[1] != in_f || (bias && (bias->ndim != 1 || bias->shape[0] != w->shape[0]))) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "linear_gelu_bf16: x %s, w %s, bias %s: want (..., in), (out, in), (out)",
+                                     silt_shape_str(x, sx, sizeof sx), silt_shape_str(w, sw, sizeof sw),
+                                     bias ? silt_shape_str(bias, sb, sizeof sb) : "none"));
+        return NULL;
+    }
+    int64_t out_f = w->shape[0], shape[SILT_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = out_f;
+    silt_tensor *out = silt_graph_tensor(g, SILT_BF16, x->ndim, shape);
+    if (!out) return NULL;
+    silt_graph_needs_grad(g, x, w, bias);  // no backward: fails the graph when one is wanted
+    int64_t N = silt_numel(x) / (in_f > 0 ? in_f : 1);
+    float *scratch = silt_graph_device_scratch(g, (size_t)(N * out_f) * sizeof(float));  // the fallback's fp32 product
+    if (!scratch) return NULL;
+    return silt_graph_done(g, linear_gelu_fwd_cuda_bf16((uint16_t *)out->data, scratch, (const uint16_t *)x->data,
+                                                        (const uint16_t *)w->data, bias ? silt_f32(bias) : NULL, N,
+                                                        in_f, out_f),
+                           out);
 }
 
 typedef struct {

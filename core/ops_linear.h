@@ -41,7 +41,21 @@ void embedding_bwd_cpu(float *dtable, const float *dout, const int32_t *ids, int
 // --- graph ops ---------------------------------------------------------------------
 
 // x: (..., in_f), rank 1..4; w: (out_f, in_f); bias: (out_f) or NULL -> (..., out_f)
+// On a CUDA graph w may be bf16 (silt_tensor_cuda_to_bf16; inference only):
+// then x is f32 (rounded to bf16 on the way in) or already bf16 (written by
+// silt_ln_modulate_bf16 / silt_linear_gelu_bf16); fp32 accumulation, f32 output.
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias);
+// Whether silt_linear(g, x, w, ...) takes a bf16 x: w is a bf16 weight on
+// the CUDA graph g. Model code asks this to pick the bf16-writing fused op
+// for w's input. SILT_BF16_ACTS=0 in the environment makes it false (fp32
+// activations, rounded inside silt_linear): a bench times both in one run.
+bool silt_linear_takes_bf16(const silt_graph *g, const silt_tensor *w);
+// Inference on a CUDA graph: silt_gelu(silt_linear(g, x, w, bias), 1) written
+// as bf16 (the input of the MLP's second linear), in one cuBLASLt call when it
+// can (linear_gelu_fwd_cuda_bf16). x: bf16 (silt_ln_modulate_bf16's output),
+// w: a bf16 weight (silt_linear_takes_bf16). No gradient; a CPU graph fails
+// (SILT_ERR_UNSUPPORTED).
+silt_tensor *silt_linear_gelu_bf16(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias);
 // a, b: both 2-D, or both 3-D/4-D with equal leading (batch) dims.
 // a: (..., M, K) or (..., K, M) when trans_a; b: (..., K, N) or (..., N, K) when trans_b -> (..., M, N)
 silt_tensor *silt_matmul(silt_graph *g, silt_tensor *a, silt_tensor *b, bool trans_a, bool trans_b);

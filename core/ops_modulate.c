@@ -142,6 +142,32 @@ silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, si
     return out;
 }
 
+silt_tensor *silt_ln_modulate_bf16(silt_graph *g, silt_tensor *x, silt_tensor *shift, silt_tensor *scale, float eps) {
+    if (!x || !shift || !scale) return NULL;
+    if (silt_graph_device(g) != SILT_CUDA) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "ln_modulate_bf16: a CUDA graph only (this one is on %s)",
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
+    if (!mod_check_f32(g, "ln_modulate_bf16", "x", x) || !mod_check_f32(g, "ln_modulate_bf16", "shift", shift) ||
+        !mod_check_f32(g, "ln_modulate_bf16", "scale", scale))
+        return NULL;
+    if (x->ndim != 3 || !mod_is_bc(shift, x) || !mod_is_bc(scale, x)) {
+        char bx[64], bs[64], bc[64];
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE,
+                                     "ln_modulate_bf16: x %s, shift %s, scale %s: want (B,T,C), (B,C), (B,C)",
+                                     silt_shape_str(x, bx, sizeof bx), silt_shape_str(shift, bs, sizeof bs),
+                                     silt_shape_str(scale, bc, sizeof bc)));
+        return NULL;
+    }
+    silt_tensor *out = silt_graph_tensor(g, SILT_BF16, 3, x->shape);
+    if (!out) return NULL;
+    silt_graph_needs_grad(g, x, shift, scale);  // no backward: fails the graph when one is wanted
+    return silt_graph_done(g, ln_modulate_bf16_fwd_cuda((uint16_t *)out->data, silt_f32(x), silt_f32(shift),
+                                                        silt_f32(scale), x->shape[0], x->shape[1], x->shape[2], eps),
+                           out);
+}
+
 typedef struct {
     silt_tensor *x, *gate, *y, *out;
 } gated_add_node;

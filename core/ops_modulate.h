@@ -29,5 +29,11 @@ void gated_add_bwd_cpu(float *dx, float *dgate, float *dy, const float *dout, co
 // x: (B, T, C); shift, scale, gate: (B, C) or (B, 1, C).
 silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, silt_tensor *scale);
 silt_tensor *silt_gated_add(silt_graph *g, silt_tensor *x, silt_tensor *gate, silt_tensor *y);
+// Inference on a CUDA graph, for a bf16-weight linear that follows (see
+// silt_linear_takes_bf16): silt_modulate(silt_layernorm(x, NULL, NULL, eps),
+// shift, scale) as one kernel that writes a bf16 tensor (B, T, C), which
+// silt_linear then takes without a rounding pass. Fails the graph on a CPU
+// graph or when a gradient is wanted (SILT_ERR_UNSUPPORTED).
+silt_tensor *silt_ln_modulate_bf16(silt_graph *g, silt_tensor *x, silt_tensor *shift, silt_tensor *scale, float eps);
 
 #endif

@@ -58,4 +58,12 @@ static inline unsigned silt_cuda_grid_(int64_t n) {
     return (unsigned)g;
 }
 
+// fp32 -> bf16 bits, round to nearest even, a NaN kept a (quiet) NaN: the
+// same bits as silt_f32_to_bf16 on the CPU (core/tensor.c).
+static __device__ __forceinline__ uint16_t silt_bf16_rn_(float f) {
+    uint32_t u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 #endif

@@ -121,8 +121,23 @@ void silt_cuda_linear_paths(uint64_t *lt, uint64_t *plain);
 // digits: for inference speed, not for the fp32 twin tests.
 silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
                                   int64_t N, int64_t in_f, int64_t out_f);
+// The same product with x already in bf16 (xb: (N,in_f), written by a fused
+// kernel such as ln_modulate_bf16_fwd_cuda or gelu_bf16_fwd_cuda): no
+// rounding pass over x.
+silt_status linear_fwd_cuda_bf16(float *out, const uint16_t *xb, const uint16_t *w, const float *bias, int64_t N,
+                                 int64_t in_f, int64_t out_f);
+// MLP first half for inference: out (N,out_f) = bf16(GELU_tanh(xb @ w^T + bias)).
+// One cuBLASLt call with the GELU-bias epilogue and a bf16 output when it
+// has a plan (its GELU is the tanh form, torch's approximate="tanh"; either
+// form is the same within a bf16 rounding); else linear_fwd_cuda_bf16 into
+// scratch (N*out_f floats, fp32) and gelu_bf16_fwd_cuda. xb, w: bf16 bits.
+silt_status linear_gelu_fwd_cuda_bf16(uint16_t *out, float *scratch, const uint16_t *xb, const uint16_t *w,
+                                      const float *bias, int64_t N, int64_t in_f, int64_t out_f);
 // out, x: (n). approximate 0: erf form, 1: tanh form (torch.nn.GELU).
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate);
+// The same GELU with the output rounded to bf16 (out: n uint16_t bit
+// patterns, round to nearest even), the input of a bf16-weight linear.
+silt_status gelu_bf16_fwd_cuda(uint16_t *out, const float *x, int64_t n, int approximate);
 // out, x: (n). x * sigmoid(x) (torch.nn.SiLU).
 silt_status silu_fwd_cuda(float *out, const float *x, int64_t n);
 // out, a, b: (n). out may alias a or b.

@@ -66,6 +66,7 @@ void silt_cuda_linear_paths(uint64_t *lt, uint64_t *plain) {
     if (plain) *plain = 0;
 }
 silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
+silt_status gelu_bf16_fwd_cuda(uint16_t *out, const float *x, int64_t n, int approximate) { return NO_CUDA(); }
 silt_status silu_fwd_cuda(float *out, const float *x, int64_t n) { return NO_CUDA(); }
 silt_status add_fwd_cuda(float *out, const float *a, const float *b, int64_t n) { return NO_CUDA(); }
 silt_status silt_rng_normal_cuda(float *out, int64_t n, uint64_t seed, uint64_t stream, uint64_t offset) { return NO_CUDA(); }
@@ -225,6 +226,10 @@ silt_status modulate_bwd_cuda(float *dx, float *dshift, float *dscale, const flo
                               const float *scale, int64_t B, int64_t T, int64_t C) {
     return NO_CUDA();
 }
+silt_status ln_modulate_bf16_fwd_cuda(uint16_t *out, const float *x, const float *shift, const float *scale, int64_t B,
+                                      int64_t T, int64_t C, float eps) {
+    return NO_CUDA();
+}
 silt_status gated_add_fwd_cuda(float *out, const float *x, const float *gate, const float *y, int64_t B, int64_t T,
                                int64_t C) {
     return NO_CUDA();
@@ -273,6 +278,14 @@ silt_status mse_loss_bwd_cuda(float *da, float *db, const float *dout, const flo
 
 silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w, const float *bias,
                                   int64_t N, int64_t in_f, int64_t out_f) {
+    return NO_CUDA();
+}
+silt_status linear_fwd_cuda_bf16(float *out, const uint16_t *xb, const uint16_t *w, const float *bias, int64_t N,
+                                 int64_t in_f, int64_t out_f) {
+    return NO_CUDA();
+}
+silt_status linear_gelu_fwd_cuda_bf16(uint16_t *out, float *scratch, const uint16_t *xb, const uint16_t *w,
+                                      const float *bias, int64_t N, int64_t in_f, int64_t out_f) {
     return NO_CUDA();
 }
 silt_status silt_tensor_cuda_to_bf16(silt_tensor *t) { return NO_CUDA(); }

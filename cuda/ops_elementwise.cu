@@ -23,6 +23,31 @@ static __global__ void gelu_tanh_kernel(float *out, const float *x, int64_t n) {
     }
 }
 
+// GELU written as bf16 for a bf16-weight linear that follows (the MLP's fc2):
+// the fp32 value as gelu_*_kernel computes it, then rounded. Four elements per
+// thread when n and the buffers allow it (one 16-byte load, one 8-byte store).
+template <int APPROX>
+static __device__ __forceinline__ float gelu_value_(float v) {
+    if (APPROX) return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+}
+
+template <int APPROX>
+static __global__ void gelu_bf16_kernel(uint16_t *out, const float *x, int64_t n) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] = silt_bf16_rn_(gelu_value_<APPROX>(x[i]));
+}
+
+template <int APPROX>
+static __global__ void gelu_bf16_vec4_kernel(uint2 *out, const float4 *x, int64_t n4) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (int64_t)gridDim.x * blockDim.x) {
+        const float4 v = x[i];
+        const uint32_t lo = silt_bf16_rn_(gelu_value_<APPROX>(v.x)) | ((uint32_t)silt_bf16_rn_(gelu_value_<APPROX>(v.y)) << 16);
+        const uint32_t hi = silt_bf16_rn_(gelu_value_<APPROX>(v.z)) | ((uint32_t)silt_bf16_rn_(gelu_value_<APPROX>(v.w)) << 16);
+        out[i] = make_uint2(lo, hi);
+    }
+}
+
 // SiLU (Elfwing et al. 2018): x * sigmoid(x). For x -> -inf expf overflows to
 // inf and the quotient is -0, the right limit.
 static __global__ void silu_kernel(float *out, const float *x, int64_t n) {
@@ -59,6 +84,24 @@ extern "C" silt_status gelu_fwd_cuda(float *out, const float *x, int64_t n, int 
         gelu_erf_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, n);
         SILT_CUDA_LAUNCHED("gelu_erf_kernel");
     }
+    return SILT_OK;
+}
+
+extern "C" silt_status gelu_bf16_fwd_cuda(uint16_t *out, const float *x, int64_t n, int approximate) {
+    bool skip = false;
+    SILT_TRY(check_n("gelu_bf16_fwd_cuda", n, !out || !x, &skip));
+    if (approximate != 0 && approximate != 1)
+        return SILT_FAIL(SILT_ERR_ARG, "gelu_bf16_fwd_cuda: approximate is %d (0 erf, 1 tanh)", approximate);
+    if (skip) return SILT_OK;
+    if (n % 4 == 0 && (uintptr_t)x % 16 == 0 && (uintptr_t)out % 8 == 0) {
+        if (approximate) gelu_bf16_vec4_kernel<1><<<silt_cuda_grid_(n / 4), SILT_CUDA_BLOCK>>>((uint2 *)out, (const float4 *)x, n / 4);
+        else gelu_bf16_vec4_kernel<0><<<silt_cuda_grid_(n / 4), SILT_CUDA_BLOCK>>>((uint2 *)out, (const float4 *)x, n / 4);
+    } else if (approximate) {
+        gelu_bf16_kernel<1><<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, n);
+    } else {
+        gelu_bf16_kernel<0><<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, x, n);
+    }
+    SILT_CUDA_LAUNCHED("gelu_bf16_kernel");
     return SILT_OK;
 }
 

@@ -130,6 +130,7 @@ struct lt_entry {
     bool used, ok;
     int64_t N, in_f, out_f;
     int type, compute, align;
+    int out_type, epi;  // the output's type (fp32, or bf16 for the GELU epilogue) and cublasLtEpilogue_t
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t lw, lx, lo;
     cublasLtMatmulAlgo_t algo;
@@ -162,7 +163,7 @@ int common_alignment(const void *a, const void *b, const void *c, const void *d)
 bool lt_build(lt_entry *e, const float *bias) {
     const cudaDataType_t t = (cudaDataType_t)e->type;
     const cublasOperation_t tr = CUBLAS_OP_T, no = CUBLAS_OP_N;
-    const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    const cublasLtEpilogue_t epi = (cublasLtEpilogue_t)e->epi;
     const int32_t bias_type = CUDA_R_32F;
     if (cublasLtMatmulDescCreate(&e->op, (cublasComputeType_t)e->compute, CUDA_R_32F) != CUBLAS_STATUS_SUCCESS)
         return false;
@@ -175,7 +176,8 @@ bool lt_build(lt_entry *e, const float *bias) {
               cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) == 0 &&
               cublasLtMatrixLayoutCreate(&e->lw, t, (uint64_t)e->in_f, (uint64_t)e->out_f, e->in_f) == 0 &&
               cublasLtMatrixLayoutCreate(&e->lx, t, (uint64_t)e->in_f, (uint64_t)e->N, e->in_f) == 0 &&
-              cublasLtMatrixLayoutCreate(&e->lo, CUDA_R_32F, (uint64_t)e->out_f, (uint64_t)e->N, e->out_f) == 0;
+              cublasLtMatrixLayoutCreate(&e->lo, (cudaDataType_t)e->out_type, (uint64_t)e->out_f, (uint64_t)e->N,
+                                         e->out_f) == 0;
     cublasLtMatmulPreference_t pref = nullptr;
     if (ok) ok = cublasLtMatmulPreferenceCreate(&pref) == 0;
     const uint32_t al = (uint32_t)e->align;
@@ -205,9 +207,12 @@ bool lt_build(lt_entry *e, const float *bias) {
 }  // namespace
 
 // out = x @ w^T + bias in one cuBLASLt call; false when cuBLASLt declines
-// (the caller then runs the plain path; no error is left behind).
-static bool lt_linear(float *out, const void *x, const void *w, const float *bias, cudaDataType_t type, int64_t N,
-                      int64_t in_f, int64_t out_f, cublasComputeType_t compute) {
+// (the caller then runs the plain path; no error is left behind). epi:
+// CUBLASLT_EPILOGUE_BIAS (out fp32), or CUBLASLT_EPILOGUE_GELU_BIAS with a
+// bf16 out (out_type CUDA_R_16BF): the bias and GELU in fp32, rounded once.
+static bool lt_linear(void *out, const void *x, const void *w, const float *bias, cudaDataType_t type, int64_t N,
+                      int64_t in_f, int64_t out_f, cublasComputeType_t compute,
+                      cudaDataType_t out_type = CUDA_R_32F, cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS) {
     if (N <= 0 || in_f <= 0 || out_f <= 0 || !bias) return false;
     // cuBLASLt has no alignment preference for the bias and its epilogue may
     // read it in 16-byte vectors: a misaligned read would be a sticky fault.
@@ -242,7 +247,7 @@ static bool lt_linear(float *out, const void *x, const void *w, const float *bia
             break;
         }
         if (c->N == N && c->in_f == in_f && c->out_f == out_f && c->type == (int)type && c->compute == (int)compute &&
-            c->align == align)
+            c->align == align && c->out_type == (int)out_type && c->epi == (int)epi)
             e = c;
     }
     if (g_lt && !e) {
@@ -253,7 +258,7 @@ static bool lt_linear(float *out, const void *x, const void *w, const float *bia
         }
         fresh->used = true;
         fresh->N = N, fresh->in_f = in_f, fresh->out_f = out_f, fresh->type = (int)type, fresh->compute = (int)compute;
-        fresh->align = align;
+        fresh->align = align, fresh->out_type = (int)out_type, fresh->epi = (int)epi;
         fresh->ok = lt_build(fresh, bias);
         e = fresh;
     }
@@ -305,10 +310,25 @@ extern "C" silt_status linear_fwd_cuda(float *out, const float *x, const float *
 // fp32 -> bf16 bits, round to nearest even, NaN kept quiet (silt_f32_to_bf16).
 static __global__ void to_bf16_kernel(uint16_t *out, const float *x, int64_t n) {
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t u = __float_as_uint(x[i]);
-        if ((u & 0x7fffffffu) > 0x7f800000u) out[i] = (uint16_t)((u >> 16) | 0x40);
-        else out[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        out[i] = silt_bf16_rn_(x[i]);
     }
+}
+
+extern "C" silt_status linear_fwd_cuda_bf16(float *out, const uint16_t *xb, const uint16_t *w, const float *bias,
+                                            int64_t N, int64_t in_f, int64_t out_f) {
+    SILT_CUDA_READY();
+    SILT_TRY(check_dims("linear_fwd_cuda_bf16", 1, N, out_f, in_f));
+    if (N * in_f > 0 && !xb) return SILT_FAIL(SILT_ERR_ARG, "linear_fwd_cuda_bf16: NULL x");
+    // out (N,out_f) fp32 = xb (N,in_f) @ w^T: bf16 operands, fp32 accumulation and output.
+    if (bias && w && out && N * in_f > 0 &&
+        lt_linear(out, xb, w, bias, CUDA_R_16BF, N, in_f, out_f, CUBLAS_COMPUTE_32F))
+        return SILT_OK;
+    SILT_TRY(gemm("linear_fwd_cuda_bf16", out, xb, w, CUDA_R_16BF, CUDA_R_32F, sizeof(float), 1, N, out_f, in_f, false,
+                  true, CUBLAS_COMPUTE_32F));
+    if (!bias || N == 0 || out_f == 0) return SILT_OK;
+    bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
+    SILT_CUDA_LAUNCHED("bias_add_kernel");
+    return SILT_OK;
 }
 
 extern "C" silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const float *x, const uint16_t *w,
@@ -321,15 +341,24 @@ extern "C" silt_status linear_fwd_cuda_bf16w(float *out, uint16_t *xb, const flo
         to_bf16_kernel<<<silt_cuda_grid_(nx), SILT_CUDA_BLOCK>>>(xb, x, nx);
         SILT_CUDA_LAUNCHED("to_bf16_kernel");
     }
-    // out (N,out_f) fp32 = xb (N,in_f) @ w^T: bf16 operands, fp32 accumulation and output.
-    if (bias && w && out && nx > 0 && lt_linear(out, xb, w, bias, CUDA_R_16BF, N, in_f, out_f, CUBLAS_COMPUTE_32F))
+    return linear_fwd_cuda_bf16(out, xb, w, bias, N, in_f, out_f);
+}
+
+extern "C" silt_status linear_gelu_fwd_cuda_bf16(uint16_t *out, float *scratch, const uint16_t *xb, const uint16_t *w,
+                                                 const float *bias, int64_t N, int64_t in_f, int64_t out_f) {
+    SILT_CUDA_READY();
+    SILT_TRY(check_dims("linear_gelu_fwd_cuda_bf16", 1, N, out_f, in_f));
+    if (N * out_f == 0) return SILT_OK;
+    if (!out || (in_f > 0 && (!xb || !w))) return SILT_FAIL(SILT_ERR_ARG, "linear_gelu_fwd_cuda_bf16: NULL buffer");
+    // One cuBLASLt call: GEMM, bias and GELU in its epilogue, bf16 out.
+    if (bias && in_f > 0 &&
+        lt_linear(out, xb, w, bias, CUDA_R_16BF, N, in_f, out_f, CUBLAS_COMPUTE_32F, CUDA_R_16BF,
+                  CUBLASLT_EPILOGUE_GELU_BIAS))
         return SILT_OK;
-    SILT_TRY(gemm("linear_fwd_cuda_bf16w", out, xb, w, CUDA_R_16BF, CUDA_R_32F, sizeof(float), 1, N, out_f, in_f, false,
-                  true, CUBLAS_COMPUTE_32F));
-    if (!bias || N == 0 || out_f == 0) return SILT_OK;
-    bias_add_kernel<<<silt_cuda_grid_(N * out_f), SILT_CUDA_BLOCK>>>(out, bias, N, out_f);
-    SILT_CUDA_LAUNCHED("bias_add_kernel");
-    return SILT_OK;
+    // Else the fp32 product (+ bias) into scratch, then GELU written as bf16.
+    if (!scratch) return SILT_FAIL(SILT_ERR_ARG, "linear_gelu_fwd_cuda_bf16: NULL scratch");
+    SILT_TRY(linear_fwd_cuda_bf16(scratch, xb, w, bias, N, in_f, out_f));
+    return gelu_bf16_fwd_cuda(out, scratch, N * out_f, 1);
 }
 
 // dbias (cols) += column sums of d (rows, cols), in double (as sum_rows_acc

@@ -74,6 +74,36 @@ struct gate_param_term {
     }
 };
 
+// Layer norm without affine parameters, then modulate, written as bf16: the
+// input of the bf16-weight linears after an adaLN (DiT, SD3). One pass instead
+// of three (layernorm, modulate, the linear's rounding), and the result is
+// half the bytes. One team per row as layernorm_fwd_kernel (cuda/ops_norm.cu),
+// with the same arithmetic: the mean summed in double, y = (x - m) * rstd in
+// fp32, then y * (1 + scale) + shift, then rounded.
+template <int TEAM>
+static __global__ void __launch_bounds__(SILT_ROW_BLOCK)
+    ln_modulate_bf16_kernel(uint16_t *out, const float *x, const float *shift, const float *scale, int64_t T,
+                            int64_t N, int64_t C, float eps) {
+    const silt_team_pos_<TEAM> p;
+    for (int64_t n = p.row0; n < N; n += p.rstep) {
+        const float *xr = x + n * C, *sh = shift + (n / T) * C, *sc = scale + (n / T) * C;
+        double s = 0.0;
+        for (int64_t c = p.tid; c < C; c += p.tn) s += xr[c];
+        const float m = (float)(silt_team_sum_<TEAM, double>(s) / (double)C);
+        float v = 0.0f;
+        for (int64_t c = p.tid; c < C; c += p.tn) {
+            const float d = xr[c] - m;
+            v += d * d;
+        }
+        const float r = 1.0f / sqrtf(silt_team_sum_<TEAM>(v) / (float)C + eps);
+        uint16_t *yr = out + n * C;
+        for (int64_t c = p.tid; c < C; c += p.tn) {
+            const float y = (xr[c] - m) * r;
+            yr[c] = silt_bf16_rn_(y * (1.0f + sc[c]) + sh[c]);
+        }
+    }
+}
+
 static silt_status check_btc(const char *op, int64_t B, int64_t T, int64_t C, bool *skip) {
     SILT_CUDA_READY();
     if (B < 0 || T < 0 || C < 0)
@@ -92,6 +122,23 @@ extern "C" silt_status modulate_fwd_cuda(float *out, const float *x, const float
     silt_rows_launch_ l = silt_rows_launch(B * T, C);
     modulate_fwd_kernel<<<l.grid, l.block>>>(out, x, shift, scale, T, B * T, C);
     SILT_CUDA_LAUNCHED("modulate_fwd_kernel");
+    return SILT_OK;
+}
+
+extern "C" silt_status ln_modulate_bf16_fwd_cuda(uint16_t *out, const float *x, const float *shift, const float *scale,
+                                                 int64_t B, int64_t T, int64_t C, float eps) {
+    bool skip = false;
+    SILT_TRY(check_btc("ln_modulate_bf16_fwd_cuda", B, T, C, &skip));
+    if (skip) return SILT_OK;
+    if (!out || !x || !shift || !scale) return SILT_FAIL(SILT_ERR_ARG, "ln_modulate_bf16_fwd_cuda: NULL buffer");
+    const int64_t N = B * T;
+    if (silt_team_is_block_(N, C))
+        ln_modulate_bf16_kernel<TEAM_BLOCK><<<silt_team_grid_(N, true), SILT_ROW_BLOCK>>>(out, x, shift, scale, T, N, C,
+                                                                                         eps);
+    else
+        ln_modulate_bf16_kernel<TEAM_WARP><<<silt_team_grid_(N, false), SILT_ROW_BLOCK>>>(out, x, shift, scale, T, N,
+                                                                                         C, eps);
+    SILT_CUDA_LAUNCHED("ln_modulate_bf16_kernel");
     return SILT_OK;
 }
 

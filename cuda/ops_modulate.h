@@ -23,6 +23,12 @@ extern "C" {
 // x, out: (B, T, C); shift, scale: (B, C). out may alias x.
 silt_status modulate_fwd_cuda(float *out, const float *x, const float *shift, const float *scale, int64_t B, int64_t T,
                               int64_t C);
+// Inference only, for a bf16-weight linear that follows (DiT, SD3):
+// out = bf16(modulate(layernorm(x, no affine, eps), shift, scale)), the same
+// fp32 arithmetic as layernorm_fwd_cuda then modulate_fwd_cuda, rounded to
+// nearest even. out: (B, T, C) bf16 bit patterns; x: (B, T, C); shift, scale: (B, C).
+silt_status ln_modulate_bf16_fwd_cuda(uint16_t *out, const float *x, const float *shift, const float *scale, int64_t B,
+                                      int64_t T, int64_t C, float eps);
 // dx: (B, T, C); dshift, dscale: (B, C)
 silt_status modulate_bwd_cuda(float *dx, float *dshift, float *dscale, const float *dout, const float *x,
                               const float *scale, int64_t B, int64_t T, int64_t C);

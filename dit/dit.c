@@ -609,14 +609,24 @@ static silt_tensor *block_core(silt_graph *g, const dit_model *m, int layer, sil
     silt_tensor *mod[6];
     if (silt_split(g, silt_linear(g, sc, b->ada_w, b->ada_b), 1, (const int64_t[]){D, D, D, D, D, D}, 6, mod))
         return NULL;
-    silt_tensor *h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, DIT_LN_EPS), mod[0], mod[1]);
+    // With bf16 weights (inference) the adaLN and GELU outputs are written
+    // straight as bf16, the linears' input type: fewer and smaller passes.
+    silt_tensor *h = silt_linear_takes_bf16(g, b->qkv_w)
+                         ? silt_ln_modulate_bf16(g, x, mod[0], mod[1], DIT_LN_EPS)
+                         : silt_modulate(g, silt_layernorm(g, x, NULL, NULL, DIT_LN_EPS), mod[0], mod[1]);
     silt_tensor *qkv[3];
     if (dit_split_qkv(g, silt_linear(g, h, b->qkv_w, b->qkv_b), m->cfg.heads, qkv)) return NULL;
     silt_tensor *a = attention(g, layer, qkv[0], qkv[1], qkv[2], p, gh, gw);
     a = silt_reshape(g, silt_transpose(g, a, 1, 2), 3, (const int64_t[]){B, T, D});  // heads back together
     x = silt_gated_add(g, x, mod[2], silt_linear(g, a, b->proj_w, b->proj_b));
-    h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, m->mlp_ln_eps), mod[3], mod[4]);
-    h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc1_w, b->fc1_b), 1), b->fc2_w, b->fc2_b);
+    if (silt_linear_takes_bf16(g, b->fc1_w) && silt_linear_takes_bf16(g, b->fc2_w)) {
+        h = silt_ln_modulate_bf16(g, x, mod[3], mod[4], m->mlp_ln_eps);
+        h = silt_linear_gelu_bf16(g, h, b->fc1_w, b->fc1_b);
+    } else {
+        h = silt_modulate(g, silt_layernorm(g, x, NULL, NULL, m->mlp_ln_eps), mod[3], mod[4]);
+        h = silt_gelu(g, silt_linear(g, h, b->fc1_w, b->fc1_b), 1);
+    }
+    h = silt_linear(g, h, b->fc2_w, b->fc2_b);
     return silt_gated_add(g, x, mod[5], h);
 }
 

@@ -241,9 +241,23 @@ static silt_tensor *self_attention(fwd *f, const mmdit_attn *a, silt_tensor *nx)
 }
 
 // FeedForward(gelu-approximate): Linear(D, 4D) -> GELU(tanh) -> Linear(4D, D).
+// With bf16 weights (inference; x then bf16, see adaln) the first linear and
+// the GELU are one call that writes bf16.
 static silt_tensor *ff(silt_graph *g, silt_tensor *x, silt_tensor *w0, silt_tensor *b0, silt_tensor *w2,
                        silt_tensor *b2) {
-    return silt_linear(g, silt_gelu(g, silt_linear(g, x, w0, b0), 1), w2, b2);
+    silt_tensor *h = x && x->dtype == SILT_BF16 && silt_linear_takes_bf16(g, w2)
+                         ? silt_linear_gelu_bf16(g, x, w0, b0)
+                         : silt_gelu(g, silt_linear(g, x, w0, b0), 1);
+    return silt_linear(g, h, w2, b2);
+}
+
+// modulate(layernorm(x)) for the linear(s) with weight w that read it: one
+// fused pass written as bf16 when w is a bf16 weight (inference), else the
+// fp32 ops. ln: layernorm(x) already computed (fp32 path), or NULL.
+static silt_tensor *adaln(silt_graph *g, silt_tensor *x, silt_tensor *ln, silt_tensor *shift, silt_tensor *scale,
+                          const silt_tensor *w) {
+    if (silt_linear_takes_bf16(g, w)) return silt_ln_modulate_bf16(g, x, shift, scale, MMDIT_LN_EPS);
+    return silt_modulate(g, ln ? ln : silt_layernorm(g, x, NULL, NULL, MMDIT_LN_EPS), shift, scale);
 }
 
 // Chunks of an adaLN embedding: linear(silu(temb)) split into n pieces of D.
@@ -272,22 +286,26 @@ static void block_forward(fwd *f, int i, silt_tensor *silu_temb, silt_tensor **p
         *px = *pc = NULL;
         return;
     }
-    silt_tensor *lnx = silt_layernorm(g, x, NULL, NULL, MMDIT_LN_EPS);
-    silt_tensor *nx = silt_modulate(g, lnx, e[0], e[1]);
+    // The dual block's second modulation reuses layernorm(x) on the fp32 path.
+    silt_tensor *lnx = b->dual && !silt_linear_takes_bf16(g, b->attn2.to_q_w)
+                           ? silt_layernorm(g, x, NULL, NULL, MMDIT_LN_EPS)
+                           : NULL;
+    silt_tensor *nx = adaln(g, x, lnx, e[0], e[1], b->attn.to_q_w);
     // The context_pre_only block's AdaLayerNormContinuous gives (scale, shift)
     // in diffusers' order; AdaLayerNormZero starts with (shift, scale).
-    silt_tensor *lnc = silt_layernorm(g, c, NULL, NULL, MMDIT_LN_EPS);
-    silt_tensor *nc = b->pre_only ? silt_modulate(g, lnc, ec[1], ec[0]) : silt_modulate(g, lnc, ec[0], ec[1]);
+    silt_tensor *nc = b->pre_only ? adaln(g, c, NULL, ec[1], ec[0], b->attn.add_q_w)
+                                  : adaln(g, c, NULL, ec[0], ec[1], b->attn.add_q_w);
     silt_tensor *ax, *ac;
     joint_attention(f, i, &b->attn, nx, nc, &ax, &ac);
     silt_tensor *xo = silt_gated_add(g, x, e[2], ax);
-    if (b->dual) xo = silt_gated_add(g, xo, e[8], self_attention(f, &b->attn2, silt_modulate(g, lnx, e[6], e[7])));
-    silt_tensor *mx = silt_modulate(g, silt_layernorm(g, xo, NULL, NULL, MMDIT_LN_EPS), e[3], e[4]);
+    if (b->dual)
+        xo = silt_gated_add(g, xo, e[8], self_attention(f, &b->attn2, adaln(g, x, lnx, e[6], e[7], b->attn2.to_q_w)));
+    silt_tensor *mx = adaln(g, xo, NULL, e[3], e[4], b->ff0_w);
     xo = silt_gated_add(g, xo, e[5], ff(g, mx, b->ff0_w, b->ff0_b, b->ff2_w, b->ff2_b));
     silt_tensor *co = NULL;
     if (!b->pre_only) {
         co = silt_gated_add(g, c, ec[2], ac);
-        silt_tensor *mc = silt_modulate(g, silt_layernorm(g, co, NULL, NULL, MMDIT_LN_EPS), ec[3], ec[4]);
+        silt_tensor *mc = adaln(g, co, NULL, ec[3], ec[4], b->ffc0_w);
         co = silt_gated_add(g, co, ec[5], ff(g, mc, b->ffc0_w, b->ffc0_b, b->ffc2_w, b->ffc2_b));
     }
     if (f->p && f->p->kind == SILT_PERTURB_SKIP && layer_kind(f, i) == SILT_PERTURB_SKIP) {

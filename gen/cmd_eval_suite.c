@@ -69,7 +69,7 @@ static void compute_text(const silt_suite_eval_result *r, const char *search) {
 }
 
 static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps, const char *search) {
+                       const char *clip, int steps, const char *search, const char *precision) {
     silt_json_buf b = {0};
     silt_json_buf_printf(&b, "{\n  \"suite\": \"%s\",\n  \"model\": ", world_suite_name(p->suite));
     silt_json_buf_string(&b, model, strlen(model));
@@ -91,6 +91,7 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
         silt_json_buf_string(&b, r->heads, strlen(r->heads));
         silt_json_buf_printf(&b, "},\n");
     }
+    if (p->source == SILT_SUITE_MODEL) silt_json_buf_printf(&b, "  \"precision\": \"%s\",\n", precision);
     if (search) compute_json(&b, r, search);
     silt_json_buf_printf(&b, "  \"passed\": %lld,\n", (long long)r->passed);
     json_num(&b, "geneval", r->geneval, true);
@@ -132,7 +133,7 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
 }
 
 static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps, const char *search) {
+                       const char *clip, int steps, const char *search, const char *precision) {
     printf("world-GenEval %s: %.4f  (%lld/%lld items, %s", world_suite_name(p->suite), r->geneval, (long long)r->passed,
            (long long)r->n, model);
     if (p->source == SILT_SUITE_MODEL && search) {
@@ -142,6 +143,7 @@ static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_re
         printf(", %d steps, guidance %s, cfg %g", steps, guide_mode_name(p->gen.guide.mode), (double)p->gen.guide.cfg);
         if (r->heads[0]) printf(", scale %g, heads %s", (double)p->gen.guide.scale, r->heads);
     }
+    if (p->source == SILT_SUITE_MODEL && strcmp(precision, "fp32")) printf(", precision %s", precision);
     printf(")\n");
     for (int c = 0; c < WORLD_CAT_COUNT; c++)
         if (r->cat_n[c])
@@ -203,11 +205,13 @@ static void print_corr(const silt_reward_corr_result *c, const char *reward, boo
 }
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
+static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
 
 int cmd_eval_suite(int argc, char **argv) {
     const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL;
     bool corr = false;
     int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0, device = 0;  // device_choices: auto
+    int precision = 0;                                                     // precision_choices: fp32
     double shift = 3.0;
     bool json = false, quiet = false, per_item = false;
     gen_guide_flags gf = gen_guide_flags_default();
@@ -224,6 +228,7 @@ int cmd_eval_suite(int argc, char **argv) {
         {"batch", 'b', ARG_INT, &batch, "B", "items per model call", NULL, 1, 256},
         {"seed", 's', ARG_INT, &seed, "S", "added to every item's fixed noise seed (0: the suite's own noise)", NULL, 0, 2147483647},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable), cpu, cuda", device_choices, 0, -1},
+        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32, tf32 or bf16 (as gen generate --precision)", precision_choices, 0, -1},
         {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
         {"per-item", 0, ARG_BOOL, &per_item, NULL,
          "also print each item's verdict (JSON: per_item), to pair two runs item by item (tools/paired_eval.py)",
@@ -266,7 +271,7 @@ int cmd_eval_suite(int argc, char **argv) {
     }
     if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
         p.source != SILT_SUITE_MODEL) {
-        static const char *const gen_only[] = {"device", "steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
+        static const char *const gen_only[] = {"device", "precision", "steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
                                                "soft-u", "identity", "guide-start", "guide-stop", "cfg-start", "cfg-stop",
                                                "adaptive-scale", "seg-sigma", NULL};
         for (int i = 0; gen_only[i]; i++)
@@ -339,6 +344,17 @@ int cmd_eval_suite(int argc, char **argv) {
             s = silt_txt2img_set_device(t, SILT_CUDA);
             if (s != SILT_OK) { status = gen_fail("--device cuda"); goto done; }
         }
+        if (precision != SILT_PRECISION_FP32 && !want_cuda) {
+            status = args_usage_error(&ap, "--precision %s runs on cuda; this run is on the cpu%s",
+                                      precision_choices[precision], device == 0 ? " (no usable GPU)" : "");
+            goto done;
+        }
+        if (precision == SILT_PRECISION_BF16 && is_var) {
+            status = args_usage_error(&ap, "--precision bf16 is for the MMDiT; a VAR runs in fp32 or tf32");
+            goto done;
+        }
+        s = silt_txt2img_set_precision(t, (silt_precision)precision);
+        if (s != SILT_OK) { status = gen_fail("--precision"); goto done; }
         p.model = t;
         p.gen = silt_txt2img_default_params(t);
         if (is_var) {
@@ -382,8 +398,8 @@ int cmd_eval_suite(int argc, char **argv) {
     const char *mname = strrchr(model ? model : "", '/') ? strrchr(model, '/') + 1 : (model ? model : "");
     const char *cname = clip_used ? (strrchr(clip_used, '/') ? strrchr(clip_used, '/') + 1 : clip_used) : NULL;
     const char *sd = search_desc[0] ? search_desc : NULL;
-    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd);
-    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd);
+    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd, precision_choices[precision]);
+    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd, precision_choices[precision]);
     silt_suite_eval_result_free(&r);
     status = 0;
 done:

@@ -23,6 +23,7 @@
 #include "text/world_tokenizer.h"
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
+static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
 
 static const char summary[] =
     "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
@@ -146,7 +147,8 @@ int cmd_generate(int argc, char **argv) {
     int top_k = var_def.top_k;
     double top_p = var_def.top_p;
     bool quiet = false, native = false;
-    int device = 0;  // device_choices: auto
+    int device = 0;     // device_choices: auto
+    int precision = 0;  // precision_choices: fp32
     gen_guide_flags gf = gen_guide_flags_default();
     const arg_spec own[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
@@ -175,6 +177,7 @@ int cmd_generate(int argc, char **argv) {
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable, else cpu), cpu, cuda. DiT/MMDiT: the transformer, guidance, the sampler and the decoder (VAE or world autoencoder), the latents staying on the GPU until the image comes back (the prompt's text encoding stays on the cpu); VAR: the transformer with its KV cache and the VQ tokenizer (each scale's top-k/top-p draw, world-CLIP and search rewards stay on the cpu)", device_choices, 0, -1},
+        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32 (TF32 off: the CPU's image within rounding), tf32 (TF32 tensor-core GEMMs and convolutions), bf16 (DiT/MMDiT: bf16 weights and linear inputs with fp32 accumulation, bf16 attention; faster, ~3 significant digits per layer)", precision_choices, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
     enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
@@ -245,6 +248,17 @@ int cmd_generate(int argc, char **argv) {
     s = want_cuda ? silt_txt2img_set_device(t, SILT_CUDA) : SILT_OK;
     silt_log_set_level(lv);
     if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
+    if (precision != SILT_PRECISION_FP32 && silt_txt2img_device(t) != SILT_CUDA) {
+        status = args_usage_error(&ap, "--precision %s runs on cuda; this run is on the cpu%s", precision_choices[precision],
+                                  device == 0 ? " (no usable GPU)" : "");
+        goto done;
+    }
+    if (precision == SILT_PRECISION_BF16 && is_var) {
+        status = args_usage_error(&ap, "--precision bf16 is for DiT and MMDiT; a VAR runs in fp32 or tf32");
+        goto done;
+    }
+    s = silt_txt2img_set_precision(t, (silt_precision)precision);
+    if (s != SILT_OK) { status = fail_status(s, "--precision"); goto done; }
     if ((rc = check_family_flags(&ap, given, in->family, gf.mode)) != 0) { status = rc; goto done; }
     var_search_params search = {0};
     var_reward_kind reward = VAR_REWARD_EVAL;
@@ -385,6 +399,9 @@ int cmd_generate(int argc, char **argv) {
         if (in->family == SILT_FAMILY_MMDIT && (p.guide.mode == GUIDE_PAG || p.guide.mode == GUIDE_SOFTPAG))
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", identity: %s", guide_identity_name(rep.identity));
     }
+    // The precision changes the pixels: recorded unless fp32 (the default).
+    char prec[32] = "";
+    if (precision != SILT_PRECISION_FP32) snprintf(prec, sizeof prec, ", precision: %s", precision_choices[precision]);
     char sampler_extra[64] = "", encoder[768] = "", cfg_window[64] = "";
     if (p.guide.cfg_start != 0.0f || p.guide.cfg_stop != 1.0f)
         snprintf(cfg_window, sizeof cfg_window, ", cfg-window: %g-%g", (double)p.guide.cfg_start, (double)p.guide.cfg_stop);
@@ -404,24 +421,25 @@ int cmd_generate(int argc, char **argv) {
     if (is_var && world) {
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vq: %s%s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
-                 "cfg: %g, top-k: %d, top-p: %g, %s, %s, size: %s, silt %s",
+                 "cfg: %g, top-k: %d, top-p: %g, %s, %s, size: %s%s, silt %s",
                  cond_text, base(model), base(vae), encoder, seeds, in->n_scales, guide_mode_name(p.guide.mode),
                  p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, search_desc,
-                 compute, sizes, SILT_VERSION);
+                 compute, sizes, prec, SILT_VERSION);
     } else if (is_var) {
         // VAR's cfg is the official ramp's (0 = off); the sampler is its scale loop.
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vae: %s, family: var, seed: %s, sampler: next-scale, scales: %d, guidance: %s, "
-                 "cfg: %g, top-k: %d, top-p: %g, size: %s, silt %s",
+                 "cfg: %g, top-k: %d, top-p: %g, size: %s%s, silt %s",
                  cond_text, base(model), base(vae), seeds, in->n_scales, guide_mode_name(p.guide.mode),
-                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, sizes, SILT_VERSION);
+                 p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, sizes, prec,
+                 SILT_VERSION);
     } else {
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s%s, "
-                 "size: %s, silt %s",
+                 "size: %s%s, silt %s",
                  cond_text, base(model), vae ? base(vae) : "none", encoder, silt_family_name(in->family), seeds,
                  silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra, guide_mode_name(p.guide.mode),
-                 (double)p.guide.cfg, cfg_window, window, extra, sizes, SILT_VERSION);
+                 (double)p.guide.cfg, cfg_window, window, extra, sizes, prec, SILT_VERSION);
     }
     s = silt_image_write_png(sheet ? sheet : tiles[0], out, params);
     if (s != SILT_OK) { status = gen_fail(out); goto done; }

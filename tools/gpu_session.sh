@@ -5,7 +5,9 @@
 # shipped model until TRAIN_END seconds into the call (the recipe of
 # models/README.md runs 11-12), export it, bring it back gzipped in 15 MB
 # parts (the device machine has no zstd), and evaluate it on the GPU at seeds
-# 0 and 1. Everything lands in $OUT: summary.txt, ctest_gpu.log, logs.tgz,
+# 0 and 1. Between the tests and the training it times the DiT-XL/2 forward
+# and an SD3-medium block against PyTorch (SKIP_BENCH=1: not). Everything
+# lands in $OUT: summary.txt, ctest_gpu.log, logs.tgz,
 # world-dit.safetensors.gz.part-*.
 #
 # Here, before the call (the device machine lacks libstb and OpenBLAS; the
@@ -20,7 +22,7 @@
 # Env: TRAIN_END (default 480: seconds into the call when training stops),
 # BATCH (128), LR (3e-4), SEED (24), TF32 (1: train with --tf32 when its
 # 200-step probe kept the loss within 5% of fp32's; 0: always fp32),
-# SKIP_TESTS=1, SKIP_TRAIN=1; for a dry run on a CPU: DEVICE=cpu, AB_STEPS,
+# SKIP_TESTS=1, SKIP_BENCH=1, SKIP_TRAIN=1; for a dry run on a CPU: DEVICE=cpu, AB_STEPS,
 # BUILD (a build dir) with SKIP_BUILD=1, EVAL_LIMIT (items per eval).
 set -u
 T0=$(date +%s)
@@ -49,6 +51,31 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
     (cd $B && timeout 240 ctest -L gpu -j3 --timeout 200 --output-on-failure) >$O/ctest_gpu.log 2>&1
     say "ctest -L gpu rc=$?: $(grep -E 'tests passed|tests failed' $O/ctest_gpu.log)"
     grep -E '\*\*\*|^[0-9]+/[0-9]+ Test' $O/ctest_gpu.log | grep -v Passed | head -12 | tee -a "$S"
+fi
+# The bf16 forwards against PyTorch in one run (bf16w: fp32 activations; bf16:
+# the fused bf16-activation kernels), DiT-XL/2 and an SD3-medium block.
+if [ "${SKIP_BENCH:-0}" != 1 ] && [ "$DEV" = cuda ]; then
+    timeout 150 $B/bench_dit_gpu --reps 10 >$L/bench_dit_gpu.log 2>&1
+    say "bench_dit_gpu rc=$?"
+    grep -E '^(check|fp32|tf32|bf16w?|SoftPAG) ' $L/bench_dit_gpu.log | tee -a "$S"
+    if python3 -c "import torch" 2>/dev/null; then
+        timeout 120 python3 bench/dit_torch_gpu.py --reps 10 --silt $L/bench_dit_gpu.log >$L/dit_torch.log 2>&1
+        say "dit_torch_gpu rc=$?"
+        grep -E '^(mode|fp32|tf32|bf16) ' $L/dit_torch.log | tee -a "$S"
+    fi
+    timeout 120 $B/bench_mmdit_gpu --reps 5 --no-full >$L/bench_mmdit_gpu.log 2>&1
+    say "bench_mmdit_gpu (block) rc=$?"
+    grep -E '^(check|block) ' $L/bench_mmdit_gpu.log | tee -a "$S"
+    if python3 -c "import torch" 2>/dev/null; then
+        timeout 90 python3 bench/mmdit_torch_gpu.py --reps 5 --no-full --silt $L/bench_mmdit_gpu.log >$L/mmdit_torch.log 2>&1
+        say "mmdit_torch_gpu rc=$?"
+        grep -E 'block' $L/mmdit_torch.log | tee -a "$S"
+    fi
+    # What the precisions cost in quality: the shipped model's eval in each (seed 0).
+    for p in fp32 tf32 bf16; do
+        timeout 60 $B/gen eval --suite eval --device cuda --precision $p --json --per-item -q >$L/eval_shipped_$p.json 2>$L/eval_shipped_$p.err
+        say "shipped model, eval seed 0, --precision $p: $(python3 -c "import json; d = json.load(open('$L/eval_shipped_$p.json')); print(d['geneval'], d['images_per_s'], 'images/s')" 2>/dev/null || tail -1 $L/eval_shipped_$p.err)"
+    done
 fi
 [ "${SKIP_TRAIN:-0}" = 1 ] && { tar czf $O/logs.tgz -C $O logs && rm -rf $L; say "end"; exit 0; }
 G=$B/gen

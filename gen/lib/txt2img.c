@@ -412,6 +412,24 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
     return SILT_OK;
 }
 
+silt_status silt_txt2img_set_precision(silt_txt2img *t, silt_precision precision) {
+    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    if (!t || precision < SILT_PRECISION_FP32 || precision > SILT_PRECISION_BF16)
+        return SILT_FAIL(SILT_ERR_ARG, "txt2img: bad precision");
+    if (precision == SILT_PRECISION_FP32) return SILT_OK;
+    if (t->device != SILT_CUDA)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "precision %s runs on cuda; this model is on %s", names[precision],
+                         silt_device_name(t->device));
+    if (precision == SILT_PRECISION_TF32) {
+        silt_cuda_set_allow_tf32(true);
+        return SILT_OK;
+    }
+    if (t->var) return SILT_FAIL(SILT_ERR_UNSUPPORTED, "precision bf16 is for DiT and MMDiT; a VAR runs in fp32 or tf32");
+    SILT_TRY(t->dit ? dit_weights_to_bf16(t->dit) : mmdit_weights_to_bf16(t->mmdit));
+    silt_cuda_set_attention_bf16(true);
+    return SILT_OK;
+}
+
 // Host floats into a graph tensor on either device, at element offset off.
 static silt_status fill_tensor(silt_tensor *dst, int64_t off, const float *src, int64_t count) {
     if (dst->device == SILT_CPU) {

@@ -91,8 +91,9 @@ const silt_txt2img_info *silt_txt2img_get_info(const silt_txt2img *t);
 const wclip_model *silt_txt2img_clip(const silt_txt2img *t);
 
 // Where the model runs (default SILT_CPU). SILT_CUDA uploads the weights once.
-// DiT / MMDiT: each model call then copies the latents in and the output back
-// (the sampler, guidance and the VAE stay on the CPU). VAR: the transformer
+// DiT / MMDiT: the model, the sampler steps, guidance and the decoder (VAE or
+// world autoencoder) run there, the latents staying on the device until the
+// image comes back (a world model's prompt is encoded on the CPU). VAR: the transformer
 // and its VQ tokenizer move (var_to_device, var_vq_to_device) and
 // var_generate runs there, KV caches included; each scale's logits come back
 // for the sampler, which stays on the CPU, and the image at the end; a
@@ -101,6 +102,16 @@ const wclip_model *silt_txt2img_clip(const silt_txt2img *t);
 // not supported.
 silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device);
 silt_device silt_txt2img_device(const silt_txt2img *t);
+
+// The arithmetic of the model on cuda (after silt_txt2img_set_device):
+// FP32 (the default: fp32 everywhere, TF32 off; matches the CPU to ~1e-5);
+// TF32 (TF32 tensor-core GEMMs and convolutions, process-wide:
+// silt_cuda_set_allow_tf32); BF16 (DiT / MMDiT only: bf16 linear weights,
+// the linears' inputs written as bf16, fp32 accumulation, the residual stream
+// fp32, attention on the bf16 tensor-core kernel; one way, for this
+// process). Not FP32 on the CPU or for a VAR in BF16: SILT_ERR_UNSUPPORTED.
+typedef enum silt_precision { SILT_PRECISION_FP32 = 0, SILT_PRECISION_TF32, SILT_PRECISION_BF16 } silt_precision;
+silt_status silt_txt2img_set_precision(silt_txt2img *t, silt_precision precision);
 
 typedef struct silt_txt2img_params {
     int width, height;              // pixels; 0 = native

@@ -66,6 +66,12 @@ int main(void) {
     CHECK(acc == -7);
     REFUSED(wclip_infonce_fwd_cuda(out, out + 4, out + 8, rows, a, b, 2));
     REFUSED(wclip_infonce_bwd_cuda(out, out + 4, a, b, c, a, b, 2));
+    uint16_t o16[16], x16[16];
+    for (int i = 0; i < 16; i++) o16[i] = 7, x16[i] = 0x3f80;  // 1.0 in bf16
+    REFUSED(ln_modulate_bf16_fwd_cuda(o16, a, b, c, 1, 2, 4, 1e-6f));
+    REFUSED(gelu_bf16_fwd_cuda(o16, a, 8, 1));
+    REFUSED(linear_fwd_cuda_bf16(out, x16, x16, NULL, 2, 4, 2));
+    for (int i = 0; i < 16; i++) CHECK_MSG(o16[i] == 7, "a refusing bf16 twin wrote o16[%d]", i);
 #undef REFUSED
     int untouched = 1;
     for (int i = 0; i < 64; i++) untouched &= out[i] == -1;

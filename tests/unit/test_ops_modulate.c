@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/ops_modulate.h"
+#include "core/ops.h"
 #include "dircheck.h"
 #include "gradcheck.h"
 
@@ -138,9 +138,33 @@ static void test_graph_ops(void) {
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) silt_tensor_free(all[i]);
 }
 
+// The bf16-writing fused ops (silt_ln_modulate_bf16, silt_linear_gelu_bf16)
+// are CUDA-graph only (tests/gpu/test_cuda_bf16_acts.c covers them there): a
+// CPU graph refuses them with one clear error, and silt_linear never takes a
+// bf16 x there.
+static void test_bf16_ops_refused_on_cpu(void) {
+    silt_graph *g = silt_graph_create(0);
+    float xv[2 * 3 * 4] = {0}, pv[2 * 4] = {0};
+    silt_tensor *x = silt_graph_upload(g, SILT_F32, 3, (const int64_t[]){2, 3, 4}, xv);
+    silt_tensor *p = silt_graph_upload(g, SILT_F32, 2, (const int64_t[]){2, 4}, pv);
+    CHECK(silt_ln_modulate_bf16(g, x, p, p, 1e-6f) == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "ln_modulate_bf16: a CUDA graph only") != NULL, "message: %s", silt_last_error());
+    silt_graph_reset(g);
+    x = silt_graph_upload(g, SILT_F32, 3, (const int64_t[]){2, 3, 4}, xv);
+    silt_tensor *w = silt_graph_upload(g, SILT_F32, 2, (const int64_t[]){2, 4}, pv);
+    CHECK(silt_linear_gelu_bf16(g, x, w, NULL) == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "linear_gelu_bf16: a bf16 weight on a CUDA graph only") != NULL, "message: %s",
+              silt_last_error());
+    CHECK(!silt_linear_takes_bf16(g, w));
+    silt_graph_free(g);
+}
+
 int main(void) {
     test_seed(5);
     test_raw();
     test_graph_ops();
+    test_bf16_ops_refused_on_cpu();
     return check_summary();
 }
