@@ -16,11 +16,18 @@ static __global__ void gelu_erf_kernel(float *out, const float *x, int64_t n) {
     }
 }
 
+// The tanh form as the CPU computes it (core/ops_elementwise.c): 0.5 (1 +
+// tanh u) = 1 / (1 + e^(-2u)), which keeps its relative precision for very
+// negative u where 1 + tanhf(u) cancels (at x = -5 that sum has ~1 correct
+// digit); e^(-2u) overflowing to inf gives -0, the right limit.
+static __device__ __forceinline__ float gelu_tanh_value_(float v) {
+    const float u = 0.79788456080286536f * (v + 0.044715f * v * v * v);
+    return v / (1.0f + expf(-2.0f * u));
+}
+
 static __global__ void gelu_tanh_kernel(float *out, const float *x, int64_t n) {
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float v = x[i];
-        out[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-    }
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] = gelu_tanh_value_(x[i]);
 }
 
 // GELU written as bf16 for a bf16-weight linear that follows (the MLP's fc2):
@@ -28,7 +35,7 @@ static __global__ void gelu_tanh_kernel(float *out, const float *x, int64_t n) {
 // thread when n and the buffers allow it (one 16-byte load, one 8-byte store).
 template <int APPROX>
 static __device__ __forceinline__ float gelu_value_(float v) {
-    if (APPROX) return 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    if (APPROX) return gelu_tanh_value_(v);
     return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
 }
 

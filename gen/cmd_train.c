@@ -29,7 +29,7 @@ int cmd_train(int argc, char **argv) {
     const char *size = "default";
     double repa_weight = 0;
     int repa_layer = -1;
-    bool decoder_only = false, clip_only = false, tf32 = false;
+    bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -104,6 +104,10 @@ int cmd_train(int argc, char **argv) {
         {"clip-only", 0, ARG_BOOL, &clip_only, NULL,
          "mmdit: condition on world-CLIP's tokens alone, without the word channel (one-hot word and position "
          "appended to each token; CLIP barely tells \"left of\" from \"right of\"), as models before it did",
+         NULL, 0, -1},
+        {"relation-channel", 0, ARG_BOOL, &relation_channel, NULL,
+         "mmdit: also give each text token the direction its phrase's relation names (\"X left of Y\": X's tokens "
+         "(-1, 0), Y's (+1, 0); 2 more context columns, zero-initialised from an --init model without them)",
          NULL, 0, -1},
         {"time-shift", 0, ARG_FLOAT, &time_shift, "S",
          "mmdit: shift the training sigmas toward noise as the flow sampler's shift does, s sigma / (1 + (s-1) "
@@ -229,6 +233,9 @@ int cmd_train(int argc, char **argv) {
     if (args_was_given(&p, given, "repa-layer") && !(repa_weight > 0))
         return args_usage_error(&p, "--repa-layer needs --repa W (a weight > 0)");
     if (clip_only && strcmp(arch, "mmdit")) return args_usage_error(&p, "--clip-only is for --arch mmdit");
+    if (relation_channel && strcmp(arch, "mmdit")) return args_usage_error(&p, "--relation-channel is for --arch mmdit");
+    if (relation_channel && clip_only)
+        return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
@@ -237,7 +244,8 @@ int cmd_train(int argc, char **argv) {
                                     "--vq or --init (a resume too: give the start the run began with)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
-                               .decoder_only = decoder_only, .clip_only = clip_only, .time_shift = time_shift};
+                               .decoder_only = decoder_only, .clip_only = clip_only,
+                               .relation_channel = relation_channel, .time_shift = time_shift};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -263,18 +263,54 @@ silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t
 
 int wclip_words_width(const wclip_model *m) { return m ? m->c.vocab + m->c.max_len : 0; }
 
-silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, bool words,
+int wclip_context_width(const wclip_model *m, int channels) {
+    if (!m) return 0;
+    return m->c.width + (channels >= WCLIP_CTX_WORDS ? wclip_words_width(m) : 0) +
+           (channels >= WCLIP_CTX_RELATION ? WCLIP_RELATION_WIDTH : 0);
+}
+
+void wclip_relation_channel(const int32_t *ids, int max_len, float *rel) {
+    memset(rel, 0, sizeof(float) * (size_t)max_len * WCLIP_RELATION_WIDTH);
+    // The caption grammar's relations (world/caption.c): "left of", "right
+    // of", "above", "below".
+    static const char *const words[4] = {"left", "right", "above", "below"};
+    static const float dir[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+    const int32_t of = txt_world_token_id("of"), on = txt_world_token_id("on");
+    int k = -1, r = -1, after = 0;  // the relation word, its kind, and where phrase 1 starts
+    for (int i = 0; i < max_len && k < 0; i++)
+        for (int w = 0; w < 4 && k < 0; w++) {
+            if (ids[i] != txt_world_token_id(words[w])) continue;
+            if (w >= 2) k = i, r = w, after = i + 1;
+            else if (i + 1 < max_len && ids[i + 1] == of) k = i, r = w, after = i + 2;
+        }
+    if (k < 0) return;
+    // Phrase 0: after <bos>, up to the relation word; phrase 1: after it (and
+    // "of"), up to "on" (the background), <eos> or the end.
+    for (int i = 0; i < k; i++)
+        if (ids[i] != TXT_WORLD_BOS && ids[i] != TXT_WORLD_PAD)
+            rel[i * 2] = dir[r][0], rel[i * 2 + 1] = dir[r][1];
+    for (int i = after; i < max_len; i++) {
+        if (ids[i] == on || ids[i] == TXT_WORLD_EOS || ids[i] == TXT_WORLD_PAD) break;
+        rel[i * 2] = -dir[r][0], rel[i * 2 + 1] = -dir[r][1];
+    }
+}
+
+silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, int channels,
                                  silt_tensor **ctx, silt_tensor **pooled) {
     silt_tensor *tok = NULL;
     if (ctx) *ctx = NULL;
+    if (channels < WCLIP_CTX_CLIP || channels > WCLIP_CTX_RELATION)
+        return SILT_FAIL(SILT_ERR_ARG, "wclip_encode_context: channels %d (0 CLIP, 1 + words, 2 + relation)", channels);
     SILT_TRY(wclip_encode_text(g, m, ids, B, &tok, pooled));
-    if (!words) {
+    if (channels == WCLIP_CTX_CLIP) {
         if (ctx) *ctx = tok;
         return SILT_OK;
     }
-    const int64_t T = m->c.max_len, V = m->c.vocab, W = V + T;
+    const int64_t T = m->c.max_len, V = m->c.vocab, R = channels >= WCLIP_CTX_RELATION ? WCLIP_RELATION_WIDTH : 0;
+    const int64_t W = V + T + R;
     float *hot = silt_arena_alloc(silt_graph_arena(g), (size_t)(B * T * W) * sizeof *hot);
-    if (!hot) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_encode_context: out of memory"));
+    float *rel = R ? silt_arena_alloc(silt_graph_arena(g), (size_t)(T * R) * sizeof *rel) : NULL;
+    if (!hot || (R && !rel)) return silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_encode_context: out of memory"));
     memset(hot, 0, (size_t)(B * T * W) * sizeof *hot);
     for (int64_t r = 0; r < B * T; r++) {
         int32_t id = ids[r];
@@ -283,6 +319,10 @@ silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int3
                                                 (long long)V));
         hot[r * W + id] = 1;
         hot[r * W + V + r % T] = 1;
+    }
+    for (int64_t b = 0; R && b < B; b++) {
+        wclip_relation_channel(ids + b * T, (int)T, rel);
+        for (int64_t i = 0; i < T; i++) memcpy(hot + (b * T + i) * W + V + T, rel + i * R, sizeof(float) * (size_t)R);
     }
     silt_tensor *h = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, W}, hot);
     silt_tensor *parts[2] = {tok, h};

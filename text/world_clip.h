@@ -85,11 +85,27 @@ silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t
 // (measured on the shipped world-CLIP: the tokens of "... left of ..." and
 // "... right of ..." differ by at most 9% of their norm), so a generator
 // that must bind "left of" to the right object gets the words themselves
-// too, as SD3 joins CLIP with T5 by concatenating features. *ctx (B,
-// max_len, width [+ wclip_words_width]), *pooled as wclip_encode_text.
-silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, bool words,
+// too, as SD3 joins CLIP with T5 by concatenating features.
+// `channels` (WCLIP_CTX_*): CLIP's tokens only, + the word channel, or + the
+// word channel + the relation channel: 2 values per token, the direction
+// (dx, dy; x right, y down) the caption's relation gives the object of the
+// token's phrase: in "X left of Y" X's tokens get (-1, 0) and Y's (+1, 0);
+// right (+1, 0), above (0, -1), below (0, +1); tokens of no related phrase
+// (the relation word, "of", the background, a caption without a relation)
+// get (0, 0). It is the caption's parse, as a layout-conditioned model gets
+// boxes: the direction "left" and "right" give stays with the phrase it
+// belongs to, which the word one-hots leave to the model to bind (the
+// shipped words model learned the axis of a relation but not its direction).
+// *ctx (B, max_len, wclip_context_width), *pooled as wclip_encode_text.
+enum { WCLIP_CTX_CLIP = 0, WCLIP_CTX_WORDS = 1, WCLIP_CTX_RELATION = 2 };
+silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, int channels,
                                  silt_tensor **ctx, silt_tensor **pooled);
 int wclip_words_width(const wclip_model *m);  // vocab + max_len
+#define WCLIP_RELATION_WIDTH 2
+// width (CLIP), + wclip_words_width (WORDS), + WCLIP_RELATION_WIDTH (RELATION).
+int wclip_context_width(const wclip_model *m, int channels);
+// The relation channel of one row of ids (max_len): rel (max_len x 2).
+void wclip_relation_channel(const int32_t *ids, int max_len, float *rel);
 // img (B, 3, S, S) in [-1, 1] -> (B, embed_dim) projected, NOT normalised;
 // *patch_tokens (B, n_patches, img_width) after ln_post if non-NULL. NULL on
 // failure (graph status set).

@@ -33,7 +33,10 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
 static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
     if (o && o->vq_path) return SILT_FAIL(SILT_ERR_ARG, "mmdit: --vq is for --arch var (a latent MMDiT takes --ae)");
     silt_status s = silt_train_mmdit_create_ex(o ? o->clip_path : NULL, o ? o->ae_path : NULL, o ? o->size : NULL,
-                                               !(o && o->clip_only), init_seed, out);
+                                               o && o->relation_channel ? WCLIP_CTX_RELATION
+                                               : o && o->clip_only      ? WCLIP_CTX_CLIP
+                                                                        : WCLIP_CTX_WORDS,
+                                               init_seed, out);
     if (!s && o && o->repa_weight > 0) {
         s = silt_train_mmdit_set_repa(out, o->repa_weight, o->repa_layer, init_seed);
         if (s) silt_train_task_free(out);

@@ -23,6 +23,7 @@ typedef struct silt_train_arch_opts {
     int repa_layer;         // mmdit: its block (-1: the default)
     bool decoder_only;      // ae: train the decoder only (silt_train_ae_freeze_encoder)
     bool clip_only;         // mmdit: condition on world-CLIP's tokens alone (no word channel)
+    bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
 } silt_train_arch_opts;
 
@@ -116,10 +117,11 @@ silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae
                                            uint64_t init_seed, silt_train_task *out);
 // The creators above condition on world-CLIP's tokens with the word channel
 // (text/world_clip.h, wclip_encode_context: joint_dim = CLIP width + vocab +
-// max_len); this one chooses (words false: CLIP's tokens alone, as the
-// models before it) and takes ae_path NULL for pixels. A model with the
-// channel may --init from an export without it (task init_narrower).
-silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, bool words,
+// max_len); this one chooses (words: WCLIP_CTX_CLIP, CLIP's tokens alone as
+// the models before it; WCLIP_CTX_WORDS; WCLIP_CTX_RELATION, + the relation
+// channel, 2 wider) and takes ae_path NULL for pixels. A model may --init from
+// an export with fewer channels (task init_narrower: new columns at zero).
+silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, int words,
                                        uint64_t init_seed, silt_train_task *out);
 // REPA (Yu et al., "Representation Alignment for Generation", ICLR 2025) on a
 // task from the creators here, before training: the loss gains

@@ -33,7 +33,7 @@ typedef struct mmdit_task {
     silt_graph *ae_g;
     double latent_shift, latent_scale;
     int side, channels;  // the diffused tensor: (channels, side, side)
-    bool words;         // the context is world-CLIP's tokens + the word channel (wclip_encode_context)
+    int words;          // the context's channels (WCLIP_CTX_*: + the word channel, + the relation channel)
     double time_shift;  // training sigmas shifted as the flow sampler's (silt_train_mmdit_sigma); 1: none
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
@@ -166,9 +166,9 @@ static void task_check_init_model(void *self, const silt_safetensors *f, const c
                   wl.shift, wl.scale, t->latent_shift, t->latent_scale);
 }
 
-// A model of the word channel starts (--init) from one without it: the
-// context embedder's new input columns start at zero, so the start is the
-// old model exactly.
+// A model of the word (and relation) channel starts (--init) from one with
+// fewer channels: the context embedder's new input columns start at zero, so
+// the start is the old model exactly.
 static bool task_init_narrower(void *self, const char *name) {
     const mmdit_task *t = self;
     return t->words && !strcmp(name, "context_embedder.weight");
@@ -336,7 +336,7 @@ static silt_status load_ae(mmdit_task *t, const char *ae_path) {
 // size: a preset name, or NULL with *cfg set (joint/pooled from the CLIP).
 // ae_path: NULL for pixel space, else the world autoencoder of a latent run.
 static silt_status create(const char *clip_path, const char *ae_path, const char *size, const mmdit_config *cfg,
-                          bool words, uint64_t init_seed, silt_train_task *out) {
+                          int words, uint64_t init_seed, silt_train_task *out) {
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL out");
     const char *cp = clip_path ? clip_path : SILT_TRAIN_MMDIT_DEFAULT_CLIP;
     char path[4096];
@@ -360,10 +360,10 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
                           path, cc->img_size, cc->max_len, SILT_TRAIN_MMDIT_IMAGE, TXT_WORLD_MAX_LEN);
         if (!s && cfg) {
             c = *cfg;
-            c.joint_dim = cc->width + (words ? wclip_words_width(t->clip) : 0);
+            c.joint_dim = wclip_context_width(t->clip, words);
             c.pooled_dim = cc->embed_dim;
         } else if (!s) {
-            s = silt_train_mmdit_preset_for(size, cc->width + (words ? wclip_words_width(t->clip) : 0), cc->embed_dim,
+            s = silt_train_mmdit_preset_for(size, wclip_context_width(t->clip, words), cc->embed_dim,
                                             t->channels, t->side, &c);
         }
     }
@@ -393,7 +393,9 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
     for (int i = 0; i < mmdit_param_count(t->m); i++) n += silt_numel(mmdit_param(t->m, i, NULL, NULL));
     silt_info("mmdit: %s model (patch %d, hidden %d, %d heads, depth %d), %.2f M parameters, text encoder %s%s%s%s",
               cfg ? "custom" : size, c.patch, c.hidden, c.heads, c.depth, (double)n / 1e6, path,
-              words ? " with the word channel" : "",
+              words == WCLIP_CTX_RELATION ? " with the word and relation channels"
+              : words                     ? " with the word channel"
+                                          : "",
               ae_path ? ", latent of " : ", pixel space", ae_path ? ae_path : "");
     *out = (silt_train_task){.self = t, .n_params = task_n_params, .param = task_param, .loss = task_loss,
                              .images_per_batch = task_images, .name = "mmdit", .config = t->config,
@@ -404,7 +406,7 @@ static silt_status create(const char *clip_path, const char *ae_path, const char
 
 silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uint64_t init_seed,
                                     silt_train_task *out) {
-    return create(clip_path, NULL, size ? size : "default", NULL, true, init_seed, out);
+    return create(clip_path, NULL, size ? size : "default", NULL, WCLIP_CTX_WORDS, init_seed, out);
 }
 
 // Appends training-only members ("aux_*") to the checkpoint's config JSON: a
@@ -473,10 +475,10 @@ silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift)
 
 silt_status silt_train_mmdit_create_latent(const char *clip_path, const char *ae_path, const char *size,
                                            uint64_t init_seed, silt_train_task *out) {
-    return create(clip_path, ae_path, size ? size : "default", NULL, true, init_seed, out);
+    return create(clip_path, ae_path, size ? size : "default", NULL, WCLIP_CTX_WORDS, init_seed, out);
 }
 
-silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, bool words,
+silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_path, const char *size, int words,
                                        uint64_t init_seed, silt_train_task *out) {
     return create(clip_path, ae_path, size ? size : "default", NULL, words, init_seed, out);
 }
@@ -484,7 +486,7 @@ silt_status silt_train_mmdit_create_ex(const char *clip_path, const char *ae_pat
 silt_status silt_train_mmdit_create_config(const char *clip_path, const mmdit_config *c, uint64_t init_seed,
                                            silt_train_task *out) {
     if (!c) return SILT_FAIL(SILT_ERR_ARG, "mmdit: NULL config");
-    return create(clip_path, NULL, NULL, c, true, init_seed, out);
+    return create(clip_path, NULL, NULL, c, WCLIP_CTX_WORDS, init_seed, out);
 }
 
 // --- export ------------------------------------------------------------------------

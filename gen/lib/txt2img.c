@@ -46,7 +46,7 @@ struct silt_txt2img {
     bool wants_wae;
     double latent_shift, latent_scale;
     wclip_model *clip;  // world models: the frozen text encoder
-    bool words;         // ... whose tokens get the word channel (the model's joint_dim says so)
+    int words;          // ... whose tokens get these channels (WCLIP_CTX_*; the model's joint_dim says which)
     // World models: defaults from the metadata (has_* false when absent).
     bool has_sampler, has_steps, has_shift, has_cfg, has_pag_scale;
     silt_sampler_kind meta_sampler;
@@ -172,9 +172,11 @@ static silt_status load_world_clip(silt_txt2img *t, const char *clip_path, int t
     snprintf(in->clip_path, sizeof in->clip_path, "%s", clip_path);
     SILT_TRY(wclip_load_file(clip_path, &t->clip));
     const wclip_config *cc = wclip_get_config(t->clip);
-    // An MMDiT with the word channel takes wider tokens (wclip_encode_context);
-    // the VAR trainer never appends it.
-    t->words = words_ok && token_width == cc->width + wclip_words_width(t->clip);
+    // An MMDiT with the word channel (and the relation channel) takes wider
+    // tokens (wclip_encode_context); the VAR trainer never appends them.
+    t->words = WCLIP_CTX_CLIP;
+    for (int ch = WCLIP_CTX_WORDS; words_ok && ch <= WCLIP_CTX_RELATION; ch++)
+        if (token_width == wclip_context_width(t->clip, ch)) t->words = ch;
     if ((cc->width != token_width && !t->words) || cc->embed_dim != pooled_width)
         return SILT_FAIL(SILT_ERR_ARG, "--clip %s: text width %d (%d with the MMDiT's word channel) and embedding %d, but the %s "
                                        "takes text tokens of width %d and a pooled vector of %d (is it the world-CLIP "
@@ -545,7 +547,7 @@ static void world_clean_prompt(const char *prompt, char *out, size_t n) {
 
 // world-CLIP text tower, no grad: rows of ids (rows, max_len) -> dst_ctx
 // (rows, T, J) tokens after the final LN, dst_pooled (rows, P) projected.
-static silt_status world_encode_rows(const wclip_model *clip, bool words, const int32_t *ids, int rows, float *dst_ctx,
+static silt_status world_encode_rows(const wclip_model *clip, int words, const int32_t *ids, int rows, float *dst_ctx,
                                      float *dst_pooled) {
     silt_graph *g = silt_graph_create(0);
     if (!g) return SILT_FAIL(SILT_ERR_OOM, "txt2img: out of memory");
@@ -575,7 +577,7 @@ static silt_status world_text(text_cond *c, const silt_txt2img *t, const silt_tx
         if (!p->prompts[b]) return SILT_FAIL(SILT_ERR_ARG, "txt2img: prompts[%d] is NULL", b);
     c->n_ctx = p->prompts ? B : 1;
     c->tokens = L;
-    const int64_t TJ = (int64_t)L * (cc->width + (t->words ? wclip_words_width(t->clip) : 0)), P = cc->embed_dim;
+    const int64_t TJ = (int64_t)L * wclip_context_width(t->clip, t->words), P = cc->embed_dim;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)L * (size_t)c->n_ctx);
     c->ctx = malloc(sizeof(float) * (size_t)(TJ * c->n_ctx));
     c->pooled = malloc(sizeof(float) * (size_t)(P * c->n_ctx));

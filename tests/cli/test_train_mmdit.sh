@@ -133,6 +133,16 @@ expect repa-resume-without 1 "$gen" "${args[@]}" --steps 6 --out "$tmp/repa" --r
 check repa-resume-without-says err_has 'aux_repa_weight'
 expect repa-deep-layer 1 "$gen" "${args[@]}" --out "$tmp/repa3" --repa 0.5 --repa-layer 1
 check repa-deep-layer-says err_has 'before the last'
+# --relation-channel: 2 more context columns, widened from a words model
+# (m16) with the new ones at zero; mmdit only, and not with --clip-only.
+expect relation-init 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/rel" --init "$tmp/m16.safetensors.zst" --relation-channel
+check relation-init-widened err_has "2 new input columns start at zero"
+expect relation-export 0 "$gen" train --arch mmdit --export "$tmp/rel" -o "$tmp/rel.safetensors"
+expect relation-gen 0 "$gen" --prompt "a red circle left of a square" --model "$tmp/rel.safetensors" --clip "$clip/checkpoint_2.safetensors" --native --steps 2 -q -o "$tmp/rel.png"
+expect relation-toy 2 "$gen" train --arch toy --relation-channel --out "$tmp/e"
+check relation-toy-line one_line
+expect relation-clip-only 2 "$gen" "${args[@]}" --out "$tmp/e" --relation-channel --clip-only
+check relation-clip-only-line one_line
 expect repa-toy 2 "$gen" train --arch toy --repa 0.5 --out "$tmp/e"
 expect repa-layer-alone 2 "$gen" "${args[@]}" --out "$tmp/e" --repa-layer 0
 expect repa-negative 2 "$gen" "${args[@]}" --out "$tmp/e" --repa -1

@@ -239,6 +239,28 @@ static void test_words(void) {
     char model_b[512];
     snprintf(model_b, sizeof model_b, "%s/words_b.safetensors", tmpdir);
     CHECK_OK(silt_train_mmdit_export(out_b, model_b, NULL));
+    // The relation channel widens a words model by 2 the same way: the old
+    // model exactly at the start (position captions, 3 in 15 train draws, have
+    // nonzero relation entries; their zero columns must not count; 2 batches
+    // of 16 hold some with probability 1 - 0.8^32).
+    silt_train_task d = {0};
+    CHECK_OK(silt_train_mmdit_create_ex(clip_path, NULL, "tiny", WCLIP_CTX_RELATION, 6, &d));
+    snprintf(want, sizeof want, "\"joint_attention_dim\": %d", J + WCLIP_RELATION_WIDTH);
+    CHECK_MSG(d.self && strstr(d.config, want) != NULL, "config %s lacks %s", d.self ? d.config : "", want);
+    snprintf(out_b, sizeof out_b, "%s/words_d", tmpdir);
+    p.out_dir = out_b, p.init_path = model_b, p.steps = 1, p.lr = 0;
+    if (d.self) CHECK_OK(silt_train_run(&p, &d, NULL, NULL));
+    silt_tensor *wd = d.self ? param_named(&d, "context_embedder.weight") : NULL;
+    bad = 0;
+    for (int64_t r = 0; wb && wd && r < wb->shape[0]; r++)
+        for (int k = 0; k < J + WCLIP_RELATION_WIDTH; k++)
+            bad += silt_f32(wd)[r * (J + 2) + k] != (k < J ? silt_f32(wb)[r * J + k] : 0.0f);
+    CHECK_MSG(wd && bad == 0, "%d entries of the relation-widened context_embedder differ", bad);
+    for (int bi = 0; wd && bi < 2; bi++) {
+        double lb = task_loss(&b, 23, bi, 16, false), ld = task_loss(&d, 23, bi, 16, false);
+        CHECK_MSG(fabs(lb - ld) <= 1e-5 * lb, "batch %d: the relation model's loss %.8f, the words one's %.8f", bi, ld, lb);
+    }
+    silt_train_task_free(&d);
     CHECK_OK(silt_train_mmdit_create_ex(clip_path, NULL, "tiny", false, 5, &c));
     snprintf(out_b, sizeof out_b, "%s/words_c", tmpdir);
     p.out_dir = out_b, p.init_path = model_b;

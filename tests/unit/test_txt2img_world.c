@@ -34,7 +34,7 @@ static wclip_config tiny_clip_config(void) {
 }
 
 // v = mmdit(x, 1000 sigma, ctx, pooled) for one image and one caption, by hand.
-static int velocity(const mmdit_model *m, const wclip_model *clip, bool words, const float *x, float t,
+static int velocity(const mmdit_model *m, const wclip_model *clip, int words, const float *x, float t,
                     const char *caption, float *v) {
     silt_graph *g = silt_graph_create(0);
     silt_graph_set_grad(g, false);
@@ -62,7 +62,7 @@ static silt_status run1(silt_txt2img *t, silt_txt2img_params p, float *latent) {
 }
 
 // path: the model t runs; words: its context has the word channel.
-static void test_reference(silt_txt2img *t, const char *path, bool words) {
+static void test_reference(silt_txt2img *t, const char *path, int words) {
     enum { N = 3 * 32 * 32 };
     static float noise[N], vc[N], vu[N], want[N], got[N], other[N];
     mmdit_model *m = NULL;
@@ -238,7 +238,7 @@ int main(void) {
     CHECK_OK(silt_txt2img_load(model_path, NULL, clip_path, &t));
     if (t) {
         test_defaults_and_errors(t);
-        test_reference(t, model_path, false);
+        test_reference(t, model_path, WCLIP_CTX_CLIP);
         test_batch(t);
         test_suite(t);
     }
@@ -249,7 +249,15 @@ int main(void) {
     tp.joint_dim = cc.width + txt_world_vocab_size() + TXT_WORLD_MAX_LEN;
     CHECK_OK(silt_world_test_model_write(&tp, bad_model_path));
     CHECK_OK(silt_txt2img_load(bad_model_path, NULL, clip_path, &t));
-    if (t) test_reference(t, bad_model_path, true);
+    if (t) test_reference(t, bad_model_path, WCLIP_CTX_WORDS);
+    silt_txt2img_free(t);
+    // + the relation channel (2 wider): recognised by its width, encoded as
+    // the trainer does (the reference caption has "left of": nonzero entries).
+    t = NULL;
+    tp.joint_dim += WCLIP_RELATION_WIDTH;
+    CHECK_OK(silt_world_test_model_write(&tp, bad_model_path));
+    CHECK_OK(silt_txt2img_load(bad_model_path, NULL, clip_path, &t));
+    if (t) test_reference(t, bad_model_path, WCLIP_CTX_RELATION);
     silt_txt2img_free(t);
     test_builtin_lookup();
     remove(model_path);

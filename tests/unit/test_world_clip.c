@@ -144,6 +144,71 @@ static void test_context(void) {
     wclip_free(m);
 }
 
+// The relation channel: each phrase's tokens carry the direction its
+// relation gives its object (x right, y down), the other phrase the opposite,
+// everything else (<bos>, the relation word, "of", the background, <eos>, a
+// caption without a relation) zero; then the channel's place in the context.
+static void test_relation_channel(void) {
+    static const struct {
+        const char *caption;
+        int p0[2], p1[2];  // first and last token index of phrase 0 and 1 (ids[0] is <bos>)
+        float d[2];        // phrase 0's direction
+    } cases[] = {
+        {"a red circle left of a blue square on a striped background", {1, 3}, {6, 8}, {-1, 0}},
+        {"a cross right of a large circle", {1, 2}, {5, 7}, {1, 0}},
+        {"a small white square above a triangle", {1, 4}, {6, 7}, {0, -1}},
+        {"a triangle below a cyan cross", {1, 2}, {4, 6}, {0, 1}},
+        {"a red circle and a blue square", {0, -1}, {0, -1}, {0, 0}},
+        {"two red circles on a dotted background", {0, -1}, {0, -1}, {0, 0}},
+    };
+    const int T = TXT_WORLD_MAX_LEN;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int32_t ids[TXT_WORLD_MAX_LEN];
+        float rel[TXT_WORLD_MAX_LEN * 2];
+        CHECK(txt_world_tokenize(cases[k].caption, ids, T, NULL, 0) == 0);
+        wclip_relation_channel(ids, T, rel);
+        int bad = 0;
+        for (int i = 0; i < T; i++) {
+            float sx = 0, sy = 0;
+            if (i >= cases[k].p0[0] && i <= cases[k].p0[1]) sx = cases[k].d[0], sy = cases[k].d[1];
+            if (i >= cases[k].p1[0] && i <= cases[k].p1[1]) sx = -cases[k].d[0], sy = -cases[k].d[1];
+            bad += rel[2 * i] != sx || rel[2 * i + 1] != sy;
+        }
+        CHECK_MSG(bad == 0, "'%s': %d wrong tokens in the relation channel", cases[k].caption, bad);
+    }
+    // In the context: after the word channel; the widths add up.
+    wclip_config c = tiny();
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&c, 9, &m));
+    if (!m) return;
+    const int W = c.width, V = c.vocab, X = W + V + T + WCLIP_RELATION_WIDTH;
+    CHECK(wclip_context_width(m, WCLIP_CTX_CLIP) == W && wclip_context_width(m, WCLIP_CTX_WORDS) == W + V + T &&
+          wclip_context_width(m, WCLIP_CTX_RELATION) == X);
+    int32_t ids[2 * TXT_WORLD_MAX_LEN];
+    CHECK(txt_world_tokenize(cases[0].caption, ids, T, NULL, 0) == 0);
+    CHECK(txt_world_tokenize(cases[3].caption, ids + T, T, NULL, 0) == 0);
+    silt_graph *g = silt_graph_create(0);
+    silt_tensor *words = NULL, *rel = NULL;
+    CHECK_OK(wclip_encode_context(g, m, ids, 2, WCLIP_CTX_WORDS, &words, NULL));
+    CHECK_OK(wclip_encode_context(g, m, ids, 2, WCLIP_CTX_RELATION, &rel, NULL));
+    CHECK(rel && rel->shape[2] == X);
+    int bad = 0;
+    for (int b = 0; words && rel && b < 2; b++) {
+        float want[TXT_WORLD_MAX_LEN * 2];
+        wclip_relation_channel(ids + b * T, T, want);
+        for (int i = 0; i < T; i++) {
+            const float *row = silt_f32(rel) + (size_t)(b * T + i) * X;
+            bad += memcmp(row, silt_f32(words) + (size_t)(b * T + i) * (X - 2), sizeof(float) * (size_t)(X - 2)) != 0;
+            bad += row[X - 2] != want[2 * i] || row[X - 1] != want[2 * i + 1];
+        }
+    }
+    CHECK_MSG(bad == 0, "%d wrong rows in the relation context", bad);
+    silt_graph_reset(g);
+    CHECK(wclip_encode_context(g, m, ids, 2, 3, &rel, NULL) == SILT_ERR_ARG);
+    silt_graph_free(g);
+    wclip_free(m);
+}
+
 // Loss value against a plain double reference on random embeddings, both
 // sides of the logit-scale clamp.
 static void test_loss_value(void) {
@@ -358,6 +423,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_shapes();
     test_context();
+    test_relation_channel();
     test_loss_value();
     test_gradcheck();
     test_save_load();
