@@ -87,15 +87,8 @@ static __global__ void __launch_bounds__(SILT_ROW_BLOCK)
     const silt_team_pos_<TEAM> p;
     for (int64_t n = p.row0; n < N; n += p.rstep) {
         const float *xr = x + n * C, *sh = shift + (n / T) * C, *sc = scale + (n / T) * C;
-        double s = 0.0;
-        for (int64_t c = p.tid; c < C; c += p.tn) s += xr[c];
-        const float m = (float)(silt_team_sum_<TEAM, double>(s) / (double)C);
-        float v = 0.0f;
-        for (int64_t c = p.tid; c < C; c += p.tn) {
-            const float d = xr[c] - m;
-            v += d * d;
-        }
-        const float r = 1.0f / sqrtf(silt_team_sum_<TEAM>(v) / (float)C + eps);
+        float m, r;
+        silt_row_mean_rstd_<TEAM>(p, xr, C, eps, &m, &r);
         uint16_t *yr = out + n * C;
         for (int64_t c = p.tid; c < C; c += p.tn) {
             const float y = (xr[c] - m) * r;

@@ -44,15 +44,8 @@ static __global__ void __launch_bounds__(SILT_ROW_BLOCK)
     const silt_team_pos_<TEAM> p;
     for (int64_t n = p.row0; n < N; n += p.rstep) {
         const float *xr = x + n * C;
-        double s = 0.0;  // see MEAN_IN_DOUBLE
-        for (int64_t c = p.tid; c < C; c += p.tn) s += xr[c];
-        const float m = (float)(silt_team_sum_<TEAM, double>(s) / (double)C);
-        float v = 0.0f;
-        for (int64_t c = p.tid; c < C; c += p.tn) {
-            const float d = xr[c] - m;
-            v += d * d;
-        }
-        const float r = 1.0f / sqrtf(silt_team_sum_<TEAM>(v) / (float)C + eps);
+        float m, r;
+        silt_row_mean_rstd_<TEAM>(p, xr, C, eps, &m, &r);  // see MEAN_IN_DOUBLE
         float *yr = out + n * C;
         for (int64_t c = p.tid; c < C; c += p.tn) {
             float y = (xr[c] - m) * r;
@@ -221,18 +214,12 @@ static __global__ void __launch_bounds__(SILT_ROW_BLOCK)
     groupnorm_fwd_kernel(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
                          int64_t NG, int64_t G, int64_t Cg, int64_t HW, float eps) {
     const int64_t len = Cg * HW;
+    const silt_team_pos_<TEAM_BLOCK> p;  // the block is the group's team
     for (int64_t ng = blockIdx.x; ng < NG; ng += gridDim.x) {
         const int64_t grp = ng % G;
         const float *xg = x + ng * len;
-        double s = 0.0;  // see MEAN_IN_DOUBLE
-        for (int64_t j = threadIdx.x; j < len; j += blockDim.x) s += xg[j];
-        const float m = (float)(silt_team_sum_<TEAM_BLOCK, double>(s) / (double)len);
-        float v = 0.0f;
-        for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-            const float d = xg[j] - m;
-            v += d * d;
-        }
-        const float r = 1.0f / sqrtf(silt_team_sum_<TEAM_BLOCK>(v) / (float)len + eps);
+        float m, r;
+        silt_row_mean_rstd_<TEAM_BLOCK>(p, xg, len, eps, &m, &r);  // see MEAN_IN_DOUBLE
         float *yg = out + ng * len;
         for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
             int64_t ci, i;

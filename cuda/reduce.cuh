@@ -99,6 +99,24 @@ struct silt_team_pos_ {
     }
 };
 
+// Layer-norm statistics of one row xr (C) for its team: the mean summed in
+// double (ops_norm.cu, MEAN_IN_DOUBLE), the centred sum of squares in fp32,
+// rstd = 1 / sqrt(var + eps). Every thread of the team gets both.
+template <int TEAM>
+static __device__ __forceinline__ void silt_row_mean_rstd_(const silt_team_pos_<TEAM> &p, const float *xr, int64_t C,
+                                                           float eps, float *mean, float *rstd) {
+    double s = 0.0;
+    for (int64_t c = p.tid; c < C; c += p.tn) s += xr[c];
+    const float m = (float)(silt_team_sum_<TEAM, double>(s) / (double)C);
+    float v = 0.0f;
+    for (int64_t c = p.tid; c < C; c += p.tn) {
+        const float d = xr[c] - m;
+        v += d * d;
+    }
+    *mean = m;
+    *rstd = 1.0f / sqrtf(silt_team_sum_<TEAM>(v) / (float)C + eps);
+}
+
 // Team choice for N rows of C elements. A warp per row keeps many rows in
 // flight and needs no block barriers; a block per row is better when rows are
 // long, or long-ish and too few to fill the GPU with warps. Depends only on
