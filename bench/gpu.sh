@@ -3,11 +3,12 @@
 # tests, then print a short table (GPU, matmul TFLOP/s in fp32 / tf32 / bf16,
 # then one line per op family from bench_gpu_ops, GB/s of the memory-bound
 # twins: norms, softmax, modulate, elementwise, reductions), then the
-# DiT-XL/2 forward on the GPU (bench_dit_gpu: fp32 / tf32, batch 1 and 8,
-# SoftPAG overhead) and its PyTorch eager twin (bench/dit_torch_gpu.py, also
-# bf16) with the ratio torch/silt; then the SD3-medium MMDiT (bench_mmdit_gpu:
+# DiT-XL/2 forward on the GPU (bench_dit_gpu: fp32 / tf32 / bf16w (bf16
+# weights, fp32 activations) / bf16 (+ the fused bf16 activations), batch 1
+# and 8, SoftPAG overhead) and its PyTorch eager twin (bench/dit_torch_gpu.py)
+# with the ratio torch/silt; then the SD3-medium MMDiT (bench_mmdit_gpu:
 # one joint block and the full 24-block forward at 1024^2, 4096 image + 333
-# text tokens, fp32 / tf32 / bf16, batch 1 and 2) and its PyTorch eager + SDPA
+# text tokens, the same four modes, batch 1 and 2) and its PyTorch eager + SDPA
 # twin (bench/mmdit_torch_gpu.py), after the twin's CPU parity check against
 # silt with shared weights (bench/mmdit_parity.py); bench/mmdit_gpu.md.
 #

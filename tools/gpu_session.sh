@@ -22,13 +22,15 @@
 #   1. run(command="SKIP_TRAIN=1 bash tools/gpu_session.sh", carry=[".devdeps"], timeout_s=480)
 #   2. run(command="SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 TRAIN_END=330 bash tools/gpu_session.sh",
 #          carry=[".devdeps"], timeout_s=480)
-# (the time counts from each call's start). With RELATION=1 the training
-# adds the relation channel (--relation-channel; a model that has it needs it).
+# (the time counts from each call's start). The training adds the relation
+# channel (--relation-channel, RELATION=1 by default: zero-initialised from a
+# words model, so it starts as the shipped model; a model that has it needs
+# it; RELATION=0 trains without). models/README.md, run 14, says why.
 # After it: cat $files_at/world-dit.safetensors.gz.part-* | gunzip > w.safetensors,
 # evaluate on the CPU, pair with tools/paired_eval.py, probe with tools/position_probe.py.
 #
 # Env: TRAIN_END (default 480: seconds into the call when training stops),
-# BATCH (128), LR (3e-4), SEED (24), RELATION (0), TF32 (1: train with --tf32 when its
+# BATCH (128), LR (3e-4), SEED (24), RELATION (1), TF32 (1: train with --tf32 when its
 # 200-step probe kept the loss within 5% of fp32's; 0: always fp32),
 # SKIP_TESTS=1, SKIP_BENCH=1, SKIP_TRAIN=1; for a dry run on a CPU: DEVICE=cpu, AB_STEPS,
 # BUILD (a build dir) with SKIP_BUILD=1, EVAL_LIMIT (items per eval).
@@ -90,7 +92,7 @@ G=$B/gen
 A=(--arch mmdit --device "$DEV" --clip-model models/world-clip.safetensors.zst --ae models/world-ae.safetensors.zst
    --init models/world-dit.safetensors.zst --size default --batch "${BATCH:-128}" --lr-min 1e-5 --ema 0.999 --clip 1
    --time-shift 3)
-[ "${RELATION:-0}" = 1 ] && A+=(--relation-channel)
+[ "${RELATION:-1}" = 1 ] && A+=(--relation-channel)
 # fp32 against --tf32 on the same 200 steps (the same seed: same data, same draws).
 ips() { awk -F, 'END{print $5}' "$1/train_log.csv"; }
 loss() { awk -F, 'NR>1{s+=$2;n++} END{printf "%.4f", s/n}' "$1/train_log.csv"; }
