@@ -93,6 +93,8 @@ A=(--arch mmdit --device "$DEV" --clip-model models/world-clip.safetensors.zst -
    --init models/world-dit.safetensors.zst --size default --batch "${BATCH:-128}" --lr-min 1e-5 --ema 0.999 --clip 1
    --time-shift 3)
 [ "${RELATION:-1}" = 1 ] && A+=(--relation-channel)
+# Fresh run folders: a second call on a warm machine (or a retry) finds the last one's in /tmp.
+rm -rf /tmp/ab_fp32 /tmp/ab_tf32 /tmp/run /tmp/w.safetensors /tmp/w.gz
 # fp32 against --tf32 on the same 200 steps (the same seed: same data, same draws).
 ips() { awk -F, 'END{print $5}' "$1/train_log.csv"; }
 loss() { awk -F, 'NR>1{s+=$2;n++} END{printf "%.4f", s/n}' "$1/train_log.csv"; }
