@@ -163,26 +163,30 @@ int main(void) {
         }
         CHECK_MSG(verdict[0] == verdict[1], "world-eval says %s on cpu but %s on cuda", verdict[0] ? "pass" : "fail",
                   verdict[1] ? "pass" : "fail");
-        // --precision tf32 / bf16 on cuda against the fp32 cpu image. Their
-        // rounding compounds over 20 guided steps, so "within rounding" does
-        // not apply; a working path stays far closer to the fp32 image than
-        // another seed's image is (mean |diff| under a fifth of it), a broken
-        // one does not. The PNG records the precision.
-        char a[512], b[512], seed1[512];
-        snprintf(a, sizeof a, "%s/world_default_cpu.png", tmp);
-        snprintf(seed1, sizeof seed1, "%s/world_seed1_cpu.png", tmp);
-        snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --seed 1", wm, wc, prompt);
-        double other = run(args, "cpu", seed1) ? mean_abs_diff(a, seed1) : -1;
+        // --precision tf32 / bf16 on cuda against fp32 on the cpu, as grids of
+        // 4 seeds. Their rounding compounds over 20 guided steps, and a seed
+        // near a bifurcation may move an object, so "within rounding" does not
+        // apply; a working path stays far closer to the fp32 sheet than the
+        // --seed 4 sheet is (mean |diff| under a tenth of it; on the 2-core
+        // VM the two sheets differ by 52/255, while 19 steps instead of 20
+        // move 0.15/255), a broken one does not. The PNG records the precision.
+        char a[512], b[512], other_sheet[512];
+        snprintf(a, sizeof a, "%s/world_grid_cpu.png", tmp);
+        snprintf(other_sheet, sizeof other_sheet, "%s/world_grid_seed4_cpu.png", tmp);
+        snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --grid 4", wm, wc, prompt);
+        int ok = run(args, "cpu", a);
+        snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --grid 4 --seed 4", wm, wc, prompt);
+        double other = ok && run(args, "cpu", other_sheet) ? mean_abs_diff(a, other_sheet) : -1;
         const char *precs[2] = {"tf32", "bf16"};
-        for (int i = 0; i < 2; i++) {
-            snprintf(b, sizeof b, "%s/world_%s_cuda.png", tmp, precs[i]);
-            snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --precision %s", wm, wc, prompt,
-                     precs[i]);
+        for (int i = 0; ok && i < 2; i++) {
+            snprintf(b, sizeof b, "%s/world_grid_%s_cuda.png", tmp, precs[i]);
+            snprintf(args, sizeof args, "--model '%s' --clip '%s' --prompt '%s' -q --grid 4 --precision %s", wm, wc,
+                     prompt, precs[i]);
             if (!run(args, "cuda", b)) continue;
             double d = mean_abs_diff(a, b);
-            printf("%s   world --precision %s vs fp32 cpu: mean |diff| %.3f/255 (seed 1 vs seed 0: %.3f/255)\n",
-                   d >= 0 && d < other / 5 ? "ok" : "FAIL", precs[i], d, other);
-            CHECK_MSG(d >= 0 && other > 0 && d < other / 5, "world --precision %s: mean |diff| %.3f vs %.3f for another seed",
+            printf("%s   world --precision %s vs fp32 cpu (grid 4): mean |diff| %.3f/255 (the --seed 4 sheet: %.3f/255)\n",
+                   d >= 0 && d < other / 10 ? "ok" : "FAIL", precs[i], d, other);
+            CHECK_MSG(d >= 0 && other > 0 && d < other / 10, "world --precision %s: mean |diff| %.3f vs %.3f for other seeds",
                       precs[i], d, other);
             char *pb = NULL, want[32];
             CHECK_OK(silt_image_read_png_text(b, "parameters", &pb));
