@@ -296,6 +296,9 @@ silt_status dit_split_qkv_fwd_cuda(float *q, float *k, float *v, const float *qk
                                    int64_t Dh) {
     return NO_CUDA();
 }
+silt_status dit_merge_heads_bf16_fwd_cuda(uint16_t *out, const float *a, int64_t B, int64_t H, int64_t T, int64_t Dh) {
+    return NO_CUDA();
+}
 silt_status dit_head_mix_fwd_cuda(float *out, const float *a, const float *tgt, const float *u, int64_t B, int64_t H,
                                   int64_t T, int64_t Dv, int64_t rb, int64_t R, int64_t Tt) {
     return NO_CUDA();

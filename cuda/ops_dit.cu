@@ -41,6 +41,31 @@ extern "C" silt_status dit_split_qkv_fwd_cuda(float *q, float *k, float *v, cons
     return SILT_OK;
 }
 
+// --- heads merged, as bf16 ---------------------------------------------------------------
+
+// One thread per output element (coalesced writes; each head's Dh values are
+// contiguous on both sides).
+static __global__ void merge_heads_bf16_kernel(uint16_t *__restrict__ out, const float *__restrict__ a, int64_t B,
+                                               int64_t H, int64_t T, int64_t Dh) {
+    const int64_t n = B * T * H * Dh;
+    for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t d = e % Dh, h = (e / Dh) % H, t = (e / (Dh * H)) % T, b = e / (Dh * H * T);
+        out[e] = silt_bf16_rn_(a[((b * H + h) * T + t) * Dh + d]);
+    }
+}
+
+extern "C" silt_status dit_merge_heads_bf16_fwd_cuda(uint16_t *out, const float *a, int64_t B, int64_t H, int64_t T,
+                                                     int64_t Dh) {
+    SILT_CUDA_READY();
+    if (B < 0 || H < 0 || T < 0 || Dh < 0) return SILT_FAIL(SILT_ERR_ARG, "dit_merge_heads_bf16_fwd_cuda: negative size");
+    const int64_t n = B * H * T * Dh;
+    if (n == 0) return SILT_OK;
+    if (!out || !a) return SILT_FAIL(SILT_ERR_ARG, "dit_merge_heads_bf16_fwd_cuda: NULL buffer");
+    merge_heads_bf16_kernel<<<silt_cuda_grid_(n), SILT_CUDA_BLOCK>>>(out, a, B, H, T, Dh);
+    SILT_CUDA_LAUNCHED("merge_heads_bf16_kernel");
+    return SILT_OK;
+}
+
 // --- head mix ---------------------------------------------------------------------------
 
 static __global__ void head_mix_kernel(float *__restrict__ out, const float *__restrict__ a,

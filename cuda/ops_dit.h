@@ -19,6 +19,10 @@ extern "C" {
 // qkv: (B, T, 3*H*Dh), channels [q | k | v] head-major -> q, k, v: (B, H, T, Dh).
 silt_status dit_split_qkv_fwd_cuda(float *q, float *k, float *v, const float *qkv, int64_t B, int64_t T, int64_t H,
                                    int64_t Dh);
+// Inference with bf16 weights: the attention output a (B, H, T, Dh) with its
+// heads put back together and rounded to bf16, out (B, T, H*Dh) bits: the
+// proj linear's input in one pass (instead of a transpose, then a rounding).
+silt_status dit_merge_heads_bf16_fwd_cuda(uint16_t *out, const float *a, int64_t B, int64_t H, int64_t T, int64_t Dh);
 // out = a, except rows r in [rb, rb+R): out[r,h] = (1-u[h]) a[r,h] + u[h] tgt[r-rb,h]
 // (tgt broadcast over tokens when Tt == 1). a, out: (B, H, T, Dv); tgt: (R, H, Tt, Dv); u: (H).
 silt_status dit_head_mix_fwd_cuda(float *out, const float *a, const float *tgt, const float *u, int64_t B, int64_t H,

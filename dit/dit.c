@@ -617,7 +617,9 @@ static silt_tensor *block_core(silt_graph *g, const dit_model *m, int layer, sil
     silt_tensor *qkv[3];
     if (dit_split_qkv(g, silt_linear(g, h, b->qkv_w, b->qkv_b), m->cfg.heads, qkv)) return NULL;
     silt_tensor *a = attention(g, layer, qkv[0], qkv[1], qkv[2], p, gh, gw);
-    a = silt_reshape(g, silt_transpose(g, a, 1, 2), 3, (const int64_t[]){B, T, D});  // heads back together
+    // Heads back together (as bf16 when proj takes it).
+    a = silt_linear_takes_bf16(g, b->proj_w) ? dit_merge_heads_bf16(g, a)
+                                             : silt_reshape(g, silt_transpose(g, a, 1, 2), 3, (const int64_t[]){B, T, D});
     x = silt_gated_add(g, x, mod[2], silt_linear(g, a, b->proj_w, b->proj_b));
     if (silt_linear_takes_bf16(g, b->fc1_w) && silt_linear_takes_bf16(g, b->fc2_w)) {
         h = silt_ln_modulate_bf16(g, x, mod[3], mod[4], m->mlp_ln_eps);

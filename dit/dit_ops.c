@@ -89,6 +89,25 @@ silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tenso
     return SILT_OK;
 }
 
+silt_tensor *dit_merge_heads_bf16(silt_graph *g, silt_tensor *a) {
+    if (!a) return NULL;
+    if (silt_graph_device(g) != SILT_CUDA) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "merge_heads_bf16: a CUDA graph only (this one is on %s)",
+                                     silt_device_name(silt_graph_device(g))));
+        return NULL;
+    }
+    if (silt_graph_check_dev(g, "merge_heads_bf16", a)) return NULL;
+    if (a->ndim != 4) {
+        fail_shape(g, "merge_heads_bf16", a, "is not (B, H, T, Dh)");
+        return NULL;
+    }
+    int64_t B = a->shape[0], H = a->shape[1], T = a->shape[2], Dh = a->shape[3];
+    silt_tensor *out = silt_graph_tensor(g, SILT_BF16, 3, (const int64_t[]){B, T, H * Dh});
+    if (!out) return NULL;
+    silt_graph_needs_grad(g, a, NULL, NULL);  // no backward: fails the graph when one is wanted
+    return silt_graph_done(g, dit_merge_heads_bf16_fwd_cuda((uint16_t *)out->data, silt_f32(a), B, H, T, Dh), out);
+}
+
 // --- head mix -------------------------------------------------------------------------
 
 void dit_head_mix_fwd_cpu(float *out, const float *a, const float *tgt, const float *u, int64_t B, int64_t H,

@@ -21,6 +21,11 @@ void dit_split_qkv_bwd_cpu(float *dqkv, const float *dq, const float *dk, const 
 // Graph op: outs[0..2] = q, k, v. Returns the graph status (outs NULL on failure).
 silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tensor **outs);
 
+// Inference on a CUDA graph with bf16 weights: a (B, H, T, Dh) -> (B, T, H*Dh)
+// as bf16, the proj linear's input (dit_merge_heads_bf16_fwd_cuda). No
+// gradient; a CPU graph fails (SILT_ERR_UNSUPPORTED).
+silt_tensor *dit_merge_heads_bf16(silt_graph *g, silt_tensor *a);
+
 // --- per-head mix with a perturbation target -----------------------------------
 // out = a, except rows r in [rb, rb+R): out[r,h] = (1-u[h]) a[r,h] + u[h] tgt[r-rb,h]
 // (tgt broadcast over tokens when Tt == 1).

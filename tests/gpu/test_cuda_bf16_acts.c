@@ -23,6 +23,8 @@
 //   rounded: every element within one bf16 ulp plus 1e-3 rms(ref) (the
 //   epilogue's GELU may be another formula of the tanh form, or the erf one:
 //   they differ by < 5e-4, inside that); which path ran is printed.
+// - dit_merge_heads_bf16_fwd_cuda: the heads' transposition, rounded: bit for
+//   bit the host's (a copy and one rounding), odd sizes.
 // - Graph ops on a CUDA graph with bf16 weights: an adaLN + MLP through
 //   silt_ln_modulate_bf16 / silt_linear_gelu_bf16 vs the fp32 ops (relative
 //   L2 < 1e-2, bf16 rounding of the two linears' inputs); a gradient asked
@@ -230,6 +232,36 @@ done:
     twin_pool_free(&P);
 }
 
+static void merge_heads_case(int64_t B, int64_t H, int64_t T, int64_t Dh) {
+    twin_pool P = {0};
+    const int64_t n = B * H * T * Dh;
+    float *a = twin_h(&P, n);
+    uint16_t *want = calloc((size_t)n + 1, 2), *got = calloc((size_t)n + 1, 2), *d_o = NULL;
+    if (P.failed || !want || !got) goto done;
+    test_fill(a, n, -3, 3);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t d = 0; d < Dh; d++)
+                    want[((b * T + t) * H + h) * Dh + d] = silt_f32_to_bf16(a[((b * H + h) * T + t) * Dh + d]);
+    float *d_a = twin_d(&P, a, n);
+    d_o = dev16(n);
+    if (P.failed || !d_o) goto done;
+    CHECK_OK(dit_merge_heads_bf16_fwd_cuda(d_o, d_a, B, H, T, Dh));
+    if (!get16(got, d_o, n + 1)) goto done;
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += got[i] != want[i];
+    CHECK_MSG(bad == 0 && got[n] == 0xFFFF, "merge_heads_bf16 B%lld H%lld T%lld Dh%lld: %lld elements differ%s",
+              (long long)B, (long long)H, (long long)T, (long long)Dh, (long long)bad,
+              got[n] == 0xFFFF ? "" : ", wrote past the end");
+    if (!bad) printf("ok   merge_heads_bf16 B%lld H%lld T%lld Dh%lld: bit for bit\n", (long long)B, (long long)H,
+                     (long long)T, (long long)Dh);
+done:
+    free(want), free(got);
+    silt_cuda_free(d_o);
+    twin_pool_free(&P);
+}
+
 static double rel_l2(const float *a, const float *b, int64_t n) {
     double num = 0, den = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -353,6 +385,8 @@ static void test_errors(void) {
     TWIN_EXPECT(SILT_OK, gelu_bf16_fwd_cuda(NULL, NULL, 0, 1));
     TWIN_EXPECT(SILT_ERR_ARG, linear_fwd_cuda_bf16(d, NULL, o, NULL, 2, 4, 2));
     TWIN_EXPECT(SILT_ERR_ARG, linear_gelu_fwd_cuda_bf16(o, d, NULL, o, NULL, 2, 4, 2));
+    TWIN_EXPECT(SILT_ERR_ARG, dit_merge_heads_bf16_fwd_cuda(o, NULL, 1, 2, 2, 2));
+    TWIN_EXPECT(SILT_ERR_ARG, dit_merge_heads_bf16_fwd_cuda(o, d, -1, 2, 2, 2));
     TWIN_EXPECT(SILT_ERR_ARG, linear_gelu_fwd_cuda_bf16(o, NULL, o, o, NULL, 2, 4, 2));  // no plan, no scratch
     CHECK_OK(silt_cuda_sync());
     silt_cuda_free(d);
@@ -381,6 +415,8 @@ int main(void) {
     }
     const int64_t lg[][3] = {{1, 8, 8}, {3, 5, 7}, {37, 96, 384}, {2048, 1152, 4608}};
     for (size_t i = 0; i < sizeof lg / sizeof *lg; i++) linear_gelu_case(lg[i][0], lg[i][1], lg[i][2]);
+    const int64_t mh[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {3, 16, 37, 72}, {8, 16, 256, 72}};
+    for (size_t i = 0; i < sizeof mh / sizeof *mh; i++) merge_heads_case(mh[i][0], mh[i][1], mh[i][2], mh[i][3]);
     graph_case();
     return check_summary();
 }

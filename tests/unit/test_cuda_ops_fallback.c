@@ -71,6 +71,7 @@ int main(void) {
     REFUSED(ln_modulate_bf16_fwd_cuda(o16, a, b, c, 1, 2, 4, 1e-6f));
     REFUSED(gelu_bf16_fwd_cuda(o16, a, 8, 1));
     REFUSED(linear_fwd_cuda_bf16(out, x16, x16, NULL, 2, 4, 2));
+    REFUSED(dit_merge_heads_bf16_fwd_cuda(o16, a, 1, 2, 2, 2));
     for (int i = 0; i < 16; i++) CHECK_MSG(o16[i] == 7, "a refusing bf16 twin wrote o16[%d]", i);
 #undef REFUSED
     int untouched = 1;

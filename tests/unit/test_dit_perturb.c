@@ -555,11 +555,24 @@ static void test_ops(void) {
         }
 }
 
+// dit_merge_heads_bf16 is for CUDA graphs with bf16 weights (tests/gpu/
+// test_cuda_bf16_acts.c): a CPU graph refuses it with one clear error.
+static void test_merge_heads_bf16_refused(void) {
+    silt_graph *g = silt_graph_create(0);
+    float av[2 * 2 * 3 * 4] = {0};
+    silt_tensor *a = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){2, 2, 3, 4}, av);
+    CHECK(dit_merge_heads_bf16(g, a) == NULL);
+    CHECK(silt_graph_status(g) == SILT_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(silt_last_error(), "merge_heads_bf16: a CUDA graph only") != NULL, "message: %s", silt_last_error());
+    silt_graph_free(g);
+}
+
 int main(void) {
     test_seed(3);
     test_seg_kernel();
     test_ops();
     test_errors();
+    test_merge_heads_bf16_refused();
     test_model(DIT_LAYOUT_ORIGINAL, 8, 8);
     test_model(DIT_LAYOUT_DIFFUSERS, 8, 8);
     test_model(DIT_LAYOUT_DIFFUSERS, 6, 10);  // non-square grid 3x5, positions rescaled to the 4x4 base
