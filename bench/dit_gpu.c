@@ -3,7 +3,7 @@
 // layout) on a CUDA graph: batch 1 and 8 in fp32 (TF32 off), with TF32
 // allowed (cuBLAS), and with bf16 linear weights (dit_weights_to_bf16: bf16
 // GEMMs with fp32 accumulation) twice: "bf16w" with fp32 activations rounded
-// at each linear (SILT_BF16_ACTS=0), "bf16" with the adaLN and GELU outputs
+// at each linear (silt_set_bf16_activations(false)), "bf16" with the adaLN and GELU outputs
 // written as bf16 by fused kernels (the residual stream, attention and the
 // other ops stay fp32 in both);
 // the tf32 and bf16 modes also run attention on the bf16 tensor-core kernel
@@ -32,6 +32,7 @@
 
 #include "core/graph.h"
 #include "core/log.h"
+#include "core/ops_linear.h"
 #include "cuda/cuda.h"
 #include "dit/dit.h"
 
@@ -191,8 +192,7 @@ int main(int argc, char **argv) {
     for (int mi = 0; mi < NMODES; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
         silt_cuda_set_attention_bf16(mi >= 1);  // tf32 and bf16 modes: attention on the bf16 tensor-core kernel
-        if (mi == 2) setenv("SILT_BF16_ACTS", "0", 1);  // bf16w: fp32 activations
-        if (mi == 3) unsetenv("SILT_BF16_ACTS");
+        silt_set_bf16_activations(mi != 2);  // bf16w: fp32 activations
         if (mi == 2 && dit_weights_to_bf16(m) != SILT_OK) {  // the conversion is one way: bf16 modes last
             snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
             rc = 1;

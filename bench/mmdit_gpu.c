@@ -10,7 +10,7 @@
 // Timed, batch 1 and 2, in fp32 (TF32 off), tf32 (TF32 GEMMs, attention on
 // the bf16 tensor-core kernel), bf16w (mmdit_weights_to_bf16: bf16 GEMM
 // operands with fp32 accumulation, bf16 attention; activations fp32, rounded
-// at each linear: SILT_BF16_ACTS=0) and bf16 (the same, with the adaLN and
+// at each linear: silt_set_bf16_activations(false)) and bf16 (the same, with the adaLN and
 // GELU outputs written as bf16 by fused kernels), as
 // bench/dit_gpu.c: median ms of CUDA events around the forward (inputs
 // already on the device) after warm-ups, of
@@ -47,6 +47,7 @@
 
 #include "core/graph.h"
 #include "core/log.h"
+#include "core/ops_linear.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "cuda/cuda.h"
@@ -411,8 +412,7 @@ int main(int argc, char **argv) {
     for (int mi = 0; mi < NMODES; mi++) {
         silt_cuda_set_allow_tf32(mi == 1);
         silt_cuda_set_attention_bf16(mi >= 1);  // tf32 and bf16: attention on the bf16 tensor-core kernel
-        if (mi == 2) setenv("SILT_BF16_ACTS", "0", 1);  // bf16w: fp32 activations
-        if (mi == 3) unsetenv("SILT_BF16_ACTS");
+        silt_set_bf16_activations(mi != 2);  // bf16w: fp32 activations
         if (mi == 2 && mmdit_weights_to_bf16(m) != SILT_OK) {  // the conversion is one way: bf16 modes last
             snprintf(bf16_err, sizeof bf16_err, "%s", silt_last_error());
             rc = 1;

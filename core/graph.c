@@ -153,6 +153,12 @@ silt_status silt_graph_check_dev(silt_graph *g, const char *op, const silt_tenso
                                         silt_device_name(g->device)));
 }
 
+silt_status silt_graph_require_cuda(silt_graph *g, const char *op) {
+    if (g->device == SILT_CUDA) return SILT_OK;
+    return silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: a CUDA graph only (this one is on %s)", op,
+                                        silt_device_name(g->device)));
+}
+
 silt_tensor *silt_graph_done(silt_graph *g, silt_status s, silt_tensor *out) {
     if (s != SILT_OK) {
         silt_graph_fail(g, s);

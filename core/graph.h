@@ -65,6 +65,10 @@ silt_status silt_graph_check_f32(silt_graph *g, const char *op, const silt_tenso
 // otherwise fails the graph (SILT_ERR_UNSUPPORTED for a dtype or device
 // mismatch, naming the op and the devices) and returns that status.
 silt_status silt_graph_check_dev(silt_graph *g, const char *op, const silt_tensor *t);
+// For ops that exist only on a CUDA graph (the bf16-activation inference ops):
+// fails a graph on another device (SILT_ERR_UNSUPPORTED, "<op>: a CUDA graph
+// only (this one is on cpu)") and returns that status.
+silt_status silt_graph_require_cuda(silt_graph *g, const char *op);
 // Ends a device op: with s != SILT_OK fails the graph with s and returns
 // NULL; returns NULL too when the graph has failed (e.g. an input asked for
 // grad), else out. Device ops call silt_graph_needs_grad first, then this.

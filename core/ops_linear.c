@@ -140,10 +140,28 @@ static bool cuda_bf16_weight(const silt_graph *g, const silt_tensor *w) {
     return g && w && w->dtype == SILT_BF16 && w->device == SILT_CUDA && silt_graph_device(g) == SILT_CUDA;
 }
 
-bool silt_linear_takes_bf16(const silt_graph *g, const silt_tensor *w) {
-    const char *v = getenv("SILT_BF16_ACTS");  // "0": fp32 activations (a bench compares both in one run)
-    return cuda_bf16_weight(g, w) && !(v && strcmp(v, "0") == 0);
+// The bf16-activation switch: -1 until first read (then SILT_BF16_ACTS, once;
+// model code asks per linear, so not getenv each time), then 0 or 1. Read
+// and written with __atomic builtins.
+static int g_bf16_acts = -1;
+
+static bool bf16_acts(void) {
+    int v = __atomic_load_n(&g_bf16_acts, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("SILT_BF16_ACTS");
+        v = !(e && strcmp(e, "0") == 0);
+        __atomic_store_n(&g_bf16_acts, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }
+
+bool silt_set_bf16_activations(bool on) {
+    bool was = bf16_acts();
+    __atomic_store_n(&g_bf16_acts, on ? 1 : 0, __ATOMIC_RELAXED);
+    return was;
+}
+
+bool silt_linear_takes_bf16(const silt_graph *g, const silt_tensor *w) { return cuda_bf16_weight(g, w) && bf16_acts(); }
 
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias) {
     if (!x || !w) return NULL;

@@ -47,9 +47,13 @@ void embedding_bwd_cpu(float *dtable, const float *dout, const int32_t *ids, int
 silt_tensor *silt_linear(silt_graph *g, silt_tensor *x, silt_tensor *w, silt_tensor *bias);
 // Whether silt_linear(g, x, w, ...) takes a bf16 x: w is a bf16 weight on
 // the CUDA graph g. Model code asks this to pick the bf16-writing fused op
-// for w's input. SILT_BF16_ACTS=0 in the environment makes it false (fp32
-// activations, rounded inside silt_linear): a bench times both in one run.
+// for w's input. False when the bf16 activations are switched off (fp32
+// activations, rounded inside silt_linear): silt_set_bf16_activations, or
+// SILT_BF16_ACTS=0 in the environment (read once).
 bool silt_linear_takes_bf16(const silt_graph *g, const silt_tensor *w);
+// Process-wide, default on: a bench times both paths in one run. Returns the
+// previous setting.
+bool silt_set_bf16_activations(bool on);
 // Inference on a CUDA graph: silt_gelu(silt_linear(g, x, w, bias), 1) written
 // as bf16 (the input of the MLP's second linear), in one cuBLASLt call when it
 // can (linear_gelu_fwd_cuda_bf16). x: bf16 (silt_ln_modulate_bf16's output),

@@ -144,11 +144,7 @@ silt_tensor *silt_modulate(silt_graph *g, silt_tensor *x, silt_tensor *shift, si
 
 silt_tensor *silt_ln_modulate_bf16(silt_graph *g, silt_tensor *x, silt_tensor *shift, silt_tensor *scale, float eps) {
     if (!x || !shift || !scale) return NULL;
-    if (silt_graph_device(g) != SILT_CUDA) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "ln_modulate_bf16: a CUDA graph only (this one is on %s)",
-                                     silt_device_name(silt_graph_device(g))));
-        return NULL;
-    }
+    if (silt_graph_require_cuda(g, "ln_modulate_bf16")) return NULL;
     if (!mod_check_f32(g, "ln_modulate_bf16", "x", x) || !mod_check_f32(g, "ln_modulate_bf16", "shift", shift) ||
         !mod_check_f32(g, "ln_modulate_bf16", "scale", scale))
         return NULL;

@@ -91,11 +91,7 @@ silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tenso
 
 silt_tensor *dit_merge_heads_bf16(silt_graph *g, silt_tensor *a) {
     if (!a) return NULL;
-    if (silt_graph_device(g) != SILT_CUDA) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_UNSUPPORTED, "merge_heads_bf16: a CUDA graph only (this one is on %s)",
-                                     silt_device_name(silt_graph_device(g))));
-        return NULL;
-    }
+    if (silt_graph_require_cuda(g, "merge_heads_bf16")) return NULL;
     if (silt_graph_check_dev(g, "merge_heads_bf16", a)) return NULL;
     if (a->ndim != 4) {
         fail_shape(g, "merge_heads_bf16", a, "is not (B, H, T, Dh)");

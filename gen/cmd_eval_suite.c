@@ -205,13 +205,12 @@ static void print_corr(const silt_reward_corr_result *c, const char *reward, boo
 }
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
-static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
 
 int cmd_eval_suite(int argc, char **argv) {
     const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL;
     bool corr = false;
     int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0, device = 0;  // device_choices: auto
-    int precision = 0;                                                     // precision_choices: fp32
+    int precision = 0;                                                     // silt_precision_names: fp32
     double shift = 3.0;
     bool json = false, quiet = false, per_item = false;
     gen_guide_flags gf = gen_guide_flags_default();
@@ -228,7 +227,7 @@ int cmd_eval_suite(int argc, char **argv) {
         {"batch", 'b', ARG_INT, &batch, "B", "items per model call", NULL, 1, 256},
         {"seed", 's', ARG_INT, &seed, "S", "added to every item's fixed noise seed (0: the suite's own noise)", NULL, 0, 2147483647},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable), cpu, cuda", device_choices, 0, -1},
-        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32, tf32 or bf16 (as gen generate --precision)", precision_choices, 0, -1},
+        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32, tf32 or bf16 (as gen generate --precision)", silt_precision_names, 0, -1},
         {"json", 0, ARG_BOOL, &json, NULL, "print one JSON object", NULL, 0, -1},
         {"per-item", 0, ARG_BOOL, &per_item, NULL,
          "also print each item's verdict (JSON: per_item), to pair two runs item by item (tools/paired_eval.py)",
@@ -346,7 +345,7 @@ int cmd_eval_suite(int argc, char **argv) {
         }
         if (precision != SILT_PRECISION_FP32 && !want_cuda) {
             status = args_usage_error(&ap, "--precision %s runs on cuda; this run is on the cpu%s",
-                                      precision_choices[precision], device == 0 ? " (no usable GPU)" : "");
+                                      silt_precision_names[precision], device == 0 ? " (no usable GPU)" : "");
             goto done;
         }
         if (precision == SILT_PRECISION_BF16 && is_var) {
@@ -398,8 +397,8 @@ int cmd_eval_suite(int argc, char **argv) {
     const char *mname = strrchr(model ? model : "", '/') ? strrchr(model, '/') + 1 : (model ? model : "");
     const char *cname = clip_used ? (strrchr(clip_used, '/') ? strrchr(clip_used, '/') + 1 : clip_used) : NULL;
     const char *sd = search_desc[0] ? search_desc : NULL;
-    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd, precision_choices[precision]);
-    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd, precision_choices[precision]);
+    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd, silt_precision_names[precision]);
+    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd, silt_precision_names[precision]);
     silt_suite_eval_result_free(&r);
     status = 0;
 done:

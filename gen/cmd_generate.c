@@ -23,7 +23,6 @@
 #include "text/world_tokenizer.h"
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
-static const char *const precision_choices[] = {"fp32", "tf32", "bf16", NULL};
 
 static const char summary[] =
     "Generate an image with a DiT (class-conditional), MMDiT (SD3-style, text) or VAR (class-conditional,\n"
@@ -148,7 +147,7 @@ int cmd_generate(int argc, char **argv) {
     double top_p = var_def.top_p;
     bool quiet = false, native = false;
     int device = 0;     // device_choices: auto
-    int precision = 0;  // precision_choices: fp32
+    int precision = 0;  // silt_precision_names: fp32
     gen_guide_flags gf = gen_guide_flags_default();
     const arg_spec own[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "DiT, MMDiT or VAR checkpoint (.safetensors[.zst]) [default: the built-in world model, with --prompt]", NULL, 0, -1},
@@ -177,7 +176,7 @@ int cmd_generate(int argc, char **argv) {
         {"save-latents", 0, ARG_STR, &save_latents, "PATH", "also write the initial noise and the final latent (model space) as safetensors 'noise', 'latent' (N,C,h,w)", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto (cuda when a GPU is usable, else cpu), cpu, cuda. DiT/MMDiT: the transformer, guidance, the sampler and the decoder (VAE or world autoencoder), the latents staying on the GPU until the image comes back (the prompt's text encoding stays on the cpu); VAR: the transformer with its KV cache and the VQ tokenizer (each scale's top-k/top-p draw, world-CLIP and search rewards stay on the cpu)", device_choices, 0, -1},
-        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32 (TF32 off: the CPU's image within rounding), tf32 (TF32 tensor-core GEMMs and convolutions), bf16 (DiT/MMDiT: bf16 weights and linear inputs with fp32 accumulation, bf16 attention; faster, ~3 significant digits per layer)", precision_choices, 0, -1},
+        {"precision", 0, ARG_CHOICE, &precision, "P", "the model's arithmetic on cuda: fp32 (TF32 off: the CPU's image within rounding), tf32 (TF32 tensor-core GEMMs and convolutions), bf16 (DiT/MMDiT: bf16 weights and linear inputs with fp32 accumulation, bf16 attention; ~3 significant digits per layer)", silt_precision_names, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
     enum { N_OWN = sizeof own / sizeof *own, N_SPECS = N_OWN + GEN_GUIDE_NFLAGS + GEN_SEARCH_NFLAGS };
@@ -249,7 +248,7 @@ int cmd_generate(int argc, char **argv) {
     silt_log_set_level(lv);
     if (s != SILT_OK) { status = fail_status(s, "--device cuda"); goto done; }
     if (precision != SILT_PRECISION_FP32 && silt_txt2img_device(t) != SILT_CUDA) {
-        status = args_usage_error(&ap, "--precision %s runs on cuda; this run is on the cpu%s", precision_choices[precision],
+        status = args_usage_error(&ap, "--precision %s runs on cuda; this run is on the cpu%s", silt_precision_names[precision],
                                   device == 0 ? " (no usable GPU)" : "");
         goto done;
     }
@@ -401,7 +400,7 @@ int cmd_generate(int argc, char **argv) {
     }
     // The precision changes the pixels: recorded unless fp32 (the default).
     char prec[32] = "";
-    if (precision != SILT_PRECISION_FP32) snprintf(prec, sizeof prec, ", precision: %s", precision_choices[precision]);
+    if (precision != SILT_PRECISION_FP32) snprintf(prec, sizeof prec, ", precision: %s", silt_precision_names[precision]);
     char sampler_extra[64] = "", encoder[768] = "", cfg_window[64] = "";
     if (p.guide.cfg_start != 0.0f || p.guide.cfg_stop != 1.0f)
         snprintf(cfg_window, sizeof cfg_window, ", cfg-window: %g-%g", (double)p.guide.cfg_start, (double)p.guide.cfg_stop);

@@ -275,11 +275,14 @@ void wclip_relation_channel(const int32_t *ids, int max_len, float *rel) {
     // of", "above", "below".
     static const char *const words[4] = {"left", "right", "above", "below"};
     static const float dir[4][2] = {{-1, 0}, {1, 0}, {0, -1}, {0, 1}};
+    // Looked up once per row (not per token and word: a training step encodes a batch of rows).
     const int32_t of = txt_world_token_id("of"), on = txt_world_token_id("on");
+    int32_t rel_id[4];
+    for (int w = 0; w < 4; w++) rel_id[w] = txt_world_token_id(words[w]);
     int k = -1, r = -1, after = 0;  // the relation word, its kind, and where phrase 1 starts
     for (int i = 0; i < max_len && k < 0; i++)
         for (int w = 0; w < 4 && k < 0; w++) {
-            if (ids[i] != txt_world_token_id(words[w])) continue;
+            if (ids[i] != rel_id[w]) continue;
             if (w >= 2) k = i, r = w, after = i + 1;
             else if (i + 1 < max_len && ids[i + 1] == of) k = i, r = w, after = i + 2;
         }

@@ -228,9 +228,16 @@ static const silt_st_tensor *find_like_any(const silt_safetensors *f, const char
         same = x->shape[d] == t->shape[d] || (narrower && d == t->ndim - 1 && x->shape[d] >= 1 && x->shape[d] < t->shape[d]);
     if (!same) {
         char buf[160], fbuf[160];
-        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s %s, the model has F32 %s", path, key,
+        // Wider inputs only (the last dim): the source took more inputs than
+        // this run's model, e.g. an mmdit trained with --relation-channel.
+        bool wider = is_float && x->ndim == t->ndim && x->shape[t->ndim - 1] > t->shape[t->ndim - 1];
+        for (int d = 0; wider && d < t->ndim - 1; d++) wider = x->shape[d] == t->shape[d];
+        *st = SILT_FAIL(SILT_ERR_FORMAT, "%s: tensor %s is %s %s, the model has F32 %s%s", path, key,
                         silt_st_dtype_name(x->dtype), silt_dims_str(x->shape, x->ndim, fbuf, sizeof fbuf),
-                        silt_shape_str(t, buf, sizeof buf));
+                        silt_shape_str(t, buf, sizeof buf),
+                        wider ? " (it takes more inputs: start with the input options it was trained with, e.g. "
+                                "--relation-channel)"
+                              : "");
         return NULL;
     }
     return x;

@@ -414,8 +414,10 @@ silt_status silt_txt2img_set_device(silt_txt2img *t, silt_device device) {
     return SILT_OK;
 }
 
+const char *const silt_precision_names[] = {"fp32", "tf32", "bf16", NULL};
+
 silt_status silt_txt2img_set_precision(silt_txt2img *t, silt_precision precision) {
-    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    const char *const *names = silt_precision_names;
     if (!t || precision < SILT_PRECISION_FP32 || precision > SILT_PRECISION_BF16)
         return SILT_FAIL(SILT_ERR_ARG, "txt2img: bad precision");
     if (precision == SILT_PRECISION_FP32) return SILT_OK;

@@ -111,6 +111,8 @@ silt_device silt_txt2img_device(const silt_txt2img *t);
 // fp32, attention on the bf16 tensor-core kernel; one way, for this
 // process). Not FP32 on the CPU or for a VAR in BF16: SILT_ERR_UNSUPPORTED.
 typedef enum silt_precision { SILT_PRECISION_FP32 = 0, SILT_PRECISION_TF32, SILT_PRECISION_BF16 } silt_precision;
+// "fp32", "tf32", "bf16", NULL: the names in enum order (the CLI's choices).
+extern const char *const silt_precision_names[];
 silt_status silt_txt2img_set_precision(silt_txt2img *t, silt_precision precision);
 
 typedef struct silt_txt2img_params {

@@ -139,6 +139,11 @@ expect relation-init 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/rel" --init "$t
 check relation-init-widened err_has "2 new input columns start at zero"
 expect relation-export 0 "$gen" train --arch mmdit --export "$tmp/rel" -o "$tmp/rel.safetensors"
 expect relation-gen 0 "$gen" --prompt "a red circle left of a square" --model "$tmp/rel.safetensors" --clip "$clip/checkpoint_2.safetensors" --native --steps 2 -q -o "$tmp/rel.png"
+# A words run cannot start from the wider relation model: one error line (after
+# the model's info line) that names the flag.
+expect relation-into-words 1 "$gen" "${args[@]}" --steps 2 --out "$tmp/e2" --init "$tmp/rel.safetensors"
+check relation-into-words-line bash -c "[ \$(grep -c '^gen: ' '$tmp/err') -eq 1 ]"
+check relation-into-words-hint err_has "relation-channel"
 expect relation-toy 2 "$gen" train --arch toy --relation-channel --out "$tmp/e"
 check relation-toy-line one_line
 expect relation-clip-only 2 "$gen" "${args[@]}" --out "$tmp/e" --relation-channel --clip-only
