@@ -30,7 +30,7 @@ int cmd_train(int argc, char **argv) {
     double repa_weight = 0;
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
-    double time_shift = 1.0;
+    double time_shift = 1.0, object_weight = 0;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
     char gpu_archs[256] = "", device_help[512];
@@ -117,6 +117,10 @@ int cmd_train(int argc, char **argv) {
          "ae: train the decoder only; the encoder (and so the latent space a latent MMDiT was trained in, and "
          "its exported shift and scale) stays bit-identical to the start given by --vq or --init",
          NULL, 0, -1},
+        {"object-weight", 0, ARG_FLOAT, &object_weight, "W",
+         "ae: pixels of an object and one pixel around it weigh 1 + W in the reconstruction loss (the renders' "
+         "masks; under plain MSE small crosses come back as blobs)",
+         NULL, 0, 1000},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
@@ -237,6 +241,7 @@ int cmd_train(int argc, char **argv) {
     if (relation_channel && clip_only)
         return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
+    if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -244,7 +249,7 @@ int cmd_train(int argc, char **argv) {
                                     "--vq or --init (a resume too: give the start the run began with)");
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
-                               .decoder_only = decoder_only, .clip_only = clip_only,
+                               .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);

@@ -271,7 +271,7 @@ static int world_vq_eval_cmd(int argc, char **argv) {
             if (dump) {
                 char file[4096 + 32], params[WORLD_CAPTION_MAX + 32];
                 snprintf(file, sizeof file, "%s/%03lld.png", dump, (long long)(i0 + k));
-                snprintf(params, sizeof params, "%s (%s)", items[k].caption, r.pass ? "pass" : "fail");
+                snprintf(params, sizeof params, "%s\nreconstruction: %s", items[k].caption, r.pass ? "pass" : "fail");
                 silt_image im = {.w = S, .h = S, .c = 3, .data = rgb8};
                 if (silt_image_write_png(&im, file, params) != SILT_OK) { status = gen_fail(file); goto done; }
             }

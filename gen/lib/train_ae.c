@@ -20,6 +20,7 @@ enum { PURPOSE_LATENT_NOISE = 4 };
 typedef struct ae_task {
     var_vqvae *vq;
     bool decoder_only;  // silt_train_ae_freeze_encoder: the encoder side stays as it started
+    float object_weight;  // silt_train_ae_set_object_weight: extra weight of object pixels; 0: plain MSE
     char config[1024];
 } ae_task;
 
@@ -67,7 +68,15 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
         return NULL;
     }
-    silt_status s = silt_train_render_batch(data_seed, batch_index * B, B, SILT_TRAIN_AE_IMAGE, hx, NULL);
+    world_item *items = NULL;
+    if (t->object_weight > 0) {
+        items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
+        if (!items) {
+            silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
+            return NULL;
+        }
+    }
+    silt_status s = silt_train_render_batch(data_seed, batch_index * B, B, SILT_TRAIN_AE_IMAGE, hx, items);
     if (s) { silt_graph_fail(g, s); return NULL; }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
     // Decoder-only: the encoder runs without a tape (torch.no_grad), so no
@@ -94,7 +103,23 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     }
     silt_tensor *noise = silt_graph_upload(g, SILT_F32, f->ndim, f->shape, hn);
     silt_tensor *rec = var_vq_fhat_to_img(g, t->vq, silt_add(g, f, noise), false);
-    silt_tensor *rec_loss = silt_mse_loss(g, rec, img);
+    silt_tensor *rec_loss = NULL;
+    if (t->object_weight > 0) {
+        float *hw = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof *hw);
+        if (!hw) {
+            silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for the loss weights"));
+            return NULL;
+        }
+        double wsum = 0;
+        s = silt_ae_object_weights(items, B, t->object_weight, hw, &wsum);
+        if (s) { silt_graph_fail(g, s); return NULL; }
+        // sum(w d^2) / sum(w): a weighted mean, on the plain MSE's scale.
+        silt_tensor *wt = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hw);
+        silt_tensor *d = silt_sub(g, rec, img);
+        rec_loss = silt_scale(g, silt_mean(g, silt_mul(g, silt_mul(g, d, d), wt)), (float)((double)(B * npix) / wsum));
+    } else {
+        rec_loss = silt_mse_loss(g, rec, img);
+    }
     silt_tensor *pen = silt_scale(g, silt_mean(g, silt_mul(g, f, f)), SILT_TRAIN_AE_LATENT_PENALTY);
     // The penalty only moves the encoder: a decoder-only loss is the reconstruction.
     silt_tensor *loss = t->decoder_only ? rec_loss : silt_add(g, rec_loss, pen);
@@ -102,6 +127,60 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_info("ae: batch %lld: reconstruction %.5f, latent mean square %.4f", (long long)batch_index,
                   (double)silt_f32(rec_loss)[0], (double)silt_f32(pen)[0] / SILT_TRAIN_AE_LATENT_PENALTY);
     return loss;
+}
+
+// The object mask of each render (the union of its objects' coverage), grown
+// by one pixel so that the edges and the background right around an object
+// count too: small crosses and squares come back as blobs under the plain
+// MSE, where their few pixels weigh nothing against busy backgrounds.
+silt_status silt_ae_object_weights(const world_item *items, int B, float object_weight, float *w, double *wsum) {
+    if (!items || B < 1 || !(object_weight >= 0) || !w || !wsum)
+        return SILT_FAIL(SILT_ERR_ARG, "ae object weights: bad arguments");
+    enum { S = SILT_TRAIN_AE_IMAGE };
+    float masks[WORLD_MAX_OBJECTS * S * S], m[S * S];
+    double total = 0;
+    for (int i = 0; i < B; i++) {
+        const world_scene *sc = &items[i].scene;
+        SILT_TRY(world_render(sc, S, NULL, NULL, masks));
+        for (int k = 0; k < S * S; k++) {
+            float v = 0;
+            for (int o = 0; o < sc->n_objects; o++) v = fmaxf(v, masks[o * S * S + k]);
+            m[k] = v;
+        }
+        float *wi = w + (size_t)i * 3 * S * S;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                float v = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int yy = y + dy, xx = x + dx;
+                        if (yy >= 0 && yy < S && xx >= 0 && xx < S) v = fmaxf(v, m[yy * S + xx]);
+                    }
+                float wv = 1.0f + object_weight * v;
+                for (int c = 0; c < 3; c++) wi[(size_t)c * S * S + y * S + x] = wv;
+                total += 3.0 * wv;
+            }
+    }
+    *wsum = total;
+    return SILT_OK;
+}
+
+silt_status silt_train_ae_set_object_weight(silt_train_task *task, double weight) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "ae"))
+        return SILT_FAIL(SILT_ERR_ARG, "ae: object weight: not an ae task");
+    if (!(weight >= 0 && weight <= 1000)) return SILT_FAIL(SILT_ERR_ARG, "ae: object weight %g (0..1000)", weight);
+    ae_task *t = task->self;
+    if (weight == 0) return SILT_OK;
+    // Training-only, so an "aux_" key: a resume must match it, an --init ignores it.
+    size_t len = strlen(t->config);
+    if (len < 2 || t->config[len - 1] != '}' ||
+        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_object_weight\": %.9g}", weight) >=
+            (int)(sizeof t->config - (len - 1)))
+        return SILT_FAIL(SILT_ERR_ARG, "ae: config JSON too long");
+    t->object_weight = (float)weight;
+    silt_info("ae: object pixels (and a 1 px border) weigh %g times the background in the reconstruction loss",
+              1.0 + weight);
+    return SILT_OK;
 }
 
 silt_status silt_train_ae_create(const char *init_path, const char *size, uint64_t init_seed, silt_train_task *out) {

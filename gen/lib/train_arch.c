@@ -63,6 +63,10 @@ static silt_status ae_create_task(uint64_t init_seed, const silt_train_arch_opts
         s = silt_train_ae_freeze_encoder(out);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->object_weight > 0) {
+        s = silt_train_ae_set_object_weight(out, o->object_weight);
+        if (s) silt_train_task_free(out);
+    }
     return s;
 }
 

@@ -22,6 +22,7 @@ typedef struct silt_train_arch_opts {
     double repa_weight;     // mmdit: REPA alignment weight (silt_train_mmdit_set_repa); 0: off
     int repa_layer;         // mmdit: its block (-1: the default)
     bool decoder_only;      // ae: train the decoder only (silt_train_ae_freeze_encoder)
+    double object_weight;   // ae: extra weight of object pixels (silt_train_ae_set_object_weight); 0: plain MSE
     bool clip_only;         // mmdit: condition on world-CLIP's tokens alone (no word channel)
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
@@ -256,6 +257,13 @@ silt_status silt_train_ae_create(const char *init_path, const char *size, uint64
 // reconstruction term alone (the penalty only moves the encoder). The config
 // gets "aux_decoder_only": true. SILT_ERR_ARG for a task that is not ae.
 silt_status silt_train_ae_freeze_encoder(silt_train_task *task);
+// Object-weighted reconstruction (`gen train --arch ae --object-weight W`):
+// pixels of an object, and one pixel around it, weigh 1 + W in the
+// reconstruction loss, sum(w d^2) / sum(w). The config gets
+// "aux_object_weight". SILT_ERR_ARG for a task that is not ae or W outside 0..1000.
+silt_status silt_train_ae_set_object_weight(silt_train_task *task, double weight);
+// The weights of that loss for B train items, (B, 3, 32, 32), and their sum.
+silt_status silt_ae_object_weights(const world_item *items, int B, float object_weight, float *w, double *wsum);
 silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, double *std);
 // The EMA (else plain) weights of an ae checkpoint (or run dir) to out_path
 // with var_vq_save_as: "silt.kind" = "world-ae" and the two latent numbers.

@@ -47,7 +47,11 @@ mkdir -p "$tmp/dump"
 expect ae-eval-dump 0 "$gen" world vq-eval --ae "$tmp/ae" --limit 3 --dump "$tmp/dump"
 check ae-eval-dump-files test "$(ls "$tmp/dump" | wc -l)" -eq 3
 check ae-eval-dump-png png_size_is "$tmp/dump/002.png" 32x32
-check ae-eval-dump-caption bash -c "grep -aq -e '(pass)' -e '(fail)' '$tmp/dump/000.png'"
+check ae-eval-dump-caption bash -c "grep -aq -e 'reconstruction: pass' -e 'reconstruction: fail' '$tmp/dump/000.png'"
+# gen eval --image reads the caption from the dump's first parameter line,
+# with no verdict word in it to warn about.
+expect ae-eval-dump-judged 0 "$gen" eval --image "$tmp/dump/000.png" --json
+check ae-eval-dump-judged-prompt python3 -c "import json; d = json.load(open('$tmp/out')); assert d['unknown_words'] == [] and d['prompt'] == 'a cross', d"
 expect ae-eval-both 2 "$gen" world vq-eval --ae "$tmp/ae" --vq "$tmp/ae" --limit 1
 expect ae-with-clip 1 "$gen" train --arch ae --size tiny --clip-model "$tmp/clip" --steps 1 --out "$tmp/e"
 check ae-with-clip-line one_line
@@ -71,6 +75,14 @@ check ae-dec-same-numbers bash -c "test \$(wc -l <'$tmp/numbers_start') -eq 2 &&
 expect ae-dec-resume-plain 1 "$gen" "${dec[@]}" --steps 4 --resume auto
 check ae-dec-resume-plain-says err_has "holds a model with config"
 expect ae-dec-resume 0 "$gen" "${dec[@]}" --steps 4 --resume auto --decoder-only
+# --object-weight: a training-only key a resume must match; ae only.
+expect ae-ow 0 "$gen" "${dec[@]/ae_dec/ae_ow}" --decoder-only --object-weight 4
+check ae-ow-says err_has 'weigh 5 times'
+expect ae-ow-resume-plain 1 "$gen" "${dec[@]/ae_dec/ae_ow}" --steps 4 --resume auto --decoder-only
+check ae-ow-resume-plain-says err_has "holds a model with config"
+expect ae-ow-not-ae 2 "$gen" train --arch vq --size tiny --object-weight 1 --steps 1 --out "$tmp/e"
+check ae-ow-not-ae-says err_has "is for --arch ae"
+expect ae-ow-range 2 "$gen" "${dec[@]/ae_dec/e}" --object-weight -1
 expect ae-dec-no-start 2 "$gen" train --arch ae --size tiny --decoder-only --steps 1 --out "$tmp/e"
 check ae-dec-no-start-says err_has "start from a trained one"
 expect ae-dec-not-ae 2 "$gen" train --arch vq --size tiny --decoder-only --steps 1 --out "$tmp/e"

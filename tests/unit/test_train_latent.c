@@ -61,7 +61,8 @@ static double task_loss(silt_train_task *t, uint64_t seed, int64_t bi, int B) {
 
 // The documented ae loss, from the model's own conv nets and the noise stream
 // (penalty: the latent penalty's weight, 0 for a decoder-only run).
-static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B, double penalty) {
+// w: the object weights of the batch (B x 3 x 32 x 32) for a weighted mean, or NULL.
+static double ref_ae_loss_w(const var_vqvae *vq, uint64_t seed, int64_t bi, int B, double penalty, const float *w) {
     const int np = 3 * 32 * 32;
     silt_graph *g = silt_graph_create(0);
     silt_graph_set_grad(g, false);
@@ -73,7 +74,7 @@ static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B,
         silt_graph_free(g);
         return NAN;
     }
-    double sq = 0, se = 0;
+    double sq = 0, se = 0, wsum = 0;
     int64_t per = silt_numel(f) / B;
     silt_tensor *z = silt_graph_tensor_f32(g, 4, f->shape);
     for (int i = 0; i < B; i++) {
@@ -87,12 +88,17 @@ static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B,
     }
     silt_tensor *rec = var_vq_fhat_to_img(g, vq, z, false);
     for (int64_t k = 0; k < (int64_t)B * np; k++) {
-        double d = (double)silt_f32(rec)[k] - silt_f32(img)[k];
-        se += d * d;
+        double d = (double)silt_f32(rec)[k] - silt_f32(img)[k], wk = w ? w[k] : 1.0;
+        se += wk * d * d;
+        wsum += wk;
     }
     double nf = (double)silt_numel(f);
     silt_graph_free(g);
-    return se / ((double)B * np) + penalty * sq / nf;
+    return se / wsum + penalty * sq / nf;
+}
+
+static double ref_ae_loss(const var_vqvae *vq, uint64_t seed, int64_t bi, int B, double penalty) {
+    return ref_ae_loss_w(vq, seed, bi, B, penalty, NULL);
 }
 
 static void test_ae_task(void) {
@@ -406,6 +412,69 @@ static void test_latent_mmdit(void) {
     var_vq_free(ae);
 }
 
+// --object-weight: pixels of an object (and 1 px around it) weigh 1 + W;
+// the loss is the weighted mean of the squared error.
+static void test_ae_object_weight(void) {
+    enum { B = 3, S = 32, NP = 3 * S * S };
+    const float W = 8;
+    world_item items[B];
+    for (int i = 0; i < B; i++) CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, 21, 3 + i, &items[i]));
+    static float w[B * NP], masks[WORLD_MAX_OBJECTS * S * S];
+    double wsum = 0;
+    CHECK_OK(silt_ae_object_weights(items, B, W, w, &wsum));
+    double sum = 0;
+    int inside = 0, far = 0, bad = 0;
+    for (int i = 0; i < B; i++) {
+        const world_scene *sc = &items[i].scene;
+        CHECK_OK(world_render(sc, S, NULL, NULL, masks));
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                float own = 0, near = 0;
+                for (int o = 0; o < sc->n_objects; o++) {
+                    own = fmaxf(own, masks[(o * S + y) * S + x]);
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++)
+                            if (y + dy >= 0 && y + dy < S && x + dx >= 0 && x + dx < S)
+                                near = fmaxf(near, masks[(o * S + y + dy) * S + x + dx]);
+                }
+                const float *wi = w + (size_t)i * NP + y * S + x;
+                for (int c = 0; c < 3; c++) sum += wi[c * S * S];
+                bad += wi[S * S] != wi[0] || wi[2 * S * S] != wi[0] || wi[0] < 1 || wi[0] > 1 + W;
+                if (own == 1) inside++, bad += wi[0] != 1 + W;  // fully covered: the full weight
+                if (near == 0) far++, bad += wi[0] != 1;        // nothing within a pixel: the background's
+                if (near > 0) bad += wi[0] != 1 + W * near;     // the border: the nearest coverage
+            }
+    }
+    CHECK_MSG(bad == 0, "object weights: %d pixels off", bad);
+    CHECK_MSG(inside > 20 && far > 1000, "object weights: %d object and %d background pixels", inside, far);
+    CHECK_MSG(fabs(sum - wsum) <= 1e-9 * sum, "object weights: sum %.3f, reported %.3f", sum, wsum);
+    CHECK(silt_ae_object_weights(items, B, -1, w, &wsum) == SILT_ERR_ARG);
+
+    silt_train_task t = {0};
+    CHECK_OK(silt_train_ae_create(ae_path, "tiny", 5, &t));
+    if (!t.self) return;
+    CHECK_OK(silt_train_ae_freeze_encoder(&t));
+    CHECK(silt_train_ae_set_object_weight(&t, -1) == SILT_ERR_ARG);
+    CHECK_OK(silt_train_ae_set_object_weight(&t, W));
+    CHECK(strstr(t.config, "\"aux_object_weight\": 8}") != NULL);
+    var_vqvae *start = NULL;
+    CHECK_OK(var_vq_load_file(ae_path, &start));
+    // The task's items 3..5 of seed 21 are batch 1 of size 3.
+    if (start) {
+        double got = task_loss(&t, 21, 1, B), ref = ref_ae_loss_w(start, 21, 1, B, 0, w);
+        double plain = ref_ae_loss(start, 21, 1, B, 0);
+        CHECK_MSG(fabs(got - ref) <= 1e-5 * ref, "object-weighted loss %.8f vs reference %.8f", got, ref);
+        CHECK_MSG(fabs(got - plain) > 1e-3 * plain, "object-weighted loss %.8f equals the plain %.8f", got, plain);
+    }
+    var_vq_free(start);
+    silt_train_task_free(&t);
+    silt_train_task toy = {0};
+    silt_train_toy_config tc = silt_train_toy_default_config();
+    CHECK_OK(silt_train_toy_create(&tc, 1, &toy));
+    CHECK(silt_train_ae_set_object_weight(&toy, 1) == SILT_ERR_ARG);
+    silt_train_task_free(&toy);
+}
+
 int main(void) {
 #ifdef _OPENMP
     omp_set_num_threads(1);
@@ -416,6 +485,7 @@ int main(void) {
     test_ae_task();
     test_ae_export();
     test_ae_decoder_only();
+    test_ae_object_weight();
     test_latent_mmdit();
     test_rm_tree(tmpdir);
     return check_summary();
