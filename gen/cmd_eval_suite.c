@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -207,7 +208,7 @@ static void print_corr(const silt_reward_corr_result *c, const char *reward, boo
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 
 int cmd_eval_suite(int argc, char **argv) {
-    const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL;
+    const char *model = NULL, *clip = NULL, *arch = NULL, *vq = NULL, *dump = NULL;
     bool corr = false;
     int suite = 1, steps = 0, limit = 0, batch = 8, seed = 0, device = 0;  // device_choices: auto
     int precision = 0;                                                     // silt_precision_names: fp32
@@ -232,6 +233,10 @@ int cmd_eval_suite(int argc, char **argv) {
         {"per-item", 0, ARG_BOOL, &per_item, NULL,
          "also print each item's verdict (JSON: per_item), to pair two runs item by item (tools/paired_eval.py)",
          NULL, 0, -1},
+        {"dump", 0, ARG_STR, &dump, "DIR",
+         "also write each judged image as DIR/<item>.png (the caption, then the category and verdict, in its "
+         "parameters; DIR must exist)",
+         NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
     gen_search_flags sf = gen_search_flags_default();
@@ -242,7 +247,7 @@ int cmd_eval_suite(int argc, char **argv) {
     gen_guide_flags_specs(&gf, "CFG scale g (1 = off) [default: the model's silt.cfg]", specs + N_OWN);
     arg_parser ap = {"gen eval --suite",
                      "gen eval --suite eval|heldout [--model M|render|noise|shuffled] [--clip C] [--guidance MODE ...]\n"
-                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json] [--per-item]\n"
+                     "           [--steps N] [--limit N] [--batch B] [--seed S] [--json] [--per-item] [--dump DIR]\n"
                      "       gen eval --suite eval --arch var [--model VAR --vq VQ] [--search KIND --n N ...] [--reward-correlation]",
                      summary, specs, N_SPECS, NULL, 0, 0};
     bool given[N_SPECS];
@@ -258,12 +263,19 @@ int cmd_eval_suite(int argc, char **argv) {
     p.seed = (uint64_t)seed;
     p.progress = !quiet;
     p.per_item = per_item;
+    p.dump_dir = dump;
     if (arch && strcmp(arch, "var") && strcmp(arch, "mmdit"))
         return args_usage_error(&ap, "--arch %s: expected mmdit or var", arch);
     const bool want_var = arch && !strcmp(arch, "var");
     if (vq && arch && !want_var) return args_usage_error(&ap, "--vq is the world VAR's tokenizer: not for --arch %s", arch);
     if (corr && !want_var) return args_usage_error(&ap, "--reward-correlation needs --arch var");
     if (corr && per_item) return args_usage_error(&ap, "--per-item is for world-GenEval, not --reward-correlation");
+    if (corr && dump) return args_usage_error(&ap, "--dump is for world-GenEval, not --reward-correlation");
+    if (dump) {
+        struct stat st;
+        if (!*dump || stat(dump, &st) != 0 || !S_ISDIR(st.st_mode))
+            return args_usage_error(&ap, "--dump %s: not an existing folder", dump);
+    }
     if (!want_var && !vq) {
         const char *first = NULL;
         if (gen_search_flags_given(&ap, given, &first)) return args_usage_error(&ap, "--%s is for --arch var", first);

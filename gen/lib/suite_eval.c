@@ -4,6 +4,7 @@
 #include "gen/lib/suite_eval.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,15 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
             r.cat_passed[it->category] += er.pass;
             r.passed += er.pass;
             soft += er.score;
+            if (p->dump_dir) {
+                char file[4096], params[WORLD_CAPTION_MAX + 64];
+                snprintf(file, sizeof file, "%s/%03lld.png", p->dump_dir, (long long)(i0 + b));
+                // The caption alone on the first line: gen eval --image FILE judges it again.
+                snprintf(params, sizeof params, "%s\n%s: %s, score %.3f", it->caption, world_category_name(it->category),
+                         er.pass ? "pass" : "fail", er.score);
+                s = silt_image_write_png(ims[b], file, params);
+                if (s != SILT_OK) break;
+            }
             if (verdict)
                 verdict[i0 + b] = (silt_suite_eval_item){.index = i0 + b, .category = it->category, .pass = er.pass,
                                                          .soft = er.score, .clip_cos = NAN};

@@ -51,6 +51,8 @@ typedef struct silt_suite_eval_params {
     const wclip_model *clip;   // NULL: no world-CLIP score and world-FD
     bool progress;             // progress bar over the items on stderr
     bool per_item;             // also keep each item's verdict (result.item), for paired comparisons
+    const char *dump_dir;      // also write each judged image as DIR/<index>.png (caption, then the
+                               // verdict, in its parameters); NULL: none. The folder must exist.
 } silt_suite_eval_params;
 
 // suite eval, source model, batch 8, progress on; the rest zero.

@@ -46,6 +46,24 @@ check render-per-item-json json_ok "len(d['per_item']) == 14 and all(v['pass'] a
 expect shuffled-per-item 0 "$gen" eval --suite eval --model shuffled --limit 14 --clip "$clip" --json --per-item -q
 cp "$tmp/out" "$tmp/shuffled.json"
 check shuffled-per-item-sums json_ok "sum(v['pass'] for v in d['per_item']) == d['passed'] < 14 and abs(sum(v['soft'] for v in d['per_item']) / 14 - d['soft_score']) < 1e-5"
+# --dump: each judged image, with its caption on the first parameter line, so
+# that gen eval --image gives each the same verdict again.
+mkdir -p "$tmp/dump"
+expect shuffled-dump 0 "$gen" eval --suite eval --model shuffled --limit 6 --clip "$clip" --json --per-item -q --dump "$tmp/dump"
+cp "$tmp/out" "$tmp/dump.json"
+check shuffled-dump-files test "$(ls "$tmp/dump" | wc -l)" -eq 6
+check shuffled-dump-rejudged bash -c "for i in 0 1 2 3 4 5; do '$gen' eval --image '$tmp/dump/00'\$i.png --json; done > '$tmp/rejudged'"
+check shuffled-dump-same python3 -c "
+import json
+d = json.load(open('$tmp/dump.json'))
+text = open('$tmp/rejudged').read()
+dec = json.JSONDecoder(); pos = 0; got = []
+while pos < len(text.rstrip()):
+    o, pos = dec.raw_decode(text, pos); got.append(o); pos += 1
+assert [g['pass'] for g in got] == [v['pass'] for v in d['per_item']], got
+assert all(g['unknown_words'] == [] for g in got) and any(not g['pass'] for g in got)"
+expect dump-missing 2 "$gen" eval --suite eval --model render --limit 1 --dump "$tmp/no_such_dir"
+check dump-missing-says err_has "not an existing folder"
 expect paired 0 python3 "$(dirname "$0")/../../tools/paired_eval.py" "$tmp/render.json" "$tmp/shuffled.json" --json
 check paired-counts json_ok "(lambda o: o['both'] + o['only_a'] == 14 and o['only_b'] == 0 and o['neither'] == 0 and abs(o['p_mcnemar'] - min(1, 2 * 0.5 ** o['only_a'])) < 1e-12)(d['overall']) and sum(c['items'] for c in d['categories'].values()) == 14"
 expect render-per-item-13 0 "$gen" eval --suite eval --model render --limit 13 --clip "$clip" --json --per-item -q
