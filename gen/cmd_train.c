@@ -3,6 +3,7 @@
 // atomic checkpoints and an exact --resume. `--arch mmdit|vq|var --export CKPT -o
 // FILE` turns a run's checkpoint into a model file instead.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -14,6 +15,31 @@
 
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
+
+// "name=w,name=w": the named categories' weights, the others as given in w.
+static silt_status parse_category_weights(const char *spec, int w[WORLD_CAT_COUNT]) {
+    char buf[512];
+    if (!*spec || snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
+        return SILT_FAIL(SILT_ERR_ARG, "expected NAME=W,... (a category and an integer weight)");
+    int total = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '='), *end = NULL;
+        if (!eq) return SILT_FAIL(SILT_ERR_ARG, "'%s': expected NAME=W", tok);
+        *eq = 0;
+        world_category c;
+        if (world_category_from_name(tok, &c) != SILT_OK)
+            return SILT_FAIL(SILT_ERR_ARG, "unknown category '%s' (single_object, two_objects, counting, colours, "
+                                           "position, colour_attribution, background)", tok);
+        long v = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || v < 0 || v > WORLD_TRAIN_WEIGHT_MAX)
+            return SILT_FAIL(SILT_ERR_ARG, "%s: weight '%s' is not an integer in 0..%d", tok, eq + 1,
+                             WORLD_TRAIN_WEIGHT_MAX);
+        w[c] = (int)v;
+    }
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += w[c];
+    if (total < 1) return SILT_FAIL(SILT_ERR_ARG, "every weight is 0");
+    return SILT_OK;
+}
 
 int cmd_train(int argc, char **argv) {
     // device_choices index. The default is cpu, not auto: until the GPU path
@@ -31,6 +57,7 @@ int cmd_train(int argc, char **argv) {
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0;
+    const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
     char gpu_archs[256] = "", device_help[512];
@@ -104,6 +131,11 @@ int cmd_train(int argc, char **argv) {
         {"clip-only", 0, ARG_BOOL, &clip_only, NULL,
          "mmdit: condition on world-CLIP's tokens alone, without the word channel (one-hot word and position "
          "appended to each token; CLIP barely tells \"left of\" from \"right of\"), as models before it did",
+         NULL, 0, -1},
+        {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
+         "mmdit: the train captions' category mix as relative integer weights, changing the named ones from the "
+         "defaults single_object=2,two_objects=2,counting=2,colours=2,position=3,colour_attribution=2,background=2 "
+         "(e.g. position=9)",
          NULL, 0, -1},
         {"relation-channel", 0, ARG_BOOL, &relation_channel, NULL,
          "mmdit: also give each text token the direction its phrase's relation names (\"X left of Y\": X's tokens "
@@ -241,6 +273,11 @@ int cmd_train(int argc, char **argv) {
     if (relation_channel && clip_only)
         return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
+    int cat_weights[WORLD_CAT_COUNT];
+    world_train_weights(cat_weights);
+    if (cat_spec && strcmp(arch, "mmdit")) return args_usage_error(&p, "--category-weights is for --arch mmdit");
+    if (cat_spec && parse_category_weights(cat_spec, cat_weights) != SILT_OK)
+        return args_usage_error(&p, "--category-weights %s: %s", cat_spec, silt_last_error_message());
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
@@ -250,7 +287,8 @@ int cmd_train(int argc, char **argv) {
     silt_train_arch_opts ao = {.clip_path = clip_model, .vq_path = vq_model, .ae_path = ae_model,
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
-                               .relation_channel = relation_channel, .time_shift = time_shift};
+                               .relation_channel = relation_channel, .time_shift = time_shift,
+                               .category_weights = cat_spec ? cat_weights : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

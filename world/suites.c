@@ -209,12 +209,21 @@ static const int train_weights[WORLD_CAT_COUNT] = {2, 2, 2, 2, 3, 2, 2};
 
 static const gen_opts train_opts = {GEN_TRAIN, 0.8, 0.25, 0.1};
 
-static silt_status train_item(uint64_t seed, int64_t index, world_item *out) {
-    silt_rng rng = silt_rng_init(seed, (uint64_t)index);
+void world_train_weights(int out[WORLD_CAT_COUNT]) { memcpy(out, train_weights, sizeof train_weights); }
+
+silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out) {
+    if (!weights) weights = train_weights;
     int total = 0;
-    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += train_weights[c];
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) {
+        if (weights[c] < 0 || weights[c] > WORLD_TRAIN_WEIGHT_MAX)
+            return SILT_FAIL(SILT_ERR_ARG, "train item: category %s weight %d (0..%d)",
+                             world_category_name((world_category)c), weights[c], WORLD_TRAIN_WEIGHT_MAX);
+        total += weights[c];
+    }
+    if (total < 1) return SILT_FAIL(SILT_ERR_ARG, "train item: every category weight is 0");
+    silt_rng rng = silt_rng_init(seed, (uint64_t)index);
     int x = draw(&rng, total), cat = 0;
-    while (x >= train_weights[cat]) x -= train_weights[cat++];
+    while (x >= weights[cat]) x -= weights[cat++];
     world_item it;
     memset(&it, 0, sizeof it);
     it.category = (world_category)cat;
@@ -351,7 +360,7 @@ silt_status world_suite_item(world_suite s, uint64_t seed, int64_t index, world_
     if (!out) return SILT_FAIL(SILT_ERR_ARG, "world_suite_item: NULL out");
     if ((int)s < 0 || s >= WORLD_SUITE_COUNT) return SILT_FAIL(SILT_ERR_ARG, "world_suite_item: suite %d out of range", (int)s);
     if (index < 0) return SILT_FAIL(SILT_ERR_ARG, "world_suite_item: index %lld < 0", (long long)index);
-    if (s == WORLD_SUITE_TRAIN) return train_item(seed, index, out);
+    if (s == WORLD_SUITE_TRAIN) return world_train_item(seed, index, NULL, out);
     fixed_list *L = get_list(s);
     if (L->status != SILT_OK) return SILT_FAIL(L->status, "suite %s could not be built", suite_names[s]);
     if (index >= L->n)

@@ -48,6 +48,16 @@ int64_t world_suite_category_size(world_suite s, world_category c);  // per cate
 // seed 0 gives the reference scene and other seeds other scenes of the prompt.
 silt_status world_suite_item(world_suite s, uint64_t seed, int64_t index, world_item *out);
 
+// The train sampler with other category weights (relative integers, indexed
+// by world_category; NULL: the default ones, world_train_weights): item
+// (seed, index) draws its category from them and the rest as
+// world_suite_item(WORLD_SUITE_TRAIN, ...) does, so the default weights give
+// the same items. SILT_ERR_ARG for a weight outside 0..WORLD_TRAIN_WEIGHT_MAX
+// or all zero.
+#define WORLD_TRAIN_WEIGHT_MAX 1000
+silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out);
+void world_train_weights(int out[WORLD_CAT_COUNT]);
+
 // Held-out compositions.
 uint32_t world_heldout_pairs(void);  // WORLD_PAIR_BIT set of held-out colour-shape pairs
 bool world_heldout_pair(world_colour c, world_shape s);

@@ -45,6 +45,10 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         s = silt_train_mmdit_set_time_shift(out, o->time_shift);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->category_weights) {
+        s = silt_train_mmdit_set_category_weights(out, o->category_weights);
+        if (s) silt_train_task_free(out);
+    }
     return s;
 }
 
@@ -112,6 +116,11 @@ char *silt_train_arch_list(char *buf, size_t n) {
 }
 
 silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items) {
+    return silt_train_render_batch_weighted(data_seed, j0, B, S, NULL, x, items);
+}
+
+silt_status silt_train_render_batch_weighted(uint64_t data_seed, int64_t j0, int B, int S, const int *weights, float *x,
+                                             world_item *items) {
     if (!x || B < 0 || S < 1 || j0 < 0) return SILT_FAIL(SILT_ERR_ARG, "render batch: bad arguments");
     const int64_t npix = 3 * (int64_t)S * S;
     silt_status first = SILT_OK;
@@ -121,7 +130,7 @@ silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S
     for (int i = 0; i < B; i++) {
         world_item it;
         float *xi = x + i * npix;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j0 + i, &it);
+        silt_status s = world_train_item(data_seed, j0 + i, weights, &it);
         if (!s) s = world_render(&it.scene, S, xi, NULL, NULL);
         if (s) {  // the message is thread-local: keep the first item's
 #pragma omp critical(silt_train_render_batch)

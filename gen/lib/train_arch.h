@@ -26,6 +26,7 @@ typedef struct silt_train_arch_opts {
     bool clip_only;         // mmdit: condition on world-CLIP's tokens alone (no word channel)
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
+    const int *category_weights;  // mmdit: WORLD_CAT_COUNT train-caption weights (silt_train_mmdit_set_category_weights); NULL: default
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -141,6 +142,12 @@ silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int 
 // so the caption's relations are barely taught. Recorded in the config
 // ("aux_time_shift"). shift in [1, 100]; 1 is the default, no shift.
 silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift);
+// The train captions' category mix (before training): relative integer
+// weights per world_category (world_train_item), e.g. more position captions
+// than the default 3 in 15. Recorded in the config ("aux_category_weights")
+// unless they are the defaults. SILT_ERR_ARG for a weight outside
+// 0..WORLD_TRAIN_WEIGHT_MAX, all zero, or a second call.
+silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]);
 // Image j's sigma under the Philox stream seed_t (the task's PURPOSE_TIME seed).
 float silt_train_mmdit_sigma(uint64_t seed_t, int64_t j, double shift);
 // The same with an explicit model config (joint_dim and pooled_dim are set
@@ -304,5 +311,8 @@ silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path,
 // function of (data_seed, j), so the bytes do not depend on the thread
 // count. A failure returns the first failing item's error.
 silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items);
+// The same from the train sampler with other category weights (world_train_item; NULL: the defaults).
+silt_status silt_train_render_batch_weighted(uint64_t data_seed, int64_t j0, int B, int S, const int *weights, float *x,
+                                             world_item *items);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct mmdit_task {
     int side, channels;  // the diffused tensor: (channels, side, side)
     int words;          // the context's channels (WCLIP_CTX_*: + the word channel, + the relation channel)
     double time_shift;  // training sigmas shifted as the flow sampler's (silt_train_mmdit_sigma); 1: none
+    bool weighted;      // silt_train_mmdit_set_category_weights: the train sampler's categories drawn by cat_weights
+    int cat_weights[WORLD_CAT_COUNT];
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
@@ -211,7 +213,8 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     // x0: the B renders in [-1, 1].
     world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
     if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
-    silt_status rs = silt_train_render_batch(data_seed, batch_index * B, B, S, x0, items);
+    silt_status rs = silt_train_render_batch_weighted(data_seed, batch_index * B, B, S,
+                                                      t->weighted ? t->cat_weights : NULL, x0, items);
     if (rs) return fail(g, rs);
     for (int i = 0; i < B; i++) {
         // Caption dropout (for classifier-free guidance): the null caption is "".
@@ -470,6 +473,33 @@ silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift)
     SILT_TRY(config_add_aux(t, aux, "time shift"));
     t->time_shift = shift;
     silt_info("mmdit: training sigmas shifted by %g (median sigma %.2f)", shift, shift * 0.5 / (1 + (shift - 1) * 0.5));
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "category weights: not a world MMDiT task");
+    mmdit_task *t = task->self;
+    if (t->weighted) return SILT_FAIL(SILT_ERR_ARG, "category weights: already set");
+    world_item probe;
+    SILT_TRY(world_train_item(0, 0, weights, &probe));  // the range checks
+    int def[WORLD_CAT_COUNT];
+    world_train_weights(def);
+    if (!memcmp(def, weights, sizeof def)) return SILT_OK;
+    char aux[256] = "\"aux_category_weights\": [";
+    for (int c = 0; c < WORLD_CAT_COUNT; c++)
+        snprintf(aux + strlen(aux), sizeof aux - strlen(aux), "%s%d", c ? ", " : "", weights[c]);
+    snprintf(aux + strlen(aux), sizeof aux - strlen(aux), "]");
+    SILT_TRY(config_add_aux(t, aux, "category weights"));
+    memcpy(t->cat_weights, weights, sizeof t->cat_weights);
+    t->weighted = true;
+    int total = 0;
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += weights[c];
+    char desc[512] = "";
+    for (int c = 0; c < WORLD_CAT_COUNT; c++)
+        snprintf(desc + strlen(desc), sizeof desc - strlen(desc), "%s%s %.0f%%", c ? ", " : "",
+                 world_category_name((world_category)c), 100.0 * weights[c] / total);
+    silt_info("mmdit: train captions by category: %s", desc);
     return SILT_OK;
 }
 

@@ -148,6 +148,22 @@ expect relation-toy 2 "$gen" train --arch toy --relation-channel --out "$tmp/e"
 check relation-toy-line one_line
 expect relation-clip-only 2 "$gen" "${args[@]}" --out "$tmp/e" --relation-channel --clip-only
 check relation-clip-only-line one_line
+# --category-weights: the mix is said, kept in the config (a resume must give
+# it again), and checked; the defaults given explicitly add nothing.
+expect cat-weights 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/cw" --category-weights position=9,counting=0
+check cat-weights-says err_has "counting 0%, colours 11%, position 47%"
+expect cat-weights-resume-without 1 "$gen" "${args[@]}" --steps 3 --out "$tmp/cw" --resume auto
+check cat-weights-resume-without-says err_has 'aux_category_weights'
+expect cat-weights-resume 0 "$gen" "${args[@]}" --steps 3 --out "$tmp/cw" --resume auto --category-weights counting=0,position=9
+expect cat-weights-default 0 "$gen" "${args[@]}" --steps 1 --out "$tmp/cw2" --category-weights position=3
+check cat-weights-default-quiet bash -c "! grep -q 'captions by category' '$tmp/err'"
+expect cat-weights-unknown 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights posture=3
+check cat-weights-unknown-line one_line
+check cat-weights-unknown-says err_has "unknown category 'posture'"
+expect cat-weights-bad 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights position=-1
+expect cat-weights-zero 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights single_object=0,two_objects=0,counting=0,colours=0,position=0,colour_attribution=0,background=0
+check cat-weights-zero-says err_has "every weight is 0"
+expect cat-weights-vq 2 "$gen" train --arch vq --size tiny --category-weights position=1 --out "$tmp/e"
 expect repa-toy 2 "$gen" train --arch toy --repa 0.5 --out "$tmp/e"
 expect repa-layer-alone 2 "$gen" "${args[@]}" --out "$tmp/e" --repa-layer 0
 expect repa-negative 2 "$gen" "${args[@]}" --out "$tmp/e" --repa -1

@@ -420,6 +420,48 @@ static void test_render_batch(void) {
     free(x);
 }
 
+// Category weights: the weighted batch is world_train_item's items, and the
+// task trains on them (its loss moves with the mix); the defaults add no key.
+static void test_category_weights(void) {
+    enum { B = 5, S = 32 };
+    const int64_t npix = 3 * S * S;
+    int w[WORLD_CAT_COUNT] = {0};
+    w[WORLD_CAT_POSITION] = 1;
+    float *x = malloc(sizeof(float) * B * npix), *ref = malloc(sizeof(float) * npix);
+    world_item items[B];
+    CHECK_OK(silt_train_render_batch_weighted(9, 3, B, S, w, x, items));
+    for (int i = 0; i < B; i++) {
+        world_item it;
+        CHECK_OK(world_train_item(9, 3 + i, w, &it));
+        CHECK_OK(world_render(&it.scene, S, ref, NULL, NULL));
+        bool same = items[i].category == WORLD_CAT_POSITION && !strcmp(items[i].caption, it.caption);
+        for (int64_t k = 0; k < npix; k++) same = same && x[i * npix + k] == 2.0f * ref[k] - 1.0f;
+        CHECK_MSG(same, "weighted batch item %d ('%s') is not world_train_item's position item", i, items[i].caption);
+    }
+    free(x);
+    free(ref);
+    silt_train_task a = {0}, b = {0};
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &a));
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &b));
+    if (!a.self || !b.self) return;
+    int def[WORLD_CAT_COUNT];
+    world_train_weights(def);
+    CHECK_OK(silt_train_mmdit_set_category_weights(&a, def));
+    CHECK(!strstr(a.config, "aux_category_weights"));
+    CHECK_OK(silt_train_mmdit_set_category_weights(&b, w));
+    CHECK(strstr(b.config, "\"aux_category_weights\": [0, 0, 0, 0, 1, 0, 0]") != NULL);
+    CHECK(silt_train_mmdit_set_category_weights(&b, def) == SILT_ERR_ARG);
+    double la = task_loss(&a, 9, 0, 4, false), lb = task_loss(&b, 9, 0, 4, false);
+    CHECK_MSG(isfinite(la) && isfinite(lb) && la != lb, "loss %.8f with the default mix, %.8f with position only", la, lb);
+    int zero[WORLD_CAT_COUNT] = {0};
+    silt_train_task c = {0};
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &c));
+    CHECK(silt_train_mmdit_set_category_weights(&c, zero) == SILT_ERR_ARG);
+    silt_train_task_free(&a);
+    silt_train_task_free(&b);
+    silt_train_task_free(&c);
+}
+
 int main(void) {
 #ifdef _OPENMP
     omp_set_num_threads(1);  // bit-reproducible sums; a shared 2-core machine
@@ -434,6 +476,7 @@ int main(void) {
     test_repa();
     test_words();
     test_time_shift();
+    test_category_weights();
     test_rm_tree(tmpdir);
     return check_summary();
 }

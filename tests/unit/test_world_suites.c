@@ -1,6 +1,7 @@
 // Prompt suites: sizes, category balance and order, distinct prompts,
 // determinism, scenes that satisfy their captions, and held-out disjointness
 // (100k train draws never name or render a held-out composition).
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -155,9 +156,54 @@ static void test_train(void) {
     CHECK(memcmp(&a.scene, &c.scene, sizeof a.scene) != 0);
 }
 
+// world_train_item: the default weights are the train suite's items; other
+// weights change the category mix (and nothing else's rules).
+static void test_train_weighted(void) {
+    int def[WORLD_CAT_COUNT], w[WORLD_CAT_COUNT];
+    world_train_weights(def);
+    CHECK(def[WORLD_CAT_POSITION] == 3 && def[WORLD_CAT_COUNTING] == 2);
+    for (int i = 0; i < 500; i++) {
+        world_item a, b, c;
+        CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, 7, i, &a));
+        CHECK_OK(world_train_item(7, i, NULL, &b));
+        CHECK_OK(world_train_item(7, i, def, &c));
+        CHECK_MSG(!memcmp(&a, &b, sizeof a) && !memcmp(&a, &c, sizeof a), "train item %d differs with the default weights", i);
+    }
+    // position 9, counting 0, the rest 2: shares 9/19, 0, 2/19.
+    memcpy(w, def, sizeof w);
+    w[WORLD_CAT_POSITION] = 9, w[WORLD_CAT_COUNTING] = 0;
+    const int n = 20000;
+    int counts[WORLD_CAT_COUNT] = {0}, fail = 0, held = 0;
+    for (int i = 0; i < n; i++) {
+        world_item it;
+        if (world_train_item(7, i, w, &it) != SILT_OK) {
+            fail++;
+            continue;
+        }
+        counts[it.category]++;
+        held += world_reqs_heldout(&it.reqs) || world_scene_heldout(&it.scene);
+        if (i < 1000) {
+            world_check chk;
+            world_reqs_check_scene(&it.reqs, &it.scene, &chk);
+            fail += !chk.pass;
+        }
+    }
+    CHECK_MSG(fail == 0 && held == 0, "weighted train items: %d fail, %d held out", fail, held);
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) {
+        double want = w[c] / 19.0, got = (double)counts[c] / n;
+        CHECK_MSG(fabs(got - want) < 0.015, "weighted category %s: share %.4f, expected %.4f", world_category_name(c), got, want);
+    }
+    w[WORLD_CAT_COUNTING] = -1;
+    world_item it;
+    CHECK(world_train_item(7, 0, w, &it) == SILT_ERR_ARG);
+    int zero[WORLD_CAT_COUNT] = {0};
+    CHECK(world_train_item(7, 0, zero, &it) == SILT_ERR_ARG);
+}
+
 int main(void) {
     test_names();
     test_fixed_suites();
     test_train();
+    test_train_weighted();
     return check_summary();
 }
