@@ -20,7 +20,7 @@
 # training. Two calls, the second while the machine is warm (it keeps /tmp,
 # the build included; call at once, the idle window is 30 s):
 #   1. run(command="SKIP_TRAIN=1 bash tools/gpu_session.sh", carry=[".devdeps"], timeout_s=480)
-#   2. run(command="SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 TRAIN_END=330 bash tools/gpu_session.sh",
+#   2. run(command="SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 AE_STEPS=2000 TRAIN_END=330 bash tools/gpu_session.sh",
 #          carry=[".devdeps"], timeout_s=480)
 # (the time counts from each call's start). The training adds the relation
 # channel (--relation-channel, RELATION=1 by default: zero-initialised from a
@@ -30,7 +30,11 @@
 # evaluate on the CPU, pair with tools/paired_eval.py, probe with tools/position_probe.py.
 #
 # Env: TRAIN_END (default 480: seconds into the call when training stops),
-# BATCH (128), LR (3e-4), SEED (24), RELATION (1), TF32 (1: train with --tf32 when its
+# BATCH (128), LR (3e-4), SEED (24), RELATION (1), CAT_WEIGHTS (e.g. position=9:
+# gen train --category-weights; default: the train suite's mix), AE_STEPS (0: when
+# > 0, first train the autoencoder's decoder that many steps x 128 with
+# --decoder-only --object-weight 8 from the shipped one, export it as
+# world-ae.safetensors.gz.part-*, and print its reconstruction pass rate), TF32 (1: train with --tf32 when its
 # 200-step probe kept the loss within 5% of fp32's; 0: always fp32),
 # SKIP_TESTS=1, SKIP_BENCH=1, SKIP_TRAIN=1; for a dry run on a CPU: DEVICE=cpu, AB_STEPS,
 # BUILD (a build dir) with SKIP_BUILD=1, EVAL_LIMIT (items per eval).
@@ -93,8 +97,25 @@ A=(--arch mmdit --device "$DEV" --clip-model models/world-clip.safetensors.zst -
    --init models/world-dit.safetensors.zst --size default --batch "${BATCH:-128}" --lr-min 1e-5 --ema 0.999 --clip 1
    --time-shift 3)
 [ "${RELATION:-1}" = 1 ] && A+=(--relation-channel)
+[ -n "${CAT_WEIGHTS:-}" ] && A+=(--category-weights "$CAT_WEIGHTS")
 # Fresh run folders: a second call on a warm machine (or a retry) finds the last one's in /tmp.
 rm -rf /tmp/ab_fp32 /tmp/ab_tf32 /tmp/run /tmp/w.safetensors /tmp/w.gz
+# The decoder (decoder-only: the latent, and so the MMDiT, stay as they are).
+if [ "${AE_STEPS:-0}" -gt 0 ]; then
+    rm -rf /tmp/ae_run /tmp/ae.safetensors
+    "$G" train --arch ae --device "$DEV" --vq models/world-ae.safetensors.zst --decoder-only --object-weight 8 \
+        --steps "$AE_STEPS" --batch 128 --lr 2e-4 --lr-min 1e-5 --warmup 50 --beta2 0.99 --weight-decay 0 --clip 1 \
+        --ema 0.998 --ckpt-every 0 --log-every 100 --seed 43 --out /tmp/ae_run >$L/ae_train.log 2>&1
+    say "ae decoder rc=$?; last row: $(tail -1 /tmp/ae_run/train_log.csv 2>/dev/null)"
+    cp /tmp/ae_run/train_log.csv $L/ae_train_log.csv 2>/dev/null
+    if "$G" train --arch ae --export /tmp/ae_run -o /tmp/ae.safetensors >$L/ae_export.log 2>&1; then
+        gzip -1 -c /tmp/ae.safetensors | split -b 15m - $O/world-ae.safetensors.gz.part-
+        say "ae recon, shipped: $("$G" world vq-eval --ae models/world-ae.safetensors.zst --json 2>&1 | tail -1)"
+        say "ae recon, new:     $("$G" world vq-eval --ae /tmp/ae.safetensors --json 2>&1 | tail -1)"
+    else
+        say "ae export failed: $(tail -1 $L/ae_export.log)"
+    fi
+fi
 # fp32 against --tf32 on the same 200 steps (the same seed: same data, same draws).
 ips() { awk -F, 'END{print $5}' "$1/train_log.csv"; }
 loss() { awk -F, 'NR>1{s+=$2;n++} END{printf "%.4f", s/n}' "$1/train_log.csv"; }
