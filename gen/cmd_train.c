@@ -56,7 +56,7 @@ int cmd_train(int argc, char **argv) {
     double repa_weight = 0;
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
-    double time_shift = 1.0, object_weight = 0;
+    double time_shift = 1.0, object_weight = 0, pure_noise = 0;
     const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -132,6 +132,10 @@ int cmd_train(int argc, char **argv) {
          "mmdit: condition on world-CLIP's tokens alone, without the word channel (one-hot word and position "
          "appended to each token; CLIP barely tells \"left of\" from \"right of\"), as models before it did",
          NULL, 0, -1},
+        {"pure-noise", 0, ARG_FLOAT, &pure_noise, "P",
+         "mmdit: train a fraction P of the images at sigma 1, the sampler's start, where only the caption tells "
+         "the layout (the shifted draws almost never get there)",
+         NULL, 0, 0.5},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
          "mmdit: the train captions' category mix as relative integer weights, changing the named ones from the "
          "defaults single_object=2,two_objects=2,counting=2,colours=2,position=3,colour_attribution=2,background=2 "
@@ -273,6 +277,7 @@ int cmd_train(int argc, char **argv) {
     if (relation_channel && clip_only)
         return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
+    if (pure_noise != 0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--pure-noise is for --arch mmdit");
     int cat_weights[WORLD_CAT_COUNT];
     world_train_weights(cat_weights);
     if (cat_spec && strcmp(arch, "mmdit")) return args_usage_error(&p, "--category-weights is for --arch mmdit");
@@ -288,7 +293,7 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .category_weights = cat_spec ? cat_weights : NULL};
+                               .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -45,6 +45,10 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         s = silt_train_mmdit_set_time_shift(out, o->time_shift);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->pure_noise > 0) {
+        s = silt_train_mmdit_set_pure_noise(out, o->pure_noise);
+        if (s) silt_train_task_free(out);
+    }
     if (!s && o && o->category_weights) {
         s = silt_train_mmdit_set_category_weights(out, o->category_weights);
         if (s) silt_train_task_free(out);

@@ -26,6 +26,7 @@ typedef struct silt_train_arch_opts {
     bool clip_only;         // mmdit: condition on world-CLIP's tokens alone (no word channel)
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
+    double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
     const int *category_weights;  // mmdit: WORLD_CAT_COUNT train-caption weights (silt_train_mmdit_set_category_weights); NULL: default
 } silt_train_arch_opts;
 
@@ -148,6 +149,18 @@ silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift)
 // unless they are the defaults. SILT_ERR_ARG for a weight outside
 // 0..WORLD_TRAIN_WEIGHT_MAX, all zero, or a second call.
 silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]);
+// Pure-noise training (before training): a fraction of the images (0..0.5)
+// get sigma 1 exactly, where the sampler starts. The shifted logit-normal
+// draw almost never gets there (sigma > 0.99 about 2e-4 of the time at shift
+// 3), so the model learns to read a layout out of the faint image in
+// x_t and, from the sampler's pure noise, reads one out of the noise: at a
+// seed every relation ("left of", "right of", "and") gives the same layout.
+// At sigma 1 its best prediction is the caption's mean image (the zero
+// terminal SNR argument of Lin et al. 2024 for flow matching). Recorded in
+// the config ("aux_pure_noise").
+silt_status silt_train_mmdit_set_pure_noise(silt_train_task *task, double fraction);
+// Whether image j is a pure-noise one under the Philox stream seed_p.
+bool silt_train_mmdit_pure(uint64_t seed_p, int64_t j, double fraction);
 // Image j's sigma under the Philox stream seed_t (the task's PURPOSE_TIME seed).
 float silt_train_mmdit_sigma(uint64_t seed_t, int64_t j, double shift);
 // The same with an explicit model config (joint_dim and pooled_dim are set

@@ -21,7 +21,7 @@
 #include "world/suites.h"
 
 // Purposes of the random draws (silt_train_batch_rng and the Philox seeds).
-enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3 };
+enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3, PURPOSE_PURE = 5 };
 
 typedef struct mmdit_task {
     mmdit_model *m;
@@ -35,6 +35,7 @@ typedef struct mmdit_task {
     int side, channels;  // the diffused tensor: (channels, side, side)
     int words;          // the context's channels (WCLIP_CTX_*: + the word channel, + the relation channel)
     double time_shift;  // training sigmas shifted as the flow sampler's (silt_train_mmdit_sigma); 1: none
+    double pure_noise;  // silt_train_mmdit_set_pure_noise: the fraction of images at sigma 1; 0: none
     bool weighted;      // silt_train_mmdit_set_category_weights: the train sampler's categories drawn by cat_weights
     int cat_weights[WORLD_CAT_COUNT];
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
@@ -194,6 +195,12 @@ float silt_train_mmdit_sigma(uint64_t seed_t, int64_t j, double shift) {
     return s;
 }
 
+bool silt_train_mmdit_pure(uint64_t seed_p, int64_t j, double fraction) {
+    if (!(fraction > 0)) return false;
+    silt_rng r = silt_rng_init(seed_p, (uint64_t)j);
+    return silt_rng_next_double(&r) < fraction;
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     mmdit_task *t = self;
     const wclip_config *cc = wclip_get_config(t->clip);
@@ -252,8 +259,10 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     // Each image's sigma (silt_train_mmdit_sigma), the model's timestep 1000 sigma.
     float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
     if (!sig) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
+    const uint64_t seed_p = purpose_seed(data_seed, PURPOSE_PURE);
     for (int i = 0; i < B; i++) {
-        sig[i] = silt_train_mmdit_sigma(seed_t, batch_index * B + i, t->time_shift);
+        const int64_t j = batch_index * B + i;
+        sig[i] = silt_train_mmdit_pure(seed_p, j, t->pure_noise) ? 1.0f : silt_train_mmdit_sigma(seed_t, j, t->time_shift);
         ts[i] = 1000.0f * sig[i];
     }
     // The pair (x_t, v = noise - x0), noise from Philox (seed_n, image index):
@@ -473,6 +482,21 @@ silt_status silt_train_mmdit_set_time_shift(silt_train_task *task, double shift)
     SILT_TRY(config_add_aux(t, aux, "time shift"));
     t->time_shift = shift;
     silt_info("mmdit: training sigmas shifted by %g (median sigma %.2f)", shift, shift * 0.5 / (1 + (shift - 1) * 0.5));
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_set_pure_noise(silt_train_task *task, double fraction) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "pure noise: not a world MMDiT task");
+    if (!(fraction >= 0 && fraction <= 0.5)) return SILT_FAIL(SILT_ERR_ARG, "pure noise fraction %g outside [0, 0.5]", fraction);
+    mmdit_task *t = task->self;
+    if (t->pure_noise > 0) return SILT_FAIL(SILT_ERR_ARG, "pure noise: already set");
+    if (fraction == 0) return SILT_OK;
+    char aux[64];
+    snprintf(aux, sizeof aux, "\"aux_pure_noise\": %.9g", fraction);
+    SILT_TRY(config_add_aux(t, aux, "pure noise"));
+    t->pure_noise = fraction;
+    silt_info("mmdit: %g%% of the training images at sigma 1 (pure noise, where sampling starts)", 100 * fraction);
     return SILT_OK;
 }
 

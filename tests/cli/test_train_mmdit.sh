@@ -164,6 +164,13 @@ expect cat-weights-bad 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights p
 expect cat-weights-zero 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights single_object=0,two_objects=0,counting=0,colours=0,position=0,colour_attribution=0,background=0
 check cat-weights-zero-says err_has "every weight is 0"
 expect cat-weights-vq 2 "$gen" train --arch vq --size tiny --category-weights position=1 --out "$tmp/e"
+expect pure-noise 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/pn" --pure-noise 0.2
+check pure-noise-says err_has "20% of the training images at sigma 1"
+expect pure-noise-resume-without 1 "$gen" "${args[@]}" --steps 3 --out "$tmp/pn" --resume auto
+check pure-noise-resume-without-says err_has 'aux_pure_noise'
+expect pure-noise-range 2 "$gen" "${args[@]}" --out "$tmp/e" --pure-noise 0.9
+expect pure-noise-vq 2 "$gen" train --arch vq --size tiny --pure-noise 0.1 --out "$tmp/e"
+check pure-noise-vq-says err_has "is for --arch mmdit"
 expect repa-toy 2 "$gen" train --arch toy --repa 0.5 --out "$tmp/e"
 expect repa-layer-alone 2 "$gen" "${args[@]}" --out "$tmp/e" --repa-layer 0
 expect repa-negative 2 "$gen" "${args[@]}" --out "$tmp/e" --repa -1

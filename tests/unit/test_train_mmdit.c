@@ -420,6 +420,38 @@ static void test_render_batch(void) {
     free(x);
 }
 
+// Pure noise: a fraction of the images at sigma 1 (a pure function of the
+// image's index), recorded in the config; the loss moves with it.
+static void test_pure_noise(void) {
+    int pure = 0, again = 0;
+    for (int64_t j = 0; j < 4000; j++) {
+        bool p = silt_train_mmdit_pure(99, j, 0.15);
+        pure += p, again += p == silt_train_mmdit_pure(99, j, 0.15);
+        CHECK(!silt_train_mmdit_pure(99, j, 0));
+    }
+    CHECK_MSG(pure > 520 && pure < 680 && again == 4000, "pure noise: %d of 4000 at 0.15", pure);
+    silt_train_task a = {0}, b = {0};
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &a));
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &b));
+    if (!a.self || !b.self) return;
+    CHECK(silt_train_mmdit_set_pure_noise(&b, 0.6) == SILT_ERR_ARG);
+    CHECK(silt_train_mmdit_set_pure_noise(&b, -0.1) == SILT_ERR_ARG);
+    CHECK_OK(silt_train_mmdit_set_pure_noise(&a, 0));
+    CHECK(!strstr(a.config, "aux_pure_noise"));
+    CHECK_OK(silt_train_mmdit_set_pure_noise(&b, 0.5));
+    CHECK(strstr(b.config, "\"aux_pure_noise\": 0.5") != NULL);
+    CHECK(silt_train_mmdit_set_pure_noise(&b, 0.2) == SILT_ERR_ARG);
+    // A fresh model's output layer is zero, and then its loss does not see
+    // x_t: give both the same nonzero one.
+    silt_tensor *pa = param_named(&a, "proj_out.weight"), *pb = param_named(&b, "proj_out.weight");
+    for (int64_t k = 0; pa && pb && k < silt_numel(pa); k++)
+        silt_f32(pa)[k] = silt_f32(pb)[k] = 0.05f * (float)((k * 7919) % 13 - 6);
+    double la = task_loss(&a, 9, 0, 8, false), lb = task_loss(&b, 9, 0, 8, false);
+    CHECK_MSG(isfinite(la) && isfinite(lb) && la != lb, "loss %.8f without pure noise, %.8f with half", la, lb);
+    silt_train_task_free(&a);
+    silt_train_task_free(&b);
+}
+
 // Category weights: the weighted batch is world_train_item's items, and the
 // task trains on them (its loss moves with the mix); the defaults add no key.
 static void test_category_weights(void) {
@@ -477,6 +509,7 @@ int main(void) {
     test_words();
     test_time_shift();
     test_category_weights();
+    test_pure_noise();
     test_rm_tree(tmpdir);
     return check_summary();
 }
