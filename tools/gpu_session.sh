@@ -20,18 +20,21 @@
 # training. Two calls, the second while the machine is warm (it keeps /tmp,
 # the build included; call at once, the idle window is 30 s):
 #   1. run(command="SKIP_TRAIN=1 bash tools/gpu_session.sh", carry=[".devdeps"], timeout_s=480)
-#   2. run(command="SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 AE_STEPS=2000 TRAIN_END=330 bash tools/gpu_session.sh",
+#   2. run(command="SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 AE_STEPS=2000 PURE_NOISE=0.1 CAT_WEIGHTS=position=6 TRAIN_END=330 bash tools/gpu_session.sh",
 #          carry=[".devdeps"], timeout_s=480)
 # (the time counts from each call's start). The training adds the relation
 # channel (--relation-channel, RELATION=1 by default: zero-initialised from a
 # words model, so it starts as the shipped model; a model that has it needs
-# it; RELATION=0 trains without). models/README.md, run 14, says why.
+# it; RELATION=0 trains without). models/README.md, run 14, says why; runs 15-16
+# (fourteenth session) say why PURE_NOISE and a heavier position mix: on the CPU
+# neither taught the direction in 30k images, but the GPU gives 2M.
 # After it: cat $files_at/world-dit.safetensors.gz.part-* | gunzip > w.safetensors,
 # evaluate on the CPU, pair with tools/paired_eval.py, probe with tools/position_probe.py.
 #
 # Env: TRAIN_END (default 480: seconds into the call when training stops),
 # BATCH (128), LR (3e-4), SEED (24), RELATION (1), CAT_WEIGHTS (e.g. position=9:
-# gen train --category-weights; default: the train suite's mix), AE_STEPS (0: when
+# gen train --category-weights; default: the train suite's mix), PURE_NOISE (e.g. 0.1:
+# gen train --pure-noise; default: none), AE_STEPS (0: when
 # > 0, first train the autoencoder's decoder that many steps x 128 with
 # --decoder-only --object-weight 8 from the shipped one, export it as
 # world-ae.safetensors.gz.part-*, and print its reconstruction pass rate), TF32 (1: train with --tf32 when its
@@ -98,6 +101,7 @@ A=(--arch mmdit --device "$DEV" --clip-model models/world-clip.safetensors.zst -
    --time-shift 3)
 [ "${RELATION:-1}" = 1 ] && A+=(--relation-channel)
 [ -n "${CAT_WEIGHTS:-}" ] && A+=(--category-weights "$CAT_WEIGHTS")
+[ -n "${PURE_NOISE:-}" ] && A+=(--pure-noise "$PURE_NOISE")
 # Fresh run folders: a second call on a warm machine (or a retry) finds the last one's in /tmp.
 rm -rf /tmp/ab_fp32 /tmp/ab_tf32 /tmp/run /tmp/w.safetensors /tmp/w.gz
 # The decoder (decoder-only: the latent, and so the MMDiT, stay as they are).
