@@ -212,6 +212,8 @@ static const gen_opts train_opts = {GEN_TRAIN, 0.8, 0.25, 0.1};
 void world_train_weights(int out[WORLD_CAT_COUNT]) { memcpy(out, train_weights, sizeof train_weights); }
 
 silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out) {
+    if (!out) return SILT_FAIL(SILT_ERR_ARG, "train item: NULL out");
+    if (index < 0) return SILT_FAIL(SILT_ERR_ARG, "train item: index %lld < 0", (long long)index);
     if (!weights) weights = train_weights;
     int total = 0;
     for (int c = 0; c < WORLD_CAT_COUNT; c++) {

@@ -195,7 +195,10 @@ silt_status silt_suite_eval_run(const silt_suite_eval_params *p, silt_suite_eval
             soft += er.score;
             if (p->dump_dir) {
                 char file[4096], params[WORLD_CAPTION_MAX + 64];
-                snprintf(file, sizeof file, "%s/%03lld.png", p->dump_dir, (long long)(i0 + b));
+                if (snprintf(file, sizeof file, "%s/%03lld.png", p->dump_dir, (long long)(i0 + b)) >= (int)sizeof file) {
+                    s = SILT_FAIL(SILT_ERR_ARG, "suite eval: dump folder name too long");
+                    break;
+                }
                 // The caption alone on the first line: gen eval --image FILE judges it again.
                 snprintf(params, sizeof params, "%s\n%s: %s, score %.3f", it->caption, world_category_name(it->category),
                          er.pass ? "pass" : "fail", er.score);

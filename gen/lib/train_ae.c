@@ -170,6 +170,7 @@ silt_status silt_train_ae_set_object_weight(silt_train_task *task, double weight
         return SILT_FAIL(SILT_ERR_ARG, "ae: object weight: not an ae task");
     if (!(weight >= 0 && weight <= 1000)) return SILT_FAIL(SILT_ERR_ARG, "ae: object weight %g (0..1000)", weight);
     ae_task *t = task->self;
+    if (t->object_weight > 0) return SILT_FAIL(SILT_ERR_ARG, "ae: object weight: already set");
     if (weight == 0) return SILT_OK;
     // Training-only, so an "aux_" key: a resume must match it, an --init ignores it.
     size_t len = strlen(t->config);

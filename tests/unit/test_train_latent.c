@@ -457,6 +457,7 @@ static void test_ae_object_weight(void) {
     CHECK(silt_train_ae_set_object_weight(&t, -1) == SILT_ERR_ARG);
     CHECK_OK(silt_train_ae_set_object_weight(&t, W));
     CHECK(strstr(t.config, "\"aux_object_weight\": 8}") != NULL);
+    CHECK(silt_train_ae_set_object_weight(&t, 2) == SILT_ERR_ARG);  // once
     var_vqvae *start = NULL;
     CHECK_OK(var_vq_load_file(ae_path, &start));
     // The task's items 3..5 of seed 21 are batch 1 of size 3.

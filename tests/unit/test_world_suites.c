@@ -198,6 +198,8 @@ static void test_train_weighted(void) {
     CHECK(world_train_item(7, 0, w, &it) == SILT_ERR_ARG);
     int zero[WORLD_CAT_COUNT] = {0};
     CHECK(world_train_item(7, 0, zero, &it) == SILT_ERR_ARG);
+    CHECK(world_train_item(7, -1, NULL, &it) == SILT_ERR_ARG);
+    CHECK(world_train_item(7, 0, NULL, NULL) == SILT_ERR_ARG);
 }
 
 int main(void) {
