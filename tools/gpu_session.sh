@@ -26,8 +26,9 @@
 # channel (--relation-channel, RELATION=1 by default: zero-initialised from a
 # words model, so it starts as the shipped model; a model that has it needs
 # it; RELATION=0 trains without). models/README.md, run 14, says why; runs 15-16
-# (fourteenth session) say why PURE_NOISE and a heavier position mix: on the CPU
-# neither taught the direction in 30k images, but the GPU gives 2M.
+# (fourteenth session) say why PURE_NOISE and a heavier position mix: on the CPU,
+# run 16 (both, with the relation channel, 77k images) took position 0.21 -> 0.31
+# and 0.33, the first run to move it, while the categories it starved lost.
 # After it: cat $files_at/world-dit.safetensors.gz.part-* | gunzip > w.safetensors,
 # evaluate on the CPU, pair with tools/paired_eval.py, probe with tools/position_probe.py.
 #
