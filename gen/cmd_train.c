@@ -210,9 +210,11 @@ int cmd_train(int argc, char **argv) {
         if (!*export_from) return args_usage_error(&p, "--export needs a checkpoint or a run directory");
         if (!args_was_given(&p, given, "out") || !*tp.out_dir)
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
-        if (resume || tp.init_path || decoder_only || tf32)
-            return args_usage_error(&p, "--export and --%s do not go together",
-                                    resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only" : "tf32");
+        // Training-only flags would be silently ignored by an export.
+        const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
+                                 : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise"
+                                 : cat_spec ? "category-weights" : NULL;
+        if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
                          : !strcmp(arch, "ae") ? silt_train_ae_export(export_from, tp.out_dir)

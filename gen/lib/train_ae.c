@@ -68,15 +68,15 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
         return NULL;
     }
-    world_item *items = NULL;
+    float *mask = NULL;
     if (t->object_weight > 0) {
-        items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
-        if (!items) {
+        mask = silt_arena_alloc(ha, (size_t)B * S * S * sizeof *mask);
+        if (!mask) {
             silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "ae: out of memory for a batch"));
             return NULL;
         }
     }
-    silt_status s = silt_train_render_batch(data_seed, batch_index * B, B, SILT_TRAIN_AE_IMAGE, hx, items);
+    silt_status s = silt_train_render_batch_weighted(data_seed, batch_index * B, B, S, NULL, hx, NULL, mask);
     if (s) { silt_graph_fail(g, s); return NULL; }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hx);
     // Decoder-only: the encoder runs without a tape (torch.no_grad), so no
@@ -111,7 +111,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
             return NULL;
         }
         double wsum = 0;
-        s = silt_ae_object_weights(items, B, t->object_weight, hw, &wsum);
+        s = silt_ae_object_weights(mask, B, t->object_weight, hw, &wsum);
         if (s) { silt_graph_fail(g, s); return NULL; }
         // sum(w d^2) / sum(w): a weighted mean, on the plain MSE's scale.
         silt_tensor *wt = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, hw);
@@ -133,20 +133,13 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
 // by one pixel so that the edges and the background right around an object
 // count too: small crosses and squares come back as blobs under the plain
 // MSE, where their few pixels weigh nothing against busy backgrounds.
-silt_status silt_ae_object_weights(const world_item *items, int B, float object_weight, float *w, double *wsum) {
-    if (!items || B < 1 || !(object_weight >= 0) || !w || !wsum)
+silt_status silt_ae_object_weights(const float *object_mask, int B, float object_weight, float *w, double *wsum) {
+    if (!object_mask || B < 1 || !(object_weight >= 0) || !w || !wsum)
         return SILT_FAIL(SILT_ERR_ARG, "ae object weights: bad arguments");
     enum { S = SILT_TRAIN_AE_IMAGE };
-    float masks[WORLD_MAX_OBJECTS * S * S], m[S * S];
     double total = 0;
     for (int i = 0; i < B; i++) {
-        const world_scene *sc = &items[i].scene;
-        SILT_TRY(world_render(sc, S, NULL, NULL, masks));
-        for (int k = 0; k < S * S; k++) {
-            float v = 0;
-            for (int o = 0; o < sc->n_objects; o++) v = fmaxf(v, masks[o * S * S + k]);
-            m[k] = v;
-        }
+        const float *m = object_mask + (size_t)i * S * S;
         float *wi = w + (size_t)i * 3 * S * S;
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++) {
@@ -172,12 +165,9 @@ silt_status silt_train_ae_set_object_weight(silt_train_task *task, double weight
     ae_task *t = task->self;
     if (t->object_weight > 0) return SILT_FAIL(SILT_ERR_ARG, "ae: object weight: already set");
     if (weight == 0) return SILT_OK;
-    // Training-only, so an "aux_" key: a resume must match it, an --init ignores it.
-    size_t len = strlen(t->config);
-    if (len < 2 || t->config[len - 1] != '}' ||
-        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_object_weight\": %.9g}", weight) >=
-            (int)(sizeof t->config - (len - 1)))
-        return SILT_FAIL(SILT_ERR_ARG, "ae: config JSON too long");
+    char aux[64];
+    snprintf(aux, sizeof aux, "\"aux_object_weight\": %.9g", weight);
+    SILT_TRY(silt_train_config_add_aux(t->config, sizeof t->config, aux, "ae: object weight"));
     t->object_weight = (float)weight;
     silt_info("ae: object pixels (and a 1 px border) weigh %g times the background in the reconstruction loss",
               1.0 + weight);
@@ -234,12 +224,7 @@ silt_status silt_train_ae_freeze_encoder(silt_train_task *task) {
         return SILT_FAIL(SILT_ERR_ARG, "ae: freeze encoder: not an ae task");
     ae_task *t = task->self;
     if (t->decoder_only) return SILT_OK;
-    // A training-only "aux_" key: a resume must match it, an --init ignores it.
-    size_t len = strlen(t->config);
-    if (len < 2 || t->config[len - 1] != '}' ||
-        snprintf(t->config + len - 1, sizeof t->config - (len - 1), ", \"aux_decoder_only\": true}") >=
-            (int)(sizeof t->config - (len - 1)))
-        return SILT_FAIL(SILT_ERR_ARG, "ae: config JSON too long");
+    SILT_TRY(silt_train_config_add_aux(t->config, sizeof t->config, "\"aux_decoder_only\": true", "ae: decoder only"));
     t->decoder_only = true;
     silt_info("ae: decoder only: the encoder and quant_conv stay as they start, so the latent space does not move");
     return SILT_OK;

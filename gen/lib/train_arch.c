@@ -1,6 +1,8 @@
 #include "gen/lib/train_arch.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -120,22 +122,27 @@ char *silt_train_arch_list(char *buf, size_t n) {
 }
 
 silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items) {
-    return silt_train_render_batch_weighted(data_seed, j0, B, S, NULL, x, items);
+    return silt_train_render_batch_weighted(data_seed, j0, B, S, NULL, x, items, NULL);
 }
 
 silt_status silt_train_render_batch_weighted(uint64_t data_seed, int64_t j0, int B, int S, const int *weights, float *x,
-                                             world_item *items) {
+                                             world_item *items, float *object_mask) {
     if (!x || B < 0 || S < 1 || j0 < 0) return SILT_FAIL(SILT_ERR_ARG, "render batch: bad arguments");
-    const int64_t npix = 3 * (int64_t)S * S;
+    const int64_t npix = 3 * (int64_t)S * S, plane = (int64_t)S * S;
     silt_status first = SILT_OK;
     int first_i = B;
     char msg[512] = "";
-#pragma omp parallel for schedule(dynamic, 1) if (B > 1)
+#pragma omp parallel if (B > 1)
+    {
+        // The objects' coverage comes from the same render: one buffer per thread and batch.
+        float *cover = object_mask ? malloc(sizeof(float) * (size_t)(WORLD_MAX_OBJECTS * plane)) : NULL;
+#pragma omp for schedule(dynamic, 1)
     for (int i = 0; i < B; i++) {
         world_item it;
         float *xi = x + i * npix;
-        silt_status s = world_train_item(data_seed, j0 + i, weights, &it);
-        if (!s) s = world_render(&it.scene, S, xi, NULL, NULL);
+        silt_status s = object_mask && !cover ? SILT_FAIL(SILT_ERR_OOM, "render batch: out of memory for the masks")
+                                              : world_train_item(data_seed, j0 + i, weights, &it);
+        if (!s) s = world_render(&it.scene, S, xi, NULL, cover);
         if (s) {  // the message is thread-local: keep the first item's
 #pragma omp critical(silt_train_render_batch)
             if (i < first_i) {
@@ -145,8 +152,18 @@ silt_status silt_train_render_batch_weighted(uint64_t data_seed, int64_t j0, int
             }
             continue;
         }
+        if (object_mask) {
+            float *mi = object_mask + i * plane;
+            for (int64_t k = 0; k < plane; k++) {
+                float v = 0;
+                for (int o = 0; o < it.scene.n_objects; o++) v = fmaxf(v, cover[o * plane + k]);
+                mi[k] = v;
+            }
+        }
         for (int64_t k = 0; k < npix; k++) xi[k] = 2.0f * xi[k] - 1.0f;  // render in [0, 1] -> [-1, 1]
         if (items) items[i] = it;
+    }
+        free(cover);
     }
     if (first != SILT_OK) return SILT_FAIL(first, "train item %lld: %s", (long long)(j0 + first_i), msg);
     return SILT_OK;

@@ -282,8 +282,9 @@ silt_status silt_train_ae_freeze_encoder(silt_train_task *task);
 // reconstruction loss, sum(w d^2) / sum(w). The config gets
 // "aux_object_weight". SILT_ERR_ARG for a task that is not ae or W outside 0..1000.
 silt_status silt_train_ae_set_object_weight(silt_train_task *task, double weight);
-// The weights of that loss for B train items, (B, 3, 32, 32), and their sum.
-silt_status silt_ae_object_weights(const world_item *items, int B, float object_weight, float *w, double *wsum);
+// The weights of that loss, (B, 3, 32, 32), and their sum, from the B renders' object coverage (B, 32, 32)
+// (silt_train_render_batch_weighted's object_mask): 1 + W times the coverage grown by one pixel.
+silt_status silt_ae_object_weights(const float *object_mask, int B, float object_weight, float *w, double *wsum);
 silt_status silt_ae_latent_stats(const var_vqvae *ae, int n, double *mean, double *std);
 // The EMA (else plain) weights of an ae checkpoint (or run dir) to out_path
 // with var_vq_save_as: "silt.kind" = "world-ae" and the two latent numbers.
@@ -324,8 +325,10 @@ silt_status silt_train_var_export(const char *ckpt_or_dir, const char *out_path,
 // function of (data_seed, j), so the bytes do not depend on the thread
 // count. A failure returns the first failing item's error.
 silt_status silt_train_render_batch(uint64_t data_seed, int64_t j0, int B, int S, float *x, world_item *items);
-// The same from the train sampler with other category weights (world_train_item; NULL: the defaults).
+// The same from the train sampler with other category weights (world_train_item; NULL: the defaults),
+// and, when object_mask is non-NULL, each image's objects' coverage from the same render (B, S, S): the
+// union of world_render's masks, in [0, 1].
 silt_status silt_train_render_batch_weighted(uint64_t data_seed, int64_t j0, int B, int S, const int *weights, float *x,
-                                             world_item *items);
+                                             world_item *items, float *object_mask);
 
 #endif

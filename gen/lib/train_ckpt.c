@@ -530,3 +530,13 @@ silt_status silt_train_export_summary(const silt_safetensors *st, const char *em
     *out = train;
     return SILT_OK;
 }
+
+silt_status silt_train_config_add_aux(char *config, size_t cap, const char *members, const char *what) {
+    size_t len = config ? strlen(config) : 0;
+    // The object's closing brace becomes ", members}": check the room first so a
+    // refusal leaves the config whole.
+    if (!config || !members || len < 2 || config[len - 1] != '}' || len + strlen(members) + 3 > cap)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: config JSON too long", what ? what : "config");
+    snprintf(config + len - 1, cap - (len - 1), ", %s}", members);
+    return SILT_OK;
+}

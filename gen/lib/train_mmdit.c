@@ -221,7 +221,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
     if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
     silt_status rs = silt_train_render_batch_weighted(data_seed, batch_index * B, B, S,
-                                                      t->weighted ? t->cat_weights : NULL, x0, items);
+                                                      t->weighted ? t->cat_weights : NULL, x0, items, NULL);
     if (rs) return fail(g, rs);
     for (int i = 0; i < B; i++) {
         // Caption dropout (for classifier-free guidance): the null caption is "".
@@ -421,13 +421,8 @@ silt_status silt_train_mmdit_create(const char *clip_path, const char *size, uin
     return create(clip_path, NULL, size ? size : "default", NULL, WCLIP_CTX_WORDS, init_seed, out);
 }
 
-// Appends training-only members ("aux_*") to the checkpoint's config JSON: a
-// resume with other settings then fails, an --init ignores them.
 static silt_status config_add_aux(mmdit_task *t, const char *members, const char *what) {
-    size_t len = strlen(t->config), room = sizeof t->config - (len - 1);
-    if (len < 2 || t->config[len - 1] != '}' || snprintf(t->config + len - 1, room, ", %s}", members) >= (int)room)
-        return SILT_FAIL(SILT_ERR_ARG, "%s: config JSON too long", what);
-    return SILT_OK;
+    return silt_train_config_add_aux(t->config, sizeof t->config, members, what);
 }
 
 silt_status silt_train_mmdit_set_repa(silt_train_task *task, double weight, int layer, uint64_t init_seed) {

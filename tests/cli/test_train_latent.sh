@@ -82,6 +82,8 @@ expect ae-ow-resume-plain 1 "$gen" "${dec[@]/ae_dec/ae_ow}" --steps 4 --resume a
 check ae-ow-resume-plain-says err_has "holds a model with config"
 expect ae-ow-not-ae 2 "$gen" train --arch vq --size tiny --object-weight 1 --steps 1 --out "$tmp/e"
 check ae-ow-not-ae-says err_has "is for --arch ae"
+expect ae-ow-export 2 "$gen" train --arch ae --export "$tmp/ae_ow" --object-weight 4 --out "$tmp/e.safetensors"
+check ae-ow-export-line one_line
 expect ae-ow-range 2 "$gen" "${dec[@]/ae_dec/e}" --object-weight -1
 expect ae-dec-no-start 2 "$gen" train --arch ae --size tiny --decoder-only --steps 1 --out "$tmp/e"
 check ae-dec-no-start-says err_has "start from a trained one"

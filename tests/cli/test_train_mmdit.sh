@@ -164,6 +164,10 @@ expect cat-weights-bad 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights p
 expect cat-weights-zero 2 "$gen" "${args[@]}" --out "$tmp/e" --category-weights single_object=0,two_objects=0,counting=0,colours=0,position=0,colour_attribution=0,background=0
 check cat-weights-zero-says err_has "every weight is 0"
 expect cat-weights-vq 2 "$gen" train --arch vq --size tiny --category-weights position=1 --out "$tmp/e"
+expect cat-weights-export 2 "$gen" train --arch mmdit --export "$tmp/cw" --category-weights position=9 -o "$tmp/e.safetensors"
+check cat-weights-export-nothing-written test ! -e "$tmp/e.safetensors"
+expect pure-noise-export 2 "$gen" train --arch mmdit --export "$tmp/cw" --pure-noise 0.1 -o "$tmp/e.safetensors"
+check pure-noise-export-says err_has "do not go together"
 expect pure-noise 0 "$gen" "${args[@]}" --steps 2 --out "$tmp/pn" --pure-noise 0.2
 check pure-noise-says err_has "20% of the training images at sigma 1"
 expect pure-noise-resume-without 1 "$gen" "${args[@]}" --steps 3 --out "$tmp/pn" --resume auto

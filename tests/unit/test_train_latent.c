@@ -421,7 +421,10 @@ static void test_ae_object_weight(void) {
     for (int i = 0; i < B; i++) CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, 21, 3 + i, &items[i]));
     static float w[B * NP], masks[WORLD_MAX_OBJECTS * S * S];
     double wsum = 0;
-    CHECK_OK(silt_ae_object_weights(items, B, W, w, &wsum));
+    // The coverage comes from the batch's own render pass.
+    static float rgb[B * NP], mask[B * S * S];
+    CHECK_OK(silt_train_render_batch_weighted(21, 3, B, S, NULL, rgb, NULL, mask));
+    CHECK_OK(silt_ae_object_weights(mask, B, W, w, &wsum));
     double sum = 0;
     int inside = 0, far = 0, bad = 0;
     for (int i = 0; i < B; i++) {
@@ -448,7 +451,8 @@ static void test_ae_object_weight(void) {
     CHECK_MSG(bad == 0, "object weights: %d pixels off", bad);
     CHECK_MSG(inside > 20 && far > 1000, "object weights: %d object and %d background pixels", inside, far);
     CHECK_MSG(fabs(sum - wsum) <= 1e-9 * sum, "object weights: sum %.3f, reported %.3f", sum, wsum);
-    CHECK(silt_ae_object_weights(items, B, -1, w, &wsum) == SILT_ERR_ARG);
+    CHECK(silt_ae_object_weights(mask, B, -1, w, &wsum) == SILT_ERR_ARG);
+    CHECK(silt_ae_object_weights(NULL, B, W, w, &wsum) == SILT_ERR_ARG);
 
     silt_train_task t = {0};
     CHECK_OK(silt_train_ae_create(ae_path, "tiny", 5, &t));

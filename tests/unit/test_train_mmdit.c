@@ -420,6 +420,18 @@ static void test_render_batch(void) {
     free(x);
 }
 
+// The shared aux-key append: members go inside the object; a refusal (no
+// room, not an object) leaves the config as it was.
+static void test_config_add_aux(void) {
+    char c[32] = "{\"a\": 1}";
+    CHECK_OK(silt_train_config_add_aux(c, sizeof c, "\"aux_b\": 2", "t"));
+    CHECK_MSG(!strcmp(c, "{\"a\": 1, \"aux_b\": 2}"), "config %s", c);
+    CHECK(silt_train_config_add_aux(c, sizeof c, "\"aux_long_name\": 12345", "t") == SILT_ERR_ARG);
+    CHECK_MSG(!strcmp(c, "{\"a\": 1, \"aux_b\": 2}"), "config after a refusal: %s", c);
+    char bad[16] = "[1]";
+    CHECK(silt_train_config_add_aux(bad, sizeof bad, "\"aux_c\": 1", "t") == SILT_ERR_ARG && !strcmp(bad, "[1]"));
+}
+
 // Pure noise: a fraction of the images at sigma 1 (a pure function of the
 // image's index), recorded in the config; the loss moves with it.
 static void test_pure_noise(void) {
@@ -460,16 +472,34 @@ static void test_category_weights(void) {
     int w[WORLD_CAT_COUNT] = {0};
     w[WORLD_CAT_POSITION] = 1;
     float *x = malloc(sizeof(float) * B * npix), *ref = malloc(sizeof(float) * npix);
+    static float mask[B * S * S], cover[WORLD_MAX_OBJECTS * S * S];
     world_item items[B];
-    CHECK_OK(silt_train_render_batch_weighted(9, 3, B, S, w, x, items));
-    for (int i = 0; i < B; i++) {
-        world_item it;
-        CHECK_OK(world_train_item(9, 3 + i, w, &it));
-        CHECK_OK(world_render(&it.scene, S, ref, NULL, NULL));
-        bool same = items[i].category == WORLD_CAT_POSITION && !strcmp(items[i].caption, it.caption);
-        for (int64_t k = 0; k < npix; k++) same = same && x[i * npix + k] == 2.0f * ref[k] - 1.0f;
-        CHECK_MSG(same, "weighted batch item %d ('%s') is not world_train_item's position item", i, items[i].caption);
+    for (int threads = 1; threads <= 2; threads++) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads);
+#endif
+        memset(mask, 0xff, sizeof mask);
+        CHECK_OK(silt_train_render_batch_weighted(9, 3, B, S, w, x, items, mask));
+        for (int i = 0; i < B; i++) {
+            world_item it;
+            CHECK_OK(world_train_item(9, 3 + i, w, &it));
+            CHECK_OK(world_render(&it.scene, S, ref, NULL, cover));
+            bool same = items[i].category == WORLD_CAT_POSITION && !strcmp(items[i].caption, it.caption);
+            for (int64_t k = 0; k < npix; k++) same = same && x[i * npix + k] == 2.0f * ref[k] - 1.0f;
+            CHECK_MSG(same, "weighted batch item %d ('%s') is not world_train_item's position item", i, items[i].caption);
+            // The object mask: the union of the objects' coverage (two objects here).
+            int off = 0, covered = 0;
+            for (int k = 0; k < S * S; k++) {
+                float v = fmaxf(cover[k], cover[S * S + k]);
+                off += mask[i * S * S + k] != v, covered += v > 0;
+            }
+            CHECK_MSG(off == 0 && covered > 10 && it.scene.n_objects == 2,
+                      "item %d at %d threads: %d mask pixels off, %d covered", i, threads, off, covered);
+        }
     }
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
     free(x);
     free(ref);
     silt_train_task a = {0}, b = {0};
@@ -510,6 +540,7 @@ int main(void) {
     test_time_shift();
     test_category_weights();
     test_pure_noise();
+    test_config_add_aux();
     test_rm_tree(tmpdir);
     return check_summary();
 }
