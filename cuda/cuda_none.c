@@ -87,6 +87,11 @@ bool attention_bf16_eligible_cuda(const float *out, const float *q, const float 
                                   int64_t Dv, const silt_attn_opts *o) {
     return false;
 }
+silt_status attention_qkv_fwd_cuda_bf16(uint16_t *out, const float *qkv, int64_t B, int64_t T, int64_t H,
+                                        int64_t Dh, const float *head_u) {
+    return NO_CUDA();
+}
+bool attention_qkv_bf16_eligible_cuda(int64_t Dh) { return false; }
 bool silt_cuda_set_attention_bf16(bool allow) { return false; }
 bool silt_cuda_attention_bf16(void) { return false; }
 int silt_cuda_set_attention_mma_variant(int variant) {

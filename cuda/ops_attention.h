@@ -90,6 +90,24 @@ bool silt_cuda_attention_bf16(void);  // the current setting
 // Returns the previous setting; values other than 1 and 2 change nothing.
 int silt_cuda_set_attention_mma_variant(int variant);
 
+// DiT's attention straight from its qkv linear's output, inference only:
+// qkv (B, T, 3*H*Dh) in timm's channel order ([q | k | v], each head-major,
+// as dit_split_qkv), out (B, T, H*Dh) as bf16 (round to nearest even), the
+// heads put back together, which is the proj linear's input. The same kernel
+// and the same arithmetic as attention_fwd_cuda_bf16 (scale 1/sqrt(Dh), no
+// mask, not causal; head_u: SoftPAG's per-(b, h) strength in device memory,
+// or NULL), reading q, k and v in place: no split pass before it and no merge
+// pass after it. It gives the bits of split + attention_fwd_cuda_bf16 +
+// dit_merge_heads_bf16_fwd_cuda. Errors: SILT_ERR_ARG (negative sizes, H or
+// Dh < 1, NULL buffers), SILT_ERR_UNSUPPORTED (no GPU of compute capability
+// 8.0+, Dh not a multiple of 4 up to 128, qkv not 16-byte or out not 4-byte
+// aligned).
+silt_status attention_qkv_fwd_cuda_bf16(uint16_t *out, const float *qkv, int64_t B, int64_t T, int64_t H,
+                                        int64_t Dh, const float *head_u);
+// Whether attention_qkv_fwd_cuda_bf16 runs for head dim Dh on this machine
+// (false in a build without CUDA).
+bool attention_qkv_bf16_eligible_cuda(int64_t Dh);
+
 // Accumulates (+=) into dq (B,H,Tq,D), dk (B,H,Tk,D), dv (B,H,Tk,Dv); any may
 // be NULL. out and lse from the forward may be NULL (then they are recomputed
 // into scratch). scratch: attention_scratch_floats_cuda(...) floats of device

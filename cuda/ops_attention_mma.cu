@@ -59,14 +59,25 @@ constexpr unsigned FULL = 0xffffffffu;
 
 int g_attention_bf16;  // process-wide switch, read and written with __atomic builtins
 
+// Where a head's rows live: element strides (batch, head, row) of q, of k
+// and v (which share them), and of out. The (B, H, T, D) layout is
+// (H T D, T D, D); the packed qkv of attention_qkv_fwd_cuda_bf16 reads q,
+// k, v in place from (B, T, 3 H D) rows and writes out as (B, T, H D).
 struct mma_p {
     const float *q, *k, *v, *head_u;
-    float *out, *lse;
-    int64_t Tq, Tk, nqt;
+    void *out;  // float, or bf16 (uint16_t) when out_bf16
+    float *lse;
+    int64_t Tq, Tk, nqt, H;
+    int64_t qs[3], ks[3], os[3];
     int D;
     float scale_log2;  // scale * log2(e)
-    int causal;
+    int causal, out_bf16;
 };
+
+// Offset of head bh = b H + h in a layout with strides s.
+__device__ inline int64_t head_off(const int64_t (&s)[3], int64_t bh, int64_t H) {
+    return (bh / H) * s[0] + (bh % H) * s[1];
+}
 
 // Two floats as a bf16x2 word, lo in the low half (round to nearest even).
 __device__ inline uint32_t pack_bf16(float lo, float hi) {
@@ -105,36 +116,38 @@ __device__ inline int64_t row_keys_of(int causal, int64_t Tq, int64_t Tk, int64_
 }
 __device__ inline int64_t row_keys(const mma_p &p, int64_t i) { return row_keys_of(p.causal, p.Tq, p.Tk, i); }
 
-// Rows [row0, row0 + ROWS) x columns [0, DP) of src (rows of D floats,
-// nrows of them) as bf16 into dst (row stride STRIDE words: SW in shared
+// Rows [row0, row0 + ROWS) x columns [0, DP) of src (nrows rows of D
+// floats, rs floats apart; rs % 4 == 0) as bf16 into dst (row stride STRIDE words: SW in shared
 // memory, DP / 2 in kernel 2's workspace) by NTH threads; zero past nrows
 // or D. Element e = (r, c) covers columns 4c..4c+3: one 16-byte load, one
 // 8-byte store. D % 4 == 0, so a group never straddles D.
 template <int DP, int ROWS = 64, int NTH = THREADS, int STRIDE = DP / 2 + 4>
-__device__ inline void load_rows(uint32_t *dst, const float *src, int64_t row0, int64_t nrows, int D) {
+__device__ inline void load_rows(uint32_t *dst, const float *src, int64_t row0, int64_t nrows, int D, int64_t rs) {
     constexpr int CH = DP / 4;
     for (int e = threadIdx.x; e < ROWS * CH; e += NTH) {
         const int r = e / CH, c = e - r * CH, d = 4 * c;
         float4 x = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (row0 + r < nrows && d < D) x = ld4(src + (row0 + r) * D + d);
+        if (row0 + r < nrows && d < D) x = ld4(src + (row0 + r) * rs + d);
         *reinterpret_cast<uint2 *>(dst + r * STRIDE + 2 * c) = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
     }
 }
 
 // The V tile transposed: sVt[d * stride + kp] = (V[j0 + 2kp][d], V[j0 + 2kp + 1][d])
-// as bf16x2 (stride VW in shared memory), zero past Tk or D, by NTH threads.
+// as bf16x2 (stride VW in shared memory), zero past Tk or D, by NTH threads
+// (V's rows rs floats apart).
 // kp runs fastest over the threads, so the 32 lanes of a warp store 32
 // consecutive words (no bank conflicts; coalesced in global memory).
 template <int DP, int NTH = THREADS>
-__device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64_t Tk, int D, int64_t stride = VW) {
+__device__ inline void load_vt(uint32_t *sVt, const float *vh, int64_t j0, int64_t Tk, int D, int64_t rs,
+                               int64_t stride = VW) {
     constexpr int CH = DP / 4, KP = BN / 2;
     for (int e = threadIdx.x; e < KP * CH; e += NTH) {
         const int c = e / KP, kp = e - c * KP, d = 4 * c;
         const int64_t j = j0 + 2 * kp;
         float4 x0 = make_float4(0.0f, 0.0f, 0.0f, 0.0f), x1 = x0;
         if (d < D) {
-            if (j < Tk) x0 = ld4(vh + j * D + d);
-            if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * D + d);
+            if (j < Tk) x0 = ld4(vh + j * rs + d);
+            if (j + 1 < Tk) x1 = ld4(vh + (j + 1) * rs + d);
         }
         sVt[(d + 0) * stride + kp] = pack_bf16(x0.x, x1.x);
         sVt[(d + 1) * stride + kp] = pack_bf16(x0.y, x1.y);
@@ -233,11 +246,13 @@ __device__ __forceinline__ void tile_step(const uint32_t *cK, const uint32_t *cV
 }
 
 // The rows' sums over their quads, then out = (1 - u) O / l + u v_i and the
-// log-sum-exp for this thread's two rows (vh: the fp32 V of this head).
+// log-sum-exp for this thread's two rows (vh: the fp32 V of this head, rows
+// p.ks[2] apart; out's rows at head_off(p.os) + i p.os[2], fp32 or bf16).
 template <int DP>
 __device__ __forceinline__ void epilogue(float (&l)[2], const float (&m)[2], const float (&o)[DP / 8][4],
-                                         const int64_t (&row)[2], int64_t Tq, int D, int64_t bh, const float *head_u,
-                                         float *out, float *lse, const float *vh, int t) {
+                                         const int64_t (&row)[2], const mma_p &p, int64_t bh, const float *vh, int t) {
+    const int64_t Tq = p.Tq, obase = head_off(p.os, bh, p.H);
+    const int D = p.D;
     constexpr int DT = DP / 8;
     // Row sums over the quad (every lane takes part before any lane skips).
 #pragma unroll
@@ -245,14 +260,14 @@ __device__ __forceinline__ void epilogue(float (&l)[2], const float (&m)[2], con
         l[h] += __shfl_xor_sync(FULL, l[h], 1);
         l[h] += __shfl_xor_sync(FULL, l[h], 2);
     }
-    const float u = head_u ? head_u[bh] : 0.0f, am = 1.0f - u;
+    const float u = p.head_u ? p.head_u[bh] : 0.0f, am = 1.0f - u;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int64_t i = row[h];
         if (i >= Tq) continue;
         const float inv = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-        float *orow = out + (bh * Tq + i) * D;
-        const float *vrow = vh + i * D;  // the identity map's value row: Tq == Tk when u is set
+        const int64_t orow = obase + i * p.os[2];  // element offset of out's row i
+        const float *vrow = vh + i * p.ks[2];      // the identity map's value row: Tq == Tk when u is set
 #pragma unroll
         for (int dt = 0; dt < DT; dt++) {
             const int col = dt * 8 + 2 * t;  // even, and D % 4 == 0: col < D implies col + 1 < D
@@ -262,9 +277,14 @@ __device__ __forceinline__ void epilogue(float (&l)[2], const float (&m)[2], con
                 r.x += u * vrow[col];
                 r.y += u * vrow[col + 1];
             }
-            *reinterpret_cast<float2 *>(orow + col) = r;
+            // Even offsets (col even, strides and bases multiples of 4): one
+            // aligned 4-byte bf16x2 or 8-byte float2 store.
+            if (p.out_bf16)
+                *reinterpret_cast<uint32_t *>(static_cast<uint16_t *>(p.out) + orow + col) = pack_bf16(r.x, r.y);
+            else
+                *reinterpret_cast<float2 *>(static_cast<float *>(p.out) + orow + col) = r;
         }
-        if (lse && t == 0) lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
+        if (p.lse && t == 0) p.lse[bh * Tq + i] = l[h] > 0.0f ? m[h] * LN2 + logf(l[h]) : -INFINITY;
     }
 }
 
@@ -284,10 +304,11 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
     const int D = p.D;
     const int64_t Tq = p.Tq, Tk = p.Tk;
     const int64_t bh = blockIdx.x / p.nqt, i0 = (blockIdx.x % p.nqt) * BM;
-    const float *qh = p.q + bh * Tq * D, *kh = p.k + bh * Tk * D, *vh = p.v + bh * Tk * D;
+    const float *qh = p.q + head_off(p.qs, bh, p.H), *kh = p.k + head_off(p.ks, bh, p.H),
+                *vh = p.v + head_off(p.ks, bh, p.H);
 
     // Q fragments of the warp's 16 rows, kept for the whole loop.
-    load_rows<DP>(sK, qh, i0, Tq, D);
+    load_rows<DP>(sK, qh, i0, Tq, D, p.qs[2]);
     __syncthreads();
     uint32_t qf[KS][4];
     q_fragments<DP>(sK, warp, g, t, qf);
@@ -302,14 +323,14 @@ __global__ void __launch_bounds__(THREADS) attn_fwd_mma_kernel(const mma_p p) {
 
     for (int64_t j0 = 0; j0 < kend; j0 += BN) {
         __syncthreads();  // every warp is done with sK (the Q staging, or the last K tile) and sVt
-        load_rows<DP>(sK, kh, j0, Tk, D);
-        load_vt<DP>(sVt, vh, j0, Tk, D);
+        load_rows<DP>(sK, kh, j0, Tk, D, p.ks[2]);
+        load_vt<DP>(sVt, vh, j0, Tk, D, p.ks[2]);
         __syncthreads();
 
         tile_step<DP>(sK, sVt, qf, j0, lim, p.scale_log2, D, m, l, o, g, t);
     }
 
-    epilogue<DP>(l, m, o, row, Tq, D, bh, p.head_u, p.out, p.lse, vh, t);
+    epilogue<DP>(l, m, o, row, p, bh, vh, t);
 }
 
 template <int DP>
@@ -383,13 +404,12 @@ __device__ inline void cp_async_wait() {
 // One block per (bh, key tile of BN): the tile's K rows (as load_rows) and
 // V columns (as load_vt) into kb / vt, zeros past Tk and past D.
 template <int DP>
-__global__ void __launch_bounds__(PREPASS_THREADS) kv_bf16_kernel(uint32_t *kb, uint32_t *vt, const float *k,
-                                                                  const float *v, int64_t Tk, int64_t Tkp, int D,
-                                                                  int64_t nkt) {
-    const int64_t bh = blockIdx.x / nkt, j0 = (blockIdx.x % nkt) * BN;
-    load_rows<DP, BN, PREPASS_THREADS, DP / 2>(kb + (bh * Tkp + j0) * (DP / 2), k + bh * Tk * D, j0, Tk, D);
+__global__ void __launch_bounds__(PREPASS_THREADS) kv_bf16_kernel(uint32_t *kb, uint32_t *vt, const mma_p p,
+                                                                  int64_t Tkp, int64_t nkt) {
+    const int64_t bh = blockIdx.x / nkt, j0 = (blockIdx.x % nkt) * BN, off = head_off(p.ks, bh, p.H);
+    load_rows<DP, BN, PREPASS_THREADS, DP / 2>(kb + (bh * Tkp + j0) * (DP / 2), p.k + off, j0, p.Tk, p.D, p.ks[2]);
     const int64_t vw = Tkp / 2;  // words per vt row
-    load_vt<DP, PREPASS_THREADS>(vt + bh * DP * vw + j0 / 2, v + bh * Tk * D, j0, Tk, D, vw);
+    load_vt<DP, PREPASS_THREADS>(vt + bh * DP * vw + j0 / 2, p.v + off, j0, p.Tk, p.D, p.ks[2], vw);
 }
 
 // Issues the cp.async copies of key tile j0 into one stage (sKs: BN rows of
@@ -430,11 +450,11 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
     const int D = p.D;
     const int64_t Tq = p.Tq;
     const int64_t bh = blockIdx.x / p.nqt, i0 = (blockIdx.x % p.nqt) * BM2;
-    const float *qh = p.q + bh * Tq * D, *vh = p.v + bh * p.Tk * D;
+    const float *qh = p.q + head_off(p.qs, bh, p.H), *vh = p.v + head_off(p.ks, bh, p.H);
 
     // The Q tile (BM2 rows, as load_rows) across both K stages, then each
     // warp's A fragments into registers for the whole loop.
-    load_rows<DP, BM2, THREADS2>(sK, qh, i0, Tq, D);
+    load_rows<DP, BM2, THREADS2>(sK, qh, i0, Tq, D, p.qs[2]);
     __syncthreads();
     uint32_t qf[KS][4];
     q_fragments<DP>(sK, warp, g, t, qf);
@@ -470,7 +490,7 @@ __global__ void __launch_bounds__(THREADS2) attn_fwd_mma2_kernel(const mma2_p p)
         __syncthreads();  // every warp is done with stage st before iteration jt + 1 refills it
     }
 
-    epilogue<DP>(l, m, o, row, Tq, D, bh, p.head_u, p.out, p.lse, vh, t);
+    epilogue<DP>(l, m, o, row, p, bh, vh, t);
 }
 
 // The workspace for BH heads of Tkp keys at DP columns: kb then vt.
@@ -489,7 +509,7 @@ silt_status launch2(mma2_p p, unsigned blocks, int64_t BH) {
     SILT_TRY(workspace(2 * half, &ws));
     uint32_t *kb = ws, *vt = ws + half / sizeof(uint32_t);
     if (p.Tkp > 0) {
-        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), PREPASS_THREADS>>>(kb, vt, p.k, p.v, p.Tk, p.Tkp, p.D, nkt);
+        kv_bf16_kernel<DP><<<(unsigned)(BH * nkt), PREPASS_THREADS>>>(kb, vt, p, p.Tkp, nkt);
         SILT_CUDA_LAUNCHED("kv_bf16_kernel");
     }
     p.kb = kb;
@@ -535,22 +555,45 @@ extern "C" int silt_cuda_set_attention_mma_variant(int variant) {
     return __atomic_exchange_n(&g_mma_variant, variant, __ATOMIC_RELAXED);
 }
 
-extern "C" bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v,
-                                             int64_t D, int64_t Dv, const silt_attn_opts *o) {
-    if (D != Dv || D < 4 || D > 128 || D % 4 != 0) return false;
-    // bf16 mma.sync needs compute capability 8.0+ (device 0, asked once).
+// bf16 mma.sync needs compute capability 8.0+ (device 0, asked once).
+static bool mma_capable(void) {
     static int major = -1;
     if (major < 0) {
         int m = 0;
         if (cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, 0) != cudaSuccess) m = 0;
         major = m;
     }
-    if (major < 8) return false;
+    return major >= 8;
+}
+
+extern "C" bool attention_bf16_eligible_cuda(const float *out, const float *q, const float *k, const float *v,
+                                             int64_t D, int64_t Dv, const silt_attn_opts *o) {
+    if (D != Dv || D < 4 || D > 128 || D % 4 != 0) return false;
+    if (!mma_capable()) return false;
     if (o && (o->mask || o->probs_out)) return false;
     // float4 loads of q, k, v rows and float2 stores of out rows (D % 4 == 0
     // keeps every row start as aligned as the base).
     if ((((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) & 15) != 0 || ((uintptr_t)out & 7) != 0) return false;
     return true;
+}
+
+// Runs the chosen kernel over BH = B H heads: p2 holds everything but nqt
+// and variant 2's workspace.
+static silt_status run_mma(mma2_p &p2, int64_t BH, const char *op) {
+    const bool v2 = __atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED) == 2;
+    const int64_t bm = v2 ? BM2 : BM, nqt = (p2.Tq + bm - 1) / bm;
+    if (BH * nqt > INT_MAX)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op, (long long)BH,
+                         (long long)nqt);
+    p2.nqt = nqt;
+    const unsigned blocks = (unsigned)(BH * nqt);
+    if (!v2) return by_head_dim(p2.D, [&](auto dp) { return launch<decltype(dp)::value>(p2, blocks); });
+    p2.kb = p2.vt = nullptr;
+    p2.Tkp = (p2.Tk + BN - 1) / BN * BN;
+    pthread_mutex_lock(&g_ws_lock);
+    silt_status st = by_head_dim(p2.D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks, BH); });
+    pthread_mutex_unlock(&g_ws_lock);
+    return st;
 }
 
 extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *scratch, const float *q, const float *k,
@@ -575,13 +618,7 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
                          "q/k/v (got D %lld, Dv %lld, mask %s, probs_out %s)",
                          op, (long long)D, (long long)Dv, o && o->mask ? "set" : "none",
                          o && o->probs_out ? "set" : "none");
-    const bool v2 = __atomic_load_n(&g_mma_variant, __ATOMIC_RELAXED) == 2;
-    const int64_t bm = v2 ? BM2 : BM, nqt = (Tq + bm - 1) / bm;
-    if (B * H * nqt > INT_MAX)
-        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: %lld heads x %lld query tiles exceed one grid", op,
-                         (long long)(B * H), (long long)nqt);
-    mma2_p p2;  // kernel 1 takes its mma_p part
-    mma_p &p = p2;
+    mma2_p p{};  // kernel 1 takes its mma_p part
     p.q = q;
     p.k = k;
     p.v = v;
@@ -590,16 +627,54 @@ extern "C" silt_status attention_fwd_cuda_bf16(float *out, float *lse, float *sc
     p.lse = lse;
     p.Tq = Tq;
     p.Tk = Tk;
-    p.nqt = nqt;
+    p.H = H;
+    // (B, H, T, D): rows D apart, heads T D, batches H T D.
+    const int64_t qs[3] = {H * Tq * D, Tq * D, D}, ks[3] = {H * Tk * D, Tk * D, D};
+    for (int i = 0; i < 3; i++) p.qs[i] = p.os[i] = qs[i], p.ks[i] = ks[i];
     p.D = (int)D;
     p.scale_log2 = scale * LOG2E;
     p.causal = o && o->causal;
-    const unsigned blocks = (unsigned)(B * H * nqt);
-    if (!v2) return by_head_dim(D, [&](auto dp) { return launch<decltype(dp)::value>(p, blocks); });
-    p2.kb = p2.vt = nullptr;
-    p2.Tkp = (Tk + BN - 1) / BN * BN;
-    pthread_mutex_lock(&g_ws_lock);
-    silt_status st = by_head_dim(D, [&](auto dp) { return launch2<decltype(dp)::value>(p2, blocks, B * H); });
-    pthread_mutex_unlock(&g_ws_lock);
-    return st;
+    p.out_bf16 = 0;
+    return run_mma(p, B * H, op);
+}
+
+extern "C" bool attention_qkv_bf16_eligible_cuda(int64_t Dh) {
+    return Dh >= 4 && Dh <= 128 && Dh % 4 == 0 && mma_capable();
+}
+
+extern "C" silt_status attention_qkv_fwd_cuda_bf16(uint16_t *out, const float *qkv, int64_t B, int64_t T, int64_t H,
+                                                   int64_t Dh, const float *head_u) {
+    const char *op = "attention_qkv_fwd_cuda_bf16";
+    SILT_CUDA_READY();
+    if (B < 0 || T < 0 || H < 1 || Dh < 1)
+        return SILT_FAIL(SILT_ERR_ARG, "%s: bad sizes (B %lld, T %lld, H %lld, Dh %lld)", op, (long long)B,
+                         (long long)T, (long long)H, (long long)Dh);
+    if (B * T == 0) return SILT_OK;
+    if (!qkv || !out) return SILT_FAIL(SILT_ERR_ARG, "%s: NULL qkv or out", op);
+    if (!attention_qkv_bf16_eligible_cuda(Dh))
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: needs a GPU of compute capability 8.0+ and Dh a multiple of 4 "
+                                               "up to 128 (got Dh %lld)", op, (long long)Dh);
+    // float4 loads of q, k, v rows (row and head offsets are multiples of 4
+    // floats) and bf16x2 stores of out (even offsets).
+    if (((uintptr_t)qkv & 15) != 0 || ((uintptr_t)out & 3) != 0)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "%s: qkv must be 16-byte and out 4-byte aligned", op);
+    const int64_t D = H * Dh;
+    mma2_p p{};
+    p.q = qkv;
+    p.k = qkv + D;
+    p.v = qkv + 2 * D;
+    p.head_u = head_u;
+    p.out = out;
+    p.lse = nullptr;
+    p.Tq = p.Tk = T;
+    p.H = H;
+    // Rows of the packed qkv are 3 D floats apart, head h starts at column
+    // h Dh (of each of the q, k, v thirds); out's rows are D apart.
+    const int64_t in[3] = {T * 3 * D, Dh, 3 * D}, os[3] = {T * D, Dh, D};
+    for (int i = 0; i < 3; i++) p.qs[i] = p.ks[i] = in[i], p.os[i] = os[i];
+    p.D = (int)Dh;
+    p.scale_log2 = (float)(1.0 / sqrt((double)Dh)) * LOG2E;
+    p.causal = 0;
+    p.out_bf16 = 1;
+    return run_mma(p, B * H, op);
 }

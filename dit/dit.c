@@ -574,21 +574,38 @@ static bool perturb_active(const silt_perturb *p, int layer) {
 
 // Self-attention of block `layer` with the perturbation of rows [rb, re).
 // q, k, v: (B, H, T, Dh) -> (B, H, T, Dh).
+// Whether layer's attention is plain, or SoftPAG (the identity map mixed in
+// by the attention kernel's epilogue), for which head_u below suffices.
+static bool plain_attention(const silt_perturb *p, int layer) {
+    return !perturb_active(p, layer) || p->kind == SILT_PERTURB_SKIP;
+}
+static bool epilogue_attention(const silt_perturb *p, int layer) {
+    return plain_attention(p, layer) || p->kind == SILT_PERTURB_IDENTITY || p->kind == SILT_PERTURB_IDENTITY_IMAGE;
+}
+
+// SoftPAG's (B, H) strengths for the attention epilogue, (1-u) Attn + u V:
+// the layer's u on the perturbed rows, 0 elsewhere (host memory, arena).
+static float *softpag_u(silt_graph *g, const silt_perturb *p, int layer, int64_t B, int64_t H) {
+    float *hu = silt_arena_calloc(silt_graph_arena(g), sizeof(float) * (size_t)(B * H));
+    if (!hu) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
+    for (int64_t r = p->row_begin; r < p->row_end; r++)
+        for (int h = 0; h < H; h++) hu[r * H + h] = silt_perturb_u(p, layer, h);
+    return hu;
+}
+
 static silt_tensor *attention(silt_graph *g, int layer, silt_tensor *q, silt_tensor *k, silt_tensor *v,
                               const silt_perturb *p, int gh, int gw) {
     if (!q || !k || !v) return NULL;
-    if (!perturb_active(p, layer) || p->kind == SILT_PERTURB_SKIP) return silt_attention(g, q, k, v, NULL);
+    if (plain_attention(p, layer)) return silt_attention(g, q, k, v, NULL);
     int64_t B = q->shape[0], H = q->shape[1], rb = p->row_begin, R = p->row_end - p->row_begin;
-    float u[1024];  // heads per layer; checked in dit_forward
-    for (int h = 0; h < H; h++) u[h] = silt_perturb_u(p, layer, h);
-    if (p->kind == SILT_PERTURB_IDENTITY || p->kind == SILT_PERTURB_IDENTITY_IMAGE) {
-        // SoftPAG fused into the attention epilogue: (1-u) Attn + u V.
-        float *hu = silt_arena_calloc(silt_graph_arena(g), sizeof(float) * (size_t)(B * H));
-        if (!hu) { silt_graph_fail(g, SILT_ERR_OOM); return NULL; }
-        for (int64_t r = rb; r < rb + R; r++) memcpy(hu + r * H, u, sizeof(float) * (size_t)H);
+    if (epilogue_attention(p, layer)) {
+        float *hu = softpag_u(g, p, layer, B, H);
+        if (!hu) return NULL;
         silt_attn_opts o = {.head_u = hu};
         return silt_attention(g, q, k, v, &o);
     }
+    float u[1024];  // heads per layer; checked in dit_forward
+    for (int h = 0; h < H; h++) u[h] = silt_perturb_u(p, layer, h);
     silt_tensor *a = silt_attention(g, q, k, v, NULL), *tgt;
     silt_tensor *vs = silt_slice(g, v, 0, rb, R);
     if (p->kind == SILT_PERTURB_UNIFORM) {
@@ -614,12 +631,24 @@ static silt_tensor *block_core(silt_graph *g, const dit_model *m, int layer, sil
     silt_tensor *h = silt_linear_takes_bf16(g, b->qkv_w)
                          ? silt_ln_modulate_bf16(g, x, mod[0], mod[1], DIT_LN_EPS)
                          : silt_modulate(g, silt_layernorm(g, x, NULL, NULL, DIT_LN_EPS), mod[0], mod[1]);
-    silt_tensor *qkv[3];
-    if (dit_split_qkv(g, silt_linear(g, h, b->qkv_w, b->qkv_b), m->cfg.heads, qkv)) return NULL;
-    silt_tensor *a = attention(g, layer, qkv[0], qkv[1], qkv[2], p, gh, gw);
-    // Heads back together (as bf16 when proj takes it).
-    a = silt_linear_takes_bf16(g, b->proj_w) ? dit_merge_heads_bf16(g, a)
-                                             : silt_reshape(g, silt_transpose(g, a, 1, 2), 3, (const int64_t[]){B, T, D});
+    silt_tensor *a, *qkv_out = silt_linear(g, h, b->qkv_w, b->qkv_b);
+    int64_t H = m->cfg.heads;
+    if (silt_linear_takes_bf16(g, b->proj_w) && epilogue_attention(p, layer) &&
+        dit_attention_qkv_bf16_takes(g, D / H)) {
+        // q, k, v read in place from the qkv output and the heads written
+        // back together as bf16 for proj: no split pass, no merge pass.
+        float *hu = NULL;
+        if (!plain_attention(p, layer) && !(hu = softpag_u(g, p, layer, B, H))) return NULL;
+        a = dit_attention_qkv_bf16(g, qkv_out, (int)H, hu);
+    } else {
+        silt_tensor *qkv[3];
+        if (dit_split_qkv(g, qkv_out, (int)H, qkv)) return NULL;
+        a = attention(g, layer, qkv[0], qkv[1], qkv[2], p, gh, gw);
+        // Heads back together (as bf16 when proj takes it).
+        a = silt_linear_takes_bf16(g, b->proj_w)
+                ? dit_merge_heads_bf16(g, a)
+                : silt_reshape(g, silt_transpose(g, a, 1, 2), 3, (const int64_t[]){B, T, D});
+    }
     x = silt_gated_add(g, x, mod[2], silt_linear(g, a, b->proj_w, b->proj_b));
     if (silt_linear_takes_bf16(g, b->fc1_w) && silt_linear_takes_bf16(g, b->fc2_w)) {
         h = silt_ln_modulate_bf16(g, x, mod[3], mod[4], m->mlp_ln_eps);

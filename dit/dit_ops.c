@@ -104,6 +104,25 @@ silt_tensor *dit_merge_heads_bf16(silt_graph *g, silt_tensor *a) {
     return silt_graph_done(g, dit_merge_heads_bf16_fwd_cuda((uint16_t *)out->data, silt_f32(a), B, H, T, Dh), out);
 }
 
+bool dit_attention_qkv_bf16_takes(const silt_graph *g, int64_t Dh) {
+    return silt_graph_device(g) == SILT_CUDA && silt_cuda_attention_bf16() && attention_qkv_bf16_eligible_cuda(Dh);
+}
+
+silt_tensor *dit_attention_qkv_bf16(silt_graph *g, silt_tensor *qkv, int heads, const float *head_u) {
+    if (!qkv) return NULL;
+    if (silt_graph_require_cuda(g, "attention_qkv_bf16")) return NULL;
+    if (silt_graph_check_dev(g, "attention_qkv_bf16", qkv)) return NULL;
+    if (qkv->ndim != 3 || heads < 1 || qkv->shape[2] % (3 * (int64_t)heads))
+        return fail_shape(g, "attention_qkv_bf16", qkv, "is not (B, T, 3*heads*Dh)");
+    int64_t B = qkv->shape[0], T = qkv->shape[1], H = heads, Dh = qkv->shape[2] / (3 * H);
+    silt_tensor *out = silt_graph_tensor(g, SILT_BF16, 3, (const int64_t[]){B, T, H * Dh});
+    if (!out) return NULL;
+    const float *hu = head_u ? silt_graph_device_copy(g, head_u, sizeof(float) * (size_t)(B * H)) : NULL;
+    if (head_u && !hu) return NULL;
+    silt_graph_needs_grad(g, qkv, NULL, NULL);  // no backward: fails the graph when one is wanted
+    return silt_graph_done(g, attention_qkv_fwd_cuda_bf16((uint16_t *)out->data, silt_f32(qkv), B, T, H, Dh, hu), out);
+}
+
 // --- head mix -------------------------------------------------------------------------
 
 void dit_head_mix_fwd_cpu(float *out, const float *a, const float *tgt, const float *u, int64_t B, int64_t H,

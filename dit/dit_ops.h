@@ -26,6 +26,19 @@ silt_status dit_split_qkv(silt_graph *g, silt_tensor *qkv, int heads, silt_tenso
 // gradient; a CPU graph fails (SILT_ERR_UNSUPPORTED).
 silt_tensor *dit_merge_heads_bf16(silt_graph *g, silt_tensor *a);
 
+// Inference on a CUDA graph: qkv (B, T, 3*heads*Dh), the qkv linear's output
+// -> (B, T, heads*Dh) as bf16, the proj linear's input: dit_split_qkv, the
+// bf16 tensor-core attention (scale 1/sqrt(Dh), no mask) and
+// dit_merge_heads_bf16 in one kernel that reads q, k and v in place
+// (attention_qkv_fwd_cuda_bf16: the same bits as those three). head_u: the
+// (B*heads) SoftPAG strengths in host memory, or NULL. No gradient; a CPU
+// graph fails (SILT_ERR_UNSUPPORTED).
+silt_tensor *dit_attention_qkv_bf16(silt_graph *g, silt_tensor *qkv, int heads, const float *head_u);
+// Whether a block should take dit_attention_qkv_bf16 for head dim Dh: a CUDA
+// graph with the bf16 attention switch on (silt_cuda_set_attention_bf16) and
+// a GPU and head dim the kernel runs (attention_qkv_bf16_eligible_cuda).
+bool dit_attention_qkv_bf16_takes(const silt_graph *g, int64_t Dh);
+
 // --- per-head mix with a perturbation target -----------------------------------
 // out = a, except rows r in [rb, rb+R): out[r,h] = (1-u[h]) a[r,h] + u[h] tgt[r-rb,h]
 // (tgt broadcast over tokens when Tt == 1).

@@ -8,7 +8,10 @@
 // must be < 1e-4 and every element within 1e-3 * (|ref| + rms(ref)). The DiT
 // once more with bf16 linear weights (dit_weights_to_bf16) against the fp32
 // CPU model: < 2e-2 and 5e-2 (bf16 keeps 8 bits of mantissa: ~4e-3 per
-// rounding, a few roundings deep). MMDiT: mmdit_block_forward of every block
+// rounding, a few roundings deep), and with the bf16 attention switch on as
+// well (silt_cuda_set_attention_bf16: the blocks then take
+// dit_attention_qkv_bf16, q/k/v read in place, for the plain and SoftPAG
+// cases, and the split path for the others). MMDiT: mmdit_block_forward of every block
 // and the full forward, fp32 and with bf16 weights (mmdit_weights_to_bf16).
 // The tiny golden SD and SD3 VAEs: encode and decode (vae_case).
 //
@@ -93,7 +96,7 @@ static const pcase dit_cases[] = {
 // u (depth 2 x heads 4): mixed SoftPAG strengths, layer 1 untouched but one head.
 static const float dit_u[8] = {0.25f, 0, 1, 0.5f, 0, 0, 0.75f, 0};
 
-static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16) {
+static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16, bool attn_bf16) {
     dit_config c = {.layout = layout, .depth = 2, .hidden = 64, .heads = 4, .patch = 2, .in_channels = 4,
                     .out_channels = 8, .input_size = 8, .num_classes = 10, .mlp_hidden = 160};
     dit_model *mc = NULL, *md = NULL;
@@ -103,6 +106,7 @@ static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16
     CHECK_OK(dit_to_device(md, SILT_CUDA));
     CHECK(dit_device(md) == SILT_CUDA && dit_device(mc) == SILT_CPU);
     if (bf16) CHECK_OK(dit_weights_to_bf16(md));
+    if (attn_bf16) silt_cuda_set_attention_bf16(true);
     const int B = 3;
     const int64_t n = (int64_t)B * 4 * H * W;
     float *x = malloc(sizeof(float) * (size_t)n);
@@ -123,7 +127,8 @@ static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16
         silt_tensor *oc = dit_forward(gc, mc, xc, t, y, &p);
         silt_tensor *od = dit_forward(gd, md, xd, t, y, &p);
         char what[128];
-        snprintf(what, sizeof what, "dit %s %s%s: %s", tag, dit_layout_name(layout), bf16 ? " bf16" : "", pc->name);
+        snprintf(what, sizeof what, "dit %s %s%s%s: %s", tag, dit_layout_name(layout), bf16 ? " bf16" : "",
+                 attn_bf16 ? " + bf16 attention" : "", pc->name);
         CHECK_MSG(oc && od, "%s: forward failed: %s", what, silt_last_error());
         float *hc = fetch(oc), *hd = fetch(od);
         if (hc && hd) {
@@ -145,6 +150,7 @@ static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16
     silt_graph_free(gc);
     silt_graph_free(gd);
     free(x);
+    silt_cuda_set_attention_bf16(false);
 out:
     dit_free(mc);
     dit_free(md);
@@ -484,10 +490,11 @@ int main(void) {
     }
     silt_cuda_set_allow_tf32(false);
     twin_quiet = 1;  // compare() prints its own line per case
-    dit_case(DIT_LAYOUT_ORIGINAL, 8, 8, "8x8", false);
-    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", false);
-    dit_case(DIT_LAYOUT_DIFFUSERS, 6, 10, "6x10", false);
-    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", true);
+    dit_case(DIT_LAYOUT_ORIGINAL, 8, 8, "8x8", false, false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", false, false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 6, 10, "6x10", false, false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", true, false);
+    dit_case(DIT_LAYOUT_DIFFUSERS, 8, 8, "8x8", true, true);
     mmdit_case("mmdit_diffusers.model.safetensors");
     mmdit_case("mmdit_qknorm_diffusers.model.safetensors");
     mmdit_block_bf16_case("mmdit_diffusers.model.safetensors");

@@ -28,6 +28,8 @@ int main(void) {
     REFUSED(attention_fwd_cuda(out, out + 16, NULL, a, b, c, 1, 1, 2, 2, 2, 2, &o));
     REFUSED(attention_fwd_cuda_bf16(out, out + 16, NULL, a, b, c, 1, 1, 2, 2, 4, 4, &o));
     REFUSED(attention_bwd_cuda(out, out, out, out, a, a, b, c, a, a, 1, 1, 2, 2, 2, 2, NULL));
+    REFUSED(attention_qkv_fwd_cuda_bf16((uint16_t *)out, a, 1, 2, 1, 4, NULL));
+    CHECK(!attention_qkv_bf16_eligible_cuda(64));
     CHECK(!silt_cuda_have_cudnn());
     int64_t floats = -7;
     REFUSED(conv2d_scratch_floats_cuda(&floats, 1, 1, 4, 4, 1, 3, 3, 1, 1, 1, 1));
