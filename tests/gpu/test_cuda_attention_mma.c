@@ -39,16 +39,6 @@ typedef struct {
     int64_t B, H, Tq, Tk, D;
 } mshape;
 
-static double norm_rel(const float *got, const float *ref, int64_t n) {
-    double d2 = 0, r2 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        d2 += d * d;
-        r2 += (double)ref[i] * ref[i];
-    }
-    return sqrt(d2 / (r2 > 0 ? r2 : 1));
-}
-
 // Variant 1's output of each case, kept for variant 2's: both round to bf16
 // alike and add their tiles in the same order (variant 2's extra fully masked
 // tiles add exact zeros), so they must agree far below bf16's 1e-2; this
@@ -107,7 +97,7 @@ static void mma_case(mshape s, int opt, int variant, int case_id) {
     if (!twin_download(out, d_out, (size_t)nq * 4) || !twin_download(lse, d_lse, (size_t)nl * 4)) goto done;
     snprintf(what, sizeof what, "%s out", tag);
     twin_compare(what, out, out_ref, nq, 1e-2, twin_rms(v, nk));
-    double nr = norm_rel(out, out_ref, nq);
+    double nr = twin_norm_rel(out, out_ref, nq);
     CHECK_MSG(nr < 1e-2, "%s: ||out - cpu|| / ||cpu|| = %.3g (limit 1e-2)", tag, nr);
     snprintf(what, sizeof what, "%s lse", tag);
     twin_compare(what, lse, lse_ref, nl, 1e-2, 1.0);
@@ -234,12 +224,6 @@ done:
     free(scr);
 }
 
-#define EXPECT_STATUS(want, expr)                                                                        \
-    do {                                                                                                 \
-        silt_status s_ = (expr);                                                                         \
-        CHECK_MSG(s_ == (want), "%s -> %d (%s), want %d", #expr, (int)s_, silt_last_error(), (int)(want)); \
-    } while (0)
-
 static void test_refusals(void) {
     float *d = NULL;
     if (silt_cuda_malloc((void **)&d, 4096 * sizeof(float)) != SILT_OK) {
@@ -256,20 +240,20 @@ static void test_refusals(void) {
     CHECK(!attention_bf16_eligible_cuda(d, d + 1, d, d, 64, 64, NULL)); // q not 16-byte aligned
     o.mask = d;
     CHECK(!attention_bf16_eligible_cuda(d, d, d, d, 64, 64, &o));
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 64, &o));
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 64, &o));
     o.mask = NULL;
     o.probs_out = d;
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 64, &o));
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 64, &o));
     o.probs_out = NULL;
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 130, 130, NULL));
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 32, NULL));
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 130, 130, NULL));
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 64, 32, NULL));
     o.head_u = d;
-    EXPECT_STATUS(SILT_ERR_SHAPE, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 9, 16, 16, &o));
+    TWIN_EXPECT(SILT_ERR_SHAPE, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 9, 16, 16, &o));
     o.head_u = NULL;
     o.scale = INFINITY;
-    EXPECT_STATUS(SILT_ERR_ARG, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 16, 16, &o));
-    EXPECT_STATUS(SILT_ERR_ARG, attention_fwd_cuda_bf16(NULL, NULL, NULL, d, d, d, 1, 1, 8, 8, 16, 16, NULL));
-    EXPECT_STATUS(SILT_OK, attention_fwd_cuda_bf16(NULL, NULL, NULL, NULL, NULL, NULL, 0, 4, 8, 8, 16, 16, NULL));
+    TWIN_EXPECT(SILT_ERR_ARG, attention_fwd_cuda_bf16(d, NULL, NULL, d, d, d, 1, 1, 8, 8, 16, 16, &o));
+    TWIN_EXPECT(SILT_ERR_ARG, attention_fwd_cuda_bf16(NULL, NULL, NULL, d, d, d, 1, 1, 8, 8, 16, 16, NULL));
+    TWIN_EXPECT(SILT_OK, attention_fwd_cuda_bf16(NULL, NULL, NULL, NULL, NULL, NULL, 0, 4, 8, 8, 16, 16, NULL));
     CHECK_OK(silt_cuda_sync());
     silt_cuda_free(d);
 }

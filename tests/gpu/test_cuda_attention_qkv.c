@@ -31,28 +31,12 @@
 #include "dit/dit_ops.h"
 #include "twin_util.h"
 
-#define EXPECT_STATUS(want, expr)                                                                        \
-    do {                                                                                                 \
-        silt_status s_ = (expr);                                                                         \
-        CHECK_MSG(s_ == (want), "%s -> %d (%s), want %d", #expr, (int)s_, silt_last_error(), (int)(want)); \
-    } while (0)
-
 typedef struct {
     int64_t B, T, H, Dh;
     bool pag;
 } qshape;
 
 static const float hu_cycle[4] = {0.0f, 0.3f, 1.0f, 0.7f};
-
-static double norm_rel(const float *got, const float *ref, int64_t n) {
-    double d2 = 0, r2 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = (double)got[i] - ref[i];
-        d2 += d * d;
-        r2 += (double)ref[i] * ref[i];
-    }
-    return sqrt(d2 / (r2 > 0 ? r2 : 1));
-}
 
 static void qkv_case(qshape s, int variant, int case_id) {
     const int64_t B = s.B, T = s.T, H = s.H, Dh = s.Dh, D = H * Dh;
@@ -102,7 +86,7 @@ static void qkv_case(qshape s, int variant, int case_id) {
     for (int64_t i = 0; i < no; i++) got[i] = silt_bf16_to_f32(o16[i]);
     snprintf(what, sizeof what, "%s vs cpu", tag);
     twin_compare(what, got, ref, no, 1e-2, twin_rms(v, nh));
-    double nr = norm_rel(got, ref, no);
+    double nr = twin_norm_rel(got, ref, no);
     CHECK_MSG(nr < 1e-2, "%s: ||out - cpu|| / ||cpu|| = %.3g (limit 1e-2)", tag, nr);
 
     // The unfused device path: split, attention_fwd_cuda_bf16, merge + round.
@@ -148,15 +132,15 @@ static void test_refusals(void) {
     CHECK(attention_qkv_bf16_eligible_cuda(4) && attention_qkv_bf16_eligible_cuda(128));
     CHECK(!attention_qkv_bf16_eligible_cuda(6) && !attention_qkv_bf16_eligible_cuda(132));
     CHECK(!attention_qkv_bf16_eligible_cuda(0));
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d, 1, 4, 2, 6, NULL));    // Dh % 4
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d, 1, 2, 1, 132, NULL));  // Dh > 128
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d + 1, 1, 4, 2, 8, NULL)); // qkv alignment
-    EXPECT_STATUS(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o + 1, d, 1, 4, 2, 8, NULL)); // out alignment
-    EXPECT_STATUS(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, d, -1, 4, 2, 8, NULL));
-    EXPECT_STATUS(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, d, 1, 4, 0, 8, NULL));
-    EXPECT_STATUS(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, NULL, 1, 4, 2, 8, NULL));
-    EXPECT_STATUS(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(NULL, d, 1, 4, 2, 8, NULL));
-    EXPECT_STATUS(SILT_OK, attention_qkv_fwd_cuda_bf16(NULL, NULL, 0, 4, 2, 8, NULL));  // nothing to do
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d, 1, 4, 2, 6, NULL));    // Dh % 4
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d, 1, 2, 1, 132, NULL));  // Dh > 128
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o, d + 1, 1, 4, 2, 8, NULL)); // qkv alignment
+    TWIN_EXPECT(SILT_ERR_UNSUPPORTED, attention_qkv_fwd_cuda_bf16(o + 1, d, 1, 4, 2, 8, NULL)); // out alignment
+    TWIN_EXPECT(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, d, -1, 4, 2, 8, NULL));
+    TWIN_EXPECT(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, d, 1, 4, 0, 8, NULL));
+    TWIN_EXPECT(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(o, NULL, 1, 4, 2, 8, NULL));
+    TWIN_EXPECT(SILT_ERR_ARG, attention_qkv_fwd_cuda_bf16(NULL, d, 1, 4, 2, 8, NULL));
+    TWIN_EXPECT(SILT_OK, attention_qkv_fwd_cuda_bf16(NULL, NULL, 0, 4, 2, 8, NULL));  // nothing to do
     CHECK_OK(silt_cuda_sync());
     silt_cuda_free(d);
 }

@@ -126,6 +126,7 @@ static inline int twin_same_bits(const char *what, const float *a, const float *
 }
 
 // The status must be `want` (an error-path check).
+#undef TWIN_EXPECT
 #define TWIN_EXPECT(want, expr)                                                                      \
     do {                                                                                             \
         silt_status s_ = (expr);                                                                     \

@@ -106,6 +106,26 @@ static inline void twin_poison(void *dev, size_t bytes) {
     if (dev && bytes) CHECK_OK(silt_cuda_memset(dev, 0xff, bytes));  // 0xffffffff is a NaN
 }
 
+// ||got - ref|| / ||ref|| (the norm-wise error of a whole output).
+static inline double twin_norm_rel(const float *got, const float *ref, int64_t n) {
+    double d2 = 0, r2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)got[i] - ref[i];
+        d2 += d * d;
+        r2 += (double)ref[i] * ref[i];
+    }
+    return sqrt(d2 / (r2 > 0 ? r2 : 1));
+}
+
+// The status must be `want` (an error-path check; as tests/gpu/twin.h).
+#ifndef TWIN_EXPECT
+#define TWIN_EXPECT(want, expr)                                                                          \
+    do {                                                                                                 \
+        silt_status s_ = (expr);                                                                         \
+        CHECK_MSG(s_ == (want), "%s -> %d (%s), want %d", #expr, (int)s_, silt_last_error(), (int)(want)); \
+    } while (0)
+#endif
+
 // Model-level check of a cuda output against the cpu one: the relative L2
 // error ||got - ref|| / ||ref|| below `limit` (one "ok" line with the share
 // of the limit used), all values finite, then twin_compare per element with
