@@ -29,6 +29,8 @@
 # (fourteenth session) say why PURE_NOISE and a heavier position mix: on the CPU,
 # run 16 (both, with the relation channel, 77k images) took position 0.21 -> 0.31
 # and 0.33, the first run to move it, while the categories it starved lost.
+# Run 17 (fifteenth session, this recipe for 205k CPU images) moved only the
+# vertical relations: left/right stayed with the noise (models/README.md).
 # After it: cat $files_at/world-dit.safetensors.gz.part-* | gunzip > w.safetensors,
 # evaluate on the CPU, pair with tools/paired_eval.py, probe with tools/position_probe.py.
 #
