@@ -167,12 +167,12 @@ silt_status silt_train_run(const silt_train_params *p, silt_train_task *task, co
 // Path of the newest checkpoint in dir (from its `latest` file) into buf.
 // SILT_ERR_IO when there is none.
 silt_status silt_train_latest(const char *dir, char *buf, size_t n);
-// A file, or a run directory (its latest checkpoint), into buf.
 // Appends training-only members ("aux_*": `"aux_x": 1`) to a task's config
 // JSON object in config[cap]: a resume with other settings then fails, an
 // --init ignores them. SILT_ERR_ARG (config unchanged) when it does not fit
 // or config is not an object.
 silt_status silt_train_config_add_aux(char *config, size_t cap, const char *members, const char *what);
+// A file, or a run directory (its latest checkpoint), into buf.
 silt_status silt_train_resolve_path(const char *path, char *buf, size_t n, const char *what);
 
 #endif

@@ -116,6 +116,8 @@ static void dit_case(dit_layout layout, int H, int W, const char *tag, bool bf16
     int32_t y[3] = {1, 10, 7};  // 10 = the null class
     silt_graph *gc = silt_graph_create(0), *gd = cuda_graph();
     silt_graph_set_grad(gc, false);
+    // With the switch on the blocks read q, k, v in place (dit_attention_qkv_bf16), not the split path.
+    if (attn_bf16 && gd) CHECK(dit_attention_qkv_bf16_takes(gd, c.hidden / c.heads));
     for (size_t k = 0; gd && k < sizeof dit_cases / sizeof dit_cases[0]; k++) {
         const pcase *pc = &dit_cases[k];
         silt_perturb p = {.kind = pc->kind, .row_begin = pc->rb, .row_end = pc->re, .n_layers = 2, .n_heads = 4,
