@@ -209,6 +209,112 @@ static const int train_weights[WORLD_CAT_COUNT] = {2, 2, 2, 2, 3, 2, 2};
 
 static const gen_opts train_opts = {GEN_TRAIN, 0.8, 0.25, 0.1};
 
+// --- hard negatives (world_reqs_negative) ---------------------------------------
+
+typedef enum neg_edit {
+    NEG_REL_FLIP,      // left of <-> right of, above <-> below
+    NEG_REL_SWAP,      // the phrases swapped, the relation kept
+    NEG_REL_AXIS,      // the relation moved to the other axis
+    NEG_COUNT,         // an exact count +-1, or "a X" -> "two Xs"
+    NEG_COLOUR,        // a phrase's colour named or changed
+    NEG_SHAPE,         // a phrase's shape changed
+    NEG_COLOUR_SWAP,   // two coloured phrases exchange their colours
+    NEG_BACKGROUND,    // the named background style changed
+    NEG_ADD,           // one phrase, no relation: "... and a <random object>"
+    NEG_EDIT_COUNT
+} neg_edit;
+
+static bool neg_applies(neg_edit e, const world_reqs *r) {
+    bool rel = r->relation != WORLD_REL_NONE, two = r->n_phrases == 2;
+    switch (e) {
+    case NEG_REL_FLIP:
+    case NEG_REL_SWAP:
+    case NEG_REL_AXIS: return rel;
+    case NEG_COUNT: return !rel;  // a relation's phrases must stay single objects
+    case NEG_COLOUR:
+    case NEG_SHAPE: return true;
+    case NEG_COLOUR_SWAP:
+        return two && r->phrases[0].colour >= 0 && r->phrases[1].colour >= 0 && r->phrases[0].colour != r->phrases[1].colour;
+    case NEG_BACKGROUND: return r->bg_style >= 0;
+    case NEG_ADD: return !two;
+    default: return false;
+    }
+}
+
+static void neg_apply(neg_edit e, world_reqs *r, silt_rng *rng) {
+    int i = draw(rng, r->n_phrases);
+    world_phrase *ph = &r->phrases[i];
+    switch (e) {
+    case NEG_REL_FLIP: r->relation = inverse(r->relation); break;
+    case NEG_REL_SWAP: {
+        world_phrase t = r->phrases[0];
+        r->phrases[0] = r->phrases[1];
+        r->phrases[1] = t;
+        break;
+    }
+    case NEG_REL_AXIS: {
+        bool horizontal = r->relation == WORLD_REL_LEFT_OF || r->relation == WORLD_REL_RIGHT_OF;
+        r->relation = horizontal ? (coin(rng, 0.5) ? WORLD_REL_ABOVE : WORLD_REL_BELOW)
+                                 : (coin(rng, 0.5) ? WORLD_REL_LEFT_OF : WORLD_REL_RIGHT_OF);
+        break;
+    }
+    case NEG_COUNT:
+        if (ph->count == 1) ph->count = 2;
+        else if (ph->count == 4) ph->count = 3;
+        else if (ph->count == 2) ph->count = 3;
+        else ph->count += coin(rng, 0.5) ? 1 : -1;
+        ph->exact = ph->count > 1;
+        break;
+    case NEG_COLOUR: {
+        int c = draw(rng, WORLD_COLOUR_COUNT - (ph->colour >= 0));
+        if (ph->colour >= 0 && c >= ph->colour) c++;  // any colour but its own
+        ph->colour = c;
+        break;
+    }
+    case NEG_SHAPE: {
+        int s = draw(rng, WORLD_SHAPE_COUNT - 1);
+        ph->shape = (world_shape)(s >= (int)ph->shape ? s + 1 : s);
+        break;
+    }
+    case NEG_COLOUR_SWAP: {
+        int t = r->phrases[0].colour;
+        r->phrases[0].colour = r->phrases[1].colour;
+        r->phrases[1].colour = t;
+        break;
+    }
+    case NEG_BACKGROUND: {
+        int b = draw(rng, WORLD_BG_STYLE_COUNT - 1);
+        r->bg_style = b >= r->bg_style ? b + 1 : b;
+        break;
+    }
+    case NEG_ADD:
+        r->phrases[1] = gen_phrase(rng, 1, coin(rng, 0.5), false);
+        r->n_phrases = 2;
+        break;
+    default: break;
+    }
+}
+
+silt_status world_reqs_negative(const world_reqs *r, const world_scene *s, silt_rng *rng, world_reqs *out) {
+    if (!r || !s || !rng || !out) return SILT_FAIL(SILT_ERR_ARG, "world_reqs_negative: NULL argument");
+    SILT_TRY(world_reqs_validate(r));
+    neg_edit ok[NEG_EDIT_COUNT];
+    int n = 0;
+    for (int e = 0; e < NEG_EDIT_COUNT; e++)
+        if (neg_applies((neg_edit)e, r)) ok[n++] = (neg_edit)e;
+    for (int tries = 0; tries < 32; tries++) {
+        world_reqs cand = *r;
+        neg_apply(ok[draw(rng, n)], &cand, rng);
+        if (world_reqs_validate(&cand) != SILT_OK || world_reqs_heldout(&cand)) continue;
+        world_check chk;
+        world_reqs_check_scene(&cand, s, &chk);
+        if (chk.pass) continue;
+        *out = cand;
+        return SILT_OK;
+    }
+    return SILT_FAIL(SILT_ERR_UNSUPPORTED, "world_reqs_negative: no false one-edit caption found for this scene");
+}
+
 void world_train_weights(int out[WORLD_CAT_COUNT]) { memcpy(out, train_weights, sizeof train_weights); }
 
 silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out) {

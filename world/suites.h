@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "world/caption.h"
 #include "world/render.h"
 
@@ -57,6 +58,21 @@ silt_status world_suite_item(world_suite s, uint64_t seed, int64_t index, world_
 #define WORLD_TRAIN_WEIGHT_MAX 1000
 silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out);
 void world_train_weights(int out[WORLD_CAT_COUNT]);
+
+// A hard negative for contrastive training (world-judge, `gen train --arch
+// clip --hard-negatives K`): requirements that differ from r by one edit and
+// that the scene does NOT satisfy (the oracle says fail), so that a text
+// encoder must read that part of the caption to tell them apart. The edits,
+// drawn uniformly among those that apply to r: the relation's direction
+// flipped, the two phrases swapped under the same relation, the relation
+// moved to the other axis, an exact count moved by one (or a phrase made
+// "two ..." where the scene has one), a colour named or changed, a shape
+// changed, the two phrases' colours swapped, the background style changed,
+// and an absent object added to a one-phrase caption ("... and a green
+// cross"). Never names a held-out pair or relation (world_reqs_heldout), so
+// the held-out compositions stay unseen. SILT_ERR_UNSUPPORTED when 32 draws
+// found none (not expected for train items); *out unchanged then.
+silt_status world_reqs_negative(const world_reqs *r, const world_scene *s, silt_rng *rng, world_reqs *out);
 
 // Held-out compositions.
 uint32_t world_heldout_pairs(void);  // WORLD_PAIR_BIT set of held-out colour-shape pairs

@@ -2,6 +2,7 @@
 // determinism, scenes that satisfy their captions, and held-out disjointness
 // (100k train draws never name or render a held-out composition).
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -202,10 +203,80 @@ static void test_train_weighted(void) {
     CHECK(world_train_item(7, 0, NULL, NULL) == SILT_ERR_ARG);
 }
 
+static bool same_phrase(const world_phrase *a, const world_phrase *b) {
+    return a->count == b->count && a->exact == b->exact && a->shape == b->shape && a->colour == b->colour && a->size == b->size;
+}
+
+// world_reqs_negative: every negative is a valid train-distribution caption
+// (no held-out composition) that the scene does NOT satisfy, one edit away
+// from the caption; the edits that matter for each category occur.
+static void test_negatives(void) {
+    const int n = 4000, per = 4;
+    int bad = 0, unsup = 0, rel_edits = 0, rel_n = 0, count_edits = 0, count_n = 0, swaps = 0, swap_n = 0;
+    for (int i = 0; i < n; i++) {
+        world_item it;
+        CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, 99, i, &it));
+        silt_rng rng = silt_rng_init(5, (uint64_t)i);
+        for (int k = 0; k < per; k++) {
+            world_reqs neg;
+            silt_status s = world_reqs_negative(&it.reqs, &it.scene, &rng, &neg);
+            if (s == SILT_ERR_UNSUPPORTED) { unsup++; continue; }
+            CHECK_OK(s);
+            if (s) continue;
+            world_check chk;
+            world_reqs_check_scene(&neg, &it.scene, &chk);
+            char text[WORLD_CAPTION_MAX] = "(unformattable)", again[WORLD_CAPTION_MAX];
+            world_reqs back;
+            bool fmt = world_caption_format(&neg, text, sizeof text) == SILT_OK;
+            bool ok = fmt && !chk.pass && world_reqs_validate(&neg) == SILT_OK && !world_reqs_heldout(&neg) &&
+                      strcmp(text, it.caption) != 0 &&
+                      world_caption_parse(text, &back) == SILT_OK &&
+                      world_caption_format(&back, again, sizeof again) == SILT_OK && !strcmp(text, again);
+            if (!ok && bad++ < 5) fprintf(stderr, "bad negative of '%s': '%s'\n", it.caption, text);
+            if (it.category == WORLD_CAT_POSITION) {
+                rel_n++;
+                bool same_phrases = same_phrase(&neg.phrases[0], &it.reqs.phrases[0]) &&
+                                    same_phrase(&neg.phrases[1], &it.reqs.phrases[1]);
+                bool swapped = same_phrase(&neg.phrases[0], &it.reqs.phrases[1]) &&
+                               same_phrase(&neg.phrases[1], &it.reqs.phrases[0]);
+                rel_edits += (same_phrases && neg.relation != it.reqs.relation) || (swapped && neg.relation == it.reqs.relation);
+            }
+            if (it.category == WORLD_CAT_COUNTING) {
+                count_n++;
+                count_edits += neg.n_phrases == 1 && neg.phrases[0].count != it.reqs.phrases[0].count;
+            }
+            if (it.category == WORLD_CAT_COLOUR_ATTRIBUTION) {
+                swap_n++;
+                swaps += neg.n_phrases == 2 && neg.phrases[0].colour == it.reqs.phrases[1].colour &&
+                         neg.phrases[1].colour == it.reqs.phrases[0].colour && neg.phrases[0].shape == it.reqs.phrases[0].shape;
+            }
+        }
+    }
+    CHECK_MSG(bad == 0, "%d negatives are not false, one-edit, valid train captions", bad);
+    CHECK_MSG(unsup < n * per / 1000, "%d of %d negatives not found", unsup, n * per);
+    // Position: 3 of its 5 edits touch the relation alone (flip, swap, axis).
+    CHECK_MSG(rel_edits > rel_n * 4 / 10, "relation edits %d of %d position negatives", rel_edits, rel_n);
+    CHECK_MSG(count_edits > count_n / 5, "count edits %d of %d counting negatives", count_edits, count_n);
+    CHECK_MSG(swaps > swap_n / 10, "colour swaps %d of %d colour-attribution negatives", swaps, swap_n);
+    // Deterministic in the rng; argument errors.
+    world_item it;
+    CHECK_OK(world_suite_item(WORLD_SUITE_TRAIN, 99, 3, &it));
+    silt_rng r1 = silt_rng_init(1, 2), r2 = silt_rng_init(1, 2);
+    world_reqs a, b;
+    CHECK_OK(world_reqs_negative(&it.reqs, &it.scene, &r1, &a));
+    CHECK_OK(world_reqs_negative(&it.reqs, &it.scene, &r2, &b));
+    CHECK(!memcmp(&a, &b, sizeof a));
+    CHECK(world_reqs_negative(NULL, &it.scene, &r1, &a) == SILT_ERR_ARG);
+    world_reqs broken = it.reqs;
+    broken.n_phrases = 3;
+    CHECK(world_reqs_negative(&broken, &it.scene, &r1, &a) == SILT_ERR_ARG);
+}
+
 int main(void) {
     test_names();
     test_fixed_suites();
     test_train();
     test_train_weighted();
+    test_negatives();
     return check_summary();
 }
