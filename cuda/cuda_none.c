@@ -351,11 +351,11 @@ silt_status var_ce_bwd_cuda(float *dlogits, const float *dout, const float *prob
 
 // cuda/ops_clip.h
 silt_status wclip_infonce_fwd_cuda(float *out, float *prow, float *pcol, double *terms, const float *sim,
-                                   const float *logit_scale, int64_t B) {
+                                   const float *logit_scale, int64_t B, int64_t M) {
     return NO_CUDA();
 }
 silt_status wclip_infonce_bwd_cuda(float *dsim, float *dls, const float *dout, const float *sim, const float *prow,
-                                   const float *pcol, const float *logit_scale, int64_t B) {
+                                   const float *pcol, const float *logit_scale, int64_t B, int64_t M) {
     return NO_CUDA();
 }
 

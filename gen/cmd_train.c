@@ -57,6 +57,7 @@ int cmd_train(int argc, char **argv) {
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0, pure_noise = 0;
+    int hard_negatives = 0;
     const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -157,6 +158,11 @@ int cmd_train(int argc, char **argv) {
          "ae: pixels of an object and one pixel around it weigh 1 + W in the reconstruction loss (the renders' "
          "masks; under plain MSE small crosses come back as blobs)",
          NULL, 0, 1000},
+        {"hard-negatives", 0, ARG_INT, &hard_negatives, "K",
+         "clip: K false captions per image in its softmax, one edit from its own (relation flipped or swapped, "
+         "count, colour, shape, colours swapped, background, an absent object added): a world-judge whose score "
+         "reads relations and counts, for --search best-of-n --reward judge",
+         NULL, 0, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
@@ -213,7 +219,7 @@ int cmd_train(int argc, char **argv) {
         // Training-only flags would be silently ignored by an export.
         const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
                                  : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise"
-                                 : cat_spec ? "category-weights" : NULL;
+                                 : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : NULL;
         if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
@@ -286,6 +292,7 @@ int cmd_train(int argc, char **argv) {
     if (cat_spec && parse_category_weights(cat_spec, cat_weights) != SILT_OK)
         return args_usage_error(&p, "--category-weights %s: %s", cat_spec, silt_last_error_message());
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
+    if (hard_negatives != 0 && strcmp(arch, "clip")) return args_usage_error(&p, "--hard-negatives is for --arch clip");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -295,7 +302,8 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL};
+                               .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL,
+                               .hard_negatives = hard_negatives};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

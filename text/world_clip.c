@@ -369,32 +369,32 @@ static silt_status nce_bwd(silt_graph *g, void *vn) {
     float *ds = silt_graph_grad(g, n->sim), *dls = silt_graph_grad(g, n->ls);
     if (silt_graph_status(g) != SILT_OK) return silt_graph_status(g);
     return SILT_GRAPH_BWD(g, wclip_infonce_bwd, ds, dls, n->out->grad, silt_f32(n->sim), silt_f32(n->prow),
-                          silt_f32(n->pcol), silt_f32(n->ls), n->sim->shape[0]);
+                          silt_f32(n->pcol), silt_f32(n->ls), n->sim->shape[0], n->sim->shape[1]);
 }
 
 static silt_tensor *infonce(silt_graph *g, silt_tensor *sim, silt_tensor *ls) {
     if (!sim || !ls) return NULL;
     if (silt_graph_check_dev(g, "wclip_loss", sim) != SILT_OK || silt_graph_check_dev(g, "wclip_loss", ls) != SILT_OK)
         return NULL;
-    if (sim->ndim != 2 || sim->shape[0] != sim->shape[1] || silt_numel(ls) != 1) {
-        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_loss: similarity must be square (B, B)"));
+    if (sim->ndim != 2 || sim->shape[0] < 1 || sim->shape[1] < sim->shape[0] || silt_numel(ls) != 1) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_loss: similarity must be (B, M) with 1 <= B <= M"));
         return NULL;
     }
-    int64_t B = sim->shape[0];
-    silt_tensor *out = silt_graph_new(g, 1, 0, 0, 0), *pr = silt_graph_new(g, B, B, 0, 0),
-                *pc = silt_graph_new(g, B, B, 0, 0);
+    int64_t B = sim->shape[0], M = sim->shape[1];
+    silt_tensor *out = silt_graph_new(g, 1, 0, 0, 0), *pr = silt_graph_new(g, B, M, 0, 0),
+                *pc = silt_graph_new(g, B, M, 0, 0);
     if (!out || !pr || !pc) return NULL;
     size_t bytes = (size_t)(2 * B) * sizeof(double);
     if (out->device == SILT_CUDA) {
         double *terms = silt_graph_device_scratch(g, bytes);
         if (!terms) return NULL;
         silt_status s = wclip_infonce_fwd_cuda(silt_f32(out), silt_f32(pr), silt_f32(pc), terms, silt_f32(sim),
-                                               silt_f32(ls), B);
+                                               silt_f32(ls), B, M);
         if (!silt_graph_done(g, s, out)) return NULL;
     } else {
         double *terms = silt_graph_scratch(g, bytes);
         if (!terms) return NULL;
-        wclip_infonce_fwd_cpu(silt_f32(out), silt_f32(pr), silt_f32(pc), terms, silt_f32(sim), silt_f32(ls), B);
+        wclip_infonce_fwd_cpu(silt_f32(out), silt_f32(pr), silt_f32(pc), terms, silt_f32(sim), silt_f32(ls), B, M);
     }
     if (silt_graph_wants_grad(g, sim, ls, NULL)) {
         out->requires_grad = true;

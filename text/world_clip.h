@@ -113,7 +113,9 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
 // Symmetric InfoNCE over a batch of matching pairs (row i of each matches):
 // logits = exp(min(logit_scale, ln 100)) * norm(img) norm(txt)^T,
 // loss = (CE(logits, diag) + CE(logits^T, diag)) / 2, a (1) tensor. On the
-// graph's device (text/world_clip_ops.h has the kernels).
+// graph's device (text/world_clip_ops.h has the kernels). txt_emb may have
+// M > B rows: rows B..M-1 are hard negatives, captions that match no image,
+// which join each image's softmax over captions (world-judge training).
 silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_emb, silt_tensor *txt_emb);
 
 // Cosine similarity of one image (3, S, S) in [-1, 1] and one caption, for a

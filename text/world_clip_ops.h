@@ -19,17 +19,24 @@
 // ln 100 rounded to float: (float)log(100.0), the clamp of logit_scale.
 #define WCLIP_LOGIT_SCALE_MAX 4.60517018598809136804f
 
-// sim (B, B): row i is image i against every caption j; logit_scale (1).
-// out (1) = L; prow, pcol (B, B) = softmax of z over each row / each column
-// (saved for the backward); terms: 2B doubles of scratch (the row terms, then
-// the column terms, summed in that order). Max, exp and sums in double with
-// z = e^s * (double)sim; the probabilities rounded to float. B >= 1.
+// sim (B, M), M >= B: row i is image i against every caption j; captions
+// 0..B-1 are the images' own (the diagonal is the match), B..M-1 are hard
+// negatives (captions with no image: in the row softmax, not in the columns).
+// logit_scale (1). With M = B this is CLIP's loss above; with hard negatives
+// the row terms' lse runs over all M columns and the column terms over the
+// first B columns only:
+//   L = 1/(2B) sum_i [lse_{j<M}(z_ij) - z_ii] + 1/(2B) sum_{j<B} [lse_{i<B}(z_ij) - z_jj].
+// out (1) = L; prow (B, M) = the row softmax, pcol (B, M) = the column softmax
+// in columns < B and 0 in the rest (saved for the backward); terms: 2B
+// doubles of scratch (the row terms, then the column terms, summed in that
+// order). Max, exp and sums in double with z = e^s * (double)sim; the
+// probabilities rounded to float. B >= 1.
 void wclip_infonce_fwd_cpu(float *out, float *prow, float *pcol, double *terms, const float *sim,
-                           const float *logit_scale, int64_t B);
-// dsim (B, B) += e^s (prow + pcol - 2I) / (2B) dout[0]; dls (1) += the sum of
-// that times sim, in double (left alone while clamped). dsim or dls may be
-// NULL.
+                           const float *logit_scale, int64_t B, int64_t M);
+// dsim (B, M) += e^s (prow + pcol - 2I) / (2B) dout[0] (I: ones at (i, i));
+// dls (1) += the sum of that times sim, in double (left alone while clamped).
+// dsim or dls may be NULL.
 void wclip_infonce_bwd_cpu(float *dsim, float *dls, const float *dout, const float *sim, const float *prow,
-                           const float *pcol, const float *logit_scale, int64_t B);
+                           const float *pcol, const float *logit_scale, int64_t B, int64_t M);
 
 #endif

@@ -29,7 +29,10 @@ static silt_status toy_create(uint64_t init_seed, const silt_train_arch_opts *o,
 static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
     SILT_TRY(no_opts("clip", o));
     wclip_config c = wclip_default_config();
-    return silt_train_clip_create(&c, init_seed, out);
+    SILT_TRY(silt_train_clip_create(&c, init_seed, out));
+    silt_status s = o ? silt_train_clip_set_hard_negatives(out, o->hard_negatives) : SILT_OK;
+    if (s) silt_train_task_free(out);
+    return s;
 }
 
 static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {

@@ -28,6 +28,7 @@ typedef struct silt_train_arch_opts {
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
     const int *category_weights;  // mmdit: WORLD_CAT_COUNT train-caption weights (silt_train_mmdit_set_category_weights); NULL: default
+    int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {
@@ -72,6 +73,17 @@ silt_status silt_train_toy_create(const silt_train_toy_config *c, uint64_t init_
 // are rendered on the host and uploaded.
 struct wclip_config;
 silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_seed, silt_train_task *out);
+// Hard negatives (world-judge: a world-CLIP whose similarity can judge a
+// caption's relation, counts and colour binding, not only its bag of words):
+// each image also gets k captions one edit away from its own that its scene
+// does not satisfy (world_reqs_negative), from their own random stream of
+// (data_seed, item index); they join the image's softmax over captions and
+// have no column term (text/world_clip_ops.h). Recorded as
+// "aux_hard_negatives" in the checkpoint config (a resume must match; --init
+// from a plain world-CLIP is the intended start). Once, before training;
+// 0 is a no-op. SILT_ERR_ARG outside 0..SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES.
+#define SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES 16
+silt_status silt_train_clip_set_hard_negatives(silt_train_task *task, int k);
 
 // --- mmdit: the world MMDiT (dit/mmdit.h), text-conditioned on a frozen world-CLIP --
 // A micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,

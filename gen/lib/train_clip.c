@@ -1,9 +1,11 @@
 // The world-CLIP training task (see train_arch.h and text/world_clip.h): a
 // micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,
 // batch_index * B + i), rendered at the model's image size in [-1, 1], with
-// their captions; the loss is the symmetric InfoNCE over the batch. Every
-// sample is a pure function of (data_seed, its global index), as the trainer's
-// exact resume needs.
+// their captions; the loss is the symmetric InfoNCE over the batch, with K
+// hard-negative captions per image in its softmax when set
+// (silt_train_clip_set_hard_negatives). Every sample is a pure function of
+// (data_seed, its global index), as the trainer's exact resume needs.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,14 +13,49 @@
 #include "gen/lib/train_arch.h"
 #include "text/world_clip.h"
 
-static void clip_destroy(void *self) { wclip_free(self); }
-static int clip_n_params(void *self) { return wclip_param_count(self); }
+typedef struct clip_task {
+    wclip_model *m;
+    int hard_negatives;  // K false captions per image (world_reqs_negative); 0: plain CLIP
+    char config[128];    // "aux_hard_negatives" when K > 0 (a resume must match it)
+} clip_task;
+
+// The negatives' own random stream, apart from the items' (seed, index) rngs.
+#define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
+
+static void clip_destroy(void *self) {
+    clip_task *t = self;
+    if (!t) return;
+    wclip_free(t->m);
+    free(t);
+}
+static int clip_n_params(void *self) { return wclip_param_count(((clip_task *)self)->m); }
 static silt_tensor *clip_param(void *self, int i, const char **name, bool *no_decay) {
-    return wclip_param(self, i, name, no_decay);
+    return wclip_param(((clip_task *)self)->m, i, name, no_decay);
+}
+
+// Hard negative k of item j's caption into ids (T): one edit the scene does
+// not satisfy. For the rare item with none (world_reqs_negative's
+// UNSUPPORTED), the caption of another train item, almost surely false too.
+static silt_status negative_ids(const wclip_model *m, const world_item *it, uint64_t data_seed, int64_t j, int k,
+                                int K, int32_t *ids) {
+    silt_rng rng = silt_rng_init(data_seed ^ NEG_SEED_SALT, (uint64_t)j * (uint64_t)K + (uint64_t)k);
+    world_reqs neg;
+    char text[WORLD_CAPTION_MAX];
+    silt_status s = world_reqs_negative(&it->reqs, &it->scene, &rng, &neg);
+    if (s == SILT_ERR_UNSUPPORTED) {
+        world_item other;
+        SILT_TRY(world_suite_item(WORLD_SUITE_TRAIN, data_seed ^ NEG_SEED_SALT, j, &other));
+        return wclip_tokenize(m, other.caption, ids);
+    }
+    SILT_TRY(s);
+    SILT_TRY(world_caption_format(&neg, text, sizeof text));
+    return wclip_tokenize(m, text, ids);
 }
 
 static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int batch_size) {
-    wclip_model *m = self;
+    clip_task *t = self;
+    wclip_model *m = t->m;
+    const int K = t->hard_negatives;
     const wclip_config *c = wclip_get_config(m);
     if (batch_index < 0 || batch_size < 2) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "clip: batch %lld of size %d (a contrastive batch needs >= 2)",
@@ -31,38 +68,62 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     // arrays (wclip_encode_text uploads them).
     silt_arena *ha = silt_graph_arena(g);
     float *hx = silt_arena_alloc(ha, (size_t)batch_size * 3 * S * S * sizeof *hx);
-    int32_t *ids = silt_arena_alloc(ha, (size_t)batch_size * T * sizeof *ids);
+    // Captions: the B images' own, then image i's K negatives at B + i K + k.
+    const int64_t M = (int64_t)batch_size * (1 + K);
+    int32_t *ids = silt_arena_alloc(ha, (size_t)M * T * sizeof *ids);
     if (!hx || !ids) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
         return NULL;
     }
     for (int i = 0; i < batch_size; i++) {
         world_item it;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, batch_index * batch_size + i, &it);
+        const int64_t j = batch_index * batch_size + i;
+        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
         if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
+        for (int k = 0; !s && k < K; k++)
+            s = negative_ids(m, &it, data_seed, j, k, K, ids + (size_t)(batch_size + (int64_t)i * K + k) * T);
         if (s) { silt_graph_fail(g, s); return NULL; }
     }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){batch_size, 3, S, S}, hx);
     if (!img) return NULL;
     silt_tensor *te = NULL;
-    if (wclip_encode_text(g, m, ids, batch_size, NULL, &te)) return NULL;
+    if (wclip_encode_text(g, m, ids, M, NULL, &te)) return NULL;
     silt_tensor *ie = wclip_encode_image(g, m, img, NULL);
     return wclip_loss(g, m, ie, te);
 }
 
 // Device runs: every weight moves (the model is the task).
-static silt_status clip_to_device(void *self, silt_device device) { return wclip_to_device(self, device); }
+static silt_status clip_to_device(void *self, silt_device device) {
+    return wclip_to_device(((clip_task *)self)->m, device);
+}
 
 silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, silt_train_task *out) {
     if (!c || !out) return SILT_FAIL(SILT_ERR_ARG, "clip: NULL argument");
-    wclip_model *m = NULL;
-    silt_status s = wclip_create(c, init_seed, &m);
-    if (s) return s;
-    silt_train_task task = {.self = m, .n_params = clip_n_params, .param = clip_param, .loss = clip_loss,
+    clip_task *t = calloc(1, sizeof *t);
+    if (!t) return SILT_FAIL(SILT_ERR_OOM, "clip: out of memory");
+    silt_status s = wclip_create(c, init_seed, &t->m);
+    if (s) { free(t); return s; }
+    silt_train_task task = {.self = t, .n_params = clip_n_params, .param = clip_param, .loss = clip_loss,
                             .images_per_batch = NULL, .name = "clip", .destroy = clip_destroy,
                             .to_device = clip_to_device};
     *out = task;
+    return SILT_OK;
+}
+
+silt_status silt_train_clip_set_hard_negatives(silt_train_task *task, int k) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "clip"))
+        return SILT_FAIL(SILT_ERR_ARG, "clip: hard negatives: not a clip task");
+    if (k < 0 || k > SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES)
+        return SILT_FAIL(SILT_ERR_ARG, "clip: %d hard negatives per image (0..%d)", k, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES);
+    clip_task *t = task->self;
+    if (t->hard_negatives) return SILT_FAIL(SILT_ERR_ARG, "clip: hard negatives: already set");
+    if (k == 0) return SILT_OK;
+    snprintf(t->config, sizeof t->config, "{\"aux_hard_negatives\": %d}", k);
+    t->hard_negatives = k;
+    task->config = t->config;
+    silt_info("clip: %d hard-negative captions per image (one false edit each: relation, count, colour, shape, "
+              "background, an absent object) in its softmax", k);
     return SILT_OK;
 }
 

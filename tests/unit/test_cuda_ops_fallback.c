@@ -66,8 +66,8 @@ int main(void) {
     REFUSED(var_ce_fwd_cuda(out, &acc, out + 8, rows, a, ids, 2, 4));
     REFUSED(var_ce_bwd_cuda(out, a, b, ids, 2, 4));
     CHECK(acc == -7);
-    REFUSED(wclip_infonce_fwd_cuda(out, out + 4, out + 8, rows, a, b, 2));
-    REFUSED(wclip_infonce_bwd_cuda(out, out + 4, a, b, c, a, b, 2));
+    REFUSED(wclip_infonce_fwd_cuda(out, out + 4, out + 8, rows, a, b, 2, 2));
+    REFUSED(wclip_infonce_bwd_cuda(out, out + 4, a, b, c, a, b, 2, 2));
     uint16_t o16[16], x16[16];
     for (int i = 0; i < 16; i++) o16[i] = 7, x16[i] = 0x3f80;  // 1.0 in bf16
     REFUSED(ln_modulate_bf16_fwd_cuda(o16, a, b, c, 1, 2, 4, 1e-6f));

@@ -210,7 +210,29 @@ static void test_relation_channel(void) {
 }
 
 // Loss value against a plain double reference on random embeddings, both
-// sides of the logit-scale clamp.
+// sides of the logit-scale clamp, square and with 3 hard-negative captions
+// (in the rows' softmax only); its gradient against finite differences of the
+// same double reference.
+static double ref_loss(const float *a, const float *b, int B, int M, int E, double s) {
+    double z[5][8], ref = 0;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < M; j++) {
+            double d = 0, na = 0, nb = 0;
+            for (int e = 0; e < E; e++) {
+                double x = a[i * E + e], y = b[j * E + e];
+                d += x * y, na += x * x, nb += y * y;
+            }
+            z[i][j] = s * d / sqrt(na * nb);
+        }
+    for (int i = 0; i < B; i++) {
+        double sr = 0, sc = 0;
+        for (int j = 0; j < M; j++) sr += exp(z[i][j]);
+        for (int j = 0; j < B; j++) sc += exp(z[j][i]);
+        ref += (log(sr) - z[i][i] + log(sc) - z[i][i]) / (2.0 * B);
+    }
+    return ref;
+}
+
 static void test_loss_value(void) {
     wclip_config c = tiny();
     wclip_model *m = NULL;
@@ -218,30 +240,38 @@ static void test_loss_value(void) {
     const int B = 5, E = 7;
     silt_graph *g = silt_graph_create(0);
     float lsv[2] = {(float)log(1 / 0.07), 5.0f};  // second is above ln 100
-    for (int k = 0; k < 2; k++) {
-        silt_graph_reset(g);
-        silt_f32(wclip_param_find(m, "logit_scale"))[0] = lsv[k];
-        silt_tensor *a = silt_graph_new(g, B, E, 0, 0), *b = silt_graph_new(g, B, E, 0, 0);
-        test_fill(silt_f32(a), B * E, -1, 1);
-        test_fill(silt_f32(b), B * E, -1, 1);
-        silt_tensor *L = wclip_loss(g, m, a, b);
-        double s = exp(fmin(lsv[k], log(100.0))), z[5][5], ref = 0;
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < B; j++) {
-                double d = 0, na = 0, nb = 0;
-                for (int e = 0; e < E; e++) {
-                    double x = silt_f32(a)[i * E + e], y = silt_f32(b)[j * E + e];
-                    d += x * y, na += x * x, nb += y * y;
-                }
-                z[i][j] = s * d / sqrt(na * nb);
+    for (int M = B; M <= B + 3; M += 3)
+        for (int k = 0; k < 2; k++) {
+            silt_graph_reset(g);
+            silt_f32(wclip_param_find(m, "logit_scale"))[0] = lsv[k];
+            silt_tensor *a = silt_graph_new(g, B, E, 0, 0), *b = silt_graph_new(g, M, E, 0, 0);
+            test_fill(silt_f32(a), B * E, -1, 1);
+            test_fill(silt_f32(b), M * E, -1, 1);
+            b->requires_grad = true;
+            silt_tensor *L = wclip_loss(g, m, a, b);
+            double s = exp(fmin(lsv[k], log(100.0)));
+            double ref = ref_loss(silt_f32(a), silt_f32(b), B, M, E, s);
+            CHECK_MSG(L && fabs(silt_f32(L)[0] - ref) <= 1e-5 * fabs(ref), "infonce M %d: %g vs %g", M,
+                      L ? silt_f32(L)[0] : NAN, ref);
+            if (!L) continue;
+            CHECK_OK(silt_backward(g, L, NULL));
+            const float *db = silt_graph_grad(g, b);
+            // d/d b: central differences of the double reference, hard-negative rows included.
+            double worst = 0, scale = 0;
+            for (int e = 0; e < M * E; e++) {
+                float *x = silt_f32(b) + e, keep = *x;
+                const double h = 1e-3;
+                *x = (float)(keep + h);
+                double up = ref_loss(silt_f32(a), silt_f32(b), B, M, E, s);
+                *x = (float)(keep - h);
+                double dn = ref_loss(silt_f32(a), silt_f32(b), B, M, E, s);
+                *x = keep;
+                double fd = (up - dn) / (2 * h);
+                worst = fmax(worst, fabs(fd - db[e]));
+                scale = fmax(scale, fabs(fd));
             }
-        for (int i = 0; i < B; i++) {
-            double sr = 0, sc = 0;
-            for (int j = 0; j < B; j++) sr += exp(z[i][j]), sc += exp(z[j][i]);
-            ref += (log(sr) - z[i][i] + log(sc) - z[i][i]) / (2.0 * B);
+            CHECK_MSG(db && worst <= 1e-3 * scale + 1e-6, "infonce M %d grad: max error %g of %g", M, worst, scale);
         }
-        CHECK_MSG(L && fabs(silt_f32(L)[0] - ref) <= 1e-5 * fabs(ref), "infonce %g vs %g", L ? silt_f32(L)[0] : NAN, ref);
-    }
     silt_graph_free(g);
     wclip_free(m);
 }
