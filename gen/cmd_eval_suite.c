@@ -44,6 +44,10 @@ static const char summary[] =
     "  reported. --reward-correlation instead draws --n samples per item (best-of-n's draws, n >= 2),\n"
     "  decodes and scores every one after every scale and prints, per scale, the Pearson and Spearman\n"
     "  correlation of the intermediate with the final reward (and Pearson within prompts).\n"
+    "The world MMDiT takes --search best-of-n --n N (each item drawn N times, candidate k from stream k\n"
+    "  of its seed, candidate 0 the plain sample; the one the reward scores highest is judged): --reward\n"
+    "  judge (default here: the world-judge, --judge FILE or the built-in " SILT_MODEL_WORLD_JUDGE "),\n"
+    "  clip, or eval (the evaluator itself: an oracle's upper bound, not a result).\n"
     "Guidance flags as in gen generate (--guidance none|cfg|pag|softpag|seg|slg|uniform, --heads ...).\n"
     "Exit: 0 ok (whatever the scores), 1 runtime failure, 2 usage error.";
 
@@ -70,7 +74,7 @@ static void compute_text(const silt_suite_eval_result *r, const char *search) {
 }
 
 static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps, const char *search, const char *precision) {
+                       const char *clip, int steps, const char *search, const char *dit_search, const char *precision) {
     silt_json_buf b = {0};
     silt_json_buf_printf(&b, "{\n  \"suite\": \"%s\",\n  \"model\": ", world_suite_name(p->suite));
     silt_json_buf_string(&b, model, strlen(model));
@@ -91,6 +95,11 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
                              (double)g->scale);
         silt_json_buf_string(&b, r->heads, strlen(r->heads));
         silt_json_buf_printf(&b, "},\n");
+        if (dit_search) {  // best-of-n: model_rows counts every candidate's rows
+            silt_json_buf_printf(&b, "  \"search\": ");
+            silt_json_buf_string(&b, dit_search, strlen(dit_search));
+            silt_json_buf_printf(&b, ",\n");
+        }
     }
     if (p->source == SILT_SUITE_MODEL) silt_json_buf_printf(&b, "  \"precision\": \"%s\",\n", precision);
     if (search) compute_json(&b, r, search);
@@ -134,7 +143,7 @@ static void print_json(const silt_suite_eval_params *p, const silt_suite_eval_re
 }
 
 static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_result *r, const char *model,
-                       const char *clip, int steps, const char *search, const char *precision) {
+                       const char *clip, int steps, const char *search, const char *dit_search, const char *precision) {
     printf("world-GenEval %s: %.4f  (%lld/%lld items, %s", world_suite_name(p->suite), r->geneval, (long long)r->passed,
            (long long)r->n, model);
     if (p->source == SILT_SUITE_MODEL && search) {
@@ -143,6 +152,7 @@ static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_re
     } else if (p->source == SILT_SUITE_MODEL) {
         printf(", %d steps, guidance %s, cfg %g", steps, guide_mode_name(p->gen.guide.mode), (double)p->gen.guide.cfg);
         if (r->heads[0]) printf(", scale %g, heads %s", (double)p->gen.guide.scale, r->heads);
+        if (dit_search) printf(", search %s", dit_search);
     }
     if (p->source == SILT_SUITE_MODEL && strcmp(precision, "fp32")) printf(", precision %s", precision);
     printf(")\n");
@@ -276,10 +286,6 @@ int cmd_eval_suite(int argc, char **argv) {
         if (!*dump || stat(dump, &st) != 0 || !S_ISDIR(st.st_mode))
             return args_usage_error(&ap, "--dump %s: not an existing folder", dump);
     }
-    if (!want_var && !vq) {
-        const char *first = NULL;
-        if (gen_search_flags_given(&ap, given, &first)) return args_usage_error(&ap, "--%s is for --arch var", first);
-    }
     if (model && !strchr(model, '/') && silt_suite_source_from_name(model, &p.source) == SILT_OK &&
         p.source != SILT_SUITE_MODEL) {
         static const char *const gen_only[] = {"device", "precision", "steps", "shift", "batch", "guidance", "cfg", "pag-scale", "heads",
@@ -295,8 +301,8 @@ int cmd_eval_suite(int argc, char **argv) {
 
     guide_heads heads = {0};
     silt_txt2img *t = NULL;
-    wclip_model *own_clip = NULL;
-    char builtin[4096], clip_found[4096], builtin_vq[4096], search_desc[512] = "";
+    wclip_model *own_clip = NULL, *judge = NULL;
+    char builtin[4096], clip_found[4096], builtin_vq[4096], search_desc[512] = "", dit_search[4400] = "";
     var_search_params search = {0};
     var_reward_kind reward = VAR_REWARD_EVAL;
     const char *clip_used = NULL;
@@ -337,13 +343,22 @@ int cmd_eval_suite(int argc, char **argv) {
                                       gen_guidance_choices[gf.mode]);
             goto done;
         }
+        if ((rc = gen_search_flags_resolve(&sf, &ap, given, is_var ? in->n_scales : 0, corr, &search, &reward)) != 0) {
+            status = rc;
+            goto done;
+        }
         if (is_var) {
-            if ((rc = gen_search_flags_resolve(&sf, &ap, given, in->n_scales, corr, &search, &reward)) != 0) { status = rc; goto done; }
             if (corr && search.kind != VAR_SEARCH_NONE) {
                 status = args_usage_error(&ap, "--reward-correlation draws plain samples: drop --search");
                 goto done;
             }
             gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
+        } else if (search.kind != VAR_SEARCH_NONE) {  // the world MMDiT's best-of-n; as gen generate, judge unless --reward
+            if (!args_was_given(&ap, given, "reward")) reward = VAR_REWARD_JUDGE;
+            if ((rc = gen_search_load_judge(&sf, reward, in->native_width, &judge)) != 0) { status = rc; goto done; }
+            snprintf(dit_search, sizeof dit_search, "best-of-n, n: %d, reward: %s%s%s%s", search.n,
+                     var_reward_kind_name(reward), judge ? " (" : "", judge ? (sf.judge ? sf.judge : SILT_MODEL_WORLD_JUDGE) : "",
+                     judge ? ")" : "");
         }
         // As gen generate: the probe's "no usable GPU" note stays off stderr
         // (auto falls back quietly; --device cuda fails with the reason).
@@ -368,11 +383,12 @@ int cmd_eval_suite(int argc, char **argv) {
         if (s != SILT_OK) { status = gen_fail("--precision"); goto done; }
         p.model = t;
         p.gen = silt_txt2img_default_params(t);
-        if (is_var) {
+        if (is_var || search.kind != VAR_SEARCH_NONE) {
             p.gen.search = &search;
             p.gen.search_reward = reward;
-            if (!isnan(gf.cfg)) p.gen.var.cfg = (float)gf.cfg;
+            p.gen.search_judge = judge;
         }
+        if (is_var && !isnan(gf.cfg)) p.gen.var.cfg = (float)gf.cfg;
         if (steps > 0) p.gen.sampler.steps = steps;
         if (args_was_given(&ap, given, "shift")) p.gen.sampler.shift = shift;
         gen_guide_flags_apply(&gf, &p.gen.guide);
@@ -409,13 +425,15 @@ int cmd_eval_suite(int argc, char **argv) {
     const char *mname = strrchr(model ? model : "", '/') ? strrchr(model, '/') + 1 : (model ? model : "");
     const char *cname = clip_used ? (strrchr(clip_used, '/') ? strrchr(clip_used, '/') + 1 : clip_used) : NULL;
     const char *sd = search_desc[0] ? search_desc : NULL;
-    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd, silt_precision_names[precision]);
-    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd, silt_precision_names[precision]);
+    const char *ds = dit_search[0] ? dit_search : NULL;
+    if (json) print_json(&p, &r, mname, cname, p.gen.sampler.steps, sd, ds, silt_precision_names[precision]);
+    else print_text(&p, &r, mname, cname, p.gen.sampler.steps, sd, ds, silt_precision_names[precision]);
     silt_suite_eval_result_free(&r);
     status = 0;
 done:
     silt_txt2img_free(t);
     wclip_free(own_clip);
+    wclip_free(judge);
     guide_heads_free(&heads);
     return status;
 }

@@ -74,6 +74,13 @@ static const char summary[] =
     "  (token-forwards with CFG rows, FLOPs estimate, decodes, reward and feature calls) is printed on\n"
     "  stderr and stored in the PNG parameters.\n"
     "\n"
+    "World MMDiT best-of-n: --search best-of-n --n N draws each image N times (candidate k from\n"
+    "  Philox stream k of its seed's stream, candidate 0 the plain image) and keeps the one the\n"
+    "  reward scores highest against the prompt: --reward judge (the default here: world-judge,\n"
+    "  models/" SILT_MODEL_WORLD_JUDGE ", or --judge FILE), clip (world-CLIP) or eval (the\n"
+    "  evaluator itself: an oracle, for research). N times the model evaluations; the kept\n"
+    "  candidates are printed and stored in the PNG parameters.\n"
+    "\n"
     "VAR (var_d16.safetensors etc., converted with tools/pth2safetensors.py): --vae must be its VQ-VAE\n"
     "  (vae_ch160v4096z32.safetensors); --class N|NAME; --guidance cfg|none. CFG acts on the logits and\n"
     "  ramps over the K scales (official autoregressive_infer_cfg): t = cfg k/(K-1),\n"
@@ -226,6 +233,7 @@ int cmd_generate(int argc, char **argv) {
     silt_image **tiles = NULL, *sheet = NULL;
     float *noise = NULL, *latent = NULL;
     char **labels = NULL;
+    wclip_model *judge = NULL;
     int status = 1, n = grid > 0 ? grid : 1;
     silt_status s = silt_txt2img_load(model, vae, clip, &t);
     if (s != SILT_OK) { status = fail_status(s, model); goto done; }
@@ -262,13 +270,22 @@ int cmd_generate(int argc, char **argv) {
     var_search_params search = {0};
     var_reward_kind reward = VAR_REWARD_EVAL;
     const char *sflag = NULL;
-    if (!(is_var && world) && gen_search_flags_given(&ap, given, &sflag)) {
-        status = args_usage_error(&ap, "--%s is for the world VAR (--arch var), not this %s", sflag, silt_family_name(in->family));
+    if (!world && gen_search_flags_given(&ap, given, &sflag)) {
+        status = args_usage_error(&ap, "--%s is for the world models (a prompt to score), not this %s", sflag,
+                                  silt_family_name(in->family));
         goto done;
     }
-    if (is_var && world) {
-        if ((rc = gen_search_flags_resolve(&sf, &ap, given, in->n_scales, false, &search, &reward)) != 0) { status = rc; goto done; }
-        if (search.kind != VAR_SEARCH_NONE && save_latents) { status = args_usage_error(&ap, "--save-latents does not apply to VAR"); goto done; }
+    if (world) {
+        if ((rc = gen_search_flags_resolve(&sf, &ap, given, is_var ? in->n_scales : 0, false, &search, &reward)) != 0) { status = rc; goto done; }
+        if (!is_var && !args_was_given(&ap, given, "reward")) reward = VAR_REWARD_JUDGE;  // the evaluator would be an oracle
+        if (search.kind != VAR_SEARCH_NONE && save_latents) {
+            status = args_usage_error(&ap, "--save-latents does not apply to a search (%s)", is_var ? "VAR" : "its candidates");
+            goto done;
+        }
+        if (search.kind != VAR_SEARCH_NONE && (rc = gen_search_load_judge(&sf, reward, in->native_width, &judge)) != 0) {
+            status = rc;
+            goto done;
+        }
     }
     if ((rc = gen_guide_flags_check(&gf, &ap, &heads)) != 0) { status = rc; goto done; }
     if (in->family == SILT_FAMILY_DIT || (is_var && !world)) {
@@ -319,8 +336,9 @@ int cmd_generate(int argc, char **argv) {
     p.width = width;
     p.height = height;
     p.progress = !quiet;
-    p.search = is_var && world ? &search : NULL;
+    p.search = world ? &search : NULL;
     p.search_reward = reward;
+    p.search_judge = judge;
     // Upscaling: world models by default, other models when --upscale is given.
     const int made_w = width > 0 ? width : in->native_width, made_h = height > 0 ? height : in->native_height;
     int up = native || (!world && !args_was_given(&ap, given, "upscale")) ? 0 : upscale;
@@ -365,7 +383,7 @@ int cmd_generate(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         labels[i] = malloc(32);
         if (!labels[i]) { fprintf(stderr, "gen: out of memory\n"); goto done; }
-        if (world && search.kind != VAR_SEARCH_NONE) snprintf(labels[i], 32, "seed %d", seed + i);
+        if (is_var && world && search.kind != VAR_SEARCH_NONE) snprintf(labels[i], 32, "seed %d", seed + i);
         else if (world) snprintf(labels[i], 32, "seed %d #%d", seed, i);
         else snprintf(labels[i], 32, "seed %d", seed + i);
         if (up) {
@@ -382,7 +400,7 @@ int cmd_generate(int argc, char **argv) {
 
     // The parameters chunk: enough to regenerate the image from itself.
     char seeds[96], window[512] = "", extra[160] = "", sizes[64];
-    if (grid > 0 && world && search.kind != VAR_SEARCH_NONE)
+    if (grid > 0 && is_var && world && search.kind != VAR_SEARCH_NONE)
         snprintf(seeds, sizeof seeds, "%d (grid %d: searches with seeds %d..%d)", seed, grid, seed, seed + grid - 1);
     else if (grid > 0 && world) snprintf(seeds, sizeof seeds, "%d (grid %d: Philox streams 0..%d)", seed, grid, grid - 1);
     else if (grid > 0) snprintf(seeds, sizeof seeds, "%d (grid %d: seeds %d..%d)", seed, grid, seed, seed + grid - 1);
@@ -433,12 +451,19 @@ int cmd_generate(int argc, char **argv) {
                  p.guide.mode == GUIDE_NONE ? 0.0 : (double)p.var.cfg, p.var.top_k, (double)p.var.top_p, sizes, prec,
                  SILT_VERSION);
     } else {
+        if (world && search.kind != VAR_SEARCH_NONE) {  // best-of-n: what scored, and which candidates were kept
+            int len = snprintf(search_desc, sizeof search_desc, ", search: best-of-n, n: %d, reward: %s%s%s%s, kept:",
+                               search.n, var_reward_kind_name(reward), judge ? " (" : "",
+                               judge ? base(sf.judge ? sf.judge : SILT_MODEL_WORLD_JUDGE) : "", judge ? ")" : "");
+            for (int i = 0; i < n && i < SILT_TXT2IMG_MAX_PICKS && len < (int)sizeof search_desc - 8; i++)
+                len += snprintf(search_desc + len, sizeof search_desc - (size_t)len, "%s%d", i ? "," : " ", rep.search_pick[i]);
+        }
         snprintf(params, sizeof params,
-                 "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s%s, "
+                 "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s%s%s, "
                  "size: %s%s, silt %s",
                  cond_text, base(model), vae ? base(vae) : "none", encoder, silt_family_name(in->family), seeds,
                  silt_sampler_name(p.sampler.sampler), p.sampler.steps, sampler_extra, guide_mode_name(p.guide.mode),
-                 (double)p.guide.cfg, cfg_window, window, extra, sizes, prec, SILT_VERSION);
+                 (double)p.guide.cfg, cfg_window, window, extra, search_desc, sizes, prec, SILT_VERSION);
     }
     s = silt_image_write_png(sheet ? sheet : tiles[0], out, params);
     if (s != SILT_OK) { status = gen_fail(out); goto done; }
@@ -457,6 +482,9 @@ int cmd_generate(int argc, char **argv) {
     if (grid > 0) snprintf(what, sizeof what, "a grid of %d images, each ", grid);
     fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations on %s, %.2f s)\n", out, what, sizes,
             guide_mode_name(p.guide.mode), evals, silt_device_name(silt_txt2img_device(t)), secs);
+    if (!is_var && world && search.kind != VAR_SEARCH_NONE)
+        fprintf(stderr, "best of %d by %s: kept candidate%s%s (0 = the plain image); mean reward %.4f\n", search.n,
+                var_reward_kind_name(reward), n > 1 ? "s" : "", strstr(search_desc, ", kept:") + 7, reward_mean);
     if (is_var && world) {
         fprintf(stderr, "%s; %s", search_desc, compute);
         if (!isnan(reward_mean)) fprintf(stderr, "; reward %.4f", reward_mean);
@@ -472,6 +500,7 @@ done:
     free(latent);
     silt_image_free(sheet);
     silt_txt2img_free(t);
+    wclip_free(judge);
     guide_heads_free(&heads);
     return status;
 }

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen/lib/models.h"
+#include "text/world_clip.h"
+
 static const char *const kind_choices[] = {"none", "tts", "best-of-n", "importance", NULL};
 static const char *const potential_choices[] = {"value", "diff", "sum", "max", NULL};
-static const char *const reward_choices[] = {"eval", "clip", NULL};
+static const char *const reward_choices[] = {"eval", "clip", "judge", NULL};
 
 gen_search_flags gen_search_flags_default(void) {
     return (gen_search_flags){.kind = VAR_SEARCH_NONE, .potential = VAR_POTENTIAL_VALUE, .reward = VAR_REWARD_EVAL,
@@ -22,13 +25,14 @@ void gen_search_flags_specs(gen_search_flags *f, arg_spec *s) {
         {"schedule", 0, ARG_STR, &f->schedule, "A,B,..", "tts: samples kept after each scale, in units of N (one per scale, non-increasing) [default: the paper's 8,6,4,2,1 changing at the search scales: 8,6,4,2,1,1 for 6 scales]", NULL, 0, -1},
         {"potential", 0, ARG_CHOICE, &f->potential, "P", "tts resampling potential: value, diff, sum or max", potential_choices, 0, -1},
         {"lambda", 0, ARG_FLOAT, &f->lambda, "L", "tts resampling and importance weights exp(lambda * potential)", NULL, 0, 1e6},
-        {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt) or clip (world-CLIP cosine)", reward_choices, 0, -1},
+        {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt: the evaluator itself, an oracle), clip (world-CLIP cosine) or judge (world-judge cosine: a world-CLIP trained with hard-negative captions)", reward_choices, 0, -1},
+        {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model [default: the built-in " SILT_MODEL_WORLD_JUDGE "]", NULL, 0, -1},
         {"search-seed", 0, ARG_INT, &f->seed, "S", "seed of the search's k-means++ and multinomial draws", NULL, 0, 2147483647},
     };
     memcpy(s, specs, sizeof specs);
 }
 
-static const char *const flag_names[] = {"n", "search-scales", "schedule", "potential", "lambda", "reward", "search-seed", "search", NULL};
+static const char *const flag_names[] = {"n", "search-scales", "schedule", "potential", "lambda", "reward", "judge", "search-seed", "search", NULL};
 
 bool gen_search_flags_given(const arg_parser *ap, const bool *given, const char **first) {
     for (int i = 0; flag_names[i]; i++)
@@ -69,7 +73,8 @@ int gen_search_flags_resolve(const gen_search_flags *f, const arg_parser *ap, co
         const char *first = NULL;
         for (int i = 0; flag_names[i + 1]; i++)
             if (args_was_given(ap, given, flag_names[i]) &&
-                !(plain_n && (!strcmp(flag_names[i], "n") || !strcmp(flag_names[i], "reward")))) {
+                !(plain_n && (!strcmp(flag_names[i], "n") || !strcmp(flag_names[i], "reward") ||
+                              !strcmp(flag_names[i], "judge")))) {
                 first = flag_names[i];
                 break;
             }
@@ -104,6 +109,13 @@ int gen_search_flags_resolve(const gen_search_flags *f, const arg_parser *ap, co
         int n = parse_list(f->schedule, sched, VAR_MAX_SCALES, 1, 65536);
         if (n != K) return args_usage_error(ap, "--schedule '%s': expected %d positive integers (one per scale)", f->schedule, K);
         memcpy(p.schedule, sched, sizeof(int) * (size_t)K);
+    }
+    if (K == 0) {  // the world MMDiT: best-of-n over whole images, no scales to check
+        if (p.kind != VAR_SEARCH_BEST_OF_N)
+            return args_usage_error(ap, "--search %s is for the world VAR; the world MMDiT takes best-of-n",
+                                    var_search_kind_name(p.kind));
+        *out = p;
+        return 0;
     }
     // var_search_check wants the callbacks: the pipeline sets them; stand-ins here.
     var_search_params chk = p;
@@ -142,4 +154,35 @@ void gen_search_describe(const var_search_params *p, var_reward_kind reward, int
     if (len < n)
         snprintf(buf + len, n - len, ", reward: %s, search-seed: %llu", var_reward_kind_name(reward),
                  (unsigned long long)p->seed);
+}
+
+int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int img_size, wclip_model **out) {
+    *out = NULL;
+    if (f->judge && reward != VAR_REWARD_JUDGE) {
+        fprintf(stderr, "gen: --judge is the model of --reward judge (this search's reward is %s)\n",
+                var_reward_kind_name(reward));
+        return 2;
+    }
+    if (reward != VAR_REWARD_JUDGE) return 0;
+    char path[4096];
+    const char *file = f->judge;
+    if (!file) {
+        if (silt_models_find(SILT_MODEL_WORLD_JUDGE, path, sizeof path) != SILT_OK) {
+            fprintf(stderr, "gen: --reward judge: %s\n", silt_last_error_message());
+            return 1;
+        }
+        file = path;
+    }
+    if (wclip_load_file(file, out) != SILT_OK) {
+        fprintf(stderr, "gen: --reward judge: %s: %s\n", file, silt_last_error_message());
+        return 1;
+    }
+    if (wclip_get_config(*out)->img_size != img_size) {
+        fprintf(stderr, "gen: --reward judge: %s judges %d px images, these are %d px\n", file,
+                wclip_get_config(*out)->img_size, img_size);
+        wclip_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
 }

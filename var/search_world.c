@@ -9,14 +9,14 @@
 #include "core/image.h"
 #include "world/eval.h"
 
-static const char *const reward_names[VAR_REWARD_KIND_COUNT] = {"eval", "clip"};
+static const char *const reward_names[VAR_REWARD_KIND_COUNT] = {"eval", "clip", "judge"};
 
 const char *var_reward_kind_name(var_reward_kind k) { return (unsigned)k < VAR_REWARD_KIND_COUNT ? reward_names[k] : "?"; }
 
 silt_status var_reward_kind_from_name(const char *name, var_reward_kind *out) {
     for (int i = 0; name && i < VAR_REWARD_KIND_COUNT; i++)
         if (!strcmp(name, reward_names[i])) { *out = (var_reward_kind)i; return SILT_OK; }
-    return SILT_FAIL(SILT_ERR_ARG, "unknown reward '%s' (eval or clip)", name ? name : "(null)");
+    return SILT_FAIL(SILT_ERR_ARG, "unknown reward '%s' (eval, clip or judge)", name ? name : "(null)");
 }
 
 silt_status var_world_reward_init(var_world_reward *r, var_reward_kind kind, const wclip_model *clip,
@@ -35,8 +35,9 @@ silt_status var_world_reward_init(var_world_reward *r, var_reward_kind kind, con
         memcpy(r->caption + len, w, l + 1);
         len += l;
     }
-    if (kind == VAR_REWARD_CLIP) {
-        if (!clip) return SILT_FAIL(SILT_ERR_ARG, "reward clip: no world-CLIP model");
+    if (kind == VAR_REWARD_CLIP || kind == VAR_REWARD_JUDGE) {
+        if (!clip) return SILT_FAIL(SILT_ERR_ARG, "reward %s: no %s model", reward_names[kind],
+                                    kind == VAR_REWARD_CLIP ? "world-CLIP" : "world-judge");
         return SILT_OK;
     }
     if (kind != VAR_REWARD_EVAL) return SILT_FAIL(SILT_ERR_ARG, "var_world_reward_init: bad reward kind");
@@ -52,7 +53,7 @@ silt_status var_world_reward_fn(void *user, const float *img, int64_t n, int H, 
     const var_world_reward *r = user;
     if (!r || !img || !scores) return SILT_FAIL(SILT_ERR_ARG, "var_world_reward_fn: NULL argument");
     const int64_t per = (int64_t)3 * H * W;
-    if (r->kind == VAR_REWARD_CLIP) {
+    if (r->kind == VAR_REWARD_CLIP || r->kind == VAR_REWARD_JUDGE) {
         float *x = malloc((size_t)per * sizeof *x);
         if (!x) return SILT_FAIL(SILT_ERR_OOM, "reward: out of memory");
         silt_status s = SILT_OK;

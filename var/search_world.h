@@ -12,6 +12,8 @@
 typedef enum var_reward_kind {
     VAR_REWARD_EVAL = 0,  // "eval": world-eval soft score (fraction of the caption's requirements met), in [0, 1]
     VAR_REWARD_CLIP,      // "clip": world-CLIP cosine(image, caption), in [-1, 1]
+    VAR_REWARD_JUDGE,     // "judge": the same cosine in world-judge, a world-CLIP trained with hard-negative
+                          // captions (`gen train --arch clip --hard-negatives`), which reads relations and counts
     VAR_REWARD_KIND_COUNT
 } var_reward_kind;
 const char *var_reward_kind_name(var_reward_kind k);
@@ -19,18 +21,19 @@ silt_status var_reward_kind_from_name(const char *name, var_reward_kind *out);
 
 typedef struct var_world_reward {
     var_reward_kind kind;
-    const wclip_model *clip;        // VAR_REWARD_CLIP
+    const wclip_model *clip;        // VAR_REWARD_CLIP: the world-CLIP; VAR_REWARD_JUDGE: the world-judge
     world_reqs reqs;                // VAR_REWARD_EVAL: the parsed caption
     char caption[4 * WORLD_CAPTION_MAX];  // the prompt without words outside the world's vocabulary
 } var_world_reward;
 
 // Parses the prompt (words outside the vocabulary dropped, as the pipeline
 // does); SILT_ERR_ARG when kind eval and it is not a world caption, or kind
-// clip without a model.
+// clip or judge without a model (clip: the scoring model of either).
 silt_status var_world_reward_init(var_world_reward *r, var_reward_kind kind, const wclip_model *clip,
                                   const char *prompt);
-// var_reward_fn over a var_world_reward: eval judges the 8-bit image the PNG
-// would hold (silt_image_from_tensor's rounding), clip scores the float image.
+// var_reward_fn over a var_world_reward, images (n, 3, H, W) in [0, 1]: eval
+// judges the 8-bit image the PNG would hold (silt_image_from_tensor's
+// rounding), clip and judge score the float image.
 silt_status var_world_reward_fn(void *user, const float *img, int64_t n, int H, int W, double *scores);
 // var_feature_fn over a wclip_model: the ln_post patch tokens (n, P, D) of
 // wclip_encode_image, P = (img_size / patch)^2, D = img_width; H = W must be

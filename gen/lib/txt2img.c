@@ -670,7 +670,8 @@ static silt_status run_world_var(silt_txt2img *t, const silt_txt2img_params *p, 
         var_search_params sp = *p->search;
         var_world_reward wr;
         const char *prompt = p->prompts ? p->prompts[b] : p->prompt;
-        s = var_world_reward_init(&wr, p->search_reward, t->clip, prompt);
+        s = var_world_reward_init(&wr, p->search_reward,
+                                  p->search_reward == VAR_REWARD_JUDGE ? p->search_judge : t->clip, prompt);
         if (s != SILT_OK) break;
         sp.reward = var_world_reward_fn;
         sp.reward_user = &wr;
@@ -776,16 +777,14 @@ static silt_status check_size(const silt_txt2img_info *in, int w, int h, int *lw
     return SILT_OK;
 }
 
-silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
-                             silt_txt2img_report *report) {
-    if (!t || !p || !images) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
+// DiT / MMDiT: noise -> sampler steps with guidance -> decode. Image b's
+// initial noise is Philox stream nstream[b] of nseed[b] when those are given
+// (a search's candidates), else as silt_txt2img_params says.
+static silt_status run_diffusion(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
+                                 silt_txt2img_report *report, const uint64_t *nseed, const uint64_t *nstream) {
     const silt_txt2img_info *in = &t->info;
     const bool is_dit = in->family == SILT_FAMILY_DIT;
     const int B = p->batch;
-    if (B < 1 || B > 4096) return SILT_FAIL(SILT_ERR_ARG, "txt2img: batch %d must be 1..4096", B);
-    if (in->family == SILT_FAMILY_VAR) return run_var(t, p, images, report);
-    if (p->search && p->search->kind != VAR_SEARCH_NONE)
-        return SILT_FAIL(SILT_ERR_ARG, "--search is for the world VAR, not %s", silt_family_name(in->family));
     int W = p->width > 0 ? p->width : in->native_width, H = p->height > 0 ? p->height : in->native_height;
     int lw = 0, lh = 0;
     SILT_TRY(check_size(in, W, H, &lw, &lh));
@@ -854,7 +853,8 @@ silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt
     // Image b's initial noise is Philox stream b of the seed (the sampler's step
     // noise follows in the same stream), so any image regenerates alone.
     for (int b = 0; b < B; b++)
-        silt_rng_normal(x + b * per, per, p->seeds ? p->seeds[b] : p->seed, p->seeds ? 0 : (uint64_t)b, 0);
+        silt_rng_normal(x + b * per, per, nseed ? nseed[b] : p->seeds ? p->seeds[b] : p->seed,
+                        nseed ? nstream[b] : p->seeds ? 0 : (uint64_t)b, 0);
     if (p->noise_out) memcpy(p->noise_out, x, sizeof(float) * (size_t)n);
     const float sigma0 = silt_sampler_init_noise_sigma(smp);
     for (int64_t i = 0; i < n; i++) x[i] *= sigma0;
@@ -974,5 +974,99 @@ done:
     silt_sampler_free(smp);
     text_free(&tc);
     guide_plan_free(plan);
+    return s;
+}
+
+// The world MMDiT's best-of-n: every image is drawn n times and the
+// candidate with the highest reward against its prompt is kept. Candidate k
+// of image b starts from Philox stream k of seeds[b] (when set), else stream
+// b + k B of the seed, so candidate 0 is the plain image and the candidates
+// of a grid never overlap. All B n candidates run as one batch; the reward
+// scores the 8-bit image the PNG holds. The flow sampler draws no step noise,
+// so the starting noise is the whole draw.
+static silt_status run_diffusion_best_of_n(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
+                                           silt_txt2img_report *report) {
+    const int B = p->batch, N = p->search->n;
+    if (p->noise_out || p->latent_out)
+        return SILT_FAIL(SILT_ERR_ARG, "txt2img: a search does not return its noise or latents");
+    if (N < 1 || (int64_t)B * N > 4096)
+        return SILT_FAIL(SILT_ERR_ARG, "best-of-n: %d images x n %d must be 1..4096 candidates", B, N);
+    const wclip_model *scorer = p->search_reward == VAR_REWARD_JUDGE ? p->search_judge : t->clip;
+    const int M = B * N;
+    uint64_t *nseed = malloc(sizeof(uint64_t) * (size_t)M), *nstream = malloc(sizeof(uint64_t) * (size_t)M);
+    const char **prompts = malloc(sizeof(char *) * (size_t)M);
+    silt_image **cand = calloc((size_t)M, sizeof *cand);
+    var_world_reward *wr = calloc((size_t)B, sizeof *wr);
+    double *score = malloc(sizeof(double) * (size_t)M);
+    silt_status s = nseed && nstream && prompts && cand && wr && score ? SILT_OK
+                                                                       : SILT_FAIL(SILT_ERR_OOM, "best-of-n: out of memory");
+    // The rewards first: a prompt the reward cannot judge fails before any sampling.
+    for (int b = 0; b < B && s == SILT_OK; b++)
+        s = var_world_reward_init(&wr[b], p->search_reward, scorer, p->prompts ? p->prompts[b] : p->prompt);
+    for (int k = 0; k < N && s == SILT_OK; k++)
+        for (int b = 0; b < B; b++) {
+            const int i = k * B + b;
+            nseed[i] = p->seeds ? p->seeds[b] : p->seed;
+            nstream[i] = p->seeds ? (uint64_t)k : (uint64_t)b + (uint64_t)k * (uint64_t)B;
+            prompts[i] = p->prompts ? p->prompts[b] : p->prompt;
+        }
+    silt_txt2img_params q = *p;
+    q.batch = M;
+    q.prompts = prompts;
+    q.seeds = NULL;
+    q.search = NULL;
+    silt_txt2img_report rep = {0};
+    if (s == SILT_OK) s = run_diffusion(t, &q, cand, &rep, nseed, nstream);
+    float *px = NULL;
+    if (s == SILT_OK) {
+        const silt_image *im = cand[0];
+        px = malloc(sizeof(float) * (size_t)3 * im->w * im->h);
+        if (!px) s = SILT_FAIL(SILT_ERR_OOM, "best-of-n: out of memory");
+    }
+    for (int i = 0; i < M && s == SILT_OK; i++) {
+        const silt_image *im = cand[i];
+        for (int ch = 0; ch < 3; ch++)
+            for (int q2 = 0; q2 < im->w * im->h; q2++) px[ch * im->w * im->h + q2] = im->data[(size_t)q2 * im->c + ch] / 255.0f;
+        s = var_world_reward_fn(&wr[i % B], px, 1, im->h, im->w, &score[i]);
+    }
+    double rsum = 0;
+    for (int b = 0; b < B && s == SILT_OK; b++) {
+        int best = b;
+        for (int k = 1; k < N; k++)
+            if (score[k * B + b] > score[best]) best = k * B + b;  // ties keep the earlier candidate
+        images[b] = cand[best];
+        cand[best] = NULL;
+        rsum += score[best];
+        if (b < SILT_TXT2IMG_MAX_PICKS) rep.search_pick[b] = best / B;
+    }
+    if (s == SILT_OK && report) {
+        *report = rep;
+        report->search_reward = rsum / B;
+        report->search_candidates = N;
+    }
+    for (int i = 0; cand && i < M; i++) silt_image_free(cand[i]);
+    free(cand), free(px), free(nseed), free(nstream), free(prompts), free(wr), free(score);
+    return s;
+}
+
+silt_status silt_txt2img_run(silt_txt2img *t, const silt_txt2img_params *p, silt_image **images,
+                             silt_txt2img_report *report) {
+    if (!t || !p || !images) return SILT_FAIL(SILT_ERR_ARG, "txt2img: NULL argument");
+    const silt_txt2img_info *in = &t->info;
+    const int B = p->batch;
+    if (B < 1 || B > 4096) return SILT_FAIL(SILT_ERR_ARG, "txt2img: batch %d must be 1..4096", B);
+    if (in->family == SILT_FAMILY_VAR) return run_var(t, p, images, report);
+    if (p->search && p->search->kind != VAR_SEARCH_NONE) {
+        if (!in->world_text)
+            return SILT_FAIL(SILT_ERR_ARG, "--search needs a world model (a prompt to score); this %s is not one",
+                             silt_family_name(in->family));
+        if (p->search->kind != VAR_SEARCH_BEST_OF_N)
+            return SILT_FAIL(SILT_ERR_ARG, "--search %s is for the world VAR; the world MMDiT takes best-of-n",
+                             var_search_kind_name(p->search->kind));
+        return run_diffusion_best_of_n(t, p, images, report);
+    }
+    if (report) memset(report, 0, sizeof *report);
+    silt_status s = run_diffusion(t, p, images, report, NULL, NULL);
+    if (report) report->search_reward = NAN;
     return s;
 }

@@ -152,13 +152,19 @@ typedef struct silt_txt2img_params {
     // world-CLIP patch tokens). A search runs each image alone with sampler
     // seed seeds[b] (when set) or seed + b. search->trace, when set, receives
     // batch x (K x N) rewards, image b's at trace + b K N.
+    // The world MMDiT takes best-of-n (the others are VAR's): candidate k of
+    // image b starts from stream k of seeds[b] (when set), else stream b + k B
+    // of the seed (candidate 0 is the plain image); the best by the reward is
+    // returned (report->search_pick says which).
     const var_search_params *search;
     var_reward_kind search_reward;  // default eval (world-eval soft score)
+    const wclip_model *search_judge;  // reward judge: the world-judge that scores (caller-owned)
 } silt_txt2img_params;
 
 // Family defaults; for world models the metadata's silt.* values override them.
 silt_txt2img_params silt_txt2img_default_params(const silt_txt2img *t);
 
+#define SILT_TXT2IMG_MAX_PICKS 64
 // What a run resolved, for the PNG parameters.
 typedef struct silt_txt2img_report {
     char heads[256];                // the perturbed heads as a canonical spec ("" when none)
@@ -170,6 +176,10 @@ typedef struct silt_txt2img_report {
     // zero for other models).
     var_compute compute;
     double search_reward;           // mean reward of the returned images (NAN when not scored)
+    // World MMDiT best-of-n: candidates per image, and which one each of the
+    // first SILT_TXT2IMG_MAX_PICKS images kept (0: the plain image).
+    int search_candidates;
+    int search_pick[SILT_TXT2IMG_MAX_PICKS];
 } silt_txt2img_report;
 
 // Runs one batch: images[0..batch) receive new images (caller frees each with

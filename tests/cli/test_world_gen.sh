@@ -7,7 +7,9 @@
 #    checkpoint (gen train --arch clip): gen --prompt writes a 256 px PNG whose
 #    parameters record prompt, seed, steps, guidance and model; --native 32 px;
 #    --grid 4; softpag/pag/none guidance with --heads; unknown words warned;
-#    gen eval --suite runs on it, batched or not, with the same result; a
+#    gen eval --suite runs on it, batched or not, with the same result;
+#    best-of-n with a world-judge (gen train --arch clip --hard-negatives) or
+#    world-CLIP, n 1 equal to the plain image; a
 #    `gen train --arch mmdit` checkpoint and its export generate alike;
 #  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
 #    one-line error; bad flags give one-line errors with exit 2.
@@ -17,6 +19,17 @@ gen=${1:?usage: test_world_gen.sh GEN}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib.sh"
+# The pixels of two PNGs (their IDAT streams; the parameters chunks differ).
+idat() { python3 -c "
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); i = 8; out = b''
+while i < len(d):
+    n = struct.unpack('>I', d[i:i + 4])[0]
+    if d[i + 4:i + 8] == b'IDAT': out += d[i + 8:i + 8 + n]
+    i += 12 + n
+sys.stdout.buffer.write(out)" "$1"; }
+same_pixels() { local a b; a=$(idat "$1" | od -An -tx1) && b=$(idat "$2" | od -An -tx1) && [ -n "$a" ] && [ "$a" = "$b" ]; }
+not_same_pixels() { ! same_pixels "$1" "$2"; }
 json_ok() { python3 -c "import json,sys; d=json.load(open('$tmp/out')); sys.exit(0 if ($1) else 1)"; }
 cats="single_object two_objects counting colours position colour_attribution background"
 
@@ -129,6 +142,38 @@ check gen-unknown-warns err_has "warning: unknown words in the prompt ignored: s
 expect gen-negative 0 "$gen" --prompt "$prompt" "${m[@]}" --negative "a green cross" --seed 5 -o "$tmp/neg.png"
 check gen-negative-matters differs "$tmp/a.png" "$tmp/neg.png"
 
+# Best-of-n: n candidates, the kept ones recorded; n 1 is the plain image; the
+# judge (a `gen train --arch clip --hard-negatives` export) scores by default
+# and --reward clip needs none; tts is the VAR's; --judge wants reward judge.
+expect judge-train 0 "$gen" train --arch clip --hard-negatives 2 --steps 2 --batch 4 --out "$tmp/judge"
+check judge-train-says err_has "2 hard-negative captions per image"
+expect judge-export 0 "$gen" train --arch clip --export "$tmp/judge" --out "$tmp/judge.safetensors"
+expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
+check bon-judge-rows err_has "cfg, 12 model evaluations"  # 3 candidates x 2 steps x 2 rows
+check bon-judge-says err_has "best of 3 by judge: kept candidate [0-2] (0 = the plain image)"
+check bon-judge-param png_param "$tmp/bon.png" "search: best-of-n, n: 3, reward: judge (judge.safetensors), kept: "
+expect bon-one 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 1 --reward clip --native -o "$tmp/bon1.png"
+expect bon-plain 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --native -o "$tmp/plain1.png"
+check bon-one-is-plain same_pixels "$tmp/bon1.png" "$tmp/plain1.png"
+expect bon-grid 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --grid 2 --search best-of-n --n 2 --reward clip -o "$tmp/bong.png"
+check bon-grid-kept err_has "kept candidates [01],[01] "
+expect bon-no-judge 1 env SILT_MODELS="$tmp/none" "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 -o "$tmp/x.png"
+check bon-no-judge-line one_line
+check bon-no-judge-says err_has "world-judge.safetensors.zst not found"
+expect bon-tts 2 "$gen" --prompt "$prompt" "${m[@]}" --search tts --n 2 -o "$tmp/x.png"
+check bon-tts-line one_line
+check bon-tts-says err_has "the world MMDiT takes best-of-n"
+expect bon-judge-clip 2 "$gen" --prompt "$prompt" "${m[@]}" --search best-of-n --n 2 --reward clip --judge "$tmp/judge.safetensors" -o "$tmp/x.png"
+check bon-judge-clip-line one_line
+expect hard-neg-mmdit 2 "$gen" train --arch mmdit --hard-negatives 2 --steps 1 --out "$tmp/x"
+check hard-neg-mmdit-line one_line
+expect suite-bon 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 2 --judge "$tmp/judge.safetensors" --json -q
+check suite-bon-json json_ok "d['items'] == 7 and d['model_rows'] == 2 * 2 * 2 * 7 and d['search'].startswith('best-of-n, n: 2, reward: judge')"
+expect suite-bon1 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 1 --reward clip --json --per-item -q
+cp "$tmp/out" "$tmp/bon1.json"
+expect suite-plain 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --json --per-item -q
+check suite-bon1-is-plain python3 -c "import json; a=json.load(open('$tmp/out')); b=json.load(open('$tmp/bon1.json')); exit(0 if a['per_item']==b['per_item'] else 1)"
+
 expect suite-model 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --json -q
 check suite-model-json json_ok "d['items'] == 7 and d['steps'] == 2 and d['model_rows'] == 2 * 2 * 7 and d['images_per_s'] > 0 and len(d['categories']) == 7"
 cp "$tmp/out" "$tmp/suite_b8.json"
@@ -140,16 +185,6 @@ check suite-softpag-text out_has "guidance softpag, cfg 4, scale 3, heads 1"
 # 2b. What `gen train --arch mmdit` makes: its checkpoint and its export are
 # world models that generate the same pixels (the checkpoint has no silt.*
 # defaults: the export's are passed by hand).
-idat() { python3 -c "
-import struct, sys
-d = open(sys.argv[1], 'rb').read(); i = 8; out = b''
-while i < len(d):
-    n = struct.unpack('>I', d[i:i + 4])[0]
-    if d[i + 4:i + 8] == b'IDAT': out += d[i + 8:i + 8 + n]
-    i += 12 + n
-sys.stdout.buffer.write(out)" "$1"; }
-same_pixels() { local a b; a=$(idat "$1" | od -An -tx1) && b=$(idat "$2" | od -An -tx1) && [ -n "$a" ] && [ "$a" = "$b" ]; }
-not_same_pixels() { ! same_pixels "$1" "$2"; }
 if "$gen" train --help | grep -q -- --export; then
     expect mm-train 0 "$gen" train --arch mmdit --size tiny --steps 2 --batch 4 --clip-model "$clip" --out "$tmp/mm"
     expect mm-export 0 "$gen" train --arch mmdit --export "$tmp/mm" --out "$tmp/mm.safetensors" --sample-steps 3

@@ -6,7 +6,8 @@
 // seeds equals single runs; the negative prompt matters; errors for the
 // wrong inputs; the built-in lookup through $SILT_MODELS; and the suite
 // harness (gen/lib/suite_eval.h): render scores 1 and FD ~0, noise and
-// shuffled score low, the batch size does not change the result.
+// shuffled score low, the batch size does not change the result; best-of-n
+// keeps the candidate its reward scores highest.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "gen/lib/world_test_model.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
+#include "var/search_world.h"
 
 static char dir[] = "/tmp/silt_t2i_world_XXXXXX";
 static char model_path[256], clip_path[256], bad_model_path[256];
@@ -219,6 +221,93 @@ static void test_suite(silt_txt2img *t) {
     wclip_free(clip);
 }
 
+// Best-of-n on the world MMDiT: candidate k of image b is stream b + k B of
+// the seed, so a plain batch of B n images holds every candidate; the kept
+// one is the argmax of the reward (here world-CLIP and a separate "judge"),
+// n = 1 is the plain image, and the compute is n times.
+static double reward_of(const silt_image *im, var_reward_kind kind, const wclip_model *m, const char *prompt) {
+    var_world_reward wr;
+    float px[3 * 32 * 32];
+    double r = NAN;
+    if (var_world_reward_init(&wr, kind, m, prompt) != SILT_OK || im->w != 32 || im->h != 32) return NAN;
+    for (int ch = 0; ch < 3; ch++)
+        for (int q = 0; q < 32 * 32; q++) px[ch * 1024 + q] = im->data[(size_t)q * im->c + ch] / 255.0f;
+    return var_world_reward_fn(&wr, px, 1, 32, 32, &r) == SILT_OK ? r : NAN;
+}
+
+static void test_best_of_n(silt_txt2img *t) {
+    enum { B = 2, N = 3 };
+    const char *prompts[B] = {"a red circle left of a blue square", "two yellow triangles"};
+    silt_image *all[B * N] = {0}, *got[B] = {0};
+    const char *all_prompts[B * N];
+    for (int i = 0; i < B * N; i++) all_prompts[i] = prompts[i % B];
+    silt_txt2img_params p = silt_txt2img_default_params(t);
+    p.sampler.steps = 2;
+    p.seed = 11;
+    p.prompts = all_prompts;
+    p.batch = B * N;
+    silt_txt2img_report plain, rep;
+    CHECK_OK(silt_txt2img_run(t, &p, all, &plain));
+    wclip_model *judge = NULL;
+    wclip_config cc = tiny_clip_config();
+    CHECK_OK(wclip_create(&cc, 77, &judge));
+    var_search_params sp = var_search_default_params(1);
+    sp.kind = VAR_SEARCH_BEST_OF_N;
+    sp.n = N;
+    p.prompts = prompts;
+    p.batch = B;
+    p.search = &sp;
+    p.search_judge = judge;
+    const var_reward_kind kinds[2] = {VAR_REWARD_CLIP, VAR_REWARD_JUDGE};
+    for (int r = 0; r < 2; r++) {
+        p.search_reward = kinds[r];
+        const wclip_model *scorer = kinds[r] == VAR_REWARD_CLIP ? silt_txt2img_clip(t) : judge;
+        CHECK_OK(silt_txt2img_run(t, &p, got, &rep));
+        CHECK(rep.search_candidates == N && rep.model_rows == plain.model_rows);  // B n rows either way
+        for (int b = 0; b < B && got[b]; b++) {
+            int best = 0;
+            double sc[N];
+            for (int k = 0; k < N; k++) {
+                sc[k] = reward_of(all[k * B + b], kinds[r], scorer, prompts[b]);
+                if (sc[k] > sc[best]) best = k;
+            }
+            CHECK_MSG(rep.search_pick[b] == best, "reward %s image %d: kept %d, the best is %d (%.4f %.4f %.4f)",
+                      var_reward_kind_name(kinds[r]), b, rep.search_pick[b], best, sc[0], sc[1], sc[2]);
+            CHECK_MSG(!memcmp(got[b]->data, all[best * B + b]->data, (size_t)32 * 32 * got[b]->c),
+                      "reward %s image %d: not the pixels of candidate %d", var_reward_kind_name(kinds[r]), b, best);
+            silt_image_free(got[b]);
+            got[b] = NULL;
+        }
+    }
+    // n = 1: the plain images of a batch of B.
+    sp.n = 1;
+    p.search_reward = VAR_REWARD_CLIP;
+    CHECK_OK(silt_txt2img_run(t, &p, got, &rep));
+    silt_txt2img_params q = p;
+    q.search = NULL;
+    silt_image *plain_b[B] = {0};
+    CHECK_OK(silt_txt2img_run(t, &q, plain_b, NULL));
+    for (int b = 0; b < B; b++) {
+        CHECK(got[b] && plain_b[b] && !memcmp(got[b]->data, plain_b[b]->data, (size_t)32 * 32 * got[b]->c));
+        silt_image_free(got[b]), silt_image_free(plain_b[b]);
+        got[b] = NULL;
+    }
+    // Errors: no judge for reward judge, a VAR-only search, noise_out.
+    sp.n = 2;
+    p.search_reward = VAR_REWARD_JUDGE;
+    p.search_judge = NULL;
+    CHECK(silt_txt2img_run(t, &p, got, NULL) == SILT_ERR_ARG && !got[0]);
+    p.search_judge = judge;
+    sp.kind = VAR_SEARCH_TTS;
+    CHECK(silt_txt2img_run(t, &p, got, NULL) == SILT_ERR_ARG && !got[0]);
+    sp.kind = VAR_SEARCH_BEST_OF_N;
+    float noise[2 * 16 * 8 * 8 * 4];
+    p.noise_out = noise;
+    CHECK(silt_txt2img_run(t, &p, got, NULL) == SILT_ERR_ARG && !got[0]);
+    for (int i = 0; i < B * N; i++) silt_image_free(all[i]);
+    wclip_free(judge);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     snprintf(model_path, sizeof model_path, "%s/world-dit.safetensors", dir);
@@ -238,6 +327,7 @@ int main(void) {
     CHECK_OK(silt_txt2img_load(model_path, NULL, clip_path, &t));
     if (t) {
         test_defaults_and_errors(t);
+        test_best_of_n(t);
         test_reference(t, model_path, WCLIP_CTX_CLIP);
         test_batch(t);
         test_suite(t);
