@@ -138,7 +138,7 @@ int cmd_train(int argc, char **argv) {
          "the layout (the shifted draws almost never get there)",
          NULL, 0, 0.5},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
-         "mmdit: the train captions' category mix as relative integer weights, changing the named ones from the "
+         "mmdit, clip: the train captions' category mix as relative integer weights, changing the named ones from the "
          "defaults single_object=2,two_objects=2,counting=2,colours=2,position=3,colour_attribution=2,background=2 "
          "(e.g. position=9)",
          NULL, 0, -1},
@@ -288,7 +288,8 @@ int cmd_train(int argc, char **argv) {
     if (pure_noise != 0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--pure-noise is for --arch mmdit");
     int cat_weights[WORLD_CAT_COUNT];
     world_train_weights(cat_weights);
-    if (cat_spec && strcmp(arch, "mmdit")) return args_usage_error(&p, "--category-weights is for --arch mmdit");
+    if (cat_spec && strcmp(arch, "mmdit") && strcmp(arch, "clip"))
+        return args_usage_error(&p, "--category-weights is for --arch mmdit and clip");
     if (cat_spec && parse_category_weights(cat_spec, cat_weights) != SILT_OK)
         return args_usage_error(&p, "--category-weights %s: %s", cat_spec, silt_last_error_message());
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");

@@ -9,6 +9,27 @@
 #include "text/world_clip.h"
 #include "world/render.h"
 
+silt_status silt_train_category_weights_aux(const char *arch, const int weights[WORLD_CAT_COUNT], bool *is_default,
+                                            char *aux, size_t n) {
+    world_item probe;
+    SILT_TRY(world_train_item(0, 0, weights, &probe));  // the range checks
+    int def[WORLD_CAT_COUNT];
+    world_train_weights(def);
+    *is_default = !memcmp(def, weights, sizeof def);
+    if (*is_default) return SILT_OK;
+    snprintf(aux, n, "\"aux_category_weights\": [");
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) snprintf(aux + strlen(aux), n - strlen(aux), "%s%d", c ? ", " : "", weights[c]);
+    snprintf(aux + strlen(aux), n - strlen(aux), "]");
+    int total = 0;
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += weights[c];
+    char desc[512] = "";
+    for (int c = 0; c < WORLD_CAT_COUNT; c++)
+        snprintf(desc + strlen(desc), sizeof desc - strlen(desc), "%s%s %.0f%%", c ? ", " : "",
+                 world_category_name((world_category)c), 100.0 * weights[c] / total);
+    silt_info("%s: train captions by category: %s", arch, desc);
+    return SILT_OK;
+}
+
 // toy and clip have one size and no text encoder.
 static silt_status no_opts(const char *arch, const silt_train_arch_opts *o) {
     if (o && o->ae_path) return SILT_FAIL(SILT_ERR_ARG, "%s: --ae is for --arch mmdit", arch);
@@ -31,6 +52,7 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
     wclip_config c = wclip_default_config();
     SILT_TRY(silt_train_clip_create(&c, init_seed, out));
     silt_status s = o ? silt_train_clip_set_hard_negatives(out, o->hard_negatives) : SILT_OK;
+    if (!s && o && o->category_weights) s = silt_train_clip_set_category_weights(out, o->category_weights);
     if (s) silt_train_task_free(out);
     return s;
 }

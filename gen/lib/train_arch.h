@@ -27,7 +27,7 @@ typedef struct silt_train_arch_opts {
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
-    const int *category_weights;  // mmdit: WORLD_CAT_COUNT train-caption weights (silt_train_mmdit_set_category_weights); NULL: default
+    const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
 } silt_train_arch_opts;
 
@@ -40,6 +40,13 @@ typedef struct silt_train_arch {
     silt_status (*create)(uint64_t init_seed, const silt_train_arch_opts *opts, silt_train_task *out);
     bool gpu;  // its task has to_device: `gen train --device cuda` can train it
 } silt_train_arch;
+
+// Category weights of a world arch's train captions (mmdit, clip): checks
+// them (world_train_item's ranges); *is_default when they are the defaults
+// (nothing to record). Else aux gets the config member
+// "aux_category_weights": [...] and the shares are logged, naming `arch`.
+silt_status silt_train_category_weights_aux(const char *arch, const int weights[WORLD_CAT_COUNT], bool *is_default,
+                                            char *aux, size_t n);
 
 int silt_train_arch_count(void);
 const silt_train_arch *silt_train_arch_at(int i);             // NULL when out of range
@@ -84,6 +91,11 @@ silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_s
 // 0 is a no-op. SILT_ERR_ARG outside 0..SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES.
 #define SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES 16
 silt_status silt_train_clip_set_hard_negatives(silt_train_task *task, int k);
+// The train captions' categories drawn by these weights (world_train_item),
+// e.g. more position captions for a judge of relations; as
+// silt_train_mmdit_set_category_weights ("aux_category_weights"; the
+// default weights are a no-op).
+silt_status silt_train_clip_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]);
 
 // --- mmdit: the world MMDiT (dit/mmdit.h), text-conditioned on a frozen world-CLIP --
 // A micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,

@@ -537,6 +537,9 @@ silt_status silt_train_config_add_aux(char *config, size_t cap, const char *memb
     // refusal leaves the config whole.
     if (!config || !members || len < 2 || config[len - 1] != '}' || len + strlen(members) + 3 > cap)
         return SILT_FAIL(SILT_ERR_ARG, "%s: config JSON too long", what ? what : "config");
-    snprintf(config + len - 1, cap - (len - 1), ", %s}", members);
+    // An empty object ("{}", possibly with blanks) takes the members without the comma.
+    size_t open = strspn(config, " \t\n");
+    bool empty = config[open] == '{' && strspn(config + open + 1, " \t\n") == len - open - 2;
+    snprintf(config + len - 1, cap - (len - 1), "%s%s}", empty ? "" : ", ", members);
     return SILT_OK;
 }

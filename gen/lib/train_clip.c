@@ -1,7 +1,8 @@
 // The world-CLIP training task (see train_arch.h and text/world_clip.h): a
 // micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,
-// batch_index * B + i), rendered at the model's image size in [-1, 1], with
-// their captions; the loss is the symmetric InfoNCE over the batch, with K
+// batch_index * B + i) (world_train_item with other category weights when
+// set), rendered at the model's image size in [-1, 1], with their captions;
+// the loss is the symmetric InfoNCE over the batch, with K
 // hard-negative captions per image in its softmax when set
 // (silt_train_clip_set_hard_negatives). Every sample is a pure function of
 // (data_seed, its global index), as the trainer's exact resume needs.
@@ -16,8 +17,17 @@
 typedef struct clip_task {
     wclip_model *m;
     int hard_negatives;  // K false captions per image (world_reqs_negative); 0: plain CLIP
-    char config[128];    // "aux_hard_negatives" when K > 0 (a resume must match it)
+    bool weighted;       // silt_train_clip_set_category_weights: the train items' categories drawn by cat_weights
+    int cat_weights[WORLD_CAT_COUNT];
+    char config[384];    // "aux_*" training settings (a resume must match them); task->config only once one is set
 } clip_task;
+
+// Records a training-only setting in the checkpoint config.
+static silt_status add_aux(silt_train_task *task, clip_task *t, const char *members, const char *what) {
+    SILT_TRY(silt_train_config_add_aux(t->config, sizeof t->config, members, what));
+    task->config = t->config;
+    return SILT_OK;
+}
 
 // The negatives' own random stream, apart from the items' (seed, index) rngs.
 #define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
@@ -78,7 +88,7 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     for (int i = 0; i < batch_size; i++) {
         world_item it;
         const int64_t j = batch_index * batch_size + i;
-        silt_status s = world_suite_item(WORLD_SUITE_TRAIN, data_seed, j, &it);
+        silt_status s = world_train_item(data_seed, j, t->weighted ? t->cat_weights : NULL, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
         if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
         for (int k = 0; !s && k < K; k++)
@@ -102,6 +112,7 @@ silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, si
     if (!c || !out) return SILT_FAIL(SILT_ERR_ARG, "clip: NULL argument");
     clip_task *t = calloc(1, sizeof *t);
     if (!t) return SILT_FAIL(SILT_ERR_OOM, "clip: out of memory");
+    snprintf(t->config, sizeof t->config, "{}");
     silt_status s = wclip_create(c, init_seed, &t->m);
     if (s) { free(t); return s; }
     silt_train_task task = {.self = t, .n_params = clip_n_params, .param = clip_param, .loss = clip_loss,
@@ -119,11 +130,27 @@ silt_status silt_train_clip_set_hard_negatives(silt_train_task *task, int k) {
     clip_task *t = task->self;
     if (t->hard_negatives) return SILT_FAIL(SILT_ERR_ARG, "clip: hard negatives: already set");
     if (k == 0) return SILT_OK;
-    snprintf(t->config, sizeof t->config, "{\"aux_hard_negatives\": %d}", k);
+    char aux[64];
+    snprintf(aux, sizeof aux, "\"aux_hard_negatives\": %d", k);
+    SILT_TRY(add_aux(task, t, aux, "clip: hard negatives"));
     t->hard_negatives = k;
-    task->config = t->config;
     silt_info("clip: %d hard-negative captions per image (one false edit each: relation, count, colour, shape, "
               "background, an absent object) in its softmax", k);
+    return SILT_OK;
+}
+
+silt_status silt_train_clip_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "clip"))
+        return SILT_FAIL(SILT_ERR_ARG, "category weights: not a clip task");
+    clip_task *t = task->self;
+    if (t->weighted) return SILT_FAIL(SILT_ERR_ARG, "category weights: already set");
+    char aux[256];
+    bool is_default = false;
+    SILT_TRY(silt_train_category_weights_aux("clip", weights, &is_default, aux, sizeof aux));
+    if (is_default) return SILT_OK;
+    SILT_TRY(add_aux(task, t, aux, "clip: category weights"));
+    memcpy(t->cat_weights, weights, sizeof t->cat_weights);
+    t->weighted = true;
     return SILT_OK;
 }
 

@@ -500,25 +500,13 @@ silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const i
         return SILT_FAIL(SILT_ERR_ARG, "category weights: not a world MMDiT task");
     mmdit_task *t = task->self;
     if (t->weighted) return SILT_FAIL(SILT_ERR_ARG, "category weights: already set");
-    world_item probe;
-    SILT_TRY(world_train_item(0, 0, weights, &probe));  // the range checks
-    int def[WORLD_CAT_COUNT];
-    world_train_weights(def);
-    if (!memcmp(def, weights, sizeof def)) return SILT_OK;
-    char aux[256] = "\"aux_category_weights\": [";
-    for (int c = 0; c < WORLD_CAT_COUNT; c++)
-        snprintf(aux + strlen(aux), sizeof aux - strlen(aux), "%s%d", c ? ", " : "", weights[c]);
-    snprintf(aux + strlen(aux), sizeof aux - strlen(aux), "]");
+    char aux[256];
+    bool is_default = false;
+    SILT_TRY(silt_train_category_weights_aux("mmdit", weights, &is_default, aux, sizeof aux));
+    if (is_default) return SILT_OK;
     SILT_TRY(config_add_aux(t, aux, "category weights"));
     memcpy(t->cat_weights, weights, sizeof t->cat_weights);
     t->weighted = true;
-    int total = 0;
-    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += weights[c];
-    char desc[512] = "";
-    for (int c = 0; c < WORLD_CAT_COUNT; c++)
-        snprintf(desc + strlen(desc), sizeof desc - strlen(desc), "%s%s %.0f%%", c ? ", " : "",
-                 world_category_name((world_category)c), 100.0 * weights[c] / total);
-    silt_info("mmdit: train captions by category: %s", desc);
     return SILT_OK;
 }
 

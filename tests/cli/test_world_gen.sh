@@ -145,8 +145,10 @@ check gen-negative-matters differs "$tmp/a.png" "$tmp/neg.png"
 # Best-of-n: n candidates, the kept ones recorded; n 1 is the plain image; the
 # judge (a `gen train --arch clip --hard-negatives` export) scores by default
 # and --reward clip needs none; tts is the VAR's; --judge wants reward judge.
-expect judge-train 0 "$gen" train --arch clip --hard-negatives 2 --steps 2 --batch 4 --out "$tmp/judge"
+expect judge-train 0 "$gen" train --arch clip --hard-negatives 2 --category-weights position=9 --steps 2 --batch 4 --out "$tmp/judge"
 check judge-train-says err_has "2 hard-negative captions per image"
+check judge-train-weights err_has "clip: train captions by category: .*position 43%"  # 9 of 21
+check judge-train-config grep -aq 'aux_hard_negatives[^0-9]*2, [^0-9]*aux_category_weights[^0-9]*2, 2, 2, 2, 9, 2, 2\]' "$tmp/judge/checkpoint_2.safetensors"
 expect judge-export 0 "$gen" train --arch clip --export "$tmp/judge" --out "$tmp/judge.safetensors"
 expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
 check bon-judge-rows err_has "cfg, 12 model evaluations"  # 3 candidates x 2 steps x 2 rows

@@ -420,8 +420,8 @@ static void test_render_batch(void) {
     free(x);
 }
 
-// The shared aux-key append: members go inside the object; a refusal (no
-// room, not an object) leaves the config as it was.
+// The shared aux-key append: members go inside the object (no comma in an
+// empty one); a refusal (no room, not an object) leaves the config as it was.
 static void test_config_add_aux(void) {
     char c[32] = "{\"a\": 1}";
     CHECK_OK(silt_train_config_add_aux(c, sizeof c, "\"aux_b\": 2", "t"));
@@ -430,6 +430,9 @@ static void test_config_add_aux(void) {
     CHECK_MSG(!strcmp(c, "{\"a\": 1, \"aux_b\": 2}"), "config after a refusal: %s", c);
     char bad[16] = "[1]";
     CHECK(silt_train_config_add_aux(bad, sizeof bad, "\"aux_c\": 1", "t") == SILT_ERR_ARG && !strcmp(bad, "[1]"));
+    char empty[32] = "{ }";  // an empty object takes no comma (the clip task's config starts so)
+    CHECK_OK(silt_train_config_add_aux(empty, sizeof empty, "\"aux_d\": 3", "t"));
+    CHECK_MSG(!strcmp(empty, "{ \"aux_d\": 3}"), "config %s", empty);
 }
 
 // Pure noise: a fraction of the images at sigma 1 (a pure function of the
