@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "core/ops_attention.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 typedef struct {
@@ -199,12 +200,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_seed(20240611);
     test_errors();
     const ashape shapes[] = {

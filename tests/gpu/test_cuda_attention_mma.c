@@ -30,6 +30,7 @@
 #include "check.h"
 #include "core/graph.h"
 #include "core/ops_attention.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 enum { OPT_PLAIN, OPT_CAUSAL, OPT_PAG, OPT_ALL, OPT_COUNT };  // ALL: causal + head_u + scale 2/sqrt(D)
@@ -259,12 +260,7 @@ static void test_refusals(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_seed(20261127);
     test_refusals();
     const mshape shapes[] = {

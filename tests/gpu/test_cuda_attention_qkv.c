@@ -29,6 +29,7 @@
 #include "core/graph.h"
 #include "core/ops_attention.h"
 #include "dit/dit_ops.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 typedef struct {
@@ -209,12 +210,7 @@ done:
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_refusals();
     const qshape shapes[] = {
         {1, 1, 1, 4, false},    {2, 17, 3, 8, true},    {2, 65, 2, 72, true},   {1, 129, 4, 64, false},

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "gpu_test.h"
 #include "text/world_clip_ops.h"
 #include "twin_util.h"
 
@@ -105,10 +106,7 @@ static void errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     test_seed(53);
     const float ls_init = 2.6592600f;  // ln(1/0.07), world-CLIP's initial logit scale
     const int64_t Bs[] = {1, 2, 5, 32, 33, 300};

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "core/ops_conv.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 typedef struct {
@@ -131,12 +132,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     if (!silt_cuda_have_cudnn()) {
         float *d = NULL;
         CHECK_OK(silt_cuda_malloc((void **)&d, 64 * sizeof(float)));

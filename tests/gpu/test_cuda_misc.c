@@ -15,6 +15,7 @@
 #include "core/ops_linear.h"
 #include "core/ops_shape.h"
 #include "core/ops_vq.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 // --- embedding -------------------------------------------------------------------------
@@ -300,12 +301,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_seed(20240613);
     test_errors();
     const int64_t emb[][3] = {{1, 1, 1}, {7, 3, 5}, {33, 17, 8}, {1000, 4096, 33}, {4097, 10, 257}, {300, 1000, 1}};

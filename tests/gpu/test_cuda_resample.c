@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "core/ops_resample.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 typedef void (*cpu_fn)(float *, const float *, int64_t, int64_t, int64_t, int64_t, int64_t);
@@ -111,12 +112,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_seed(20240612);
     test_errors();
     const int64_t sizes[][5] = {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "gpu_test.h"
 #include "guidance/guidance.h"
 #include "sample/sample.h"
 #include "twin_util.h"
@@ -201,10 +202,7 @@ static void flow_pair_case(int64_t B, int64_t per, double shift, double scale) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     test_seed(5);
     static const scase cases[] = {
         {"ddpm eps", SILT_SAMPLER_DDPM, SILT_PRED_EPS, SILT_VARIANCE_FIXED_SMALL, 0, false, 10},

@@ -27,6 +27,7 @@
 #include "core/rng.h"
 #include "core/tensor.h"
 #include "cuda/cuda.h"
+#include "gpu_test.h"
 
 static int quiet_ok;  // print passing cases? (failures always print)
 
@@ -365,12 +366,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     test_seed(20240607);
     test_tensors();
     test_errors();

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "core/ops_elementwise.h"
 #include "core/ops_shape.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 #include "var/var_ops.h"
 
@@ -225,10 +226,7 @@ static void errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     test_seed(41);
     kv_case(1, 1, 0, 1, 1);
     kv_case(6, 130, 0, 1, 64);     // the world VAR's first scale: 2 rows x 3 heads

@@ -26,6 +26,7 @@
 #include "core/graph.h"
 #include "core/ops.h"
 #include "cuda/cuda.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 
 #define RTOL 1e-4
@@ -179,16 +180,11 @@ done:
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     if (!silt_cuda_have_cudnn()) {
         printf("SKIP: no cuDNN (conv2d on cuda needs it)\n");
         return 77;
     }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
     silt_cuda_set_allow_tf32(false);
     test_seed(20261128);
     int ok = leaf_make(&leaves[L_X], "x", 4, (const int64_t[]){2, 3, 9, 7}, -1, 1) &&

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "core/image.h"
 #include "cuda/cuda.h"
+#include "gpu_test.h"
 
 static char gen[1024], golden[1024], embeds[1024], tmp[256];
 
@@ -93,10 +94,7 @@ static void case_(const char *name, const char *args) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     const char *g = getenv("SILT_GEN"), *src = getenv("SILT_SOURCE_DIR");
     if (!g) {
         printf("SKIP: SILT_GEN not set (run through ctest)\n");

@@ -33,6 +33,7 @@
 #include "dit/dit.h"
 #include "dit/dit_ops.h"
 #include "dit/mmdit.h"
+#include "gpu_test.h"
 #include "unet/vae.h"
 #include "var/var.h"
 #include "twin_util.h"
@@ -486,10 +487,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     silt_cuda_set_allow_tf32(false);
     twin_quiet = 1;  // compare() prints its own line per case
     dit_case(DIT_LAYOUT_ORIGINAL, 8, 8, "8x8", false, false);

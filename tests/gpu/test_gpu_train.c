@@ -43,6 +43,7 @@
 #include "core/safetensors.h"
 #include "cuda/cuda.h"
 #include "dit/mmdit.h"
+#include "gpu_test.h"
 #include "var/vqvae.h"
 #include "gen/lib/train.h"
 
@@ -701,10 +702,7 @@ static void test_cli(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     silt_cuda_set_allow_tf32(false);
     test_bwd_twins();
     test_grads_and_optimiser();

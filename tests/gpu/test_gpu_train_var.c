@@ -50,6 +50,7 @@
 #include "cuda/cuda.h"
 #include "gen/lib/train.h"
 #include "gen/lib/train_arch.h"
+#include "gpu_test.h"
 #include "text/world_clip.h"
 #include "var/vqvae.h"
 #include "world/render.h"
@@ -521,10 +522,7 @@ static void test_cli(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     silt_cuda_set_allow_tf32(false);
     snprintf(tmp, sizeof tmp, "/tmp/silt_test_gpu_train_var_XXXXXX");
     if (!mkdtemp(tmp)) {

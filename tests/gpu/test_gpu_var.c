@@ -31,6 +31,7 @@
 #include "core/ops.h"
 #include "core/ops_vq.h"
 #include "cuda/cuda.h"
+#include "gpu_test.h"
 #include "twin_util.h"
 #include "var/var.h"
 #include "var/var_internal.h"
@@ -446,12 +447,7 @@ static void test_errors(pair *p) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
-    char desc[512];
-    if (silt_cuda_describe(desc, sizeof desc) == SILT_OK) printf("device: %s\n", desc);
+    GPU_TEST_START();
     if (!silt_cuda_have_cudnn()) {
         printf("SKIP: no cuDNN (%s): the tokenizer's convs need it\n", silt_last_error());
         return 77;

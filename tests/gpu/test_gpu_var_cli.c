@@ -20,6 +20,7 @@
 #include "check.h"
 #include "core/image.h"
 #include "cuda/cuda.h"
+#include "gpu_test.h"
 #include "text/world_clip.h"
 #include "var/var.h"
 #include "var/vqvae.h"
@@ -113,10 +114,7 @@ static bool write_models(void) {
 }
 
 int main(void) {
-    if (!silt_cuda_available()) {
-        printf("SKIP: no GPU\n");
-        return 77;
-    }
+    GPU_TEST_START();
     if (!silt_cuda_have_cudnn()) {
         printf("SKIP: no cuDNN (%s): the VQ tokenizer's convs need it\n", silt_last_error());
         return 77;
