@@ -46,8 +46,8 @@ static const char summary[] =
     "  correlation of the intermediate with the final reward (and Pearson within prompts).\n"
     "The world MMDiT takes --search best-of-n --n N (each item drawn N times, candidate k from stream k\n"
     "  of its seed, candidate 0 the plain sample; the one the reward scores highest is judged): --reward\n"
-    "  judge (default here: the world-judge, --judge FILE or the built-in " SILT_MODEL_WORLD_JUDGE "),\n"
-    "  clip, or eval (the evaluator itself: an oracle's upper bound, not a result).\n"
+    "  clip (default here: the model's world-CLIP), judge (--judge FILE: a world-CLIP trained with\n"
+    "  hard-negative captions), or eval (the evaluator itself: an oracle's upper bound, not a result).\n"
     "Guidance flags as in gen generate (--guidance none|cfg|pag|softpag|seg|slg|uniform, --heads ...).\n"
     "Exit: 0 ok (whatever the scores), 1 runtime failure, 2 usage error.";
 
@@ -353,11 +353,11 @@ int cmd_eval_suite(int argc, char **argv) {
                 goto done;
             }
             gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
-        } else if (search.kind != VAR_SEARCH_NONE) {  // the world MMDiT's best-of-n; as gen generate, judge unless --reward
-            if (!args_was_given(&ap, given, "reward")) reward = VAR_REWARD_JUDGE;
+        } else if (search.kind != VAR_SEARCH_NONE) {  // the world MMDiT's best-of-n; as gen generate, clip unless --reward
+            if (!args_was_given(&ap, given, "reward")) reward = VAR_REWARD_CLIP;
             if ((rc = gen_search_load_judge(&sf, reward, in->native_width, &judge)) != 0) { status = rc; goto done; }
             snprintf(dit_search, sizeof dit_search, "best-of-n, n: %d, reward: %s%s%s%s", search.n,
-                     var_reward_kind_name(reward), judge ? " (" : "", judge ? (sf.judge ? sf.judge : SILT_MODEL_WORLD_JUDGE) : "",
+                     var_reward_kind_name(reward), judge ? " (" : "", judge ? sf.judge : "",
                      judge ? ")" : "");
         }
         // As gen generate: the probe's "no usable GPU" note stays off stderr

@@ -76,10 +76,10 @@ static const char summary[] =
     "\n"
     "World MMDiT best-of-n: --search best-of-n --n N draws each image N times (candidate k from\n"
     "  Philox stream k of its seed's stream, candidate 0 the plain image) and keeps the one the\n"
-    "  reward scores highest against the prompt: --reward judge (the default here: world-judge,\n"
-    "  models/" SILT_MODEL_WORLD_JUDGE ", or --judge FILE), clip (world-CLIP) or eval (the\n"
-    "  evaluator itself: an oracle, for research). N times the model evaluations; the kept\n"
-    "  candidates are printed and stored in the PNG parameters.\n"
+    "  reward scores highest against the prompt: --reward clip (the default here: the world-CLIP\n"
+    "  cosine), judge (--judge FILE: a world-CLIP trained with hard-negative captions, gen train\n"
+    "  --arch clip --hard-negatives K) or eval (the evaluator itself: an oracle, for research).\n"
+    "  N times the model evaluations; the kept candidates are printed and stored in the PNG.\n"
     "\n"
     "VAR (var_d16.safetensors etc., converted with tools/pth2safetensors.py): --vae must be its VQ-VAE\n"
     "  (vae_ch160v4096z32.safetensors); --class N|NAME; --guidance cfg|none. CFG acts on the logits and\n"
@@ -277,7 +277,7 @@ int cmd_generate(int argc, char **argv) {
     }
     if (world) {
         if ((rc = gen_search_flags_resolve(&sf, &ap, given, is_var ? in->n_scales : 0, false, &search, &reward)) != 0) { status = rc; goto done; }
-        if (!is_var && !args_was_given(&ap, given, "reward")) reward = VAR_REWARD_JUDGE;  // the evaluator would be an oracle
+        if (!is_var && !args_was_given(&ap, given, "reward")) reward = VAR_REWARD_CLIP;  // the evaluator would be an oracle
         if (search.kind != VAR_SEARCH_NONE && save_latents) {
             status = args_usage_error(&ap, "--save-latents does not apply to a search (%s)", is_var ? "VAR" : "its candidates");
             goto done;
@@ -454,7 +454,7 @@ int cmd_generate(int argc, char **argv) {
         if (world && search.kind != VAR_SEARCH_NONE) {  // best-of-n: what scored, and which candidates were kept
             int len = snprintf(search_desc, sizeof search_desc, ", search: best-of-n, n: %d, reward: %s%s%s%s, kept:",
                                search.n, var_reward_kind_name(reward), judge ? " (" : "",
-                               judge ? base(sf.judge ? sf.judge : SILT_MODEL_WORLD_JUDGE) : "", judge ? ")" : "");
+                               judge ? base(sf.judge) : "", judge ? ")" : "");
             for (int i = 0; i < n && i < SILT_TXT2IMG_MAX_PICKS && len < (int)sizeof search_desc - 8; i++)
                 len += snprintf(search_desc + len, sizeof search_desc - (size_t)len, "%s%d", i ? "," : " ", rep.search_pick[i]);
         }

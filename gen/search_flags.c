@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gen/lib/models.h"
 #include "text/world_clip.h"
 
 static const char *const kind_choices[] = {"none", "tts", "best-of-n", "importance", NULL};
@@ -26,7 +25,7 @@ void gen_search_flags_specs(gen_search_flags *f, arg_spec *s) {
         {"potential", 0, ARG_CHOICE, &f->potential, "P", "tts resampling potential: value, diff, sum or max", potential_choices, 0, -1},
         {"lambda", 0, ARG_FLOAT, &f->lambda, "L", "tts resampling and importance weights exp(lambda * potential)", NULL, 0, 1e6},
         {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt: the evaluator itself, an oracle), clip (world-CLIP cosine) or judge (world-judge cosine: a world-CLIP trained with hard-negative captions)", reward_choices, 0, -1},
-        {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model [default: the built-in " SILT_MODEL_WORLD_JUDGE "]", NULL, 0, -1},
+        {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model (a `gen train --arch clip --hard-negatives K` export)", NULL, 0, -1},
         {"search-seed", 0, ARG_INT, &f->seed, "S", "seed of the search's k-means++ and multinomial draws", NULL, 0, 2147483647},
     };
     memcpy(s, specs, sizeof specs);
@@ -164,14 +163,10 @@ int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int
         return 2;
     }
     if (reward != VAR_REWARD_JUDGE) return 0;
-    char path[4096];
     const char *file = f->judge;
     if (!file) {
-        if (silt_models_find(SILT_MODEL_WORLD_JUDGE, path, sizeof path) != SILT_OK) {
-            fprintf(stderr, "gen: --reward judge: %s\n", silt_last_error_message());
-            return 1;
-        }
-        file = path;
+        fprintf(stderr, "gen: --reward judge needs --judge FILE (a `gen train --arch clip --hard-negatives K` export)\n");
+        return 2;
     }
     if (wclip_load_file(file, out) != SILT_OK) {
         fprintf(stderr, "gen: --reward judge: %s: %s\n", file, silt_last_error_message());

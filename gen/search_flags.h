@@ -20,7 +20,7 @@ typedef struct gen_search_flags {
     double lambda;
     const char *scales;    // "C,C:R,R" (either list may be empty), NULL: the paper's mapped to K
     const char *schedule;  // "a,b,..." K multipliers of N, NULL: the mapped paper schedule
-    const char *judge;     // --reward judge: the world-judge file, NULL: the built-in one
+    const char *judge;     // --reward judge: the world-judge file (required with it)
 } gen_search_flags;
 
 gen_search_flags gen_search_flags_default(void);  // none, n 1, value, lambda 10, eval, seed 0
@@ -35,10 +35,10 @@ bool gen_search_flags_given(const arg_parser *ap, const bool *given, const char 
 // (gen eval --reward-correlation).
 int gen_search_flags_resolve(const gen_search_flags *f, const arg_parser *ap, const bool *given, int n_scales,
                              bool plain_n, var_search_params *out, var_reward_kind *reward);
-// The world-judge that --reward judge scores with (--judge, else the built-in
-// SILT_MODEL_WORLD_JUDGE), into *out (NULL for other rewards); its image size
-// must be img_size. Returns 0, or 1 (2 for --judge with another reward) with
-// one error line printed.
+// The world-judge that --reward judge scores with (--judge FILE: none ships,
+// see models/README.md), into *out (NULL for other rewards); its image size
+// must be img_size. Returns 0, 2 (usage: --judge without reward judge or the
+// reverse) or 1 (an unreadable file) with one error line printed.
 struct wclip_model;
 int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int img_size, struct wclip_model **out);
 // "search: tts, n: 2, scales: 1,2:3,4, schedule: 8,6,4,2,1,1, potential: value, lambda: 10, reward: eval, search-seed: 0"

@@ -20,9 +20,6 @@
 // multi-scale VQ tokenizer, used by `gen --arch var --prompt ...`.
 #define SILT_MODEL_WORLD_VAR "world-var.safetensors.zst"
 #define SILT_MODEL_WORLD_VQ "world-vq.safetensors.zst"
-// world-judge: a world-CLIP trained with hard-negative captions, the reward of
-// `--search best-of-n --reward judge` (it reads relations and counts).
-#define SILT_MODEL_WORLD_JUDGE "world-judge.safetensors.zst"
 
 // Writes the first existing regular file <folder>/<name> into path (n bytes).
 // SILT_ERR_IO when none exists, with one message naming the file and every

@@ -142,26 +142,28 @@ check gen-unknown-warns err_has "warning: unknown words in the prompt ignored: s
 expect gen-negative 0 "$gen" --prompt "$prompt" "${m[@]}" --negative "a green cross" --seed 5 -o "$tmp/neg.png"
 check gen-negative-matters differs "$tmp/a.png" "$tmp/neg.png"
 
-# Best-of-n: n candidates, the kept ones recorded; n 1 is the plain image; the
-# judge (a `gen train --arch clip --hard-negatives` export) scores by default
-# and --reward clip needs none; tts is the VAR's; --judge wants reward judge.
+# Best-of-n: n candidates, the kept ones recorded; n 1 is the plain image;
+# world-CLIP scores by default, --reward judge takes a `gen train --arch clip
+# --hard-negatives` export (--judge, required); tts is the VAR's.
 expect judge-train 0 "$gen" train --arch clip --hard-negatives 2 --category-weights position=9 --steps 2 --batch 4 --out "$tmp/judge"
 check judge-train-says err_has "2 hard-negative captions per image"
 check judge-train-weights err_has "clip: train captions by category: .*position 43%"  # 9 of 21
 check judge-train-config grep -aq 'aux_hard_negatives[^0-9]*2, [^0-9]*aux_category_weights[^0-9]*2, 2, 2, 2, 9, 2, 2\]' "$tmp/judge/checkpoint_2.safetensors"
 expect judge-export 0 "$gen" train --arch clip --export "$tmp/judge" --out "$tmp/judge.safetensors"
-expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
+expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --reward judge --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
 check bon-judge-rows err_has "cfg, 12 model evaluations"  # 3 candidates x 2 steps x 2 rows
 check bon-judge-says err_has "best of 3 by judge: kept candidate [0-2] (0 = the plain image)"
 check bon-judge-param png_param "$tmp/bon.png" "search: best-of-n, n: 3, reward: judge (judge.safetensors), kept: "
-expect bon-one 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 1 --reward clip --native -o "$tmp/bon1.png"
+expect bon-one 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 1 --native -o "$tmp/bon1.png"
 expect bon-plain 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --native -o "$tmp/plain1.png"
 check bon-one-is-plain same_pixels "$tmp/bon1.png" "$tmp/plain1.png"
-expect bon-grid 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --grid 2 --search best-of-n --n 2 --reward clip -o "$tmp/bong.png"
-check bon-grid-kept err_has "kept candidates [01],[01] "
-expect bon-no-judge 1 env SILT_MODELS="$tmp/none" "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 -o "$tmp/x.png"
+expect bon-grid 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --grid 2 --search best-of-n --n 2 -o "$tmp/bong.png"
+check bon-grid-kept err_has "best of 2 by clip: kept candidates [01],[01] "
+expect bon-no-judge 2 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 --reward judge -o "$tmp/x.png"
 check bon-no-judge-line one_line
-check bon-no-judge-says err_has "world-judge.safetensors.zst not found"
+check bon-no-judge-says err_has "reward judge needs --judge FILE"
+expect bon-bad-judge 1 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 --reward judge --judge "$tmp/none.safetensors" -o "$tmp/x.png"
+check bon-bad-judge-line one_line
 expect bon-tts 2 "$gen" --prompt "$prompt" "${m[@]}" --search tts --n 2 -o "$tmp/x.png"
 check bon-tts-line one_line
 check bon-tts-says err_has "the world MMDiT takes best-of-n"
@@ -169,9 +171,9 @@ expect bon-judge-clip 2 "$gen" --prompt "$prompt" "${m[@]}" --search best-of-n -
 check bon-judge-clip-line one_line
 expect hard-neg-mmdit 2 "$gen" train --arch mmdit --hard-negatives 2 --steps 1 --out "$tmp/x"
 check hard-neg-mmdit-line one_line
-expect suite-bon 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 2 --judge "$tmp/judge.safetensors" --json -q
+expect suite-bon 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 2 --reward judge --judge "$tmp/judge.safetensors" --json -q
 check suite-bon-json json_ok "d['items'] == 7 and d['model_rows'] == 2 * 2 * 2 * 7 and d['search'].startswith('best-of-n, n: 2, reward: judge')"
-expect suite-bon1 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 1 --reward clip --json --per-item -q
+expect suite-bon1 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 1 --json --per-item -q
 cp "$tmp/out" "$tmp/bon1.json"
 expect suite-plain 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --json --per-item -q
 check suite-bon1-is-plain python3 -c "import json; a=json.load(open('$tmp/out')); b=json.load(open('$tmp/bon1.json')); exit(0 if a['per_item']==b['per_item'] else 1)"
