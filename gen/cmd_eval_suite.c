@@ -294,6 +294,9 @@ int cmd_eval_suite(int argc, char **argv) {
         for (int i = 0; gen_only[i]; i++)
             if (args_was_given(&ap, given, gen_only[i]))
                 return args_usage_error(&ap, "--%s does not apply to --model %s (no generation)", gen_only[i], model);
+        const char *first = NULL;
+        if (gen_search_flags_given(&ap, given, &first))
+            return args_usage_error(&ap, "--%s does not apply to --model %s (no generation)", first, model);
         if (want_var) return args_usage_error(&ap, "--arch var and --model %s: pick one", model);
     } else {
         p.source = SILT_SUITE_MODEL;
@@ -355,7 +358,13 @@ int cmd_eval_suite(int argc, char **argv) {
             gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
         } else if (search.kind != VAR_SEARCH_NONE) {  // the world MMDiT's best-of-n; as gen generate, clip unless --reward
             if (!args_was_given(&ap, given, "reward")) reward = VAR_REWARD_CLIP;
-            if ((rc = gen_search_load_judge(&sf, reward, in->native_width, &judge)) != 0) { status = rc; goto done; }
+        }
+        if ((search.kind != VAR_SEARCH_NONE || corr) &&
+            (rc = gen_search_load_judge(&sf, reward, in->native_width, &judge)) != 0) {
+            status = rc;
+            goto done;
+        }
+        if (!is_var && search.kind != VAR_SEARCH_NONE) {
             snprintf(dit_search, sizeof dit_search, "best-of-n, n: %d, reward: %s%s%s%s", search.n,
                      var_reward_kind_name(reward), judge ? " (" : "", judge ? sf.judge : "",
                      judge ? ")" : "");

@@ -94,6 +94,12 @@ check suite-geneval out_has "world-GenEval eval: "
 check suite-compute out_has "compute:           token-forwards 780 (1.00x plain)"
 expect suite-bon 0 "$gen" eval --suite eval --arch var "${files[@]}" --limit 3 --search best-of-n --n 2 --json -q
 check suite-bon-json json_ok "d['var']['reward_calls'] == 6 and d['var']['token_forwards'] == 1560 and d['items'] == 3"
+# The judge reward (a world-CLIP file of its own) for the VAR too, in gen and the suite.
+expect judge-export 0 "$gen" train --arch clip --export "$tmp/clip" --out "$tmp/judge.safetensors"
+expect bon-judge 0 "$gen" --arch var "${files[@]}" --prompt "$p" --search best-of-n --n 2 --reward judge --judge "$tmp/judge.safetensors" -o "$tmp/bonj.png" -q
+check bon-judge-params png_param "$tmp/bonj.png" "search: best-of-n, n: 2, reward: judge"
+expect suite-bon-judge 0 "$gen" eval --suite eval --arch var "${files[@]}" --limit 2 --search best-of-n --n 2 --reward judge --judge "$tmp/judge.safetensors" --json -q
+check suite-bon-judge-json json_ok "d['var']['reward_calls'] == 4 and 'reward: judge' in d['var']['search']"
 expect suite-corr 0 "$gen" eval --suite eval --arch var "${files[@]}" --limit 2 --reward-correlation --n 2 -q
 check suite-corr-table out_has "| 5 | 8x8 | "
 check suite-corr-head out_has "2 items x 2 samples each"
@@ -129,6 +135,8 @@ bad bad-vq-vae --arch var "${files[@]}" --vae "$tmp/models/world-vq.safetensors.
 bad bad-reward-caption --arch var "${files[@]}" --prompt "red blue" --search best-of-n --n 2
 bad bad-class --arch var "${files[@]}" --class 3
 bad bad-corr-arch eval --suite eval --model render --reward-correlation
+bad bad-search-pseudo eval --suite eval --model render --search best-of-n --n 2
+bad bad-judge-missing --arch var "${files[@]}" --prompt "$p" --search best-of-n --n 2 --reward judge
 bad bad-corr-search eval --suite eval --arch var "${files[@]}" --reward-correlation --search tts
 bad bad-suite-steps eval --suite eval --arch var "${files[@]}" --steps 4
 expect mmdit-model 0 "$gen" world test-model -o "$tmp/mm.safetensors"
