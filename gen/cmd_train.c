@@ -58,6 +58,7 @@ int cmd_train(int argc, char **argv) {
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0, pure_noise = 0;
     int hard_negatives = 0;
+    bool class_token = false;
     const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -163,6 +164,10 @@ int cmd_train(int argc, char **argv) {
          "count, colour, shape, colours swapped, background, an absent object added): a world-judge whose score "
          "reads relations and counts, for --search best-of-n --reward judge",
          NULL, 0, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES},
+        {"class-token", 0, ARG_BOOL, &class_token, NULL,
+         "clip: the image tower pools by a class token (CLIP's ViT) instead of the mean of its patch tokens, "
+         "which all but loses the layout; new shapes, so it trains from scratch",
+         NULL, 0, -1},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
@@ -219,7 +224,7 @@ int cmd_train(int argc, char **argv) {
         // Training-only flags would be silently ignored by an export.
         const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
                                  : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise"
-                                 : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : NULL;
+                                 : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : class_token ? "class-token" : NULL;
         if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
@@ -294,6 +299,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--category-weights %s: %s", cat_spec, silt_last_error_message());
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
     if (hard_negatives != 0 && strcmp(arch, "clip")) return args_usage_error(&p, "--hard-negatives is for --arch clip");
+    if (class_token && strcmp(arch, "clip")) return args_usage_error(&p, "--class-token is for --arch clip");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -304,7 +310,7 @@ int cmd_train(int argc, char **argv) {
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
                                .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL,
-                               .hard_negatives = hard_negatives};
+                               .hard_negatives = hard_negatives, .class_token = class_token};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

@@ -36,7 +36,7 @@ struct wclip_model {
     int n;
     wclip_param_entry p[WCLIP_MAX_PARAMS];
     silt_tensor *tok_emb, *tpos, *lnf_w, *lnf_b, *tproj;
-    silt_tensor *conv_w, *conv_b, *vpos, *lnpre_w, *lnpre_b, *lnpost_w, *lnpost_b, *vproj, *logit_scale;
+    silt_tensor *conv_w, *conv_b, *vcls, *vpos, *lnpre_w, *lnpre_b, *lnpost_w, *lnpost_b, *vproj, *logit_scale;
     blk *tblk, *vblk;
 };
 
@@ -62,6 +62,7 @@ silt_status wclip_config_check(const wclip_config *c) {
     RANGE(img_width, 1, 4096);
     RANGE(img_layers, 0, 64);
     RANGE(img_heads, 1, 64);
+    RANGE(img_cls, 0, 1);
 #undef RANGE
     if (c->width % c->heads) return SILT_FAIL(SILT_ERR_ARG, "wclip: width %d not divisible by heads %d", c->width, c->heads);
     if (c->img_width % c->img_heads)
@@ -178,7 +179,7 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
     m->tblk = calloc((size_t)(c.layers ? c.layers : 1), sizeof *m->tblk);
     m->vblk = calloc((size_t)(c.img_layers ? c.img_layers : 1), sizeof *m->vblk);
     int64_t W = c.width, IW = c.img_width, G = c.img_size / c.patch;
-    bool ok = m->tblk && m->vblk && 5 + 12 * (c.layers + c.img_layers) + 12 <= WCLIP_MAX_PARAMS;
+    bool ok = m->tblk && m->vblk && 5 + 12 * (c.layers + c.img_layers) + 13 <= WCLIP_MAX_PARAMS;
     ok = ok && (m->tok_emb = add_param(m, "text.token_embedding.weight", 2, V2(c.vocab, W), 0.02, 0, true, seed));
     ok = ok && (m->tpos = add_param(m, "text.positional_embedding", 2, V2(c.max_len, W), 0.01, 0, true, seed));
     ok = ok && make_blocks(m, m->tblk, "text", c.layers, (int)W, seed);
@@ -188,7 +189,9 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
     ok = ok && (m->conv_w = add_param(m, "visual.conv1.weight", 4, ((int64_t[]){IW, 3, c.patch, c.patch}),
                                       pow(3.0 * c.patch * c.patch, -0.5), 0, false, seed));
     ok = ok && (m->conv_b = add_param(m, "visual.conv1.bias", 1, V1(IW), 0, 0, true, seed));
-    ok = ok && (m->vpos = add_param(m, "visual.positional_embedding", 2, V2(G * G, IW), pow((double)IW, -0.5), 0,
+    // CLIP's class token: N(0, width^-0.5), like the positions.
+    if (c.img_cls) ok = ok && (m->vcls = add_param(m, "visual.class_embedding", 1, V1(IW), pow((double)IW, -0.5), 0, true, seed));
+    ok = ok && (m->vpos = add_param(m, "visual.positional_embedding", 2, V2(G * G + c.img_cls, IW), pow((double)IW, -0.5), 0,
                                     true, seed));
     ok = ok && (m->lnpre_w = add_param(m, "visual.ln_pre.weight", 1, V1(IW), 0, 1, true, seed));
     ok = ok && (m->lnpre_b = add_param(m, "visual.ln_pre.bias", 1, V1(IW), 0, 0, true, seed));
@@ -348,11 +351,25 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
     int64_t B = img->shape[0], G = c->img_size / c->patch, N = G * G;
     silt_tensor *x = silt_conv2d(g, img, m->conv_w, m->conv_b, c->patch, 0);  // (B, IW, G, G)
     x = silt_permute(g, silt_reshape(g, x, 3, (int64_t[]){B, c->img_width, N}), (const int[]){0, 2, 1});
+    if (c->img_cls) {  // the class token leads every row: (B, 1 + N, IW)
+        silt_tensor **rows = silt_arena_alloc(silt_graph_arena(g), sizeof(silt_tensor *) * (size_t)(B + 1));
+        if (!rows) {
+            silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_encode_image: out of memory"));
+            return NULL;
+        }
+        silt_tensor *cls = silt_reshape(g, m->vcls, 3, (int64_t[]){1, 1, c->img_width});
+        for (int64_t b = 0; b < B; b++) rows[b] = cls;
+        silt_tensor *clsB = silt_concat(g, rows, (int)B, 0);
+        rows[0] = clsB, rows[1] = x;
+        x = silt_concat(g, rows, 2, 1);
+    }
     x = silt_layernorm(g, silt_add(g, x, m->vpos), m->lnpre_w, m->lnpre_b, LN_EPS);
     for (int l = 0; l < c->img_layers; l++) x = block(g, &m->vblk[l], x, c->img_heads, false);
     x = silt_layernorm(g, x, m->lnpost_w, m->lnpost_b, LN_EPS);
-    silt_tensor *p = silt_linear(g, silt_mean_dim(g, x, 1, false), m->vproj, NULL);
-    if (p && patch_tokens) *patch_tokens = x;
+    silt_tensor *pooled = c->img_cls ? silt_reshape(g, silt_slice(g, x, 1, 0, 1), 2, (int64_t[]){B, c->img_width})
+                                     : silt_mean_dim(g, x, 1, false);
+    silt_tensor *p = silt_linear(g, pooled, m->vproj, NULL);
+    if (p && patch_tokens) *patch_tokens = c->img_cls ? silt_slice(g, x, 1, 1, N) : x;
     return p;
 }
 
@@ -527,9 +544,10 @@ silt_status wclip_retrieval_accuracy(const wclip_model *m, world_suite suite, ui
 static void config_json(const wclip_config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "{\"vocab\": %d, \"max_len\": %d, \"width\": %d, \"layers\": %d, \"heads\": %d, \"embed_dim\": %d, "
-             "\"img_size\": %d, \"patch\": %d, \"img_width\": %d, \"img_layers\": %d, \"img_heads\": %d}",
+             "\"img_size\": %d, \"patch\": %d, \"img_width\": %d, \"img_layers\": %d, \"img_heads\": %d, "
+             "\"img_cls\": %d}",
              c->vocab, c->max_len, c->width, c->layers, c->heads, c->embed_dim, c->img_size, c->patch, c->img_width,
-             c->img_layers, c->img_heads);
+             c->img_layers, c->img_heads, c->img_cls);
 }
 
 silt_status wclip_save(const wclip_model *m, const char *path) {
@@ -588,8 +606,11 @@ silt_status wclip_load(const silt_safetensors *st, wclip_model **out) {
     c.embed_dim = (int)t->shape[0];
     if ((s = shape_of(st, prefix, "visual.conv1.weight", 4, &t))) return s;
     c.img_width = (int)t->shape[0], c.patch = (int)t->shape[2];
+    char cls_name[128];
+    snprintf(cls_name, sizeof cls_name, "%svisual.class_embedding", prefix);
+    c.img_cls = silt_safetensors_find(st, cls_name) != NULL;  // CLIP's class token (the shapes say so)
     if ((s = shape_of(st, prefix, "visual.positional_embedding", 2, &t))) return s;
-    int g = (int)lround(sqrt((double)t->shape[0]));
+    int g = (int)lround(sqrt((double)(t->shape[0] - c.img_cls)));
     c.img_size = g * c.patch;
     c.layers = count_layers(st, prefix, "text");
     c.img_layers = count_layers(st, prefix, "visual");

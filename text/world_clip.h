@@ -6,8 +6,8 @@
 // blocks (causal self-attention, GELU MLP x4), final LN; pooled = the final-LN
 // state at the <eos> token (the first one in the row) -> text_projection.
 // Image tower: a ViT (patch conv, learned positions, ln_pre, blocks, ln_post),
-// pooled by the MEAN of the ln_post patch tokens (no class token) ->
-// visual_projection. logit_scale starts at ln(1/0.07) and is clamped at ln 100
+// pooled by the MEAN of the ln_post patch tokens (no class token; img_cls: by
+// a class token's final state, as CLIP) -> visual_projection. logit_scale starts at ln(1/0.07) and is clamped at ln 100
 // (the gradient is zero while clamped), as in CLIP.
 //
 // Parameter names (checkpoint keys): text.token_embedding.weight,
@@ -15,7 +15,8 @@
 // text.layers.<l>.attn.{in_proj_weight,in_proj_bias,out_proj.weight,out_proj.bias},
 // text.layers.<l>.mlp.{c_fc,c_proj}.{weight,bias}, text.ln_final.{weight,bias},
 // text_projection (embed, width); visual.conv1.weight (img_width, 3, p, p),
-// visual.conv1.bias, visual.positional_embedding (n_patches, img_width),
+// visual.conv1.bias, [visual.class_embedding (img_width),]
+// visual.positional_embedding ([1 +] n_patches, img_width),
 // visual.ln_pre.*, visual.layers.<l>.* (as text), visual.ln_post.*,
 // visual_projection (embed, img_width); logit_scale (1).
 #ifndef TXT_WORLD_CLIP_H
@@ -31,6 +32,13 @@
 
 typedef struct wclip_config {
     int vocab, max_len, width, layers, heads, embed_dim, img_size, patch, img_width, img_layers, img_heads;
+    // 1: a learned class token leads the patch tokens and its final state is
+    // the image's pooled state (CLIP's ViT: visual.class_embedding, positions
+    // for 1 + n_patches); 0 (the default, the shipped world-CLIP): the mean of
+    // the patch tokens. The mean all but loses the layout (a linear probe
+    // tells "red left of blue" from "right of" 61% of the time on the mean,
+    // 99.8% on the patch tokens; models/README.md, sixteenth session).
+    int img_cls;
 } wclip_config;
 
 typedef struct wclip_model wclip_model;

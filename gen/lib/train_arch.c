@@ -50,6 +50,7 @@ static silt_status toy_create(uint64_t init_seed, const silt_train_arch_opts *o,
 static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o, silt_train_task *out) {
     SILT_TRY(no_opts("clip", o));
     wclip_config c = wclip_default_config();
+    c.img_cls = o && o->class_token;
     SILT_TRY(silt_train_clip_create(&c, init_seed, out));
     silt_status s = o ? silt_train_clip_set_hard_negatives(out, o->hard_negatives) : SILT_OK;
     if (!s && o && o->category_weights) s = silt_train_clip_set_category_weights(out, o->category_weights);

@@ -29,6 +29,7 @@ typedef struct silt_train_arch_opts {
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
+    bool class_token;       // clip: the image tower pools by a class token (wclip_config.img_cls), not the mean
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {

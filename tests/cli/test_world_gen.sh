@@ -150,6 +150,15 @@ check judge-train-says err_has "2 hard-negative captions per image"
 check judge-train-weights err_has "clip: train captions by category: .*position 43%"  # 9 of 21
 check judge-train-config grep -aq 'aux_hard_negatives[^0-9]*2, [^0-9]*aux_category_weights[^0-9]*2, 2, 2, 2, 9, 2, 2\]' "$tmp/judge/checkpoint_2.safetensors"
 expect judge-export 0 "$gen" train --arch clip --export "$tmp/judge" --out "$tmp/judge.safetensors"
+# A class-token judge (new shapes: from scratch; --init from a mean-pooled one is refused).
+expect judge-cls 0 "$gen" train --arch clip --class-token --hard-negatives 1 --steps 1 --batch 4 --out "$tmp/judgecls"
+expect judge-cls-export 0 "$gen" train --arch clip --export "$tmp/judgecls" --out "$tmp/judgecls.safetensors"
+check judge-cls-file grep -aq "visual.class_embedding" "$tmp/judgecls.safetensors"
+expect judge-cls-init 1 "$gen" train --arch clip --class-token --init "$tmp/judge.safetensors" --steps 1 --batch 4 --out "$tmp/judgecls2"
+check judge-cls-init-line one_line
+expect judge-cls-mmdit 2 "$gen" train --arch mmdit --class-token --steps 1 --out "$tmp/x"
+check judge-cls-mmdit-line one_line
+expect bon-judge-cls 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 1 --search best-of-n --n 2 --reward judge --judge "$tmp/judgecls.safetensors" -o "$tmp/bonc.png"
 expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --reward judge --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
 check bon-judge-rows err_has "cfg, 12 model evaluations"  # 3 candidates x 2 steps x 2 rows
 check bon-judge-says err_has "best of 3 by judge: kept candidate [0-2] (0 = the plain image)"

@@ -292,8 +292,10 @@ static silt_tensor *loss_fn(silt_graph *g, silt_tensor **in, void *vu) {
     return wclip_loss(g, u->m, wclip_encode_image(g, u->m, x, NULL), te);
 }
 
-static void test_gradcheck(void) {
+// cls: the class-token image tower (img_cls), its class embedding checked too.
+static void test_gradcheck(int cls) {
     wclip_config c = tiny();
+    c.img_cls = cls;
     gc_user u = {0};
     CHECK_OK(wclip_create(&c, 3, &u.m));
     u.img = malloc(sizeof(float) * 4 * 3 * c.img_size * c.img_size);
@@ -302,12 +304,15 @@ static void test_gradcheck(void) {
     silt_f32(wclip_param_find(u.m, "logit_scale"))[0] = 1.0f;
     const char *names[] = {"logit_scale", "text_projection", "visual_projection", "visual.conv1.weight",
                            "text.layers.0.attn.in_proj_weight", "visual.layers.0.mlp.c_fc.weight",
-                           "text.token_embedding.weight", "visual.ln_post.weight"};
-    silt_tensor *in[8];
-    for (int i = 0; i < 8; i++) in[i] = wclip_param_find(u.m, names[i]);
+                           "text.token_embedding.weight", "visual.ln_post.weight", "visual.class_embedding",
+                           "visual.positional_embedding"};
+    const int n = cls ? 10 : 8;
+    silt_tensor *in[10];
+    for (int i = 0; i < n; i++) in[i] = wclip_param_find(u.m, names[i]);
+    CHECK(!cls || (in[8] && in[8]->ndim == 1 && in[9]->shape[0] == 1 + (c.img_size / c.patch) * (c.img_size / c.patch)));
     gradcheck_opts o = gradcheck_default();
     o.max_probe = 6;
-    CHECK(gradcheck_run("wclip loss", loss_fn, in, 8, &u, o));
+    CHECK(gradcheck_run(cls ? "wclip loss, class token" : "wclip loss", loss_fn, in, n, &u, o));
     free(u.img);
     wclip_free(u.m);
 }
@@ -327,8 +332,9 @@ static void embeddings(const wclip_model *m, const int32_t *ids, const float *im
     silt_graph_free(g);
 }
 
-static void test_save_load(void) {
+static void test_save_load(int cls) {
     wclip_config c = tiny();
+    c.img_cls = cls;
     wclip_model *m = NULL, *m2 = NULL;
     CHECK_OK(wclip_create(&c, 11, &m));
     const int B = 3;
@@ -443,6 +449,52 @@ static void test_device(void) {
     wclip_free(m);
 }
 
+// The class-token image tower (img_cls): its patch tokens leave the class
+// token out; each row's embedding is that image's alone (one class token per
+// row, none shared across the batch); the class embedding moves the output.
+static void test_class_token(void) {
+    wclip_config c = tiny();
+    c.img_cls = 1;
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&c, 9, &m));
+    if (!m) return;
+    CHECK(wclip_param_count(m) == (2 + 12 + 3) + (5 + 12 + 3) + 1 + 1);
+    const int B = 3, S = c.img_size, E = c.embed_dim, np = (S / c.patch) * (S / c.patch);
+    int32_t ids[3 * 16];
+    float *img = malloc(sizeof(float) * B * 3 * S * S), all[3 * 16], one[16], moved[3 * 16];
+    batch(m, 4, 0, B, ids, img);
+    silt_graph *g = silt_graph_create(0);
+    silt_graph_set_grad(g, false);
+    silt_tensor *x = silt_graph_new(g, B, 3, S, S), *patches = NULL;
+    memcpy(x->data, img, sizeof(float) * B * 3 * S * S);
+    silt_tensor *ie = wclip_encode_image(g, m, x, &patches);
+    CHECK(ie && patches && patches->shape[0] == B && patches->shape[1] == np && patches->shape[2] == c.img_width);
+    if (ie) memcpy(all, silt_f32(ie), sizeof(float) * B * E);
+    silt_graph_reset(g);
+    x = silt_graph_new(g, 1, 3, S, S);
+    memcpy(x->data, img + 3 * S * S, sizeof(float) * 3 * S * S);
+    ie = wclip_encode_image(g, m, x, NULL);
+    if (ie) memcpy(one, silt_f32(ie), sizeof(float) * E);
+    CHECK_CLOSE("image 1 alone = row 1 of the batch", one, all + E, E, 1e-5, 1e-6);
+    silt_f32(wclip_param_find(m, "visual.class_embedding"))[0] += 1.0f;
+    silt_graph_reset(g);
+    x = silt_graph_new(g, B, 3, S, S);
+    memcpy(x->data, img, sizeof(float) * B * 3 * S * S);
+    ie = wclip_encode_image(g, m, x, NULL);
+    if (ie) memcpy(moved, silt_f32(ie), sizeof(float) * B * E);
+    double d = 0;
+    for (int i = 0; i < B * E; i++) d = fmax(d, fabs(moved[i] - all[i]));
+    CHECK_MSG(d > 1e-3, "the class embedding does not reach the pooled output (max change %g)", d);
+    silt_graph_free(g);
+    free(img);
+    wclip_free(m);
+    // img_cls is a switch: 0 or 1.
+    c.img_cls = 0;
+    CHECK(wclip_config_check(&c) == SILT_OK);
+    c.img_cls = 2;
+    CHECK(wclip_config_check(&c) == SILT_ERR_ARG);
+}
+
 int main(void) {
 #ifdef _OPENMP
     // One thread: the learning check is then bit-reproducible (BLAS sums are
@@ -455,8 +507,11 @@ int main(void) {
     test_context();
     test_relation_channel();
     test_loss_value();
-    test_gradcheck();
-    test_save_load();
+    test_class_token();
+    test_gradcheck(0);
+    test_gradcheck(1);
+    test_save_load(0);
+    test_save_load(1);
     test_training();
     test_device();
     test_rm_tree(tmpdir);
