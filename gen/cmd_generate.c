@@ -193,7 +193,7 @@ int cmd_generate(int argc, char **argv) {
     gen_search_flags_specs(&sf, specs + N_OWN + GEN_GUIDE_NFLAGS);
     gen_guide_flags_specs(&gf, "CFG scale g (1 = off; VAR: 0 = off, see above) [default: 4 for DiT (diffusers DiTPipeline), 7 for MMDiT (diffusers SD3), the metadata's silt.cfg for world models, 1.5 for VAR (official FID setting)]", specs + N_OWN);
     arg_parser ap = {"gen generate",
-                     "gen --prompt TEXT [--grid N] [--guidance MODE] [--native] [-o out.png]   (the built-in world model)\n"
+                     "gen --prompt TEXT [--grid N] [--guidance MODE] [--native] [--search best-of-n --n N] [-o out.png]   (the built-in world model)\n"
                      "       gen [generate] --model PATH [--vae PATH] (--class N|NAME | --text-embeds FILE [--prompt TEXT])\n"
                      "           [--guidance MODE] [--cfg G] [--pag-scale S] [--heads SPEC] [-o out.png]\n"
                      "       gen [generate] --model VAR --vae VQVAE --class N|NAME [--cfg G] [--top-k K] [--top-p P] [-o out.png]\n"
