@@ -152,7 +152,7 @@ static void print_text(const silt_suite_eval_params *p, const silt_suite_eval_re
     } else if (p->source == SILT_SUITE_MODEL) {
         printf(", %d steps, guidance %s, cfg %g", steps, guide_mode_name(p->gen.guide.mode), (double)p->gen.guide.cfg);
         if (r->heads[0]) printf(", scale %g, heads %s", (double)p->gen.guide.scale, r->heads);
-        if (dit_search) printf(", search %s", dit_search);
+        if (dit_search) printf(", %s", dit_search);
     }
     if (p->source == SILT_SUITE_MODEL && strcmp(precision, "fp32")) printf(", precision %s", precision);
     printf(")\n");
@@ -305,7 +305,7 @@ int cmd_eval_suite(int argc, char **argv) {
     guide_heads heads = {0};
     silt_txt2img *t = NULL;
     wclip_model *own_clip = NULL, *judge = NULL;
-    char builtin[4096], clip_found[4096], builtin_vq[4096], search_desc[512] = "", dit_search[4400] = "";
+    char builtin[4096], clip_found[4096], builtin_vq[4096], search_desc[512] = "", dit_search[512] = "";
     var_search_params search = {0};
     var_reward_kind reward = VAR_REWARD_EVAL;
     const char *clip_used = NULL;
@@ -355,7 +355,7 @@ int cmd_eval_suite(int argc, char **argv) {
                 status = args_usage_error(&ap, "--reward-correlation draws plain samples: drop --search");
                 goto done;
             }
-            gen_search_describe(&search, reward, in->n_scales, search_desc, sizeof search_desc);
+            gen_search_describe(&search, reward, sf.judge, in->n_scales, search_desc, sizeof search_desc);
         } else if (search.kind != VAR_SEARCH_NONE) {  // the world MMDiT's best-of-n; as gen generate, clip unless --reward
             if (!args_was_given(&ap, given, "reward")) reward = VAR_REWARD_CLIP;
         }
@@ -365,9 +365,7 @@ int cmd_eval_suite(int argc, char **argv) {
             goto done;
         }
         if (!is_var && search.kind != VAR_SEARCH_NONE) {
-            snprintf(dit_search, sizeof dit_search, "best-of-n, n: %d, reward: %s%s%s%s", search.n,
-                     var_reward_kind_name(reward), judge ? " (" : "", judge ? sf.judge : "",
-                     judge ? ")" : "");
+            gen_search_describe(&search, reward, sf.judge, 0, dit_search, sizeof dit_search);
         }
         // As gen generate: the probe's "no usable GPU" note stays off stderr
         // (auto falls back quietly; --device cuda fails with the reason).

@@ -426,9 +426,10 @@ int cmd_generate(int argc, char **argv) {
     if (p.sampler.sampler == SILT_SAMPLER_FLOW_EULER) snprintf(sampler_extra, sizeof sampler_extra, ", shift: %g", p.sampler.shift);
     else if (p.sampler.sampler == SILT_SAMPLER_DDIM && p.sampler.eta != 0) snprintf(sampler_extra, sizeof sampler_extra, ", eta: %g", p.sampler.eta);
     if (world) snprintf(encoder, sizeof encoder, ", clip: %s, negative: \"%s\"", base(in->clip_path), p.negative ? p.negative : "");
-    char params[8192], compute[512] = "", search_desc[512] = "";
+    // search_desc: the VAR's search, or the MMDiT's best-of-n with the candidates it kept (kept: 64 x at most 5 bytes).
+    char params[8192], compute[512] = "", search_desc[1024] = "", kept[6 * SILT_TXT2IMG_MAX_PICKS] = "";
     if (is_var) {
-        gen_search_describe(p.search, reward, in->n_scales, search_desc, sizeof search_desc);
+        gen_search_describe(p.search, reward, sf.judge, in->n_scales, search_desc, sizeof search_desc);
         snprintf(compute, sizeof compute,
                  "compute: token-forwards %lld (%.2fx plain), flops %.4g (%.2fx plain), decodes %lld, reward calls %lld, "
                  "feature calls %lld", (long long)cost.token_forwards,
@@ -453,11 +454,11 @@ int cmd_generate(int argc, char **argv) {
                  SILT_VERSION);
     } else {
         if (world && search.kind != VAR_SEARCH_NONE) {  // best-of-n: what scored, and which candidates were kept
-            int len = snprintf(search_desc, sizeof search_desc, ", search: best-of-n, n: %d, reward: %s%s%s%s, kept:",
-                               search.n, var_reward_kind_name(reward), judge ? " (" : "",
-                               judge ? base(sf.judge) : "", judge ? ")" : "");
-            for (int i = 0; i < n && i < SILT_TXT2IMG_MAX_PICKS && len < (int)sizeof search_desc - 8; i++)
-                len += snprintf(search_desc + len, sizeof search_desc - (size_t)len, "%s%d", i ? "," : " ", rep.search_pick[i]);
+            char desc[512];
+            gen_search_describe(&search, reward, sf.judge, 0, desc, sizeof desc);
+            for (int i = 0, len = 0; i < n && i < SILT_TXT2IMG_MAX_PICKS; i++)
+                len += snprintf(kept + len, sizeof kept - (size_t)len, "%s%d", i ? "," : "", rep.search_pick[i]);
+            snprintf(search_desc, sizeof search_desc, ", %s, kept: %s", desc, kept);
         }
         snprintf(params, sizeof params,
                  "%s\nmodel: %s, vae: %s%s, family: %s, seed: %s, sampler: %s, steps: %d%s, guidance: %s, cfg: %g%s%s%s%s, "
@@ -484,8 +485,8 @@ int cmd_generate(int argc, char **argv) {
     fprintf(stderr, "wrote %s (%s%s, %s, %d model evaluations on %s, %.2f s)\n", out, what, sizes,
             guide_mode_name(p.guide.mode), evals, silt_device_name(silt_txt2img_device(t)), secs);
     if (!is_var && world && search.kind != VAR_SEARCH_NONE)
-        fprintf(stderr, "best of %d by %s: kept candidate%s%s (0 = the plain image); mean reward %.4f\n", search.n,
-                var_reward_kind_name(reward), n > 1 ? "s" : "", strstr(search_desc, ", kept:") + 7, reward_mean);
+        fprintf(stderr, "best of %d by %s: kept candidate%s %s (0 = the plain image); mean reward %.4f\n", search.n,
+                var_reward_kind_name(reward), n > 1 ? "s" : "", kept, reward_mean);
     if (is_var && world) {
         fprintf(stderr, "%s; %s", search_desc, compute);
         if (!isnan(reward_mean)) fprintf(stderr, "; reward %.4f", reward_mean);

@@ -161,8 +161,8 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, 1000},
         {"hard-negatives", 0, ARG_INT, &hard_negatives, "K",
          "clip: K false captions per image in its softmax, one edit from its own (relation flipped or swapped, "
-         "count, colour, shape, colours swapped, background, an absent object added): a world-judge whose score "
-         "reads relations and counts, for --search best-of-n --reward judge",
+         "count, colour, shape, colours swapped, background, an absent object added), to train a world-judge for "
+         "--search best-of-n --reward judge (those trained so far learned colour binding, not relations)",
          NULL, 0, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES},
         {"class-token", 0, ARG_BOOL, &class_token, NULL,
          "clip: the image tower pools by a class token (CLIP's ViT) instead of the mean of its patch tokens, "

@@ -131,7 +131,8 @@ static void list(char *buf, size_t n, const int *a, int k) {
     for (int i = 0; i < k && len < n; i++) len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? "," : "", a[i]);
 }
 
-void gen_search_describe(const var_search_params *p, var_reward_kind reward, int K, char *buf, size_t n) {
+void gen_search_describe(const var_search_params *p, var_reward_kind reward, const char *judge, int K, char *buf,
+                         size_t n) {
     if (!p || p->kind == VAR_SEARCH_NONE) { snprintf(buf, n, "search: none"); return; }
     snprintf(buf, n, "search: %s, n: %d", var_search_kind_name(p->kind), p->n);
     size_t len = strlen(buf);
@@ -150,9 +151,14 @@ void gen_search_describe(const var_search_params *p, var_reward_kind reward, int
     len = strlen(buf);
     if (p->kind != VAR_SEARCH_BEST_OF_N && len < n) snprintf(buf + len, n - len, ", lambda: %g", p->lambda);
     len = strlen(buf);
-    if (len < n)
-        snprintf(buf + len, n - len, ", reward: %s, search-seed: %llu", var_reward_kind_name(reward),
-                 (unsigned long long)p->seed);
+    if (len < n) snprintf(buf + len, n - len, ", reward: %s", var_reward_kind_name(reward));
+    len = strlen(buf);
+    if (reward == VAR_REWARD_JUDGE && judge && len < n) {
+        const char *slash = strrchr(judge, '/');
+        snprintf(buf + len, n - len, " (%s)", slash ? slash + 1 : judge);
+    }
+    len = strlen(buf);
+    if (K > 0 && len < n) snprintf(buf + len, n - len, ", search-seed: %llu", (unsigned long long)p->seed);
 }
 
 int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int img_size, wclip_model **out) {

@@ -42,7 +42,9 @@ int gen_search_flags_resolve(const gen_search_flags *f, const arg_parser *ap, co
 struct wclip_model;
 int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int img_size, struct wclip_model **out);
 // "search: tts, n: 2, scales: 1,2:3,4, schedule: 8,6,4,2,1,1, potential: value, lambda: 10, reward: eval, search-seed: 0"
-// (or "search: none") into buf.
-void gen_search_describe(const var_search_params *p, var_reward_kind reward, int n_scales, char *buf, size_t n);
+// (or "search: none") into buf; "reward: judge (FILE)" names the judge's file;
+// n_scales 0 (the world MMDiT's best-of-n) has no search seed.
+void gen_search_describe(const var_search_params *p, var_reward_kind reward, const char *judge, int n_scales,
+                         char *buf, size_t n);
 
 #endif

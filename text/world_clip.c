@@ -610,6 +610,9 @@ silt_status wclip_load(const silt_safetensors *st, wclip_model **out) {
     snprintf(cls_name, sizeof cls_name, "%svisual.class_embedding", prefix);
     c.img_cls = silt_safetensors_find(st, cls_name) != NULL;  // CLIP's class token (the shapes say so)
     if ((s = shape_of(st, prefix, "visual.positional_embedding", 2, &t))) return s;
+    if (t->shape[0] < 1 + c.img_cls)
+        return SILT_FAIL(SILT_ERR_FORMAT, "wclip_load: visual.positional_embedding has %lld rows (need %d or more)",
+                         (long long)t->shape[0], 1 + c.img_cls);
     int g = (int)lround(sqrt((double)(t->shape[0] - c.img_cls)));
     c.img_size = g * c.patch;
     c.layers = count_layers(st, prefix, "text");

@@ -12,8 +12,9 @@
 typedef enum var_reward_kind {
     VAR_REWARD_EVAL = 0,  // "eval": world-eval soft score (fraction of the caption's requirements met), in [0, 1]
     VAR_REWARD_CLIP,      // "clip": world-CLIP cosine(image, caption), in [-1, 1]
-    VAR_REWARD_JUDGE,     // "judge": the same cosine in world-judge, a world-CLIP trained with hard-negative
-                          // captions (`gen train --arch clip --hard-negatives`), which reads relations and counts
+    VAR_REWARD_JUDGE,     // "judge": the same cosine in a world-judge, a world-CLIP trained with hard-negative
+                          // captions (`gen train --arch clip --hard-negatives`) to read relations and counts
+                          // (the ones trained so far did not learn relations: models/README.md)
     VAR_REWARD_KIND_COUNT
 } var_reward_kind;
 const char *var_reward_kind_name(var_reward_kind k);

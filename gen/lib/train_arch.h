@@ -81,8 +81,9 @@ silt_status silt_train_toy_create(const silt_train_toy_config *c, uint64_t init_
 // are rendered on the host and uploaded.
 struct wclip_config;
 silt_status silt_train_clip_create(const struct wclip_config *c, uint64_t init_seed, silt_train_task *out);
-// Hard negatives (world-judge: a world-CLIP whose similarity can judge a
-// caption's relation, counts and colour binding, not only its bag of words):
+// Hard negatives (world-judge: a world-CLIP meant to judge a caption's
+// relation, counts and colour binding, not only its bag of words; those
+// trained so far learned colour binding but not relations, models/README.md):
 // each image also gets k captions one edit away from its own that its scene
 // does not satisfy (world_reqs_negative), from their own random stream of
 // (data_seed, item index); they join the image's softmax over captions and

@@ -181,7 +181,7 @@ check bon-judge-clip-line one_line
 expect hard-neg-mmdit 2 "$gen" train --arch mmdit --hard-negatives 2 --steps 1 --out "$tmp/x"
 check hard-neg-mmdit-line one_line
 expect suite-bon 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 2 --reward judge --judge "$tmp/judge.safetensors" --json -q
-check suite-bon-json json_ok "d['items'] == 7 and d['model_rows'] == 2 * 2 * 2 * 7 and d['search'].startswith('best-of-n, n: 2, reward: judge')"
+check suite-bon-json json_ok "d['items'] == 7 and d['model_rows'] == 2 * 2 * 2 * 7 and d['search'].startswith('search: best-of-n, n: 2, reward: judge (judge.safetensors)')"
 expect suite-bon1 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --search best-of-n --n 1 --json --per-item -q
 cp "$tmp/out" "$tmp/bon1.json"
 expect suite-plain 0 "$gen" eval --suite eval --limit 7 --model "$model" --clip "$clip" --steps 2 --json --per-item -q

@@ -495,6 +495,46 @@ static void test_class_token(void) {
     CHECK(wclip_config_check(&c) == SILT_ERR_ARG);
 }
 
+// The training task's hard negatives: the same weights and images, with K
+// false captions added to each image's softmax, give a strictly larger loss
+// (each row's log-sum-exp runs over a superset; the column terms are
+// unchanged), the same one twice (a pure function of the data), and other
+// category weights draw other items. Bad settings are refused.
+static double task_loss(silt_train_task *t, int64_t batch_index) {
+    silt_graph *g = silt_graph_create(0);
+    silt_graph_set_grad(g, false);
+    silt_tensor *L = t->loss(t->self, g, 7, batch_index, 4);
+    double v = L ? silt_f32(L)[0] : NAN;
+    silt_graph_free(g);
+    return v;
+}
+
+static void test_task_hard_negatives(void) {
+    wclip_config c = tiny();
+    silt_train_task plain, hard, weighted;
+    CHECK_OK(silt_train_clip_create(&c, 5, &plain));
+    CHECK_OK(silt_train_clip_create(&c, 5, &hard));
+    CHECK_OK(silt_train_clip_create(&c, 5, &weighted));
+    CHECK_OK(silt_train_clip_set_hard_negatives(&hard, 3));
+    CHECK(hard.config && strstr(hard.config, "\"aux_hard_negatives\": 3"));
+    CHECK(silt_train_clip_set_hard_negatives(&hard, 2) == SILT_ERR_ARG);  // once
+    CHECK(silt_train_clip_set_hard_negatives(&plain, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES + 1) == SILT_ERR_ARG);
+    CHECK_OK(silt_train_clip_set_hard_negatives(&plain, 0));  // a no-op
+    CHECK(plain.config == NULL);
+    int w[WORLD_CAT_COUNT] = {0};
+    w[WORLD_CAT_POSITION] = 1;
+    CHECK_OK(silt_train_clip_set_category_weights(&weighted, w));
+    for (int64_t b = 0; b < 3; b++) {
+        double l0 = task_loss(&plain, b), l1 = task_loss(&hard, b), l1b = task_loss(&hard, b), lw = task_loss(&weighted, b);
+        CHECK_MSG(l1 > l0 + 1e-4, "batch %lld: hard negatives do not enter the loss (%.6f vs %.6f)", (long long)b, l1, l0);
+        CHECK(l1 == l1b);
+        CHECK_MSG(fabs(lw - l0) > 1e-6, "batch %lld: the category weights change nothing (%.6f)", (long long)b, lw);
+    }
+    silt_train_task_free(&plain);
+    silt_train_task_free(&hard);
+    silt_train_task_free(&weighted);
+}
+
 int main(void) {
 #ifdef _OPENMP
     // One thread: the learning check is then bit-reproducible (BLAS sums are
@@ -512,6 +552,7 @@ int main(void) {
     test_gradcheck(1);
     test_save_load(0);
     test_save_load(1);
+    test_task_hard_negatives();
     test_training();
     test_device();
     test_rm_tree(tmpdir);
