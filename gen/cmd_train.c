@@ -59,6 +59,7 @@ int cmd_train(int argc, char **argv) {
     double time_shift = 1.0, object_weight = 0, pure_noise = 0;
     int hard_negatives = 0;
     bool class_token = false;
+    int itm_layers = 0;
     const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
     // The archs whose task has a device path, for --help and the refusal.
@@ -168,6 +169,11 @@ int cmd_train(int argc, char **argv) {
          "clip: the image tower pools by a class token (CLIP's ViT) instead of the mean of its patch tokens, "
          "which all but loses the layout; new shapes, so it trains from scratch",
          NULL, 0, -1},
+        {"itm-layers", 0, ARG_INT, &itm_layers, "L",
+         "clip: add a judge head of L layers (an image-text matching cross-encoder: the caption's words and "
+         "relation directions attend to the image's patch tokens) trained to rank each caption above its "
+         "--hard-negatives; --init from a world-CLIP starts the head fresh. Scores for --reward judge",
+         NULL, 0, 16},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
          "file given by --out, instead of training",
@@ -224,7 +230,8 @@ int cmd_train(int argc, char **argv) {
         // Training-only flags would be silently ignored by an export.
         const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
                                  : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise"
-                                 : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : class_token ? "class-token" : NULL;
+                                 : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : class_token ? "class-token"
+                                 : itm_layers ? "itm-layers" : NULL;
         if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
         silt_status xs = is_mmdit              ? silt_train_mmdit_export(export_from, tp.out_dir, &xo)
                          : !strcmp(arch, "vq") ? silt_train_vq_export(export_from, tp.out_dir)
@@ -300,6 +307,9 @@ int cmd_train(int argc, char **argv) {
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
     if (hard_negatives != 0 && strcmp(arch, "clip")) return args_usage_error(&p, "--hard-negatives is for --arch clip");
     if (class_token && strcmp(arch, "clip")) return args_usage_error(&p, "--class-token is for --arch clip");
+    if (itm_layers && strcmp(arch, "clip")) return args_usage_error(&p, "--itm-layers is for --arch clip");
+    if (itm_layers && hard_negatives < 1)
+        return args_usage_error(&p, "--itm-layers trains the head on hard negatives: give --hard-negatives K >= 1");
     if (decoder_only && strcmp(arch, "ae"))
         return args_usage_error(&p, "--decoder-only is for --arch ae");
     if (decoder_only && !vq_model && !tp.init_path)
@@ -310,7 +320,8 @@ int cmd_train(int argc, char **argv) {
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
                                .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL,
-                               .hard_negatives = hard_negatives, .class_token = class_token};
+                               .hard_negatives = hard_negatives, .class_token = class_token,
+                               .itm_layers = itm_layers};
     silt_train_task task = {0};
     if (a->create((uint64_t)seed, &ao, &task) != SILT_OK) return gen_fail(arch);
     silt_progress prog;

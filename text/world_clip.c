@@ -38,6 +38,9 @@ struct wclip_model {
     silt_tensor *tok_emb, *tpos, *lnf_w, *lnf_b, *tproj;
     silt_tensor *conv_w, *conv_b, *vcls, *vpos, *lnpre_w, *lnpre_b, *lnpost_w, *lnpost_b, *vproj, *logit_scale;
     blk *tblk, *vblk;
+    // The judge head (itm_layers > 0; NULL otherwise).
+    silt_tensor *itm_tin_w, *itm_tin_b, *itm_iin_w, *itm_iin_b, *itm_lnf_w, *itm_lnf_b, *itm_head_w, *itm_head_b;
+    blk *iblk;
 };
 
 wclip_config wclip_default_config(void) {
@@ -63,6 +66,7 @@ silt_status wclip_config_check(const wclip_config *c) {
     RANGE(img_layers, 0, 64);
     RANGE(img_heads, 1, 64);
     RANGE(img_cls, 0, 1);
+    RANGE(itm_layers, 0, 16);
 #undef RANGE
     if (c->width % c->heads) return SILT_FAIL(SILT_ERR_ARG, "wclip: width %d not divisible by heads %d", c->width, c->heads);
     if (c->img_width % c->img_heads)
@@ -77,6 +81,7 @@ void wclip_free(wclip_model *m) {
     for (int i = 0; i < m->n; i++) silt_tensor_free_cuda(m->p[i].t);  // frees CPU and device tensors alike
     free(m->tblk);
     free(m->vblk);
+    free(m->iblk);
     free(m);
 }
 
@@ -178,8 +183,10 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
     m->c = c;
     m->tblk = calloc((size_t)(c.layers ? c.layers : 1), sizeof *m->tblk);
     m->vblk = calloc((size_t)(c.img_layers ? c.img_layers : 1), sizeof *m->vblk);
+    m->iblk = calloc((size_t)(c.itm_layers ? c.itm_layers : 1), sizeof *m->iblk);
     int64_t W = c.width, IW = c.img_width, G = c.img_size / c.patch;
-    bool ok = m->tblk && m->vblk && 5 + 12 * (c.layers + c.img_layers) + 13 <= WCLIP_MAX_PARAMS;
+    bool ok = m->tblk && m->vblk && m->iblk &&
+              5 + 12 * (c.layers + c.img_layers + c.itm_layers) + 13 + (c.itm_layers ? 8 : 0) <= WCLIP_MAX_PARAMS;
     ok = ok && (m->tok_emb = add_param(m, "text.token_embedding.weight", 2, V2(c.vocab, W), 0.02, 0, true, seed));
     ok = ok && (m->tpos = add_param(m, "text.positional_embedding", 2, V2(c.max_len, W), 0.01, 0, true, seed));
     ok = ok && make_blocks(m, m->tblk, "text", c.layers, (int)W, seed);
@@ -201,6 +208,18 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
     ok = ok && (m->vproj = add_param(m, "visual_projection", 2, V2(c.embed_dim, IW), pow((double)IW, -0.5), 0, false,
                                      seed));
     ok = ok && (m->logit_scale = add_param(m, "logit_scale", 1, V1(1), 0, (float)log(1 / 0.07), true, seed));
+    if (c.itm_layers) {  // the judge head last, so a model without it keeps every index (and init stream)
+        const int64_t CW = W + c.vocab + c.max_len + WCLIP_RELATION_WIDTH;
+        ok = ok && (m->itm_tin_w = add_param(m, "itm.text_in.weight", 2, V2(W, CW), pow((double)W, -0.5), 0, false, seed));
+        ok = ok && (m->itm_tin_b = add_param(m, "itm.text_in.bias", 1, V1(W), 0, 0, true, seed));
+        ok = ok && (m->itm_iin_w = add_param(m, "itm.img_in.weight", 2, V2(W, IW), pow((double)IW, -0.5), 0, false, seed));
+        ok = ok && (m->itm_iin_b = add_param(m, "itm.img_in.bias", 1, V1(W), 0, 0, true, seed));
+        ok = ok && make_blocks(m, m->iblk, "itm", c.itm_layers, (int)W, seed);
+        ok = ok && (m->itm_lnf_w = add_param(m, "itm.ln_final.weight", 1, V1(W), 0, 1, true, seed));
+        ok = ok && (m->itm_lnf_b = add_param(m, "itm.ln_final.bias", 1, V1(W), 0, 0, true, seed));
+        ok = ok && (m->itm_head_w = add_param(m, "itm.head.weight", 2, V2(1, W), pow((double)W, -0.5), 0, false, seed));
+        ok = ok && (m->itm_head_b = add_param(m, "itm.head.bias", 1, V1(1), 0, 0, true, seed));
+    }
     if (!ok) {
         wclip_free(m);
         return SILT_FAIL(SILT_ERR_OOM, "wclip: out of memory");
@@ -371,6 +390,95 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
     silt_tensor *p = silt_linear(g, pooled, m->vproj, NULL);
     if (p && patch_tokens) *patch_tokens = c->img_cls ? silt_slice(g, x, 1, 1, N) : x;
     return p;
+}
+
+// --- the judge head ---------------------------------------------------------------
+
+// One judge-head block (pre-LN, as `block`): the caption tokens x (B, Q, W)
+// attend to the image tokens img (B, N, W) and to the caption tokens the mask
+// (Q, N + Q, on the graph's device) allows; the image tokens are keys and
+// values only and stay as they are.
+static silt_tensor *itm_block(silt_graph *g, const blk *b, silt_tensor *img, silt_tensor *x, int heads,
+                              const float *mask) {
+    if (!img || !x) return NULL;
+    int64_t B = x->shape[0], Q = x->shape[1], W = x->shape[2], N = img->shape[1], K = N + Q, D = W / heads;
+    silt_tensor *both[2] = {img, x};
+    silt_tensor *h = silt_layernorm(g, silt_concat(g, both, 2, 1), b->ln1w, b->ln1b, LN_EPS);
+    silt_tensor *qkv = silt_linear(g, h, b->in_w, b->in_b), *parts[3];
+    if (!qkv || silt_split(g, qkv, 2, (int64_t[]){W, W, W}, 3, parts)) return NULL;
+    parts[0] = silt_slice(g, parts[0], 1, N, Q);  // queries: the caption tokens only
+    const int perm[4] = {0, 2, 1, 3};
+    parts[0] = silt_permute(g, silt_reshape(g, parts[0], 4, (int64_t[]){B, Q, heads, D}), perm);
+    for (int i = 1; i < 3; i++) parts[i] = silt_permute(g, silt_reshape(g, parts[i], 4, (int64_t[]){B, K, heads, D}), perm);
+    silt_attn_opts o = {.mask = mask, .mask_in_graph = true};
+    silt_tensor *a = silt_attention(g, parts[0], parts[1], parts[2], &o);
+    a = silt_reshape(g, silt_permute(g, a, perm), 3, (int64_t[]){B, Q, W});
+    x = silt_add(g, x, silt_linear(g, a, b->out_w, b->out_b));
+    h = silt_layernorm(g, x, b->ln2w, b->ln2b, LN_EPS);
+    h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc_w, b->fc_b), 0), b->proj_w, b->proj_b);
+    return silt_add(g, x, h);
+}
+
+silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *patch_tokens, silt_tensor *ctx,
+                              int64_t C) {
+    if (!g || !m || !patch_tokens || !ctx) return NULL;
+    const wclip_config *c = &m->c;
+    if (!c->itm_layers) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "wclip_itm_logits: the model has no judge head (itm_layers 0)"));
+        return NULL;
+    }
+    const int64_t T = c->max_len, W = c->width, CW = wclip_context_width(m, WCLIP_CTX_RELATION);
+    if (patch_tokens->ndim != 3 || patch_tokens->shape[2] != c->img_width || C < 1 || ctx->ndim != 3 ||
+        ctx->shape[0] != patch_tokens->shape[0] * C || ctx->shape[1] != T || ctx->shape[2] != CW) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_SHAPE, "wclip_itm_logits: patch tokens (B, N, %d) and context (B x %lld, %lld, "
+                                                     "%lld) do not match",
+                                     c->img_width, (long long)C, (long long)T, (long long)CW));
+        return NULL;
+    }
+    const int64_t B = patch_tokens->shape[0], N = patch_tokens->shape[1], Q = C * T, K = N + Q;
+    // Caption c's queries see the image and its own T tokens, never another caption's.
+    float *mask = silt_arena_alloc(silt_graph_arena(g), sizeof(float) * (size_t)(Q * K));
+    if (!mask) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "wclip_itm_logits: out of memory"));
+        return NULL;
+    }
+    for (int64_t q = 0; q < Q; q++)
+        for (int64_t k = 0; k < K; k++) mask[q * K + k] = k < N || (k - N) / T == q / T ? 0.0f : -INFINITY;
+    const float *dmask = silt_graph_device_copy(g, mask, sizeof(float) * (size_t)(Q * K));
+    if (!dmask) return NULL;
+    silt_tensor *img = silt_linear(g, patch_tokens, m->itm_iin_w, m->itm_iin_b);
+    silt_tensor *x = silt_reshape(g, silt_linear(g, ctx, m->itm_tin_w, m->itm_tin_b), 3, (int64_t[]){B, Q, W});
+    for (int l = 0; l < c->itm_layers; l++) x = itm_block(g, &m->iblk[l], img, x, c->heads, dmask);
+    x = silt_layernorm(g, silt_reshape(g, x, 3, (int64_t[]){B * C, T, W}), m->itm_lnf_w, m->itm_lnf_b, LN_EPS);
+    silt_tensor *first = silt_reshape(g, silt_slice(g, x, 1, 0, 1), 2, (int64_t[]){B * C, W});  // each caption's <bos>
+    return silt_reshape(g, silt_linear(g, first, m->itm_head_w, m->itm_head_b), 2, (int64_t[]){B, C});
+}
+
+silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char *const *captions, int n,
+                             double *scores) {
+    if (!m || !img || !captions || !scores || n < 1) return SILT_FAIL(SILT_ERR_ARG, "wclip_itm_scores: bad arguments");
+    if (!m->c.itm_layers) return SILT_FAIL(SILT_ERR_ARG, "wclip_itm_scores: the model has no judge head");
+    if (wclip_device(m) != SILT_CPU)
+        return SILT_FAIL(SILT_ERR_UNSUPPORTED, "wclip_itm_scores: the model is on %s (scoring runs on the cpu)",
+                         silt_device_name(wclip_device(m)));
+    const int T = m->c.max_len, S = m->c.img_size;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n * (size_t)T);
+    silt_graph *g = ids ? silt_graph_create(0) : NULL;
+    silt_status s = g ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "wclip_itm_scores: out of memory");
+    for (int i = 0; i < n && !s; i++) s = wclip_tokenize(m, captions[i], ids + (size_t)i * T);
+    if (!s) {
+        silt_graph_set_grad(g, false);
+        silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *patch = NULL, *ctx = NULL;
+        if (x) memcpy(x->data, img, (size_t)3 * S * S * sizeof(float));
+        if (x && wclip_encode_image(g, m, x, &patch) && !(s = wclip_encode_context(g, m, ids, n, WCLIP_CTX_RELATION, &ctx, NULL))) {
+            silt_tensor *lg = wclip_itm_logits(g, m, patch, ctx, n);
+            for (int i = 0; lg && i < n; i++) scores[i] = silt_f32(lg)[i];
+        }
+        if (!s) s = silt_graph_status(g);
+    }
+    silt_graph_free(g);
+    free(ids);
+    return s;
 }
 
 // --- symmetric InfoNCE with the clamped logit scale ------------------------------
@@ -545,9 +653,9 @@ static void config_json(const wclip_config *c, char *buf, size_t n) {
     snprintf(buf, n,
              "{\"vocab\": %d, \"max_len\": %d, \"width\": %d, \"layers\": %d, \"heads\": %d, \"embed_dim\": %d, "
              "\"img_size\": %d, \"patch\": %d, \"img_width\": %d, \"img_layers\": %d, \"img_heads\": %d, "
-             "\"img_cls\": %d}",
+             "\"img_cls\": %d, \"itm_layers\": %d}",
              c->vocab, c->max_len, c->width, c->layers, c->heads, c->embed_dim, c->img_size, c->patch, c->img_width,
-             c->img_layers, c->img_heads, c->img_cls);
+             c->img_layers, c->img_heads, c->img_cls, c->itm_layers);
 }
 
 silt_status wclip_save(const wclip_model *m, const char *path) {
@@ -617,6 +725,7 @@ silt_status wclip_load(const silt_safetensors *st, wclip_model **out) {
     c.img_size = g * c.patch;
     c.layers = count_layers(st, prefix, "text");
     c.img_layers = count_layers(st, prefix, "visual");
+    c.itm_layers = count_layers(st, prefix, "itm");  // the judge head, when the file has one
     const char *meta = silt_safetensors_metadata(st, "config");
     if (meta) {  // head counts are not in the shapes
         silt_json *doc = NULL;

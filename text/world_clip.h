@@ -39,6 +39,20 @@ typedef struct wclip_config {
     // tells "red left of blue" from "right of" 61% of the time on the mean,
     // 99.8% on the patch tokens; models/README.md, sixteenth session).
     int img_cls;
+    // > 0: a judge head of that many layers (world-judge; 0, the default and
+    // the shipped world-CLIP: none). An image-text matching cross-encoder
+    // (as BLIP's ITM head, Li et al. 2022): each caption's tokens, with the
+    // word and relation channels (wclip_encode_context, WCLIP_CTX_RELATION),
+    // attend to each other and to the image's patch tokens; the caption's
+    // first token (<bos>) then gives one logit, "does this image show this
+    // caption". The patch tokens keep the layout the pooled embedding loses,
+    // and the word channel the relation words the text tower blurs, so the
+    // head can read "left of" where the contrastive embeddings cannot
+    // (models/README.md, seventeenth session). Width and heads: the text
+    // tower's. Keys: itm.text_in.{weight,bias} (width, context width),
+    // itm.img_in.{weight,bias} (width, img_width), itm.layers.<l>.* (as
+    // text), itm.ln_final.*, itm.head.{weight (1, width),bias (1)}.
+    int itm_layers;
 } wclip_config;
 
 typedef struct wclip_model wclip_model;
@@ -125,6 +139,21 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
 // M > B rows: rows B..M-1 are hard negatives, captions that match no image,
 // which join each image's softmax over captions (world-judge training).
 silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_emb, silt_tensor *txt_emb);
+
+// The judge head (itm_layers > 0): patch_tokens (B, N, img_width) from
+// wclip_encode_image, ctx (B C, max_len, wclip_context_width(m,
+// WCLIP_CTX_RELATION)) from wclip_encode_context, rows image-major (row b C +
+// c is caption c of image b) -> logits (B, C). Caption c of an image sees
+// only its own tokens and the image's (an attention mask), so its logit does
+// not depend on the other captions in the call. NULL on failure (graph
+// status set).
+silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *patch_tokens, silt_tensor *ctx,
+                              int64_t C);
+// The judge head's logits of one image (3, S, S) in [-1, 1] against n
+// captions, on its own graph without grad: scores (n). SILT_ERR_ARG for a
+// model without the head.
+silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char *const *captions, int n,
+                             double *scores);
 
 // Cosine similarity of one image (3, S, S) in [-1, 1] and one caption, for a
 // reward: in [-1, 1]. Runs on its own graph without grad. NAN on failure

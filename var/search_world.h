@@ -12,9 +12,9 @@
 typedef enum var_reward_kind {
     VAR_REWARD_EVAL = 0,  // "eval": world-eval soft score (fraction of the caption's requirements met), in [0, 1]
     VAR_REWARD_CLIP,      // "clip": world-CLIP cosine(image, caption), in [-1, 1]
-    VAR_REWARD_JUDGE,     // "judge": the same cosine in a world-judge, a world-CLIP trained with hard-negative
-                          // captions (`gen train --arch clip --hard-negatives`) to read relations and counts
-                          // (the ones trained so far did not learn relations: models/README.md)
+    VAR_REWARD_JUDGE,     // "judge": a world-judge, a world-CLIP trained with hard-negative captions (`gen
+                          // train --arch clip --hard-negatives`): its judge head's logit (wclip_itm_scores)
+                          // when it has one (--itm-layers), else its cosine as above (models/README.md)
     VAR_REWARD_KIND_COUNT
 } var_reward_kind;
 const char *var_reward_kind_name(var_reward_kind k);

@@ -80,6 +80,11 @@ typedef struct silt_train_task {
     // from a tensor narrower in its last dim, the extra columns zero (a
     // model that gained inputs, e.g. the MMDiT's word channel).
     bool (*init_narrower)(void *self, const char *name);
+    // Optional (NULL: none): true when parameter `name` may be missing from
+    // the model file --init starts from and keep its fresh initial value (a
+    // head the source model lacks, e.g. world-CLIP's judge head), as the
+    // training-only "aux." parameters do.
+    bool (*init_fresh)(void *self, const char *name);
 } silt_train_task;
 
 void silt_train_task_free(silt_train_task *t);  // calls t->destroy(t->self) once; NULL-safe

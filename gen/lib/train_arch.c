@@ -51,6 +51,10 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
     SILT_TRY(no_opts("clip", o));
     wclip_config c = wclip_default_config();
     c.img_cls = o && o->class_token;
+    c.itm_layers = o ? o->itm_layers : 0;
+    if (c.itm_layers && o->hard_negatives < 1)
+        return SILT_FAIL(SILT_ERR_ARG, "clip: the judge head learns to rank a caption above its hard negatives: "
+                                       "give --hard-negatives K >= 1 with --itm-layers");
     SILT_TRY(silt_train_clip_create(&c, init_seed, out));
     silt_status s = o ? silt_train_clip_set_hard_negatives(out, o->hard_negatives) : SILT_OK;
     if (!s && o && o->category_weights) s = silt_train_clip_set_category_weights(out, o->category_weights);

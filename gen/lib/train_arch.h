@@ -30,6 +30,7 @@ typedef struct silt_train_arch_opts {
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
     bool class_token;       // clip: the image tower pools by a class token (wclip_config.img_cls), not the mean
+    int itm_layers;         // clip: a judge head of that many layers (wclip_config.itm_layers; needs hard_negatives); 0: none
 } silt_train_arch_opts;
 
 typedef struct silt_train_arch {

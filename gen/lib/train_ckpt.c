@@ -344,18 +344,21 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
     // The task's note on the file (e.g. pixels vs latent) comes first: it
     // explains a shape mismatch found below.
     if (st == SILT_OK && model_file && s->task->check_init_model) s->task->check_init_model(s->task->self, f, path);
-    int fresh = 0;
+    int fresh = 0, fresh_head = 0;
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         char key[1024];
         snprintf(key, sizeof key, "%s%s", prefix, s->names[i]);
-        if (!strncmp(s->names[i], "aux.", 4) && !silt_safetensors_find(f, key)) {
-            fresh++;
+        const bool aux = !strncmp(s->names[i], "aux.", 4),
+                   head = !aux && model_file && s->task->init_fresh && s->task->init_fresh(s->task->self, s->names[i]);
+        if ((aux || head) && !silt_safetensors_find(f, key)) {
+            aux ? fresh++ : fresh_head++;
             continue;
         }
         bool narrower = s->task->init_narrower && s->task->init_narrower(s->task->self, s->names[i]);
         found[i] = find_like_any(f, path, prefix, s->names[i], s->params[i], model_file, narrower, &st);
     }
     if (st == SILT_OK && fresh) silt_info("%s lacks %d training-only aux.* parameters: they start fresh", path, fresh);
+    if (st == SILT_OK && fresh_head) silt_info("%s lacks the %d parameters of the model's new head: they start fresh", path, fresh_head);
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         if (!found[i]) continue;
         int64_t n = silt_numel(s->params[i]);

@@ -4,8 +4,12 @@
 // set), rendered at the model's image size in [-1, 1], with their captions;
 // the loss is the symmetric InfoNCE over the batch, with K
 // hard-negative captions per image in its softmax when set
-// (silt_train_clip_set_hard_negatives). Every sample is a pure function of
-// (data_seed, its global index), as the trainer's exact resume needs.
+// (silt_train_clip_set_hard_negatives). A model with the judge head
+// (wclip_config.itm_layers) adds the head's loss: for each image, the
+// cross-entropy of its own caption among its 1 + K candidates (its caption
+// and its K hard negatives) under the head's logits, with weight 1. Every
+// sample is a pure function of (data_seed, its global index), as the
+// trainer's exact resume needs.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include "core/ops.h"
 #include "gen/lib/train_arch.h"
 #include "text/world_clip.h"
+#include "var/var.h"
 
 typedef struct clip_task {
     wclip_model *m;
@@ -97,10 +102,37 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){batch_size, 3, S, S}, hx);
     if (!img) return NULL;
-    silt_tensor *te = NULL;
-    if (wclip_encode_text(g, m, ids, M, NULL, &te)) return NULL;
-    silt_tensor *ie = wclip_encode_image(g, m, img, NULL);
-    return wclip_loss(g, m, ie, te);
+    silt_tensor *te = NULL, *ctx = NULL, *patch = NULL;
+    if (!c->itm_layers) {
+        if (wclip_encode_text(g, m, ids, M, NULL, &te)) return NULL;
+        return wclip_loss(g, m, wclip_encode_image(g, m, img, NULL), te);
+    }
+    if (K < 1) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_ARG, "clip: the judge head learns from hard negatives: give --hard-negatives K >= 1"));
+        return NULL;
+    }
+    if (wclip_encode_context(g, m, ids, M, WCLIP_CTX_RELATION, &ctx, &te)) return NULL;
+    silt_tensor *ie = wclip_encode_image(g, m, img, &patch);
+    silt_tensor *nce = wclip_loss(g, m, ie, te);
+    // The head's candidates image-major: image i's own caption, then its K negatives.
+    const int64_t B = batch_size, CW = ctx->shape[2];
+    silt_tensor *own = silt_reshape(g, silt_slice(g, ctx, 0, 0, B), 3, (int64_t[]){B, 1, T * CW});
+    silt_tensor *neg = silt_reshape(g, silt_slice(g, ctx, 0, B, B * K), 3, (int64_t[]){B, K, T * CW});
+    silt_tensor *both[2] = {own, neg};
+    silt_tensor *cand = silt_reshape(g, silt_concat(g, both, 2, 1), 3, (int64_t[]){B * (1 + K), T, CW});
+    int32_t *target = silt_arena_alloc(ha, sizeof(int32_t) * (size_t)B);  // candidate 0 is the true caption
+    if (!target) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
+        return NULL;
+    }
+    memset(target, 0, sizeof(int32_t) * (size_t)B);
+    silt_tensor *ce = var_ce_loss(g, wclip_itm_logits(g, m, patch, cand, 1 + K), target, NULL);
+    return nce && ce ? silt_add(g, nce, ce) : NULL;
+}
+
+// --init from a world-CLIP without the judge head: the head starts fresh.
+static bool clip_init_fresh(void *self, const char *name) {
+    return wclip_get_config(((clip_task *)self)->m)->itm_layers > 0 && !strncmp(name, "itm.", 4);
 }
 
 // Device runs: every weight moves (the model is the task).
@@ -117,7 +149,7 @@ silt_status silt_train_clip_create(const wclip_config *c, uint64_t init_seed, si
     if (s) { free(t); return s; }
     silt_train_task task = {.self = t, .n_params = clip_n_params, .param = clip_param, .loss = clip_loss,
                             .images_per_batch = NULL, .name = "clip", .destroy = clip_destroy,
-                            .to_device = clip_to_device};
+                            .to_device = clip_to_device, .init_fresh = clip_init_fresh};
     *out = task;
     return SILT_OK;
 }

@@ -159,6 +159,19 @@ check judge-cls-init-line one_line
 expect judge-cls-mmdit 2 "$gen" train --arch mmdit --class-token --steps 1 --out "$tmp/x"
 check judge-cls-mmdit-line one_line
 expect bon-judge-cls 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 1 --search best-of-n --n 2 --reward judge --judge "$tmp/judgecls.safetensors" -o "$tmp/bonc.png"
+# A judge head (--itm-layers): --init from a world-CLIP without one starts the
+# head fresh; it needs hard negatives; the judge reward then scores by it.
+expect judge-itm 0 "$gen" train --arch clip --init "$tmp/judge.safetensors" --itm-layers 1 --hard-negatives 2 --steps 2 --batch 4 --out "$tmp/judgeitm"
+check judge-itm-fresh err_has "lacks the 20 parameters of the model's new head: they start fresh"
+expect judge-itm-export 0 "$gen" train --arch clip --export "$tmp/judgeitm" --out "$tmp/judgeitm.safetensors"
+check judge-itm-file grep -aq "itm.head.weight" "$tmp/judgeitm.safetensors"
+expect judge-itm-no-neg 2 "$gen" train --arch clip --itm-layers 1 --steps 1 --out "$tmp/x"
+check judge-itm-no-neg-line one_line
+check judge-itm-no-neg-says err_has "give --hard-negatives K >= 1"
+expect judge-itm-mmdit 2 "$gen" train --arch mmdit --itm-layers 1 --steps 1 --out "$tmp/x"
+check judge-itm-mmdit-line one_line
+expect bon-judge-itm 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 1 --search best-of-n --n 2 --reward judge --judge "$tmp/judgeitm.safetensors" -o "$tmp/boni.png"
+check bon-judge-itm-says err_has "best of 2 by judge: kept candidate [01]"
 expect bon-judge 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --search best-of-n --n 3 --reward judge --judge "$tmp/judge.safetensors" -o "$tmp/bon.png"
 check bon-judge-rows err_has "cfg, 12 model evaluations"  # 3 candidates x 2 steps x 2 rows
 check bon-judge-says err_has "best of 3 by judge: kept candidate [0-2] (0 = the plain image)"

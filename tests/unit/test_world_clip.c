@@ -19,6 +19,7 @@
 #include "text/world_clip.h"
 #include "text/world_clip_ops.h"
 #include "text/world_tokenizer.h"
+#include "var/var.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -495,6 +496,117 @@ static void test_class_token(void) {
     CHECK(wclip_config_check(&c) == SILT_ERR_ARG);
 }
 
+// The judge head's logits (B, C) of images img (B, 3, S, S) against ids (B C, T), image-major.
+static void itm_logits(const wclip_model *m, const float *img, int B, const int32_t *ids, int C, float *out) {
+    int S = wclip_get_config(m)->img_size;
+    silt_graph *g = silt_graph_create(0);
+    silt_graph_set_grad(g, false);
+    silt_tensor *x = silt_graph_new(g, B, 3, S, S), *patch = NULL, *ctx = NULL;
+    memcpy(x->data, img, sizeof(float) * B * 3 * S * S);
+    CHECK(wclip_encode_image(g, m, x, &patch) != NULL);
+    CHECK_OK(wclip_encode_context(g, m, ids, (int64_t)B * C, WCLIP_CTX_RELATION, &ctx, NULL));
+    silt_tensor *lg = wclip_itm_logits(g, m, patch, ctx, C);
+    CHECK(lg && lg->ndim == 2 && lg->shape[0] == B && lg->shape[1] == C);
+    if (lg) memcpy(out, silt_f32(lg), sizeof(float) * B * C);
+    silt_graph_free(g);
+}
+
+// The judge head (itm_layers): a caption's logit is the same alone as among
+// the other captions of its image (the attention mask keeps them apart; a
+// caption that saw another's tokens would change), it depends on the image
+// and on the relation's direction, wclip_itm_scores gives the same numbers,
+// a file round trip keeps the head, and a model without one refuses.
+static void test_judge_head(void) {
+    wclip_config c = tiny();
+    c.itm_layers = 2;
+    wclip_model *m = NULL, *m2 = NULL, *plain = NULL;
+    CHECK_OK(wclip_create(&c, 13, &m));
+    if (!m) return;
+    CHECK(wclip_param_count(m) == (2 + 12 + 3) + (5 + 12 + 3) + 1 + 8 + 2 * 12);
+    enum { B = 2, C = 3 };
+    const int S = c.img_size, T = c.max_len;
+    const char *caps[C] = {"a red circle left of a blue square", "a red circle right of a blue square", "a green triangle"};
+    int32_t ids[B * C * 16], one_id[16], img_ids[B * 16];
+    float *img = malloc(sizeof(float) * B * 3 * S * S), all[B * C], one, all2[B * C];
+    batch(m, 6, 0, B, img_ids, img);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) CHECK_OK(wclip_tokenize(m, caps[k], ids + (b * C + k) * T));
+    itm_logits(m, img, B, ids, C, all);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < C; k++) {
+            CHECK_OK(wclip_tokenize(m, caps[k], one_id));
+            itm_logits(m, img + (size_t)b * 3 * S * S, 1, one_id, 1, &one);
+            CHECK_MSG(fabs(one - all[b * C + k]) <= 1e-5 * fmax(1, fabs(one)),
+                      "image %d caption %d: alone %.7f, among others %.7f", b, k, one, all[b * C + k]);
+        }
+    CHECK_MSG(fabs(all[0] - all[C]) > 1e-4, "the head does not read the image (%.6f, %.6f)", all[0], all[C]);
+    CHECK_MSG(fabs(all[0] - all[1]) > 1e-4, "left of and right of score alike (%.6f, %.6f)", all[0], all[1]);
+    double sc[C];
+    CHECK_OK(wclip_itm_scores(m, img, caps, C, sc));
+    for (int k = 0; k < C; k++) CHECK_MSG(fabs(sc[k] - all[k]) <= 1e-5 * fmax(1, fabs(sc[k])), "score %d: %g vs %g", k, sc[k], all[k]);
+    char path[512];
+    snprintf(path, sizeof path, "%s/judge.safetensors.zst", tmpdir);
+    CHECK_OK(wclip_save(m, path));
+    CHECK_OK(wclip_load_file(path, &m2));
+    if (m2) {
+        CHECK(wclip_get_config(m2)->itm_layers == 2);
+        itm_logits(m2, img, B, ids, C, all2);
+        CHECK(!memcmp(all, all2, sizeof all));
+    }
+    c.itm_layers = 0;
+    CHECK_OK(wclip_create(&c, 13, &plain));
+    CHECK(plain && wclip_itm_scores(plain, img, caps, C, sc) == SILT_ERR_ARG);
+    c.itm_layers = 17;
+    CHECK(wclip_config_check(&c) == SILT_ERR_ARG);
+    free(img);
+    wclip_free(m);
+    wclip_free(m2);
+    wclip_free(plain);
+}
+
+// The judge head's loss, the cross-entropy of each image's first caption
+// among its C, by finite differences through the head and into both towers.
+typedef struct itm_user {
+    wclip_model *m;
+    int32_t ids[2 * 3 * 16];
+    float *img;
+} itm_user;
+
+static silt_tensor *itm_loss_fn(silt_graph *g, silt_tensor **in, void *vu) {
+    (void)in;
+    itm_user *u = vu;
+    int S = wclip_get_config(u->m)->img_size;
+    silt_tensor *x = silt_graph_new(g, 2, 3, S, S), *patch = NULL, *ctx = NULL;
+    memcpy(x->data, u->img, sizeof(float) * 2 * 3 * S * S);
+    if (!wclip_encode_image(g, u->m, x, &patch)) return NULL;
+    if (wclip_encode_context(g, u->m, u->ids, 6, WCLIP_CTX_RELATION, &ctx, NULL)) return NULL;
+    static const int32_t target[2] = {0, 0};
+    return var_ce_loss(g, wclip_itm_logits(g, u->m, patch, ctx, 3), target, NULL);
+}
+
+static void test_judge_head_gradcheck(void) {
+    wclip_config c = tiny();
+    c.itm_layers = 2;
+    itm_user u = {0};
+    CHECK_OK(wclip_create(&c, 17, &u.m));
+    if (!u.m) return;
+    u.img = malloc(sizeof(float) * 2 * 3 * c.img_size * c.img_size);
+    int32_t img_ids[2 * 16];
+    batch(u.m, 8, 0, 2, img_ids, u.img);
+    const char *caps[3] = {"a red circle above a blue square", "a red circle below a blue square", "two yellow crosses"};
+    for (int i = 0; i < 6; i++) CHECK_OK(wclip_tokenize(u.m, caps[i % 3], u.ids + i * c.max_len));
+    const char *names[] = {"itm.head.weight", "itm.ln_final.weight", "itm.layers.1.attn.in_proj_weight",
+                           "itm.layers.0.mlp.c_fc.weight", "itm.text_in.weight", "itm.img_in.weight",
+                           "visual.conv1.weight", "text.layers.0.attn.in_proj_weight"};
+    silt_tensor *in[8];
+    for (int i = 0; i < 8; i++) CHECK((in[i] = wclip_param_find(u.m, names[i])) != NULL);
+    gradcheck_opts o = gradcheck_default();
+    o.max_probe = 6;
+    CHECK(gradcheck_run("wclip judge head loss", itm_loss_fn, in, 8, &u, o));
+    free(u.img);
+    wclip_free(u.m);
+}
+
 // The training task's hard negatives: the same weights and images, with K
 // false captions added to each image's softmax, give a strictly larger loss
 // (each row's log-sum-exp runs over a superset; the column terms are
@@ -530,6 +642,23 @@ static void test_task_hard_negatives(void) {
         CHECK(l1 == l1b);
         CHECK_MSG(fabs(lw - l0) > 1e-6, "batch %lld: the category weights change nothing (%.6f)", (long long)b, lw);
     }
+    // The judge head adds its cross-entropy over each image's 1 + K
+    // candidates: the same towers (its parameters come after theirs, so the
+    // same seed gives the same start), so the loss grows by that term, which
+    // lies in (0, a few ln(1 + K)) at the start. Without negatives it refuses.
+    wclip_config cj = tiny();
+    cj.itm_layers = 1;
+    silt_train_task judge, judge0;
+    CHECK_OK(silt_train_clip_create(&cj, 5, &judge));
+    CHECK_OK(silt_train_clip_create(&cj, 5, &judge0));
+    CHECK_OK(silt_train_clip_set_hard_negatives(&judge, 3));
+    for (int64_t b = 0; b < 2; b++) {
+        double l1 = task_loss(&hard, b), lj = task_loss(&judge, b);
+        CHECK_MSG(lj - l1 > 1e-3 && lj - l1 < 3 * log(4.0), "batch %lld: the head's term %.6f", (long long)b, lj - l1);
+    }
+    CHECK(isnan(task_loss(&judge0, 0)));
+    silt_train_task_free(&judge);
+    silt_train_task_free(&judge0);
     silt_train_task_free(&plain);
     silt_train_task_free(&hard);
     silt_train_task_free(&weighted);
@@ -552,6 +681,8 @@ int main(void) {
     test_gradcheck(1);
     test_save_load(0);
     test_save_load(1);
+    test_judge_head();
+    test_judge_head_gradcheck();
     test_task_hard_negatives();
     test_training();
     test_device();
