@@ -39,7 +39,8 @@ struct wclip_model {
     silt_tensor *conv_w, *conv_b, *vcls, *vpos, *lnpre_w, *lnpre_b, *lnpost_w, *lnpost_b, *vproj, *logit_scale;
     blk *tblk, *vblk;
     // The judge head (itm_layers > 0; NULL otherwise).
-    silt_tensor *itm_tin_w, *itm_tin_b, *itm_iin_w, *itm_iin_b, *itm_lnf_w, *itm_lnf_b, *itm_head_w, *itm_head_b;
+    silt_tensor *itm_tin_w, *itm_tin_b, *itm_iin_w, *itm_iin_b, *itm_lnf_w, *itm_lnf_b, *itm_head_w, *itm_head_b,
+        *itm_loc_w, *itm_loc_b, *itm_rel_w;
     blk *iblk;
 };
 
@@ -186,7 +187,7 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
     m->iblk = calloc((size_t)(c.itm_layers ? c.itm_layers : 1), sizeof *m->iblk);
     int64_t W = c.width, IW = c.img_width, G = c.img_size / c.patch;
     bool ok = m->tblk && m->vblk && m->iblk &&
-              5 + 12 * (c.layers + c.img_layers + c.itm_layers) + 13 + (c.itm_layers ? 8 : 0) <= WCLIP_MAX_PARAMS;
+              5 + 12 * (c.layers + c.img_layers + c.itm_layers) + 13 + (c.itm_layers ? 11 : 0) <= WCLIP_MAX_PARAMS;
     ok = ok && (m->tok_emb = add_param(m, "text.token_embedding.weight", 2, V2(c.vocab, W), 0.02, 0, true, seed));
     ok = ok && (m->tpos = add_param(m, "text.positional_embedding", 2, V2(c.max_len, W), 0.01, 0, true, seed));
     ok = ok && make_blocks(m, m->tblk, "text", c.layers, (int)W, seed);
@@ -212,13 +213,17 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
         const int64_t CW = W + c.vocab + c.max_len + WCLIP_RELATION_WIDTH;
         ok = ok && (m->itm_tin_w = add_param(m, "itm.text_in.weight", 2, V2(W, CW), pow((double)W, -0.5), 0, false, seed));
         ok = ok && (m->itm_tin_b = add_param(m, "itm.text_in.bias", 1, V1(W), 0, 0, true, seed));
-        ok = ok && (m->itm_iin_w = add_param(m, "itm.img_in.weight", 2, V2(W, IW), pow((double)IW, -0.5), 0, false, seed));
+        ok = ok && (m->itm_iin_w = add_param(m, "itm.img_in.weight", 2, V2(W, IW + WCLIP_ITM_COORDS),
+                                             pow((double)(IW + WCLIP_ITM_COORDS), -0.5), 0, false, seed));
         ok = ok && (m->itm_iin_b = add_param(m, "itm.img_in.bias", 1, V1(W), 0, 0, true, seed));
         ok = ok && make_blocks(m, m->iblk, "itm", c.itm_layers, (int)W, seed);
         ok = ok && (m->itm_lnf_w = add_param(m, "itm.ln_final.weight", 1, V1(W), 0, 1, true, seed));
         ok = ok && (m->itm_lnf_b = add_param(m, "itm.ln_final.bias", 1, V1(W), 0, 0, true, seed));
         ok = ok && (m->itm_head_w = add_param(m, "itm.head.weight", 2, V2(1, W), pow((double)W, -0.5), 0, false, seed));
         ok = ok && (m->itm_head_b = add_param(m, "itm.head.bias", 1, V1(1), 0, 0, true, seed));
+        ok = ok && (m->itm_loc_w = add_param(m, "itm.loc.weight", 2, V2(2, W), pow((double)W, -0.5), 0, false, seed));
+        ok = ok && (m->itm_loc_b = add_param(m, "itm.loc.bias", 1, V1(2), 0, 0, true, seed));
+        ok = ok && (m->itm_rel_w = add_param(m, "itm.rel_in.weight", 2, V2(W, 2), 1.0, 0, false, seed));
     }
     if (!ok) {
         wclip_free(m);
@@ -317,6 +322,35 @@ void wclip_relation_channel(const int32_t *ids, int max_len, float *rel) {
     for (int i = after; i < max_len; i++) {
         if (ids[i] == on || ids[i] == TXT_WORLD_EOS || ids[i] == TXT_WORLD_PAD) break;
         rel[i * 2] = -dir[r][0], rel[i * 2 + 1] = -dir[r][1];
+    }
+}
+
+void wclip_token_phrases(const int32_t *ids, int max_len, int8_t *phrase) {
+    // Link words end a phrase; "of" after left/right and "the" after "to"
+    // belong to the link; "on" starts the background.
+    static const char *const link_words[] = {"and", "to", "left", "right", "above", "below"};
+    int32_t link[6];
+    for (int w = 0; w < 6; w++) link[w] = txt_world_token_id(link_words[w]);
+    const int32_t photo = txt_world_token_id("photo"), of = txt_world_token_id("of"), the = txt_world_token_id("the"),
+                  on = txt_world_token_id("on");
+    int p = 0, i = 0;
+    bool in_link = false;
+    for (; i < max_len; i++) phrase[i] = -1;
+    i = ids[0] == TXT_WORLD_BOS ? 1 : 0;
+    if (i + 2 < max_len && ids[i + 1] == photo && ids[i + 2] == of) i += 3;  // "a photo of"
+    for (; i < max_len; i++) {
+        const int32_t id = ids[i];
+        if (id == on || id == TXT_WORLD_EOS || id == TXT_WORLD_PAD) break;
+        bool is_link = false;
+        for (int w = 0; w < 6; w++) is_link |= id == link[w];
+        if (is_link || (in_link && (id == of || id == the))) {
+            if (!in_link) p++;
+            in_link = true;
+            continue;
+        }
+        in_link = false;
+        if (p > 1) break;
+        phrase[i] = (int8_t)p;
     }
 }
 
@@ -420,7 +454,8 @@ static silt_tensor *itm_block(silt_graph *g, const blk *b, silt_tensor *img, sil
 }
 
 silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *patch_tokens, silt_tensor *ctx,
-                              int64_t C) {
+                              int64_t C, silt_tensor **loc) {
+    if (loc) *loc = NULL;
     if (!g || !m || !patch_tokens || !ctx) return NULL;
     const wclip_config *c = &m->c;
     if (!c->itm_layers) {
@@ -446,9 +481,42 @@ silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *
         for (int64_t k = 0; k < K; k++) mask[q * K + k] = k < N || (k - N) / T == q / T ? 0.0f : -INFINITY;
     const float *dmask = silt_graph_device_copy(g, mask, sizeof(float) * (size_t)(Q * K));
     if (!dmask) return NULL;
-    silt_tensor *img = silt_linear(g, patch_tokens, m->itm_iin_w, m->itm_iin_b);
+    // Each patch token gets its centre (x, y) in [-1, 1] (x right, y down): the
+    // relation channel's directions can then be compared with positions by the
+    // MLPs, rather than read out of the ViT's learned position embeddings.
+    const int64_t G = (int64_t)lround(sqrt((double)N));
+    float *xy = silt_arena_alloc(silt_graph_arena(g), sizeof(float) * (size_t)(B * N * WCLIP_ITM_COORDS));
+    if (!xy || G * G != N) {
+        silt_graph_fail(g, G * G != N ? SILT_FAIL(SILT_ERR_SHAPE, "wclip_itm_logits: %lld patch tokens are not a square grid",
+                                                  (long long)N)
+                                      : SILT_FAIL(SILT_ERR_OOM, "wclip_itm_logits: out of memory"));
+        return NULL;
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t n = 0; n < N; n++) {
+            xy[(b * N + n) * 2] = (float)((2.0 * (double)(n % G) + 1.0) / (double)G - 1.0);
+            xy[(b * N + n) * 2 + 1] = (float)((2.0 * (double)(n / G) + 1.0) / (double)G - 1.0);
+        }
+    silt_tensor *pos = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, N, WCLIP_ITM_COORDS}, xy);
+    silt_tensor *with_pos[2] = {patch_tokens, pos};
+    silt_tensor *img = pos ? silt_linear(g, silt_concat(g, with_pos, 2, 2), m->itm_iin_w, m->itm_iin_b) : NULL;
     silt_tensor *x = silt_reshape(g, silt_linear(g, ctx, m->itm_tin_w, m->itm_tin_b), 3, (int64_t[]){B, Q, W});
-    for (int l = 0; l < c->itm_layers; l++) x = itm_block(g, &m->iblk[l], img, x, c->heads, dmask);
+    // The relation channel (the context's last 2 columns), per token.
+    silt_tensor *rel = silt_reshape(g, silt_slice(g, ctx, 2, CW - WCLIP_RELATION_WIDTH, WCLIP_RELATION_WIDTH), 3,
+                                    (int64_t[]){B, Q, WCLIP_RELATION_WIDTH});
+    for (int l = 0; l < c->itm_layers; l++) {
+        x = itm_block(g, &m->iblk[l], img, x, c->heads, dmask);
+        if (l) continue;
+        // After the first layer each token guesses where its phrase's object
+        // is (loc); the product of that guess with the token's relation
+        // direction (dx x, dy y) joins its state (itm.rel_in), so that a later
+        // token can read "the object said to be left is left" as a sum over
+        // the caption's tokens, which attention computes, rather than as a
+        // product of two features, which it cannot.
+        silt_tensor *lc = silt_reshape(g, silt_linear(g, x, m->itm_loc_w, m->itm_loc_b), 3, (int64_t[]){B, Q, 2});
+        if (loc) *loc = silt_reshape(g, lc, 3, (int64_t[]){B * C, T, 2});
+        x = silt_add(g, x, silt_linear(g, silt_mul(g, lc, rel), m->itm_rel_w, NULL));
+    }
     x = silt_layernorm(g, silt_reshape(g, x, 3, (int64_t[]){B * C, T, W}), m->itm_lnf_w, m->itm_lnf_b, LN_EPS);
     silt_tensor *first = silt_reshape(g, silt_slice(g, x, 1, 0, 1), 2, (int64_t[]){B * C, W});  // each caption's <bos>
     return silt_reshape(g, silt_linear(g, first, m->itm_head_w, m->itm_head_b), 2, (int64_t[]){B, C});
@@ -471,7 +539,7 @@ silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char 
         silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *patch = NULL, *ctx = NULL;
         if (x) memcpy(x->data, img, (size_t)3 * S * S * sizeof(float));
         if (x && wclip_encode_image(g, m, x, &patch) && !(s = wclip_encode_context(g, m, ids, n, WCLIP_CTX_RELATION, &ctx, NULL))) {
-            silt_tensor *lg = wclip_itm_logits(g, m, patch, ctx, n);
+            silt_tensor *lg = wclip_itm_logits(g, m, patch, ctx, n, NULL);
             for (int i = 0; lg && i < n; i++) scores[i] = silt_f32(lg)[i];
         }
         if (!s) s = silt_graph_status(g);

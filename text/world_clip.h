@@ -49,11 +49,15 @@ typedef struct wclip_config {
     // and the word channel the relation words the text tower blurs, so the
     // head can read "left of" where the contrastive embeddings cannot
     // (models/README.md, seventeenth session). Width and heads: the text
-    // tower's. Keys: itm.text_in.{weight,bias} (width, context width),
-    // itm.img_in.{weight,bias} (width, img_width), itm.layers.<l>.* (as
-    // text), itm.ln_final.*, itm.head.{weight (1, width),bias (1)}.
+    // tower's. Each patch token enters with its centre (x, y) in [-1, 1]
+    // appended. Keys: itm.text_in.{weight,bias} (width, context width),
+    // itm.img_in.{weight,bias} (width, img_width + 2), itm.layers.<l>.* (as
+    // text), itm.ln_final.*, itm.head.{weight (1, width),bias (1)},
+    // itm.loc.{weight (2, width), bias (2)} (the grounding head, wclip_itm_logits),
+    // itm.rel_in.weight (width, 2).
     int itm_layers;
 } wclip_config;
+#define WCLIP_ITM_COORDS 2  // the judge head's (x, y) per patch token
 
 typedef struct wclip_model wclip_model;
 
@@ -147,8 +151,21 @@ silt_tensor *wclip_loss(silt_graph *g, const wclip_model *m, silt_tensor *img_em
 // only its own tokens and the image's (an attention mask), so its logit does
 // not depend on the other captions in the call. NULL on failure (graph
 // status set).
+// loc (may be NULL): *loc (B C, max_len, 2), each caption token's guess of
+// where its phrase's object is, (x, y) in [-1, 1] as the patch coordinates,
+// read (itm.loc) from its state after the head's first layer (its product
+// with the token's relation direction then joins the state). Training
+// supervises it with the scene (gen/lib/train_clip.c): grounding each phrase
+// first is what lets the later layer compare the positions with the
+// relation's direction (without it the head stayed at chance on relation
+// edits, models/README.md).
 silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *patch_tokens, silt_tensor *ctx,
-                              int64_t C);
+                              int64_t C, silt_tensor **loc);
+// Which phrase each token of a caption's ids (max_len) belongs to: 0 or 1 for
+// the tokens of the first and second phrase (determiner, adjectives, noun),
+// -1 for the rest (<bos>, "a photo of", the link "and" / "left of" / "above"
+// ..., the background, <eos>, padding). Follows the grammar of world/caption.h.
+void wclip_token_phrases(const int32_t *ids, int max_len, int8_t *phrase);
 // The judge head's logits of one image (3, S, S) in [-1, 1] against n
 // captions, on its own graph without grad: scores (n). SILT_ERR_ARG for a
 // model without the head.

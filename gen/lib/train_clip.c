@@ -7,9 +7,15 @@
 // (silt_train_clip_set_hard_negatives). A model with the judge head
 // (wclip_config.itm_layers) adds the head's loss: for each image, the
 // cross-entropy of its own caption among its 1 + K candidates (its caption
-// and its K hard negatives) under the head's logits, with weight 1. Every
+// and its K hard negatives) under the head's logits, with weight 1, and
+// the grounding loss (weight 1): the mean squared error of the head's
+// location guess (wclip_itm_logits' loc) for each token of the own
+// caption's phrases against the centre of the scene objects that phrase
+// describes (its shape, and colour and size where named; the mean centre
+// for several), in the patch coordinates' [-1, 1]. Every
 // sample is a pure function of (data_seed, its global index), as the
 // trainer's exact resume needs.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,8 @@ static silt_status add_aux(silt_train_task *task, clip_task *t, const char *memb
     task->config = t->config;
     return SILT_OK;
 }
+
+static void grounding_targets(const world_item *it, const int32_t *ids, int T, float *tgt, float *w);
 
 // The negatives' own random stream, apart from the items' (seed, index) rngs.
 #define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
@@ -90,11 +98,19 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
         return NULL;
     }
+    // The grounding targets (judge head): (B, T, 2) centres and their weights.
+    float *loc_t = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)batch_size * T * 2) : NULL;
+    float *loc_w = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)batch_size * T * 2) : NULL;
+    if (c->itm_layers && (!loc_t || !loc_w)) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
+        return NULL;
+    }
     for (int i = 0; i < batch_size; i++) {
         world_item it;
         const int64_t j = batch_index * batch_size + i;
         silt_status s = world_train_item(data_seed, j, t->weighted ? t->cat_weights : NULL, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
+        if (!s && loc_t) grounding_targets(&it, ids + (size_t)i * T, T, loc_t + (size_t)i * T * 2, loc_w + (size_t)i * T * 2);
         if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
         for (int k = 0; !s && k < K; k++)
             s = negative_ids(m, &it, data_seed, j, k, K, ids + (size_t)(batch_size + (int64_t)i * K + k) * T);
@@ -126,8 +142,46 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         return NULL;
     }
     memset(target, 0, sizeof(int32_t) * (size_t)B);
-    silt_tensor *ce = var_ce_loss(g, wclip_itm_logits(g, m, patch, cand, 1 + K), target, NULL);
-    return nce && ce ? silt_add(g, nce, ce) : NULL;
+    silt_tensor *loc = NULL, *ce = var_ce_loss(g, wclip_itm_logits(g, m, patch, cand, 1 + K, &loc), target, NULL);
+    if (!nce || !ce || !loc) return NULL;
+    // Grounding: the own captions' (candidate 0's) location guesses.
+    double wsum = 0;
+    for (int64_t q = 0; q < B * T * 2; q++) wsum += loc_w[q];
+    silt_tensor *pred = silt_reshape(g, silt_slice(g, silt_reshape(g, loc, 3, (int64_t[]){B, 1 + K, T * 2}), 1, 0, 1), 3,
+                                     (int64_t[]){B, T, 2});
+    silt_tensor *tgt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, 2}, loc_t);
+    silt_tensor *wt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, 2}, loc_w);
+    silt_tensor *d = silt_sub(g, pred, tgt);
+    silt_tensor *ground = silt_scale(g, silt_sum(g, silt_mul(g, silt_mul(g, d, d), wt)), (float)(1.0 / fmax(1.0, wsum)));
+    return ground ? silt_add(g, silt_add(g, nce, ce), ground) : NULL;
+}
+
+// The grounding targets of one caption (ids, T): for each token of phrase p,
+// the mean centre of the scene objects that phrase describes, in [-1, 1] (x
+// right, y down, as the judge head's patch coordinates), weight 1 on both
+// coordinates; weight 0 for tokens of no phrase or a phrase nothing matches.
+static void grounding_targets(const world_item *it, const int32_t *ids, int T, float *tgt, float *w) {
+    int8_t ph[512];
+    wclip_token_phrases(ids, T, ph);
+    double cx[WORLD_MAX_PHRASES] = {0}, cy[WORLD_MAX_PHRASES] = {0};
+    int n[WORLD_MAX_PHRASES] = {0};
+    for (int p = 0; p < it->reqs.n_phrases && p < WORLD_MAX_PHRASES; p++) {
+        const world_phrase *f = &it->reqs.phrases[p];
+        for (int o = 0; o < it->scene.n_objects; o++) {
+            const world_object *ob = &it->scene.objects[o];
+            if (ob->shape != f->shape || (f->colour >= 0 && (int)ob->colour != f->colour) ||
+                (f->size >= 0 && (int)ob->size != f->size))
+                continue;
+            cx[p] += ob->cx, cy[p] += ob->cy, n[p]++;
+        }
+    }
+    for (int i = 0; i < T; i++) {
+        const int p = ph[i];
+        const bool ok = p >= 0 && p < it->reqs.n_phrases && n[p] > 0;
+        tgt[2 * i] = ok ? (float)(2.0 * cx[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
+        tgt[2 * i + 1] = ok ? (float)(2.0 * cy[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
+        w[2 * i] = w[2 * i + 1] = ok ? 1.0f : 0.0f;
+    }
 }
 
 // --init from a world-CLIP without the judge head: the head starts fresh.

@@ -162,7 +162,7 @@ expect bon-judge-cls 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 1 --
 # A judge head (--itm-layers): --init from a world-CLIP without one starts the
 # head fresh; it needs hard negatives; the judge reward then scores by it.
 expect judge-itm 0 "$gen" train --arch clip --init "$tmp/judge.safetensors" --itm-layers 1 --hard-negatives 2 --steps 2 --batch 4 --out "$tmp/judgeitm"
-check judge-itm-fresh err_has "lacks the 20 parameters of the model's new head: they start fresh"
+check judge-itm-fresh err_has "lacks the 23 parameters of the model's new head: they start fresh"
 expect judge-itm-export 0 "$gen" train --arch clip --export "$tmp/judgeitm" --out "$tmp/judgeitm.safetensors"
 check judge-itm-file grep -aq "itm.head.weight" "$tmp/judgeitm.safetensors"
 expect judge-itm-no-neg 2 "$gen" train --arch clip --itm-layers 1 --steps 1 --out "$tmp/x"
