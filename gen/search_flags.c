@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen/lib/models.h"
 #include "text/world_clip.h"
 
 static const char *const kind_choices[] = {"none", "tts", "best-of-n", "importance", NULL};
@@ -25,7 +26,7 @@ void gen_search_flags_specs(gen_search_flags *f, arg_spec *s) {
         {"potential", 0, ARG_CHOICE, &f->potential, "P", "tts resampling potential: value, diff, sum or max", potential_choices, 0, -1},
         {"lambda", 0, ARG_FLOAT, &f->lambda, "L", "tts resampling and importance weights exp(lambda * potential)", NULL, 0, 1e6},
         {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt: the evaluator itself, an oracle), clip (world-CLIP cosine) or judge (a world-judge: its judge head's logit when it has one, else its cosine)", reward_choices, 0, -1},
-        {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model (a `gen train --arch clip --hard-negatives K [--itm-layers L]` export)", NULL, 0, -1},
+        {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model (a `gen train --arch clip --hard-negatives K [--itm-layers L]` export; default: the built-in models/world-judge.safetensors.zst)", NULL, 0, -1},
         {"search-seed", 0, ARG_INT, &f->seed, "S", "seed of the search's k-means++ and multinomial draws", NULL, 0, 2147483647},
     };
     memcpy(s, specs, sizeof specs);
@@ -153,7 +154,8 @@ void gen_search_describe(const var_search_params *p, var_reward_kind reward, con
     len = strlen(buf);
     if (len < n) snprintf(buf + len, n - len, ", reward: %s", var_reward_kind_name(reward));
     len = strlen(buf);
-    if (reward == VAR_REWARD_JUDGE && judge && len < n) {
+    if (reward == VAR_REWARD_JUDGE && len < n) {
+        if (!judge) judge = SILT_MODEL_WORLD_JUDGE;  // the built-in one
         const char *slash = strrchr(judge, '/');
         snprintf(buf + len, n - len, " (%s)", slash ? slash + 1 : judge);
     }
@@ -170,9 +172,14 @@ int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int
     }
     if (reward != VAR_REWARD_JUDGE) return 0;
     const char *file = f->judge;
-    if (!file) {
-        fprintf(stderr, "gen: --reward judge needs --judge FILE (a `gen train --arch clip --hard-negatives K` export)\n");
-        return 2;
+    char builtin[4096];
+    if (!file) {  // the built-in world-judge
+        if (silt_models_find(SILT_MODEL_WORLD_JUDGE, builtin, sizeof builtin) != SILT_OK) {
+            fprintf(stderr, "gen: --reward judge: %s; give --judge FILE (a `gen train --arch clip --hard-negatives K "
+                            "--itm-layers L` export)\n", silt_last_error_message());
+            return 1;
+        }
+        file = builtin;
     }
     if (wclip_load_file(file, out) != SILT_OK) {
         fprintf(stderr, "gen: --reward judge: %s: %s\n", file, silt_last_error_message());

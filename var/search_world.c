@@ -59,9 +59,14 @@ silt_status var_world_reward_fn(void *user, const float *img, int64_t n, int H, 
         silt_status s = SILT_OK;
         for (int64_t b = 0; b < n && s == SILT_OK; b++) {
             for (int64_t j = 0; j < per; j++) x[j] = 2.0f * img[b * per + j] - 1.0f;
-            if (r->kind == VAR_REWARD_JUDGE && wclip_get_config(r->clip)->itm_layers) {  // the judge head's logit
+            if (r->kind == VAR_REWARD_JUDGE && wclip_get_config(r->clip)->itm_layers) {
+                // The judge head's logit plus its towers' cosine (x 100, as
+                // CLIP scores): the head reads relations, the cosine counts
+                // and both objects better (models/README.md, seventeenth session).
                 const char *cap = r->caption;
-                s = wclip_itm_scores(r->clip, x, &cap, 1, &scores[b]);
+                double cos = wclip_score(r->clip, x, r->caption, &s);
+                if (s == SILT_OK) s = wclip_itm_scores(r->clip, x, &cap, 1, &scores[b]);
+                scores[b] += VAR_JUDGE_COS_WEIGHT * 100.0 * cos;
             } else {
                 scores[b] = wclip_score(r->clip, x, r->caption, &s);
             }

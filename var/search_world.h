@@ -14,9 +14,14 @@ typedef enum var_reward_kind {
     VAR_REWARD_CLIP,      // "clip": world-CLIP cosine(image, caption), in [-1, 1]
     VAR_REWARD_JUDGE,     // "judge": a world-judge, a world-CLIP trained with hard-negative captions (`gen
                           // train --arch clip --hard-negatives`): its judge head's logit (wclip_itm_scores)
-                          // when it has one (--itm-layers), else its cosine as above (models/README.md)
+                          // + VAR_JUDGE_COS_WEIGHT x 100 x its cosine when it has a head (--itm-layers),
+                          // else its cosine as above (models/README.md)
     VAR_REWARD_KIND_COUNT
 } var_reward_kind;
+// The cosine's weight in a judge head's reward: chosen among 0, 0.5, 1 and 2
+// by offline best-of-4 over four stored eval runs (models/README.md,
+// seventeenth session: the head alone 0.696, + 2 x cosine 0.744).
+#define VAR_JUDGE_COS_WEIGHT 2.0
 const char *var_reward_kind_name(var_reward_kind k);
 silt_status var_reward_kind_from_name(const char *name, var_reward_kind *out);
 

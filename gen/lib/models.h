@@ -20,6 +20,9 @@
 // multi-scale VQ tokenizer, used by `gen --arch var --prompt ...`.
 #define SILT_MODEL_WORLD_VAR "world-var.safetensors.zst"
 #define SILT_MODEL_WORLD_VQ "world-vq.safetensors.zst"
+// The world-judge (world-CLIP with a judge head, `gen train --arch clip
+// --itm-layers`): the default model of `--search best-of-n --reward judge`.
+#define SILT_MODEL_WORLD_JUDGE "world-judge.safetensors.zst"
 
 // Writes the first existing regular file <folder>/<name> into path (n bytes).
 // SILT_ERR_IO when none exists, with one message naming the file and every

@@ -9,8 +9,8 @@
 // cross-entropy of its own caption among its 1 + K candidates (its caption
 // and its K hard negatives) under the head's logits, with weight 1, and
 // the grounding loss (weight 1): the mean squared error of the head's
-// location guess (wclip_itm_logits' loc) for each token of the own
-// caption's phrases against the centre of the scene objects that phrase
+// location guess (wclip_itm_logits' loc) for each token of every
+// candidate's phrases against the centre of the scene objects that phrase
 // describes (its shape, and colour and size where named; the mean centre
 // for several), in the patch coordinates' [-1, 1]. Every
 // sample is a pure function of (data_seed, its global index), as the
@@ -40,7 +40,7 @@ static silt_status add_aux(silt_train_task *task, clip_task *t, const char *memb
     return SILT_OK;
 }
 
-static void grounding_targets(const world_item *it, const int32_t *ids, int T, float *tgt, float *w);
+static void grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w);
 
 // The negatives' own random stream, apart from the items' (seed, index) rngs.
 #define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
@@ -59,8 +59,13 @@ static silt_tensor *clip_param(void *self, int i, const char **name, bool *no_de
 // Hard negative k of item j's caption into ids (T): one edit the scene does
 // not satisfy. For the rare item with none (world_reqs_negative's
 // UNSUPPORTED), the caption of another train item, almost surely false too.
+// tgt, w (may be NULL): its grounding targets (T x 2 each; none for the
+// other item's caption).
 static silt_status negative_ids(const wclip_model *m, const world_item *it, uint64_t data_seed, int64_t j, int k,
-                                int K, int32_t *ids) {
+                                int K, int32_t *ids, float *tgt, float *w) {
+    const int T = wclip_get_config(m)->max_len;
+    if (w) memset(w, 0, sizeof(float) * (size_t)T * 2);
+    if (tgt) memset(tgt, 0, sizeof(float) * (size_t)T * 2);
     silt_rng rng = silt_rng_init(data_seed ^ NEG_SEED_SALT, (uint64_t)j * (uint64_t)K + (uint64_t)k);
     world_reqs neg;
     char text[WORLD_CAPTION_MAX];
@@ -72,7 +77,9 @@ static silt_status negative_ids(const wclip_model *m, const world_item *it, uint
     }
     SILT_TRY(s);
     SILT_TRY(world_caption_format(&neg, text, sizeof text));
-    return wclip_tokenize(m, text, ids);
+    SILT_TRY(wclip_tokenize(m, text, ids));
+    if (tgt && w) grounding_targets(&neg, &it->scene, ids, T, tgt, w);
+    return SILT_OK;
 }
 
 static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int batch_size) {
@@ -99,8 +106,11 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         return NULL;
     }
     // The grounding targets (judge head): (B, T, 2) centres and their weights.
-    float *loc_t = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)batch_size * T * 2) : NULL;
-    float *loc_w = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)batch_size * T * 2) : NULL;
+    // Image-major like the head's candidates: row i (1 + K) + 0 is image i's
+    // own caption, + 1 + k its negative k (whose phrases name the same scene's
+    // objects, so that the caption's relation cannot stand in for the image).
+    float *loc_t = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)M * T * 2) : NULL;
+    float *loc_w = c->itm_layers ? silt_arena_alloc(ha, sizeof(float) * (size_t)M * T * 2) : NULL;
     if (c->itm_layers && (!loc_t || !loc_w)) {
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
         return NULL;
@@ -110,10 +120,13 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         const int64_t j = batch_index * batch_size + i;
         silt_status s = world_train_item(data_seed, j, t->weighted ? t->cat_weights : NULL, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
-        if (!s && loc_t) grounding_targets(&it, ids + (size_t)i * T, T, loc_t + (size_t)i * T * 2, loc_w + (size_t)i * T * 2);
+        const size_t row = (size_t)i * (size_t)(1 + K) * T * 2;  // image i's first candidate in loc_t / loc_w
+        if (!s && loc_t) grounding_targets(&it.reqs, &it.scene, ids + (size_t)i * T, T, loc_t + row, loc_w + row);
         if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
         for (int k = 0; !s && k < K; k++)
-            s = negative_ids(m, &it, data_seed, j, k, K, ids + (size_t)(batch_size + (int64_t)i * K + k) * T);
+            s = negative_ids(m, &it, data_seed, j, k, K, ids + (size_t)(batch_size + (int64_t)i * K + k) * T,
+                             loc_t ? loc_t + row + (size_t)(1 + k) * T * 2 : NULL,
+                             loc_w ? loc_w + row + (size_t)(1 + k) * T * 2 : NULL);
         if (s) { silt_graph_fail(g, s); return NULL; }
     }
     silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){batch_size, 3, S, S}, hx);
@@ -144,14 +157,12 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     memset(target, 0, sizeof(int32_t) * (size_t)B);
     silt_tensor *loc = NULL, *ce = var_ce_loss(g, wclip_itm_logits(g, m, patch, cand, 1 + K, &loc), target, NULL);
     if (!nce || !ce || !loc) return NULL;
-    // Grounding: the own captions' (candidate 0's) location guesses.
+    // Grounding: every candidate's location guesses.
     double wsum = 0;
-    for (int64_t q = 0; q < B * T * 2; q++) wsum += loc_w[q];
-    silt_tensor *pred = silt_reshape(g, silt_slice(g, silt_reshape(g, loc, 3, (int64_t[]){B, 1 + K, T * 2}), 1, 0, 1), 3,
-                                     (int64_t[]){B, T, 2});
-    silt_tensor *tgt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, 2}, loc_t);
-    silt_tensor *wt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){B, T, 2}, loc_w);
-    silt_tensor *d = silt_sub(g, pred, tgt);
+    for (int64_t q = 0; q < M * T * 2; q++) wsum += loc_w[q];
+    silt_tensor *tgt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){M, T, 2}, loc_t);
+    silt_tensor *wt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){M, T, 2}, loc_w);
+    silt_tensor *d = silt_sub(g, loc, tgt);
     silt_tensor *ground = silt_scale(g, silt_sum(g, silt_mul(g, silt_mul(g, d, d), wt)), (float)(1.0 / fmax(1.0, wsum)));
     return ground ? silt_add(g, silt_add(g, nce, ce), ground) : NULL;
 }
@@ -160,15 +171,15 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
 // the mean centre of the scene objects that phrase describes, in [-1, 1] (x
 // right, y down, as the judge head's patch coordinates), weight 1 on both
 // coordinates; weight 0 for tokens of no phrase or a phrase nothing matches.
-static void grounding_targets(const world_item *it, const int32_t *ids, int T, float *tgt, float *w) {
+static void grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w) {
     int8_t ph[512];
     wclip_token_phrases(ids, T, ph);
     double cx[WORLD_MAX_PHRASES] = {0}, cy[WORLD_MAX_PHRASES] = {0};
     int n[WORLD_MAX_PHRASES] = {0};
-    for (int p = 0; p < it->reqs.n_phrases && p < WORLD_MAX_PHRASES; p++) {
-        const world_phrase *f = &it->reqs.phrases[p];
-        for (int o = 0; o < it->scene.n_objects; o++) {
-            const world_object *ob = &it->scene.objects[o];
+    for (int p = 0; p < r->n_phrases && p < WORLD_MAX_PHRASES; p++) {
+        const world_phrase *f = &r->phrases[p];
+        for (int o = 0; o < sc->n_objects; o++) {
+            const world_object *ob = &sc->objects[o];
             if (ob->shape != f->shape || (f->colour >= 0 && (int)ob->colour != f->colour) ||
                 (f->size >= 0 && (int)ob->size != f->size))
                 continue;
@@ -177,7 +188,7 @@ static void grounding_targets(const world_item *it, const int32_t *ids, int T, f
     }
     for (int i = 0; i < T; i++) {
         const int p = ph[i];
-        const bool ok = p >= 0 && p < it->reqs.n_phrases && n[p] > 0;
+        const bool ok = p >= 0 && p < r->n_phrases && n[p] > 0;
         tgt[2 * i] = ok ? (float)(2.0 * cx[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
         tgt[2 * i + 1] = ok ? (float)(2.0 * cy[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
         w[2 * i] = w[2 * i + 1] = ok ? 1.0f : 0.0f;

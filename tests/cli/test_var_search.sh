@@ -136,7 +136,8 @@ bad bad-reward-caption --arch var "${files[@]}" --prompt "red blue" --search bes
 bad bad-class --arch var "${files[@]}" --class 3
 bad bad-corr-arch eval --suite eval --model render --reward-correlation
 bad bad-search-pseudo eval --suite eval --model render --search best-of-n --n 2
-bad bad-judge-missing --arch var "${files[@]}" --prompt "$p" --search best-of-n --n 2 --reward judge
+expect bad-judge-missing 1 "$gen" --arch var "${files[@]}" --prompt "$p" --search best-of-n --n 2 --reward judge --judge "$tmp/none.safetensors"
+check bad-judge-missing-line one_line
 bad bad-corr-search eval --suite eval --arch var "${files[@]}" --reward-correlation --search tts
 bad bad-suite-steps eval --suite eval --arch var "${files[@]}" --steps 4
 expect mmdit-model 0 "$gen" world test-model -o "$tmp/mm.safetensors"

@@ -181,9 +181,10 @@ expect bon-plain 0 "$gen" --prompt "$prompt" "${m[@]}" --seed 5 --steps 2 --nati
 check bon-one-is-plain same_pixels "$tmp/bon1.png" "$tmp/plain1.png"
 expect bon-grid 0 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --grid 2 --search best-of-n --n 2 -o "$tmp/bong.png"
 check bon-grid-kept err_has "best of 2 by clip: kept candidates [01],[01] "
-expect bon-no-judge 2 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 --reward judge -o "$tmp/x.png"
+# Without --judge, the built-in world-judge; where there is none, one line naming it.
+expect bon-no-judge 1 env -C "$tmp" SILT_MODELS="$tmp/none" "$tmp/bin/gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 --reward judge -o "$tmp/x.png"
 check bon-no-judge-line one_line
-check bon-no-judge-says err_has "reward judge needs --judge FILE"
+check bon-no-judge-says err_has "world-judge.safetensors.zst not found"
 expect bon-bad-judge 1 "$gen" --prompt "$prompt" "${m[@]}" --steps 1 --search best-of-n --n 2 --reward judge --judge "$tmp/none.safetensors" -o "$tmp/x.png"
 check bon-bad-judge-line one_line
 expect bon-tts 2 "$gen" --prompt "$prompt" "${m[@]}" --search tts --n 2 -o "$tmp/x.png"

@@ -248,9 +248,11 @@ static void test_best_of_n(silt_txt2img *t) {
     p.batch = B * N;
     silt_txt2img_report plain, rep;
     CHECK_OK(silt_txt2img_run(t, &p, all, &plain));
-    wclip_model *judge = NULL;
+    wclip_model *judge = NULL, *head_judge = NULL;
     wclip_config cc = tiny_clip_config();
     CHECK_OK(wclip_create(&cc, 77, &judge));
+    cc.itm_layers = 1;  // a judge with a judge head: its reward is the head's logit + the weighted cosine
+    CHECK_OK(wclip_create(&cc, 78, &head_judge));
     var_search_params sp = var_search_default_params(1);
     sp.kind = VAR_SEARCH_BEST_OF_N;
     sp.n = N;
@@ -258,10 +260,12 @@ static void test_best_of_n(silt_txt2img *t) {
     p.batch = B;
     p.search = &sp;
     p.search_judge = judge;
-    const var_reward_kind kinds[2] = {VAR_REWARD_CLIP, VAR_REWARD_JUDGE};
-    for (int r = 0; r < 2; r++) {
+    const var_reward_kind kinds[3] = {VAR_REWARD_CLIP, VAR_REWARD_JUDGE, VAR_REWARD_JUDGE};
+    const wclip_model *judges[3] = {NULL, judge, head_judge};
+    for (int r = 0; r < 3; r++) {
         p.search_reward = kinds[r];
-        const wclip_model *scorer = kinds[r] == VAR_REWARD_CLIP ? silt_txt2img_clip(t) : judge;
+        p.search_judge = judges[r] ? judges[r] : judge;
+        const wclip_model *scorer = kinds[r] == VAR_REWARD_CLIP ? silt_txt2img_clip(t) : judges[r];
         CHECK_OK(silt_txt2img_run(t, &p, got, &rep));
         CHECK(rep.search_candidates == N && rep.model_rows == plain.model_rows);  // B n rows either way
         for (int b = 0; b < B && got[b]; b++) {
@@ -279,6 +283,17 @@ static void test_best_of_n(silt_txt2img *t) {
             got[b] = NULL;
         }
     }
+    // The head judge's reward, by hand: its logit + the weight x 100 x its cosine.
+    if (all[0]) {
+        float px[3 * 32 * 32];
+        for (int ch = 0; ch < 3; ch++)
+            for (int q = 0; q < 32 * 32; q++) px[ch * 1024 + q] = 2.0f * all[0]->data[(size_t)q * all[0]->c + ch] / 255.0f - 1.0f;
+        double logit = NAN, cos = wclip_score(head_judge, px, prompts[0], NULL);
+        CHECK_OK(wclip_itm_scores(head_judge, px, &prompts[0], 1, &logit));
+        double want = logit + VAR_JUDGE_COS_WEIGHT * 100.0 * cos, got_r = reward_of(all[0], VAR_REWARD_JUDGE, head_judge, prompts[0]);
+        CHECK_MSG(fabs(got_r - want) <= 1e-4 * fmax(1, fabs(want)), "head judge reward %.6f, want %.6f", got_r, want);
+    }
+    p.search_judge = judge;
     // n = 1: the plain images of a batch of B.
     sp.n = 1;
     p.search_reward = VAR_REWARD_CLIP;
@@ -306,6 +321,7 @@ static void test_best_of_n(silt_txt2img *t) {
     CHECK(silt_txt2img_run(t, &p, got, NULL) == SILT_ERR_ARG && !got[0]);
     for (int i = 0; i < B * N; i++) silt_image_free(all[i]);
     wclip_free(judge);
+    wclip_free(head_judge);
 }
 
 int main(void) {
