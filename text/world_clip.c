@@ -235,24 +235,36 @@ silt_status wclip_create(const wclip_config *cfg, uint64_t seed, wclip_model **o
 
 // --- forward --------------------------------------------------------------------
 
-// Pre-LN residual block (CLIP ResidualAttentionBlock): x + attn(ln_1 x), then + mlp(ln_2 x).
-static silt_tensor *block(silt_graph *g, const blk *b, silt_tensor *x, int heads, bool causal) {
+// Pre-LN residual block (CLIP ResidualAttentionBlock): x + attn(ln_1 x), then
+// + mlp(ln_2 x). With a prefix (B, N, W) (the judge head's image tokens) the
+// queries are x's rows only and the keys and values the prefix's then x's,
+// normalised by the same ln_1; the prefix itself is not updated. mask: an
+// additive (Q, N + Q) mask on the graph's device, or NULL.
+static silt_tensor *block_ex(silt_graph *g, const blk *b, silt_tensor *prefix, silt_tensor *x, int heads, bool causal,
+                             const float *mask) {
     if (!x) return NULL;
-    int64_t B = x->shape[0], T = x->shape[1], W = x->shape[2], D = W / heads;
-    silt_tensor *h = silt_layernorm(g, x, b->ln1w, b->ln1b, LN_EPS);
+    int64_t B = x->shape[0], Q = x->shape[1], W = x->shape[2], N = prefix ? prefix->shape[1] : 0, K = N + Q, D = W / heads;
+    silt_tensor *both[2] = {prefix, x};
+    silt_tensor *h = silt_layernorm(g, prefix ? silt_concat(g, both, 2, 1) : x, b->ln1w, b->ln1b, LN_EPS);
     silt_tensor *qkv = silt_linear(g, h, b->in_w, b->in_b);
     silt_tensor *parts[3];
     if (!qkv || silt_split(g, qkv, 2, (int64_t[]){W, W, W}, 3, parts)) return NULL;
+    if (N) parts[0] = silt_slice(g, parts[0], 1, N, Q);  // queries: x's rows only
     const int perm[4] = {0, 2, 1, 3};
-    for (int i = 0; i < 3; i++) parts[i] = silt_permute(g, silt_reshape(g, parts[i], 4, (int64_t[]){B, T, heads, D}), perm);
-    silt_attn_opts o = {.causal = causal};
+    for (int i = 0; i < 3; i++)
+        parts[i] = silt_permute(g, silt_reshape(g, parts[i], 4, (int64_t[]){B, i ? K : Q, heads, D}), perm);
+    silt_attn_opts o = {.causal = causal, .mask = mask, .mask_in_graph = mask != NULL};
     silt_tensor *a = silt_attention(g, parts[0], parts[1], parts[2], &o);
-    a = silt_reshape(g, silt_permute(g, a, perm), 3, (int64_t[]){B, T, W});
+    a = silt_reshape(g, silt_permute(g, a, perm), 3, (int64_t[]){B, Q, W});
     x = silt_add(g, x, silt_linear(g, a, b->out_w, b->out_b));
     h = silt_layernorm(g, x, b->ln2w, b->ln2b, LN_EPS);
     // CLIP's text/ViT MLP uses QuickGELU; plain (erf) GELU here, as the brief asks.
     h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc_w, b->fc_b), 0), b->proj_w, b->proj_b);
     return silt_add(g, x, h);
+}
+
+static silt_tensor *block(silt_graph *g, const blk *b, silt_tensor *x, int heads, bool causal) {
+    return block_ex(g, b, NULL, x, heads, causal, NULL);
 }
 
 silt_status wclip_encode_text(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, silt_tensor **tokens,
@@ -428,31 +440,6 @@ silt_tensor *wclip_encode_image(silt_graph *g, const wclip_model *m, silt_tensor
 
 // --- the judge head ---------------------------------------------------------------
 
-// One judge-head block (pre-LN, as `block`): the caption tokens x (B, Q, W)
-// attend to the image tokens img (B, N, W) and to the caption tokens the mask
-// (Q, N + Q, on the graph's device) allows; the image tokens are keys and
-// values only and stay as they are.
-static silt_tensor *itm_block(silt_graph *g, const blk *b, silt_tensor *img, silt_tensor *x, int heads,
-                              const float *mask) {
-    if (!img || !x) return NULL;
-    int64_t B = x->shape[0], Q = x->shape[1], W = x->shape[2], N = img->shape[1], K = N + Q, D = W / heads;
-    silt_tensor *both[2] = {img, x};
-    silt_tensor *h = silt_layernorm(g, silt_concat(g, both, 2, 1), b->ln1w, b->ln1b, LN_EPS);
-    silt_tensor *qkv = silt_linear(g, h, b->in_w, b->in_b), *parts[3];
-    if (!qkv || silt_split(g, qkv, 2, (int64_t[]){W, W, W}, 3, parts)) return NULL;
-    parts[0] = silt_slice(g, parts[0], 1, N, Q);  // queries: the caption tokens only
-    const int perm[4] = {0, 2, 1, 3};
-    parts[0] = silt_permute(g, silt_reshape(g, parts[0], 4, (int64_t[]){B, Q, heads, D}), perm);
-    for (int i = 1; i < 3; i++) parts[i] = silt_permute(g, silt_reshape(g, parts[i], 4, (int64_t[]){B, K, heads, D}), perm);
-    silt_attn_opts o = {.mask = mask, .mask_in_graph = true};
-    silt_tensor *a = silt_attention(g, parts[0], parts[1], parts[2], &o);
-    a = silt_reshape(g, silt_permute(g, a, perm), 3, (int64_t[]){B, Q, W});
-    x = silt_add(g, x, silt_linear(g, a, b->out_w, b->out_b));
-    h = silt_layernorm(g, x, b->ln2w, b->ln2b, LN_EPS);
-    h = silt_linear(g, silt_gelu(g, silt_linear(g, h, b->fc_w, b->fc_b), 0), b->proj_w, b->proj_b);
-    return silt_add(g, x, h);
-}
-
 silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *patch_tokens, silt_tensor *ctx,
                               int64_t C, silt_tensor **loc) {
     if (loc) *loc = NULL;
@@ -505,7 +492,7 @@ silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *
     silt_tensor *rel = silt_reshape(g, silt_slice(g, ctx, 2, CW - WCLIP_RELATION_WIDTH, WCLIP_RELATION_WIDTH), 3,
                                     (int64_t[]){B, Q, WCLIP_RELATION_WIDTH});
     for (int l = 0; l < c->itm_layers; l++) {
-        x = itm_block(g, &m->iblk[l], img, x, c->heads, dmask);
+        x = block_ex(g, &m->iblk[l], img, x, c->heads, false, dmask);  // the image tokens: keys and values only
         if (l) continue;
         // After the first layer each token guesses where its phrase's object
         // is (loc); the product of that guess with the token's relation
