@@ -46,8 +46,9 @@ static const char summary[] =
     "  correlation of the intermediate with the final reward (and Pearson within prompts).\n"
     "The world MMDiT takes --search best-of-n --n N (each item drawn N times, candidate k from stream k\n"
     "  of its seed, candidate 0 the plain sample; the one the reward scores highest is judged): --reward\n"
-    "  clip (default here: the model's world-CLIP), judge (--judge FILE: a world-CLIP trained with\n"
-    "  hard-negative captions), or eval (the evaluator itself: an oracle's upper bound, not a result).\n"
+    "  clip (default here: the model's world-CLIP), judge (the built-in world-judge, which reads\n"
+    "  relations, or --judge FILE: a world-CLIP trained with hard-negative captions), or eval (the\n"
+    "  evaluator itself: an oracle's upper bound, not a result).\n"
     "Guidance flags as in gen generate (--guidance none|cfg|pag|softpag|seg|slg|uniform, --heads ...).\n"
     "Exit: 0 ok (whatever the scores), 1 runtime failure, 2 usage error.";
 

@@ -163,7 +163,7 @@ int cmd_train(int argc, char **argv) {
         {"hard-negatives", 0, ARG_INT, &hard_negatives, "K",
          "clip: K false captions per image in its softmax, one edit from its own (relation flipped or swapped, "
          "count, colour, shape, colours swapped, background, an absent object added), to train a world-judge for "
-         "--search best-of-n --reward judge (those trained so far learned colour binding, not relations)",
+         "--search best-of-n --reward judge (alone they learned colour binding, not relations: add --itm-layers)",
          NULL, 0, SILT_TRAIN_CLIP_MAX_HARD_NEGATIVES},
         {"class-token", 0, ARG_BOOL, &class_token, NULL,
          "clip: the image tower pools by a class token (CLIP's ViT) instead of the mean of its patch tokens, "
@@ -172,7 +172,8 @@ int cmd_train(int argc, char **argv) {
         {"itm-layers", 0, ARG_INT, &itm_layers, "L",
          "clip: add a judge head of L layers (an image-text matching cross-encoder: the caption's words and "
          "relation directions attend to the image's patch tokens) trained to rank each caption above its "
-         "--hard-negatives; --init from a world-CLIP starts the head fresh. Scores for --reward judge",
+         "--hard-negatives and to point each phrase at its object; --init from a world-CLIP starts the head "
+         "fresh; how models/world-judge was trained. Scores for --reward judge",
          NULL, 0, 16},
         {"export", 0, ARG_STR, &export_from, "CKPT|DIR",
          "mmdit, vq, ae, var, clip: write the model of a checkpoint (or a run dir's latest; EMA weights when present) to the "
