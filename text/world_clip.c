@@ -366,6 +366,34 @@ void wclip_token_phrases(const int32_t *ids, int max_len, int8_t *phrase) {
     }
 }
 
+// The grounding targets of one caption (ids, T): for each token of phrase p,
+// the mean centre of the scene objects that phrase describes, in [-1, 1] (x
+// right, y down, as the judge head's patch coordinates), weight 1 on both
+// coordinates; weight 0 for tokens of no phrase or a phrase nothing matches.
+void wclip_grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w) {
+    int8_t ph[512];
+    wclip_token_phrases(ids, T, ph);
+    double cx[WORLD_MAX_PHRASES] = {0}, cy[WORLD_MAX_PHRASES] = {0};
+    int n[WORLD_MAX_PHRASES] = {0};
+    for (int p = 0; p < r->n_phrases && p < WORLD_MAX_PHRASES; p++) {
+        const world_phrase *f = &r->phrases[p];
+        for (int o = 0; o < sc->n_objects; o++) {
+            const world_object *ob = &sc->objects[o];
+            if (ob->shape != f->shape || (f->colour >= 0 && (int)ob->colour != f->colour) ||
+                (f->size >= 0 && (int)ob->size != f->size))
+                continue;
+            cx[p] += ob->cx, cy[p] += ob->cy, n[p]++;
+        }
+    }
+    for (int i = 0; i < T; i++) {
+        const int p = ph[i];
+        const bool ok = p >= 0 && p < r->n_phrases && n[p] > 0;
+        tgt[2 * i] = ok ? (float)(2.0 * cx[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
+        tgt[2 * i + 1] = ok ? (float)(2.0 * cy[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
+        w[2 * i] = w[2 * i + 1] = ok ? 1.0f : 0.0f;
+    }
+}
+
 silt_status wclip_encode_context(silt_graph *g, const wclip_model *m, const int32_t *ids, int64_t B, int channels,
                                  silt_tensor **ctx, silt_tensor **pooled) {
     silt_tensor *tok = NULL;

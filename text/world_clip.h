@@ -166,6 +166,13 @@ silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *
 // -1 for the rest (<bos>, "a photo of", the link "and" / "left of" / "above"
 // ..., the background, <eos>, padding). Follows the grammar of world/caption.h.
 void wclip_token_phrases(const int32_t *ids, int max_len, int8_t *phrase);
+// The grounding head's targets for one caption's ids (T) whose requirements
+// are r, on scene sc: for each token of phrase p (wclip_token_phrases), the
+// mean centre of the scene objects that phrase describes (its shape, and its
+// colour and size where named), in [-1, 1] (x right, y down, as the patch
+// coordinates): tgt (T x 2); w (T x 2): 1 there, 0 for tokens of no phrase
+// or of a phrase no object matches.
+void wclip_grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w);
 // The judge head's logits of one image (3, S, S) in [-1, 1] against n
 // captions, on its own graph without grad: scores (n). SILT_ERR_ARG for a
 // model without the head.

@@ -40,8 +40,6 @@ static silt_status add_aux(silt_train_task *task, clip_task *t, const char *memb
     return SILT_OK;
 }
 
-static void grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w);
-
 // The negatives' own random stream, apart from the items' (seed, index) rngs.
 #define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
 
@@ -78,7 +76,7 @@ static silt_status negative_ids(const wclip_model *m, const world_item *it, uint
     SILT_TRY(s);
     SILT_TRY(world_caption_format(&neg, text, sizeof text));
     SILT_TRY(wclip_tokenize(m, text, ids));
-    if (tgt && w) grounding_targets(&neg, &it->scene, ids, T, tgt, w);
+    if (tgt && w) wclip_grounding_targets(&neg, &it->scene, ids, T, tgt, w);
     return SILT_OK;
 }
 
@@ -105,7 +103,7 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
         return NULL;
     }
-    // The grounding targets (judge head): (B, T, 2) centres and their weights.
+    // The grounding targets (judge head): (M, T, 2) centres and their weights.
     // Image-major like the head's candidates: row i (1 + K) + 0 is image i's
     // own caption, + 1 + k its negative k (whose phrases name the same scene's
     // objects, so that the caption's relation cannot stand in for the image).
@@ -121,7 +119,7 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_status s = world_train_item(data_seed, j, t->weighted ? t->cat_weights : NULL, &it);
         if (!s) s = wclip_tokenize(m, it.caption, ids + (size_t)i * T);
         const size_t row = (size_t)i * (size_t)(1 + K) * T * 2;  // image i's first candidate in loc_t / loc_w
-        if (!s && loc_t) grounding_targets(&it.reqs, &it.scene, ids + (size_t)i * T, T, loc_t + row, loc_w + row);
+        if (!s && loc_t) wclip_grounding_targets(&it.reqs, &it.scene, ids + (size_t)i * T, T, loc_t + row, loc_w + row);
         if (!s) s = wclip_render(m, &it.scene, hx + (size_t)i * 3 * S * S);
         for (int k = 0; !s && k < K; k++)
             s = negative_ids(m, &it, data_seed, j, k, K, ids + (size_t)(batch_size + (int64_t)i * K + k) * T,
@@ -165,34 +163,6 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *d = silt_sub(g, loc, tgt);
     silt_tensor *ground = silt_scale(g, silt_sum(g, silt_mul(g, silt_mul(g, d, d), wt)), (float)(1.0 / fmax(1.0, wsum)));
     return ground ? silt_add(g, silt_add(g, nce, ce), ground) : NULL;
-}
-
-// The grounding targets of one caption (ids, T): for each token of phrase p,
-// the mean centre of the scene objects that phrase describes, in [-1, 1] (x
-// right, y down, as the judge head's patch coordinates), weight 1 on both
-// coordinates; weight 0 for tokens of no phrase or a phrase nothing matches.
-static void grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w) {
-    int8_t ph[512];
-    wclip_token_phrases(ids, T, ph);
-    double cx[WORLD_MAX_PHRASES] = {0}, cy[WORLD_MAX_PHRASES] = {0};
-    int n[WORLD_MAX_PHRASES] = {0};
-    for (int p = 0; p < r->n_phrases && p < WORLD_MAX_PHRASES; p++) {
-        const world_phrase *f = &r->phrases[p];
-        for (int o = 0; o < sc->n_objects; o++) {
-            const world_object *ob = &sc->objects[o];
-            if (ob->shape != f->shape || (f->colour >= 0 && (int)ob->colour != f->colour) ||
-                (f->size >= 0 && (int)ob->size != f->size))
-                continue;
-            cx[p] += ob->cx, cy[p] += ob->cy, n[p]++;
-        }
-    }
-    for (int i = 0; i < T; i++) {
-        const int p = ph[i];
-        const bool ok = p >= 0 && p < r->n_phrases && n[p] > 0;
-        tgt[2 * i] = ok ? (float)(2.0 * cx[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
-        tgt[2 * i + 1] = ok ? (float)(2.0 * cy[p] / n[p] / WORLD_UNITS - 1.0) : 0.0f;
-        w[2 * i] = w[2 * i + 1] = ok ? 1.0f : 0.0f;
-    }
 }
 
 // --init from a world-CLIP without the judge head: the head starts fresh.

@@ -528,6 +528,39 @@ static void test_token_phrases(void) {
     wclip_free(m);
 }
 
+// wclip_grounding_targets: each phrase token's object centre in [-1, 1], x
+// right and y down; tokens of no phrase, or of a phrase nothing matches, weigh 0.
+static void test_grounding_targets(void) {
+    wclip_config c = wclip_default_config();
+    wclip_model *m = NULL;
+    c.layers = c.img_layers = 0;
+    CHECK_OK(wclip_create(&c, 1, &m));
+    if (!m) return;
+    world_scene sc = {0};
+    sc.n_objects = 2;
+    sc.objects[0] = (world_object){.shape = WORLD_CIRCLE, .colour = WORLD_RED, .size = WORLD_SMALL, .cx = 8, .cy = 24};
+    sc.objects[1] = (world_object){.shape = WORLD_SQUARE, .colour = WORLD_BLUE, .size = WORLD_LARGE, .cx = 28, .cy = 4};
+    const char *caps[2] = {"a red circle left of a blue square", "a red circle above a green square"};
+    for (int k = 0; k < 2; k++) {
+        world_reqs r;
+        int32_t ids[16];
+        float tgt[32], w[32];
+        CHECK_OK(world_caption_parse(caps[k], &r));
+        CHECK_OK(wclip_tokenize(m, caps[k], ids));
+        wclip_grounding_targets(&r, &sc, ids, 16, tgt, w);
+        for (int i = 0; i < 16; i++) {
+            // tokens 1-3: "a red circle" (x 8/32, y 24/32); 6-8: the square, which only the blue one matches.
+            const bool circle = i >= 1 && i <= 3, square = k == 0 && i >= 6 && i <= 8;
+            const float wx = circle ? -0.5f : square ? 0.75f : 0, wy = circle ? 0.5f : square ? -0.75f : 0;
+            CHECK_MSG(w[2 * i] == (circle || square) && w[2 * i + 1] == w[2 * i], "'%s' token %d: weight %g", caps[k], i, w[2 * i]);
+            if (circle || square)
+                CHECK_MSG(fabsf(tgt[2 * i] - wx) < 1e-6f && fabsf(tgt[2 * i + 1] - wy) < 1e-6f, "'%s' token %d: (%g, %g), want (%g, %g)",
+                          caps[k], i, tgt[2 * i], tgt[2 * i + 1], wx, wy);
+        }
+    }
+    wclip_free(m);
+}
+
 // The judge head's logits (B, C) of images img (B, 3, S, S) against ids (B C, T), image-major.
 static void itm_logits(const wclip_model *m, const float *img, int B, const int32_t *ids, int C, float *out) {
     int S = wclip_get_config(m)->img_size;
@@ -716,6 +749,7 @@ int main(void) {
     test_save_load(0);
     test_save_load(1);
     test_token_phrases();
+    test_grounding_targets();
     test_judge_head();
     test_judge_head_gradcheck();
     test_task_hard_negatives();
