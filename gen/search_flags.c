@@ -25,7 +25,7 @@ void gen_search_flags_specs(gen_search_flags *f, arg_spec *s) {
         {"schedule", 0, ARG_STR, &f->schedule, "A,B,..", "tts: samples kept after each scale, in units of N (one per scale, non-increasing) [default: the paper's 8,6,4,2,1 changing at the search scales: 8,6,4,2,1,1 for 6 scales]", NULL, 0, -1},
         {"potential", 0, ARG_CHOICE, &f->potential, "P", "tts resampling potential: value, diff, sum or max", potential_choices, 0, -1},
         {"lambda", 0, ARG_FLOAT, &f->lambda, "L", "tts resampling and importance weights exp(lambda * potential)", NULL, 0, 1e6},
-        {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt: the evaluator itself, an oracle), clip (world-CLIP cosine) or judge (a world-judge: its judge head's logit when it has one, else its cosine)", reward_choices, 0, -1},
+        {"reward", 0, ARG_CHOICE, &f->reward, "R", "search reward: eval (world-eval soft score vs the prompt: the evaluator itself, an oracle), clip (world-CLIP cosine) or judge (a world-judge, by default the built-in one: its head's logit + 2 x 100 x its cosine when it has a head, else its cosine)", reward_choices, 0, -1},
         {"judge", 0, ARG_STR, &f->judge, "FILE", "--reward judge: the world-judge model (a `gen train --arch clip --hard-negatives K [--itm-layers L]` export; default: the built-in models/world-judge.safetensors.zst)", NULL, 0, -1},
         {"search-seed", 0, ARG_INT, &f->seed, "S", "seed of the search's k-means++ and multinomial draws", NULL, 0, 2147483647},
     };

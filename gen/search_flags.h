@@ -35,10 +35,11 @@ bool gen_search_flags_given(const arg_parser *ap, const bool *given, const char 
 // (gen eval --reward-correlation).
 int gen_search_flags_resolve(const gen_search_flags *f, const arg_parser *ap, const bool *given, int n_scales,
                              bool plain_n, var_search_params *out, var_reward_kind *reward);
-// The world-judge that --reward judge scores with (--judge FILE: none ships,
-// see models/README.md), into *out (NULL for other rewards); its image size
-// must be img_size. Returns 0, 2 (usage: --judge without reward judge or the
-// reverse) or 1 (an unreadable file) with one error line printed.
+// The world-judge that --reward judge scores with (--judge FILE, else the
+// built-in models/world-judge.safetensors.zst), into *out (NULL for other
+// rewards); its image size must be img_size. Returns 0, 2 (usage: --judge
+// without reward judge) or 1 (no built-in judge, or an unreadable file) with
+// one error line printed.
 struct wclip_model;
 int gen_search_load_judge(const gen_search_flags *f, var_reward_kind reward, int img_size, struct wclip_model **out);
 // "search: tts, n: 2, scales: 1,2:3,4, schedule: 8,6,4,2,1,1, potential: value, lambda: 10, reward: eval, search-seed: 0"

@@ -537,8 +537,15 @@ silt_tensor *wclip_itm_logits(silt_graph *g, const wclip_model *m, silt_tensor *
     return silt_reshape(g, silt_linear(g, first, m->itm_head_w, m->itm_head_b), 2, (int64_t[]){B, C});
 }
 
+// Cosine of rows a (E) and b (E), in double (as wclip_score).
+static double cosine(const float *a, const float *b, int E) {
+    double dot = 0, na = 0, nb = 0;
+    for (int i = 0; i < E; i++) dot += (double)a[i] * b[i], na += (double)a[i] * a[i], nb += (double)b[i] * b[i];
+    return dot / (sqrt(na) * sqrt(nb) + 1e-12);
+}
+
 silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char *const *captions, int n,
-                             double *scores) {
+                             double *scores, double *cos) {
     if (!m || !img || !captions || !scores || n < 1) return SILT_FAIL(SILT_ERR_ARG, "wclip_itm_scores: bad arguments");
     if (!m->c.itm_layers) return SILT_FAIL(SILT_ERR_ARG, "wclip_itm_scores: the model has no judge head");
     if (wclip_device(m) != SILT_CPU)
@@ -551,11 +558,16 @@ silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char 
     for (int i = 0; i < n && !s; i++) s = wclip_tokenize(m, captions[i], ids + (size_t)i * T);
     if (!s) {
         silt_graph_set_grad(g, false);
-        silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *patch = NULL, *ctx = NULL;
+        silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *patch = NULL, *ctx = NULL, *te = NULL, *ie = NULL;
         if (x) memcpy(x->data, img, (size_t)3 * S * S * sizeof(float));
-        if (x && wclip_encode_image(g, m, x, &patch) && !(s = wclip_encode_context(g, m, ids, n, WCLIP_CTX_RELATION, &ctx, NULL))) {
+        if (x && (ie = wclip_encode_image(g, m, x, &patch)) &&
+            !(s = wclip_encode_context(g, m, ids, n, WCLIP_CTX_RELATION, &ctx, &te))) {
             silt_tensor *lg = wclip_itm_logits(g, m, patch, ctx, n, NULL);
-            for (int i = 0; lg && i < n; i++) scores[i] = silt_f32(lg)[i];
+            const int E = m->c.embed_dim;
+            for (int i = 0; lg && i < n; i++) {
+                scores[i] = silt_f32(lg)[i];
+                if (cos) cos[i] = cosine(silt_f32(ie), silt_f32(te) + (size_t)i * E, E);
+            }
         }
         if (!s) s = silt_graph_status(g);
     }
@@ -659,14 +671,7 @@ double wclip_score(const wclip_model *m, const float *img, const char *caption, 
     silt_tensor *x = silt_graph_new(g, 1, 3, S, S), *te = NULL;
     if (x) memcpy(x->data, img, (size_t)3 * S * S * sizeof(float));
     silt_tensor *ie = wclip_encode_image(g, m, x, NULL);
-    if (ie && !(s = wclip_encode_text(g, m, ids, 1, NULL, &te))) {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < m->c.embed_dim; i++) {
-            double a = silt_f32(ie)[i], b = silt_f32(te)[i];
-            dot += a * b, na += a * a, nb += b * b;
-        }
-        r = dot / (sqrt(na) * sqrt(nb) + 1e-12);
-    }
+    if (ie && !(s = wclip_encode_text(g, m, ids, 1, NULL, &te))) r = cosine(silt_f32(ie), silt_f32(te), m->c.embed_dim);
     if (!s) s = silt_graph_status(g);
 done:
     silt_graph_free(g);

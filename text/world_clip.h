@@ -174,10 +174,12 @@ void wclip_token_phrases(const int32_t *ids, int max_len, int8_t *phrase);
 // or of a phrase no object matches.
 void wclip_grounding_targets(const world_reqs *r, const world_scene *sc, const int32_t *ids, int T, float *tgt, float *w);
 // The judge head's logits of one image (3, S, S) in [-1, 1] against n
-// captions, on its own graph without grad: scores (n). SILT_ERR_ARG for a
+// captions, on its own graph without grad: scores (n); cos (n, may be NULL):
+// the towers' cosine of the image and each caption from the same encodings
+// (wclip_score's value), for a reward that mixes the two. SILT_ERR_ARG for a
 // model without the head.
 silt_status wclip_itm_scores(const wclip_model *m, const float *img, const char *const *captions, int n,
-                             double *scores);
+                             double *scores, double *cos);
 
 // Cosine similarity of one image (3, S, S) in [-1, 1] and one caption, for a
 // reward: in [-1, 1]. Runs on its own graph without grad. NAN on failure

@@ -64,8 +64,8 @@ silt_status var_world_reward_fn(void *user, const float *img, int64_t n, int H, 
                 // CLIP scores): the head reads relations, the cosine counts
                 // and both objects better (models/README.md, seventeenth session).
                 const char *cap = r->caption;
-                double cos = wclip_score(r->clip, x, r->caption, &s);
-                if (s == SILT_OK) s = wclip_itm_scores(r->clip, x, &cap, 1, &scores[b]);
+                double cos = 0;
+                s = wclip_itm_scores(r->clip, x, &cap, 1, &scores[b], &cos);  // one encoding for both
                 scores[b] += VAR_JUDGE_COS_WEIGHT * 100.0 * cos;
             } else {
                 scores[b] = wclip_score(r->clip, x, r->caption, &s);

@@ -18,9 +18,10 @@ typedef enum var_reward_kind {
                           // else its cosine as above (models/README.md)
     VAR_REWARD_KIND_COUNT
 } var_reward_kind;
-// The cosine's weight in a judge head's reward: chosen among 0, 0.5, 1 and 2
-// by offline best-of-4 over four stored eval runs (models/README.md,
-// seventeenth session: the head alone 0.696, + 2 x cosine 0.744).
+// The cosine's weight in a judge head's reward: chosen among 0, 0.5, 1, 2 and
+// 3 by offline best-of-4 over four stored eval runs (models/README.md,
+// seventeenth session: the head alone 0.692, + 2 x cosine 0.738, + 3 x 0.740,
+// within noise of 2).
 #define VAR_JUDGE_COS_WEIGHT 2.0
 const char *var_reward_kind_name(var_reward_kind k);
 silt_status var_reward_kind_from_name(const char *name, var_reward_kind *out);

@@ -81,7 +81,8 @@ typedef struct silt_train_task {
     // model that gained inputs, e.g. the MMDiT's word channel).
     bool (*init_narrower)(void *self, const char *name);
     // Optional (NULL: none): true when parameter `name` may be missing from
-    // the model file --init starts from and keep its fresh initial value (a
+    // the model file or checkpoint --init starts from and keep its fresh
+    // initial value (a
     // head the source model lacks, e.g. world-CLIP's judge head), as the
     // training-only "aux." parameters do.
     bool (*init_fresh)(void *self, const char *name);

@@ -279,6 +279,10 @@ static bool json_alike(const silt_json *da, const silt_json_value *a, const silt
 // The same model: the config strings are equal, or (skip_aux) equal as JSON
 // but for their training-only "aux_*" keys (e.g. REPA's settings).
 static bool configs_match(const char *a, const char *b, bool skip_aux) {
+    if (skip_aux) {  // no config is the empty one: a plain run's checkpoint starts a run with aux_* settings
+        a = a ? a : "{}";
+        b = b ? b : "{}";
+    }
     if (!a || !b) return !a && !b;
     if (!strcmp(a, b)) return true;
     if (!skip_aux) return false;
@@ -312,12 +316,18 @@ static silt_status ckpt_check_header(const train_state *s, const silt_safetensor
     return SILT_OK;
 }
 
-// True when the checkpoint has EMA weights for every parameter (training-only
-// aux.* ones aside: an --init source may lack those).
+// True when an --init source may lack parameter i: training-only aux.* ones,
+// and those the task starts fresh (init_fresh: a head the source model lacks).
+static bool may_start_fresh(const train_state *s, int i) {
+    return !strncmp(s->names[i], "aux.", 4) || (s->task->init_fresh && s->task->init_fresh(s->task->self, s->names[i]));
+}
+
+// True when the checkpoint has EMA weights for every parameter (those an
+// --init source may lack aside).
 static bool ckpt_has_ema(const train_state *s, const silt_safetensors *f) {
     bool have = true;
     for (int i = 0; i < s->n && have; i++) {
-        if (!strncmp(s->names[i], "aux.", 4)) continue;
+        if (may_start_fresh(s, i)) continue;
         char key[1024];
         snprintf(key, sizeof key, "ema.%s", s->names[i]);
         have = silt_safetensors_find(f, key) != NULL;
@@ -348,10 +358,8 @@ silt_status train_ckpt_init(train_state *s, const char *path, int64_t *from_step
     for (int i = 0; st == SILT_OK && i < s->n; i++) {
         char key[1024];
         snprintf(key, sizeof key, "%s%s", prefix, s->names[i]);
-        const bool aux = !strncmp(s->names[i], "aux.", 4),
-                   head = !aux && model_file && s->task->init_fresh && s->task->init_fresh(s->task->self, s->names[i]);
-        if ((aux || head) && !silt_safetensors_find(f, key)) {
-            aux ? fresh++ : fresh_head++;
+        if (may_start_fresh(s, i) && !silt_safetensors_find(f, key)) {
+            !strncmp(s->names[i], "aux.", 4) ? fresh++ : fresh_head++;
             continue;
         }
         bool narrower = s->task->init_narrower && s->task->init_narrower(s->task->self, s->names[i]);
@@ -411,6 +419,20 @@ silt_status train_ckpt_read(train_state *s, const char *path, int64_t *step_out)
                   path, pj, s->params_json);
 
     bool have_ema = ckpt_has_ema(s, f);
+    // A resume continues the same model: a parameter the checkpoint holds and
+    // this run's model lacks (a head it was started with, e.g. --itm-layers)
+    // would be dropped without a word.
+    for (int t = 0; t < silt_safetensors_count(f); t++) {
+        const char *name = silt_safetensors_get(f, t)->name;
+        if (!strncmp(name, "ema.", 4) || !strncmp(name, "adam_m.", 7) || !strncmp(name, "adam_v.", 7)) continue;
+        bool known = false;
+        for (int i = 0; i < s->n && !known; i++) known = !strcmp(name, s->names[i]);
+        if (!known) {
+            st = SILT_FAIL(SILT_ERR_FORMAT, "%s holds parameter %s, which this run's model lacks (resume with the "
+                                            "model options the run was started with)", path, name);
+            goto done;
+        }
+    }
     // Validate everything, then copy: a bad file changes nothing.
     static const char *const prefixes[4] = {"", "ema.", "adam_m.", "adam_v."};
     for (int i = 0; i < s->n; i++)

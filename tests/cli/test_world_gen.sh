@@ -8,8 +8,9 @@
 #    parameters record prompt, seed, steps, guidance and model; --native 32 px;
 #    --grid 4; softpag/pag/none guidance with --heads; unknown words warned;
 #    gen eval --suite runs on it, batched or not, with the same result;
-#    best-of-n with a world-judge (gen train --arch clip --hard-negatives) or
-#    world-CLIP, n 1 equal to the plain image; a
+#    best-of-n with a world-judge (gen train --arch clip --hard-negatives,
+#    --itm-layers: a judge head, its resume and --init) or world-CLIP, n 1
+#    equal to the plain image; a
 #    `gen train --arch mmdit` checkpoint and its export generate alike;
 #  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
 #    one-line error; bad flags give one-line errors with exit 2.
@@ -144,7 +145,8 @@ check gen-negative-matters differs "$tmp/a.png" "$tmp/neg.png"
 
 # Best-of-n: n candidates, the kept ones recorded; n 1 is the plain image;
 # world-CLIP scores by default, --reward judge takes a `gen train --arch clip
-# --hard-negatives` export (--judge, required); tts is the VAR's.
+# --hard-negatives` export (--judge FILE; without it the built-in world-judge,
+# or one line naming it where there is none); tts is the VAR's.
 expect judge-train 0 "$gen" train --arch clip --hard-negatives 2 --category-weights position=9 --steps 2 --batch 4 --out "$tmp/judge"
 check judge-train-says err_has "2 hard-negative captions per image"
 check judge-train-weights err_has "clip: train captions by category: .*position 43%"  # 9 of 21
@@ -165,6 +167,17 @@ expect judge-itm 0 "$gen" train --arch clip --init "$tmp/judge.safetensors" --it
 check judge-itm-fresh err_has "lacks the 23 parameters of the model's new head: they start fresh"
 expect judge-itm-export 0 "$gen" train --arch clip --export "$tmp/judgeitm" --out "$tmp/judgeitm.safetensors"
 check judge-itm-file grep -aq "itm.head.weight" "$tmp/judgeitm.safetensors"
+# A resume keeps the model it started with: without --itm-layers the head
+# would be dropped, so it is refused (one line, nothing written).
+expect judge-itm-resume-plain 1 "$gen" train --arch clip --hard-negatives 2 --steps 3 --batch 4 --resume auto --out "$tmp/judgeitm"
+check judge-itm-resume-plain-line bash -c "[ \$(grep -c '^gen: ' '$tmp/err') -eq 1 ]"  # after the task's info lines
+check judge-itm-resume-plain-says err_has "holds parameter itm\..*, which this run's model lacks"
+check judge-itm-resume-plain-nothing-new test ! -e "$tmp/judgeitm/checkpoint_3.safetensors"
+# --init from a plain world-CLIP run's checkpoint (no config at all): its EMA towers, a fresh head.
+expect plain-clip-run 0 "$gen" train --arch clip --steps 1 --batch 4 --ema 0.99 --out "$tmp/plainclip"
+expect judge-itm-init-ckpt 0 "$gen" train --arch clip --init "$tmp/plainclip" --itm-layers 1 --hard-negatives 1 --steps 1 --batch 4 --out "$tmp/judgeitm2"
+check judge-itm-init-ckpt-fresh err_has "lacks the 23 parameters of the model's new head: they start fresh"
+check judge-itm-init-ckpt-ema bash -c "! grep -q 'no EMA weights' '$tmp/err'"
 expect judge-itm-no-neg 2 "$gen" train --arch clip --itm-layers 1 --steps 1 --out "$tmp/x"
 check judge-itm-no-neg-line one_line
 check judge-itm-no-neg-says err_has "give --hard-negatives K >= 1"

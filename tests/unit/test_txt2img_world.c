@@ -289,7 +289,7 @@ static void test_best_of_n(silt_txt2img *t) {
         for (int ch = 0; ch < 3; ch++)
             for (int q = 0; q < 32 * 32; q++) px[ch * 1024 + q] = 2.0f * all[0]->data[(size_t)q * all[0]->c + ch] / 255.0f - 1.0f;
         double logit = NAN, cos = wclip_score(head_judge, px, prompts[0], NULL);
-        CHECK_OK(wclip_itm_scores(head_judge, px, &prompts[0], 1, &logit));
+        CHECK_OK(wclip_itm_scores(head_judge, px, &prompts[0], 1, &logit, NULL));
         double want = logit + VAR_JUDGE_COS_WEIGHT * 100.0 * cos, got_r = reward_of(all[0], VAR_REWARD_JUDGE, head_judge, prompts[0]);
         CHECK_MSG(fabs(got_r - want) <= 1e-4 * fmax(1, fabs(want)), "head judge reward %.6f, want %.6f", got_r, want);
     }

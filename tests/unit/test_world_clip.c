@@ -606,9 +606,13 @@ static void test_judge_head(void) {
         }
     CHECK_MSG(fabs(all[0] - all[C]) > 1e-4, "the head does not read the image (%.6f, %.6f)", all[0], all[C]);
     CHECK_MSG(fabs(all[0] - all[1]) > 1e-4, "left of and right of score alike (%.6f, %.6f)", all[0], all[1]);
-    double sc[C];
-    CHECK_OK(wclip_itm_scores(m, img, caps, C, sc));
-    for (int k = 0; k < C; k++) CHECK_MSG(fabs(sc[k] - all[k]) <= 1e-5 * fmax(1, fabs(sc[k])), "score %d: %g vs %g", k, sc[k], all[k]);
+    double sc[C], cs[C];
+    CHECK_OK(wclip_itm_scores(m, img, caps, C, sc, cs));
+    for (int k = 0; k < C; k++) {
+        CHECK_MSG(fabs(sc[k] - all[k]) <= 1e-5 * fmax(1, fabs(sc[k])), "score %d: %g vs %g", k, sc[k], all[k]);
+        double want = wclip_score(m, img, caps[k], NULL);  // the cosine from the same encodings
+        CHECK_MSG(fabs(cs[k] - want) <= 1e-6, "cosine %d: %.7f, wclip_score %.7f", k, cs[k], want);
+    }
     char path[512];
     snprintf(path, sizeof path, "%s/judge.safetensors.zst", tmpdir);
     CHECK_OK(wclip_save(m, path));
@@ -620,7 +624,7 @@ static void test_judge_head(void) {
     }
     c.itm_layers = 0;
     CHECK_OK(wclip_create(&c, 13, &plain));
-    CHECK(plain && wclip_itm_scores(plain, img, caps, C, sc) == SILT_ERR_ARG);
+    CHECK(plain && wclip_itm_scores(plain, img, caps, C, sc, NULL) == SILT_ERR_ARG);
     c.itm_layers = 17;
     CHECK(wclip_config_check(&c) == SILT_ERR_ARG);
     free(img);

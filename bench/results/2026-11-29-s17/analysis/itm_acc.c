@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 7; k++) cp[k] = caps[k];
         double sc[7];
         if (cos) { for (int k = 0; k < 7; k++) sc[k] = wclip_score(m, img, cp[k], NULL); }
-        else if (wclip_itm_scores(m, img, cp, 7, sc)) return 4;
+        else if (wclip_itm_scores(m, img, cp, 7, sc, NULL)) return 4;
         for (int k = 1; k < 7; k++) {
             if (kinds[k]) rel_n++, rel_hit += sc[0] > sc[k];
             else oth_n++, oth_hit += sc[0] > sc[k];

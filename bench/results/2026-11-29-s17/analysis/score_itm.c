@@ -19,7 +19,7 @@ static void flush(const wclip_model *m, const char *dir, int idx, char caps[][25
     const char *cp[MAXC];
     double sc[MAXC];
     for (int i = 0; i < n; i++) cp[i] = caps[i];
-    if (wclip_itm_scores(m, x, cp, n, sc)) { fprintf(stderr, "score fail\n"); exit(3); }
+    if (wclip_itm_scores(m, x, cp, n, sc, NULL)) { fprintf(stderr, "score fail\n"); exit(3); }
     for (int i = 0; i < n; i++) printf("%d|%s|%.6f\n", idx, caps[i], sc[i]);
 }
 int main(int argc, char **argv) {
