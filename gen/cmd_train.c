@@ -16,31 +16,6 @@
 static const char *const device_choices[] = {"auto", "cpu", "cuda", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 
-// "name=w,name=w": the named categories' weights, the others as given in w.
-static silt_status parse_category_weights(const char *spec, int w[WORLD_CAT_COUNT]) {
-    char buf[512];
-    if (!*spec || snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
-        return SILT_FAIL(SILT_ERR_ARG, "expected NAME=W,... (a category and an integer weight)");
-    int total = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '='), *end = NULL;
-        if (!eq) return SILT_FAIL(SILT_ERR_ARG, "'%s': expected NAME=W", tok);
-        *eq = 0;
-        world_category c;
-        if (world_category_from_name(tok, &c) != SILT_OK)
-            return SILT_FAIL(SILT_ERR_ARG, "unknown category '%s' (single_object, two_objects, counting, colours, "
-                                           "position, colour_attribution, background)", tok);
-        long v = strtol(eq + 1, &end, 10);
-        if (end == eq + 1 || *end || v < 0 || v > WORLD_TRAIN_WEIGHT_MAX)
-            return SILT_FAIL(SILT_ERR_ARG, "%s: weight '%s' is not an integer in 0..%d", tok, eq + 1,
-                             WORLD_TRAIN_WEIGHT_MAX);
-        w[c] = (int)v;
-    }
-    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += w[c];
-    if (total < 1) return SILT_FAIL(SILT_ERR_ARG, "every weight is 0");
-    return SILT_OK;
-}
-
 int cmd_train(int argc, char **argv) {
     // device_choices index. The default is cpu, not auto: until the GPU path
     // has run on a GPU (and its run-to-run determinism is known) a plain
@@ -56,7 +31,8 @@ int cmd_train(int argc, char **argv) {
     double repa_weight = 0;
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
-    double time_shift = 1.0, object_weight = 0, pure_noise = 0;
+    double time_shift = 1.0, object_weight = 0, pure_noise = 0, samples_fraction = 0.5;
+    const char *samples = NULL;
     int hard_negatives = 0;
     bool class_token = false;
     int itm_layers = 0;
@@ -139,6 +115,12 @@ int cmd_train(int argc, char **argv) {
          "mmdit: train a fraction P of the images at sigma 1, the sampler's start, where only the caption tells "
          "the layout (the shifted draws almost never get there)",
          NULL, 0, 0.5},
+        {"samples", 0, ARG_STR, &samples, "FILE[,FILE]",
+         "mmdit: rejection-sampling fine-tuning: a fraction (--samples-fraction) of the images are the model's own "
+         "verified samples (gen world harvest files) with their captions instead of renders",
+         NULL, 0, -1},
+        {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
+         NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
          "mmdit, clip: the train captions' category mix as relative integer weights, changing the named ones from the "
          "defaults single_object=2,two_objects=2,counting=2,colours=2,position=3,colour_attribution=2,background=2 "
@@ -230,7 +212,7 @@ int cmd_train(int argc, char **argv) {
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
         // Training-only flags would be silently ignored by an export.
         const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
-                                 : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise"
+                                 : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise" : samples ? "samples"
                                  : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : class_token ? "class-token"
                                  : itm_layers ? "itm-layers" : NULL;
         if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
@@ -299,11 +281,14 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
     if (pure_noise != 0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--pure-noise is for --arch mmdit");
+    if (samples && strcmp(arch, "mmdit")) return args_usage_error(&p, "--samples is for --arch mmdit");
+    if (args_was_given(&p, given, "samples-fraction") && !samples)
+        return args_usage_error(&p, "--samples-fraction needs --samples FILE");
     int cat_weights[WORLD_CAT_COUNT];
     world_train_weights(cat_weights);
     if (cat_spec && strcmp(arch, "mmdit") && strcmp(arch, "clip"))
         return args_usage_error(&p, "--category-weights is for --arch mmdit and clip");
-    if (cat_spec && parse_category_weights(cat_spec, cat_weights) != SILT_OK)
+    if (cat_spec && world_parse_category_weights(cat_spec, cat_weights) != SILT_OK)
         return args_usage_error(&p, "--category-weights %s: %s", cat_spec, silt_last_error_message());
     if (object_weight != 0 && strcmp(arch, "ae")) return args_usage_error(&p, "--object-weight is for --arch ae");
     if (hard_negatives != 0 && strcmp(arch, "clip")) return args_usage_error(&p, "--hard-negatives is for --arch clip");
@@ -320,7 +305,8 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .pure_noise = pure_noise, .category_weights = cat_spec ? cat_weights : NULL,
+                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction,
+                               .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,
                                .itm_layers = itm_layers};
     silt_train_task task = {0};

@@ -334,22 +334,24 @@ static int world_test_model_cmd(int argc, char **argv) {
 }
 
 int cmd_world(int argc, char **argv) {
-    const char *usage = "usage: gen world render|prompts|clip-eval|vq-eval|test-model [options]  (see gen world render --help)\n";
+    const char *usage = "usage: gen world render|prompts|clip-eval|vq-eval|harvest|test-model [options]  (see gen world render --help)\n";
     if (argc < 1) { fputs(usage, stderr); return 2; }
     if (!strcmp(argv[0], "render")) return world_render_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "prompts")) return world_prompts_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "clip-eval")) return world_clip_eval_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "test-model")) return world_test_model_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "vq-eval")) return world_vq_eval_cmd(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "harvest")) return world_harvest_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("%s\n  render   render a captioned scene (a suite item or a caption) to PNG\n"
                "  prompts  list the eval or heldout prompt suite\n"
                "  clip-eval  retrieval accuracy of a world-CLIP model on a suite\n"
                "  vq-eval  reconstruction quality of a world VQ tokenizer (or autoencoder) on a suite\n"
+               "  harvest  a world MMDiT's verified self-samples (gen train --arch mmdit --samples)\n"
                "  test-model write a tiny random world MMDiT (for tests)\n", usage);
         return 0;
     }
-    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts, clip-eval, vq-eval or test-model)\n", argv[0]);
+    fprintf(stderr, "gen: world: unknown subcommand '%s' (expected render, prompts, clip-eval, vq-eval, harvest or test-model)\n", argv[0]);
     return 2;
 }
 

@@ -10,6 +10,7 @@ int cmd_train(int argc, char **argv);
 int cmd_world(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_eval_suite(int argc, char **argv);  // gen eval --suite (cmd_eval hands over)
+int world_harvest_cmd(int argc, char **argv);  // gen world harvest (cmd_world hands over)
 
 // Prints "gen: <silt_last_error_message()>" and returns 1.
 int gen_fail(const char *what);

@@ -3,6 +3,7 @@
 #include "world/suites.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -485,5 +486,30 @@ silt_status world_suite_item(world_suite s, uint64_t seed, int64_t index, world_
     // may be anything. Eval scenes stay inside the train distribution.
     SILT_TRY(world_scene_for_reqs(&it.reqs, s == WORLD_SUITE_EVAL ? world_heldout_pairs() : 0, &rng, &it.scene));
     *out = it;
+    return SILT_OK;
+}
+
+// "name=w,name=w": the named categories' weights, the others as given in w.
+silt_status world_parse_category_weights(const char *spec, int w[WORLD_CAT_COUNT]) {
+    char buf[512];
+    if (!*spec || snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf)
+        return SILT_FAIL(SILT_ERR_ARG, "expected NAME=W,... (a category and an integer weight)");
+    int total = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '='), *end = NULL;
+        if (!eq) return SILT_FAIL(SILT_ERR_ARG, "'%s': expected NAME=W", tok);
+        *eq = 0;
+        world_category c;
+        if (world_category_from_name(tok, &c) != SILT_OK)
+            return SILT_FAIL(SILT_ERR_ARG, "unknown category '%s' (single_object, two_objects, counting, colours, "
+                                           "position, colour_attribution, background)", tok);
+        long v = strtol(eq + 1, &end, 10);
+        if (end == eq + 1 || *end || v < 0 || v > WORLD_TRAIN_WEIGHT_MAX)
+            return SILT_FAIL(SILT_ERR_ARG, "%s: weight '%s' is not an integer in 0..%d", tok, eq + 1,
+                             WORLD_TRAIN_WEIGHT_MAX);
+        w[c] = (int)v;
+    }
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) total += w[c];
+    if (total < 1) return SILT_FAIL(SILT_ERR_ARG, "every weight is 0");
     return SILT_OK;
 }

@@ -58,6 +58,10 @@ silt_status world_suite_item(world_suite s, uint64_t seed, int64_t index, world_
 #define WORLD_TRAIN_WEIGHT_MAX 1000
 silt_status world_train_item(uint64_t seed, int64_t index, const int *weights, world_item *out);
 void world_train_weights(int out[WORLD_CAT_COUNT]);
+// "name=w,name=w" (e.g. "position=9,counting=4"): the named categories'
+// weights set in w, the others left as given. SILT_ERR_ARG naming the bad
+// part: an unknown category, a weight outside 0..WORLD_TRAIN_WEIGHT_MAX, all 0.
+silt_status world_parse_category_weights(const char *spec, int w[WORLD_CAT_COUNT]);
 
 // A hard negative for contrastive training (world-judge, `gen train --arch
 // clip --hard-negatives K`): requirements that differ from r by one edit and

@@ -85,6 +85,10 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         s = silt_train_mmdit_set_category_weights(out, o->category_weights);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->samples) {
+        s = silt_train_mmdit_set_samples(out, o->samples, o->samples_fraction > 0 ? o->samples_fraction : 0.5);
+        if (s) silt_train_task_free(out);
+    }
     return s;
 }
 

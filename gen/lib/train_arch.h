@@ -27,6 +27,8 @@ typedef struct silt_train_arch_opts {
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
+    const char *samples;    // mmdit: harvested sample sets, comma-separated (silt_train_mmdit_set_samples); NULL: none
+    double samples_fraction;  // mmdit: the fraction of images they replace (0: 0.5)
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
     bool class_token;       // clip: the image tower pools by a class token (wclip_config.img_cls), not the mean
@@ -186,6 +188,18 @@ silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const i
 // terminal SNR argument of Lin et al. 2024 for flow matching). Recorded in
 // the config ("aux_pure_noise").
 silt_status silt_train_mmdit_set_pure_noise(silt_train_task *task, double fraction);
+// Rejection-sampling fine-tuning: each training image is, with probability
+// `fraction` (0, 1], a verified self-sample instead of a render, drawn
+// uniformly from the sample sets `paths` names (comma-separated `gen world
+// harvest` files, gen/lib/harvest.h), with its caption; everything else
+// (dropout, sigmas, noise, the latent encoding) as for a render. Recorded in
+// the config ("aux_samples": the count, "aux_samples_fraction").
+silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *paths, double fraction);
+// The clean images (B, 3, 32, 32) in [-1, 1] and the items (captions before
+// dropout) of training batch batch_index: renders from the train sampler,
+// some replaced by samples (above). What the step's loss trains on.
+silt_status silt_train_mmdit_batch(const silt_train_task *task, uint64_t data_seed, int64_t batch_index, int B, float *x0,
+                                   world_item *items);
 // Whether image j is a pure-noise one under the Philox stream seed_p.
 bool silt_train_mmdit_pure(uint64_t seed_p, int64_t j, double fraction);
 // Image j's sigma under the Philox stream seed_t (the task's PURPOSE_TIME seed).

@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "cuda/cuda.h"
+#include "gen/lib/harvest.h"
 #include "gen/lib/train_arch.h"
 #include "gen/lib/world_latent.h"
 #include "sample/sample.h"
@@ -21,7 +22,7 @@
 #include "world/suites.h"
 
 // Purposes of the random draws (silt_train_batch_rng and the Philox seeds).
-enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3, PURPOSE_PURE = 5 };
+enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3, PURPOSE_PURE = 5, PURPOSE_SAMPLES = 6 };
 
 typedef struct mmdit_task {
     mmdit_model *m;
@@ -38,6 +39,10 @@ typedef struct mmdit_task {
     double pure_noise;  // silt_train_mmdit_set_pure_noise: the fraction of images at sigma 1; 0: none
     bool weighted;      // silt_train_mmdit_set_category_weights: the train sampler's categories drawn by cat_weights
     int cat_weights[WORLD_CAT_COUNT];
+    // silt_train_mmdit_set_samples: verified self-samples (gen world harvest)
+    // that replace this fraction of the renders, image and caption.
+    silt_sample_set *samples;
+    double samples_fraction;
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
@@ -103,6 +108,7 @@ static void task_destroy(void *self) {
     wclip_free(t->clip);
     var_vq_free(t->ae);
     silt_graph_free(t->ae_g);
+    silt_sample_set_free(t->samples);
     // The projector may live on the device (task_to_device): the device-aware free.
     for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free_cuda(t->repa_w[k]), silt_tensor_free_cuda(t->repa_b[k]);
     free(t);
@@ -201,6 +207,41 @@ bool silt_train_mmdit_pure(uint64_t seed_p, int64_t j, double fraction) {
     return silt_rng_next_double(&r) < fraction;
 }
 
+static silt_status batch_data(const mmdit_task *t, uint64_t data_seed, int64_t batch_index, int B, float *x0,
+                              world_item *items) {
+    const int S = SILT_TRAIN_MMDIT_IMAGE;
+    const int64_t npix = 3 * (int64_t)S * S;
+    SILT_TRY(silt_train_render_batch_weighted(data_seed, batch_index * B, B, S, t->weighted ? t->cat_weights : NULL, x0,
+                                              items, NULL));
+    if (t->samples) {
+        // Image j is a harvested sample instead with probability samples_fraction,
+        // drawn uniformly from the set (both from Philox (seed, j): resumable).
+        const uint64_t seed_s = purpose_seed(data_seed, PURPOSE_SAMPLES);
+        const silt_sample_set *ss = t->samples;
+        for (int i = 0; i < B; i++) {
+            silt_rng r = silt_rng_init(seed_s, (uint64_t)(batch_index * B + i));
+            if (!(silt_rng_next_double(&r) < t->samples_fraction)) continue;
+            const int64_t u = (int64_t)(silt_rng_next_double(&r) * (double)ss->n) % ss->n;
+            const uint8_t *src = ss->images + (size_t)u * (size_t)npix;
+            for (int64_t q = 0; q < (int64_t)S * S; q++)
+                for (int ch = 0; ch < 3; ch++)
+                    x0[(size_t)i * npix + (size_t)ch * S * S + q] = src[q * 3 + ch] * (2.0f / 255.0f) - 1.0f;
+            memcpy(items[i].caption, ss->captions[u], sizeof items[i].caption);
+            items[i].category = ss->categories[u];
+            items[i].reqs = ss->reqs[u];
+            memset(&items[i].scene, 0, sizeof items[i].scene);  // the sample's scene is not known
+        }
+    }
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_batch(const silt_train_task *task, uint64_t data_seed, int64_t batch_index, int B, float *x0,
+                                   world_item *items) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit") || !x0 || !items || B < 1 || batch_index < 0)
+        return SILT_FAIL(SILT_ERR_ARG, "mmdit batch: bad argument");
+    return batch_data(task->self, data_seed, batch_index, B, x0, items);
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     mmdit_task *t = self;
     const wclip_config *cc = wclip_get_config(t->clip);
@@ -220,8 +261,7 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
     // x0: the B renders in [-1, 1].
     world_item *items = silt_arena_alloc(ha, (size_t)B * sizeof *items);
     if (!items) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
-    silt_status rs = silt_train_render_batch_weighted(data_seed, batch_index * B, B, S,
-                                                      t->weighted ? t->cat_weights : NULL, x0, items, NULL);
+    silt_status rs = batch_data(t, data_seed, batch_index, B, x0, items);
     if (rs) return fail(g, rs);
     for (int i = 0; i < B; i++) {
         // Caption dropout (for classifier-free guidance): the null caption is "".
@@ -507,6 +547,61 @@ silt_status silt_train_mmdit_set_category_weights(silt_train_task *task, const i
     SILT_TRY(config_add_aux(t, aux, "category weights"));
     memcpy(t->cat_weights, weights, sizeof t->cat_weights);
     t->weighted = true;
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *paths, double fraction) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "samples: not a world MMDiT task");
+    mmdit_task *t = task->self;
+    if (t->samples) return SILT_FAIL(SILT_ERR_ARG, "samples: already set");
+    if (!paths || !*paths) return SILT_FAIL(SILT_ERR_ARG, "samples: no file");
+    if (!(fraction > 0 && fraction <= 1)) return SILT_FAIL(SILT_ERR_ARG, "samples fraction %g outside (0, 1]", fraction);
+    // Every file of the comma-separated list, concatenated.
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", paths) >= (int)sizeof buf) return SILT_FAIL(SILT_ERR_ARG, "samples: list too long");
+    silt_sample_set *all = NULL;
+    silt_status s = SILT_OK;
+    for (char *save = NULL, *f = strtok_r(buf, ",", &save); f && s == SILT_OK; f = strtok_r(NULL, ",", &save)) {
+        silt_sample_set *one = NULL;
+        s = silt_sample_set_load(f, &one);
+        if (s == SILT_OK && !all) { all = one; continue; }
+        if (s == SILT_OK) {
+            const int64_t n = all->n + one->n;
+            const size_t px = (size_t)all->size * all->size * 3;
+            uint8_t *im = realloc(all->images, px * (size_t)n);
+            if (im) all->images = im;
+            char(*cap)[WORLD_CAPTION_MAX] = realloc(all->captions, sizeof *cap * (size_t)n);
+            if (cap) all->captions = cap;
+            world_category *cat = realloc(all->categories, sizeof *cat * (size_t)n);
+            if (cat) all->categories = cat;
+            world_reqs *rq = realloc(all->reqs, sizeof *rq * (size_t)n);
+            if (rq) all->reqs = rq;
+            if (!im || !cap || !cat || !rq) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+            if (s == SILT_OK) {
+                memcpy(all->images + px * (size_t)all->n, one->images, px * (size_t)one->n);
+                memcpy(all->captions + all->n, one->captions, sizeof *cap * (size_t)one->n);
+                memcpy(all->categories + all->n, one->categories, sizeof *cat * (size_t)one->n);
+                memcpy(all->reqs + all->n, one->reqs, sizeof *rq * (size_t)one->n);
+                all->n = n;
+            }
+        }
+        silt_sample_set_free(one);
+    }
+    if (s == SILT_OK && all->size != SILT_TRAIN_MMDIT_IMAGE)
+        s = SILT_FAIL(SILT_ERR_SHAPE, "samples: %d px images; the model trains on %d px", all->size, SILT_TRAIN_MMDIT_IMAGE);
+    char aux[128];
+    snprintf(aux, sizeof aux, "\"aux_samples\": %lld, \"aux_samples_fraction\": %.9g", s ? 0LL : (long long)all->n, fraction);
+    if (s == SILT_OK) s = config_add_aux(t, aux, "samples");
+    if (s != SILT_OK) {
+        silt_sample_set_free(all);
+        return s;
+    }
+    t->samples = all, t->samples_fraction = fraction;
+    int per[WORLD_CAT_COUNT] = {0};
+    for (int64_t i = 0; i < all->n; i++) per[all->categories[i]]++;
+    silt_info("mmdit: %.0f%% of the images from %lld harvested samples (position %d, counting %d, two_objects %d)",
+              100 * fraction, (long long)all->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING], per[WORLD_CAT_TWO_OBJECTS]);
     return SILT_OK;
 }
 

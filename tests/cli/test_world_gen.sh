@@ -12,6 +12,8 @@
 #    --itm-layers: a judge head, its resume and --init) or world-CLIP, n 1
 #    equal to the plain image; a
 #    `gen train --arch mmdit` checkpoint and its export generate alike;
+#    gen world harvest (counts, file, errors) and gen train --samples (a set
+#    trains and resumes exactly; errors);
 #  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
 #    one-line error; bad flags give one-line errors with exit 2.
 # Usage: test_world_gen.sh PATH/TO/gen
@@ -237,6 +239,48 @@ if "$gen" train --help | grep -q -- --export; then
     check mm-ckpt-equals-export same_pixels "$tmp/mm1.png" "$tmp/mm2.png"
     check mm-pixels-compared not_same_pixels "$tmp/mm1.png" "$tmp/a.png"  # the comparison can fail
 fi
+
+# 2c. gen world harvest (verified self-samples) and gen train --samples. The
+# random model's images rarely pass: its run checks the counts and the file;
+# a set written here (3 random images, train items 0..2) trains and resumes.
+expect harvest 0 "$gen" world harvest "${m[@]}" --count 4 --tries 2 --batch 3 --category-weights position=1000 -o "$tmp/h.safetensors"
+check harvest-summary out_has "harvest: 4 items, "
+check harvest-categories out_has "  position               4 items"
+check harvest-file test -s "$tmp/h.safetensors"
+expect harvest-no-out 2 "$gen" world harvest "${m[@]}" --count 4
+check harvest-no-out-line one_line
+expect harvest-no-count 2 "$gen" world harvest "${m[@]}" -o "$tmp/h2.safetensors"
+check harvest-no-count-line one_line
+expect harvest-bad-weights 2 "$gen" world harvest "${m[@]}" --count 4 --category-weights shapes=2 -o "$tmp/h2.safetensors"
+check harvest-bad-weights-line one_line
+expect harvest-not-world 2 "$gen" world harvest --model "$SILT_SOURCE_DIR/tests/golden/dit_diffusers.model.safetensors" --count 1 -o "$tmp/h2.safetensors"
+check harvest-not-world-line one_line
+expect harvest-no-dir 1 "$gen" world harvest "${m[@]}" --count 1 -o "$tmp/no/such/h.safetensors"
+check harvest-no-dir-line one_line
+python3 - "$tmp/set.safetensors" <<'PY'
+import json, struct, sys
+n, s = 3, 32
+img = bytes((i * 37 + 11) % 256 for i in range(n * s * s * 3))
+items = b"".join(struct.pack("<q", i) for i in range(n))
+head = {"__metadata__": {"silt.kind": "world-samples", "silt.seed": "0", "silt.weights": "2,2,2,2,3,2,2"},
+        "items": {"dtype": "I64", "shape": [n], "data_offsets": [0, len(items)]},
+        "images": {"dtype": "U8", "shape": [n, s, s, 3], "data_offsets": [len(items), len(items) + len(img)]}}
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + items + img)
+PY
+rs=(--arch mmdit --size tiny --batch 4 --clip-model "$clip" --samples "$tmp/set.safetensors" --samples-fraction 0.5)
+expect samples-train 0 "$gen" train "${rs[@]}" --steps 4 --ckpt-every 2 --out "$tmp/rs"
+check samples-train-says err_has "50% of the images from 3 harvested samples"
+expect samples-resume 0 "$gen" train "${rs[@]}" --steps 6 --ckpt-every 2 --resume auto --out "$tmp/rs"
+expect samples-straight 0 "$gen" train "${rs[@]}" --steps 6 --ckpt-every 2 --out "$tmp/rs2"
+check samples-resume-exact cmp -s "$tmp/rs/checkpoint_6.safetensors" "$tmp/rs2/checkpoint_6.safetensors"
+expect samples-not-set 1 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --steps 1 --samples "$model" --out "$tmp/rs3"
+check samples-not-set-says err_has "not a sample set"
+expect samples-fraction-alone 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --steps 1 --samples-fraction 0.3 --out "$tmp/rs3"
+check samples-fraction-alone-line one_line
+expect samples-clip 2 "$gen" train --arch clip --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/rs3"
+check samples-clip-line one_line
 
 # 3. The built-in models: found through $SILT_MODELS; a one-line error naming
 # the places looked in when absent (a copy of gen, so <gen>/../models is empty).

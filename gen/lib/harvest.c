@@ -1,0 +1,234 @@
+// Verified self-samples of a world model and the sample-set file (harvest.h).
+#include "gen/lib/harvest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/safetensors.h"
+#include "gen/lib/train_arch.h"
+#include "world/eval.h"
+
+#define HARVEST_MAX_TRIES 64
+#define HARVEST_MAX_BATCH 256
+
+silt_harvest_params silt_harvest_default_params(void) {
+    silt_harvest_params p;
+    memset(&p, 0, sizeof p);
+    p.tries = 4;
+    p.batch = 16;
+    p.save_every = 256;
+    p.progress = true;
+    world_train_weights(p.weights);
+    return p;
+}
+
+// splitmix64's finaliser: candidates' seeds that share no stream with the
+// train items' own draws (silt_rng_init(seed, index)).
+static uint64_t mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+uint64_t silt_harvest_noise_seed(uint64_t seed, int64_t item, int k) {
+    return mix64(mix64(seed ^ 0x4A52E57ull) + (uint64_t)item * HARVEST_MAX_TRIES + (uint64_t)k) & ((1ull << 53) - 1);
+}
+
+typedef struct kept_list {
+    int64_t n, cap;
+    uint8_t *images;
+    int64_t *items;
+    int32_t *tries;
+} kept_list;
+
+static silt_status kept_push(kept_list *k, const silt_image *im, int64_t item, int tri) {
+    const size_t px = (size_t)im->w * im->h * 3;
+    if (k->n == k->cap) {
+        int64_t cap = k->cap ? 2 * k->cap : 256;
+        uint8_t *ni = realloc(k->images, px * (size_t)cap);
+        if (ni) k->images = ni;
+        int64_t *nit = realloc(k->items, sizeof(int64_t) * (size_t)cap);
+        if (nit) k->items = nit;
+        int32_t *nt = realloc(k->tries, sizeof(int32_t) * (size_t)cap);
+        if (nt) k->tries = nt;
+        if (!ni || !nit || !nt) return SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory for %lld images", (long long)cap);
+        k->cap = cap;
+    }
+    memcpy(k->images + px * (size_t)k->n, im->data, px);
+    k->items[k->n] = item, k->tries[k->n] = tri;
+    k->n++;
+    return SILT_OK;
+}
+
+static silt_status write_set(const silt_harvest_params *p, const kept_list *k, int size, int64_t tried, const char *path) {
+    silt_st_writer *w = silt_st_writer_create();
+    if (!w) return SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
+    char wbuf[128] = "", num[64];
+    for (int c = 0; c < WORLD_CAT_COUNT; c++)
+        snprintf(wbuf + strlen(wbuf), sizeof wbuf - strlen(wbuf), "%s%d", c ? "," : "", p->weights[c]);
+    silt_status s = silt_st_writer_set_metadata(w, "silt.kind", "world-samples");
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.weights", wbuf);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)p->seed);
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.seed", num);
+    snprintf(num, sizeof num, "%lld", (long long)tried);
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.items_tried", num);
+    snprintf(num, sizeof num, "%d", p->tries);
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.tries", num);
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.model", p->model_name ? p->model_name : "");
+    if (!s) s = silt_st_writer_add(w, "images", SILT_ST_U8, 4, (const int64_t[]){k->n, size, size, 3}, k->images);
+    if (!s) s = silt_st_writer_add(w, "items", SILT_ST_I64, 1, (const int64_t[]){k->n}, k->items);
+    if (!s) s = silt_st_writer_add(w, "tries", SILT_ST_I32, 1, (const int64_t[]){k->n}, k->tries);
+    if (!s) s = silt_st_writer_write(w, path);
+    silt_st_writer_free(w);
+    return s;
+}
+
+silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path, silt_harvest_result *r) {
+    if (!p || !p->model || !out_path) return SILT_FAIL(SILT_ERR_ARG, "harvest: NULL argument");
+    if (!silt_txt2img_get_info(p->model)->world_text || silt_txt2img_get_info(p->model)->family != SILT_FAMILY_MMDIT)
+        return SILT_FAIL(SILT_ERR_ARG, "harvest: the model must be a world MMDiT");
+    if (p->tries < 1 || p->tries > HARVEST_MAX_TRIES)
+        return SILT_FAIL(SILT_ERR_ARG, "harvest: tries %d outside 1..%d", p->tries, HARVEST_MAX_TRIES);
+    if (p->batch < 1 || p->batch > HARVEST_MAX_BATCH)
+        return SILT_FAIL(SILT_ERR_ARG, "harvest: batch %d outside 1..%d", p->batch, HARVEST_MAX_BATCH);
+    if (p->offset < 0 || p->count < 1) return SILT_FAIL(SILT_ERR_ARG, "harvest: items must be a count >= 1 from offset >= 0");
+    const int size = SILT_TRAIN_MMDIT_IMAGE;
+    silt_harvest_result res;
+    memset(&res, 0, sizeof res);
+    kept_list kept = {0};
+    const int64_t chunk = p->save_every > 0 ? p->save_every : p->count;
+    world_item *items = malloc(sizeof(world_item) * (size_t)chunk);
+    int64_t *pending = malloc(sizeof(int64_t) * (size_t)chunk);
+    silt_status s = items && pending ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
+    silt_progress prog;
+    if (p->progress) silt_progress_begin(&prog, "harvest", p->count);
+    const double t0 = silt_time_now();
+    for (int64_t c0 = 0; c0 < p->count && s == SILT_OK; c0 += chunk) {
+        const int64_t nc = p->count - c0 < chunk ? p->count - c0 : chunk;
+        for (int64_t i = 0; i < nc && s == SILT_OK; i++) {
+            s = world_train_item(p->seed, p->offset + c0 + i, p->weights, &items[i]);
+            pending[i] = i;
+        }
+        // Round k draws candidate k of every item no candidate has passed yet.
+        int64_t np = nc;
+        for (int k = 0; k < p->tries && np > 0 && s == SILT_OK; k++) {
+            int64_t still = 0;
+            for (int64_t b0 = 0; b0 < np && s == SILT_OK; b0 += p->batch) {
+                const int B = (int)(np - b0 < p->batch ? np - b0 : p->batch);
+                const char *prompts[HARVEST_MAX_BATCH];
+                uint64_t seeds[HARVEST_MAX_BATCH];
+                for (int b = 0; b < B; b++) {
+                    const int64_t i = pending[b0 + b];
+                    prompts[b] = items[i].caption;
+                    seeds[b] = silt_harvest_noise_seed(p->seed, p->offset + c0 + i, k);
+                }
+                silt_txt2img_params gp = p->gen;
+                gp.prompt = NULL, gp.prompts = prompts, gp.seeds = seeds, gp.seed = seeds[0], gp.batch = B;
+                gp.width = gp.height = size;
+                gp.progress = false, gp.noise_out = gp.latent_out = NULL, gp.search = NULL;
+                silt_image *ims[HARVEST_MAX_BATCH] = {0};
+                s = silt_txt2img_run(p->model, &gp, ims, NULL);
+                for (int b = 0; b < B && s == SILT_OK; b++) {
+                    const int64_t i = pending[b0 + b];
+                    if (ims[b]->w != size || ims[b]->h != size || ims[b]->c != 3) {
+                        s = SILT_FAIL(SILT_ERR_SHAPE, "harvest: the model made a %dx%dx%d image, not %dx%dx3", ims[b]->w,
+                                      ims[b]->h, ims[b]->c, size, size);
+                        break;
+                    }
+                    world_eval_result er;
+                    s = world_eval_image_reqs(ims[b]->data, size, size, &items[i].reqs, &er);
+                    res.candidates++;
+                    if (s == SILT_OK && er.pass) {
+                        s = kept_push(&kept, ims[b], p->offset + c0 + i, k);
+                        res.kept++, res.cat_kept[items[i].category]++;
+                        if (k == 0) res.first_pass++;
+                    } else if (s == SILT_OK) {
+                        pending[still++] = i;  // still <= b0 + b: the order of the rest is kept
+                    }
+                }
+                for (int b = 0; b < B; b++) silt_image_free(ims[b]);
+            }
+            np = still;
+        }
+        for (int64_t i = 0; i < nc && s == SILT_OK; i++) res.cat_items[items[i].category]++;
+        if (s == SILT_OK) {
+            res.items += nc;
+            s = write_set(p, &kept, size, res.items, out_path);
+        }
+        if (p->progress) silt_progress_step(&prog, nc);
+    }
+    if (p->progress) silt_progress_end(&prog);
+    res.seconds = silt_time_now() - t0;
+    if (s == SILT_OK && r) *r = res;
+    free(items), free(pending), free(kept.images), free(kept.items), free(kept.tries);
+    return s;
+}
+
+void silt_sample_set_free(silt_sample_set *s) {
+    if (!s) return;
+    free(s->images), free(s->captions), free(s->categories), free(s->reqs), free(s);
+}
+
+silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
+    if (!path || !out) return SILT_FAIL(SILT_ERR_ARG, "sample set: NULL argument");
+    silt_safetensors *f = NULL;
+    SILT_TRY(silt_safetensors_open(path, &f));
+    silt_status s = SILT_OK;
+    const char *kind = silt_safetensors_metadata(f, "silt.kind"), *wspec = silt_safetensors_metadata(f, "silt.weights");
+    const char *seed_s = silt_safetensors_metadata(f, "silt.seed");
+    const silt_st_tensor *im = silt_safetensors_find(f, "images"), *it = silt_safetensors_find(f, "items");
+    silt_sample_set *set = NULL;
+    int w[WORLD_CAT_COUNT];
+    unsigned long long seed = 0;
+    if (!kind || strcmp(kind, "world-samples"))
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: not a sample set (metadata silt.kind is not world-samples: make one with "
+                                       "gen world harvest)", path);
+    else if (im && im->ndim == 4 && im->shape[0] == 0)
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: the sample set holds no images (no candidate passed)", path);
+    else if (!im || im->dtype != SILT_ST_U8 || im->ndim != 4 || im->shape[1] != SILT_TRAIN_MMDIT_IMAGE ||
+             im->shape[2] != SILT_TRAIN_MMDIT_IMAGE || im->shape[3] != 3 || im->shape[0] < 1)
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: 'images' must be U8 (K >= 1, %d, %d, 3)", path, SILT_TRAIN_MMDIT_IMAGE,
+                      SILT_TRAIN_MMDIT_IMAGE);
+    else if (!it || it->dtype != SILT_ST_I64 || it->ndim != 1 || it->shape[0] != im->shape[0])
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: 'items' must be I64 (%lld)", path, (long long)im->shape[0]);
+    else if (!seed_s || sscanf(seed_s, "%llu", &seed) != 1)
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.seed missing or not a number", path);
+    else if (!wspec || sscanf(wspec, "%d,%d,%d,%d,%d,%d,%d", &w[0], &w[1], &w[2], &w[3], &w[4], &w[5], &w[6]) != WORLD_CAT_COUNT)
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.weights must be %d integers", path, WORLD_CAT_COUNT);
+    const int64_t n = s == SILT_OK ? im->shape[0] : 0;
+    if (s == SILT_OK) {
+        set = calloc(1, sizeof *set);
+        if (set) {
+            set->n = n, set->size = SILT_TRAIN_MMDIT_IMAGE;
+            set->images = malloc(im->nbytes);
+            set->captions = malloc(sizeof *set->captions * (size_t)n);
+            set->categories = malloc(sizeof *set->categories * (size_t)n);
+            set->reqs = malloc(sizeof *set->reqs * (size_t)n);
+        }
+        if (!set || !set->images || !set->captions || !set->categories || !set->reqs)
+            s = SILT_FAIL(SILT_ERR_OOM, "%s: out of memory for %lld images", path, (long long)n);
+    }
+    if (s == SILT_OK) memcpy(set->images, im->data, im->nbytes);
+    for (int64_t i = 0; i < n && s == SILT_OK; i++) {
+        int64_t index;
+        memcpy(&index, (const char *)it->data + sizeof(int64_t) * (size_t)i, sizeof index);
+        world_item item;
+        if (index < 0) s = SILT_FAIL(SILT_ERR_FORMAT, "%s: item %lld has index %lld", path, (long long)i, (long long)index);
+        if (s == SILT_OK) s = world_train_item(seed, index, w, &item);
+        if (s == SILT_OK) {
+            memcpy(set->captions[i], item.caption, sizeof item.caption);
+            set->categories[i] = item.category;
+            set->reqs[i] = item.reqs;
+        }
+    }
+    silt_safetensors_close(f);
+    if (s != SILT_OK) {
+        silt_sample_set_free(set);
+        return s;
+    }
+    *out = set;
+    return SILT_OK;
+}

@@ -1,0 +1,78 @@
+// Verified self-samples of a world model (`gen world harvest`), and the
+// sample-set file they go into: rejection-sampling fine-tuning (RAFT, Dong et
+// al. 2023; the "filtered" baseline of ReST) for the world MMDiT. The model
+// draws train-suite captions; each item gets up to `tries` candidates and the
+// first that the exact world evaluator passes is kept. `gen train --arch mmdit
+// --samples FILE` then mixes the kept images into its renders, pulling the
+// model's own distribution toward what it already draws right (a verifier's
+// best-of-n distilled into single samples).
+//
+// The captions come from the train sampler (world_train_item), so the
+// held-out compositions stay unseen; eval captions can come up, as they do in
+// the renders the model was trained on (eval prompts are drawn from the train
+// distribution; world/suites.h).
+//
+// File (safetensors, metadata silt.kind = "world-samples"):
+//   images  U8  (K, S, S, 3)  the kept 8-bit images, as the evaluator saw them
+//   items   I64 (K)           their train-suite indices
+//   tries   I32 (K)           which candidate passed (0: the first)
+//   metadata silt.seed, silt.weights ("2,2,2,2,3,2,2": the train sampler's
+//   category weights), silt.model, silt.items_tried: the caption of image i is
+//   world_train_item(seed, items[i], weights).
+#ifndef SILT_HARVEST_H
+#define SILT_HARVEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "gen/lib/txt2img.h"
+#include "world/suites.h"
+
+typedef struct silt_harvest_params {
+    silt_txt2img *model;       // a world MMDiT
+    silt_txt2img_params gen;   // sampler and guidance (silt_txt2img_default_params)
+    const char *model_name;    // recorded in the file
+    uint64_t seed;             // the train items' seed, and of the candidates' noise
+    int64_t offset, count;     // train items [offset, offset + count)
+    int weights[WORLD_CAT_COUNT];  // the train sampler's category weights
+    int tries;                 // candidates per item (1..64); the first pass is kept
+    int batch;                 // images per model run
+    int save_every;            // items between rewrites of the output file (it always holds what is done)
+    bool progress;
+} silt_harvest_params;
+
+silt_harvest_params silt_harvest_default_params(void);  // seed 0, tries 4, batch 16, save_every 256, default weights
+
+typedef struct silt_harvest_result {
+    int64_t items, kept, candidates;
+    int64_t cat_items[WORLD_CAT_COUNT], cat_kept[WORLD_CAT_COUNT];
+    int64_t first_pass;  // items whose candidate 0 passed (the model's plain pass rate on them)
+    double seconds;
+} silt_harvest_result;
+
+// The noise seed of candidate k of train item i (a batch-1 run with this seed
+// redraws it).
+uint64_t silt_harvest_noise_seed(uint64_t seed, int64_t item, int k);
+
+// Runs the harvest and writes out_path (atomically, every save_every items
+// and at the end). r may be NULL.
+silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path, silt_harvest_result *r);
+
+// A loaded sample set: n images (size x size x 3, 8-bit) with their captions
+// (and each caption's category and requirements).
+typedef struct silt_sample_set {
+    int64_t n;
+    int size;
+    uint8_t *images;                  // n x size x size x 3
+    char (*captions)[WORLD_CAPTION_MAX];
+    world_category *categories;
+    world_reqs *reqs;
+} silt_sample_set;
+
+// Loads and checks a harvest file: one error naming what is wrong (not a
+// sample set, no images, shapes, an item whose caption cannot be rebuilt).
+silt_status silt_sample_set_load(const char *path, silt_sample_set **out);
+void silt_sample_set_free(silt_sample_set *s);  // NULL-safe
+
+#endif
