@@ -232,3 +232,32 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
     *out = set;
     return SILT_OK;
 }
+
+int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite) {
+    const int64_t n = world_suite_size(suite);
+    if (!s || n <= 0) return 0;
+    const size_t px = (size_t)s->size * s->size * 3;
+    char(*caps)[WORLD_CAPTION_MAX] = malloc(sizeof *caps * (size_t)n);
+    if (!caps) return -1;
+    for (int64_t k = 0; k < n; k++) {
+        world_item it;
+        if (world_suite_item(suite, 0, k, &it) != SILT_OK) it.caption[0] = 0;
+        memcpy(caps[k], it.caption, sizeof it.caption);
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        bool hit = false;
+        for (int64_t k = 0; k < n && !hit; k++) hit = !strcmp(caps[k], s->captions[i]);
+        if (hit) continue;
+        if (kept != i) {
+            memmove(s->images + px * (size_t)kept, s->images + px * (size_t)i, px);
+            memcpy(s->captions[kept], s->captions[i], sizeof s->captions[i]);
+            s->categories[kept] = s->categories[i], s->reqs[kept] = s->reqs[i];
+        }
+        kept++;
+    }
+    free(caps);
+    const int64_t dropped = s->n - kept;
+    s->n = kept;
+    return dropped;
+}

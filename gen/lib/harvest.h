@@ -10,7 +10,9 @@
 // The captions come from the train sampler (world_train_item), so the
 // held-out compositions stay unseen; eval captions can come up, as they do in
 // the renders the model was trained on (eval prompts are drawn from the train
-// distribution; world/suites.h).
+// distribution; world/suites.h). The trainer drops those samples
+// (silt_sample_set_drop_suite), so that world-GenEval measures prompts the
+// fine-tuning never saw drawn right by the model itself.
 //
 // File (safetensors, metadata silt.kind = "world-samples"):
 //   images  U8  (K, S, S, 3)  the kept 8-bit images, as the evaluator saw them
@@ -74,5 +76,9 @@ typedef struct silt_sample_set {
 // sample set, no images, shapes, an item whose caption cannot be rebuilt).
 silt_status silt_sample_set_load(const char *path, silt_sample_set **out);
 void silt_sample_set_free(silt_sample_set *s);  // NULL-safe
+// Drops the samples whose caption is one of the fixed suite's prompts (eval
+// or heldout), keeping the order of the rest; returns how many went (-1:
+// out of memory, nothing dropped).
+int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite);
 
 #endif

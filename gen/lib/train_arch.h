@@ -191,7 +191,8 @@ silt_status silt_train_mmdit_set_pure_noise(silt_train_task *task, double fracti
 // Rejection-sampling fine-tuning: each training image is, with probability
 // `fraction` (0, 1], a verified self-sample instead of a render, drawn
 // uniformly from the sample sets `paths` names (comma-separated `gen world
-// harvest` files, gen/lib/harvest.h), with its caption; everything else
+// harvest` files, gen/lib/harvest.h; those whose caption is an eval-suite
+// prompt dropped, SILT_ERR_ARG when none is left), with its caption; everything else
 // (dropout, sigmas, noise, the latent encoding) as for a render. Recorded in
 // the config ("aux_samples": the count, "aux_samples_fraction").
 silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *paths, double fraction);

@@ -588,6 +588,13 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
         }
         silt_sample_set_free(one);
     }
+    // The eval prompts' own samples go: world-GenEval then measures prompts
+    // the fine-tuning never saw the model draw right.
+    int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(all, WORLD_SUITE_EVAL) : 0;
+    if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+    if (s == SILT_OK && all->n == 0)
+        s = SILT_FAIL(SILT_ERR_ARG, "samples: all %lld samples have eval-suite captions (dropped: the eval suite measures "
+                                    "the fine-tuning)", (long long)dropped);
     if (s == SILT_OK && all->size != SILT_TRAIN_MMDIT_IMAGE)
         s = SILT_FAIL(SILT_ERR_SHAPE, "samples: %d px images; the model trains on %d px", all->size, SILT_TRAIN_MMDIT_IMAGE);
     char aux[128];
@@ -600,8 +607,10 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
     t->samples = all, t->samples_fraction = fraction;
     int per[WORLD_CAT_COUNT] = {0};
     for (int64_t i = 0; i < all->n; i++) per[all->categories[i]]++;
-    silt_info("mmdit: %.0f%% of the images from %lld harvested samples (position %d, counting %d, two_objects %d)",
-              100 * fraction, (long long)all->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING], per[WORLD_CAT_TWO_OBJECTS]);
+    silt_info("mmdit: %.0f%% of the images from %lld harvested samples (position %d, counting %d, two_objects %d; "
+              "%lld with eval-suite captions dropped)",
+              100 * fraction, (long long)all->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING], per[WORLD_CAT_TWO_OBJECTS],
+              (long long)dropped);
     return SILT_OK;
 }
 

@@ -3,6 +3,7 @@
 //  - a sample-set file's loader: captions rebuilt from (seed, weights, item),
 //    and one error for a file that is not a set, holds no images or has bad
 //    metadata;
+//  - samples whose caption is an eval prompt are dropped before training;
 //  - the mmdit batch with samples: fraction 1 makes every image a set image
 //    with its own caption; 0.5 replaces about half, the rest stay the renders
 //    bit for bit; the draw is a function of (seed, image index);
@@ -34,11 +35,11 @@ enum { S = SILT_TRAIN_MMDIT_IMAGE, NPIX = 3 * S * S };
 static const int weights[WORLD_CAT_COUNT] = {1, 1, 1, 1, 5, 1, 1};
 
 // A sample set of n random images, items 10, 11, ... of seed 7 under `weights`.
-static void write_set(const char *path, int n, const char *kind, const char *wspec) {
+static void write_set_items(const char *path, int n, const char *kind, const char *wspec, const int64_t *which) {
     uint8_t *im = malloc((size_t)n * S * S * 3 + 1);
     int64_t *items = malloc(sizeof(int64_t) * (size_t)n + 8);
     for (int i = 0; i < n * S * S * 3; i++) im[i] = (uint8_t)((i * 2654435761u) >> 24);
-    for (int i = 0; i < n; i++) items[i] = 10 + i;
+    for (int i = 0; i < n; i++) items[i] = which ? which[i] : 10 + i;
     silt_st_writer *w = silt_st_writer_create();
     CHECK_OK(silt_st_writer_set_metadata(w, "silt.kind", kind));
     CHECK_OK(silt_st_writer_set_metadata(w, "silt.seed", "7"));
@@ -48,6 +49,55 @@ static void write_set(const char *path, int n, const char *kind, const char *wsp
     CHECK_OK(silt_st_writer_write(w, path));
     silt_st_writer_free(w);
     free(im), free(items);
+}
+
+static void write_set(const char *path, int n, const char *kind, const char *wspec) {
+    write_set_items(path, n, kind, wspec, NULL);
+}
+
+static bool is_eval_caption(const char *c) {
+    for (int64_t k = 0; k < world_suite_size(WORLD_SUITE_EVAL); k++) {
+        world_item it;
+        CHECK_OK(world_suite_item(WORLD_SUITE_EVAL, 0, k, &it));
+        if (!strcmp(it.caption, c)) return true;
+    }
+    return false;
+}
+
+// Samples with an eval prompt's caption never reach training.
+static void test_drop_eval(void) {
+    int64_t which[2] = {-1, -1};
+    for (int64_t i = 0; i < 100000 && (which[0] < 0 || which[1] < 0); i++) {
+        world_item it;
+        CHECK_OK(world_train_item(7, i, weights, &it));
+        int k = is_eval_caption(it.caption) ? 0 : 1;
+        if (which[k] < 0) which[k] = i;
+    }
+    CHECK(which[0] >= 0 && which[1] >= 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/drop.safetensors", tmpdir);
+    write_set_items(path, 2, "world-samples", "1,1,1,1,5,1,1", which);
+    silt_sample_set *set = NULL;
+    CHECK_OK(silt_sample_set_load(path, &set));
+    if (!set) return;
+    char keep[WORLD_CAPTION_MAX];
+    memcpy(keep, set->captions[1], sizeof keep);
+    CHECK(silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) == 1 && set->n == 1 && !strcmp(set->captions[0], keep));
+    silt_sample_set_free(set);
+    silt_train_task t;
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &t));
+    CHECK_OK(silt_train_mmdit_set_samples(&t, path, 1.0));
+    float *x = malloc(sizeof(float) * 16 * NPIX);
+    world_item items[16];
+    CHECK_OK(silt_train_mmdit_batch(&t, 1, 0, 16, x, items));
+    for (int i = 0; i < 16; i++) CHECK_MSG(!strcmp(items[i].caption, keep), "image %d: '%s'", i, items[i].caption);
+    free(x);
+    silt_train_task_free(&t);
+    // Only eval captions: nothing to train on.
+    write_set_items(path, 1, "world-samples", "1,1,1,1,5,1,1", which);
+    CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &t));
+    CHECK(silt_train_mmdit_set_samples(&t, path, 1.0) == SILT_ERR_ARG);
+    silt_train_task_free(&t);
 }
 
 static void test_load(void) {
@@ -87,7 +137,13 @@ static void test_batch(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/set.safetensors", tmpdir);
     const int n = 6, B = 64;
-    write_set(path, n, "world-samples", "1,1,1,1,5,1,1");
+    int64_t which[6];  // train items whose captions are no eval prompt (those are dropped: test_drop_eval)
+    for (int64_t i = 10, k = 0; k < n; i++) {
+        world_item it;
+        CHECK_OK(world_train_item(7, i, weights, &it));
+        if (!is_eval_caption(it.caption)) which[k++] = i;
+    }
+    write_set_items(path, n, "world-samples", "1,1,1,1,5,1,1", which);
     silt_sample_set *set = NULL;
     CHECK_OK(silt_sample_set_load(path, &set));
     if (!set) return;
@@ -227,6 +283,7 @@ int main(void) {
     tiny_world_clip_write(clip_path);
     test_load();
     test_batch();
+    test_drop_eval();
     char model[512];
     snprintf(model, sizeof model, "%s/tiny.safetensors", tmpdir);
     silt_world_test_model_params tp = silt_world_test_model_default_params();
