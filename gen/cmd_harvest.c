@@ -38,7 +38,8 @@ int world_harvest_cmd(int argc, char **argv) {
                      "           [--category-weights SPEC] [--batch B] [--steps N] [--cfg G] [--device DEV]",
                      "Draw train-suite captions with a world MMDiT, up to --tries candidates each, and keep the first "
                      "candidate the exact world evaluator passes: a set of verified self-samples for rejection-sampling "
-                     "fine-tuning (gen train --arch mmdit --samples FILE). Held-out compositions are never drawn. "
+                     "fine-tuning (gen train --arch mmdit --samples FILE). Held-out compositions are never drawn; "
+                     "items whose caption is an eval-suite prompt are skipped (the trainer drops such samples). "
                      "Prints items, kept, candidates drawn and the plain pass rate, per category.",
                      specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
     bool given[sizeof specs / sizeof *specs];
@@ -79,9 +80,11 @@ int world_harvest_cmd(int argc, char **argv) {
     silt_harvest_result r;
     s = silt_harvest_run(&p, out, &r);
     if (s != SILT_OK) { status = gen_fail("harvest"); goto done; }
-    printf("harvest: %lld items, %lld kept (%.3f), %lld candidates drawn, plain pass %.3f, %.1f s\n", (long long)r.items,
-           (long long)r.kept, (double)r.kept / (double)r.items, (long long)r.candidates,
-           (double)r.first_pass / (double)r.items, r.seconds);
+    const double items = r.items > 0 ? (double)r.items : 1.0;
+    printf("harvest: %lld items, %lld kept (%.3f), %lld candidates drawn, plain pass %.3f, %.1f s (%lld items with an "
+           "eval-suite caption skipped)\n",
+           (long long)r.items, (long long)r.kept, (double)r.kept / items, (long long)r.candidates,
+           (double)r.first_pass / items, r.seconds, (long long)r.skipped);
     for (int c = 0; c < WORLD_CAT_COUNT; c++)
         if (r.cat_items[c])
             printf("  %-18s %5lld items, %5lld kept (%.3f)\n", world_category_name((world_category)c),

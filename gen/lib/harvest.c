@@ -86,6 +86,25 @@ static silt_status write_set(const silt_harvest_params *p, const kept_list *k, i
     return s;
 }
 
+// The captions of a fixed suite (world_suite_size entries; an item that
+// fails to build gets ""). NULL when out of memory.
+static char (*suite_captions(world_suite suite))[WORLD_CAPTION_MAX] {
+    const int64_t n = world_suite_size(suite);
+    char(*caps)[WORLD_CAPTION_MAX] = malloc(sizeof *caps * (size_t)(n > 0 ? n : 1));
+    for (int64_t k = 0; caps && k < n; k++) {
+        world_item it;
+        if (world_suite_item(suite, 0, k, &it) != SILT_OK) it.caption[0] = 0;
+        memcpy(caps[k], it.caption, sizeof it.caption);
+    }
+    return caps;
+}
+
+static bool is_eval_prompt(char (*caps)[WORLD_CAPTION_MAX], const char *caption) {
+    for (int64_t k = 0; k < world_suite_size(WORLD_SUITE_EVAL); k++)
+        if (!strcmp(caps[k], caption)) return true;
+    return false;
+}
+
 silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path, silt_harvest_result *r) {
     if (!p || !p->model || !out_path) return SILT_FAIL(SILT_ERR_ARG, "harvest: NULL argument");
     if (!silt_txt2img_get_info(p->model)->world_text || silt_txt2img_get_info(p->model)->family != SILT_FAMILY_MMDIT)
@@ -103,17 +122,24 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
     world_item *items = malloc(sizeof(world_item) * (size_t)chunk);
     int64_t *pending = malloc(sizeof(int64_t) * (size_t)chunk);
     silt_status s = items && pending ? SILT_OK : SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
+    char(*eval_caps)[WORLD_CAPTION_MAX] = s == SILT_OK ? suite_captions(WORLD_SUITE_EVAL) : NULL;
+    if (s == SILT_OK && !eval_caps) s = SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
     silt_progress prog;
     if (p->progress) silt_progress_begin(&prog, "harvest", p->count);
     const double t0 = silt_time_now();
     for (int64_t c0 = 0; c0 < p->count && s == SILT_OK; c0 += chunk) {
         const int64_t nc = p->count - c0 < chunk ? p->count - c0 : chunk;
+        // Items with an eval prompt's caption are skipped: the trainer drops them.
+        int64_t np = 0;
+        bool *skip = calloc((size_t)nc, sizeof *skip);
+        if (!skip) s = SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
         for (int64_t i = 0; i < nc && s == SILT_OK; i++) {
             s = world_train_item(p->seed, p->offset + c0 + i, p->weights, &items[i]);
-            pending[i] = i;
+            skip[i] = s == SILT_OK && is_eval_prompt(eval_caps, items[i].caption);
+            if (skip[i]) res.skipped++;
+            else pending[np++] = i;
         }
         // Round k draws candidate k of every item no candidate has passed yet.
-        int64_t np = nc;
         for (int k = 0; k < p->tries && np > 0 && s == SILT_OK; k++) {
             int64_t still = 0;
             for (int64_t b0 = 0; b0 < np && s == SILT_OK; b0 += p->batch) {
@@ -153,17 +179,18 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
             }
             np = still;
         }
-        for (int64_t i = 0; i < nc && s == SILT_OK; i++) res.cat_items[items[i].category]++;
+        for (int64_t i = 0; i < nc && s == SILT_OK; i++)
+            if (!skip[i]) res.cat_items[items[i].category]++, res.items++;
+        free(skip);
         if (s == SILT_OK) {
-            res.items += nc;
-            s = write_set(p, &kept, size, res.items, out_path);
+            s = write_set(p, &kept, size, res.items + res.skipped, out_path);
         }
         if (p->progress) silt_progress_step(&prog, nc);
     }
     if (p->progress) silt_progress_end(&prog);
     res.seconds = silt_time_now() - t0;
     if (s == SILT_OK && r) *r = res;
-    free(items), free(pending), free(kept.images), free(kept.items), free(kept.tries);
+    free(items), free(pending), free(kept.images), free(kept.items), free(kept.tries), free(eval_caps);
     return s;
 }
 
@@ -237,13 +264,8 @@ int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite) {
     const int64_t n = world_suite_size(suite);
     if (!s || n <= 0) return 0;
     const size_t px = (size_t)s->size * s->size * 3;
-    char(*caps)[WORLD_CAPTION_MAX] = malloc(sizeof *caps * (size_t)n);
+    char(*caps)[WORLD_CAPTION_MAX] = suite_captions(suite);
     if (!caps) return -1;
-    for (int64_t k = 0; k < n; k++) {
-        world_item it;
-        if (world_suite_item(suite, 0, k, &it) != SILT_OK) it.caption[0] = 0;
-        memcpy(caps[k], it.caption, sizeof it.caption);
-    }
     int64_t kept = 0;
     for (int64_t i = 0; i < s->n; i++) {
         bool hit = false;

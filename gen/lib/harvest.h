@@ -5,7 +5,8 @@
 // first that the exact world evaluator passes is kept. `gen train --arch mmdit
 // --samples FILE` then mixes the kept images into its renders, pulling the
 // model's own distribution toward what it already draws right (a verifier's
-// best-of-n distilled into single samples).
+// best-of-n distilled into single samples). Items whose caption is an eval
+// prompt are skipped (the trainer would drop their samples, below).
 //
 // The captions come from the train sampler (world_train_item), so the
 // held-out compositions stay unseen; eval captions can come up, as they do in
@@ -36,7 +37,7 @@ typedef struct silt_harvest_params {
     silt_txt2img_params gen;   // sampler and guidance (silt_txt2img_default_params)
     const char *model_name;    // recorded in the file
     uint64_t seed;             // the train items' seed, and of the candidates' noise
-    int64_t offset, count;     // train items [offset, offset + count)
+    int64_t offset, count;     // train items [offset, offset + count) (those with eval captions skipped)
     int weights[WORLD_CAT_COUNT];  // the train sampler's category weights
     int tries;                 // candidates per item (1..64); the first pass is kept
     int batch;                 // images per model run
@@ -47,7 +48,8 @@ typedef struct silt_harvest_params {
 silt_harvest_params silt_harvest_default_params(void);  // seed 0, tries 4, batch 16, save_every 256, default weights
 
 typedef struct silt_harvest_result {
-    int64_t items, kept, candidates;
+    int64_t items, kept, candidates;  // items: those drawn for (the skipped not counted)
+    int64_t skipped;                  // items whose caption is an eval prompt: not drawn (the trainer drops them)
     int64_t cat_items[WORLD_CAT_COUNT], cat_kept[WORLD_CAT_COUNT];
     int64_t first_pass;  // items whose candidate 0 passed (the model's plain pass rate on them)
     double seconds;

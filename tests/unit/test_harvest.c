@@ -229,10 +229,17 @@ static void harvest_checks(const char *model, int count, int tries, bool expect_
     bad.tries = 0;
     CHECK(silt_harvest_run(&bad, out, &r) == SILT_ERR_ARG);
     CHECK_OK(silt_harvest_run(&p, out, &r));
-    CHECK(r.items == count && r.kept <= count && r.first_pass <= r.kept);
-    int64_t cat_items = 0, cat_kept = 0;
+    CHECK(r.items + r.skipped == count && r.kept <= r.items && r.first_pass <= r.kept);
+    int64_t cat_items = 0, cat_kept = 0, eval_items = 0;
     for (int c = 0; c < WORLD_CAT_COUNT; c++) cat_items += r.cat_items[c], cat_kept += r.cat_kept[c];
-    CHECK(cat_items == count && cat_kept == r.kept);
+    CHECK(cat_items == r.items && cat_kept == r.kept);
+    for (int64_t i = 0; i < count; i++) {
+        world_item wi;
+        CHECK_OK(world_train_item(5, 100 + i, weights, &wi));
+        eval_items += is_eval_caption(wi.caption);
+    }
+    CHECK_MSG(eval_items == r.skipped, "%lld items have eval captions, %lld skipped", (long long)eval_items,
+              (long long)r.skipped);
     silt_safetensors *f = NULL;
     CHECK_OK(silt_safetensors_open(out, &f));
     const silt_st_tensor *im = f ? silt_safetensors_find(f, "images") : NULL, *it = f ? silt_safetensors_find(f, "items") : NULL;
@@ -249,6 +256,7 @@ static void harvest_checks(const char *model, int count, int tries, bool expect_
         for (int64_t i = 0; set && i < set->n; i++) {
             const int64_t item = read_i64(it, i);
             CHECK(item >= 100 && item < 100 + count);
+            CHECK(!is_eval_caption(set->captions[i]));
             world_eval_result er;
             CHECK_OK(world_eval_image_reqs(set->images + (size_t)i * NPIX, S, S, &set->reqs[i], &er));
             CHECK_MSG(er.pass, "kept image %lld fails its caption '%s'", (long long)i, set->captions[i]);
