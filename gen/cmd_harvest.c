@@ -20,7 +20,7 @@ int world_harvest_cmd(int argc, char **argv) {
     arg_spec specs[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "world MMDiT [default: the built-in " SILT_MODEL_WORLD_DIT "]", NULL, 0, -1},
         {"clip", 'c', ARG_STR, &clip, "PATH", "its world-CLIP [default: the model's]", NULL, 0, -1},
-        {"count", 'n', ARG_INT, &count, "N", "train-suite items to try (required)", NULL, 1, 100000000},
+        {"count", 'n', ARG_INT, &count, "N", "train-suite items to try [default: none: required]", NULL, 1, 100000000},
         {"offset", 0, ARG_INT, &offset, "K", "first train-suite index (runs with other offsets add disjoint items)", NULL, 0, 2147483647},
         {"seed", 's', ARG_INT, &seed, "S", "the train items' seed and the candidates' noise", NULL, 0, 2147483647},
         {"tries", 't', ARG_INT, &tries, "T", "candidates per item; the first the evaluator passes is kept", NULL, 1, 64},
@@ -30,7 +30,7 @@ int world_harvest_cmd(int argc, char **argv) {
         {"steps", 0, ARG_INT, &steps, "N", "sampling steps [default: the model's silt.steps]", NULL, 1, 1000},
         {"cfg", 0, ARG_FLOAT, &cfg, "G", "CFG scale [default: the model's silt.cfg]", NULL, 1, 100},
         {"device", 0, ARG_CHOICE, &device, "DEV", "where the model runs: auto, cpu, cuda", device_choices, 0, -1},
-        {"output", 'o', ARG_STR, &out, "FILE", "the sample set (.safetensors; rewritten as items finish) (required)", NULL, 0, -1},
+        {"output", 'o', ARG_STR, &out, "FILE", "the sample set (.safetensors; rewritten every 256 items, so a stopped run keeps what it finished) [default: none: required]", NULL, 0, -1},
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
     arg_parser ap = {"gen world harvest",

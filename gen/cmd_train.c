@@ -117,7 +117,8 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, 0.5},
         {"samples", 0, ARG_STR, &samples, "FILE[,FILE]",
          "mmdit: rejection-sampling fine-tuning: a fraction (--samples-fraction) of the images are the model's own "
-         "verified samples (gen world harvest files) with their captions instead of renders",
+         "verified samples (gen world harvest files) with their captions instead of renders; samples whose caption is "
+         "an eval-suite prompt are dropped",
          NULL, 0, -1},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},

@@ -194,6 +194,20 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
     return s;
 }
 
+// "2,2,2,2,3,2,2": WORLD_CAT_COUNT weights as world_train_item takes them.
+static bool parse_weights(const char *spec, int w[WORLD_CAT_COUNT]) {
+    int total = 0;
+    for (int c = 0; c < WORLD_CAT_COUNT; c++) {
+        char *end = NULL;
+        long v = strtol(spec, &end, 10);
+        if (end == spec || v < 0 || v > WORLD_TRAIN_WEIGHT_MAX || *end != (c + 1 < WORLD_CAT_COUNT ? ',' : '\0'))
+            return false;
+        w[c] = (int)v, total += (int)v;
+        spec = end + 1;
+    }
+    return total > 0;
+}
+
 void silt_sample_set_free(silt_sample_set *s) {
     if (!s) return;
     free(s->images), free(s->captions), free(s->categories), free(s->reqs), free(s);
@@ -223,8 +237,9 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
         s = SILT_FAIL(SILT_ERR_FORMAT, "%s: 'items' must be I64 (%lld)", path, (long long)im->shape[0]);
     else if (!seed_s || sscanf(seed_s, "%llu", &seed) != 1)
         s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.seed missing or not a number", path);
-    else if (!wspec || sscanf(wspec, "%d,%d,%d,%d,%d,%d,%d", &w[0], &w[1], &w[2], &w[3], &w[4], &w[5], &w[6]) != WORLD_CAT_COUNT)
-        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.weights must be %d integers", path, WORLD_CAT_COUNT);
+    else if (!wspec || !parse_weights(wspec, w))
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.weights must be %d comma-separated integers in 0..%d, not all 0",
+                      path, WORLD_CAT_COUNT, WORLD_TRAIN_WEIGHT_MAX);
     const int64_t n = s == SILT_OK ? im->shape[0] : 0;
     if (s == SILT_OK) {
         set = calloc(1, sizeof *set);
@@ -244,7 +259,9 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
         memcpy(&index, (const char *)it->data + sizeof(int64_t) * (size_t)i, sizeof index);
         world_item item;
         if (index < 0) s = SILT_FAIL(SILT_ERR_FORMAT, "%s: item %lld has index %lld", path, (long long)i, (long long)index);
-        if (s == SILT_OK) s = world_train_item(seed, index, w, &item);
+        if (s == SILT_OK && world_train_item(seed, index, w, &item) != SILT_OK)
+            s = SILT_FAIL(SILT_ERR_FORMAT, "%s: item %lld (train index %lld): %s", path, (long long)i, (long long)index,
+                          silt_last_error_message());
         if (s == SILT_OK) {
             memcpy(set->captions[i], item.caption, sizeof item.caption);
             set->categories[i] = item.category;
