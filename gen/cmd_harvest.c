@@ -16,7 +16,7 @@ int world_harvest_cmd(int argc, char **argv) {
     const char *model = NULL, *clip = NULL, *out = NULL, *cat_spec = NULL;
     int count = 0, offset = 0, seed = 0, tries = 4, batch = 16, steps = 0, device = 0;
     double cfg = -1;
-    bool quiet = false;
+    bool quiet = false, all = false;
     arg_spec specs[] = {
         {"model", 'm', ARG_STR, &model, "PATH", "world MMDiT [default: the built-in " SILT_MODEL_WORLD_DIT "]", NULL, 0, -1},
         {"clip", 'c', ARG_STR, &clip, "PATH", "its world-CLIP [default: the model's]", NULL, 0, -1},
@@ -24,6 +24,8 @@ int world_harvest_cmd(int argc, char **argv) {
         {"offset", 0, ARG_INT, &offset, "K", "first train-suite index (runs with other offsets add disjoint items)", NULL, 0, 2147483647},
         {"seed", 's', ARG_INT, &seed, "S", "the train items' seed and the candidates' noise", NULL, 0, 2147483647},
         {"tries", 't', ARG_INT, &tries, "T", "candidates per item; the first the evaluator passes is kept", NULL, 1, 64},
+        {"all", 0, ARG_BOOL, &all, NULL,
+         "keep every candidate with the evaluator's verdict (a labelled set for gen train --arch clip --samples)", NULL, 0, -1},
         {"category-weights", 0, ARG_STR, &cat_spec, "SPEC",
          "the train sampler's category mix, e.g. position=6 (defaults 2,2,2,2,3,2,2 as gen train)", NULL, 0, -1},
         {"batch", 'b', ARG_INT, &batch, "B", "images per model call", NULL, 1, 256},
@@ -34,11 +36,11 @@ int world_harvest_cmd(int argc, char **argv) {
         {"quiet", 'q', ARG_BOOL, &quiet, NULL, "no progress bar", NULL, 0, -1},
     };
     arg_parser ap = {"gen world harvest",
-                     "gen world harvest --count N -o set.safetensors [--model M] [--tries T] [--seed S] [--offset K]\n"
+                     "gen world harvest --count N -o set.safetensors [--model M] [--tries T] [--all] [--seed S] [--offset K]\n"
                      "           [--category-weights SPEC] [--batch B] [--steps N] [--cfg G] [--device DEV]",
                      "Draw train-suite captions with a world MMDiT, up to --tries candidates each, and keep the first "
                      "candidate the exact world evaluator passes: a set of verified self-samples for rejection-sampling "
-                     "fine-tuning (gen train --arch mmdit --samples FILE). Held-out compositions are never drawn; "
+                     "fine-tuning (gen train --arch mmdit --samples FILE); with --all, every candidate with its verdict, to train a verifier on (gen train --arch clip --samples FILE). Held-out compositions are never drawn; "
                      "items whose caption is an eval-suite prompt are skipped (the trainer drops such samples). "
                      "Prints items, kept, candidates drawn and the plain pass rate, per category.",
                      specs, (int)(sizeof specs / sizeof *specs), NULL, 0, 0};
@@ -75,16 +77,17 @@ int world_harvest_cmd(int argc, char **argv) {
     p.gen = silt_txt2img_default_params(t);
     if (steps > 0) p.gen.sampler.steps = steps;
     if (cfg > 0) p.gen.guide.cfg = (float)cfg;
-    p.seed = (uint64_t)seed, p.offset = offset, p.count = count, p.tries = tries, p.batch = batch;
+    p.seed = (uint64_t)seed, p.offset = offset, p.count = count, p.tries = tries, p.batch = batch, p.keep_all = all;
     p.progress = !quiet;
     silt_harvest_result r;
     s = silt_harvest_run(&p, out, &r);
     if (s != SILT_OK) { status = gen_fail("harvest"); goto done; }
     const double items = r.items > 0 ? (double)r.items : 1.0;
-    printf("harvest: %lld items, %lld kept (%.3f), %lld candidates drawn, plain pass %.3f, %.1f s (%lld items with an "
-           "eval-suite caption skipped)\n",
-           (long long)r.items, (long long)r.kept, (double)r.kept / items, (long long)r.candidates,
-           (double)r.first_pass / items, r.seconds, (long long)r.skipped);
+    printf("harvest: %lld items, %lld %s (%.3f), %lld candidates drawn (%lld passed%s), plain pass %.3f, %.1f s (%lld "
+           "items with an eval-suite caption skipped)\n",
+           (long long)r.items, (long long)r.kept, all ? "with a pass" : "kept", (double)r.kept / items,
+           (long long)r.candidates, (long long)r.passed, all ? ", all kept" : "", (double)r.first_pass / items, r.seconds,
+           (long long)r.skipped);
     for (int c = 0; c < WORLD_CAT_COUNT; c++)
         if (r.cat_items[c])
             printf("  %-18s %5lld items, %5lld kept (%.3f)\n", world_category_name((world_category)c),

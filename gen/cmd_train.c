@@ -33,7 +33,7 @@ int cmd_train(int argc, char **argv) {
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0, pure_noise = 0, samples_fraction = 0.5;
     const char *samples = NULL;
-    int hard_negatives = 0;
+    int hard_negatives = 0, sample_pairs = 16;
     bool class_token = false;
     int itm_layers = 0;
     const char *cat_spec = NULL;
@@ -118,8 +118,11 @@ int cmd_train(int argc, char **argv) {
         {"samples", 0, ARG_STR, &samples, "FILE[,FILE]",
          "mmdit: rejection-sampling fine-tuning: a fraction (--samples-fraction) of the images are the model's own "
          "verified samples (gen world harvest files) with their captions instead of renders; samples whose caption is "
-         "an eval-suite prompt are dropped",
+         "an eval-suite prompt are dropped; clip (with --itm-layers): labelled candidates (gen world harvest --all) "
+         "on which the judge head learns to rank a candidate the evaluator passed above a failed one of the same "
+         "caption (--sample-pairs per batch; eval-suite captions dropped)",
          NULL, 0, -1},
+        {"sample-pairs", 0, ARG_INT, &sample_pairs, "P", "clip: --samples pairs per batch", NULL, 1, 256},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
@@ -282,7 +285,14 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--relation-channel comes with the word channel: drop --clip-only");
     if (time_shift != 1.0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--time-shift is for --arch mmdit");
     if (pure_noise != 0 && strcmp(arch, "mmdit")) return args_usage_error(&p, "--pure-noise is for --arch mmdit");
-    if (samples && strcmp(arch, "mmdit")) return args_usage_error(&p, "--samples is for --arch mmdit");
+    if (samples && strcmp(arch, "mmdit") && strcmp(arch, "clip"))
+        return args_usage_error(&p, "--samples is for --arch mmdit and clip");
+    if (samples && !strcmp(arch, "clip") && !itm_layers)
+        return args_usage_error(&p, "--samples trains the judge head: give --itm-layers L");
+    if (args_was_given(&p, given, "samples-fraction") && strcmp(arch, "mmdit"))
+        return args_usage_error(&p, "--samples-fraction is for --arch mmdit");
+    if (args_was_given(&p, given, "sample-pairs") && (!samples || strcmp(arch, "clip")))
+        return args_usage_error(&p, "--sample-pairs needs --arch clip --samples FILE");
     if (args_was_given(&p, given, "samples-fraction") && !samples)
         return args_usage_error(&p, "--samples-fraction needs --samples FILE");
     int cat_weights[WORLD_CAT_COUNT];
@@ -306,7 +316,7 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction,
+                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction, .sample_pairs = sample_pairs,
                                .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,
                                .itm_layers = itm_layers};

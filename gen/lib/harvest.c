@@ -42,9 +42,10 @@ typedef struct kept_list {
     uint8_t *images;
     int64_t *items;
     int32_t *tries;
+    uint8_t *pass;
 } kept_list;
 
-static silt_status kept_push(kept_list *k, const silt_image *im, int64_t item, int tri) {
+static silt_status kept_push(kept_list *k, const silt_image *im, int64_t item, int tri, bool pass) {
     const size_t px = (size_t)im->w * im->h * 3;
     if (k->n == k->cap) {
         int64_t cap = k->cap ? 2 * k->cap : 256;
@@ -54,11 +55,13 @@ static silt_status kept_push(kept_list *k, const silt_image *im, int64_t item, i
         if (nit) k->items = nit;
         int32_t *nt = realloc(k->tries, sizeof(int32_t) * (size_t)cap);
         if (nt) k->tries = nt;
-        if (!ni || !nit || !nt) return SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory for %lld images", (long long)cap);
+        uint8_t *np = realloc(k->pass, (size_t)cap);
+        if (np) k->pass = np;
+        if (!ni || !nit || !nt || !np) return SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory for %lld images", (long long)cap);
         k->cap = cap;
     }
     memcpy(k->images + px * (size_t)k->n, im->data, px);
-    k->items[k->n] = item, k->tries[k->n] = tri;
+    k->items[k->n] = item, k->tries[k->n] = tri, k->pass[k->n] = pass;
     k->n++;
     return SILT_OK;
 }
@@ -78,9 +81,11 @@ static silt_status write_set(const silt_harvest_params *p, const kept_list *k, i
     snprintf(num, sizeof num, "%d", p->tries);
     if (!s) s = silt_st_writer_set_metadata(w, "silt.tries", num);
     if (!s) s = silt_st_writer_set_metadata(w, "silt.model", p->model_name ? p->model_name : "");
+    if (!s) s = silt_st_writer_set_metadata(w, "silt.keep", p->keep_all ? "all" : "first-pass");
     if (!s) s = silt_st_writer_add(w, "images", SILT_ST_U8, 4, (const int64_t[]){k->n, size, size, 3}, k->images);
     if (!s) s = silt_st_writer_add(w, "items", SILT_ST_I64, 1, (const int64_t[]){k->n}, k->items);
     if (!s) s = silt_st_writer_add(w, "tries", SILT_ST_I32, 1, (const int64_t[]){k->n}, k->tries);
+    if (!s && p->keep_all) s = silt_st_writer_add(w, "pass", SILT_ST_U8, 1, (const int64_t[]){k->n}, k->pass);
     if (!s) s = silt_st_writer_write(w, path);
     silt_st_writer_free(w);
     return s;
@@ -131,15 +136,16 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
         const int64_t nc = p->count - c0 < chunk ? p->count - c0 : chunk;
         // Items with an eval prompt's caption are skipped: the trainer drops them.
         int64_t np = 0;
-        bool *skip = calloc((size_t)nc, sizeof *skip);
-        if (!skip) s = SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
+        bool *skip = calloc((size_t)nc, sizeof *skip), *passed_any = calloc((size_t)nc, sizeof *passed_any);
+        if (!skip || !passed_any) s = SILT_FAIL(SILT_ERR_OOM, "harvest: out of memory");
         for (int64_t i = 0; i < nc && s == SILT_OK; i++) {
             s = world_train_item(p->seed, p->offset + c0 + i, p->weights, &items[i]);
             skip[i] = s == SILT_OK && is_eval_prompt(eval_caps, items[i].caption);
             if (skip[i]) res.skipped++;
             else pending[np++] = i;
         }
-        // Round k draws candidate k of every item no candidate has passed yet.
+        // Round k draws candidate k of every item no candidate has passed yet
+        // (of every item, with keep_all).
         for (int k = 0; k < p->tries && np > 0 && s == SILT_OK; k++) {
             int64_t still = 0;
             for (int64_t b0 = 0; b0 < np && s == SILT_OK; b0 += p->batch) {
@@ -167,11 +173,19 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
                     world_eval_result er;
                     s = world_eval_image_reqs(ims[b]->data, size, size, &items[i].reqs, &er);
                     res.candidates++;
-                    if (s == SILT_OK && er.pass) {
-                        s = kept_push(&kept, ims[b], p->offset + c0 + i, k);
+                    if (s != SILT_OK) break;
+                    if (er.pass) res.passed++;
+                    if (er.pass && k == 0) res.first_pass++;
+                    if (p->keep_all) {
+                        // Every candidate is kept; an item counts as kept at its first pass.
+                        s = kept_push(&kept, ims[b], p->offset + c0 + i, k, er.pass);
+                        if (er.pass && !passed_any[i]) res.kept++, res.cat_kept[items[i].category]++;
+                        passed_any[i] |= er.pass;
+                        pending[still++] = i;
+                    } else if (er.pass) {
+                        s = kept_push(&kept, ims[b], p->offset + c0 + i, k, true);
                         res.kept++, res.cat_kept[items[i].category]++;
-                        if (k == 0) res.first_pass++;
-                    } else if (s == SILT_OK) {
+                    } else {
                         pending[still++] = i;  // still <= b0 + b: the order of the rest is kept
                     }
                 }
@@ -181,7 +195,7 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
         }
         for (int64_t i = 0; i < nc && s == SILT_OK; i++)
             if (!skip[i]) res.cat_items[items[i].category]++, res.items++;
-        free(skip);
+        free(skip), free(passed_any);
         if (s == SILT_OK) {
             s = write_set(p, &kept, size, res.items + res.skipped, out_path);
         }
@@ -190,7 +204,7 @@ silt_status silt_harvest_run(const silt_harvest_params *p, const char *out_path,
     if (p->progress) silt_progress_end(&prog);
     res.seconds = silt_time_now() - t0;
     if (s == SILT_OK && r) *r = res;
-    free(items), free(pending), free(kept.images), free(kept.items), free(kept.tries), free(eval_caps);
+    free(items), free(pending), free(kept.images), free(kept.items), free(kept.tries), free(kept.pass), free(eval_caps);
     return s;
 }
 
@@ -210,7 +224,7 @@ static bool parse_weights(const char *spec, int w[WORLD_CAT_COUNT]) {
 
 void silt_sample_set_free(silt_sample_set *s) {
     if (!s) return;
-    free(s->images), free(s->captions), free(s->categories), free(s->reqs), free(s);
+    free(s->images), free(s->pass), free(s->groups), free(s->captions), free(s->categories), free(s->reqs), free(s);
 }
 
 silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
@@ -221,6 +235,7 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
     const char *kind = silt_safetensors_metadata(f, "silt.kind"), *wspec = silt_safetensors_metadata(f, "silt.weights");
     const char *seed_s = silt_safetensors_metadata(f, "silt.seed");
     const silt_st_tensor *im = silt_safetensors_find(f, "images"), *it = silt_safetensors_find(f, "items");
+    const silt_st_tensor *ps = silt_safetensors_find(f, "pass");  // only in --all sets
     silt_sample_set *set = NULL;
     int w[WORLD_CAT_COUNT];
     unsigned long long seed = 0;
@@ -235,6 +250,8 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
                       SILT_TRAIN_MMDIT_IMAGE);
     else if (!it || it->dtype != SILT_ST_I64 || it->ndim != 1 || it->shape[0] != im->shape[0])
         s = SILT_FAIL(SILT_ERR_FORMAT, "%s: 'items' must be I64 (%lld)", path, (long long)im->shape[0]);
+    else if (ps && (ps->dtype != SILT_ST_U8 || ps->ndim != 1 || ps->shape[0] != im->shape[0]))
+        s = SILT_FAIL(SILT_ERR_FORMAT, "%s: 'pass' must be U8 (%lld)", path, (long long)im->shape[0]);
     else if (!seed_s || sscanf(seed_s, "%llu", &seed) != 1)
         s = SILT_FAIL(SILT_ERR_FORMAT, "%s: metadata silt.seed missing or not a number", path);
     else if (!wspec || !parse_weights(wspec, w))
@@ -246,11 +263,13 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
         if (set) {
             set->n = n, set->size = SILT_TRAIN_MMDIT_IMAGE;
             set->images = malloc(im->nbytes);
+            set->pass = malloc((size_t)n);
+            set->groups = malloc(sizeof *set->groups * (size_t)n);
             set->captions = malloc(sizeof *set->captions * (size_t)n);
             set->categories = malloc(sizeof *set->categories * (size_t)n);
             set->reqs = malloc(sizeof *set->reqs * (size_t)n);
         }
-        if (!set || !set->images || !set->captions || !set->categories || !set->reqs)
+        if (!set || !set->images || !set->pass || !set->groups || !set->captions || !set->categories || !set->reqs)
             s = SILT_FAIL(SILT_ERR_OOM, "%s: out of memory for %lld images", path, (long long)n);
     }
     if (s == SILT_OK) memcpy(set->images, im->data, im->nbytes);
@@ -259,6 +278,8 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
         memcpy(&index, (const char *)it->data + sizeof(int64_t) * (size_t)i, sizeof index);
         world_item item;
         if (index < 0) s = SILT_FAIL(SILT_ERR_FORMAT, "%s: item %lld has index %lld", path, (long long)i, (long long)index);
+        const uint8_t verdict = ps ? ((const uint8_t *)ps->data)[i] : 1;
+        if (verdict > 1) s = SILT_FAIL(SILT_ERR_FORMAT, "%s: sample %lld has verdict %d (not 0 or 1)", path, (long long)i, verdict);
         if (s == SILT_OK && world_train_item(seed, index, w, &item) != SILT_OK)
             s = SILT_FAIL(SILT_ERR_FORMAT, "%s: item %lld (train index %lld): %s", path, (long long)i, (long long)index,
                           silt_last_error_message());
@@ -266,6 +287,7 @@ silt_status silt_sample_set_load(const char *path, silt_sample_set **out) {
             memcpy(set->captions[i], item.caption, sizeof item.caption);
             set->categories[i] = item.category;
             set->reqs[i] = item.reqs;
+            set->pass[i] = verdict, set->groups[i] = index;
         }
     }
     silt_safetensors_close(f);
@@ -292,6 +314,7 @@ int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite) {
             memmove(s->images + px * (size_t)kept, s->images + px * (size_t)i, px);
             memcpy(s->captions[kept], s->captions[i], sizeof s->captions[i]);
             s->categories[kept] = s->categories[i], s->reqs[kept] = s->reqs[i];
+            s->pass[kept] = s->pass[i], s->groups[kept] = s->groups[i];
         }
         kept++;
     }
@@ -299,4 +322,75 @@ int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite) {
     const int64_t dropped = s->n - kept;
     s->n = kept;
     return dropped;
+}
+
+int64_t silt_sample_set_keep_passing(silt_sample_set *s) {
+    if (!s) return 0;
+    const size_t px = (size_t)s->size * s->size * 3;
+    int64_t kept = 0;
+    for (int64_t i = 0; i < s->n; i++) {
+        if (!s->pass[i]) continue;
+        if (kept != i) {
+            memmove(s->images + px * (size_t)kept, s->images + px * (size_t)i, px);
+            memcpy(s->captions[kept], s->captions[i], sizeof s->captions[i]);
+            s->categories[kept] = s->categories[i], s->reqs[kept] = s->reqs[i];
+            s->pass[kept] = 1, s->groups[kept] = s->groups[i];
+        }
+        kept++;
+    }
+    const int64_t dropped = s->n - kept;
+    s->n = kept;
+    return dropped;
+}
+
+// Appends b to a (b's groups offset past a's, so no group spans two files).
+static silt_status sample_set_append(silt_sample_set *a, const silt_sample_set *b) {
+    const int64_t n = a->n + b->n;
+    const size_t px = (size_t)a->size * a->size * 3;
+    if (b->size != a->size) return SILT_FAIL(SILT_ERR_SHAPE, "sample sets of %d and %d px images", a->size, b->size);
+    int64_t gmax = -1;
+    for (int64_t i = 0; i < a->n; i++) gmax = a->groups[i] > gmax ? a->groups[i] : gmax;
+    uint8_t *im = realloc(a->images, px * (size_t)n);
+    if (im) a->images = im;
+    uint8_t *ps = realloc(a->pass, (size_t)n);
+    if (ps) a->pass = ps;
+    int64_t *gr = realloc(a->groups, sizeof *gr * (size_t)n);
+    if (gr) a->groups = gr;
+    char(*cap)[WORLD_CAPTION_MAX] = realloc(a->captions, sizeof *cap * (size_t)n);
+    if (cap) a->captions = cap;
+    world_category *cat = realloc(a->categories, sizeof *cat * (size_t)n);
+    if (cat) a->categories = cat;
+    world_reqs *rq = realloc(a->reqs, sizeof *rq * (size_t)n);
+    if (rq) a->reqs = rq;
+    if (!im || !ps || !gr || !cap || !cat || !rq) return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+    memcpy(a->images + px * (size_t)a->n, b->images, px * (size_t)b->n);
+    memcpy(a->pass + a->n, b->pass, (size_t)b->n);
+    for (int64_t i = 0; i < b->n; i++) a->groups[a->n + i] = gmax + 1 + b->groups[i];
+    memcpy(a->captions + a->n, b->captions, sizeof *cap * (size_t)b->n);
+    memcpy(a->categories + a->n, b->categories, sizeof *cat * (size_t)b->n);
+    memcpy(a->reqs + a->n, b->reqs, sizeof *rq * (size_t)b->n);
+    a->n = n;
+    return SILT_OK;
+}
+
+silt_status silt_sample_set_load_list(const char *paths, silt_sample_set **out) {
+    if (!paths || !*paths || !out) return SILT_FAIL(SILT_ERR_ARG, "samples: no file");
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", paths) >= (int)sizeof buf) return SILT_FAIL(SILT_ERR_ARG, "samples: list too long");
+    silt_sample_set *all = NULL;
+    silt_status s = SILT_OK;
+    for (char *save = NULL, *f = strtok_r(buf, ",", &save); f && s == SILT_OK; f = strtok_r(NULL, ",", &save)) {
+        silt_sample_set *one = NULL;
+        s = silt_sample_set_load(f, &one);
+        if (s == SILT_OK && !all) { all = one; continue; }
+        if (s == SILT_OK) s = sample_set_append(all, one);
+        silt_sample_set_free(one);
+    }
+    if (s == SILT_OK && !all) s = SILT_FAIL(SILT_ERR_ARG, "samples: no file in '%s'", paths);
+    if (s != SILT_OK) {
+        silt_sample_set_free(all);
+        return s;
+    }
+    *out = all;
+    return SILT_OK;
 }

@@ -18,10 +18,15 @@
 // File (safetensors, metadata silt.kind = "world-samples"):
 //   images  U8  (K, S, S, 3)  the kept 8-bit images, as the evaluator saw them
 //   items   I64 (K)           their train-suite indices
-//   tries   I32 (K)           which candidate passed (0: the first)
+//   tries   I32 (K)           which candidate passed (0: the first); with
+//                             --all, which candidate the image is
+//   pass    U8  (K)           (--all sets only) the evaluator's verdict, 1 or 0
 //   metadata silt.seed, silt.weights ("2,2,2,2,3,2,2": the train sampler's
 //   category weights), silt.model, silt.items_tried: the caption of image i is
-//   world_train_item(seed, items[i], weights).
+//   world_train_item(seed, items[i], weights). A set made with keep_all
+//   (`gen world harvest --all`) holds every candidate, passed or not, with
+//   its verdict: labelled data for a verifier (gen train --arch clip
+//   --samples, gen/lib/train_clip.c), metadata silt.keep = "all".
 #ifndef SILT_HARVEST_H
 #define SILT_HARVEST_H
 
@@ -40,6 +45,7 @@ typedef struct silt_harvest_params {
     int64_t offset, count;     // train items [offset, offset + count) (those with eval captions skipped)
     int weights[WORLD_CAT_COUNT];  // the train sampler's category weights
     int tries;                 // candidates per item (1..64); the first pass is kept
+    bool keep_all;             // keep every candidate (all tries drawn) with its verdict
     int batch;                 // images per model run
     int save_every;            // items between rewrites of the output file (it always holds what is done)
     bool progress;
@@ -48,7 +54,8 @@ typedef struct silt_harvest_params {
 silt_harvest_params silt_harvest_default_params(void);  // seed 0, tries 4, batch 16, save_every 256, default weights
 
 typedef struct silt_harvest_result {
-    int64_t items, kept, candidates;  // items: those drawn for (the skipped not counted)
+    int64_t items, kept, candidates;  // items: those drawn for (the skipped not counted); kept: items with a pass
+    int64_t passed;                   // candidates the evaluator passed
     int64_t skipped;                  // items whose caption is an eval prompt: not drawn (the trainer drops them)
     int64_t cat_items[WORLD_CAT_COUNT], cat_kept[WORLD_CAT_COUNT];
     int64_t first_pass;  // items whose candidate 0 passed (the model's plain pass rate on them)
@@ -69,6 +76,8 @@ typedef struct silt_sample_set {
     int64_t n;
     int size;
     uint8_t *images;                  // n x size x size x 3
+    uint8_t *pass;                    // n verdicts (all 1 in a first-pass set)
+    int64_t *groups;                  // n: equal for the candidates of one item (of one file in a list)
     char (*captions)[WORLD_CAPTION_MAX];
     world_category *categories;
     world_reqs *reqs;
@@ -78,6 +87,11 @@ typedef struct silt_sample_set {
 // sample set, no images, shapes, an item whose caption cannot be rebuilt).
 silt_status silt_sample_set_load(const char *path, silt_sample_set **out);
 void silt_sample_set_free(silt_sample_set *s);  // NULL-safe
+// Loads a comma-separated list of sample sets as one (in order; groups stay
+// apart between files).
+silt_status silt_sample_set_load_list(const char *paths, silt_sample_set **out);
+// Keeps the samples whose verdict is a pass, in order; returns how many went.
+int64_t silt_sample_set_keep_passing(silt_sample_set *s);
 // Drops the samples whose caption is one of the fixed suite's prompts (eval
 // or heldout), keeping the order of the rest; returns how many went (-1:
 // out of memory, nothing dropped).

@@ -27,7 +27,8 @@ typedef struct silt_train_arch_opts {
     bool relation_channel;  // mmdit: + the relation channel (wclip_encode_context WCLIP_CTX_RELATION)
     double time_shift;      // mmdit: training sigma shift (silt_train_mmdit_set_time_shift); 0 or 1: none
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
-    const char *samples;    // mmdit: harvested sample sets, comma-separated (silt_train_mmdit_set_samples); NULL: none
+    const char *samples;    // mmdit, clip: harvested sample sets, comma-separated (silt_train_{mmdit,clip}_set_samples); NULL: none
+    int sample_pairs;       // clip: pass/fail pairs per batch from samples (0: 16)
     double samples_fraction;  // mmdit: the fraction of images they replace (0: 0.5)
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
@@ -101,6 +102,16 @@ silt_status silt_train_clip_set_hard_negatives(silt_train_task *task, int k);
 // silt_train_mmdit_set_category_weights ("aux_category_weights"; the
 // default weights are a no-op).
 silt_status silt_train_clip_set_category_weights(silt_train_task *task, const int weights[WORLD_CAT_COUNT]);
+// Labelled generated samples for the judge head (needs itm_layers): sample
+// sets of `gen world harvest --all` (comma-separated; candidates with
+// eval-suite captions dropped). Each batch adds pairs_per_batch pairs (a
+// passed and a failed candidate of one item, with its caption) and the
+// cross-entropy of the passed one among the two under the head's logits:
+// the judge learns the generator's images, on which it is used, not only
+// renders. "aux_samples", "aux_sample_pairs" in the config. SILT_ERR_ARG
+// when no item has both verdicts.
+#define SILT_TRAIN_CLIP_MAX_PAIRS 256
+silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch);
 
 // --- mmdit: the world MMDiT (dit/mmdit.h), text-conditioned on a frozen world-CLIP --
 // A micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,

@@ -12,15 +12,20 @@
 // location guess (wclip_itm_logits' loc) for each token of every
 // candidate's phrases against the centre of the scene objects that phrase
 // describes (its shape, and colour and size where named; the mean centre
-// for several), in the patch coordinates' [-1, 1]. Every
-// sample is a pure function of (data_seed, its global index), as the
-// trainer's exact resume needs.
+// for several), in the patch coordinates' [-1, 1]. With labelled
+// generated samples (silt_train_clip_set_samples) the head also learns to
+// rank, for one caption, a candidate the evaluator passed above one it
+// failed: P such pairs per batch, each a cross-entropy over the two
+// candidates' logits (the pairwise logistic loss of reward models), weight
+// 1. Every sample is a pure function of (data_seed, its global index), as
+// the trainer's exact resume needs.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ops.h"
+#include "gen/lib/harvest.h"
 #include "gen/lib/train_arch.h"
 #include "text/world_clip.h"
 #include "var/var.h"
@@ -31,6 +36,11 @@ typedef struct clip_task {
     bool weighted;       // silt_train_clip_set_category_weights: the train items' categories drawn by cat_weights
     int cat_weights[WORLD_CAT_COUNT];
     char config[384];    // "aux_*" training settings (a resume must match them); task->config only once one is set
+    // silt_train_clip_set_samples: generated candidates with the evaluator's verdicts.
+    silt_sample_set *samples;
+    int64_t n_pairs;
+    int64_t (*pairs)[2];  // (a passed candidate, a failed one) of one item
+    int pairs_per_batch;
 } clip_task;
 
 // Records a training-only setting in the checkpoint config.
@@ -42,11 +52,14 @@ static silt_status add_aux(silt_train_task *task, clip_task *t, const char *memb
 
 // The negatives' own random stream, apart from the items' (seed, index) rngs.
 #define NEG_SEED_SALT 0x6e65676174697665ull  // "negative"
+#define PAIR_SEED_SALT 0x7061697273ull        // "pairs"
 
 static void clip_destroy(void *self) {
     clip_task *t = self;
     if (!t) return;
     wclip_free(t->m);
+    silt_sample_set_free(t->samples);
+    free(t->pairs);
     free(t);
 }
 static int clip_n_params(void *self) { return wclip_param_count(((clip_task *)self)->m); }
@@ -78,6 +91,48 @@ static silt_status negative_ids(const wclip_model *m, const world_item *it, uint
     SILT_TRY(wclip_tokenize(m, text, ids));
     if (tgt && w) wclip_grounding_targets(&neg, &it->scene, ids, T, tgt, w);
     return SILT_OK;
+}
+
+// The pairwise term: P pairs (a passed and a failed candidate of one item,
+// drawn from the Philox stream (data_seed ^ PAIR_SEED_SALT, batch_index P +
+// p)), both with their caption; the cross-entropy of the passed one among
+// the two under the head's logits.
+static silt_tensor *pair_loss(clip_task *t, silt_graph *g, uint64_t data_seed, int64_t batch_index) {
+    const wclip_config *c = wclip_get_config(t->m);
+    const int P = t->pairs_per_batch, S = c->img_size, T = c->max_len, ss = t->samples->size;
+    silt_arena *ha = silt_graph_arena(g);
+    float *hx = silt_arena_alloc(ha, sizeof(float) * (size_t)2 * P * 3 * S * S);
+    int32_t *ids = silt_arena_alloc(ha, sizeof(int32_t) * (size_t)2 * P * T);
+    int32_t *target = silt_arena_alloc(ha, sizeof(int32_t) * (size_t)P);
+    if (!hx || !ids || !target) {
+        silt_graph_fail(g, SILT_FAIL(SILT_ERR_OOM, "clip: out of memory for a batch"));
+        return NULL;
+    }
+    for (int p = 0; p < P; p++) {
+        silt_rng r = silt_rng_init(data_seed ^ PAIR_SEED_SALT, (uint64_t)batch_index * (uint64_t)P + (uint64_t)p);
+        int64_t q = (int64_t)(silt_rng_next_double(&r) * (double)t->n_pairs);
+        if (q >= t->n_pairs) q = t->n_pairs - 1;
+        for (int h = 0; h < 2; h++) {  // image 2p: the passed candidate, 2p + 1: the failed one
+            const int64_t i = t->pairs[q][h];
+            const uint8_t *im = t->samples->images + (size_t)i * ss * ss * 3;
+            float *x = hx + (size_t)(2 * p + h) * 3 * S * S;
+            for (int ch = 0; ch < 3; ch++)
+                for (int y = 0; y < S; y++)
+                    for (int xx = 0; xx < S; xx++)  // the judge's size is the samples' (checked when set)
+                        x[((size_t)ch * S + y) * S + xx] = 2.0f * im[((size_t)y * ss + xx) * 3 + ch] / 255.0f - 1.0f;
+            silt_status s = wclip_tokenize(t->m, t->samples->captions[i], ids + (size_t)(2 * p + h) * T);
+            if (s) { silt_graph_fail(g, s); return NULL; }
+        }
+        target[p] = 0;
+    }
+    silt_tensor *img = silt_graph_upload(g, SILT_F32, 4, (const int64_t[]){2 * P, 3, S, S}, hx);
+    if (!img) return NULL;
+    silt_tensor *ctx = NULL, *te = NULL, *patch = NULL;
+    if (wclip_encode_context(g, t->m, ids, 2 * P, WCLIP_CTX_RELATION, &ctx, &te)) return NULL;
+    if (!wclip_encode_image(g, t->m, img, &patch)) return NULL;
+    silt_tensor *logits = wclip_itm_logits(g, t->m, patch, ctx, 1, NULL);  // (2P, 1)
+    if (!logits) return NULL;
+    return var_ce_loss(g, silt_reshape(g, logits, 2, (int64_t[]){P, 2}), target, NULL);
 }
 
 static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int batch_size) {
@@ -162,7 +217,12 @@ static silt_tensor *clip_loss(void *self, silt_graph *g, uint64_t data_seed, int
     silt_tensor *wt = silt_graph_upload(g, SILT_F32, 3, (int64_t[]){M, T, 2}, loc_w);
     silt_tensor *d = silt_sub(g, loc, tgt);
     silt_tensor *ground = silt_scale(g, silt_sum(g, silt_mul(g, silt_mul(g, d, d), wt)), (float)(1.0 / fmax(1.0, wsum)));
-    return ground ? silt_add(g, silt_add(g, nce, ce), ground) : NULL;
+    silt_tensor *total = ground ? silt_add(g, silt_add(g, nce, ce), ground) : NULL;
+    if (total && t->samples) {
+        silt_tensor *pair = pair_loss(t, g, data_seed, batch_index);
+        total = pair ? silt_add(g, total, pair) : NULL;
+    }
+    return total;
 }
 
 // --init from a world-CLIP without the judge head: the head starts fresh.
@@ -231,4 +291,62 @@ silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path
     if (!s) s = wclip_save(m, out_path);
     wclip_free(m);
     return s;
+}
+
+silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "clip"))
+        return SILT_FAIL(SILT_ERR_ARG, "samples: not a clip task");
+    clip_task *t = task->self;
+    const wclip_config *c = wclip_get_config(t->m);
+    if (t->samples) return SILT_FAIL(SILT_ERR_ARG, "samples: already set");
+    if (!c->itm_layers)
+        return SILT_FAIL(SILT_ERR_ARG, "clip: --samples trains the judge head: give --itm-layers L (and --init the judge)");
+    if (pairs_per_batch < 1 || pairs_per_batch > SILT_TRAIN_CLIP_MAX_PAIRS)
+        return SILT_FAIL(SILT_ERR_ARG, "clip: %d sample pairs per batch (1..%d)", pairs_per_batch, SILT_TRAIN_CLIP_MAX_PAIRS);
+    silt_sample_set *set = NULL;
+    SILT_TRY(silt_sample_set_load_list(paths, &set));
+    silt_status s = SILT_OK;
+    if (set->size != c->img_size)
+        s = SILT_FAIL(SILT_ERR_SHAPE, "samples: %d px images; the judge reads %d px", set->size, c->img_size);
+    // The eval prompts' candidates go: best-of-n on the eval suite then
+    // measures a judge that never saw those prompts.
+    const int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) : 0;
+    if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+    // Every (passed, failed) pair of candidates of one item; a set sorted by
+    // item is not assumed, so the groups are matched by a scan per group start.
+    int64_t cap = 0, n = 0, (*pairs)[2] = NULL;
+    for (int64_t i = 0; i < set->n && s == SILT_OK; i++) {
+        if (!set->pass[i]) continue;
+        for (int64_t j = 0; j < set->n && s == SILT_OK; j++) {
+            if (set->pass[j] || set->groups[j] != set->groups[i]) continue;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 1024;
+                int64_t(*np)[2] = realloc(pairs, sizeof *np * (size_t)cap);
+                if (!np) { s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory"); break; }
+                pairs = np;
+            }
+            pairs[n][0] = i, pairs[n][1] = j;
+            n++;
+        }
+    }
+    if (s == SILT_OK && n == 0)
+        s = SILT_FAIL(SILT_ERR_ARG, "samples: no item has both a passed and a failed candidate (%lld samples, %lld with "
+                                    "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
+                      (long long)set->n, (long long)dropped);
+    char aux[128];
+    snprintf(aux, sizeof aux, "\"aux_samples\": %lld, \"aux_sample_pairs\": %d", (long long)(s ? 0 : set->n),
+             pairs_per_batch);
+    if (s == SILT_OK) s = add_aux(task, t, aux, "clip: samples");
+    if (s != SILT_OK) {
+        silt_sample_set_free(set);
+        free(pairs);
+        return s;
+    }
+    t->samples = set, t->pairs = pairs, t->n_pairs = n, t->pairs_per_batch = pairs_per_batch;
+    int64_t passed = 0;
+    for (int64_t i = 0; i < set->n; i++) passed += set->pass[i];
+    silt_info("clip: %d pairs per batch from %lld (passed, failed) candidate pairs of one caption (%lld samples, %lld "
+              "passed; %lld with eval-suite captions dropped)",
+              pairs_per_batch, (long long)n, (long long)set->n, (long long)passed, (long long)dropped);
+    return SILT_OK;
 }

@@ -557,43 +557,18 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
     if (t->samples) return SILT_FAIL(SILT_ERR_ARG, "samples: already set");
     if (!paths || !*paths) return SILT_FAIL(SILT_ERR_ARG, "samples: no file");
     if (!(fraction > 0 && fraction <= 1)) return SILT_FAIL(SILT_ERR_ARG, "samples fraction %g outside (0, 1]", fraction);
-    // Every file of the comma-separated list, concatenated.
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", paths) >= (int)sizeof buf) return SILT_FAIL(SILT_ERR_ARG, "samples: list too long");
     silt_sample_set *all = NULL;
-    silt_status s = SILT_OK;
-    for (char *save = NULL, *f = strtok_r(buf, ",", &save); f && s == SILT_OK; f = strtok_r(NULL, ",", &save)) {
-        silt_sample_set *one = NULL;
-        s = silt_sample_set_load(f, &one);
-        if (s == SILT_OK && !all) { all = one; continue; }
-        if (s == SILT_OK) {
-            const int64_t n = all->n + one->n;
-            const size_t px = (size_t)all->size * all->size * 3;
-            uint8_t *im = realloc(all->images, px * (size_t)n);
-            if (im) all->images = im;
-            char(*cap)[WORLD_CAPTION_MAX] = realloc(all->captions, sizeof *cap * (size_t)n);
-            if (cap) all->captions = cap;
-            world_category *cat = realloc(all->categories, sizeof *cat * (size_t)n);
-            if (cat) all->categories = cat;
-            world_reqs *rq = realloc(all->reqs, sizeof *rq * (size_t)n);
-            if (rq) all->reqs = rq;
-            if (!im || !cap || !cat || !rq) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
-            if (s == SILT_OK) {
-                memcpy(all->images + px * (size_t)all->n, one->images, px * (size_t)one->n);
-                memcpy(all->captions + all->n, one->captions, sizeof *cap * (size_t)one->n);
-                memcpy(all->categories + all->n, one->categories, sizeof *cat * (size_t)one->n);
-                memcpy(all->reqs + all->n, one->reqs, sizeof *rq * (size_t)one->n);
-                all->n = n;
-            }
-        }
-        silt_sample_set_free(one);
-    }
+    silt_status s = silt_sample_set_load_list(paths, &all);
+    if (s != SILT_OK) return s;
+    // A labelled set (gen world harvest --all) also holds failed candidates.
+    const int64_t failed = silt_sample_set_keep_passing(all);
+    if (failed) silt_info("mmdit: samples: %lld candidates the evaluator failed left out", (long long)failed);
     // The eval prompts' own samples go: world-GenEval then measures prompts
     // the fine-tuning never saw the model draw right.
     int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(all, WORLD_SUITE_EVAL) : 0;
     if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
     if (s == SILT_OK && all->n == 0)
-        s = SILT_FAIL(SILT_ERR_ARG, "samples: all %lld samples have eval-suite captions (dropped: the eval suite measures "
+        s = SILT_FAIL(SILT_ERR_ARG, "samples: all %lld passing samples have eval-suite captions (dropped: the eval suite measures "
                                     "the fine-tuning)", (long long)dropped);
     if (s == SILT_OK && all->size != SILT_TRAIN_MMDIT_IMAGE)
         s = SILT_FAIL(SILT_ERR_SHAPE, "samples: %d px images; the model trains on %d px", all->size, SILT_TRAIN_MMDIT_IMAGE);

@@ -12,7 +12,7 @@
 #    --itm-layers: a judge head, its resume and --init) or world-CLIP, n 1
 #    equal to the plain image; a
 #    `gen train --arch mmdit` checkpoint and its export generate alike;
-#    gen world harvest (counts, file, errors) and gen train --samples (a set
+#    gen world harvest (counts, file, errors, --all) and gen train --samples (a set
 #    trains and resumes exactly; errors);
 #  - the built-in lookup ($SILT_MODELS, <gen>/../models, ./models) and its
 #    one-line error; bad flags give one-line errors with exit 2.
@@ -282,6 +282,41 @@ expect samples-fraction-alone 2 "$gen" train --arch mmdit --size tiny --clip-mod
 check samples-fraction-alone-line one_line
 expect samples-clip 2 "$gen" train --arch clip --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/rs3"
 check samples-clip-line one_line
+# --all keeps every candidate with its verdict; the judge head trains on
+# such a set (labelled.safetensors: item 0 passed and failed, item 1 passed).
+expect harvest-all 0 "$gen" world harvest "${m[@]}" --all --count 3 --tries 2 --batch 4 --category-weights position=1000 -o "$tmp/ha.safetensors"
+check harvest-all-says out_has "candidates drawn ("
+check harvest-all-file python3 - "$tmp/ha.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+assert h["__metadata__"]["silt.keep"] == "all", h["__metadata__"]
+assert h["images"]["shape"][0] == 6 and h["pass"]["shape"] == [6] and h["pass"]["dtype"] == "U8", h
+PY
+python3 - "$tmp/labelled.safetensors" <<'PY'
+import json, struct, sys
+n, s = 3, 32
+img = bytes((i * 37 + 11) % 256 for i in range(n * s * s * 3))
+items = b"".join(struct.pack("<q", i) for i in (0, 1, 0))
+ok = bytes([1, 1, 0])
+head = {"__metadata__": {"silt.kind": "world-samples", "silt.seed": "0", "silt.weights": "2,2,2,2,3,2,2", "silt.keep": "all"},
+        "items": {"dtype": "I64", "shape": [n], "data_offsets": [0, 24]},
+        "images": {"dtype": "U8", "shape": [n, s, s, 3], "data_offsets": [24, 24 + len(img)]},
+        "pass": {"dtype": "U8", "shape": [n], "data_offsets": [24 + len(img), 24 + len(img) + n]}}
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + items + img + ok)
+PY
+js=(--arch clip --itm-layers 1 --hard-negatives 2 --batch 4 --samples "$tmp/labelled.safetensors" --sample-pairs 2)
+expect judge-samples 0 "$gen" train "${js[@]}" --steps 4 --ckpt-every 2 --out "$tmp/js"
+check judge-samples-says err_has "2 pairs per batch from 1 (passed, failed) candidate pairs of one caption (3 samples, 2 passed"
+expect judge-samples-resume 0 "$gen" train "${js[@]}" --steps 6 --ckpt-every 2 --resume auto --out "$tmp/js"
+expect judge-samples-straight 0 "$gen" train "${js[@]}" --steps 6 --ckpt-every 2 --out "$tmp/js2"
+check judge-samples-resume-exact cmp -s "$tmp/js/checkpoint_6.safetensors" "$tmp/js2/checkpoint_6.safetensors"
+expect judge-samples-unlabelled 1 "$gen" train "${js[@]}" --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/js3"
+check judge-samples-unlabelled-says err_has "no item has both a passed and a failed candidate"
+expect sample-pairs-alone 2 "$gen" train --arch clip --itm-layers 1 --hard-negatives 2 --sample-pairs 2 --steps 1 --out "$tmp/js3"
+check sample-pairs-alone-line one_line
 
 # 3. The built-in models: found through $SILT_MODELS; a one-line error naming
 # the places looked in when absent (a copy of gen, so <gen>/../models is empty).

@@ -10,7 +10,11 @@
 //  - a harvest with a random tiny model: its counts add up;
 //  - a harvest with the shipped world model (skipped without it): every kept
 //    image passes the evaluator against its caption, and regenerating a kept
-//    candidate from silt_harvest_noise_seed gives the same bytes.
+//    candidate from silt_harvest_noise_seed gives the same bytes;
+//  - --all (keep_all): every candidate of every item, each verdict the
+//    evaluator's on the stored image; the first passed candidate of an item
+//    is, bit for bit, the image the plain harvest kept, and the candidates
+//    before it failed; the mmdit trainer leaves the failed ones out.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +283,71 @@ static void harvest_checks(const char *model, int count, int tries, bool expect_
     } else if (r.kept == 0) {
         silt_sample_set *set = NULL;
         CHECK(silt_sample_set_load(out, &set) == SILT_ERR_FORMAT);
+    }
+    // keep_all: the same items and candidates, every one kept with its verdict.
+    char all[512];
+    snprintf(all, sizeof all, "%s/ha.safetensors", tmpdir);
+    silt_harvest_params pa = p;
+    pa.keep_all = true;
+    silt_harvest_result ra;
+    CHECK_OK(silt_harvest_run(&pa, all, &ra));
+    CHECK(ra.items == r.items && ra.skipped == r.skipped && ra.kept == r.kept && ra.first_pass == r.first_pass);
+    CHECK_MSG(ra.candidates == ra.items * tries, "keep_all drew %lld candidates for %lld items x %d", (long long)ra.candidates,
+              (long long)ra.items, tries);
+    silt_safetensors *fa = NULL;
+    CHECK_OK(silt_safetensors_open(all, &fa));
+    const silt_st_tensor *aim = fa ? silt_safetensors_find(fa, "images") : NULL, *ait = fa ? silt_safetensors_find(fa, "items") : NULL;
+    const silt_st_tensor *atr = fa ? silt_safetensors_find(fa, "tries") : NULL, *aps = fa ? silt_safetensors_find(fa, "pass") : NULL;
+    const char *keep = fa ? silt_safetensors_metadata(fa, "silt.keep") : NULL;
+    CHECK(keep && !strcmp(keep, "all"));
+    CHECK(aim && ait && atr && aps && aim->shape[0] == ra.candidates && aps->shape[0] == ra.candidates);
+    int64_t passed = 0;
+    for (int64_t i = 0; aim && ait && atr && aps && i < aim->shape[0]; i++) {
+        const int64_t item = read_i64(ait, i);
+        const int k = read_i32(atr, i);
+        const uint8_t v = ((const uint8_t *)aps->data)[i];
+        world_item wi;
+        CHECK_OK(world_train_item(5, item, weights, &wi));
+        world_eval_result er;
+        CHECK_OK(world_eval_image_reqs((const uint8_t *)aim->data + (size_t)i * NPIX, S, S, &wi.reqs, &er));
+        CHECK_MSG(v == er.pass, "candidate %lld: verdict %d, the evaluator says %d", (long long)i, v, er.pass);
+        passed += v;
+        // Against the plain harvest: its kept image of this item is this item's first pass.
+        int64_t kept_at = -1;
+        for (int64_t j = 0; it && tr && j < r.kept && kept_at < 0; j++)
+            if (read_i64(it, j) == item) kept_at = j;
+        if (kept_at >= 0 && read_i32(tr, kept_at) == k) {
+            CHECK(v == 1);
+            CHECK_MSG(!memcmp((const uint8_t *)aim->data + (size_t)i * NPIX, (const uint8_t *)im->data + (size_t)kept_at * NPIX, NPIX),
+                      "item %lld candidate %d differs from the plain harvest's kept image", (long long)item, k);
+        } else if (kept_at >= 0 && k < read_i32(tr, kept_at)) {
+            CHECK_MSG(v == 0, "item %lld candidate %d passed before the kept candidate %d", (long long)item, k,
+                      read_i32(tr, kept_at));
+        } else if (kept_at < 0) {
+            CHECK_MSG(v == 0, "item %lld candidate %d passed, but the plain harvest kept none", (long long)item, k);
+        }
+    }
+    CHECK(passed == ra.passed);
+    if (fa) silt_safetensors_close(fa);
+    // The mmdit trainer takes only the passed candidates of such a set.
+    if (ra.passed > 0) {
+        silt_train_task t;
+        CHECK_OK(silt_train_mmdit_create(clip_path, "tiny", 1, &t));
+        CHECK_OK(silt_train_mmdit_set_samples(&t, all, 1.0));  // no eval captions: harvest skipped those items
+        float *x = malloc(sizeof(float) * 8 * NPIX);
+        world_item bi[8];
+        CHECK_OK(silt_train_mmdit_batch(&t, 3, 0, 8, x, bi));
+        silt_sample_set *set = NULL;
+        CHECK_OK(silt_sample_set_load(all, &set));
+        for (int b = 0; set && b < 8; b++) {
+            bool found = false;
+            for (int64_t i = 0; i < set->n && !found; i++)
+                found = set->pass[i] && is_set_image(x + (size_t)b * NPIX, set->images + (size_t)i * NPIX);
+            CHECK_MSG(found, "batch image %d is not a passed candidate", b);
+        }
+        silt_sample_set_free(set);
+        free(x);
+        silt_train_task_free(&t);
     }
     silt_safetensors_close(f);
     silt_txt2img_free(m);

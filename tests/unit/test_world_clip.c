@@ -1,7 +1,9 @@
 // world-CLIP (text/world_clip.h): shapes, causal pooling, the InfoNCE value
 // against a naive double reference, gradients of the loss by finite
 // differences, save/load round trip, the trainer task and its checkpoint as a
-// model, and a short training that must learn (loss and retrieval accuracy).
+// model, and a short training that must learn (loss and retrieval accuracy);
+// the judge head's pairwise term on labelled generated samples equals the
+// softplus of the two candidates' logit gap.
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "tmpdir.h"
 #include "core/ops.h"
 #include "core/safetensors.h"
+#include "gen/lib/harvest.h"
 #include "gen/lib/train_arch.h"
 #include "gradcheck.h"
 #include "cuda/cuda.h"
@@ -735,6 +738,115 @@ static void test_task_hard_negatives(void) {
     silt_train_task_free(&weighted);
 }
 
+
+static bool is_eval_caption(const char *c) {
+    for (int64_t k = 0; k < world_suite_size(WORLD_SUITE_EVAL); k++) {
+        world_item it;
+        CHECK_OK(world_suite_item(WORLD_SUITE_EVAL, 0, k, &it));
+        if (!strcmp(it.caption, c)) return true;
+    }
+    return false;
+}
+
+// A labelled sample set (gen world harvest --all's layout) of n candidates:
+// train items[i] of seed 7 under the default weights, verdicts pass[i],
+// pseudo-random images.
+static void write_labelled_set(const char *path, int n, const int64_t *items, const uint8_t *pass) {
+    enum { S = 32 };
+    uint8_t *im = malloc((size_t)n * S * S * 3);
+    for (int i = 0; i < n * S * S * 3; i++) im[i] = (uint8_t)(((unsigned)i * 2654435761u) >> 24);
+    silt_st_writer *w = silt_st_writer_create();
+    CHECK_OK(silt_st_writer_set_metadata(w, "silt.kind", "world-samples"));
+    CHECK_OK(silt_st_writer_set_metadata(w, "silt.seed", "7"));
+    CHECK_OK(silt_st_writer_set_metadata(w, "silt.weights", "2,2,2,2,3,2,2"));
+    CHECK_OK(silt_st_writer_add(w, "images", SILT_ST_U8, 4, (const int64_t[]){n, S, S, 3}, im));
+    CHECK_OK(silt_st_writer_add(w, "items", SILT_ST_I64, 1, (const int64_t[]){n}, items));
+    CHECK_OK(silt_st_writer_add(w, "pass", SILT_ST_U8, 1, (const int64_t[]){n}, pass));
+    CHECK_OK(silt_st_writer_write(w, path));
+    silt_st_writer_free(w);
+    free(im);
+}
+
+// The judge head on labelled generated samples (silt_train_clip_set_samples).
+// With one (passed, failed) pair in the set every draw is that pair, so the
+// term the samples add to the loss is softplus(l_failed - l_passed), the
+// logits wclip_itm_scores gives the same model (same config and seed).
+static void test_task_samples(void) {
+    int64_t it[2];
+    int found = 0;
+    for (int64_t i = 0; found < 2; i++) {
+        world_item wi;
+        CHECK_OK(world_train_item(7, i, NULL, &wi));
+        if (!is_eval_caption(wi.caption)) it[found++] = i;
+    }
+    // Item a: a passed and a failed candidate; item b: two passed, one failed
+    // alone in the second file (groups stay apart between files).
+    const int64_t items1[3] = {it[0], it[1], it[0]}, items2[2] = {it[1], it[1]};
+    const uint8_t pass1[3] = {1, 1, 0}, pass2[2] = {1, 1}, none[2] = {1, 1};
+    char p1[512], p2[512], both[1100], bad[512];
+    snprintf(p1, sizeof p1, "%s/l1.safetensors", tmpdir);
+    snprintf(p2, sizeof p2, "%s/l2.safetensors", tmpdir);
+    snprintf(bad, sizeof bad, "%s/l3.safetensors", tmpdir);
+    write_labelled_set(p1, 3, items1, pass1);
+    write_labelled_set(p2, 2, items2, pass2);
+    write_labelled_set(bad, 2, items2, none);
+    snprintf(both, sizeof both, "%s,%s", p1, p2);
+    silt_sample_set *set = NULL;
+    CHECK_OK(silt_sample_set_load_list(both, &set));
+    CHECK(set && set->n == 5 && set->pass[2] == 0 && set->pass[3] == 1);
+    CHECK(set && set->groups[0] == set->groups[2] && set->groups[1] != set->groups[3] && set->groups[3] == set->groups[4]);
+    CHECK(set && silt_sample_set_keep_passing(set) == 1 && set->n == 4 && !strcmp(set->captions[3], set->captions[2]));
+    silt_sample_set_free(set);
+    // A verdict other than 0 / 1 is refused.
+    const uint8_t two[2] = {2, 0};
+    write_labelled_set(bad, 2, items2, two);
+    set = NULL;
+    CHECK(silt_sample_set_load(bad, &set) == SILT_ERR_FORMAT && !set);
+    write_labelled_set(bad, 2, items2, none);
+
+    wclip_config cj = tiny();
+    cj.itm_layers = 1;
+    silt_train_task judge, with, plain;
+    CHECK_OK(silt_train_clip_create(&cj, 5, &judge));
+    CHECK_OK(silt_train_clip_create(&cj, 5, &with));
+    CHECK_OK(silt_train_clip_set_hard_negatives(&judge, 2));
+    CHECK_OK(silt_train_clip_set_hard_negatives(&with, 2));
+    CHECK(silt_train_clip_set_samples(&with, bad, 4) == SILT_ERR_ARG);  // no item with both verdicts
+    CHECK(silt_train_clip_set_samples(&with, both, 0) == SILT_ERR_ARG);
+    CHECK_OK(silt_train_clip_set_samples(&with, both, 4));
+    CHECK(with.config && strstr(with.config, "\"aux_sample_pairs\": 4") && strstr(with.config, "\"aux_samples\": 5"));
+    CHECK(silt_train_clip_set_samples(&with, both, 4) == SILT_ERR_ARG);  // once
+    wclip_config c0 = tiny();
+    CHECK_OK(silt_train_clip_create(&c0, 5, &plain));
+    CHECK(silt_train_clip_set_samples(&plain, both, 4) == SILT_ERR_ARG);  // no judge head
+    // The expected term from the model's own scores of the pair (images 0 and 2).
+    wclip_model *m = NULL;
+    CHECK_OK(wclip_create(&cj, 5, &m));
+    CHECK_OK(silt_sample_set_load(p1, &set));
+    double lg[2] = {0, 0};
+    float x[3 * 32 * 32];
+    for (int h = 0; m && set && h < 2; h++) {
+        const uint8_t *im = set->images + (size_t)(h ? 2 : 0) * 32 * 32 * 3;
+        for (int ch = 0; ch < 3; ch++)
+            for (int q = 0; q < 32 * 32; q++) x[ch * 1024 + q] = 2.0f * im[q * 3 + ch] / 255.0f - 1.0f;
+        const char *cap = set->captions[0];
+        CHECK_OK(wclip_itm_scores(m, x, &cap, 1, &lg[h], NULL));
+    }
+    const double want = log1p(exp(lg[1] - lg[0]));
+    // Distinct logits, so a swapped target (softplus(l_passed - l_failed)) would fail.
+    CHECK_MSG(fabs(lg[1] - lg[0]) > 1e-3, "the pair's logits %.6f and %.6f are too close to test the order", lg[0], lg[1]);
+    for (int64_t b = 0; b < 2; b++) {
+        const double got = task_loss(&with, b) - task_loss(&judge, b);
+        CHECK_MSG(fabs(got - want) < 1e-4 * fmax(1.0, want), "batch %lld: the pair term %.6f, softplus of the gap %.6f",
+                  (long long)b, got, want);
+    }
+    silt_sample_set_free(set);
+    wclip_free(m);
+    silt_train_task_free(&judge);
+    silt_train_task_free(&with);
+    silt_train_task_free(&plain);
+}
+
 int main(void) {
 #ifdef _OPENMP
     // One thread: the learning check is then bit-reproducible (BLAS sums are
@@ -757,6 +869,7 @@ int main(void) {
     test_judge_head();
     test_judge_head_gradcheck();
     test_task_hard_negatives();
+    test_task_samples();
     test_training();
     test_device();
     test_rm_tree(tmpdir);
