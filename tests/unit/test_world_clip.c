@@ -739,18 +739,9 @@ static void test_task_hard_negatives(void) {
 }
 
 
-static bool is_eval_caption(const char *c) {
-    for (int64_t k = 0; k < world_suite_size(WORLD_SUITE_EVAL); k++) {
-        world_item it;
-        CHECK_OK(world_suite_item(WORLD_SUITE_EVAL, 0, k, &it));
-        if (!strcmp(it.caption, c)) return true;
-    }
-    return false;
-}
-
 // A labelled sample set (gen world harvest --all's layout) of n candidates:
-// train items[i] of seed 7 under the default weights, verdicts pass[i],
-// pseudo-random images.
+// train items[i] of seed 7 drawn from position captions only, verdicts
+// pass[i], pseudo-random images.
 static void write_labelled_set(const char *path, int n, const int64_t *items, const uint8_t *pass) {
     enum { S = 32 };
     uint8_t *im = malloc((size_t)n * S * S * 3);
@@ -758,7 +749,7 @@ static void write_labelled_set(const char *path, int n, const int64_t *items, co
     silt_st_writer *w = silt_st_writer_create();
     CHECK_OK(silt_st_writer_set_metadata(w, "silt.kind", "world-samples"));
     CHECK_OK(silt_st_writer_set_metadata(w, "silt.seed", "7"));
-    CHECK_OK(silt_st_writer_set_metadata(w, "silt.weights", "2,2,2,2,3,2,2"));
+    CHECK_OK(silt_st_writer_set_metadata(w, "silt.weights", "0,0,0,0,1,0,0"));
     CHECK_OK(silt_st_writer_add(w, "images", SILT_ST_U8, 4, (const int64_t[]){n, S, S, 3}, im));
     CHECK_OK(silt_st_writer_add(w, "items", SILT_ST_I64, 1, (const int64_t[]){n}, items));
     CHECK_OK(silt_st_writer_add(w, "pass", SILT_ST_U8, 1, (const int64_t[]){n}, pass));
@@ -772,13 +763,7 @@ static void write_labelled_set(const char *path, int n, const int64_t *items, co
 // term the samples add to the loss is softplus(l_failed - l_passed), the
 // logits wclip_itm_scores gives the same model (same config and seed).
 static void test_task_samples(void) {
-    int64_t it[2];
-    int found = 0;
-    for (int64_t i = 0; found < 2; i++) {
-        world_item wi;
-        CHECK_OK(world_train_item(7, i, NULL, &wi));
-        if (!is_eval_caption(wi.caption)) it[found++] = i;
-    }
+    const int64_t it[2] = {0, 1};  // two position captions that are no eval prompt (checked below)
     // Item a: a passed and a failed candidate; item b: two passed, one failed
     // alone in the second file (groups stay apart between files).
     const int64_t items1[3] = {it[0], it[1], it[0]}, items2[2] = {it[1], it[1]};
@@ -794,6 +779,8 @@ static void test_task_samples(void) {
     silt_sample_set *set = NULL;
     CHECK_OK(silt_sample_set_load_list(both, &set));
     CHECK(set && set->n == 5 && set->pass[2] == 0 && set->pass[3] == 1);
+    CHECK(set && silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) == 0 && set->n == 5);
+    CHECK(set && strcmp(set->captions[0], set->captions[1]));
     CHECK(set && set->groups[0] == set->groups[2] && set->groups[1] != set->groups[3] && set->groups[3] == set->groups[4]);
     CHECK(set && silt_sample_set_keep_passing(set) == 1 && set->n == 4 && !strcmp(set->captions[3], set->captions[2]));
     silt_sample_set_free(set);
