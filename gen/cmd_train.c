@@ -34,7 +34,7 @@ int cmd_train(int argc, char **argv) {
     double time_shift = 1.0, object_weight = 0, pure_noise = 0, samples_fraction = 0.5;
     const char *samples = NULL;
     int hard_negatives = 0, sample_pairs = 16;
-    bool class_token = false;
+    bool class_token = false, sample_mirrors = false;
     int itm_layers = 0;
     const char *cat_spec = NULL;
     silt_mmdit_export_opts xo = silt_mmdit_export_default_opts();
@@ -123,6 +123,10 @@ int cmd_train(int argc, char **argv) {
          "caption (--sample-pairs per batch; eval-suite captions dropped)",
          NULL, 0, -1},
         {"sample-pairs", 0, ARG_INT, &sample_pairs, "P", "clip: --samples pairs per batch", NULL, 1, 256},
+        {"sample-mirrors", 0, ARG_BOOL, &sample_mirrors, NULL,
+         "clip: also each --samples candidate mirrored left-right and top-bottom, its verdict the evaluator's on the "
+         "mirrored image (a passed \"X left of Y\" mostly fails mirrored: pairs that differ only in the layout)",
+         NULL, 0, -1},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
@@ -293,6 +297,8 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--samples-fraction is for --arch mmdit");
     if (args_was_given(&p, given, "sample-pairs") && (!samples || strcmp(arch, "clip")))
         return args_usage_error(&p, "--sample-pairs needs --arch clip --samples FILE");
+    if (sample_mirrors && (!samples || strcmp(arch, "clip")))
+        return args_usage_error(&p, "--sample-mirrors needs --arch clip --samples FILE");
     if (args_was_given(&p, given, "samples-fraction") && !samples)
         return args_usage_error(&p, "--samples-fraction needs --samples FILE");
     int cat_weights[WORLD_CAT_COUNT];
@@ -316,7 +322,7 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction, .sample_pairs = sample_pairs,
+                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction, .sample_pairs = sample_pairs, .sample_mirrors = sample_mirrors,
                                .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,
                                .itm_layers = itm_layers};

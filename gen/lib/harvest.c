@@ -373,6 +373,44 @@ static silt_status sample_set_append(silt_sample_set *a, const silt_sample_set *
     return SILT_OK;
 }
 
+silt_status silt_sample_set_add_mirrors(silt_sample_set *s) {
+    if (!s) return SILT_FAIL(SILT_ERR_ARG, "samples: NULL set");
+    const int64_t n = s->n, m = 3 * n;
+    const int S = s->size;
+    const size_t px = (size_t)S * S * 3;
+    uint8_t *im = realloc(s->images, px * (size_t)m);
+    if (im) s->images = im;
+    uint8_t *ps = realloc(s->pass, (size_t)m);
+    if (ps) s->pass = ps;
+    int64_t *gr = realloc(s->groups, sizeof *gr * (size_t)m);
+    if (gr) s->groups = gr;
+    char(*cap)[WORLD_CAPTION_MAX] = realloc(s->captions, sizeof *cap * (size_t)m);
+    if (cap) s->captions = cap;
+    world_category *cat = realloc(s->categories, sizeof *cat * (size_t)m);
+    if (cat) s->categories = cat;
+    world_reqs *rq = realloc(s->reqs, sizeof *rq * (size_t)m);
+    if (rq) s->reqs = rq;
+    if (!im || !ps || !gr || !cap || !cat || !rq) return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory for mirrors");
+    for (int64_t i = 0; i < n; i++) {
+        for (int f = 0; f < 2; f++) {  // f 0: left-right, 1: top-bottom
+            const int64_t j = n + (int64_t)f * n + i;
+            const uint8_t *src = s->images + px * (size_t)i;
+            uint8_t *dst = s->images + px * (size_t)j;
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    memcpy(dst + ((size_t)y * S + x) * 3,
+                           src + ((size_t)(f ? S - 1 - y : y) * S + (size_t)(f ? x : S - 1 - x)) * 3, 3);
+            world_eval_result er;
+            SILT_TRY(world_eval_image_reqs(dst, S, S, &s->reqs[i], &er));
+            s->pass[j] = er.pass, s->groups[j] = s->groups[i];
+            memcpy(s->captions[j], s->captions[i], sizeof s->captions[i]);
+            s->categories[j] = s->categories[i], s->reqs[j] = s->reqs[i];
+        }
+    }
+    s->n = m;
+    return SILT_OK;
+}
+
 silt_status silt_sample_set_load_list(const char *paths, silt_sample_set **out) {
     if (!paths || !*paths || !out) return SILT_FAIL(SILT_ERR_ARG, "samples: no file");
     char buf[4096];

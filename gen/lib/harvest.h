@@ -92,6 +92,11 @@ void silt_sample_set_free(silt_sample_set *s);  // NULL-safe
 silt_status silt_sample_set_load_list(const char *paths, silt_sample_set **out);
 // Keeps the samples whose verdict is a pass, in order; returns how many went.
 int64_t silt_sample_set_keep_passing(silt_sample_set *s);
+// Appends each sample mirrored left-right and top-bottom (same caption and
+// group), each verdict the exact evaluator's on the mirrored image: a
+// passed "X left of Y" mostly fails mirrored, a pair that differs only in
+// the layout. The set triples. SILT_ERR_OOM leaves it as it was.
+silt_status silt_sample_set_add_mirrors(silt_sample_set *s);
 // Drops the samples whose caption is one of the fixed suite's prompts (eval
 // or heldout), keeping the order of the rest; returns how many went (-1:
 // out of memory, nothing dropped).

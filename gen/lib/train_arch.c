@@ -58,7 +58,8 @@ static silt_status clip_create(uint64_t init_seed, const silt_train_arch_opts *o
     SILT_TRY(silt_train_clip_create(&c, init_seed, out));
     silt_status s = o ? silt_train_clip_set_hard_negatives(out, o->hard_negatives) : SILT_OK;
     if (!s && o && o->category_weights) s = silt_train_clip_set_category_weights(out, o->category_weights);
-    if (!s && o && o->samples) s = silt_train_clip_set_samples(out, o->samples, o->sample_pairs > 0 ? o->sample_pairs : 16);
+    if (!s && o && o->samples) s = silt_train_clip_set_samples(out, o->samples, o->sample_pairs > 0 ? o->sample_pairs : 16,
+                                                         o->sample_mirrors);
     if (s) silt_train_task_free(out);
     return s;
 }

@@ -29,6 +29,7 @@ typedef struct silt_train_arch_opts {
     double pure_noise;      // mmdit: fraction of images at sigma 1 (silt_train_mmdit_set_pure_noise); 0: none
     const char *samples;    // mmdit, clip: harvested sample sets, comma-separated (silt_train_{mmdit,clip}_set_samples); NULL: none
     int sample_pairs;       // clip: pass/fail pairs per batch from samples (0: 16)
+    bool sample_mirrors;    // clip: the samples mirrored too, relabelled by the evaluator
     double samples_fraction;  // mmdit: the fraction of images they replace (0: 0.5)
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
@@ -109,9 +110,11 @@ silt_status silt_train_clip_set_category_weights(silt_train_task *task, const in
 // cross-entropy of the passed one among the two under the head's logits:
 // the judge learns the generator's images, on which it is used, not only
 // renders. "aux_samples", "aux_sample_pairs" in the config. SILT_ERR_ARG
-// when no item has both verdicts.
+// when no item has both verdicts. mirrors: each candidate also mirrored
+// both ways, relabelled by the evaluator (silt_sample_set_add_mirrors),
+// "aux_sample_mirrors".
 #define SILT_TRAIN_CLIP_MAX_PAIRS 256
-silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch);
+silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch, bool mirrors);
 
 // --- mmdit: the world MMDiT (dit/mmdit.h), text-conditioned on a frozen world-CLIP --
 // A micro-batch is B train-suite items world_suite_item(TRAIN, data_seed,

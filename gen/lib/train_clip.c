@@ -293,7 +293,7 @@ silt_status silt_train_clip_export(const char *ckpt_or_dir, const char *out_path
     return s;
 }
 
-silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch) {
+silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths, int pairs_per_batch, bool mirrors) {
     if (!task || !task->self || !task->name || strcmp(task->name, "clip"))
         return SILT_FAIL(SILT_ERR_ARG, "samples: not a clip task");
     clip_task *t = task->self;
@@ -312,6 +312,8 @@ silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths
     // measures a judge that never saw those prompts.
     const int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) : 0;
     if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+    const int64_t loaded = set->n;
+    if (s == SILT_OK && mirrors) s = silt_sample_set_add_mirrors(set);
     // Every (passed, failed) pair of candidates of one item; a set sorted by
     // item is not assumed, so the groups are matched by a scan per group start.
     int64_t cap = 0, n = 0, (*pairs)[2] = NULL;
@@ -334,8 +336,8 @@ silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths
                                     "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
                       (long long)set->n, (long long)dropped);
     char aux[128];
-    snprintf(aux, sizeof aux, "\"aux_samples\": %lld, \"aux_sample_pairs\": %d", (long long)(s ? 0 : set->n),
-             pairs_per_batch);
+    snprintf(aux, sizeof aux, "\"aux_samples\": %lld, \"aux_sample_pairs\": %d%s", (long long)(s ? 0 : loaded),
+             pairs_per_batch, mirrors ? ", \"aux_sample_mirrors\": true" : "");
     if (s == SILT_OK) s = add_aux(task, t, aux, "clip: samples");
     if (s != SILT_OK) {
         silt_sample_set_free(set);
@@ -345,8 +347,9 @@ silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths
     t->samples = set, t->pairs = pairs, t->n_pairs = n, t->pairs_per_batch = pairs_per_batch;
     int64_t passed = 0;
     for (int64_t i = 0; i < set->n; i++) passed += set->pass[i];
-    silt_info("clip: %d pairs per batch from %lld (passed, failed) candidate pairs of one caption (%lld samples, %lld "
+    silt_info("clip: %d pairs per batch from %lld (passed, failed) candidate pairs of one caption (%lld samples%s, %lld "
               "passed; %lld with eval-suite captions dropped)",
-              pairs_per_batch, (long long)n, (long long)set->n, (long long)passed, (long long)dropped);
+              pairs_per_batch, (long long)n, (long long)set->n, mirrors ? " with their mirrors" : "", (long long)passed,
+              (long long)dropped);
     return SILT_OK;
 }

@@ -317,6 +317,10 @@ expect judge-samples-unlabelled 1 "$gen" train "${js[@]}" --samples "$tmp/set.sa
 check judge-samples-unlabelled-says err_has "no item has both a passed and a failed candidate"
 expect sample-pairs-alone 2 "$gen" train --arch clip --itm-layers 1 --hard-negatives 2 --sample-pairs 2 --steps 1 --out "$tmp/js3"
 check sample-pairs-alone-line one_line
+expect judge-mirrors 0 "$gen" train "${js[@]}" --sample-mirrors --steps 1 --out "$tmp/js4"
+check judge-mirrors-says err_has "samples with their mirrors"
+expect sample-mirrors-alone 2 "$gen" train --arch clip --itm-layers 1 --hard-negatives 2 --sample-mirrors --steps 1 --out "$tmp/js3"
+check sample-mirrors-alone-line one_line
 
 # 3. The built-in models: found through $SILT_MODELS; a one-line error naming
 # the places looked in when absent (a copy of gen, so <gen>/../models is empty).

@@ -14,7 +14,10 @@
 //  - --all (keep_all): every candidate of every item, each verdict the
 //    evaluator's on the stored image; the first passed candidate of an item
 //    is, bit for bit, the image the plain harvest kept, and the candidates
-//    before it failed; the mmdit trainer leaves the failed ones out.
+//    before it failed; the mmdit trainer leaves the failed ones out;
+//  - mirrored samples (silt_sample_set_add_mirrors): the pixels mirrored,
+//    the verdicts the evaluator's; a render of "X left of Y" passes, its
+//    left-right mirror fails, its top-bottom mirror passes.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,7 @@
 #include "tmpdir.h"
 #include "tiny_world_clip.h"
 #include "world/eval.h"
+#include "world/render.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -353,6 +357,59 @@ static void harvest_checks(const char *model, int count, int tries, bool expect_
     silt_txt2img_free(m);
 }
 
+
+static void test_mirrors(void) {
+    // Renders of train items of seed 7 (position captions only): each a
+    // "left of" caption between circles and squares (mirror-symmetric shapes).
+    const int pos_only[WORLD_CAT_COUNT] = {0, 0, 0, 0, 1, 0, 0};
+    int64_t which[4];
+    int found = 0;
+    for (int64_t i = 0; i < 100000 && found < 4; i++) {
+        world_item it;
+        CHECK_OK(world_train_item(7, i, pos_only, &it));
+        if (it.reqs.relation != WORLD_REL_LEFT_OF || strstr(it.caption, "triangle") || strstr(it.caption, "cross") ||
+            is_eval_caption(it.caption))
+            continue;
+        which[found++] = i;
+    }
+    CHECK(found == 4);
+    char path[512];
+    snprintf(path, sizeof path, "%s/mirror.safetensors", tmpdir);
+    write_set_items(path, 4, "world-samples", "0,0,0,0,1,0,0", which);
+    silt_sample_set *set = NULL;
+    CHECK_OK(silt_sample_set_load(path, &set));
+    if (!set) return;
+    for (int i = 0; i < 4; i++) {  // the renders themselves as the samples
+        world_item it;
+        CHECK_OK(world_train_item(7, which[i], pos_only, &it));
+        CHECK_OK(world_render(&it.scene, S, NULL, set->images + (size_t)i * NPIX, NULL));
+    }
+    CHECK_OK(silt_sample_set_add_mirrors(set));
+    CHECK(set->n == 12);
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *a = set->images + (size_t)i * NPIX, *lr = set->images + (size_t)(4 + i) * NPIX,
+                      *tb = set->images + (size_t)(8 + i) * NPIX;
+        bool lr_ok = true, tb_ok = true;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int c = 0; c < 3; c++) {
+                    lr_ok &= lr[(y * S + x) * 3 + c] == a[(y * S + S - 1 - x) * 3 + c];
+                    tb_ok &= tb[(y * S + x) * 3 + c] == a[((S - 1 - y) * S + x) * 3 + c];
+                }
+        CHECK_MSG(lr_ok && tb_ok, "sample %d: mirrors' pixels", i);
+        for (int k = 0; k < 3; k++) {
+            const int j = k * 4 + i;
+            world_eval_result er;
+            CHECK_OK(world_eval_image_reqs(set->images + (size_t)j * NPIX, S, S, &set->reqs[i], &er));
+            if (k) CHECK_MSG(set->pass[j] == er.pass, "mirror %d of %d: verdict %d, the evaluator's %d", k, i, set->pass[j], er.pass);
+            CHECK(set->groups[j] == set->groups[i] && !strcmp(set->captions[j], set->captions[i]));
+            const int want = k == 1 ? 0 : 1;
+            CHECK_MSG(er.pass == want, "'%s' mirror %d: pass %d", set->captions[i], k, er.pass);
+        }
+    }
+    silt_sample_set_free(set);
+}
+
 int main(void) {
 #ifdef _OPENMP
     omp_set_num_threads(1);
@@ -364,6 +421,7 @@ int main(void) {
     test_load();
     test_batch();
     test_drop_eval();
+    test_mirrors();
     char model[512];
     snprintf(model, sizeof model, "%s/tiny.safetensors", tmpdir);
     silt_world_test_model_params tp = silt_world_test_model_default_params();

@@ -798,14 +798,14 @@ static void test_task_samples(void) {
     CHECK_OK(silt_train_clip_create(&cj, 5, &with));
     CHECK_OK(silt_train_clip_set_hard_negatives(&judge, 2));
     CHECK_OK(silt_train_clip_set_hard_negatives(&with, 2));
-    CHECK(silt_train_clip_set_samples(&with, bad, 4) == SILT_ERR_ARG);  // no item with both verdicts
-    CHECK(silt_train_clip_set_samples(&with, both, 0) == SILT_ERR_ARG);
-    CHECK_OK(silt_train_clip_set_samples(&with, both, 4));
+    CHECK(silt_train_clip_set_samples(&with, bad, 4, false) == SILT_ERR_ARG);  // no item with both verdicts
+    CHECK(silt_train_clip_set_samples(&with, both, 0, false) == SILT_ERR_ARG);
+    CHECK_OK(silt_train_clip_set_samples(&with, both, 4, false));
     CHECK(with.config && strstr(with.config, "\"aux_sample_pairs\": 4") && strstr(with.config, "\"aux_samples\": 5"));
-    CHECK(silt_train_clip_set_samples(&with, both, 4) == SILT_ERR_ARG);  // once
+    CHECK(silt_train_clip_set_samples(&with, both, 4, false) == SILT_ERR_ARG);  // once
     wclip_config c0 = tiny();
     CHECK_OK(silt_train_clip_create(&c0, 5, &plain));
-    CHECK(silt_train_clip_set_samples(&plain, both, 4) == SILT_ERR_ARG);  // no judge head
+    CHECK(silt_train_clip_set_samples(&plain, both, 4, false) == SILT_ERR_ARG);  // no judge head
     // The expected term from the model's own scores of the pair (images 0 and 2).
     wclip_model *m = NULL;
     CHECK_OK(wclip_create(&cj, 5, &m));
