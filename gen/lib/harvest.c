@@ -343,41 +343,9 @@ int64_t silt_sample_set_keep_passing(silt_sample_set *s) {
     return dropped;
 }
 
-// Appends b to a (b's groups offset past a's, so no group spans two files).
-static silt_status sample_set_append(silt_sample_set *a, const silt_sample_set *b) {
-    const int64_t n = a->n + b->n;
-    const size_t px = (size_t)a->size * a->size * 3;
-    if (b->size != a->size) return SILT_FAIL(SILT_ERR_SHAPE, "sample sets of %d and %d px images", a->size, b->size);
-    int64_t gmax = -1;
-    for (int64_t i = 0; i < a->n; i++) gmax = a->groups[i] > gmax ? a->groups[i] : gmax;
-    uint8_t *im = realloc(a->images, px * (size_t)n);
-    if (im) a->images = im;
-    uint8_t *ps = realloc(a->pass, (size_t)n);
-    if (ps) a->pass = ps;
-    int64_t *gr = realloc(a->groups, sizeof *gr * (size_t)n);
-    if (gr) a->groups = gr;
-    char(*cap)[WORLD_CAPTION_MAX] = realloc(a->captions, sizeof *cap * (size_t)n);
-    if (cap) a->captions = cap;
-    world_category *cat = realloc(a->categories, sizeof *cat * (size_t)n);
-    if (cat) a->categories = cat;
-    world_reqs *rq = realloc(a->reqs, sizeof *rq * (size_t)n);
-    if (rq) a->reqs = rq;
-    if (!im || !ps || !gr || !cap || !cat || !rq) return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
-    memcpy(a->images + px * (size_t)a->n, b->images, px * (size_t)b->n);
-    memcpy(a->pass + a->n, b->pass, (size_t)b->n);
-    for (int64_t i = 0; i < b->n; i++) a->groups[a->n + i] = gmax + 1 + b->groups[i];
-    memcpy(a->captions + a->n, b->captions, sizeof *cap * (size_t)b->n);
-    memcpy(a->categories + a->n, b->categories, sizeof *cat * (size_t)b->n);
-    memcpy(a->reqs + a->n, b->reqs, sizeof *rq * (size_t)b->n);
-    a->n = n;
-    return SILT_OK;
-}
-
-silt_status silt_sample_set_add_mirrors(silt_sample_set *s) {
-    if (!s) return SILT_FAIL(SILT_ERR_ARG, "samples: NULL set");
-    const int64_t n = s->n, m = 3 * n;
-    const int S = s->size;
-    const size_t px = (size_t)S * S * 3;
+// Room for m samples in every array of s (its n samples kept).
+static silt_status sample_set_reserve(silt_sample_set *s, int64_t m) {
+    const size_t px = (size_t)s->size * s->size * 3;
     uint8_t *im = realloc(s->images, px * (size_t)m);
     if (im) s->images = im;
     uint8_t *ps = realloc(s->pass, (size_t)m);
@@ -390,7 +358,34 @@ silt_status silt_sample_set_add_mirrors(silt_sample_set *s) {
     if (cat) s->categories = cat;
     world_reqs *rq = realloc(s->reqs, sizeof *rq * (size_t)m);
     if (rq) s->reqs = rq;
-    if (!im || !ps || !gr || !cap || !cat || !rq) return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory for mirrors");
+    if (!im || !ps || !gr || !cap || !cat || !rq)
+        return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory for %lld samples", (long long)m);
+    return SILT_OK;
+}
+
+// Appends b to a (b's groups offset past a's, so no group spans two files).
+static silt_status sample_set_append(silt_sample_set *a, const silt_sample_set *b) {
+    const size_t px = (size_t)a->size * a->size * 3;
+    if (b->size != a->size) return SILT_FAIL(SILT_ERR_SHAPE, "sample sets of %d and %d px images", a->size, b->size);
+    int64_t gmax = -1;
+    for (int64_t i = 0; i < a->n; i++) gmax = a->groups[i] > gmax ? a->groups[i] : gmax;
+    SILT_TRY(sample_set_reserve(a, a->n + b->n));
+    memcpy(a->images + px * (size_t)a->n, b->images, px * (size_t)b->n);
+    memcpy(a->pass + a->n, b->pass, (size_t)b->n);
+    for (int64_t i = 0; i < b->n; i++) a->groups[a->n + i] = gmax + 1 + b->groups[i];
+    memcpy(a->captions + a->n, b->captions, sizeof *a->captions * (size_t)b->n);
+    memcpy(a->categories + a->n, b->categories, sizeof *a->categories * (size_t)b->n);
+    memcpy(a->reqs + a->n, b->reqs, sizeof *a->reqs * (size_t)b->n);
+    a->n += b->n;
+    return SILT_OK;
+}
+
+silt_status silt_sample_set_add_mirrors(silt_sample_set *s) {
+    if (!s) return SILT_FAIL(SILT_ERR_ARG, "samples: NULL set");
+    const int64_t n = s->n, m = 3 * n;
+    const int S = s->size;
+    const size_t px = (size_t)S * S * 3;
+    SILT_TRY(sample_set_reserve(s, m));
     for (int64_t i = 0; i < n; i++) {
         for (int f = 0; f < 2; f++) {  // f 0: left-right, 1: top-bottom
             const int64_t j = n + (int64_t)f * n + i;
