@@ -117,8 +117,8 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, 0.5},
         {"samples", 0, ARG_STR, &samples, "FILE[,FILE]",
          "mmdit: rejection-sampling fine-tuning: a fraction (--samples-fraction) of the images are the model's own "
-         "verified samples (gen world harvest files) with their captions instead of renders; samples whose caption is "
-         "an eval-suite prompt are dropped; clip (with --itm-layers): labelled candidates (gen world harvest --all) "
+         "verified samples (gen world harvest files; an --all file's failed candidates left out) with their captions "
+         "instead of renders; samples whose caption is an eval-suite prompt are dropped; clip (with --itm-layers): labelled candidates (gen world harvest --all) "
          "on which the judge head learns to rank a candidate the evaluator passed above a failed one of the same "
          "caption (--sample-pairs per batch; eval-suite captions dropped)",
          NULL, 0, -1},
