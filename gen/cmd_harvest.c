@@ -23,7 +23,7 @@ int world_harvest_cmd(int argc, char **argv) {
         {"count", 'n', ARG_INT, &count, "N", "train-suite items to try [default: none: required]", NULL, 1, 100000000},
         {"offset", 0, ARG_INT, &offset, "K", "first train-suite index (runs with other offsets add disjoint items)", NULL, 0, 2147483647},
         {"seed", 's', ARG_INT, &seed, "S", "the train items' seed and the candidates' noise", NULL, 0, 2147483647},
-        {"tries", 't', ARG_INT, &tries, "T", "candidates per item; the first the evaluator passes is kept", NULL, 1, 64},
+        {"tries", 't', ARG_INT, &tries, "T", "candidates per item; the first the evaluator passes is kept (--all: every one)", NULL, 1, 64},
         {"all", 0, ARG_BOOL, &all, NULL,
          "keep every candidate with the evaluator's verdict (a labelled set for gen train --arch clip --samples)", NULL, 0, -1},
         {"category-weights", 0, ARG_STR, &cat_spec, "SPEC",
@@ -90,8 +90,9 @@ int world_harvest_cmd(int argc, char **argv) {
            (long long)r.skipped);
     for (int c = 0; c < WORLD_CAT_COUNT; c++)
         if (r.cat_items[c])
-            printf("  %-18s %5lld items, %5lld kept (%.3f)\n", world_category_name((world_category)c),
-                   (long long)r.cat_items[c], (long long)r.cat_kept[c], (double)r.cat_kept[c] / (double)r.cat_items[c]);
+            printf("  %-18s %5lld items, %5lld %s (%.3f)\n", world_category_name((world_category)c),
+                   (long long)r.cat_items[c], (long long)r.cat_kept[c], all ? "with a pass" : "kept",
+                   (double)r.cat_kept[c] / (double)r.cat_items[c]);
     printf("wrote %s\n", out);
     status = 0;
 done:

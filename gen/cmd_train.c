@@ -322,7 +322,8 @@ int cmd_train(int argc, char **argv) {
                                .size = sized ? size : NULL, .repa_weight = repa_weight, .repa_layer = repa_layer,
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
-                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction, .sample_pairs = sample_pairs, .sample_mirrors = sample_mirrors,
+                               .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction,
+                               .sample_pairs = sample_pairs, .sample_mirrors = sample_mirrors,
                                .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,
                                .itm_layers = itm_layers};

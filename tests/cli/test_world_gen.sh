@@ -313,6 +313,9 @@ check judge-samples-says err_has "2 pairs per batch from 1 (passed, failed) cand
 expect judge-samples-resume 0 "$gen" train "${js[@]}" --steps 6 --ckpt-every 2 --resume auto --out "$tmp/js"
 expect judge-samples-straight 0 "$gen" train "${js[@]}" --steps 6 --ckpt-every 2 --out "$tmp/js2"
 check judge-samples-resume-exact cmp -s "$tmp/js/checkpoint_6.safetensors" "$tmp/js2/checkpoint_6.safetensors"
+# A file listed twice: its groups stay apart (2 pairs; merged they would make 4).
+expect judge-samples-twice 0 "$gen" train "${js[@]}" --samples "$tmp/labelled.safetensors,$tmp/labelled.safetensors" --steps 1 --out "$tmp/js5"
+check judge-samples-twice-pairs err_has "from 2 (passed, failed) candidate pairs"
 expect judge-samples-unlabelled 1 "$gen" train "${js[@]}" --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/js3"
 check judge-samples-unlabelled-says err_has "no item has both a passed and a failed candidate"
 expect sample-pairs-alone 2 "$gen" train --arch clip --itm-layers 1 --hard-negatives 2 --sample-pairs 2 --steps 1 --out "$tmp/js3"
