@@ -32,7 +32,8 @@ int cmd_train(int argc, char **argv) {
     int repa_layer = -1;
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0, pure_noise = 0, samples_fraction = 0.5;
-    const char *samples = NULL;
+    const char *samples = NULL, *dpo = NULL;
+    double dpo_beta = 2000;
     int hard_negatives = 0, sample_pairs = 16;
     bool class_token = false, sample_mirrors = false;
     int itm_layers = 0;
@@ -127,6 +128,14 @@ int cmd_train(int argc, char **argv) {
          "clip: also each --samples candidate mirrored left-right and top-bottom, its verdict the evaluator's on the "
          "mirrored image (a passed \"X left of Y\" mostly fails mirrored: pairs that differ only in the layout)",
          NULL, 0, -1},
+        {"dpo", 0, ARG_STR, &dpo, "FILE[,FILE]",
+         "mmdit: preference optimisation (Diffusion-DPO on the flow loss) from --init, its frozen reference (an "
+         "exported model, given on --resume too): each batch is --batch pairs of candidates of one caption from "
+         "labelled sets (gen world harvest --all), one the evaluator passed and one it failed; eval-suite captions "
+         "dropped",
+         NULL, 0, -1},
+        {"dpo-beta", 0, ARG_FLOAT, &dpo_beta, "B", "mmdit: --dpo's beta (how far the model may move from the reference)",
+         NULL, 1e-3, 1e6},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
@@ -220,7 +229,7 @@ int cmd_train(int argc, char **argv) {
             return args_usage_error(&p, "--export needs --out FILE (the model file to write)");
         // Training-only flags would be silently ignored by an export.
         const char *train_only = resume ? "resume" : tp.init_path ? "init" : decoder_only ? "decoder-only"
-                                 : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise" : samples ? "samples"
+                                 : tf32 ? "tf32" : object_weight != 0 ? "object-weight" : pure_noise != 0 ? "pure-noise" : samples ? "samples" : dpo ? "dpo"
                                  : cat_spec ? "category-weights" : hard_negatives ? "hard-negatives" : class_token ? "class-token"
                                  : itm_layers ? "itm-layers" : NULL;
         if (train_only) return args_usage_error(&p, "--export and --%s do not go together", train_only);
@@ -301,6 +310,11 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--sample-mirrors needs --arch clip --samples FILE");
     if (args_was_given(&p, given, "samples-fraction") && !samples)
         return args_usage_error(&p, "--samples-fraction needs --samples FILE");
+    if (dpo && strcmp(arch, "mmdit")) return args_usage_error(&p, "--dpo is for --arch mmdit");
+    if (dpo && !tp.init_path)
+        return args_usage_error(&p, "--dpo needs --init MODEL, the exported model it starts from and stays near (a resume too)");
+    if (dpo && samples) return args_usage_error(&p, "--dpo and --samples do not go together");
+    if (args_was_given(&p, given, "dpo-beta") && !dpo) return args_usage_error(&p, "--dpo-beta needs --dpo FILE");
     int cat_weights[WORLD_CAT_COUNT];
     world_train_weights(cat_weights);
     if (cat_spec && strcmp(arch, "mmdit") && strcmp(arch, "clip"))
@@ -323,6 +337,7 @@ int cmd_train(int argc, char **argv) {
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
                                .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction,
+                               .dpo = dpo, .dpo_ref = tp.init_path, .dpo_beta = dpo_beta,
                                .sample_pairs = sample_pairs, .sample_mirrors = sample_mirrors,
                                .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,

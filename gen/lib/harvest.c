@@ -427,3 +427,46 @@ silt_status silt_sample_set_load_list(const char *paths, silt_sample_set **out) 
     *out = all;
     return SILT_OK;
 }
+
+static int by_group(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+// Every (passed, failed) pair of candidates of one group, ordered by the
+// passed one's index, then the failed one's (the order the draws index).
+// The failed candidates sorted by (group, index) are found by bisection, so
+// a large set does not cost a scan of all candidates per passed one.
+silt_status silt_sample_set_pairs(const silt_sample_set *set, int64_t (**out)[2], int64_t *count) {
+    int64_t nf = 0, n = 0, cap = 0, (*pairs)[2] = NULL;
+    int64_t(*failed)[2] = malloc(sizeof *failed * (size_t)(set->n > 0 ? set->n : 1));  // (group, index)
+    if (!failed) return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+    for (int64_t i = 0; i < set->n; i++)
+        if (!set->pass[i]) failed[nf][0] = set->groups[i], failed[nf][1] = i, nf++;
+    qsort(failed, (size_t)nf, sizeof *failed, by_group);
+    for (int64_t i = 0; i < set->n; i++) {
+        if (!set->pass[i]) continue;
+        int64_t lo = 0, hi = nf;  // the first failed candidate of i's group
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (failed[mid][0] < set->groups[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        for (int64_t k = lo; k < nf && failed[k][0] == set->groups[i]; k++) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 1024;
+                int64_t(*np)[2] = realloc(pairs, sizeof *np * (size_t)cap);
+                if (!np) {
+                    free(pairs), free(failed);
+                    return SILT_FAIL(SILT_ERR_OOM, "samples: out of memory");
+                }
+                pairs = np;
+            }
+            pairs[n][0] = i, pairs[n][1] = failed[k][1];
+            n++;
+        }
+    }
+    free(failed);
+    *out = pairs, *count = n;
+    return SILT_OK;
+}

@@ -101,5 +101,10 @@ silt_status silt_sample_set_add_mirrors(silt_sample_set *s);
 // or heldout), keeping the order of the rest; returns how many went (-1:
 // out of memory, nothing dropped).
 int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite);
+// Every (passed, failed) pair of candidates of one group, ordered by the
+// passed one's index, then the failed one's: *out (free()) holds *count
+// index pairs (none: *count 0). Pairs for a verifier (train_clip.c) and for
+// preference optimisation of the generator (train_mmdit.c).
+silt_status silt_sample_set_pairs(const silt_sample_set *set, int64_t (**out)[2], int64_t *count);
 
 #endif

@@ -91,6 +91,10 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         s = silt_train_mmdit_set_samples(out, o->samples, o->samples_fraction > 0 ? o->samples_fraction : 0.5);
         if (s) silt_train_task_free(out);
     }
+    if (!s && o && o->dpo) {
+        s = silt_train_mmdit_set_dpo(out, o->dpo, o->dpo_ref, o->dpo_beta);
+        if (s) silt_train_task_free(out);
+    }
     return s;
 }
 

@@ -31,6 +31,9 @@ typedef struct silt_train_arch_opts {
     int sample_pairs;       // clip: pass/fail pairs per batch from samples (0: 16)
     bool sample_mirrors;    // clip: the samples mirrored too, relabelled by the evaluator
     double samples_fraction;  // mmdit: the fraction of images they replace (0: 0.5)
+    const char *dpo;        // mmdit: labelled sets for preference optimisation (silt_train_mmdit_set_dpo); NULL: none
+    const char *dpo_ref;    // mmdit: its frozen reference (the --init model)
+    double dpo_beta;        // mmdit: its beta
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
     bool class_token;       // clip: the image tower pools by a class token (wclip_config.img_cls), not the mean
@@ -210,6 +213,15 @@ silt_status silt_train_mmdit_set_pure_noise(silt_train_task *task, double fracti
 // (dropout, sigmas, noise, the latent encoding) as for a render. Recorded in
 // the config ("aux_samples": the count, "aux_samples_fraction").
 silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *paths, double fraction);
+// Preference optimisation (Diffusion-DPO, Wallace et al. 2024, on the flow
+// objective): each batch is --batch pairs of candidates of one caption from
+// labelled sets (`gen world harvest --all`, comma-separated; eval-suite
+// captions dropped), one the evaluator passed and one it failed, and the loss
+// softplus(beta / 2 ((e_w - r_w) - (e_l - r_l))) of the model's and the frozen
+// reference's per-image flow errors (the reference: ref_path, the model the
+// run starts from). Renders and caption dropout are off. Not with --samples
+// or REPA. Recorded in the config ("aux_dpo_samples", "aux_dpo_beta").
+silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta);
 // The clean images (B, 3, 32, 32) in [-1, 1] and the items (captions before
 // dropout) of training batch batch_index: renders from the train sampler,
 // some replaced by samples (above). What the step's loss trains on.

@@ -18,11 +18,12 @@
 #include "sample/sample.h"
 #include "text/world_clip.h"
 #include "text/world_tokenizer.h"
+#include "var/var.h"
 #include "world/render.h"
 #include "world/suites.h"
 
 // Purposes of the random draws (silt_train_batch_rng and the Philox seeds).
-enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3, PURPOSE_PURE = 5, PURPOSE_SAMPLES = 6 };
+enum { PURPOSE_DROP = 1, PURPOSE_TIME = 2, PURPOSE_NOISE = 3, PURPOSE_PURE = 5, PURPOSE_SAMPLES = 6, PURPOSE_PAIRS = 7 };
 
 typedef struct mmdit_task {
     mmdit_model *m;
@@ -43,6 +44,13 @@ typedef struct mmdit_task {
     // that replace this fraction of the renders, image and caption.
     silt_sample_set *samples;
     double samples_fraction;
+    // silt_train_mmdit_set_dpo: preference pairs (a candidate the evaluator
+    // passed, one it failed, of one caption) and the frozen reference model.
+    silt_sample_set *dpo_set;
+    int64_t (*dpo_pairs)[2];
+    int64_t n_dpo_pairs;
+    double dpo_beta;
+    mmdit_model *ref;
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
     // "aux." parameters) of the image stream after block repa_layer, aligned
@@ -109,6 +117,9 @@ static void task_destroy(void *self) {
     var_vq_free(t->ae);
     silt_graph_free(t->ae_g);
     silt_sample_set_free(t->samples);
+    silt_sample_set_free(t->dpo_set);
+    free(t->dpo_pairs);
+    mmdit_free(t->ref);
     // The projector may live on the device (task_to_device): the device-aware free.
     for (int k = 0; k < REPA_LAYERS; k++) silt_tensor_free_cuda(t->repa_w[k]), silt_tensor_free_cuda(t->repa_b[k]);
     free(t);
@@ -136,6 +147,7 @@ static silt_status task_to_device(void *self, silt_device device) {
     // The frozen text encoder goes too: on a CPU graph it cost ~12 ms of host
     // time per batch of 64 (and REPA's image encode more).
     SILT_TRY(wclip_to_device(t->clip, device));
+    if (t->ref) SILT_TRY(mmdit_to_device(t->ref, device));
     if (device == SILT_CUDA && t->ae && var_vq_device(t->ae) != SILT_CUDA) {
         // The frozen encoder of a latent run goes too: on a CPU graph it held
         // the H200 of 2026-11-28 to ~350 images/s (1250 for pixel runs).
@@ -184,8 +196,8 @@ static bool task_init_narrower(void *self, const char *name) {
 }
 
 static double task_images(void *self, int batch_size) {
-    (void)self;
-    return batch_size;
+    const mmdit_task *t = self;
+    return t->ref ? 2.0 * batch_size : batch_size;  // DPO: a batch of pairs
 }
 
 static silt_tensor *fail(silt_graph *g, silt_status s) {
@@ -242,13 +254,142 @@ silt_status silt_train_mmdit_batch(const silt_train_task *task, uint64_t data_se
     return batch_data(task->self, data_seed, batch_index, B, x0, items);
 }
 
+// The model's inputs (x_t, v = noise - z) for B clean images x0 in [-1, 1]
+// (latent runs: z their encodings, normalised by the latent's shift and
+// scale) at sigmas sig. The B images are `groups` equal groups that share
+// their noise: image i of each draws Philox (seed_n, base + i), so DPO's
+// preferred and rejected image see the same noise. On a device graph the
+// pair is built there from the device latents (nothing comes down).
+// The graph's error, or one saying what failed when it recorded none.
+static silt_status graph_error(silt_graph *g, const char *what) {
+    silt_status s = silt_graph_status(g);
+    return s ? s : SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for %s", what);
+}
+
+static silt_status flow_inputs(mmdit_task *t, silt_graph *g, const float *x0, int B, const float *sig, uint64_t seed_n,
+                               int64_t base, int groups, silt_tensor **xt_out, silt_tensor **target_out) {
+    const int S = SILT_TRAIN_MMDIT_IMAGE, side = t->side;
+    const int64_t nx = (int64_t)t->channels * side * side, n = B / groups;
+    const float *z = x0;
+    bool z_on_device = false;
+    double shift = 0.0, scale = 1.0;
+    if (t->ae) {
+        silt_graph_reset(t->ae_g);
+        silt_tensor *img = silt_graph_upload(t->ae_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
+        silt_tensor *f = var_vq_encode_features(t->ae_g, t->ae, img);
+        if (!f) return graph_error(t->ae_g, "the latents");
+        if (silt_numel(f) != B * nx)
+            return SILT_FAIL(SILT_ERR_SHAPE, "mmdit: the autoencoder gave %lld latent values for %lld",
+                             (long long)silt_numel(f), (long long)(B * nx));
+        z = silt_f32(f), z_on_device = f->device != SILT_CPU;
+        shift = t->latent_shift, scale = t->latent_scale;
+    }
+    const int64_t shape[4] = {B, t->channels, side, side};
+    silt_tensor *xt = NULL, *target = NULL;
+    if (silt_graph_device(g) != SILT_CPU) {
+        xt = silt_graph_tensor_f32(g, 4, shape);
+        target = silt_graph_tensor_f32(g, 4, shape);
+        silt_tensor *sig_d = silt_graph_upload(g, SILT_F32, 1, (const int64_t[]){B}, sig);
+        silt_tensor *z_d = z_on_device ? NULL : silt_graph_upload(g, SILT_F32, 4, shape, z);
+        if (!xt || !target || !sig_d || (!z_on_device && !z_d)) return graph_error(g, "a batch");
+        const float *zz = z_on_device ? z : silt_f32(z_d);
+        for (int k = 0; k < groups; k++) {
+            const int64_t o = k * n * nx;
+            SILT_TRY(flow_pair_cuda(silt_f32(xt) + o, silt_f32(target) + o, zz + o, silt_f32(sig_d) + k * n, n, nx, shift,
+                                    scale, seed_n, (uint64_t)base));
+        }
+    } else {
+        if (z_on_device) return SILT_FAIL(SILT_ERR_ARG, "mmdit: device latents on a cpu graph");
+        silt_arena *ha = silt_graph_arena(g);
+        float *hx = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
+        float *htarget = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
+        if (!hx || !htarget) return SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch");
+        for (int k = 0; k < groups; k++) {
+            const int64_t o = k * n * nx;
+            flow_pair_cpu(hx + o, htarget + o, z + o, sig + k * n, n, nx, shift, scale, seed_n, (uint64_t)base);
+        }
+        xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
+        target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
+        if (!xt || !target) return graph_error(g, "a batch");
+    }
+    *xt_out = xt, *target_out = target;
+    return SILT_OK;
+}
+
+// Each image's error ||v_pred - v||^2, the mean over its values: (B).
+static silt_tensor *per_image_mse(silt_graph *g, silt_tensor *v, silt_tensor *target) {
+    if (!v) return NULL;
+    const int64_t B = v->shape[0], n = silt_numel(v) / B;
+    silt_tensor *d = silt_sub(g, v, target);
+    return silt_mean_dim(g, silt_reshape(g, silt_mul(g, d, d), 2, (const int64_t[]){B, n}), 1, false);
+}
+
+// Diffusion-DPO (Wallace et al. 2024, eq. 14) on the flow objective: for P
+// pairs (x_w passed, x_l failed, one caption), each pair's two images at one
+// sigma with one noise, loss = softplus(beta / 2 ((e_w - r_w) - (e_l - r_l)))
+// with e the model's per-image flow error and r the frozen reference's:
+// lower than the reference's error on the passed image, higher on the
+// failed one. No caption dropout (the unconditional branch is left alone).
+static silt_tensor *dpo_loss(mmdit_task *t, silt_graph *g, uint64_t data_seed, int64_t batch_index, int P) {
+    const wclip_config *cc = wclip_get_config(t->clip);
+    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len, ss = t->dpo_set->size, B = 2 * P;
+    const int64_t npix = 3 * (int64_t)S * S;
+    silt_arena *ha = silt_graph_arena(g);
+    int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof(int32_t));
+    float *x0 = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
+    float *ts = silt_arena_alloc(ha, (size_t)B * sizeof(float));
+    float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
+    int32_t *target_class = silt_arena_alloc(ha, (size_t)P * sizeof(int32_t));
+    if (!ids || !x0 || !ts || !sig || !target_class) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
+    const uint64_t seed_q = purpose_seed(data_seed, PURPOSE_PAIRS), seed_t = purpose_seed(data_seed, PURPOSE_TIME);
+    // Images 0..P-1 the passed candidates, P..2P-1 the failed ones.
+    for (int p = 0; p < P; p++) {
+        const int64_t j = batch_index * P + p;
+        silt_rng r = silt_rng_init(seed_q, (uint64_t)j);
+        int64_t q = (int64_t)(silt_rng_next_double(&r) * (double)t->n_dpo_pairs);
+        if (q >= t->n_dpo_pairs) q = t->n_dpo_pairs - 1;
+        for (int h = 0; h < 2; h++) {
+            const int64_t u = t->dpo_pairs[q][h];
+            const int i = h * P + p;
+            const uint8_t *src = t->dpo_set->images + (size_t)u * ss * ss * 3;
+            for (int64_t k = 0; k < (int64_t)S * S; k++)
+                for (int ch = 0; ch < 3; ch++)
+                    x0[(size_t)i * npix + (size_t)ch * S * S + k] = src[k * 3 + ch] * (2.0f / 255.0f) - 1.0f;
+            silt_status s = wclip_tokenize(t->clip, t->dpo_set->captions[u], ids + (size_t)i * T);
+            if (s) return fail(g, s);
+        }
+        sig[p] = sig[P + p] = silt_train_mmdit_sigma(seed_t, j, t->time_shift);
+        ts[p] = ts[P + p] = 1000.0f * sig[p];
+        target_class[p] = 0;
+    }
+    silt_tensor *xt = NULL, *target = NULL;
+    silt_status s = flow_inputs(t, g, x0, B, sig, purpose_seed(data_seed, PURPOSE_NOISE), batch_index * P, 2, &xt, &target);
+    if (s) return fail(g, s);
+    silt_tensor *ctx = NULL, *pooled = NULL, *ref_err = NULL;
+    const bool grad = silt_graph_grad_enabled(g);
+    silt_graph_set_grad(g, false);  // the text encoder and the reference are frozen
+    s = wclip_encode_context(g, t->clip, ids, B, t->words, &ctx, &pooled);
+    if (!s) ref_err = per_image_mse(g, mmdit_forward(g, t->ref, xt, ts, ctx, pooled, NULL), target);
+    silt_graph_set_grad(g, grad);
+    if (s) return fail(g, s);
+    if (!ref_err) return NULL;
+    silt_tensor *err = per_image_mse(g, mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL), target);
+    // Each pair's logits (-beta/2 (e_w - r_w), -beta/2 (e_l - r_l)): the
+    // cross-entropy of the first is the softplus above.
+    silt_tensor *z = silt_scale(g, silt_sub(g, err, ref_err), (float)(-0.5 * t->dpo_beta));
+    silt_tensor *zw = silt_reshape(g, silt_slice(g, z, 0, 0, P), 2, (const int64_t[]){P, 1});
+    silt_tensor *zl = silt_reshape(g, silt_slice(g, z, 0, P, P), 2, (const int64_t[]){P, 1});
+    return var_ce_loss(g, silt_concat(g, (silt_tensor *[]){zw, zl}, 2, 1), target_class, NULL);
+}
+
 static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int64_t batch_index, int B) {
     mmdit_task *t = self;
     const wclip_config *cc = wclip_get_config(t->clip);
-    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len, side = t->side;
-    const int64_t npix = 3 * (int64_t)S * S, nx = (int64_t)t->channels * side * side;
+    const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len;
+    const int64_t npix = 3 * (int64_t)S * S;
     if (batch_index < 0 || B < 1)
         return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: batch %lld of size %d", (long long)batch_index, B));
+    if (t->ref) return dpo_loss(t, g, data_seed, batch_index, B);
     // The renders, captions and timesteps are built in host memory (the
     // graph's host arena).
     silt_arena *ha = silt_graph_arena(g);
@@ -280,22 +421,6 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         silt_graph_set_grad(g, grad);
         if (!repa_target) return fail(g, silt_graph_status(g));
     }
-    // z: the B renders in [-1, 1], or (latent runs) their encodings, which the
-    // pair normalises with the latent's shift and scale.
-    const float *z = x0;
-    bool z_on_device = false;
-    double shift = 0.0, scale = 1.0;
-    if (t->ae) {
-        silt_graph_reset(t->ae_g);
-        silt_tensor *img = silt_graph_upload(t->ae_g, SILT_F32, 4, (const int64_t[]){B, 3, S, S}, x0);
-        silt_tensor *f = var_vq_encode_features(t->ae_g, t->ae, img);
-        if (!f) return fail(g, silt_graph_status(t->ae_g));
-        if (silt_numel(f) != B * nx)
-            return fail(g, SILT_FAIL(SILT_ERR_SHAPE, "mmdit: the autoencoder gave %lld latent values for %lld",
-                                     (long long)silt_numel(f), (long long)(B * nx)));
-        z = silt_f32(f), z_on_device = f->device != SILT_CPU;
-        shift = t->latent_shift, scale = t->latent_scale;
-    }
     // Each image's sigma (silt_train_mmdit_sigma), the model's timestep 1000 sigma.
     float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
     if (!sig) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
@@ -305,30 +430,9 @@ static silt_tensor *task_loss(void *self, silt_graph *g, uint64_t data_seed, int
         sig[i] = silt_train_mmdit_pure(seed_p, j, t->pure_noise) ? 1.0f : silt_train_mmdit_sigma(seed_t, j, t->time_shift);
         ts[i] = 1000.0f * sig[i];
     }
-    // The pair (x_t, v = noise - x0), noise from Philox (seed_n, image index):
-    // on a device graph built there from the device latents (nothing comes
-    // down), else on the host and copied.
-    const int64_t shape[4] = {B, t->channels, side, side};
     silt_tensor *xt = NULL, *target = NULL;
-    if (silt_graph_device(g) != SILT_CPU) {
-        xt = silt_graph_tensor_f32(g, 4, shape);
-        target = silt_graph_tensor_f32(g, 4, shape);
-        silt_tensor *sig_d = silt_graph_upload(g, SILT_F32, 1, (const int64_t[]){B}, sig);
-        silt_tensor *z_d = z_on_device ? NULL : silt_graph_upload(g, SILT_F32, 4, shape, z);
-        if (!xt || !target || !sig_d || (!z_on_device && !z_d)) return NULL;
-        silt_status s = flow_pair_cuda(silt_f32(xt), silt_f32(target), z_on_device ? z : silt_f32(z_d), silt_f32(sig_d),
-                                       B, nx, shift, scale, seed_n, (uint64_t)(batch_index * B));
-        if (s) return fail(g, s);
-    } else {
-        if (z_on_device) return fail(g, SILT_FAIL(SILT_ERR_ARG, "mmdit: device latents on a cpu graph"));
-        float *hx = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
-        float *htarget = silt_arena_alloc(ha, (size_t)(B * nx) * sizeof(float));
-        if (!hx || !htarget) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
-        flow_pair_cpu(hx, htarget, z, sig, B, nx, shift, scale, seed_n, (uint64_t)(batch_index * B));
-        xt = silt_graph_upload(g, SILT_F32, 4, shape, hx);
-        target = silt_graph_upload(g, SILT_F32, 4, shape, htarget);
-        if (!xt || !target) return NULL;
-    }
+    silt_status ps = flow_inputs(t, g, x0, B, sig, seed_n, batch_index * B, 1, &xt, &target);
+    if (ps) return fail(g, ps);
     // The text encoder is frozen: no graph nodes, no gradients into it.
     silt_tensor *ctx = NULL, *pooled = NULL;
     bool grad = silt_graph_grad_enabled(g);
@@ -586,6 +690,70 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
               "%lld with eval-suite captions dropped)",
               100 * fraction, (long long)all->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING], per[WORLD_CAT_TWO_OBJECTS],
               (long long)dropped);
+    return SILT_OK;
+}
+
+silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta) {
+    if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
+        return SILT_FAIL(SILT_ERR_ARG, "dpo: not a world MMDiT task");
+    mmdit_task *t = task->self;
+    if (t->ref) return SILT_FAIL(SILT_ERR_ARG, "dpo: already set");
+    if (t->samples || t->repa_weight > 0)
+        return SILT_FAIL(SILT_ERR_ARG, "dpo: its batches are pairs of candidates; --samples and --repa do not go with it");
+    if (!paths || !*paths) return SILT_FAIL(SILT_ERR_ARG, "dpo: no sample set");
+    if (!ref_path || !*ref_path)
+        return SILT_FAIL(SILT_ERR_ARG, "dpo: no reference model: give --init the model the run starts from (a resume too)");
+    if (!(beta > 0 && beta <= 1e6)) return SILT_FAIL(SILT_ERR_ARG, "dpo: beta %g outside (0, 1e6]", beta);
+    silt_sample_set *set = NULL;
+    SILT_TRY(silt_sample_set_load_list(paths, &set));
+    silt_status s = SILT_OK;
+    if (set->size != SILT_TRAIN_MMDIT_IMAGE)
+        s = SILT_FAIL(SILT_ERR_SHAPE, "dpo: %d px images; the model trains on %d px", set->size, SILT_TRAIN_MMDIT_IMAGE);
+    // The eval prompts' candidates go, as for --samples.
+    const int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) : 0;
+    if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "dpo: out of memory");
+    int64_t n = 0, (*pairs)[2] = NULL;
+    if (s == SILT_OK) s = silt_sample_set_pairs(set, &pairs, &n);
+    if (s == SILT_OK && n == 0)
+        s = SILT_FAIL(SILT_ERR_ARG, "dpo: no item has both a passed and a failed candidate (%lld samples, %lld with "
+                                    "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
+                      (long long)set->n, (long long)dropped);
+    // The reference: the start's weights, frozen (an exported model file).
+    char path[4096];
+    mmdit_model *ref = NULL;
+    if (s == SILT_OK) s = silt_train_resolve_path(ref_path, path, sizeof path, "dpo reference");
+    if (s == SILT_OK) {
+        silt_safetensors *st = NULL;
+        s = silt_safetensors_open(path, &st);
+        const char *kind = s == SILT_OK ? silt_safetensors_metadata(st, "silt.kind") : NULL;
+        if (s == SILT_OK && (!kind || strcmp(kind, "world-mmdit")))
+            s = SILT_FAIL(SILT_ERR_ARG, "dpo: the reference %s is not a world MMDiT model file: --init an exported model "
+                                        "(gen train --arch mmdit --export)", path);
+        if (s == SILT_OK) s = mmdit_load(st, &ref);
+        silt_safetensors_close(st);
+    }
+    if (s == SILT_OK) {
+        const mmdit_config *a = mmdit_get_config(t->m), *b = mmdit_get_config(ref);
+        if (a->hidden != b->hidden || a->depth != b->depth || a->heads != b->heads || a->patch != b->patch ||
+            a->in_channels != b->in_channels || a->joint_dim != b->joint_dim || a->pooled_dim != b->pooled_dim)
+            s = SILT_FAIL(SILT_ERR_SHAPE, "dpo: the reference %s is not this model's shape", path);
+    }
+    char aux[128];
+    snprintf(aux, sizeof aux, "\"aux_dpo_samples\": %lld, \"aux_dpo_beta\": %.9g", s ? 0LL : (long long)set->n, beta);
+    if (s == SILT_OK) s = config_add_aux(t, aux, "dpo");
+    if (s != SILT_OK) {
+        silt_sample_set_free(set);
+        free(pairs);
+        mmdit_free(ref);
+        return s;
+    }
+    t->dpo_set = set, t->dpo_pairs = pairs, t->n_dpo_pairs = n, t->dpo_beta = beta, t->ref = ref;
+    int per[WORLD_CAT_COUNT] = {0};
+    for (int64_t i = 0; i < n; i++) per[set->categories[pairs[i][0]]]++;
+    silt_info("mmdit: DPO (beta %g) against %s on %lld (passed, failed) pairs of one caption from %lld candidates "
+              "(position %d, counting %d, two_objects %d; %lld with eval-suite captions dropped); --batch counts pairs",
+              beta, path, (long long)n, (long long)set->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING],
+              per[WORLD_CAT_TWO_OBJECTS], (long long)dropped);
     return SILT_OK;
 }
 

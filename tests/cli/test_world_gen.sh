@@ -325,6 +325,77 @@ check judge-mirrors-says err_has "samples with their mirrors"
 expect sample-mirrors-alone 2 "$gen" train --arch clip --itm-layers 1 --hard-negatives 2 --sample-mirrors --steps 1 --out "$tmp/js3"
 check sample-mirrors-alone-line one_line
 
+# 2d. gen train --arch mmdit --dpo: preference pairs (a passed and a failed
+# candidate of one caption) against the frozen --init. dpo.safetensors is
+# labelled.safetensors with three different images (labelled's are equal).
+# At the start the model is its reference: loss ln 2. A pair of equal
+# images stays at ln 2 however far the model moves (both see one noise and
+# one sigma). Trained, the model moves its plain flow loss on the passed
+# image down and on the failed one up (measured with --samples sets of each
+# image alone at lr 0, same noise): a sign error would do the opposite.
+python3 - "$tmp" <<'PY'
+import json, random, struct, sys
+s, d = 32, sys.argv[1]
+imgs = [random.Random(k).randbytes(s * s * 3) for k in range(3)]
+def write(name, items, images, ok=None):
+    meta = {"silt.kind": "world-samples", "silt.seed": "0", "silt.weights": "2,2,2,2,3,2,2"}
+    if ok is not None:
+        meta["silt.keep"] = "all"
+    it = b"".join(struct.pack("<q", i) for i in items)
+    im = b"".join(images)
+    head = {"__metadata__": meta, "items": {"dtype": "I64", "shape": [len(items)], "data_offsets": [0, len(it)]},
+            "images": {"dtype": "U8", "shape": [len(items), s, s, 3], "data_offsets": [len(it), len(it) + len(im)]}}
+    body = it + im
+    if ok is not None:
+        head["pass"] = {"dtype": "U8", "shape": [len(items)], "data_offsets": [len(body), len(body) + len(ok)]}
+        body += bytes(ok)
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    open(d + "/" + name + ".safetensors", "wb").write(struct.pack("<Q", len(h)) + h + body)
+write("dpo", (0, 1, 0), imgs, (1, 1, 0))
+write("won", (0,), imgs[:1])
+write("lost", (0,), imgs[2:])
+PY
+dp=(--arch mmdit --size tiny --clip-model "$clip" --init "$tmp/mm.safetensors" --dpo "$tmp/dpo.safetensors")
+expect dpo-start 0 "$gen" train "${dp[@]}" --batch 2 --lr 0 --lr-min 0 --warmup 0 --steps 1 --out "$tmp/dpo0"
+check dpo-says err_has "on 1 (passed, failed) pairs of one caption from 3 candidates"
+check dpo-start-ln2 python3 -c "import csv,math; r=list(csv.DictReader(open('$tmp/dpo0/train_log.csv'))); exit(0 if abs(float(r[0]['loss'])-math.log(2))<1e-4 else 1)"
+expect dpo-equal-images 0 "$gen" train "${dp[@]}" --dpo "$tmp/labelled.safetensors" --batch 2 --lr 3e-3 --warmup 0 --steps 5 --log-every 1 --out "$tmp/dpo5"
+check dpo-equal-images-ln2 python3 -c "import csv,math; r=list(csv.DictReader(open('$tmp/dpo5/train_log.csv'))); exit(0 if all(abs(float(x['loss'])-math.log(2))<1e-4 for x in r) else 1)"
+expect dpo-train 0 "$gen" train "${dp[@]}" --batch 4 --lr 3e-3 --warmup 0 --dpo-beta 50 --steps 30 --ckpt-every 10 --out "$tmp/dpo1"
+expect dpo-export 0 "$gen" train --arch mmdit --export "$tmp/dpo1" --out "$tmp/dpo1.safetensors"
+check dpo-loss-falls python3 -c "import csv,math; r=list(csv.DictReader(open('$tmp/dpo1/train_log.csv'))); exit(0 if float(r[-1]['loss'])<0.5*math.log(2) else 1)"
+for set in won lost; do
+    for mdl in mm dpo1; do
+        expect "dpo-plain-$set-$mdl" 0 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --init "$tmp/$mdl.safetensors" \
+            --samples "$tmp/$set.safetensors" --samples-fraction 1 --batch 16 --lr 0 --lr-min 0 --warmup 0 --steps 4 --log-every 1 --out "$tmp/plain_${set}_$mdl"
+    done
+done
+check dpo-moves-the-right-way python3 - "$tmp" <<'PY'
+import csv, sys
+def mean(d):
+    r = list(csv.DictReader(open(sys.argv[1] + "/" + d + "/train_log.csv")))
+    return sum(float(x["loss"]) for x in r) / len(r)
+dw = mean("plain_won_dpo1") - mean("plain_won_mm")
+dl = mean("plain_lost_dpo1") - mean("plain_lost_mm")
+print("passed image's flow loss change", dw, "failed image's", dl)
+sys.exit(0 if dw < dl and dl > 0 else 1)
+PY
+expect dpo-resume 0 "$gen" train "${dp[@]}" --batch 2 --steps 4 --ckpt-every 2 --out "$tmp/dpo2"
+expect dpo-resume2 0 "$gen" train "${dp[@]}" --batch 2 --steps 6 --ckpt-every 2 --out "$tmp/dpo2" --resume auto
+expect dpo-straight 0 "$gen" train "${dp[@]}" --batch 2 --steps 6 --ckpt-every 2 --out "$tmp/dpo3"
+check dpo-resume-exact cmp -s "$tmp/dpo2/checkpoint_6.safetensors" "$tmp/dpo3/checkpoint_6.safetensors"
+expect dpo-no-init 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --dpo "$tmp/labelled.safetensors" --steps 1 --out "$tmp/dpo4"
+check dpo-no-init-line one_line
+expect dpo-with-samples 2 "$gen" train "${dp[@]}" --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/dpo4"
+check dpo-with-samples-line one_line
+expect dpo-beta-alone 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --dpo-beta 10 --steps 1 --out "$tmp/dpo4"
+check dpo-beta-alone-line one_line
+expect dpo-ckpt-ref 1 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --init "$tmp/dpo1" --dpo "$tmp/labelled.safetensors" --steps 1 --out "$tmp/dpo4"
+check dpo-ckpt-ref-says err_has "not a world MMDiT model file"
+expect dpo-unlabelled 1 "$gen" train "${dp[@]}" --dpo "$tmp/set.safetensors" --steps 1 --out "$tmp/dpo4"
+check dpo-unlabelled-says err_has "no item has both a passed and a failed candidate"
+
 # 3. The built-in models: found through $SILT_MODELS; a one-line error naming
 # the places looked in when absent (a copy of gen, so <gen>/../models is empty).
 mkdir -p "$tmp/bin" "$tmp/empty"
