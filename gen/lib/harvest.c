@@ -470,3 +470,14 @@ silt_status silt_sample_set_pairs(const silt_sample_set *set, int64_t (**out)[2]
     *out = pairs, *count = n;
     return SILT_OK;
 }
+
+silt_status silt_sample_set_training_pairs(const silt_sample_set *set, int64_t dropped, const char *who,
+                                           int64_t (**out)[2], int64_t *count) {
+    SILT_TRY(silt_sample_set_pairs(set, out, count));
+    if (*count > 0) return SILT_OK;
+    free(*out);
+    *out = NULL;
+    return SILT_FAIL(SILT_ERR_ARG, "%s: no item has both a passed and a failed candidate (%lld samples, %lld with "
+                                   "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
+                     who, (long long)set->n, (long long)dropped);
+}

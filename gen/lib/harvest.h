@@ -106,5 +106,9 @@ int64_t silt_sample_set_drop_suite(silt_sample_set *s, world_suite suite);
 // index pairs (none: *count 0). Pairs for a verifier (train_clip.c) and for
 // preference optimisation of the generator (train_mmdit.c).
 silt_status silt_sample_set_pairs(const silt_sample_set *set, int64_t (**out)[2], int64_t *count);
+// The same for a trainer: SILT_ERR_ARG naming `who` when the set has no pair
+// (`dropped`: how many eval-suite samples went before, for the message).
+silt_status silt_sample_set_training_pairs(const silt_sample_set *set, int64_t dropped, const char *who,
+                                           int64_t (**out)[2], int64_t *count);
 
 #endif

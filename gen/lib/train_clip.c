@@ -315,11 +315,7 @@ silt_status silt_train_clip_set_samples(silt_train_task *task, const char *paths
     const int64_t loaded = set->n;
     if (s == SILT_OK && mirrors) s = silt_sample_set_add_mirrors(set);
     int64_t n = 0, (*pairs)[2] = NULL;
-    if (s == SILT_OK) s = silt_sample_set_pairs(set, &pairs, &n);
-    if (s == SILT_OK && n == 0)
-        s = SILT_FAIL(SILT_ERR_ARG, "samples: no item has both a passed and a failed candidate (%lld samples, %lld with "
-                                    "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
-                      (long long)set->n, (long long)dropped);
+    if (s == SILT_OK) s = silt_sample_set_training_pairs(set, dropped, "samples", &pairs, &n);
     char aux[128];
     snprintf(aux, sizeof aux, "\"aux_samples\": %lld, \"aux_sample_pairs\": %d%s", (long long)(s ? 0 : loaded),
              pairs_per_batch, mirrors ? ", \"aux_sample_mirrors\": true" : "");

@@ -713,11 +713,7 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
     const int64_t dropped = s == SILT_OK ? silt_sample_set_drop_suite(set, WORLD_SUITE_EVAL) : 0;
     if (dropped < 0) s = SILT_FAIL(SILT_ERR_OOM, "dpo: out of memory");
     int64_t n = 0, (*pairs)[2] = NULL;
-    if (s == SILT_OK) s = silt_sample_set_pairs(set, &pairs, &n);
-    if (s == SILT_OK && n == 0)
-        s = SILT_FAIL(SILT_ERR_ARG, "dpo: no item has both a passed and a failed candidate (%lld samples, %lld with "
-                                    "eval-suite captions dropped): make the set with gen world harvest --all --tries T >= 2",
-                      (long long)set->n, (long long)dropped);
+    if (s == SILT_OK) s = silt_sample_set_training_pairs(set, dropped, "dpo", &pairs, &n);
     // The reference: the start's weights, frozen (an exported model file).
     char path[4096];
     mmdit_model *ref = NULL;
