@@ -219,8 +219,9 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
 // captions dropped), one the evaluator passed and one it failed, and the loss
 // softplus(beta / 2 ((e_w - r_w) - (e_l - r_l))) of the model's and the frozen
 // reference's per-image flow errors (the reference: ref_path, the model the
-// run starts from). Renders and caption dropout are off. Not with --samples
-// or REPA. Recorded in the config ("aux_dpo_samples", "aux_dpo_beta").
+// run starts from). Renders and caption dropout are off. Not with samples,
+// REPA, pure noise or category weights. Recorded in the config
+// ("aux_dpo_samples", "aux_dpo_beta").
 silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta);
 // The clean images (B, 3, 32, 32) in [-1, 1] and the items (captions before
 // dropout) of training batch batch_index: renders from the train sampler,

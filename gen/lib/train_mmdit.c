@@ -698,8 +698,9 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
         return SILT_FAIL(SILT_ERR_ARG, "dpo: not a world MMDiT task");
     mmdit_task *t = task->self;
     if (t->ref) return SILT_FAIL(SILT_ERR_ARG, "dpo: already set");
-    if (t->samples || t->repa_weight > 0)
-        return SILT_FAIL(SILT_ERR_ARG, "dpo: its batches are pairs of candidates; --samples and --repa do not go with it");
+    if (t->samples || t->repa_weight > 0 || t->pure_noise > 0 || t->weighted)
+        return SILT_FAIL(SILT_ERR_ARG, "dpo: its batches are pairs of candidates, no renders; --samples, --repa, "
+                                       "--pure-noise and --category-weights do not go with it");
     if (!paths || !*paths) return SILT_FAIL(SILT_ERR_ARG, "dpo: no sample set");
     if (!ref_path || !*ref_path)
         return SILT_FAIL(SILT_ERR_ARG, "dpo: no reference model: give --init the model the run starts from (a resume too)");

@@ -389,6 +389,8 @@ expect dpo-no-init 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" 
 check dpo-no-init-line one_line
 expect dpo-with-samples 2 "$gen" train "${dp[@]}" --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/dpo4"
 check dpo-with-samples-line one_line
+expect dpo-with-weights 1 "$gen" train "${dp[@]}" --category-weights position=9 --steps 1 --out "$tmp/dpo4"
+check dpo-with-weights-says err_has "no renders"
 expect dpo-beta-alone 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --dpo-beta 10 --steps 1 --out "$tmp/dpo4"
 check dpo-beta-alone-line one_line
 expect dpo-ckpt-ref 1 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --init "$tmp/dpo1" --dpo "$tmp/labelled.safetensors" --steps 1 --out "$tmp/dpo4"
