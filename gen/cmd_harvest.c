@@ -25,7 +25,7 @@ int world_harvest_cmd(int argc, char **argv) {
         {"seed", 's', ARG_INT, &seed, "S", "the train items' seed and the candidates' noise", NULL, 0, 2147483647},
         {"tries", 't', ARG_INT, &tries, "T", "candidates per item; the first the evaluator passes is kept (--all: every one)", NULL, 1, 64},
         {"all", 0, ARG_BOOL, &all, NULL,
-         "keep every candidate with the evaluator's verdict (a labelled set for gen train --arch clip --samples)", NULL, 0, -1},
+         "keep every candidate with the evaluator's verdict (a labelled set for gen train --arch clip --samples or --arch mmdit --dpo)", NULL, 0, -1},
         {"category-weights", 0, ARG_STR, &cat_spec, "SPEC",
          "the train sampler's category mix, e.g. position=6 (defaults 2,2,2,2,3,2,2 as gen train)", NULL, 0, -1},
         {"batch", 'b', ARG_INT, &batch, "B", "images per model call", NULL, 1, 256},

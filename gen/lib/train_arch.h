@@ -221,7 +221,7 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
 // reference's per-image flow errors (the reference: ref_path, the model the
 // run starts from). Renders and caption dropout are off. Not with samples,
 // REPA, pure noise or category weights. Recorded in the config
-// ("aux_dpo_samples", "aux_dpo_beta").
+// ("aux_dpo_samples", "aux_dpo_beta", "aux_dpo_reference": a fingerprint).
 silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta);
 // The clean images (B, 3, 32, 32) in [-1, 1] and the items (captions before
 // dropout) of training batch batch_index: renders from the train sampler,

@@ -254,18 +254,18 @@ silt_status silt_train_mmdit_batch(const silt_train_task *task, uint64_t data_se
     return batch_data(task->self, data_seed, batch_index, B, x0, items);
 }
 
-// The model's inputs (x_t, v = noise - z) for B clean images x0 in [-1, 1]
-// (latent runs: z their encodings, normalised by the latent's shift and
-// scale) at sigmas sig. The B images are `groups` equal groups that share
-// their noise: image i of each draws Philox (seed_n, base + i), so DPO's
-// preferred and rejected image see the same noise. On a device graph the
-// pair is built there from the device latents (nothing comes down).
 // The graph's error, or one saying what failed when it recorded none.
 static silt_status graph_error(silt_graph *g, const char *what) {
     silt_status s = silt_graph_status(g);
     return s ? s : SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for %s", what);
 }
 
+// The model's inputs (x_t, v = noise - z) for B clean images x0 in [-1, 1]
+// (latent runs: z their encodings, normalised by the latent's shift and
+// scale) at sigmas sig. The B images are `groups` equal groups that share
+// their noise: image i of each draws Philox (seed_n, base + i), so DPO's
+// preferred and rejected image see the same noise. On a device graph the
+// pair is built there from the device latents (nothing comes down).
 static silt_status flow_inputs(mmdit_task *t, silt_graph *g, const float *x0, int B, const float *sig, uint64_t seed_n,
                                int64_t base, int groups, silt_tensor **xt_out, silt_tensor **target_out) {
     const int S = SILT_TRAIN_MMDIT_IMAGE, side = t->side;
@@ -730,13 +730,24 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
         silt_safetensors_close(st);
     }
     if (s == SILT_OK) {
-        const mmdit_config *a = mmdit_get_config(t->m), *b = mmdit_get_config(ref);
-        if (a->hidden != b->hidden || a->depth != b->depth || a->heads != b->heads || a->patch != b->patch ||
-            a->in_channels != b->in_channels || a->joint_dim != b->joint_dim || a->pooled_dim != b->pooled_dim)
-            s = SILT_FAIL(SILT_ERR_SHAPE, "dpo: the reference %s is not this model's shape", path);
+        // The whole config, as the checkpoint records it (qk_norm, dual blocks, ... too).
+        char a[1024], b[1024];
+        mmdit_config_json(mmdit_get_config(t->m), a, sizeof a);
+        mmdit_config_json(mmdit_get_config(ref), b, sizeof b);
+        if (strcmp(a, b)) s = SILT_FAIL(SILT_ERR_SHAPE, "dpo: the reference %s is not this model's config (%s)", path, b);
     }
-    char aux[128];
-    snprintf(aux, sizeof aux, "\"aux_dpo_samples\": %lld, \"aux_dpo_beta\": %.9g", s ? 0LL : (long long)set->n, beta);
+    // A fingerprint of the reference's weights (FNV-1a over their bytes) in
+    // the config: a resume with another --init fails instead of changing the
+    // objective under the run.
+    uint64_t fp = 0xcbf29ce484222325ull;
+    for (int i = 0; s == SILT_OK && i < mmdit_param_count(ref); i++) {
+        const silt_tensor *w = mmdit_param(ref, i, NULL, NULL);
+        const unsigned char *bytes = (const unsigned char *)silt_f32(w);
+        for (size_t k = 0; k < (size_t)silt_numel(w) * sizeof(float); k++) fp = (fp ^ bytes[k]) * 0x100000001b3ull;
+    }
+    char aux[192];
+    snprintf(aux, sizeof aux, "\"aux_dpo_samples\": %lld, \"aux_dpo_beta\": %.9g, \"aux_dpo_reference\": \"%016llx\"",
+             s ? 0LL : (long long)set->n, beta, (unsigned long long)fp);
     if (s == SILT_OK) s = config_add_aux(t, aux, "dpo");
     if (s != SILT_OK) {
         silt_sample_set_free(set);

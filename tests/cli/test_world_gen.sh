@@ -385,6 +385,9 @@ expect dpo-resume 0 "$gen" train "${dp[@]}" --batch 2 --steps 4 --ckpt-every 2 -
 expect dpo-resume2 0 "$gen" train "${dp[@]}" --batch 2 --steps 6 --ckpt-every 2 --out "$tmp/dpo2" --resume auto
 expect dpo-straight 0 "$gen" train "${dp[@]}" --batch 2 --steps 6 --ckpt-every 2 --out "$tmp/dpo3"
 check dpo-resume-exact cmp -s "$tmp/dpo2/checkpoint_6.safetensors" "$tmp/dpo3/checkpoint_6.safetensors"
+# A resume against another reference fails (its fingerprint is in the config).
+expect dpo-resume-other-ref 1 "$gen" train "${dp[@]}" --init "$tmp/dpo1.safetensors" --batch 2 --steps 8 --ckpt-every 2 --out "$tmp/dpo2" --resume auto
+check dpo-resume-other-ref-says err_has "holds a model with config"
 expect dpo-no-init 2 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --dpo "$tmp/labelled.safetensors" --steps 1 --out "$tmp/dpo4"
 check dpo-no-init-line one_line
 expect dpo-with-samples 2 "$gen" train "${dp[@]}" --samples "$tmp/set.safetensors" --steps 1 --out "$tmp/dpo4"
