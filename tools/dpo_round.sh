@@ -23,10 +23,12 @@ set -eu
 dir=${1:?usage: tools/dpo_round.sh DIR [MODEL]}
 src=$(cd "$(dirname "$0")/.." && pwd)
 model=${2:-$src/models/world-dit.safetensors.zst}
-gen=$(realpath "${GEN:-$src/build/gen}")
+gen=$(realpath -m "${GEN:-$src/build/gen}")
 [ -x "$gen" ] || { echo "dpo_round: no gen at $gen (build first, or set GEN)" >&2; exit 2; }
 [ -f "$model" ] || { echo "dpo_round: no model $model" >&2; exit 2; }
 model=$(realpath "$model")
+# A round never writes over another's sets, run or evals.
+[ ! -e "$dir" ] || [ -z "$(ls -A "$dir")" ] || { echo "dpo_round: $dir is not empty (a round's own folder)" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(realpath "$dir")
 cd "$dir"
@@ -54,15 +56,18 @@ say "dpo: lr ${LR:-6e-5}, ${STEPS:-900} steps x ${BATCH:-16} pairs, beta ${BETA:
     --log-every 50 --seed "${SEED:-42}" --out run > train.log 2>&1 || { echo "dpo_round: training failed (train.log)" >&2; exit 1; }
 grep -h "pairs of one caption" train.log | tee -a summary.txt
 "$gen" train --arch mmdit --export run -o round.safetensors --export-f16 --sample-steps 20 --sample-shift 1 \
-    --sample-cfg 4 --sample-pag-scale 1 >> train.log 2>&1
+    --sample-cfg 4 --sample-pag-scale 1 >> train.log 2>&1 || { echo "dpo_round: export failed (train.log)" >&2; exit 1; }
 
 say "evals (CFG, seeds 0 and 1, limit $lim), paired with the starting model"
 for s in 0 1; do
+    pids=()
     for m in start round; do
         f=$model; [ $m = round ] && f=$dir/round.safetensors
-        "$gen" eval --suite eval --model "$f" --limit "$lim" --device "$dev" --json --per-item -q --seed $s > "ev_${m}_s$s.json" &
+        "$gen" eval --suite eval --model "$f" --limit "$lim" --device "$dev" --json --per-item -q --seed $s \
+            > "ev_${m}_s$s.json" 2> "ev_${m}_s$s.err" &
+        pids+=($!)
     done
-    wait
+    for p in "${pids[@]}"; do wait "$p" || { echo "dpo_round: an eval failed (ev_*_s$s.err)" >&2; exit 1; }; done
     python3 "$src/tools/paired_eval.py" "ev_start_s$s.json" "ev_round_s$s.json" > "paired_s$s.txt"
     sed -n 5p "paired_s$s.txt" | tee -a summary.txt
 done
