@@ -33,7 +33,7 @@ int cmd_train(int argc, char **argv) {
     bool decoder_only = false, clip_only = false, tf32 = false, relation_channel = false;
     double time_shift = 1.0, object_weight = 0, pure_noise = 0, samples_fraction = 0.5;
     const char *samples = NULL, *dpo = NULL;
-    double dpo_beta = 2000;
+    double dpo_beta = 2000, dpo_cfg = 0;
     int hard_negatives = 0, sample_pairs = 16;
     bool class_token = false, sample_mirrors = false;
     int itm_layers = 0;
@@ -136,6 +136,11 @@ int cmd_train(int argc, char **argv) {
          NULL, 0, -1},
         {"dpo-beta", 0, ARG_FLOAT, &dpo_beta, "B", "mmdit: --dpo's beta (how far the model may move from the reference)",
          NULL, 1e-3, 1e6},
+        {"dpo-cfg", 0, ARG_FLOAT, &dpo_cfg, "W",
+         "mmdit: --dpo on the CFG-guided velocity v_u + W (v_c - v_u) (the unconditional branch at the null caption), "
+         "what sampling with --cfg W follows; both branches train, twice the work (default: the conditional "
+         "velocity's errors, Diffusion-DPO)",
+         NULL, 0.01, 100},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",
@@ -315,6 +320,7 @@ int cmd_train(int argc, char **argv) {
         return args_usage_error(&p, "--dpo needs --init MODEL, the exported model it starts from and stays near (a resume too)");
     if (dpo && samples) return args_usage_error(&p, "--dpo and --samples do not go together");
     if (args_was_given(&p, given, "dpo-beta") && !dpo) return args_usage_error(&p, "--dpo-beta needs --dpo FILE");
+    if (args_was_given(&p, given, "dpo-cfg") && !dpo) return args_usage_error(&p, "--dpo-cfg needs --dpo FILE");
     int cat_weights[WORLD_CAT_COUNT];
     world_train_weights(cat_weights);
     if (cat_spec && strcmp(arch, "mmdit") && strcmp(arch, "clip"))
@@ -337,7 +343,7 @@ int cmd_train(int argc, char **argv) {
                                .decoder_only = decoder_only, .object_weight = object_weight, .clip_only = clip_only,
                                .relation_channel = relation_channel, .time_shift = time_shift,
                                .pure_noise = pure_noise, .samples = samples, .samples_fraction = samples_fraction,
-                               .dpo = dpo, .dpo_ref = tp.init_path, .dpo_beta = dpo_beta,
+                               .dpo = dpo, .dpo_ref = tp.init_path, .dpo_beta = dpo_beta, .dpo_cfg = dpo_cfg,
                                .sample_pairs = sample_pairs, .sample_mirrors = sample_mirrors,
                                .category_weights = cat_spec ? cat_weights : NULL,
                                .hard_negatives = hard_negatives, .class_token = class_token,

@@ -92,7 +92,7 @@ static silt_status mmdit_create_task(uint64_t init_seed, const silt_train_arch_o
         if (s) silt_train_task_free(out);
     }
     if (!s && o && o->dpo) {
-        s = silt_train_mmdit_set_dpo(out, o->dpo, o->dpo_ref, o->dpo_beta);
+        s = silt_train_mmdit_set_dpo(out, o->dpo, o->dpo_ref, o->dpo_beta, o->dpo_cfg);
         if (s) silt_train_task_free(out);
     }
     return s;

@@ -34,6 +34,7 @@ typedef struct silt_train_arch_opts {
     const char *dpo;        // mmdit: labelled sets for preference optimisation (silt_train_mmdit_set_dpo); NULL: none
     const char *dpo_ref;    // mmdit: its frozen reference (the --init model)
     double dpo_beta;        // mmdit: its beta
+    double dpo_cfg;         // mmdit: > 0: its errors on the CFG-guided velocity at this scale; 0: the conditional's
     const int *category_weights;  // mmdit, clip: WORLD_CAT_COUNT train-caption weights (silt_train_*_set_category_weights); NULL: default
     int hard_negatives;     // clip: false captions per image (silt_train_clip_set_hard_negatives); 0: none
     bool class_token;       // clip: the image tower pools by a class token (wclip_config.img_cls), not the mean
@@ -221,8 +222,13 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
 // reference's per-image flow errors (the reference: ref_path, the model the
 // run starts from). Renders and caption dropout are off. Not with samples,
 // REPA, pure noise or category weights. Recorded in the config
-// ("aux_dpo_samples", "aux_dpo_beta", "aux_dpo_reference": a fingerprint).
-silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta);
+// cfg > 0: the errors are of the guided velocity v_u + cfg (v_c - v_u) (the
+// unconditional branch at the null caption; both trained, twice the work);
+// 0: of the conditional velocity (Diffusion-DPO).
+// ("aux_dpo_samples", "aux_dpo_beta", "aux_dpo_reference": a fingerprint;
+// "aux_dpo_cfg" when > 0).
+silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta,
+                                     double cfg);
 // The clean images (B, 3, 32, 32) in [-1, 1] and the items (captions before
 // dropout) of training batch batch_index: renders from the train sampler,
 // some replaced by samples (above). What the step's loss trains on.

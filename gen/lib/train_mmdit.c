@@ -50,6 +50,7 @@ typedef struct mmdit_task {
     int64_t (*dpo_pairs)[2];
     int64_t n_dpo_pairs;
     double dpo_beta;
+    double dpo_cfg;  // > 0: the pair's errors on the guided velocity v_u + w (v_c - v_u); 0: the conditional's
     mmdit_model *ref;
     char config[1280];  // mmdit_config_json (+ the latent's description), stored in checkpoints
     // REPA (silt_train_mmdit_set_repa): a 3-layer MLP projector (training-only
@@ -329,15 +330,29 @@ static silt_tensor *per_image_mse(silt_graph *g, silt_tensor *v, silt_tensor *ta
 // sigma with one noise, loss = softplus(beta / 2 ((e_w - r_w) - (e_l - r_l)))
 // with e the model's per-image flow error and r the frozen reference's:
 // lower than the reference's error on the passed image, higher on the
-// failed one. No caption dropout (the unconditional branch is left alone).
+// failed one. No caption dropout: with dpo_cfg 0 the unconditional
+// branch is left alone; with dpo_cfg w > 0 the errors are of the guided velocity
+// v_u + w (v_c - v_u) that sampling with CFG w follows (the unconditional
+// branch at the null caption, same x_t), so the objective is the guided
+// sampler's, both branches trained (twice the forward work).
+static silt_tensor *guided_error(silt_graph *g, mmdit_model *m, silt_tensor *xt2, const float *ts2, silt_tensor *ctx,
+                                 silt_tensor *pooled, silt_tensor *target, double w, int B) {
+    silt_tensor *v = mmdit_forward(g, m, xt2, ts2, ctx, pooled, NULL);
+    if (!v || w == 0) return per_image_mse(g, v, target);
+    silt_tensor *vc = silt_slice(g, v, 0, 0, B), *vu = silt_slice(g, v, 0, B, B);
+    return per_image_mse(g, silt_add(g, vu, silt_scale(g, silt_sub(g, vc, vu), (float)w)), target);
+}
+
 static silt_tensor *dpo_loss(mmdit_task *t, silt_graph *g, uint64_t data_seed, int64_t batch_index, int P) {
     const wclip_config *cc = wclip_get_config(t->clip);
     const int S = SILT_TRAIN_MMDIT_IMAGE, T = cc->max_len, ss = t->dpo_set->size, B = 2 * P;
+    const bool guided = t->dpo_cfg > 0;
+    const int B2 = guided ? 2 * B : B;  // + the unconditional copies
     const int64_t npix = 3 * (int64_t)S * S;
     silt_arena *ha = silt_graph_arena(g);
-    int32_t *ids = silt_arena_alloc(ha, (size_t)B * T * sizeof(int32_t));
+    int32_t *ids = silt_arena_alloc(ha, (size_t)B2 * T * sizeof(int32_t));
     float *x0 = silt_arena_alloc(ha, (size_t)(B * npix) * sizeof(float));
-    float *ts = silt_arena_alloc(ha, (size_t)B * sizeof(float));
+    float *ts = silt_arena_alloc(ha, (size_t)B2 * sizeof(float));
     float *sig = silt_arena_alloc(ha, (size_t)B * sizeof(float));
     int32_t *target_class = silt_arena_alloc(ha, (size_t)P * sizeof(int32_t));
     if (!ids || !x0 || !ts || !sig || !target_class) return fail(g, SILT_FAIL(SILT_ERR_OOM, "mmdit: out of memory for a batch"));
@@ -362,18 +377,27 @@ static silt_tensor *dpo_loss(mmdit_task *t, silt_graph *g, uint64_t data_seed, i
         ts[p] = ts[P + p] = 1000.0f * sig[p];
         target_class[p] = 0;
     }
+    if (guided) {
+        // Images B..2B-1: the same x_t and t under the null caption "".
+        for (int i = 0; i < B; i++) {
+            silt_status s = wclip_tokenize(t->clip, "", ids + (size_t)(B + i) * T);
+            if (s) return fail(g, s);
+            ts[B + i] = ts[i];
+        }
+    }
     silt_tensor *xt = NULL, *target = NULL;
     silt_status s = flow_inputs(t, g, x0, B, sig, purpose_seed(data_seed, PURPOSE_NOISE), batch_index * P, 2, &xt, &target);
     if (s) return fail(g, s);
+    if (guided && !(xt = silt_concat(g, (silt_tensor *[]){xt, xt}, 2, 0))) return fail(g, graph_error(g, "a batch"));
     silt_tensor *ctx = NULL, *pooled = NULL, *ref_err = NULL;
     const bool grad = silt_graph_grad_enabled(g);
     silt_graph_set_grad(g, false);  // the text encoder and the reference are frozen
-    s = wclip_encode_context(g, t->clip, ids, B, t->words, &ctx, &pooled);
-    if (!s) ref_err = per_image_mse(g, mmdit_forward(g, t->ref, xt, ts, ctx, pooled, NULL), target);
+    s = wclip_encode_context(g, t->clip, ids, B2, t->words, &ctx, &pooled);
+    if (!s) ref_err = guided_error(g, t->ref, xt, ts, ctx, pooled, target, t->dpo_cfg, B);
     silt_graph_set_grad(g, grad);
     if (s) return fail(g, s);
     if (!ref_err) return NULL;
-    silt_tensor *err = per_image_mse(g, mmdit_forward(g, t->m, xt, ts, ctx, pooled, NULL), target);
+    silt_tensor *err = guided_error(g, t->m, xt, ts, ctx, pooled, target, t->dpo_cfg, B);
     // Each pair's logits (-beta/2 (e_w - r_w), -beta/2 (e_l - r_l)): the
     // cross-entropy of the first is the softplus above.
     silt_tensor *z = silt_scale(g, silt_sub(g, err, ref_err), (float)(-0.5 * t->dpo_beta));
@@ -693,7 +717,8 @@ silt_status silt_train_mmdit_set_samples(silt_train_task *task, const char *path
     return SILT_OK;
 }
 
-silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta) {
+silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, const char *ref_path, double beta,
+                                     double cfg) {
     if (!task || !task->self || !task->name || strcmp(task->name, "mmdit"))
         return SILT_FAIL(SILT_ERR_ARG, "dpo: not a world MMDiT task");
     mmdit_task *t = task->self;
@@ -705,6 +730,7 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
     if (!ref_path || !*ref_path)
         return SILT_FAIL(SILT_ERR_ARG, "dpo: no reference model: give --init the model the run starts from (a resume too)");
     if (!(beta > 0 && beta <= 1e6)) return SILT_FAIL(SILT_ERR_ARG, "dpo: beta %g outside (0, 1e6]", beta);
+    if (!(cfg >= 0 && cfg <= 100)) return SILT_FAIL(SILT_ERR_ARG, "dpo: guidance scale %g outside [0, 100]", cfg);
     silt_sample_set *set = NULL;
     SILT_TRY(silt_sample_set_load_list(paths, &set));
     silt_status s = SILT_OK;
@@ -745,9 +771,11 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
         const unsigned char *bytes = (const unsigned char *)silt_f32(w);
         for (size_t k = 0; k < (size_t)silt_numel(w) * sizeof(float); k++) fp = (fp ^ bytes[k]) * 0x100000001b3ull;
     }
-    char aux[192];
-    snprintf(aux, sizeof aux, "\"aux_dpo_samples\": %lld, \"aux_dpo_beta\": %.9g, \"aux_dpo_reference\": \"%016llx\"",
-             s ? 0LL : (long long)set->n, beta, (unsigned long long)fp);
+    // The guidance scale only when set: runs from before it resume.
+    char aux[256], cfg_aux[48] = "";
+    if (cfg > 0) snprintf(cfg_aux, sizeof cfg_aux, ", \"aux_dpo_cfg\": %.9g", cfg);
+    snprintf(aux, sizeof aux, "\"aux_dpo_samples\": %lld, \"aux_dpo_beta\": %.9g, \"aux_dpo_reference\": \"%016llx\"%s",
+             s ? 0LL : (long long)set->n, beta, (unsigned long long)fp, cfg_aux);
     if (s == SILT_OK) s = config_add_aux(t, aux, "dpo");
     if (s != SILT_OK) {
         silt_sample_set_free(set);
@@ -755,12 +783,14 @@ silt_status silt_train_mmdit_set_dpo(silt_train_task *task, const char *paths, c
         mmdit_free(ref);
         return s;
     }
-    t->dpo_set = set, t->dpo_pairs = pairs, t->n_dpo_pairs = n, t->dpo_beta = beta, t->ref = ref;
+    t->dpo_set = set, t->dpo_pairs = pairs, t->n_dpo_pairs = n, t->dpo_beta = beta, t->dpo_cfg = cfg, t->ref = ref;
     int per[WORLD_CAT_COUNT] = {0};
     for (int64_t i = 0; i < n; i++) per[set->categories[pairs[i][0]]]++;
-    silt_info("mmdit: DPO (beta %g) against %s on %lld (passed, failed) pairs of one caption from %lld candidates "
+    char how[64] = "";
+    if (cfg > 0) snprintf(how, sizeof how, ", on the CFG %g velocity", cfg);
+    silt_info("mmdit: DPO (beta %g%s) against %s on %lld (passed, failed) pairs of one caption from %lld candidates "
               "(position %d, counting %d, two_objects %d; %lld with eval-suite captions dropped); --batch counts pairs",
-              beta, path, (long long)n, (long long)set->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING],
+              beta, how, path, (long long)n, (long long)set->n, per[WORLD_CAT_POSITION], per[WORLD_CAT_COUNTING],
               per[WORLD_CAT_TWO_OBJECTS], (long long)dropped);
     return SILT_OK;
 }

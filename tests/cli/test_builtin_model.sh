@@ -57,6 +57,41 @@ import json; m = json.load(open('$tmp/model.json')); n = json.load(open('$tmp/no
 print('world-GenEval model %d/14 passed, soft %.3f; noise %d/14, soft %.3f' % (m['passed'], m['soft_score'], n['passed'], n['soft_score']))
 raise SystemExit(0 if m['passed'] >= 1 and m['soft_score'] > n['soft_score'] + 0.15 else 1)"
 
+# gen train --dpo-cfg on the shipped model, which uses its caption: at lr 0
+# one pair's step with W = 1 is plain DPO's (loss and gradient norm), and
+# with W = 4 the gradient differs by far more than rounding (the
+# unconditional branch, at the null caption, enters with weight 1 - W).
+python3 - "$tmp" <<'PY'
+import json, random, struct, sys
+s = 32
+imgs = [random.Random(k).randbytes(s * s * 3) for k in range(3)]
+items = b"".join(struct.pack("<q", i) for i in (0, 1, 0))
+im = b"".join(imgs)
+head = {"__metadata__": {"silt.kind": "world-samples", "silt.seed": "0", "silt.weights": "2,2,2,2,3,2,2", "silt.keep": "all"},
+        "items": {"dtype": "I64", "shape": [3], "data_offsets": [0, 24]},
+        "images": {"dtype": "U8", "shape": [3, s, s, 3], "data_offsets": [24, 24 + len(im)]},
+        "pass": {"dtype": "U8", "shape": [3], "data_offsets": [24 + len(im), 27 + len(im)]}}
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1] + "/pairs.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + items + im + bytes((1, 1, 0)))
+PY
+for w in plain 1 4; do
+    extra=(); [ $w = plain ] || extra=(--dpo-cfg $w)
+    expect "dpo-cfg-$w" 0 "$gen" train --arch mmdit --clip-model "$src/models/world-clip.safetensors.zst" \
+        --ae "$src/models/world-ae.safetensors.zst" --init "$src/models/world-dit.safetensors.zst" --size default \
+        --dpo "$tmp/pairs.safetensors" "${extra[@]}" --batch 1 --lr 0 --lr-min 0 --warmup 0 --steps 1 --out "$tmp/dpo_$w"
+done
+check dpo-cfg-gradient python3 - "$tmp" <<'PY'
+import csv, sys
+row = lambda w: next(csv.DictReader(open(sys.argv[1] + "/dpo_" + w + "/train_log.csv")))
+p, one, four = row("plain"), row("1"), row("4")
+close = lambda a, b, tol: abs(a - b) <= tol * max(abs(a), abs(b))
+g = lambda r: float(r["grad_norm"])
+print("DPO gradient norm: plain %.6g, W 1 %.6g, W 4 %.6g" % (g(p), g(one), g(four)))
+sys.exit(0 if close(float(p["loss"]), float(one["loss"]), 1e-4) and close(g(p), g(one), 1e-4)
+         and not close(g(p), g(four), 0.05) else 1)
+PY
+
 if [ -f "$src/models/world-var.safetensors.zst" ] && [ -f "$src/models/world-vq.safetensors.zst" ]; then
     expect var-gen 0 "$gen" --arch var --prompt "$p" -o "$tmp/var.png"
     check var-256 png_size_is "$tmp/var.png" 256x256
