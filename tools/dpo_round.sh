@@ -19,6 +19,7 @@
 #   harvest, the training and the evals on a GPU), GEN (build/gen).
 # On this 2-core CPU with the defaults: harvest 47 min, DPO 26 min (one
 # thread; two threads do not double it), evals 7 min each (two at once).
+# Measured: rounds 1 and 2 gained ~0.04 each, round 3 ~0.01 (models/README.md).
 set -eu
 dir=${1:?usage: tools/dpo_round.sh DIR [MODEL]}
 src=$(cd "$(dirname "$0")/.." && pwd)

@@ -8,7 +8,7 @@
 # noise images are, some pass the exact evaluator and more requirements are
 # met than by noise, and a prompt changes the image. The README's command
 # (best of 4 by the built-in world-judge) passes the evaluator at seed 0: the
-# judge's pick leads by 21.7 (166.1 against 144.5), far above rounding
+# judge's pick leads by 24.6 (168.1 against 143.5), far above rounding
 # between machines. (The plain image does not pass at seed 0; the pass rate
 # itself is in README's eval table.) The same
 # for the world VAR (models/world-var + world-vq) when it ships: `gen --arch
