@@ -138,9 +138,9 @@ int cmd_train(int argc, char **argv) {
          NULL, 1e-3, 1e6},
         {"dpo-cfg", 0, ARG_FLOAT, &dpo_cfg, "W",
          "mmdit: --dpo on the CFG-guided velocity v_u + W (v_c - v_u) (the unconditional branch at the null caption), "
-         "what sampling with --cfg W follows; both branches train, twice the work (default: the conditional "
-         "velocity's errors, Diffusion-DPO)",
-         NULL, 0.01, 100},
+         "what sampling with --cfg W follows; both branches train, twice the work. 0: the conditional velocity's "
+         "errors (Diffusion-DPO)",
+         NULL, 0, 100},
         {"samples-fraction", 0, ARG_FLOAT, &samples_fraction, "F", "mmdit: the fraction of images --samples replaces",
          NULL, 0.001, 1},
         {"category-weights", 0, ARG_STR, &cat_spec, "NAME=W,...",

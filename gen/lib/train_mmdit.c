@@ -378,10 +378,11 @@ static silt_tensor *dpo_loss(mmdit_task *t, silt_graph *g, uint64_t data_seed, i
         target_class[p] = 0;
     }
     if (guided) {
-        // Images B..2B-1: the same x_t and t under the null caption "".
+        // Images B..2B-1: the same x_t and t under the null caption "" (tokenized once).
+        silt_status s = wclip_tokenize(t->clip, "", ids + (size_t)B * T);
+        if (s) return fail(g, s);
         for (int i = 0; i < B; i++) {
-            silt_status s = wclip_tokenize(t->clip, "", ids + (size_t)(B + i) * T);
-            if (s) return fail(g, s);
+            if (i) memcpy(ids + (size_t)(B + i) * T, ids + (size_t)B * T, (size_t)T * sizeof(int32_t));
             ts[B + i] = ts[i];
         }
     }

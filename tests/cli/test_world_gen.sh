@@ -398,14 +398,14 @@ expect dpo-beta-alone 2 "$gen" train --arch mmdit --size tiny --clip-model "$cli
 check dpo-beta-alone-line one_line
 expect dpo-ckpt-ref 1 "$gen" train --arch mmdit --size tiny --clip-model "$clip" --init "$tmp/dpo1" --dpo "$tmp/labelled.safetensors" --steps 1 --out "$tmp/dpo4"
 check dpo-ckpt-ref-says err_has "not a world MMDiT model file"
-# --dpo-cfg W: the errors of the guided velocity v_u + W (v_c - v_u). At
-# W = 1 that is the conditional velocity again and the unconditional
-# branch's gradient is 1 - W = 0: at lr 0 each step's loss and gradient norm
-# are plain DPO's (swapped branches would not be). At W = 4 the start is
-# still ln 2 and it trains. (This 2-step model hardly uses its caption, so
-# W = 4's gradient is plain DPO's here too: test_builtin_model.sh shows the
-# difference on the shipped model.) The scale is in the config: a resume
-# with another fails.
+# --dpo-cfg W: the errors of the guided velocity v_u + W (v_c - v_u). The
+# plumbing here: at W = 1 (the conditional velocity again; the
+# unconditional branch's gradient is 1 - W = 0) each lr-0 step's gradient
+# norm is plain DPO's; at W = 4 the start is still ln 2 and it trains; the
+# scale is in the config (a resume with another fails); errors are one
+# line. This 2-step model hardly uses its caption (v_u ~ v_c), so these
+# checks cannot tell the branches apart: test_builtin_model.sh does, on
+# the shipped model (W 1 equal to plain DPO, W 4 far from it).
 for w in plain 1 4; do
     extra=(); [ $w = plain ] || extra=(--dpo-cfg $w)
     expect "dpo-cfg-lr0-$w" 0 "$gen" train "${dp[@]}" "${extra[@]}" --batch 2 --lr 0 --lr-min 0 --warmup 0 --steps 4 --log-every 1 --out "$tmp/dpoc_$w"

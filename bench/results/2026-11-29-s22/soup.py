@@ -3,7 +3,7 @@
 # float32 then back to each tensor's dtype; the metadata of the first input, plus silt.soup naming the inputs.
 import json, struct, sys
 import numpy as np
-DT = {"F16": np.float16, "F32": np.float32, "BF16": None}
+DT = {"F16": np.float16, "F32": np.float32}  # what gen train --export writes
 def load(f):
     b = open(f, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
     return h, {k: np.frombuffer(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]], DT[v["dtype"]])
@@ -14,6 +14,7 @@ acc = {k: v.astype(np.float32) for k, v in t0.items()}
 for f in ins[1:]:
     h, t = load(f)
     assert set(t) == set(t0), f
+    assert all(h[k]["shape"] == h0[k]["shape"] and h[k]["dtype"] == h0[k]["dtype"] for k in t0), f + ": shapes or dtypes differ"
     for k in acc: acc[k] += t[k].astype(np.float32)
 import os
 meta = dict(h0["__metadata__"], **{"silt.soup": "mean of " + ", ".join(os.path.basename(os.path.dirname(f)) + "/" + os.path.basename(f) for f in ins)})
